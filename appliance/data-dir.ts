@@ -1,0 +1,24 @@
+import { mkdir, chmod, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApplianceError } from './errors.ts';
+
+/** The folders of the data dir (../shared/DESIGN.md, "Data on disk"). */
+export const DATA_SUBDIRS = ['config', 'items', 'jobs', 'inbox', 'quarantine', 'audit', 'meili', 'run'] as const;
+export type DataSubdir = (typeof DATA_SUBDIRS)[number];
+
+export function dataPath(dataDir: string, sub: DataSubdir, ...rest: string[]): string {
+  return join(dataDir, sub, ...rest);
+}
+
+/** Create the data dir (mode 0700: nobody else on the machine reads the archive) and its folders. */
+export async function ensureDataDir(dataDir: string): Promise<void> {
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const st = await stat(dataDir);
+    if (!st.isDirectory()) throw new Error('not a directory');
+    if ((st.mode & 0o077) !== 0) await chmod(dataDir, 0o700);
+    for (const sub of DATA_SUBDIRS) await mkdir(join(dataDir, sub), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new ApplianceError('DATA_DIR_UNUSABLE', `数据目录不可用：${dataDir}（${(e as Error).message}）。请检查路径与权限。`, `data dir unusable: ${dataDir}: ${(e as Error).message}`, { cause: e });
+  }
+}

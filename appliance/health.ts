@@ -1,0 +1,26 @@
+import type { ComponentHealth, ComponentStatus } from './meilisearch.ts';
+
+export interface HealthReport {
+  status: ComponentStatus;
+  time: string;
+  components: Record<string, ComponentHealth>;
+}
+
+export type HealthCheck = () => Promise<ComponentHealth> | ComponentHealth;
+
+/** Run every component check at once; the appliance is as healthy as its sickest component. */
+export async function healthReport(checks: Record<string, HealthCheck>): Promise<HealthReport> {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]): Promise<[string, ComponentHealth]> => {
+      try {
+        return [name, await check()];
+      } catch (e) {
+        return [name, { status: 'down', reason: (e as Error).message }];
+      }
+    }),
+  );
+  const components = Object.fromEntries(entries);
+  const statuses = entries.map(([, c]) => c.status);
+  const status: ComponentStatus = statuses.includes('down') ? 'down' : statuses.includes('degraded') ? 'degraded' : 'ok';
+  return { status, time: new Date().toISOString(), components };
+}

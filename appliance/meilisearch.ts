@@ -1,0 +1,242 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile, rm, mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Config } from './config.ts';
+import { ApplianceError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { preparedMeiliBinary } from './meili-binary.ts';
+import { meiliMasterKey } from './meili-key.ts';
+
+export interface MeiliPaths {
+  dbPath: string;
+  dumpDir: string;
+  snapshotDir: string;
+}
+
+export function meiliPaths(dataDir: string): MeiliPaths {
+  const base = join(dataDir, 'meili');
+  return { dbPath: join(base, 'data.ms'), dumpDir: join(base, 'dumps'), snapshotDir: join(base, 'snapshots') };
+}
+
+/**
+ * The command line Meilisearch always gets. Loopback only and analytics off are not options:
+ * nothing in the configuration can change them.
+ */
+export function meiliArgs(paths: MeiliPaths, port: number): string[] {
+  return [
+    '--db-path', paths.dbPath,
+    '--dump-dir', paths.dumpDir,
+    '--snapshot-dir', paths.snapshotDir,
+    '--http-addr', `127.0.0.1:${port}`,
+    '--env', 'production',
+    '--no-analytics',
+    '--log-level', 'WARN',
+  ];
+}
+
+/**
+ * A clean environment: only what Meilisearch needs. Inherited MEILI_* variables (or a
+ * config.toml in the working directory) could otherwise override the loopback address.
+ */
+export function meiliEnv(masterKey: string): Record<string, string> {
+  return { PATH: '/usr/bin:/bin', MEILI_MASTER_KEY: masterKey, MEILI_NO_ANALYTICS: 'true' };
+}
+
+export async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export type ComponentStatus = 'ok' | 'degraded' | 'down';
+export interface ComponentHealth {
+  status: ComponentStatus;
+  reason: string;
+}
+
+interface MeiliHealth extends ComponentHealth {
+  pid?: number;
+  port?: number;
+}
+
+/** Where a running Meilisearch can be reached (the key never leaves the server). */
+export interface MeiliConnection {
+  host: string;
+  apiKey: string;
+}
+
+/**
+ * Owns the Meilisearch child process: verifies and starts it, checks its health, restarts it if
+ * it dies, and stops it on shutdown. A child left over from a crashed appliance is stopped first.
+ */
+export class MeiliSupervisor {
+  private child?: ChildProcess;
+  private stopping = false;
+  private restarts = 0;
+  private lastStart = 0;
+  private timer?: NodeJS.Timeout;
+  private healthTimer?: NodeJS.Timeout;
+  private lastHealth: MeiliHealth = { status: 'down', reason: 'not started' };
+  private failedChecks = 0;
+  port = 0;
+  private key = '';
+  private binary = '';
+
+  constructor(private readonly cfg: Config, private readonly log: Logger) {}
+
+  get connection(): MeiliConnection {
+    return { host: `http://127.0.0.1:${this.port}`, apiKey: this.key };
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private pidFile(): string {
+    return join(this.cfg.dataDir, 'run', 'meilisearch.pid');
+  }
+
+  async start(timeoutMs = 30_000): Promise<void> {
+    this.binary = await preparedMeiliBinary(this.cfg);
+    this.key = await meiliMasterKey(this.cfg.dataDir);
+    this.port = this.cfg.meili.port || (await freeLoopbackPort());
+    await this.stopLeftover();
+    const paths = meiliPaths(this.cfg.dataDir);
+    await mkdir(paths.dumpDir, { recursive: true, mode: 0o700 });
+    await mkdir(paths.snapshotDir, { recursive: true, mode: 0o700 });
+    this.spawnChild();
+    await this.waitHealthy(timeoutMs);
+    this.healthTimer = setInterval(() => void this.checkHealth(), 5_000);
+    this.healthTimer.unref();
+  }
+
+  private spawnChild(): void {
+    const paths = meiliPaths(this.cfg.dataDir);
+    const args = meiliArgs(paths, this.port);
+    this.lastStart = Date.now();
+    const child = spawn(this.binary, args, { cwd: join(this.cfg.dataDir, 'meili'), env: meiliEnv(this.key), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.lastHealth = { status: 'down', reason: 'starting' };
+    this.log.info({ component: 'meilisearch', pid: child.pid, port: this.port }, 'meilisearch started');
+    if (child.pid) void writeFile(this.pidFile(), `${child.pid}\n`, { mode: 0o600 });
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on('line', (line) => {
+        if (line.trim()) this.log.warn({ component: 'meilisearch', line: line.slice(0, 2000) }, 'meilisearch output');
+      });
+    }
+    child.on('error', (err) => this.log.error({ component: 'meilisearch', err: err.message }, 'meilisearch failed to start'));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      if (this.stopping) return;
+      this.lastHealth = { status: 'down', reason: `exited (code ${code}, signal ${signal}); restarting` };
+      // Back off when it keeps dying, so a broken database does not spin the CPU.
+      if (Date.now() - this.lastStart > 60_000) this.restarts = 0;
+      const delay = Math.min(30_000, 500 * 2 ** this.restarts++);
+      this.log.error({ component: 'meilisearch', code, signal, restartInMs: delay }, 'meilisearch exited; restarting');
+      this.timer = setTimeout(() => {
+        if (!this.stopping) this.spawnChild();
+      }, delay);
+    });
+  }
+
+  private async ping(): Promise<boolean> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.port}/health`, { signal: AbortSignal.timeout(2_000) });
+      return res.ok && ((await res.json()) as { status?: string }).status === 'available';
+    } catch {
+      return false;
+    }
+  }
+
+  private async checkHealth(): Promise<void> {
+    if (!this.child) return;
+    if (await this.ping()) {
+      this.failedChecks = 0;
+      this.lastHealth = { status: 'ok', reason: 'available', pid: this.child.pid, port: this.port };
+      return;
+    }
+    this.failedChecks++;
+    this.lastHealth = { status: 'degraded', reason: `health check failed ${this.failedChecks} time(s)` };
+    if (this.failedChecks >= 6) {
+      // Alive but not answering for 30 s: kill it; the exit handler starts a fresh one.
+      this.log.error({ component: 'meilisearch' }, 'meilisearch unresponsive; killing it');
+      this.failedChecks = 0;
+      this.child.kill('SIGKILL');
+    }
+  }
+
+  private async waitHealthy(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await this.ping()) {
+        this.lastHealth = { status: 'ok', reason: 'available', pid: this.child?.pid, port: this.port };
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new ApplianceError('MEILI_START_TIMEOUT', `Meilisearch 在 ${timeoutMs / 1000} 秒内未就绪，请查看日志。`, `Meilisearch not healthy after ${timeoutMs} ms`, { status: 500 });
+  }
+
+  /** Current health, checked live. */
+  async health(): Promise<MeiliHealth> {
+    if (this.child && (await this.ping())) {
+      this.lastHealth = { status: 'ok', reason: 'available', pid: this.child.pid, port: this.port };
+    } else if (this.lastHealth.status === 'ok') {
+      this.lastHealth = { status: 'down', reason: 'not answering' };
+    }
+    return this.lastHealth;
+  }
+
+  /** A Meilisearch left running by an appliance that was killed would hold the database lock. */
+  private async stopLeftover(): Promise<void> {
+    let pid: number;
+    try {
+      pid = Number((await readFile(this.pidFile(), 'utf8')).trim());
+    } catch {
+      return;
+    }
+    if (!pid) return;
+    try {
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      if (!cmdline[0]?.includes('meilisearch') || !cmdline.includes(meiliPaths(this.cfg.dataDir).dbPath)) return;
+      this.log.warn({ component: 'meilisearch', pid }, 'stopping meilisearch left over from a previous run');
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+      }
+    } catch {
+      /* gone already */
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    clearInterval(this.healthTimer);
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    this.child = undefined;
+    await rm(this.pidFile(), { force: true });
+    this.lastHealth = { status: 'down', reason: 'stopped' };
+  }
+}

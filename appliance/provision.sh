@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the appliance needs. Shared by the README, .ci/run and the
+# Vagrantfile so the three never drift apart.
+#   provision.sh            packages to run the appliance
+#   provision.sh --test     plus what the test suite needs (Chromium, qpdf)
+#   provision.sh --bench    plus the baselines the benchmarks compare against (OCRmyPDF)
+set -euo pipefail
+
+run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+pkgs=(clamav-daemon clamav poppler-utils ca-certificates)
+for arg in "$@"; do
+  case "$arg" in
+    --test) pkgs+=(chromium qpdf iproute2 util-linux) ;;
+    --bench) pkgs+=(chromium qpdf ocrmypdf tesseract-ocr-chi-sim hyperfine openssl) ;;
+    *) echo "provision.sh: unknown option $arg (use --test or --bench)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "provision: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  run apt-get update -q
+  run apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The appliance never fetches signatures from the internet: updates come in on approved media
+# (`archive signatures import`). Stop the updater the package may have started.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  run systemctl disable --now clamav-freshclam.service >/dev/null 2>&1 || true
+fi
+
+if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "provision: Node.js 20 or newer is required (node --version)" >&2
+  exit 1
+fi
+echo "provision: system packages ready"

@@ -1,0 +1,95 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanup, pidAlive, startServe, waitFor, type ServeHandle } from '../support/appliance.ts';
+
+interface Health {
+  status: string;
+  components: Record<string, { status: string; reason: string; pid?: number; port?: number }>;
+}
+
+async function health(base: string): Promise<Health | undefined> {
+  const res = await fetch(`${base}/api/health`);
+  return (await res.json()) as Health;
+}
+
+/** Listening TCP sockets of the machine, from /proc (inspect, never probe). */
+async function listeners(): Promise<Array<{ addr: string; port: number }>> {
+  const out: Array<{ addr: string; port: number }> = [];
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const lines = (await readFile(f, 'utf8').catch(() => '')).split('\n').slice(1);
+    for (const l of lines) {
+      const cols = l.trim().split(/\s+/);
+      if (cols[3] !== '0A') continue; // LISTEN
+      const [hex, p] = cols[1].split(':');
+      out.push({ addr: hex, port: parseInt(p, 16) });
+    }
+  }
+  return out;
+}
+
+describe('archive serve', () => {
+  let app: ServeHandle;
+  afterAll(async () => {
+    if (app) {
+      await app.stop('SIGKILL');
+      await cleanup(app.dataDir);
+    }
+  });
+
+  it('answers /api/health within 30 s on an empty data dir with meilisearch ok', async () => {
+    const started = Date.now();
+    app = await startServe();
+    const h = await waitFor(async () => {
+      const r = await health(app.base);
+      return r?.components.meilisearch.status === 'ok' ? r : undefined;
+    }, 30_000, `health ok (output: ${app.output()})`);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(Object.keys(h.components).sort()).toEqual(['clamd', 'disk', 'meilisearch', 'ocrData']);
+    for (const c of Object.values(h.components)) {
+      expect(['ok', 'degraded', 'down']).toContain(c.status);
+      expect(c.reason.length).toBeGreaterThan(0);
+    }
+    expect(h.components.ocrData.status).toBe('ok');
+  });
+
+  it('starts meilisearch on loopback only, analytics off, master key 0600 and not on the command line', async () => {
+    const h = (await health(app.base))!;
+    const { pid, port } = h.components.meilisearch;
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    expect(argv).toContain('--no-analytics');
+    expect(argv[argv.indexOf('--http-addr') + 1]).toBe(`127.0.0.1:${port}`);
+    expect(argv.join(' ')).not.toMatch(/master/i);
+    const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+    expect(environ).toContain('MEILI_NO_ANALYTICS=true');
+    const socks = (await listeners()).filter((l) => l.port === port);
+    expect(socks.length).toBeGreaterThan(0);
+    for (const s of socks) expect(s.addr).toBe('0100007F'); // 127.0.0.1, never 0.0.0.0 or ::
+    const keyStat = await stat(join(app.dataDir, 'config', 'meili-master.key'));
+    expect(keyStat.mode & 0o777).toBe(0o600);
+    expect((await stat(app.dataDir)).mode & 0o777).toBe(0o700);
+    // The key is the one Meilisearch enforces: without it, requests are refused.
+    const noKey = await fetch(`http://127.0.0.1:${port}/indexes`);
+    expect(noKey.status).toBe(401);
+  });
+
+  it('restarts meilisearch when it dies', async () => {
+    const before = (await health(app.base))!.components.meilisearch.pid!;
+    process.kill(before, 'SIGKILL');
+    const after = await waitFor(async () => {
+      const m = (await health(app.base))!.components.meilisearch;
+      return m.status === 'ok' && m.pid !== before ? m.pid : undefined;
+    }, 20_000, 'meilisearch restarted');
+    expect(after).not.toBe(before);
+  });
+
+  it('stops meilisearch with it on SIGTERM (no orphan)', async () => {
+    const meiliPid = (await health(app.base))!.components.meilisearch.pid!;
+    const appPid = app.proc.pid!;
+    const code = await app.stop('SIGTERM');
+    expect(code).toBe(0);
+    await waitFor(async () => (pidAlive(meiliPid) ? undefined : true), 10_000, 'meilisearch exit');
+    expect(pidAlive(appPid)).toBe(false);
+    expect(pidAlive(meiliPid)).toBe(false);
+  });
+});

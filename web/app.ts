@@ -1,0 +1,64 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import { randomUUID } from 'node:crypto';
+import { isApplianceError } from '../appliance/errors.ts';
+import type { HealthReport } from '../appliance/health.ts';
+import type { Logger } from '../appliance/log.ts';
+
+export interface WebDeps {
+  log: Logger;
+  health: () => Promise<HealthReport>;
+}
+
+/** Headers every answer carries: no framing, no sniffing, no inline script, nothing from outside. */
+async function securityHeaders(ctx: Koa.Context, next: Koa.Next): Promise<void> {
+  ctx.set('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+  ctx.set('X-Frame-Options', 'DENY');
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
+  ctx.set('Cross-Origin-Resource-Policy', 'same-origin');
+  ctx.set('Cache-Control', 'no-store');
+  await next();
+}
+
+export function createWebApp(deps: WebDeps): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  const router = new Router();
+
+  app.use(async (ctx, next) => {
+    const started = Date.now();
+    const requestId = randomUUID();
+    try {
+      await next();
+    } catch (err) {
+      // A person gets the stable code and a message they can act on; never a stack trace.
+      if (isApplianceError(err)) {
+        ctx.status = err.status;
+        ctx.body = { error: err.toJSON() };
+      } else {
+        deps.log.error({ requestId, err: (err as Error).message, stack: (err as Error).stack }, 'request failed');
+        ctx.status = 500;
+        ctx.body = { error: { code: 'INTERNAL', message: `内部错误，请联系系统管理员（请求号 ${requestId}）。`, requestId } };
+      }
+    } finally {
+      deps.log.info({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Date.now() - started, ip: ctx.ip }, 'http');
+    }
+  });
+  app.use(securityHeaders);
+
+  router.get('/api/health', async (ctx) => {
+    const report = await deps.health();
+    ctx.status = report.status === 'down' ? 503 : 200;
+    ctx.body = report;
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.use(async (ctx) => {
+    ctx.status = 404;
+    ctx.body = { error: { code: 'NOT_FOUND', message: '未找到请求的内容。' } };
+  });
+  return app;
+}

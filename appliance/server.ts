@@ -50,7 +50,7 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     const addr = http.address();
     const httpAddr = typeof addr === 'object' && addr ? `${host}:${addr.port}` : cfg.httpAddr;
     cleanups.unshift(() => new Promise<void>((r) => { http.close(() => r()); http.closeAllConnections(); }));
-    await lock.update(httpAddr);
+    await lock.update({ httpAddr });
     log.info({ httpAddr, meiliPort: meili.port, dataDir: cfg.dataDir }, 'appliance ready');
     let stopped = false;
     return {

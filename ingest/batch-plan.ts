@@ -1,0 +1,109 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import iconv from 'iconv-lite';
+
+/** Single-page images (a folder of them is one item) and documents (each file is one item). */
+export const PAGE_IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png']);
+export const DOCUMENT_EXT = new Set(['.tif', '.tiff', '.pdf']);
+const ACCEPTED_EXT = new Set([...PAGE_IMAGE_EXT, ...DOCUMENT_EXT]);
+
+/** One item (件) to be made from one file or one folder of pages, files in page order. */
+export interface PlannedItem {
+  /** What the archivist calls it: the file or folder name as given. */
+  label: string;
+  /** Absolute paths, in page order. */
+  files: string[];
+}
+
+export interface PlanProblem {
+  path: string;
+  code: string;
+  message: string;
+}
+
+const collator = new Intl.Collator('zh-CN', { numeric: true, sensitivity: 'base' });
+
+/** Natural page order: page-2 before page-10, as a person would number them. */
+export function naturalSort(names: string[]): string[] {
+  return [...names].sort((a, b) => collator.compare(a, b));
+}
+
+function accepted(name: string): boolean {
+  return ACCEPTED_EXT.has(extname(name).toLowerCase());
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A file name as text, or undefined when its bytes are not UTF-8 (e.g. GBK from an old scanner PC). */
+function decodeName(raw: Buffer): string | undefined {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Pages of a folder that holds only JPEG/PNG page images, in natural order; undefined for any
+ * other folder. Decided by names alone: nothing reads a file before the virus gate has.
+ * (Single-page TIFFs that form one item are grouped by naming their folder in the CSV.)
+ */
+export async function folderPages(dir: string): Promise<string[] | undefined> {
+  const names: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
+    const name = decodeName(e.name);
+    if (name === undefined) return undefined; // reported name by name when the folder is walked
+    if (name.startsWith('.') || /\.csv$/i.test(name)) continue;
+    if (!e.isFile() || !PAGE_IMAGE_EXT.has(extname(name).toLowerCase())) return undefined;
+    names.push(name);
+  }
+  return names.length ? naturalSort(names).map((n) => join(dir, n)) : undefined;
+}
+
+/**
+ * Turn what the archivist named into items: a file is one item; a folder of page images is one
+ * item; any other folder is a batch whose entries are items in turn. Nothing is dropped without a
+ * word: files that cannot be scans are reported.
+ */
+export async function planItems(paths: string[]): Promise<{ items: PlannedItem[]; problems: PlanProblem[] }> {
+  const items: PlannedItem[] = [];
+  const problems: PlanProblem[] = [];
+  const visit = async (p: string, depth: number): Promise<void> => {
+    let st;
+    try {
+      st = await stat(p);
+    } catch {
+      problems.push({ path: p, code: 'PATH_NOT_FOUND', message: `找不到文件或目录：${p}` });
+      return;
+    }
+    if (st.isFile()) {
+      if (!accepted(p)) problems.push({ path: p, code: 'UNSUPPORTED_FILE', message: `不支持的文件类型：${basename(p)}（可接收 TIFF、JPEG、PNG、PDF）` });
+      else if (st.size === 0) problems.push({ path: p, code: 'EMPTY_FILE', message: `文件为空（0 字节）：${basename(p)}` });
+      else items.push({ label: basename(p), files: [p] });
+      return;
+    }
+    if (!st.isDirectory()) {
+      problems.push({ path: p, code: 'UNSUPPORTED_FILE', message: `不是普通文件或目录：${p}` });
+      return;
+    }
+    const pages = await folderPages(p);
+    if (pages) {
+      items.push({ label: basename(p), files: pages });
+      return;
+    }
+    if (depth > 8) {
+      problems.push({ path: p, code: 'TOO_DEEP', message: `目录层级过深：${p}` });
+      return;
+    }
+    const names: string[] = [];
+    for (const raw of await readdir(p, { encoding: 'buffer' })) {
+      const name = decodeName(raw);
+      if (name === undefined) {
+        problems.push({ path: join(p, raw.toString('latin1')), code: 'NAME_NOT_UTF8', message: `文件名不是 UTF-8 编码（按 GB18030 读作“${iconv.decode(raw, 'gb18030')}”），无法可靠保存，请重命名后再导入：${p}` });
+      } else if (!name.startsWith('.') && !/\.csv$/i.test(name)) names.push(name);
+    }
+    for (const name of naturalSort(names)) await visit(join(p, name), depth + 1);
+  };
+  for (const p of paths) await visit(resolve(p), 0);
+  return { items, problems };
+}

@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApplianceError } from '../appliance/errors.ts';
+import { fsyncDir, writeFileAtomic } from '../appliance/files.ts';
+import type { Classification } from '../appliance/config.ts';
+import type { ItemMetadata } from './item.ts';
+import type { PlanProblem } from './batch-plan.ts';
+
+/** Stages of one item, in order (issue 5): each is recorded before the next begins. */
+export const ITEM_STAGES = ['received', 'scanned', 'ocr', 'assembled', 'stored', 'indexed', 'done'] as const;
+export type ItemStage = (typeof ITEM_STAGES)[number];
+
+/** How an item ended: archived, refused for a virus, already archived, or failed with a reason. */
+export type ItemOutcome = 'pending' | 'archived' | 'quarantined' | 'duplicate' | 'refused' | 'failed';
+
+export interface JobSource {
+  /** Name as received (sanitised), relative to the item's original/ folder. */
+  name: string;
+  /** Staged copy, relative to the job dir. */
+  staged: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** Catalogue data given at intake (CSV row, form or options); completed when the item is stored. */
+export type IntakeMetadata = Partial<Omit<ItemMetadata, 'itemId' | 'pageCount' | 'originals' | 'createdAt' | 'updatedAt'>>;
+
+export interface JobItem {
+  n: number;
+  label: string;
+  /** Assigned at intake so a crash after the store's rename is recognised on resume. */
+  itemId: string;
+  sources: JobSource[];
+  metadata: IntakeMetadata;
+  /** CSV line the item came from, for messages. */
+  csvLine?: number;
+  stage: ItemStage;
+  outcome: ItemOutcome;
+  pageCount?: number;
+  pagesDone: number;
+  error?: { code: string; message: string };
+  duplicateOf?: string;
+  finishedAt?: string;
+}
+
+export type JobState = 'queued' | 'running' | 'waiting' | 'done';
+
+export interface Job {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  via: 'cli' | 'upload' | 'inbox';
+  actor: string;
+  options: { posts: string[]; classification: Classification };
+  state: JobState;
+  /** Why the job is not moving (scanner down, search engine down), in words a person can act on. */
+  waitingReason?: string;
+  items: JobItem[];
+  /** Files named at intake that could not become items, with the reason. */
+  problems: PlanProblem[];
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export function newJobId(): string {
+  // Time-ordered so listing the folder gives submission order.
+  return `${Date.now().toString(36).padStart(9, '0')}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * The job journals under data/jobs/: one folder per job with job.json (the journal, rewritten
+ * atomically at every stage) and the staged files. A job folder appears only when complete.
+ */
+export class JobStore {
+  readonly dir: string;
+  constructor(dataDir: string) {
+    this.dir = join(dataDir, 'jobs');
+  }
+
+  jobDir(id: string): string {
+    if (!/^[0-9a-z]+-[0-9a-f]+$/.test(id)) throw new ApplianceError('JOB_NOT_FOUND', `任务不存在：${id}`, `no such job ${id}`, { status: 404 });
+    return join(this.dir, id);
+  }
+
+  /** A folder to build a new job in; `commit` makes it visible to the runner in one rename. */
+  async stage(id: string): Promise<{ dir: string; commit: (job: Job) => Promise<void>; abort: () => Promise<void> }> {
+    const dir = join(this.dir, `.incoming-${id}`);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return {
+      dir,
+      commit: async (job) => {
+        await writeFileAtomic(join(dir, 'job.json'), JSON.stringify(job, null, 1));
+        await rename(dir, this.jobDir(id));
+        await fsyncDir(this.dir);
+      },
+      abort: () => rm(dir, { recursive: true, force: true }),
+    };
+  }
+
+  async save(job: Job): Promise<void> {
+    job.updatedAt = new Date().toISOString();
+    await writeFileAtomic(join(this.jobDir(job.id), 'job.json'), JSON.stringify(job, null, 1));
+  }
+
+  async load(id: string): Promise<Job> {
+    try {
+      return JSON.parse(await readFile(join(this.jobDir(id), 'job.json'), 'utf8')) as Job;
+    } catch (e) {
+      if (e instanceof ApplianceError) throw e;
+      throw new ApplianceError('JOB_NOT_FOUND', `任务不存在或日志无法读取：${id}`, `job ${id} missing or unreadable: ${(e as Error).message}`, { status: 404 });
+    }
+  }
+
+  async list(): Promise<Job[]> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const ids = (await readdir(this.dir)).filter((n) => !n.startsWith('.')).sort();
+    const jobs: Job[] = [];
+    for (const id of ids) {
+      try {
+        jobs.push(await this.load(id));
+      } catch {
+        /* a folder without a journal is not a job */
+      }
+    }
+    return jobs;
+  }
+
+  /** Leftovers of a submission that crashed before its commit: never seen by the runner. */
+  async cleanIncoming(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (const n of await readdir(this.dir)) if (n.startsWith('.incoming-')) await rm(join(this.dir, n), { recursive: true, force: true });
+  }
+}
+
+/** Progress a person can read: pages done, rate and time left. */
+export interface JobProgress {
+  jobId: string;
+  state: JobState;
+  waitingReason?: string;
+  items: number;
+  itemsFinished: number;
+  pagesTotal: number;
+  pagesDone: number;
+  pagesPerMinute?: number;
+  etaSeconds?: number;
+}
+
+export function jobProgress(job: Job): JobProgress {
+  const pagesTotal = job.items.reduce((s, i) => s + (i.pageCount ?? i.sources.length), 0);
+  const pagesDone = job.items.reduce((s, i) => s + (i.outcome === 'pending' ? i.pagesDone : i.pageCount ?? i.sources.length), 0);
+  const p: JobProgress = {
+    jobId: job.id,
+    state: job.state,
+    waitingReason: job.waitingReason,
+    items: job.items.length,
+    itemsFinished: job.items.filter((i) => i.outcome !== 'pending').length,
+    pagesTotal,
+    pagesDone,
+  };
+  if (job.startedAt && pagesDone > 0) {
+    const minutes = (Date.now() - Date.parse(job.startedAt)) / 60_000;
+    if (minutes > 0) {
+      p.pagesPerMinute = Math.round((pagesDone / minutes) * 10) / 10;
+      if (job.state !== 'done') p.etaSeconds = Math.round(((pagesTotal - pagesDone) / p.pagesPerMinute) * 60);
+    }
+  }
+  return p;
+}

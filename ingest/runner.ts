@@ -1,0 +1,326 @@
+import { EventEmitter } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
+import { link, copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
+import { writeFileAtomic } from '../appliance/files.ts';
+import { classificationRank } from '../security/access.ts';
+import type { ItemMetadata, PageText } from './item.ts';
+import { jobProgress, type Job, type JobItem, type JobProgress, type JobStore } from './jobs.ts';
+import type { IngestDeps, RecognisedPage } from './runner-deps.ts';
+
+const RETRY_MS = 5_000;
+
+export interface RunnerEvents {
+  progress: [JobProgress & { item?: { n: number; label: string; stage: string; outcome: string; pagesDone: number; pageCount?: number } }];
+}
+
+/**
+ * Works the job queue: each item goes received → scanned → ocr (page by page) → assembled →
+ * stored → indexed → done, and every step is written to the job's journal before the next one
+ * starts. Killed at any moment, the next start picks up at the last recorded step: an item is
+ * stored by one rename (all or nothing) under an id fixed at intake, so it is never stored twice.
+ */
+export class IngestRunner extends EventEmitter<RunnerEvents> {
+  private stopped = false;
+  private loopDone?: Promise<void>;
+  private wake?: () => void;
+  private watcher?: FSWatcher;
+  private saving = Promise.resolve();
+
+  constructor(private readonly jobs: JobStore, private readonly deps: IngestDeps, private readonly opts: { pageConcurrency: number }) {
+    super();
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    this.watcher?.close();
+    await this.loopDone;
+  }
+
+  /** Run until every job in the queue is done (console use without `archive serve`). */
+  async drain(): Promise<void> {
+    await this.jobs.cleanIncoming();
+    for (;;) {
+      const pending = (await this.jobs.list()).filter((j) => j.state !== 'done');
+      if (pending.length === 0 || this.stopped) return;
+      for (const job of pending) await this.runJob(job);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    await this.jobs.cleanIncoming();
+    try {
+      this.watcher = watch(this.jobs.dir, () => this.wake?.());
+    } catch {
+      /* polling below still finds new jobs */
+    }
+    while (!this.stopped) {
+      try {
+        const pending = (await this.jobs.list()).filter((j) => j.state !== 'done');
+        for (const job of pending) {
+          if (this.stopped) break;
+          await this.runJob(job);
+        }
+        if (pending.length === 0) await this.sleep(2_000);
+      } catch (e) {
+        this.deps.log.error({ err: (e as Error).message, stack: (e as Error).stack }, 'ingest loop error');
+        await this.sleep(RETRY_MS);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private save(job: Job, item?: JobItem): Promise<void> {
+    // Saves are serialised: concurrent pages must not interleave two renames of the journal.
+    this.saving = this.saving.then(() => this.jobs.save(job)).catch((e) => this.deps.log.error({ err: (e as Error).message }, 'journal save failed'));
+    const p = jobProgress(job);
+    this.emit('progress', item ? { ...p, item: { n: item.n, label: item.label, stage: item.stage, outcome: item.outcome, pagesDone: item.pagesDone, pageCount: item.pageCount } } : p);
+    return this.saving;
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    if (job.state === 'queued') {
+      job.state = 'running';
+      job.startedAt = new Date().toISOString();
+      await this.save(job);
+      await this.deps.audit({ actor: job.actor, action: 'ingest.job.start', target: job.id, outcome: 'success', details: { via: job.via, items: job.items.length } });
+    }
+    for (const item of job.items) {
+      if (this.stopped) return;
+      if (item.outcome !== 'pending') continue;
+      try {
+        await this.processItem(job, item);
+      } catch (e) {
+        if (this.stopped) return;
+        const err = isApplianceError(e) ? e : new ApplianceError('INGEST_FAILED', `处理失败：${(e as Error).message}`, (e as Error).message);
+        this.deps.log.error({ job: job.id, item: item.n, code: err.code, err: err.message }, 'item failed');
+        item.outcome = 'failed';
+        item.error = { code: err.code, message: err.zh };
+        item.finishedAt = new Date().toISOString();
+        await this.save(job, item);
+        await this.deps.audit({ actor: job.actor, action: 'ingest.item', target: item.label, outcome: 'failure', details: { job: job.id, code: err.code, message: err.message } });
+        await rm(this.workDir(job, item), { recursive: true, force: true });
+      }
+    }
+    if (this.stopped) return;
+    job.state = 'done';
+    job.waitingReason = undefined;
+    job.finishedAt = new Date().toISOString();
+    await this.save(job);
+    // The originals now live in the item store (or quarantine): the staged copies can go.
+    await rm(join(this.jobs.jobDir(job.id), 'files'), { recursive: true, force: true });
+    await rm(join(this.jobs.jobDir(job.id), 'work'), { recursive: true, force: true });
+    const counts = Object.fromEntries(['archived', 'quarantined', 'duplicate', 'refused', 'failed'].map((o) => [o, job.items.filter((i) => i.outcome === o).length]));
+    await this.deps.audit({ actor: job.actor, action: 'ingest.job.done', target: job.id, outcome: 'success', details: counts });
+  }
+
+  private workDir(job: Job, item: JobItem): string {
+    return join(this.jobs.jobDir(job.id), 'work', String(item.n));
+  }
+
+  private files(job: Job, item: JobItem): string[] {
+    return item.sources.map((s) => join(this.jobs.jobDir(job.id), s.staged));
+  }
+
+  /**
+   * Retry while a service the job needs is down. Nothing proceeds past the step meanwhile: the
+   * job says why it waits, and continues by itself when the service is back.
+   */
+  private async whileUnavailable<T>(job: Job, what: string, fn: () => Promise<T>, retryable: (e: unknown) => boolean): Promise<T> {
+    for (;;) {
+      try {
+        const r = await fn();
+        if (job.state === 'waiting') {
+          job.state = 'running';
+          job.waitingReason = undefined;
+          await this.save(job);
+        }
+        return r;
+      } catch (e) {
+        if (!retryable(e) || this.stopped) throw e;
+        const reason = `${what}：${isApplianceError(e) ? e.zh : (e as Error).message}。恢复后自动继续。`;
+        if (job.waitingReason !== reason) {
+          job.state = 'waiting';
+          job.waitingReason = reason;
+          this.deps.log.warn({ job: job.id, reason }, 'ingest waiting');
+          await this.save(job);
+        }
+        await this.sleep(RETRY_MS);
+        if (this.stopped) throw e;
+      }
+    }
+  }
+
+  private async processItem(job: Job, item: JobItem): Promise<void> {
+    if (item.stage === 'received') {
+      const refused = await this.gate(job, item);
+      if (refused) return;
+      item.stage = 'scanned';
+      await this.save(job, item);
+    }
+    if (item.stage === 'scanned' || item.stage === 'ocr') {
+      await this.recognise(job, item);
+      if (this.stopped) return;
+      const pages = await this.loadPages(job, item);
+      const pdf = await this.deps.assemblePdf(pages);
+      await writeFileAtomic(join(this.workDir(job, item), 'document.pdf'), pdf);
+      item.stage = 'assembled';
+      await this.save(job, item);
+    }
+    if (item.stage === 'assembled') {
+      if (!(await this.deps.itemExists(item.itemId))) await this.store(job, item);
+      item.stage = 'stored';
+      await this.save(job, item);
+    }
+    if (item.stage === 'stored') {
+      const { meta, pages } = await this.deps.loadStored(item.itemId);
+      await this.whileUnavailable(job, '检索服务暂不可用', () => this.deps.index(meta, pages), (e) => !isApplianceError(e) || e.code.startsWith('SEARCH_UNAVAILABLE'));
+      item.stage = 'indexed';
+      await this.save(job, item);
+    }
+    if (item.stage === 'indexed') {
+      item.stage = 'done';
+      item.outcome = 'archived';
+      item.finishedAt = new Date().toISOString();
+      await this.save(job, item);
+      await this.deps.audit({ actor: job.actor, action: 'ingest.item', target: item.itemId, outcome: 'success', details: { job: job.id, label: item.label, archivalCode: item.metadata.archivalCode, pages: item.pageCount } });
+      await rm(this.workDir(job, item), { recursive: true, force: true });
+    }
+  }
+
+  /** Classification ceiling, virus gate and duplicate check. Returns true when the item is refused. */
+  private async gate(job: Job, item: JobItem): Promise<boolean> {
+    const classification = item.metadata.classification ?? job.options.classification;
+    if (classificationRank(classification) > classificationRank(this.deps.ceiling)) {
+      await this.finish(job, item, 'refused', 'ABOVE_CEILING', `密级“${classification}”高于本设备允许的最高密级“${this.deps.ceiling}”，不得导入本网络。`);
+      await rm(join(this.jobs.jobDir(job.id), 'files', String(item.n)), { recursive: true, force: true });
+      await this.deps.audit({ actor: job.actor, action: 'ingest.refused', target: item.label, outcome: 'refused', details: { job: job.id, reason: 'above-ceiling', classification, ceiling: this.deps.ceiling } });
+      return true;
+    }
+    for (const [i, path] of this.files(job, item).entries()) {
+      const verdict = await this.whileUnavailable(job, '病毒扫描服务不可用，导入暂停', () => this.deps.scan(path), (e) => !(isApplianceError(e) && e.code === 'SCAN_LIMIT_EXCEEDED'));
+      if (verdict.verdict === 'infected') {
+        await this.quarantine(job, item, item.sources[i].name, verdict.signature);
+        return true;
+      }
+    }
+    const dup = await this.deps.findDuplicate(item.sources.map((s) => s.sha256));
+    if (dup) {
+      item.duplicateOf = dup;
+      await this.finish(job, item, 'duplicate', 'DUPLICATE', `与已归档的条目 ${dup} 完全相同，未重复归档。`);
+      return true;
+    }
+    const code = item.metadata.archivalCode;
+    const holder = code ? await this.deps.archivalCodeTaken(code) : undefined;
+    if (code && holder) {
+      await this.finish(job, item, 'failed', 'ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被条目 ${holder} 使用，档号必须唯一。`);
+      return true;
+    }
+    return false;
+  }
+
+  private async finish(job: Job, item: JobItem, outcome: JobItem['outcome'], code: string, message: string): Promise<void> {
+    item.outcome = outcome;
+    item.error = { code, message };
+    item.finishedAt = new Date().toISOString();
+    await this.save(job, item);
+  }
+
+  /** Infected: the item's files go to quarantine/ with a record; nothing else reads them. */
+  private async quarantine(job: Job, item: JobItem, file: string, signature: string): Promise<void> {
+    const dir = join(this.deps.dataDir, 'quarantine', `${job.id}-${item.n}`);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const record = { time: new Date().toISOString(), job: job.id, item: item.label, actor: job.actor, infectedFile: file, signature, files: item.sources.map(({ name, sha256, bytes }) => ({ name, sha256, bytes })) };
+    await writeFileAtomic(join(dir, 'record.json'), JSON.stringify(record, null, 1));
+    const staged = join(this.jobs.jobDir(job.id), 'files', String(item.n));
+    await rename(staged, join(dir, 'files'));
+    await this.finish(job, item, 'quarantined', 'INFECTED', `文件 ${file} 检出病毒（${signature}），已隔离，未归档。`);
+    await this.deps.audit({ actor: job.actor, action: 'ingest.quarantine', target: item.label, outcome: 'refused', details: { job: job.id, file, signature } });
+  }
+
+  private async recognise(job: Job, item: JobItem): Promise<void> {
+    const work = this.workDir(job, item);
+    await mkdir(work, { recursive: true, mode: 0o700 });
+    const session = await this.deps.openOcr(this.files(job, item));
+    try {
+      item.pageCount = session.pageCount;
+      item.stage = 'ocr';
+      const done = new Set((await readdir(work)).filter((n) => /^page-\d+\.json$/.test(n)).map((n) => Number(n.slice(5, -5))));
+      item.pagesDone = done.size;
+      await this.save(job, item);
+      const todo = Array.from({ length: session.pageCount }, (_, i) => i).filter((i) => !done.has(i + 1));
+      const worker = async () => {
+        for (let i = todo.shift(); i !== undefined && !this.stopped; i = todo.shift()) {
+          const page = await session.recognise(i);
+          const n = String(i + 1).padStart(4, '0');
+          await writeFileAtomic(join(work, `image-${n}.${page.image.ext}`), page.image.bytes);
+          // The page's JSON is written last: its presence means the page is complete.
+          await writeFileAtomic(join(work, `page-${i + 1}.json`), JSON.stringify({ ...page.text, page: i + 1, imageExt: page.image.ext }));
+          item.pagesDone++;
+          await this.save(job, item);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.opts.pageConcurrency, todo.length) }, worker));
+    } finally {
+      await session.close();
+    }
+  }
+
+  private async loadPages(job: Job, item: JobItem): Promise<RecognisedPage[]> {
+    const work = this.workDir(job, item);
+    const pages: RecognisedPage[] = [];
+    for (let i = 1; i <= (item.pageCount ?? 0); i++) {
+      const { imageExt, ...text } = JSON.parse(await readFile(join(work, `page-${i}.json`), 'utf8')) as PageText & { imageExt: 'jpg' | 'png' };
+      const bytes = await readFile(join(work, `image-${String(i).padStart(4, '0')}.${imageExt}`));
+      pages.push({ text, image: { bytes, ext: imageExt } });
+    }
+    return pages;
+  }
+
+  /** Lay the item out as the store keeps it, then hand it over for the atomic move into items/. */
+  private async store(job: Job, item: JobItem): Promise<void> {
+    const work = this.workDir(job, item);
+    const dir = join(work, 'item');
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(join(dir, 'original'), { recursive: true });
+    await mkdir(join(dir, 'pages'), { recursive: true });
+    for (const s of item.sources) {
+      const from = join(this.jobs.jobDir(job.id), s.staged);
+      await link(from, join(dir, 'original', s.name)).catch(() => copyFile(from, join(dir, 'original', s.name)));
+    }
+    const pages = await this.loadPages(job, item);
+    for (const p of pages) await writeFile(join(dir, 'pages', `${String(p.text.page).padStart(4, '0')}.${p.image.ext}`), p.image.bytes);
+    await writeFile(join(dir, 'text.json'), JSON.stringify(pages.map((p) => p.text)));
+    await link(join(work, 'document.pdf'), join(dir, 'document.pdf')).catch(() => copyFile(join(work, 'document.pdf'), join(dir, 'document.pdf')));
+    const now = new Date().toISOString();
+    const md = item.metadata;
+    const meta: ItemMetadata = {
+      ...md,
+      itemId: item.itemId,
+      classification: md.classification ?? job.options.classification,
+      posts: md.posts?.length ? md.posts : job.options.posts,
+      pageCount: pages.length,
+      originals: item.sources.map(({ name, sha256, bytes }) => ({ name, sha256, bytes })),
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.deps.storeItem({ meta, dir });
+  }
+}

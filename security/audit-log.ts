@@ -1,0 +1,204 @@
+import { mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApplianceError } from '../appliance/errors.ts';
+import { fsyncDir, writeFileAtomic } from '../appliance/files.ts';
+import { withFileLock } from './file-lock.ts';
+import { AUDIT_FILE_RE, GENESIS_HASH, auditFileName, recordHash, recordLine, type AuditEntry, type AuditRecord } from './audit-record.ts';
+
+/** Last record of the chain, as recorded in audit/head.json after every append (backups keep it). */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+  file: string;
+  time: string;
+}
+
+export const HEAD_FILE = 'head.json';
+export const LOCK_FILE = '.lock';
+
+interface Tail {
+  seq: number;
+  hash: string;
+  file?: string;
+  year?: number;
+}
+
+interface Pending {
+  entry: AuditEntry;
+  resolve: (r: AuditRecord) => void;
+  reject: (e: unknown) => void;
+}
+
+export async function auditFiles(dir: string): Promise<Array<{ name: string; year: number }>> {
+  const names = await readdir(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : Promise.reject(e)));
+  return names
+    .map((name) => ({ name, m: AUDIT_FILE_RE.exec(name) }))
+    .filter((x) => x.m)
+    .map((x) => ({ name: x.name, year: Number(x.m![1]) }))
+    .sort((a, b) => a.year - b.year);
+}
+
+export async function readHead(dir: string): Promise<AuditHead | undefined> {
+  try {
+    const h = JSON.parse(await readFile(join(dir, HEAD_FILE), 'utf8')) as AuditHead;
+    return typeof h.seq === 'number' && typeof h.hash === 'string' ? h : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last line of a file without reading all of it (audit files grow for a year). */
+async function lastLine(path: string): Promise<string | undefined> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    let chunk = 4096;
+    for (;;) {
+      const start = Math.max(0, size - chunk);
+      const buf = Buffer.alloc(size - start);
+      await fh.read(buf, 0, buf.length, start);
+      const text = buf.toString('utf8').replace(/\n+$/, '');
+      const nl = text.lastIndexOf('\n');
+      if (nl >= 0 || start === 0) return text.slice(nl + 1) || undefined;
+      chunk *= 4;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The audit trail: append-only JSON lines in audit/audit-<year>.jsonl, each record chained to the
+ * previous one by SHA-256 (`prev` = previous `hash`), continuing across the yearly files.
+ *
+ * Appends are queued in the process and written in groups (one write + one fsync per group), under
+ * audit/.lock so that `archive serve` and console commands can append to the same directory: each
+ * group re-reads the tail under the lock, so neither process ever forks the chain.
+ * `append` resolves only when the record is on disk.
+ */
+export class AuditLog {
+  readonly dir: string;
+  private readonly now: () => Date;
+  private pending: Pending[] = [];
+  private draining = false;
+  private made?: Promise<unknown>;
+
+  constructor(dir: string, opts: { now?: () => Date } = {}) {
+    this.dir = dir;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  append(entry: AuditEntry): Promise<AuditRecord> {
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.pending.push({ entry, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  /** The chain's head (seq 0 and the genesis hash when the trail is empty). */
+  async head(): Promise<AuditHead> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    return withFileLock(join(this.dir, LOCK_FILE), async () => {
+      const t = await this.tail();
+      return { seq: t.seq, hash: t.hash, file: t.file ?? '', time: this.now().toISOString() };
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0, 512);
+        try {
+          this.made ??= mkdir(this.dir, { recursive: true, mode: 0o700 });
+          await this.made;
+          const records = await withFileLock(join(this.dir, LOCK_FILE), () => this.writeBatch(batch.map((p) => p.entry)));
+          batch.forEach((p, i) => p.resolve(records[i]));
+        } catch (e) {
+          const err = e instanceof ApplianceError ? e : new ApplianceError('AUDIT_WRITE_FAILED', `审计记录写入失败：${(e as Error).message}。操作未完成。`, `audit append failed: ${(e as Error).message}`, { status: 503, cause: e });
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /**
+   * Where the next record continues from. The file tail is the truth, except when head.json is
+   * ahead of it: then records were cut from the end, and continuing from head.json keeps that gap
+   * visible to `archive audit verify` instead of papering over it with new records.
+   */
+  private async tail(): Promise<Tail> {
+    const files = await auditFiles(this.dir);
+    const last = files[files.length - 1];
+    let t: Tail = { seq: 0, hash: GENESIS_HASH };
+    if (last) {
+      const line = await lastLine(join(this.dir, last.name));
+      if (line !== undefined) {
+        let rec: AuditRecord;
+        try {
+          rec = JSON.parse(line) as AuditRecord;
+        } catch {
+          throw new ApplianceError('AUDIT_TAIL_CORRUPT', `审计文件 ${last.name} 的最后一行无法解析，已拒绝继续写入。请运行 archive audit verify 检查。`, `last line of ${last.name} is not JSON`, { status: 503 });
+        }
+        t = { seq: rec.seq, hash: rec.hash, file: last.name, year: last.year };
+      } else {
+        t = { ...t, file: last.name, year: last.year };
+        // An empty newest file: the chain continues from the file before it.
+        const before = files[files.length - 2];
+        const line2 = before ? await lastLine(join(this.dir, before.name)) : undefined;
+        if (line2) {
+          const rec = JSON.parse(line2) as AuditRecord;
+          t = { ...t, seq: rec.seq, hash: rec.hash };
+        }
+      }
+    }
+    const head = await readHead(this.dir);
+    if (head && (head.seq > t.seq || (head.seq === t.seq && head.hash !== t.hash))) t = { ...t, seq: head.seq, hash: head.hash };
+    return t;
+  }
+
+  private async writeBatch(entries: AuditEntry[]): Promise<AuditRecord[]> {
+    const t = await this.tail();
+    const now = this.now();
+    // Rotation by year never goes backwards, even if the clock does.
+    const year = Math.max(now.getFullYear(), t.year ?? 0);
+    const file = auditFileName(year);
+    let { seq, hash } = t;
+    const records: AuditRecord[] = [];
+    const time = now.toISOString();
+    for (const e of entries) {
+      // Round-trip so the stored details are exactly what gets hashed (no undefined, no NaN).
+      const details = JSON.parse(JSON.stringify(e.details ?? {})) as Record<string, unknown>;
+      const base = { seq: seq + 1, time, actor: String(e.actor || '-'), role: String(e.role || '-'), source: String(e.source || '-'), action: String(e.action), target: String(e.target ?? '-'), outcome: e.outcome, details, prev: hash };
+      const rec: AuditRecord = { ...base, hash: recordHash(base) };
+      records.push(rec);
+      seq = rec.seq;
+      hash = rec.hash;
+    }
+    const path = join(this.dir, file);
+    const created = t.file !== file;
+    const fh = await open(path, 'a', 0o600);
+    let size = -1;
+    try {
+      size = (await fh.stat()).size;
+      await fh.writeFile(records.map(recordLine).join(''));
+      await fh.sync();
+    } catch (e) {
+      // Never leave half a line behind: the next append would refuse a corrupt tail.
+      if (size >= 0) await fh.truncate(size).catch(() => undefined);
+      throw e;
+    } finally {
+      await fh.close();
+    }
+    if (created) await fsyncDir(this.dir);
+    const head: AuditHead = { seq, hash, file, time };
+    await writeFileAtomic(join(this.dir, HEAD_FILE), `${JSON.stringify(head)}\n`);
+    return records;
+  }
+}
+
+export async function auditDirExists(dir: string): Promise<boolean> {
+  return stat(dir).then((s) => s.isDirectory()).catch(() => false);
+}

@@ -1,0 +1,167 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { GENESIS_HASH, recordHash, type AuditRecord } from './audit-record.ts';
+import { LOCK_FILE, auditFiles, readHead, type AuditHead } from './audit-log.ts';
+import { withFileLock } from './file-lock.ts';
+
+interface Snapshot {
+  files: string[];
+  sizes: Map<string, number>;
+  head?: AuditHead;
+}
+
+/**
+ * Sizes and head taken together under the append lock (held only for a few stats), then the
+ * files are read up to those sizes: a verify running beside the live appliance never mistakes a
+ * line being appended for a broken one, and never holds up appends while it reads.
+ */
+async function snapshot(dir: string): Promise<Snapshot> {
+  const take = async (): Promise<Snapshot> => {
+    const files = (await auditFiles(dir)).map((f) => f.name);
+    const sizes = new Map<string, number>();
+    for (const f of files) sizes.set(f, (await stat(join(dir, f))).size);
+    return { files, sizes, head: await readHead(dir) };
+  };
+  try {
+    return await withFileLock(join(dir, LOCK_FILE), take);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // A read-only copy (a backup, a mounted medium): nobody appends there, read it as it is.
+    if (code === 'EACCES' || code === 'EROFS' || code === 'ENOENT' || code === 'EPERM') return take();
+    throw e;
+  }
+}
+
+export type AuditBreak = 'unparseable' | 'edited' | 'deleted' | 'reordered' | 'inserted' | 'chain' | 'truncated' | 'head-missing' | 'head-mismatch';
+
+export interface AuditVerifyResult {
+  ok: boolean;
+  records: number;
+  files: string[];
+  head?: { seq: number; hash: string };
+  /** The first broken record: where the chain stops being provable. */
+  firstBroken?: { seq: number; file: string; line: number; kind: AuditBreak; zh: string; en: string };
+}
+
+const FIELDS: Array<[keyof AuditRecord, string]> = [
+  ['seq', 'number'], ['time', 'string'], ['actor', 'string'], ['role', 'string'], ['source', 'string'], ['action', 'string'],
+  ['target', 'string'], ['outcome', 'string'], ['details', 'object'], ['prev', 'string'], ['hash', 'string'],
+];
+
+function parseRecord(line: string): AuditRecord | undefined {
+  try {
+    const r = JSON.parse(line) as AuditRecord;
+    if (!r || typeof r !== 'object') return undefined;
+    for (const [k, t] of FIELDS) if (typeof r[k] !== t || r[k] === null) return undefined;
+    return Number.isInteger(r.seq) ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function* lines(dir: string, files: string[], sizes?: Map<string, number>): AsyncGenerator<{ file: string; line: number; text: string }> {
+  for (const file of files) {
+    const size = sizes?.get(file);
+    if (size === 0) continue;
+    const input = createReadStream(join(dir, file), { encoding: 'utf8', ...(size === undefined ? {} : { start: 0, end: size - 1 }) });
+    const rl = createInterface({ input, crlfDelay: Infinity });
+    let n = 0;
+    for await (const text of rl) {
+      n++;
+      yield { file, line: n, text };
+    }
+  }
+}
+
+/** Is record `seq` somewhere after the current position? Distinguishes a moved record from a missing one. */
+async function seqLater(dir: string, snap: Snapshot, from: { file: string; line: number }, seq: number): Promise<boolean> {
+  let past = false;
+  for await (const l of lines(dir, snap.files, snap.sizes)) {
+    if (!past) {
+      past = l.file === from.file && l.line === from.line;
+      continue;
+    }
+    if (parseRecord(l.text)?.seq === seq) return true;
+  }
+  return false;
+}
+
+/**
+ * Prove the chain: every line parses, seq runs 1, 2, 3… without gaps across the yearly files,
+ * each `prev` is the previous record's `hash`, each `hash` is the SHA-256 of its record, and the
+ * last record is the one head.json names (so cutting records from the end shows too).
+ */
+export async function verifyAudit(dir: string): Promise<AuditVerifyResult> {
+  const snap = await snapshot(dir);
+  const { files } = snap;
+  let expected = 1;
+  let prev = GENESIS_HASH;
+  let count = 0;
+  let lastAt = { file: '', line: 0 };
+  const seen = new Set<number>();
+  const broken = (seq: number, at: { file: string; line: number }, kind: AuditBreak, zh: string, en: string): AuditVerifyResult => ({
+    ok: false, records: count, files, firstBroken: { seq, file: at.file, line: at.line, kind, zh: `${at.file} 第 ${at.line} 行（记录 ${seq}）：${zh}`, en: `${at.file}:${at.line} (record ${seq}): ${en}` },
+  });
+  for await (const l of lines(dir, files, snap.sizes)) {
+    const rec = parseRecord(l.text);
+    if (!rec) return broken(expected, l, 'unparseable', '无法解析或缺少字段（记录被改动或插入了非法行）', 'not a valid audit record');
+    if (rec.seq !== expected) {
+      if (rec.seq < expected) {
+        return seen.has(rec.seq)
+          ? broken(rec.seq, l, 'inserted', `序号重复，记录 ${rec.seq} 出现两次（插入或复制了记录）`, `seq ${rec.seq} appears twice (inserted)`)
+          : broken(rec.seq, l, 'reordered', `顺序错误：此处应为记录 ${expected}`, `out of order: expected seq ${expected}`);
+      }
+      if (await seqLater(dir, snap, l, expected)) return broken(expected, l, 'reordered', `顺序错误：记录 ${expected} 被移到了后面（此处为记录 ${rec.seq}）`, `record ${expected} was moved later (found ${rec.seq} here)`);
+      return broken(expected, l, 'deleted', `记录 ${expected}${rec.seq - 1 > expected ? `–${rec.seq - 1}` : ''} 缺失（被删除）`, `record(s) ${expected}..${rec.seq - 1} missing (deleted)`);
+    }
+    if (recordHash(rec) !== rec.hash) return broken(rec.seq, l, 'edited', '内容与其哈希不符（记录被改动）', 'content does not match its hash (edited)');
+    if (rec.prev !== prev) return broken(rec.seq, l, 'chain', `prev 与记录 ${rec.seq - 1} 的哈希不符（此前记录被改动并重算哈希，或记录被替换）`, `prev does not match hash of record ${rec.seq - 1} (replaced or re-hashed)`);
+    seen.add(rec.seq);
+    prev = rec.hash;
+    expected++;
+    count++;
+    lastAt = l;
+  }
+  const head: AuditHead | undefined = snap.head;
+  const last = { seq: expected - 1, hash: prev };
+  if (!head) {
+    if (count === 0) return { ok: true, records: 0, files };
+    return broken(last.seq, lastAt, 'head-missing', '缺少 head.json，无法证明末尾记录未被删除', 'head.json missing: cannot prove the end was not cut');
+  }
+  if (head.seq > last.seq) {
+    const at = lastAt.file ? { file: lastAt.file, line: lastAt.line + 1 } : { file: head.file, line: 1 };
+    return broken(last.seq + 1, at, 'truncated', `末尾记录 ${last.seq + 1}–${head.seq} 缺失（被删除）`, `records ${last.seq + 1}..${head.seq} cut from the end`);
+  }
+  // head.json lagging the file by a record is the crash window between the two writes: the records
+  // after it are still proven by the chain itself.
+  if (head.seq === last.seq && head.hash !== last.hash) return broken(last.seq, lastAt, 'head-mismatch', '与 head.json 记录的哈希不符（末尾记录被替换）', 'hash differs from head.json (last record replaced)');
+  return { ok: true, records: count, files, head: last };
+}
+
+function bound(s: string | undefined, end: boolean): number | undefined {
+  if (!s) return undefined;
+  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(s);
+  const t = Date.parse(dateOnly ? `${s}T00:00:00` : s);
+  if (Number.isNaN(t)) return NaN;
+  return dateOnly && end ? t + 86_400_000 : t;
+}
+
+/** Parse --from/--to: a date (whole local day, `to` inclusive) or an ISO time. NaN marks a bad value. */
+export function exportRange(from?: string, to?: string): { from?: number; to?: number } {
+  return { from: bound(from, false), to: bound(to, true) };
+}
+
+/** Records whose time lies in [from, to), in chain order, each with its hash (an auditor can re-check links). */
+export async function* exportAudit(dir: string, range: { from?: number; to?: number }): AsyncGenerator<AuditRecord> {
+  const files = (await auditFiles(dir)).map((f) => f.name);
+  for await (const l of lines(dir, files)) {
+    const rec = parseRecord(l.text);
+    if (!rec) continue;
+    const t = Date.parse(rec.time);
+    if (range.from !== undefined && t < range.from) continue;
+    if (range.to !== undefined && t >= range.to) continue;
+    yield rec;
+  }
+}

@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Low, type Adapter } from 'lowdb';
+import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
+import { ApplianceError } from '../appliance/errors.ts';
+import { writeFileAtomic } from '../appliance/files.ts';
+import { withFileLock } from './file-lock.ts';
+import { ADMIN_ROLES, ROLE_NAMES, ROLES, assertRoleSet, type Role } from './roles.ts';
+
+export interface UserRecord {
+  id: string;
+  username: string;
+  displayName: string;
+  roles: Role[];
+  posts: string[];
+  clearance: Classification;
+  passwordHash: string;
+  mustChangePassword: boolean;
+  disabled: boolean;
+  /** Bumped whenever roles, posts, clearance, password or enabled state change: sessions carry it. */
+  stamp: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface PostRecord {
+  code: string;
+  name: string;
+  department: string;
+  createdAt: string;
+}
+
+export interface IdentityData {
+  version: 1;
+  users: UserRecord[];
+  posts: PostRecord[];
+}
+
+/** A user as shown to people and written to logs: never the password hash. */
+export type PublicUser = Omit<UserRecord, 'passwordHash'>;
+
+export function publicUser(u: UserRecord): PublicUser {
+  const { passwordHash: _h, ...rest } = u;
+  return rest;
+}
+
+const USERNAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{1,31}$/;
+const POST_CODE_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+const RESERVED = new Set(['console', 'system', 'anonymous', '-']);
+
+export function normalizeUsername(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+/**
+ * lowdb adapter that makes each write durable (lowdb's own writer renames without fsync): temp
+ * file, fsync, rename, fsync the directory. A file that does not parse stops the appliance from
+ * using it (fail closed) rather than being replaced by an empty store.
+ */
+class DurableJsonFile implements Adapter<IdentityData> {
+  constructor(private readonly path: string) {}
+  async read(): Promise<IdentityData | null> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    try {
+      const d = JSON.parse(text) as IdentityData;
+      if (d.version !== 1 || !Array.isArray(d.users) || !Array.isArray(d.posts)) throw new Error('unexpected shape');
+      return d;
+    } catch (e) {
+      throw new ApplianceError('IDENTITY_STORE_CORRUPT', `用户库文件已损坏，无法读取：${this.path}（${(e as Error).message}）。请从备份恢复。`, `identity store unreadable: ${this.path}`, { status: 503 });
+    }
+  }
+  async write(data: IdentityData): Promise<void> {
+    await writeFileAtomic(this.path, `${JSON.stringify(data, null, 2)}\n`);
+  }
+}
+
+export interface NewUser {
+  username: string;
+  displayName?: string;
+  roles: Role[];
+  posts?: string[];
+  clearance?: Classification;
+  passwordHash: string;
+  mustChangePassword: boolean;
+}
+
+/**
+ * Users and posts in data/config/identity.json (lowdb). Several processes may use it: the
+ * server and console commands. Every change takes data/config/.identity.lock, re-reads the file,
+ * checks its rules against the fresh data and writes atomically, so no change is lost to another
+ * process. Reads re-load the file when its inode changed (every write is a rename), so a user the
+ * console disables is seen as disabled by the running server on its next request.
+ */
+export class IdentityStore {
+  private readonly db: Low<IdentityData>;
+  private readonly path: string;
+  private readonly lockPath: string;
+  private loadedIno = -1;
+  private loadedMtime = -1;
+  private readonly now: () => Date;
+
+  private constructor(configDir: string, now: () => Date) {
+    this.path = join(configDir, 'identity.json');
+    this.lockPath = join(configDir, '.identity.lock');
+    this.db = new Low<IdentityData>(new DurableJsonFile(this.path), { version: 1, users: [], posts: [] });
+    this.now = now;
+  }
+
+  static async open(configDir: string, opts: { now?: () => Date } = {}): Promise<IdentityStore> {
+    const s = new IdentityStore(configDir, opts.now ?? (() => new Date()));
+    await s.refresh(true);
+    return s;
+  }
+
+  private async refresh(force = false): Promise<void> {
+    const st = await stat(this.path).catch(() => undefined);
+    const ino = st?.ino ?? 0;
+    const mtime = st?.mtimeMs ?? 0;
+    if (!force && ino === this.loadedIno && mtime === this.loadedMtime) return;
+    await this.db.read();
+    this.loadedIno = ino;
+    this.loadedMtime = mtime;
+  }
+
+  private async change<T>(fn: (d: IdentityData) => T): Promise<T> {
+    return withFileLock(this.lockPath, async () => {
+      await this.refresh(true);
+      // Work on a copy: a rule that throws half-way leaves the store as it was.
+      const draft = structuredClone(this.db.data);
+      const out = fn(draft);
+      this.db.data = draft;
+      await this.db.write();
+      const st = await stat(this.path);
+      this.loadedIno = st.ino;
+      this.loadedMtime = st.mtimeMs;
+      return out;
+    });
+  }
+
+  async users(): Promise<UserRecord[]> {
+    await this.refresh();
+    return structuredClone(this.db.data.users);
+  }
+
+  async posts(): Promise<PostRecord[]> {
+    await this.refresh();
+    return structuredClone(this.db.data.posts);
+  }
+
+  async findUser(username: string): Promise<UserRecord | undefined> {
+    await this.refresh();
+    const n = normalizeUsername(username);
+    const u = this.db.data.users.find((x) => x.username === n);
+    return u && structuredClone(u);
+  }
+
+  async findUserById(id: string): Promise<UserRecord | undefined> {
+    await this.refresh();
+    const u = this.db.data.users.find((x) => x.id === id);
+    return u && structuredClone(u);
+  }
+
+  /** Administrator roles no enabled account holds yet (first-start setup is done when empty). */
+  async vacantAdminRoles(): Promise<Role[]> {
+    await this.refresh();
+    return vacant(this.db.data);
+  }
+
+  async createUser(nu: NewUser, opts: { requireVacantAdminRole?: boolean } = {}): Promise<UserRecord> {
+    return this.change((d) => {
+      const username = normalizeUsername(nu.username);
+      if (!USERNAME_RE.test(username) || RESERVED.has(username)) {
+        throw new ApplianceError('USERNAME_INVALID', `用户名不合规：${nu.username}（2–32 个字母、数字或 . _ -，以字母或数字开头，且不能是保留名）。`, `invalid username ${nu.username}`);
+      }
+      if (d.users.some((u) => u.username === username)) throw new ApplianceError('USER_EXISTS', `用户已存在：${username}`, `user exists: ${username}`, { status: 409 });
+      assertRoleSet(nu.roles);
+      if (opts.requireVacantAdminRole) {
+        const v = vacant(d);
+        if (nu.roles.length !== 1 || !v.includes(nu.roles[0])) {
+          throw new ApplianceError('SETUP_ROLE_TAKEN', `初始设置只能创建尚无人担任的管理员角色（尚缺：${v.map((r) => ROLE_NAMES[r]).join('、') || '无'}）。`, `setup may only create a vacant administrator role`, { status: 409 });
+        }
+      }
+      const posts = checkPosts(d, nu.posts ?? []);
+      const clearance = checkClearance(nu.clearance ?? '公开');
+      const t = this.now().toISOString();
+      const user: UserRecord = {
+        id: randomUUID(), username, displayName: (nu.displayName ?? '').trim().slice(0, 64), roles: [...new Set(nu.roles)], posts, clearance,
+        passwordHash: nu.passwordHash, mustChangePassword: nu.mustChangePassword, disabled: false, stamp: 1, createdAt: t, updatedAt: t,
+      };
+      d.users.push(user);
+      return structuredClone(user);
+    });
+  }
+
+  async setRoles(username: string, roles: Role[]): Promise<{ before: Role[]; user: UserRecord }> {
+    return this.updateUser(username, (u) => {
+      assertRoleSet(roles);
+      const before = u.roles;
+      u.roles = [...new Set(roles)];
+      return before;
+    });
+  }
+
+  async setAccess(username: string, change: { posts?: string[]; clearance?: Classification }): Promise<{ before: { posts: string[]; clearance: Classification }; user: UserRecord }> {
+    return this.updateUserWith(username, (u, d) => {
+      const before = { posts: u.posts, clearance: u.clearance };
+      if (change.posts) u.posts = checkPosts(d, change.posts);
+      if (change.clearance) u.clearance = checkClearance(change.clearance);
+      return before;
+    });
+  }
+
+  async setPassword(username: string, passwordHash: string, mustChangePassword: boolean): Promise<{ user: UserRecord }> {
+    const r = await this.updateUser(username, (u) => {
+      u.passwordHash = passwordHash;
+      u.mustChangePassword = mustChangePassword;
+    });
+    return { user: r.user };
+  }
+
+  async setDisabled(username: string, disabled: boolean): Promise<{ user: UserRecord }> {
+    const r = await this.updateUser(username, (u) => {
+      u.disabled = disabled;
+    });
+    return { user: r.user };
+  }
+
+  async createPost(p: { code: string; name: string; department?: string }): Promise<PostRecord> {
+    return this.change((d) => {
+      const code = p.code.trim();
+      if (!POST_CODE_RE.test(code)) throw new ApplianceError('POST_CODE_INVALID', `岗位代码不合规：${p.code}（1–32 个字母、数字、_ 或 -）。`, `invalid post code ${p.code}`);
+      const name = p.name.trim();
+      if (!name || [...name].length > 64) throw new ApplianceError('POST_NAME_INVALID', '岗位名称不能为空，且不超过 64 个字符。', 'invalid post name');
+      if (d.posts.some((x) => x.code.toLowerCase() === code.toLowerCase())) throw new ApplianceError('POST_EXISTS', `岗位代码已存在：${code}`, `post exists: ${code}`, { status: 409 });
+      const post: PostRecord = { code, name, department: (p.department ?? '').trim().slice(0, 64), createdAt: this.now().toISOString() };
+      d.posts.push(post);
+      return { ...post };
+    });
+  }
+
+  private updateUser<T>(username: string, fn: (u: UserRecord) => T): Promise<{ before: T; user: UserRecord }> {
+    return this.updateUserWith(username, (u) => fn(u));
+  }
+
+  private updateUserWith<T>(username: string, fn: (u: UserRecord, d: IdentityData) => T): Promise<{ before: T; user: UserRecord }> {
+    return this.change((d) => {
+      const n = normalizeUsername(username);
+      const u = d.users.find((x) => x.username === n);
+      if (!u) throw new ApplianceError('USER_NOT_FOUND', `用户不存在：${username}`, `no such user: ${username}`, { status: 404 });
+      const before = structuredClone(fn(u, d));
+      u.stamp += 1;
+      u.updatedAt = this.now().toISOString();
+      return { before, user: structuredClone(u) };
+    });
+  }
+}
+
+function vacant(d: IdentityData): Role[] {
+  return ADMIN_ROLES.filter((r) => !d.users.some((u) => !u.disabled && u.roles.includes(r)));
+}
+
+function checkPosts(d: IdentityData, posts: string[]): string[] {
+  const out = [...new Set(posts.map((p) => p.trim()).filter(Boolean))];
+  const unknown = out.filter((p) => !d.posts.some((x) => x.code === p));
+  if (unknown.length) throw new ApplianceError('POST_UNKNOWN', `岗位不存在：${unknown.join('、')}。请先由安全保密管理员创建岗位。`, `unknown post(s): ${unknown.join(',')}`);
+  return out;
+}
+
+export function checkClearance(c: string): Classification {
+  if (!(CLASSIFICATIONS as readonly string[]).includes(c)) {
+    throw new ApplianceError('CLEARANCE_INVALID', `密级不合规：${c}。可用：${CLASSIFICATIONS.join('、')}`, `invalid clearance ${c}`);
+  }
+  return c as Classification;
+}
+
+export { ROLES };

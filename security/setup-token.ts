@@ -1,0 +1,59 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../appliance/files.ts';
+import type { IdentityStore } from './identity-store.ts';
+
+/**
+ * First start without a default password: while some administrator role (系统管理员,
+ * 安全保密管理员, 安全审计员) has no account, the appliance makes a one-time token, prints it
+ * on its console and keeps only its SHA-256 in data/config/setup-token.json. Each of the first
+ * administrators is created once with it; when all three roles are filled the file is removed.
+ */
+const FILE = 'setup-token.json';
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+export class SetupToken {
+  private readonly path: string;
+  constructor(configDir: string, private readonly identity: IdentityStore) {
+    this.path = join(configDir, FILE);
+  }
+
+  /** A fresh token if setup is still needed (printed by the caller), else nothing; replaces any older token. */
+  async issue(): Promise<string | undefined> {
+    if (!(await this.identity.vacantAdminRoles()).length) {
+      await rm(this.path, { force: true });
+      return undefined;
+    }
+    const token = randomBytes(24).toString('base64url');
+    await writeFileAtomic(this.path, `${JSON.stringify({ sha256: digest(token).toString('hex'), createdAt: new Date().toISOString() })}\n`);
+    return token;
+  }
+
+  async active(): Promise<boolean> {
+    return (await this.stored()) !== undefined && (await this.identity.vacantAdminRoles()).length > 0;
+  }
+
+  async check(token: string): Promise<boolean> {
+    const stored = await this.stored();
+    if (!stored || typeof token !== 'string' || !token) return false;
+    return timingSafeEqual(stored, digest(token));
+  }
+
+  /** Called after each setup account: the token dies once every administrator role is filled. */
+  async retireIfDone(): Promise<void> {
+    if (!(await this.identity.vacantAdminRoles()).length) await rm(this.path, { force: true });
+  }
+
+  private async stored(): Promise<Buffer | undefined> {
+    try {
+      const j = JSON.parse(await readFile(this.path, 'utf8')) as { sha256?: string };
+      return j.sha256 && /^[0-9a-f]{64}$/.test(j.sha256) ? Buffer.from(j.sha256, 'hex') : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}

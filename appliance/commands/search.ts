@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { action, configFor, globalOptions } from '../cli-common.ts';
+import type { Config } from '../config.ts';
+import { ApplianceError } from '../errors.ts';
+import { consoleServices } from '../console-services.ts';
+import { can, openSecurity, type Viewer } from '../../security/index.ts';
+import { createSearchService } from '../../search/index.ts';
+import { consoleAudited } from './console-audit.ts';
+
+/** Posts and clearance of an enabled account whose role may search (the same rule as the web routes). */
+async function viewerOf(cfg: Config, username: string): Promise<{ viewer: Viewer; audit: Awaited<ReturnType<typeof openSecurity>>['audit'] }> {
+  const sec = await openSecurity(cfg);
+  const user = await sec.identity.findUser(username);
+  if (!user || user.disabled) throw new ApplianceError('USER_UNKNOWN', `用户不存在或已停用：${username}`, `no enabled user ${username}`, { status: 404 });
+  if (!can(user.roles, 'item:search')) throw new ApplianceError('FORBIDDEN', `用户 ${username} 的角色无权检索档案。`, `user ${username} may not search`, { status: 403 });
+  return { viewer: { posts: [...user.posts], clearance: user.clearance }, audit: sec.audit };
+}
+
+function plain(html: string): string {
+  return html.replace(/<mark>/g, '【').replace(/<\/mark>/g, '】').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+}
+
+export function registerSearch(program: Command): void {
+  program
+    .command('search <query>')
+    .description('以某用户的岗位与密级检索档案（空格分隔的词须全部出现）\nsearch the archive as a user sees it (space-separated words must all occur)')
+    .requiredOption('--user <name>', '以此用户身份检索 search as this user')
+    .option('--limit <n>', '最多显示条数 max items (1-100)', '20')
+    .action(
+      action(async (query: string, opts: { user: string; limit: string }, cmd: Command) => {
+        const cfg = configFor(cmd);
+        const json = Boolean(globalOptions(cmd).json);
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ApplianceError('USAGE', '--limit 须为 1 到 100 的整数。', 'bad --limit');
+        const { viewer, audit } = await viewerOf(cfg, opts.user);
+        const meili = await consoleServices(cfg);
+        try {
+          const svc = createSearchService(meili.conn, cfg.dataDir);
+          const r = await consoleAudited(audit, 'item.search', opts.user, async () => {
+            const result = await svc.search(viewer, { q: query, limit });
+            return { result, details: { q: query, total: result.total, items: result.items.map((i) => i.itemId) } };
+          });
+          if (json) {
+            for (const i of r.items) process.stdout.write(`${JSON.stringify({ itemId: i.itemId, archivalCode: i.archivalCode, title: i.title, pages: i.pages, snippet: i.snippet })}\n`);
+          } else {
+            process.stdout.write(`共 ${r.total} 件${r.ignored.length ? `（忽略单字：${r.ignored.join(' ')}）` : ''}\n`);
+            for (const i of r.items) {
+              process.stdout.write(`${i.archivalCode ?? i.itemId}  ${i.title ?? ''}  第 ${i.pages.join('、') || '-'} 页\n    ${plain(i.snippet)}\n`);
+            }
+          }
+        } finally {
+          await meili.release();
+        }
+      }),
+    );
+}

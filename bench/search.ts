@@ -1,0 +1,252 @@
+// bench/search: index ≥200,000 synthetic pages (sentences of the samples' ground truth recombined,
+// several posts), then latency of the search service (and a minimal koa route around it) under 1,
+// 8 and 32 concurrent clients, against the same queries sent straight to Meilisearch with the same
+// filter. Prints figures and ratios; asserts nothing.
+//   npx tsx bench/search.ts [--pages 200000] [--requests 400] [--keep DIR]
+import { readFileSync, readdirSync } from 'node:fs';
+import { Agent, request, type Server } from 'node:http';
+import { join } from 'node:path';
+import Koa from 'koa';
+import { pino } from 'pino';
+import { loadConfig, type Classification } from '../appliance/config.ts';
+import { ensureDataDir } from '../appliance/data-dir.ts';
+import { MeiliSupervisor } from '../appliance/meilisearch.ts';
+import type { ItemMetadata, PageText, Retention } from '../ingest/item.ts';
+import { createSearchService, type StoredItem } from '../search/index.ts';
+import { meiliPost } from '../search/meili-http.ts';
+import { parseQuery } from '../search/normalize.ts';
+import { accessFilter } from '../search/tenant-token.ts';
+import type { Viewer } from '../security/access.ts';
+import { SHARED, cleanup, tempDir } from '../test/support/appliance.ts';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const TARGET_PAGES = arg('pages', 200_000);
+const REQUESTS = arg('requests', 400);
+const keepIdx = process.argv.indexOf('--keep');
+const KEEP = keepIdx > 0 ? process.argv[keepIdx + 1] : undefined;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = rng(42);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+
+// Sentences of the ground truth; numbers in them are re-drawn so digits vary across the corpus.
+const gtDir = join(SHARED, 'samples', 'gt');
+const sentences = [
+  ...new Set(
+    readdirSync(gtDir)
+      .filter((f) => f.endsWith('.json'))
+      .flatMap((f) => (JSON.parse(readFileSync(join(gtDir, f), 'utf8')) as { pages: Array<{ lines: string[] }> }).pages.map((p) => p.lines.join('')))
+      .flatMap((t) => t.split(/(?<=[。；！？])/u))
+      .map((s) => s.trim())
+      .filter((s) => s.length >= 6),
+  ),
+];
+const POSTS = ['BGS', 'ZH', 'DAS', 'XXZX', 'JGBZ', 'RSK', 'CWK', 'SYDJ'];
+const FONDS = ['J012', 'J031', 'J105', 'J220'];
+const DEPTS = ['BGS', 'DAS', 'DZZW', 'JGBZ', 'SYDJ', 'XXZX'];
+const TITLES = sentences.filter((s) => s.startsWith('关于') && s.length < 40);
+
+function pageText(): string {
+  const lines: string[] = [];
+  let n = 0;
+  const target = 550 + Math.floor(rand() * 350);
+  while (n < target) {
+    const s = pick(sentences).replace(/\d+/g, (d) => String(Math.floor(rand() * 10 ** d.length)).padStart(d.length, '0'));
+    // Printed lines of ~30 characters, as OCR gives them.
+    for (let i = 0; i < s.length; i += 30) lines.push(s.slice(i, i + 30));
+    n += s.length;
+  }
+  return lines.join('\n');
+}
+
+function makeItem(i: number): StoredItem {
+  const year = 2000 + Math.floor(rand() * 26);
+  const fonds = pick(FONDS);
+  const retention = pick(['Y', 'D30', 'D10'] as const satisfies readonly Retention[]);
+  const department = pick(DEPTS);
+  const no = String(i % 10000).padStart(4, '0');
+  const pageCount = 1 + Math.floor(rand() * 6);
+  const pages: PageText[] = Array.from({ length: pageCount }, (_, k) => ({ page: k + 1, width: 2480, height: 3508, dpi: 300, rotation: 0, text: pageText(), confidence: 90, lines: [], source: 'ocr' }));
+  const posts = [...new Set([pick(POSTS), ...(rand() < 0.3 ? [pick(POSTS)] : [])])];
+  const meta: ItemMetadata = {
+    itemId: `B${String(i).padStart(7, '0')}`,
+    archivalCode: `${fonds}-${year}-${retention}-${department}-${no}`,
+    fonds, year, retention, department, itemNo: i % 10000,
+    title: pick(TITLES),
+    docNumber: rand() < 0.6 ? `市编办发〔${year}〕${1 + Math.floor(rand() * 120)}号` : undefined,
+    classification: (rand() < 0.7 ? '公开' : '内部') as Classification,
+    posts, pageCount, originals: [], createdAt: '2026-11-01T00:00:00Z', updatedAt: '2026-11-01T00:00:00Z',
+  };
+  return { meta, pages };
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+async function run(concurrency: number, jobs: Array<() => Promise<unknown>>): Promise<number[]> {
+  const times: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < jobs.length) {
+        const job = jobs[next++];
+        const t = performance.now();
+        await job();
+        times.push(performance.now() - t);
+      }
+    }),
+  );
+  return times;
+}
+
+const dir = KEEP ?? (await tempDir('archive-bench-search-'));
+await ensureDataDir(dir);
+const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dir, ARCHIVE_MEILI_PORT: '0' } });
+const sup = new MeiliSupervisor(cfg, pino({ level: 'silent' }));
+await sup.start(60_000);
+const conn = sup.connection;
+const svc = createSearchService(conn, dir);
+await svc.init();
+// The same service without its page-text cache: every search fetches the page texts.
+const cold = createSearchService(conn, dir, { pageCacheChars: 0 });
+let server: Server | undefined;
+try {
+  // ---- indexing ----
+  const stats = (await meiliPost<{ numberOfDocuments: number }>(conn.host, conn.apiKey, '/indexes/pages/stats', {}).catch(() => undefined)) as unknown;
+  void stats;
+  const corpus: StoredItem[] = [];
+  let pages = 0;
+  let itemNo = 0;
+  const started = performance.now();
+  let batch: StoredItem[] = [];
+  let lastReport = started;
+  const BATCH_PAGES = 5000;
+  let batchPages = 0;
+  const existing = await fetch(`${conn.host}/indexes/pages/stats`, { headers: { Authorization: `Bearer ${conn.apiKey}` } }).then((r) => r.json() as Promise<{ numberOfDocuments?: number }>);
+  const skipIndexing = (existing.numberOfDocuments ?? 0) >= TARGET_PAGES;
+  while (pages < TARGET_PAGES) {
+    const it = makeItem(itemNo++);
+    pages += it.meta.pageCount;
+    // Keep a sample of items to draw queries from.
+    if (itemNo % 50 === 0) corpus.push(it);
+    if (skipIndexing) continue;
+    batch.push(it);
+    batchPages += it.meta.pageCount;
+    if (batchPages >= BATCH_PAGES) {
+      await svc.indexItems(batch);
+      batch = [];
+      batchPages = 0;
+      if (performance.now() - lastReport > 30_000) {
+        lastReport = performance.now();
+        console.log(`  indexed ${pages} pages, ${(pages / ((lastReport - started) / 1000)).toFixed(0)} pages/s so far`);
+      }
+    }
+  }
+  if (batch.length) await svc.indexItems(batch);
+  const indexSec = (performance.now() - started) / 1000;
+  console.log(skipIndexing ? `index reused (${existing.numberOfDocuments} page docs)` : `indexed ${pages} pages in ${itemNo} items: ${indexSec.toFixed(0)} s, ${(pages / indexSec).toFixed(0)} pages/s (batches of ~${BATCH_PAGES} pages; items + pages indexes)`);
+
+  // ---- queries: substrings of indexed pages (2–6 chars), two-word queries, 档号 prefixes, years ----
+  const queries: string[] = [];
+  while (queries.length < 200) {
+    const it = pick(corpus);
+    const t = pick(it.pages).text.replace(/\n/g, '');
+    const kind = rand();
+    if (kind < 0.6) {
+      const len = 2 + Math.floor(rand() * 5);
+      const at = Math.floor(rand() * (t.length - len));
+      const q = t.slice(at, at + len);
+      if (parseQuery(q).terms.length) queries.push(q);
+    } else if (kind < 0.8) {
+      const a = Math.floor(rand() * (t.length - 4));
+      const b = Math.floor(rand() * (t.length - 4));
+      const q = `${t.slice(a, a + 3)} ${t.slice(b, b + 3)}`;
+      if (parseQuery(q).terms.length === 2) queries.push(q);
+    } else if (kind < 0.9) queries.push(it.meta.archivalCode!.slice(0, 9));
+    else queries.push(String(it.meta.year));
+  }
+  const viewers: Viewer[] = POSTS.flatMap((p) => [{ posts: [p], clearance: '公开' as Classification }, { posts: [p, pick(POSTS)], clearance: '内部' as Classification }]);
+  const cases = Array.from({ length: REQUESTS }, (_, i) => ({ q: queries[i % queries.length], v: viewers[i % viewers.length] }));
+
+  const raw = async (c: { q: string; v: Viewer }) =>
+    meiliPost(conn.host, conn.apiKey, '/indexes/items/search', {
+      q: parseQuery(c.q).terms.map((t) => t.phrase).join(' '),
+      matchingStrategy: 'all',
+      filter: accessFilter(c.v),
+      facets: ['year', 'fonds', 'department', 'retention'],
+      limit: 20,
+      attributesToRetrieve: ['itemId', 'archivalCode', 'title', 'docNumber', 'year', 'fonds', 'department', 'retention', 'pageCount'],
+    });
+  const service = (c: { q: string; v: Viewer }) => svc.search(c.v, { q: c.q, limit: 20 });
+  const serviceCold = (c: { q: string; v: Viewer }) => cold.search(c.v, { q: c.q, limit: 20 });
+
+  // A minimal koa route on loopback (the real GET /api/search comes with sessions).
+  const app = new Koa();
+  app.use(async (ctx) => {
+    const v = viewers[Number(ctx.query.v)];
+    ctx.body = await svc.search(v, { q: String(ctx.query.q ?? ''), limit: 20 });
+  });
+  server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server!.once('listening', r));
+  const port = (server.address() as { port: number }).port;
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const route = (c: { q: string; v: Viewer }) =>
+    new Promise<void>((resolve, reject) => {
+      const path = `/api/search?q=${encodeURIComponent(c.q)}&v=${viewers.indexOf(c.v)}`;
+      request({ host: '127.0.0.1', port, path, agent }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+      })
+        .on('error', reject)
+        .end();
+    });
+
+  // Result sizes, for the record.
+  let hits = 0;
+  let empty = 0;
+  for (const q of queries) {
+    const r = await svc.search(viewers[0], { q, limit: 20 });
+    hits += r.total;
+    if (r.total === 0) empty++;
+  }
+  console.log(`queries: ${queries.length} distinct; mean estimated total for one viewer ${(hits / queries.length).toFixed(0)} items, ${empty} with none`);
+
+  // Warm up caches (tokens, page cache) before timing.
+  await run(4, cases.slice(0, 100).map((c) => () => raw(c)));
+  await run(4, cases.slice(0, 100).map((c) => () => service(c)));
+  await run(4, cases.slice(0, 50).map((c) => () => serviceCold(c)));
+  await run(4, cases.slice(0, 50).map((c) => () => route(c)));
+
+  console.log('\nlatency ms (p50 / p95 / p99), same queries and filter; ratio = p95 / raw p95');
+  console.log('clients  raw meilisearch           service                 service, no cache       koa route               service/raw  no-cache/raw  route/raw');
+  for (const c of [1, 8, 32]) {
+    // Alternate order per level so drift on the shared CPU hits both sides.
+    const r1 = await run(c, cases.map((x) => () => raw(x)));
+    const s1 = await run(c, cases.map((x) => () => service(x)));
+    const n1 = await run(c, cases.map((x) => () => serviceCold(x)));
+    const k1 = await run(c, cases.map((x) => () => route(x)));
+    const r2 = await run(c, cases.map((x) => () => raw(x)));
+    const r = [...r1, ...r2];
+    const f = (xs: number[]) => `${pct(xs, 50).toFixed(1)} / ${pct(xs, 95).toFixed(1)} / ${pct(xs, 99).toFixed(1)}`.padEnd(24);
+    const ratio = (xs: number[]) => (pct(xs, 95) / pct(r, 95)).toFixed(2).padEnd(14);
+    console.log(`${String(c).padEnd(9)}${f(r)}${f(s1)}${f(n1)}${f(k1)}${ratio(s1)}${ratio(n1)}${ratio(k1)}`);
+  }
+} finally {
+  server?.close();
+  await sup.stop();
+  if (!KEEP) await cleanup(dir);
+}

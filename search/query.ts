@@ -1,0 +1,237 @@
+import type { SearchParams as MeiliSearchParams, SearchResponse } from 'meilisearch';
+import { z } from 'zod';
+import type { MeiliConnection } from '../appliance/meilisearch.ts';
+import { ApplianceError } from '../appliance/errors.ts';
+import { RETENTIONS, type Retention } from '../ingest/item.ts';
+import type { Viewer } from '../security/access.ts';
+import { meiliPost } from './meili-http.ts';
+import { MAX_QUERY_CHARS, MAX_TERMS, parseQuery, type QueryTerm } from './normalize.ts';
+import { FACETS, INDEX_ITEMS, INDEX_PAGES, type FacetName, type ItemDoc, type PageDoc } from './schema.ts';
+import { matchPages } from './page-match.ts';
+import { PageTextCache } from './page-cache.ts';
+import { highlight } from './snippet.ts';
+import { filterString, type TenantTokens } from './tenant-token.ts';
+
+const text = z.string().trim().min(1).max(100);
+const searchParamsSchema = z.object({
+  q: z.string().max(MAX_QUERY_CHARS).optional(),
+  year: z.union([z.coerce.number().int().min(1000).max(9999), z.object({ from: z.number().int().optional(), to: z.number().int().optional() })]).optional(),
+  fonds: text.optional(),
+  department: text.optional(),
+  retention: z.enum(RETENTIONS).optional(),
+  offset: z.coerce.number().int().min(0).max(5000).default(0),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+export interface SearchParams {
+  q?: string;
+  year?: number | { from?: number; to?: number };
+  fonds?: string;
+  department?: string;
+  retention?: Retention;
+  offset?: number;
+  limit?: number;
+}
+
+export interface SearchHit {
+  itemId: string;
+  archivalCode?: string;
+  title?: string;
+  /** Title as HTML: escaped, terms in <mark>. */
+  titleHtml: string;
+  docNumber?: string;
+  year?: number;
+  fonds?: string;
+  department?: string;
+  retention?: Retention;
+  pageCount: number;
+  /** Pages on which a term occurs (a term across a page break counts on the page where it starts). */
+  pages: number[];
+  /** HTML: page text escaped, terms in <mark>. */
+  snippet: string;
+  snippetPage?: number;
+}
+
+export type FacetCounts = Record<FacetName, Record<string, number>>;
+
+export interface SearchResult {
+  items: SearchHit[];
+  /** Items the viewer may see that match (Meilisearch's estimate under the viewer's token). */
+  total: number;
+  offset: number;
+  limit: number;
+  facets: FacetCounts;
+  /** The terms searched (each must occur in the item) and those ignored (one character). */
+  terms: string[];
+  ignored: string[];
+}
+
+export interface FacetSearchParams extends Omit<SearchParams, 'offset' | 'limit'> {
+  facetName: Exclude<FacetName, 'year'>;
+  facetQuery?: string;
+}
+
+type ItemHit = Pick<ItemDoc, 'itemId' | 'archivalCode' | 'title' | 'docNumber' | 'year' | 'fonds' | 'department' | 'retention' | 'pageCount' | 'contentHash'>;
+type PageTexts = Array<{ page: number; text: string }>;
+type Poster = <T>(path: string, body: unknown) => Promise<T>;
+
+const RETRIEVE = ['itemId', 'archivalCode', 'title', 'docNumber', 'year', 'fonds', 'department', 'retention', 'pageCount', 'contentHash'];
+/**
+ * Page texts fetched per result page. Items are 1-6 pages as a rule; a result page holding
+ * items of thousands of pages lists matching pages among the first ones fetched only.
+ */
+const MAX_PAGES_FETCHED = 2000;
+
+function badParams(msg: string, en: string): ApplianceError {
+  return new ApplianceError('SEARCH_BAD_PARAMS', msg, en, { status: 400 });
+}
+
+function validated(p: SearchParams): z.infer<typeof searchParamsSchema> {
+  const r = searchParamsSchema.safeParse(p);
+  if (!r.success) {
+    const where = r.error.issues.map((i) => i.path.join('.') || '(参数)').join('、');
+    throw badParams(`检索参数有误：${where}`, `bad search params: ${r.error.message}`);
+  }
+  return r.data;
+}
+
+/** The person's own narrowing (year, fonds…); the access rule is in the token, not here. */
+export function userFilter(p: z.infer<typeof searchParamsSchema>): string[] {
+  const f: string[] = [];
+  if (typeof p.year === 'number') f.push(`year = ${p.year}`);
+  else if (p.year) {
+    if (p.year.from !== undefined) f.push(`year >= ${p.year.from}`);
+    if (p.year.to !== undefined) f.push(`year <= ${p.year.to}`);
+  }
+  if (p.fonds) f.push(`fonds = ${filterString(p.fonds)}`);
+  if (p.department) f.push(`department = ${filterString(p.department)}`);
+  if (p.retention) f.push(`retention = ${filterString(p.retention)}`);
+  return f;
+}
+
+export function parseTerms(q: string | undefined): { terms: QueryTerm[]; ignored: string[] } {
+  const parsed = parseQuery(q ?? '');
+  if (parsed.terms.length === 0 && parsed.ignored.length > 0) {
+    throw badParams('检索词至少需要两个字（汉字、字母或数字）', 'query terms need at least two letters or digits');
+  }
+  if (parsed.terms.length > MAX_TERMS) throw badParams(`检索词最多 ${MAX_TERMS} 个`, `at most ${MAX_TERMS} terms`);
+  return parsed;
+}
+
+function emptyFacets(): FacetCounts {
+  return Object.fromEntries(FACETS.map((f) => [f, {}])) as FacetCounts;
+}
+
+/**
+ * The query service. Every request to Meilisearch carries the viewer's tenant token, so hits,
+ * counts, facets and page texts come only from items the access rule lets the viewer see.
+ */
+export class QueryService {
+  private readonly cache: PageTextCache;
+
+  constructor(private readonly conn: MeiliConnection, private readonly tokens: TenantTokens, opts: { pageCacheChars?: number } = {}) {
+    this.cache = new PageTextCache(opts.pageCacheChars ?? 20_000_000);
+  }
+
+  /** A poster bound to the viewer's tenant token; undefined when the viewer may see nothing. */
+  private async client(viewer: Viewer): Promise<Poster | undefined> {
+    const t = await this.tokens.tokenFor(viewer);
+    if (!t) return undefined;
+    return <T>(path: string, body: unknown) => meiliPost<T>(this.conn.host, t.token, path, body);
+  }
+
+  async search(viewer: Viewer, params: SearchParams): Promise<SearchResult> {
+    const p = validated(params);
+    const { terms, ignored } = parseTerms(p.q);
+    const result: SearchResult = { items: [], total: 0, offset: p.offset, limit: p.limit, facets: emptyFacets(), terms: terms.map((t) => t.text), ignored };
+    const client = await this.client(viewer);
+    if (!client) return result;
+    const req: MeiliSearchParams = {
+      q: terms.map((t) => t.phrase).join(' '),
+      matchingStrategy: 'all',
+      filter: userFilter(p),
+      facets: [...FACETS],
+      offset: p.offset,
+      limit: p.limit,
+      attributesToRetrieve: RETRIEVE,
+      ...(terms.length === 0 ? { sort: ['year:desc', 'archivalCode:asc'] } : {}),
+    };
+    const res = await client<SearchResponse<ItemHit>>(`/indexes/${INDEX_ITEMS}/search`, req);
+    result.total = res.estimatedTotalHits ?? res.hits.length;
+    for (const f of FACETS) result.facets[f] = res.facetDistribution?.[f] ?? {};
+    const hits = res.hits;
+    const texts = await this.pagesOf(client, hits);
+    const matches = hits.map((h) => matchPages(terms, texts.get(h.itemId) ?? []));
+    result.items = hits.map((h, i) => {
+      const s = matches[i];
+      return {
+        itemId: h.itemId,
+        archivalCode: h.archivalCode,
+        title: h.title,
+        titleHtml: highlight(h.title ?? '', terms),
+        docNumber: h.docNumber,
+        year: h.year,
+        fonds: h.fonds,
+        department: h.department,
+        retention: h.retention,
+        pageCount: h.pageCount,
+        pages: s.pages,
+        snippet: s.snippet,
+        snippetPage: s.snippetPage,
+      };
+    });
+    return result;
+  }
+
+  /**
+   * The page texts of the items on this result page: from the cache when the item is unchanged
+   * (same contentHash), else by filter under the same token — cheap for Meilisearch, no phrase to
+   * evaluate again. The cache is only ever read for items the viewer's own query just returned.
+   */
+  private async pagesOf(client: Poster, hits: ItemHit[]): Promise<Map<string, PageTexts>> {
+    const out = new Map<string, PageTexts>();
+    const missing: ItemHit[] = [];
+    for (const h of hits) {
+      const cached = this.cache.get(h.itemId, h.contentHash);
+      if (cached) out.set(h.itemId, cached);
+      else missing.push(h);
+    }
+    if (missing.length === 0) return out;
+    const limit = Math.min(MAX_PAGES_FETCHED, missing.reduce((n, h) => n + h.pageCount, 0));
+    const res = await client<SearchResponse<Pick<PageDoc, 'itemId' | 'page' | 'text'>>>(`/indexes/${INDEX_PAGES}/search`, {
+      filter: `itemId IN [${missing.map((h) => filterString(h.itemId)).join(', ')}]`,
+      sort: ['page:asc'],
+      limit,
+      attributesToRetrieve: ['itemId', 'page', 'text'],
+    });
+    for (const p of res.hits) {
+      let list = out.get(p.itemId);
+      if (!list) out.set(p.itemId, (list = []));
+      list.push({ page: p.page, text: p.text });
+    }
+    for (const h of missing) {
+      const list = out.get(h.itemId);
+      if (list && list.length === h.pageCount) this.cache.set(h.itemId, h.contentHash, list);
+    }
+    return out;
+  }
+
+  /** Facet values (e.g. 全宗, 机构) matching facetQuery among the items the query finds for the viewer. */
+  async facetSearch(viewer: Viewer, params: FacetSearchParams): Promise<Array<{ value: string; count: number }>> {
+    if (!['fonds', 'department', 'retention'].includes(params.facetName)) throw badParams(`不支持的分面：${params.facetName}`, `unsupported facet ${params.facetName}`);
+    const p = validated({ ...params, offset: 0, limit: 1 });
+    const { terms } = parseTerms(p.q);
+    const fq = z.string().max(100).optional().safeParse(params.facetQuery);
+    if (!fq.success) throw badParams('分面检索词过长', 'facet query too long');
+    const client = await this.client(viewer);
+    if (!client) return [];
+    const res = await client<{ facetHits: Array<{ value: string; count: number }> }>(`/indexes/${INDEX_ITEMS}/facet-search`, {
+      facetName: params.facetName,
+      facetQuery: fq.data,
+      q: terms.map((t) => t.phrase).join(' '),
+      matchingStrategy: 'all',
+      filter: userFilter(p),
+    });
+    return res.facetHits.map((h) => ({ value: h.value, count: h.count }));
+  }
+}

@@ -1,0 +1,88 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig, type Classification } from '../../appliance/config.ts';
+import { MeiliSupervisor, type MeiliConnection } from '../../appliance/meilisearch.ts';
+import { ensureDataDir } from '../../appliance/data-dir.ts';
+import type { ItemMetadata, PageText, Retention } from '../../ingest/item.ts';
+import type { StoredItem } from '../../search/index.ts';
+import { SHARED, cleanup, tempDir } from '../support/appliance.ts';
+
+export interface MeiliHandle {
+  dir: string;
+  conn: MeiliConnection;
+  stop(): Promise<void>;
+}
+
+/** A real Meilisearch on a free loopback port in a temp data dir (or the given one, kept on stop). */
+export async function startMeili(opts: { dir?: string } = {}): Promise<MeiliHandle> {
+  const dir = opts.dir ?? (await tempDir('archive-search-'));
+  await ensureDataDir(dir);
+  const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dir, ARCHIVE_MEILI_PORT: '0' } });
+  const sup = new MeiliSupervisor(cfg, pino({ level: 'silent' }));
+  await sup.start();
+  return {
+    dir,
+    conn: sup.connection,
+    stop: async () => {
+      await sup.stop();
+      if (!opts.dir) await cleanup(dir);
+    },
+  };
+}
+
+interface GtFile {
+  item_id: string;
+  metadata: { archive_code: string; year: number; title: string; classification: string; doc_number: string | null; issuer: string | null; date: string };
+  pages: Array<{ page: number; lines: string[] }>;
+}
+
+export interface GtItem extends StoredItem {
+  lines: string[][];
+}
+
+/** The samples' ground truth as stored items: page text = the printed lines joined by \n. */
+export function loadGroundTruth(posts: (id: string) => string[] = () => ['ZH'], classification?: (id: string) => Classification): GtItem[] {
+  const dir = join(SHARED, 'samples', 'gt');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const gt = JSON.parse(readFileSync(join(dir, f), 'utf8')) as GtFile;
+      const [fonds, , retention, department] = gt.metadata.archive_code.split('-');
+      const pages: PageText[] = gt.pages.map((p) => ({
+        page: p.page, width: 2480, height: 3508, dpi: 300, rotation: 0, text: p.lines.join('\n'), confidence: 100, lines: [], source: 'ocr',
+      }));
+      const meta: ItemMetadata = {
+        itemId: gt.item_id,
+        archivalCode: gt.metadata.archive_code,
+        fonds,
+        year: gt.metadata.year,
+        retention: retention as Retention,
+        department,
+        title: gt.metadata.title,
+        docNumber: gt.metadata.doc_number ?? undefined,
+        responsible: gt.metadata.issuer ?? undefined,
+        date: gt.metadata.date,
+        classification: classification?.(gt.item_id) ?? (gt.metadata.classification as Classification),
+        posts: posts(gt.item_id),
+        pageCount: pages.length,
+        originals: [],
+        createdAt: '2026-11-01T00:00:00Z',
+        updatedAt: '2026-11-01T00:00:00Z',
+      };
+      return { meta, pages, lines: gt.pages.map((p) => p.lines) };
+    });
+}
+
+/** Deterministic PRNG (mulberry32) so sampled queries are the same on every run. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

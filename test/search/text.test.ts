@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { bigramTokens, gramChars, normalizeText, parseQuery } from '../../search/normalize.ts';
+import { PageTextCache } from '../../search/page-cache.ts';
+import { matchPages } from '../../search/page-match.ts';
+import { highlight, snippet } from '../../search/snippet.ts';
+import { accessFilter, filterString } from '../../search/tenant-token.ts';
+
+describe('search text handling', () => {
+  it('normalises OCR text: no spaces touching Chinese, NFKC, spaces kept between Latin words', () => {
+    expect(normalizeText('关 于 加强 机关\u3000节能 ， 2014 年 ＡＢＣ  def\r\n下 一行')).toBe('关于加强机关节能,2014年ABC def\n下一行');
+    expect(gramChars('〔2014〕12号 V3.3')).toEqual([...'201412号v33']);
+    expect(bigramTokens(gramChars('简单'))).toHaveLength(1);
+    expect(bigramTokens(gramChars('简'))).toEqual([]);
+  });
+
+  it('parses a query into terms of two or more characters, each a phrase of bigram tokens', () => {
+    const q = parseQuery('除湿机  年 [2014]12号 除湿机');
+    expect(q.terms.map((t) => t.text)).toEqual(['除湿机', '[2014]12号']);
+    expect(q.ignored).toEqual(['年']);
+    expect(q.terms[0].phrase).toMatch(/^"[a-z]{8} [a-z]{8}"$/);
+    expect(parseQuery('〔2014〕12号').terms[0].phrase).toBe(parseQuery('(2014)12号').terms[0].phrase);
+  });
+
+  it('escapes everything in snippets but the <mark> it adds', () => {
+    const terms = parseQuery('登录 script').terms;
+    const s = snippet('前言<script>alert("x")</script> & 登录地址：http://a/?b=1&c=2', terms);
+    expect(s.found).toBe(true);
+    expect(s.html).toContain('&lt;<mark>script</mark>&gt;');
+    expect(s.html).toContain('<mark>登录</mark>');
+    expect(s.html.replace(/<\/?mark>/g, '')).not.toMatch(/[<>"]/);
+    expect(highlight('<b>登录</b>', terms)).toBe('&lt;b&gt;<mark>登录</mark>&lt;/b&gt;');
+    // A term broken by a line break and punctuation is still marked.
+    expect(snippet('甲乙丙丁戊己庚辛\n壬癸，子丑寅卯', parseQuery('辛壬癸子').terms).html).toContain('<mark>辛壬癸,子</mark>');
+  });
+
+  it('finds matching pages, a term across a page break on both pages', () => {
+    const pages = [
+      { page: 1, text: '第一页说明库房温度。结尾是档案数' },
+      { page: 2, text: '字化建设，除湿机更换。' },
+      { page: 3, text: '第三页又有库房温度' },
+    ];
+    expect(matchPages(parseQuery('库房温度').terms, pages).pages).toEqual([1, 3]);
+    const across = matchPages(parseQuery('档案数字化').terms, pages);
+    expect(across.pages).toEqual([1, 2]);
+    expect(across.snippet).toContain('<mark>档案数字化</mark>');
+    expect(matchPages(parseQuery('库房温度 除湿机').terms, pages).pages).toEqual([1, 2, 3]);
+    expect(matchPages(parseQuery('温度除湿机').terms, pages).pages).toEqual([]);
+  });
+
+  it('builds the access filter with escaped post codes, and none for a viewer without posts', () => {
+    expect(filterString('a"b\\c')).toBe('"a\\"b\\\\c"');
+    expect(accessFilter({ posts: ['ZH', 'BGS-KY', 'ZH'], clearance: '内部' })).toBe('posts IN ["BGS-KY", "ZH"] AND classificationRank <= 1');
+    expect(accessFilter({ posts: [], clearance: '绝密' })).toBeUndefined();
+  });
+
+  it('keeps the page-text cache bounded and keyed by content hash', () => {
+    const c = new PageTextCache(100);
+    c.set('a', 'h1', [{ page: 1, text: 'x'.repeat(9) }]);
+    expect(c.get('a', 'h1')).toBeDefined();
+    expect(c.get('a', 'h2')).toBeUndefined();
+    for (let i = 0; i < 20; i++) c.set(`i${i}`, 'h', [{ page: 1, text: 'y'.repeat(9) }]);
+    expect(c.get('a', 'h1')).toBeUndefined();
+    expect(c.get('i19', 'h')).toBeDefined();
+  });
+});

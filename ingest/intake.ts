@@ -19,7 +19,7 @@ export interface IntakeItem {
 
 export interface IntakeOptions {
   via: Job['via'];
-  actor: string;
+  actor: Job['actor'];
   posts: string[];
   classification: Classification;
   /** Largest single file accepted (uploads and scanner folders alike). */

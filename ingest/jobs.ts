@@ -44,6 +44,12 @@ export interface JobItem {
   finishedAt?: string;
 }
 
+export interface JobActor {
+  name: string;
+  role: string;
+  source: string;
+}
+
 export type JobState = 'queued' | 'running' | 'waiting' | 'done';
 
 export interface Job {
@@ -51,7 +57,8 @@ export interface Job {
   createdAt: string;
   updatedAt: string;
   via: 'cli' | 'upload' | 'inbox';
-  actor: string;
+  /** Who submitted it, as the audit trail names them. */
+  actor: JobActor;
   options: { posts: string[]; classification: Classification };
   state: JobState;
   /** Why the job is not moving (scanner down, search engine down), in words a person can act on. */

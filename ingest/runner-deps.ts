@@ -5,10 +5,14 @@ import type { ItemMetadata, PageText } from './item.ts';
 /** Verdict of the virus gate; anything that is not a clean scan is thrown as an ApplianceError. */
 export type ScanVerdict = { verdict: 'clean' } | { verdict: 'infected'; signature: string };
 
-/** One page read by OCR, with the image the viewer shows. */
+/** How a page goes into the searchable PDF: a scan image, or a page of a PDF that already had text. */
+export type PdfSource = { kind: 'jpeg' | 'png'; bytes: Uint8Array } | { kind: 'copy'; file: string; page: number };
+
+/** One page read by OCR: its text, the JPEG the viewer shows, and what the PDF page is made of. */
 export interface RecognisedPage {
   text: PageText;
-  image: { bytes: Uint8Array; ext: 'jpg' | 'png' };
+  viewer: Uint8Array;
+  pdf: PdfSource;
 }
 
 /** OCR of one item's files, page by page, so a crash resumes at the page it stopped on. */
@@ -19,7 +23,7 @@ export interface OcrItemSession {
 }
 
 export interface AuditEvent {
-  actor: string;
+  actor: { name: string; role: string; source: string };
   action: string;
   target?: string;
   outcome: 'success' | 'failure' | 'refused';
@@ -32,6 +36,8 @@ export interface IngestDeps {
   ceiling: Classification;
   log: Logger;
   scan(path: string): Promise<ScanVerdict>;
+  /** Scanner errors worth waiting out (clamd down, slow); others refuse the item. */
+  scanRetryable(e: unknown): boolean;
   openOcr(files: string[]): Promise<OcrItemSession>;
   assemblePdf(pages: RecognisedPage[]): Promise<Uint8Array>;
   /** Items already archived with exactly these source hashes (duplicate detection). */

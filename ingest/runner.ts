@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../appliance/files.ts';
 import { classificationRank } from '../security/access.ts';
 import type { ItemMetadata, PageText } from './item.ts';
 import { jobProgress, type Job, type JobItem, type JobProgress, type JobStore } from './jobs.ts';
-import type { IngestDeps, RecognisedPage } from './runner-deps.ts';
+import type { IngestDeps, PdfSource, RecognisedPage } from './runner-deps.ts';
 
 const RETRY_MS = 5_000;
 
@@ -215,7 +215,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
       return true;
     }
     for (const [i, path] of this.files(job, item).entries()) {
-      const verdict = await this.whileUnavailable(job, '病毒扫描服务不可用，导入暂停', () => this.deps.scan(path), (e) => !(isApplianceError(e) && e.code === 'SCAN_LIMIT_EXCEEDED'));
+      const verdict = await this.whileUnavailable(job, '病毒扫描服务不可用，导入暂停', () => this.deps.scan(path), (e) => this.deps.scanRetryable(e));
       if (verdict.verdict === 'infected') {
         await this.quarantine(job, item, item.sources[i].name, verdict.signature);
         return true;
@@ -270,9 +270,11 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
         for (let i = todo.shift(); i !== undefined && !this.stopped; i = todo.shift()) {
           const page = await session.recognise(i);
           const n = String(i + 1).padStart(4, '0');
-          await writeFileAtomic(join(work, `image-${n}.${page.image.ext}`), page.image.bytes);
+          await writeFileAtomic(join(work, `viewer-${n}.jpg`), page.viewer);
+          const pdf = page.pdf.kind === 'copy' ? page.pdf : { kind: page.pdf.kind };
+          if (page.pdf.kind !== 'copy') await writeFileAtomic(join(work, `pdf-${n}.${page.pdf.kind}`), page.pdf.bytes);
           // The page's JSON is written last: its presence means the page is complete.
-          await writeFileAtomic(join(work, `page-${i + 1}.json`), JSON.stringify({ ...page.text, page: i + 1, imageExt: page.image.ext }));
+          await writeFileAtomic(join(work, `page-${i + 1}.json`), JSON.stringify({ text: { ...page.text, page: i + 1 }, pdf }));
           item.pagesDone++;
           await this.save(job, item);
         }
@@ -287,9 +289,10 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     const work = this.workDir(job, item);
     const pages: RecognisedPage[] = [];
     for (let i = 1; i <= (item.pageCount ?? 0); i++) {
-      const { imageExt, ...text } = JSON.parse(await readFile(join(work, `page-${i}.json`), 'utf8')) as PageText & { imageExt: 'jpg' | 'png' };
-      const bytes = await readFile(join(work, `image-${String(i).padStart(4, '0')}.${imageExt}`));
-      pages.push({ text, image: { bytes, ext: imageExt } });
+      const n = String(i).padStart(4, '0');
+      const saved = JSON.parse(await readFile(join(work, `page-${i}.json`), 'utf8')) as { text: PageText; pdf: PdfSource | { kind: 'jpeg' | 'png' } };
+      const pdf: PdfSource = 'bytes' in saved.pdf || saved.pdf.kind === 'copy' ? (saved.pdf as PdfSource) : { kind: saved.pdf.kind, bytes: await readFile(join(work, `pdf-${n}.${saved.pdf.kind}`)) };
+      pages.push({ text: saved.text, viewer: await readFile(join(work, `viewer-${n}.jpg`)), pdf });
     }
     return pages;
   }
@@ -306,7 +309,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
       await link(from, join(dir, 'original', s.name)).catch(() => copyFile(from, join(dir, 'original', s.name)));
     }
     const pages = await this.loadPages(job, item);
-    for (const p of pages) await writeFile(join(dir, 'pages', `${String(p.text.page).padStart(4, '0')}.${p.image.ext}`), p.image.bytes);
+    for (const p of pages) await writeFile(join(dir, 'pages', `${String(p.text.page).padStart(4, '0')}.jpg`), p.viewer);
     await writeFile(join(dir, 'text.json'), JSON.stringify(pages.map((p) => p.text)));
     await link(join(work, 'document.pdf'), join(dir, 'document.pdf')).catch(() => copyFile(join(work, 'document.pdf'), join(dir, 'document.pdf')));
     const now = new Date().toISOString();

@@ -19,6 +19,11 @@ export function registerStatus(program: Command): void {
           else process.stdout.write(`设备服务未运行（数据目录 ${cfg.dataDir}）。启动：npx archive serve\n`);
           return EXIT.notRunning;
         }
+        if (run.httpAddr === 'console') {
+          if (json) process.stdout.write(`${JSON.stringify({ ok: false, running: false, consolePid: run.pid, dataDir: cfg.dataDir })}\n`);
+          else process.stdout.write(`设备服务未运行；控制台命令（进程 ${run.pid}）正在使用数据目录 ${cfg.dataDir}。\n`);
+          return EXIT.notRunning;
+        }
         const res = await fetch(`http://${run.httpAddr}/api/health`, { signal: AbortSignal.timeout(10_000) });
         const report = (await res.json()) as HealthReport;
         if (json) {

@@ -1,0 +1,93 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import { createReadStream } from 'node:fs';
+import { ApplianceError } from '../appliance/errors.ts';
+import { RETENTIONS, type ItemMetadata, type ItemStore, type Retention } from '../ingest/index.ts';
+import type { SearchService } from '../search/index.ts';
+import { canSee, currentViewer, requirePermission, type Auth } from '../security/index.ts';
+
+/** One answer for "does not exist" and "not yours": a refusal must not reveal that an item exists. */
+const notFound = () => new ApplianceError('ITEM_NOT_FOUND', '条目不存在或您无权查阅。', 'no such item (or not visible)', { status: 404 });
+
+function intParam(v: unknown, name: string, min: number, max: number): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ApplianceError('BAD_PARAM', `参数 ${name} 须为 ${min} 到 ${max} 之间的整数。`, `bad ${name}`, { status: 400 });
+  return n;
+}
+
+function strParam(v: unknown): string | undefined {
+  return typeof v === 'string' && v.trim() ? v.trim().slice(0, 200) : undefined;
+}
+
+/** The catalogue data a reader sees (no file hashes or internal fields). */
+function publicMeta(m: ItemMetadata) {
+  const { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, pageCount } = m;
+  return { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, pageCount };
+}
+
+/**
+ * Search and item routes. Every item route checks the access rule on the stored item itself
+ * (search is already filtered inside Meilisearch by the session's tenant token), and every
+ * search, view, page view and download leaves an audit record.
+ */
+export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchService; store: ItemStore }): void {
+  const visibleItem = async (ctx: Koa.Context): Promise<ItemMetadata> => {
+    const id = String(ctx.params.id ?? '');
+    const meta = await deps.store.getItem(id).catch(() => undefined);
+    if (!meta || !canSee(currentViewer(ctx), meta)) {
+      await deps.auth.record(ctx, { action: 'item.view', target: id.slice(0, 80), outcome: 'denied', details: { path: ctx.path } });
+      throw notFound();
+    }
+    return meta;
+  };
+
+  router.get('/api/search', requirePermission('item:search'), async (ctx) => {
+    const q = ctx.query;
+    const retention = strParam(q.retention);
+    if (retention && !(RETENTIONS as readonly string[]).includes(retention)) throw new ApplianceError('BAD_PARAM', `保管期限须为 ${RETENTIONS.join('、')} 之一。`, 'bad retention', { status: 400 });
+    const params = {
+      q: typeof q.q === 'string' ? q.q.slice(0, 200) : '',
+      year: intParam(q.year, 'year', 1900, 2200),
+      fonds: strParam(q.fonds),
+      department: strParam(q.department),
+      retention: retention as Retention | undefined,
+      offset: intParam(q.offset, 'offset', 0, 100_000),
+      limit: intParam(q.limit, 'limit', 1, 100),
+    };
+    const result = await deps.search.search(currentViewer(ctx), params);
+    await deps.auth.record(ctx, { action: 'item.search', target: '-', outcome: 'success', details: { q: params.q, year: params.year, fonds: params.fonds, department: params.department, retention: params.retention, offset: params.offset, total: result.total } });
+    ctx.body = result;
+  });
+
+  router.get('/api/items/:id', requirePermission('item:read'), async (ctx) => {
+    const meta = await visibleItem(ctx);
+    await deps.auth.record(ctx, { action: 'item.view', target: meta.itemId, outcome: 'success' });
+    ctx.body = publicMeta(meta);
+  });
+
+  router.get('/api/items/:id/text', requirePermission('item:read'), async (ctx) => {
+    const meta = await visibleItem(ctx);
+    ctx.body = await deps.store.readText(meta.itemId);
+  });
+
+  router.get('/api/items/:id/pages/:n', requirePermission('item:read'), async (ctx) => {
+    const meta = await visibleItem(ctx);
+    const n = intParam(ctx.params.n, 'n', 1, meta.pageCount);
+    if (n === undefined) throw notFound();
+    const page = await deps.store.pageFile(meta.itemId, n);
+    await deps.auth.record(ctx, { action: 'item.page.view', target: meta.itemId, outcome: 'success', details: { page: n } });
+    ctx.set('Cache-Control', 'private, no-store');
+    ctx.type = page.contentType;
+    ctx.body = createReadStream(page.path);
+  });
+
+  router.get('/api/items/:id/document.pdf', requirePermission('item:read'), async (ctx) => {
+    const meta = await visibleItem(ctx);
+    await deps.auth.record(ctx, { action: 'item.download', target: meta.itemId, outcome: 'success' });
+    const name = `${meta.archivalCode ?? meta.itemId}.pdf`;
+    ctx.type = 'application/pdf';
+    ctx.set('Content-Disposition', `attachment; filename="${meta.itemId}.pdf"; filename*=UTF-8''${encodeURIComponent(name)}`);
+    ctx.body = createReadStream(deps.store.documentPath(meta.itemId));
+  });
+}

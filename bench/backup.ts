@@ -1,0 +1,97 @@
+// Backup throughput against `tar -c | openssl enc -aes-256-ctr -pbkdf2` over the same data in the
+// same run, and the integrity check's hashing against `sha256sum` over the same item files.
+// Usage: npx tsx bench/backup.ts [MB]   (default 500; ARCHIVE_BENCH_KEEP=1 keeps the temp dir)
+import { execSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PDFDocument } from 'pdf-lib';
+import { loadConfig } from '../appliance/config.ts';
+import { ItemStore, type ItemMetadata, type PageText } from '../ingest/index.ts';
+import { newItemId } from '../ingest/intake.ts';
+import { createBackup, runIntegrityCheck, verifyBackup } from '../security/index.ts';
+
+const targetMb = Number(process.argv[2] ?? 500);
+const PAGE_BYTES = 480 * 1024; // a 300-DPI A4 grey JPEG
+const PAGES = 8;
+const root = await mkdtemp(join(tmpdir(), 'bench-backup-'));
+const cfg = loadConfig({ overrides: { dataDir: join(root, 'data'), clamd: 'unix:/nonexistent/clamd.sock' } });
+const store = await ItemStore.open(cfg.dataDir);
+
+function jpegish(n: number): Buffer {
+  // Random bytes behind a JPEG header: incompressible, like real scan data.
+  const b = randomBytes(n);
+  b[0] = 0xff;
+  b[1] = 0xd8;
+  b[2] = 0xff;
+  return b;
+}
+
+const pdf = await (async () => {
+  const d = await PDFDocument.create();
+  for (let i = 0; i < PAGES; i++) d.addPage([595, 842]);
+  return Buffer.from(await d.save());
+})();
+
+let written = 0;
+let n = 0;
+process.stderr.write(`generating ~${targetMb} MB of items in ${root} …\n`);
+while (written < targetMb * 1e6) {
+  n++;
+  const itemId = newItemId();
+  const dir = join(root, 'stage', itemId);
+  await mkdir(join(dir, 'original'), { recursive: true });
+  await mkdir(join(dir, 'pages'));
+  const scan = jpegish(PAGE_BYTES * 2);
+  await writeFile(join(dir, 'original', 'scan.tif'), scan);
+  const text: PageText[] = [];
+  for (let p = 1; p <= PAGES; p++) {
+    await writeFile(join(dir, 'pages', `${String(p).padStart(4, '0')}.jpg`), jpegish(PAGE_BYTES));
+    text.push({ page: p, width: 2480, height: 3508, dpi: 300, rotation: 0, text: `第${p}页`, confidence: 90, lines: [], source: 'ocr' });
+  }
+  await writeFile(join(dir, 'text.json'), JSON.stringify(text));
+  await writeFile(join(dir, 'document.pdf'), pdf);
+  const now = new Date().toISOString();
+  const meta: ItemMetadata = { itemId, archivalCode: `J012-2014-Y-BGS-${String(n).padStart(4, '0')}`, classification: '内部', posts: ['BGS-KY'], pageCount: PAGES, originals: [{ name: 'scan.tif', sha256: createHash('sha256').update(scan).digest('hex'), bytes: scan.length }], createdAt: now, updatedAt: now };
+  await store.putItem({ meta, dir });
+  written += scan.length + PAGES * PAGE_BYTES + pdf.length;
+}
+await rm(join(root, 'stage'), { recursive: true, force: true });
+const bytes = Number(execSync(`du -sb --apparent-size ${join(cfg.dataDir, 'items')}`).toString().split('\t')[0]);
+const mb = bytes / 1e6;
+// Warm the page cache once so neither side pays for the first read.
+execSync(`cat $(find ${cfg.dataDir}/items -type f) > /dev/null`, { shell: '/bin/bash', maxBuffer: 1 << 26 });
+
+const time = async (fn: () => Promise<unknown> | unknown) => {
+  const t = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t) / 1e9;
+};
+const key = { passphrase: 'bench passphrase 2026' };
+const sh = (cmd: string) => execSync(cmd, { shell: '/bin/bash', stdio: ['ignore', 'ignore', 'inherit'] });
+
+const results: Array<[string, number, number]> = [];
+for (let round = 1; round <= 2; round++) {
+  const out = join(root, `b${round}.bak`);
+  const tCreate = await time(() => createBackup(cfg, { out, key }));
+  const tBaseC = await time(() => sh(`tar -cf - -C ${cfg.dataDir} config items audit jobs | openssl enc -aes-256-ctr -pbkdf2 -pass pass:bench -out ${root}/base.enc`));
+  const tVerify = await time(() => verifyBackup([out], key));
+  const tBaseV = await time(() => sh(`openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:bench -in ${root}/base.enc | tar -tf - > /dev/null`));
+  const tCheck = await time(() => runIntegrityCheck(cfg));
+  const tSha = await time(() => sh(`find ${cfg.dataDir}/items -type f -print0 | xargs -0 sha256sum > /dev/null`));
+  results.push(['backup create', mb / tCreate, mb / tBaseC], ['backup verify', mb / tVerify, mb / tBaseV], ['archive verify (hash+pdf+checks)', mb / tCheck, mb / tSha]);
+  await rm(out);
+  await rm(join(root, 'base.enc'));
+}
+
+const outBytes = (await stat(join(root, 'data'))).size;
+void outBytes;
+console.log(`\n${n} items, ${mb.toFixed(0)} MB of item files, 2 rounds (machine shared; ratios are what count)\n`);
+console.log('| operation | archive MB/s | baseline MB/s | ratio | baseline |');
+console.log('|---|---|---|---|---|');
+for (const [name, a, b] of results) {
+  const base = name.startsWith('archive verify') ? 'find | xargs sha256sum' : name.endsWith('create') ? 'tar -c | openssl enc -aes-256-ctr -pbkdf2' : 'openssl enc -d | tar -t';
+  console.log(`| ${name} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(2)} | ${base} |`);
+}
+if (!process.env.ARCHIVE_BENCH_KEEP) await rm(root, { recursive: true, force: true });

@@ -1,0 +1,228 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { extract, type ReadEntry } from 'tar';
+import { loadConfig, type Config } from '../appliance/config.ts';
+import { consoleServices } from '../appliance/console-services.ts';
+import { ensureDataDir } from '../appliance/data-dir.ts';
+import { ApplianceError } from '../appliance/errors.ts';
+import { ItemStore, listTree } from '../ingest/index.ts';
+import { createSearchService, type StoredItem } from '../search/index.ts';
+import { AuditLog } from './audit-log.ts';
+import type { AuditEntry } from './audit-record.ts';
+import { DecryptStream, readBackupHeader, type BackupKeySource } from './backup-crypto.ts';
+import { BACKUP_INFO, BACKUP_MANIFEST, BACKUP_SUBDIRS, itemShardPath, manifestMismatch, unsafeEntry, unsafeEntryError, type BackupInfo } from './backup-entries.ts';
+import { checkAgainstManifest, orderChain } from './backup-verify.ts';
+import { progressMeter, type BackupProgress } from './backup.ts';
+
+export interface RestoreOptions {
+  dataDir: string;
+  key: BackupKeySource;
+  /** Rebuild the search index afterwards (default true). */
+  reindex?: boolean;
+  /** Configuration for the Meilisearch used to reindex (default: loadConfig with dataDir). */
+  cfg?: Config;
+  onProgress?: (p: BackupProgress) => void;
+  actor?: Pick<AuditEntry, 'actor' | 'role' | 'source'>;
+}
+
+export interface RestoreResult {
+  dataDir: string;
+  backups: Array<{ file: string; backupId: string; kind: string }>;
+  items: number;
+  files: number;
+  indexed?: { items: number; pages: number };
+}
+
+async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const c of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+    h.update(c as Buffer);
+    size += (c as Buffer).length;
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
+/** Decrypt one backup into `dir` (inside the target) with tar's own guards plus ours; then check every file. */
+async function extractOne(file: string, dir: string, key: BackupKeySource, onProgress?: (p: BackupProgress) => void): Promise<BackupInfo> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  let refused: ApplianceError | undefined;
+  const order: string[] = [];
+  const unpack = extract({
+    cwd: dir,
+    strict: true,
+    preserveOwner: false,
+    preservePaths: false,
+    noMtime: false,
+    filter: (path: string, entry) => {
+      const e = entry as ReadEntry;
+      const why = unsafeEntry(path, e.type);
+      if (why) {
+        refused ??= unsafeEntryError(path, why);
+        unpack.abort(refused);
+        return false;
+      }
+      if (e.type !== 'Directory') order.push(path);
+      return true;
+    },
+  });
+  const size = (await stat(file)).size;
+  const meter = progressMeter('restore', size, onProgress);
+  const tap = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      meter.add(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  try {
+    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), tap, new DecryptStream(key), unpack);
+  } catch (e) {
+    // tar may still be finishing writes it had started: let them land (inside staging) before cleanup.
+    await settled(dir);
+    throw refused ?? e;
+  }
+  if (refused) throw refused;
+  meter.finish();
+  // Every file on disk, hashed again, against the manifest: what the restore keeps is what was backed up.
+  const listing = await listTree(dir);
+  if (listing.other.length) throw unsafeEntryError(listing.other[0], 'entry type link is not allowed');
+  const seen = new Map<string, { size: number; sha256: string }>();
+  for (const f of listing.files) seen.set(f, await hashFile(join(dir, f)));
+  let info: BackupInfo;
+  try {
+    info = JSON.parse(await readFile(join(dir, BACKUP_INFO), 'utf8')) as BackupInfo;
+  } catch {
+    throw manifestMismatch('backup.json 缺失或无法解析', 'backup.json missing');
+  }
+  const manifestText = await readFile(join(dir, BACKUP_MANIFEST), 'utf8').catch(() => undefined);
+  try {
+    checkAgainstManifest(info, manifestText, seen, order);
+  } catch (e) {
+    if (e instanceof ApplianceError) throw e;
+    throw manifestMismatch('清单无法解析', (e as Error).message);
+  }
+  return info;
+}
+
+/** Wait (up to 2 s) until nothing more appears under dir: an aborted tar stops writing soon after. */
+async function settled(dir: string): Promise<void> {
+  let last = -1;
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const n = await readdir(dir, { recursive: true }).then((x) => x.length, () => 0);
+    if (n === last) return;
+    last = n;
+  }
+}
+
+async function moveReplacing(from: string, to: string): Promise<void> {
+  await rm(to, { recursive: true, force: true });
+  await rename(from, to);
+}
+
+/** Lay an incremental over the tree restored so far: its config/audit/jobs replace, its items are added or replace, items gone since are removed. */
+async function applyIncremental(base: string, inc: string, info: BackupInfo): Promise<void> {
+  for (const sub of ['config', 'audit', 'jobs']) {
+    await rm(join(base, sub), { recursive: true, force: true });
+    if (await stat(join(inc, sub)).then(() => true, () => false)) await rename(join(inc, sub), join(base, sub));
+  }
+  for (const id of info.included) {
+    await mkdir(join(base, 'items', id.slice(-2)), { recursive: true, mode: 0o700 });
+    await moveReplacing(join(inc, itemShardPath(id)), join(base, itemShardPath(id)));
+  }
+  const keep = new Set(Object.keys(info.items));
+  for (const shard of await readdir(join(base, 'items')).catch(() => [] as string[])) {
+    for (const id of await readdir(join(base, 'items', shard)).catch(() => [] as string[])) {
+      if (!keep.has(id)) await rm(join(base, 'items', shard, id), { recursive: true, force: true });
+    }
+  }
+}
+
+/** The restored items are exactly the ones the last backup lists, each with its recorded manifest. */
+async function checkItems(base: string, info: BackupInfo): Promise<number> {
+  let n = 0;
+  for (const [id, sha] of Object.entries(info.items)) {
+    const got = await hashFile(join(base, itemShardPath(id), 'manifest-sha256.txt')).catch(() => undefined);
+    if (got?.sha256 !== sha) throw manifestMismatch(`恢复后条目 ${id} 缺失或与备份记录不符`, `item ${id} missing or different after applying the chain`, { itemId: id });
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Restore a full backup and (optionally) its incrementals into an empty data dir. Everything is
+ * extracted into a staging folder inside the target and checked before anything is moved into
+ * place; on any problem the staging folder is removed and the target is left as it was.
+ */
+export async function restoreBackup(files: string[], opts: RestoreOptions): Promise<RestoreResult> {
+  const target = resolve(opts.dataDir);
+  const existed = await stat(target).then((s) => {
+    if (!s.isDirectory()) throw notEmpty(target);
+    return true;
+  }, () => false);
+  if (existed && (await readdir(target)).length) throw notEmpty(target);
+  const headers = [];
+  for (const file of files) headers.push({ ...(await readBackupHeader(file, opts.key)), file });
+  const chain = orderChain(headers);
+  await mkdir(target, { recursive: true, mode: 0o700 });
+  const staging = join(target, `.restore-${randomBytes(4).toString('hex')}`);
+  let info: BackupInfo | undefined;
+  let totalFiles = 0;
+  let items = 0;
+  try {
+    const base = join(staging, '0');
+    for (let i = 0; i < chain.length; i++) {
+      const dir = i === 0 ? base : join(staging, String(i));
+      const got = await extractOne(chain[i].file, dir, opts.key, opts.onProgress);
+      if (got.backupId !== chain[i].backupId || got.parentId !== chain[i].parentId) throw manifestMismatch('文件头与 backup.json 的备份编号不符', 'header and backup.json disagree');
+      totalFiles += (await listTree(dir)).files.length;
+      if (i > 0) {
+        await applyIncremental(base, dir, got);
+        await rm(dir, { recursive: true, force: true });
+      }
+      info = got;
+    }
+    items = await checkItems(base, info!);
+    for (const sub of BACKUP_SUBDIRS) {
+      if (await stat(join(base, sub)).then(() => true, () => false)) await rename(join(base, sub), join(target, sub));
+    }
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    if (!existed) await rm(target, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }).catch(() => undefined);
+    throw e;
+  }
+  // In place from here on: a failure below must never remove what was restored.
+  await rm(staging, { recursive: true, force: true });
+  await ensureDataDir(target);
+  const result: RestoreResult = { dataDir: target, backups: chain.map((c) => ({ file: c.file, backupId: c.backupId, kind: c.kind })), items, files: totalFiles };
+  const audit = new AuditLog(join(target, 'audit'));
+  await audit.append({ ...(opts.actor ?? { actor: 'console', role: 'console', source: 'console' }), action: 'backup.restore', target: info!.backupId, outcome: 'success', details: { backups: result.backups, items, auditHeadAtBackup: info!.auditHead } });
+  if (opts.reindex !== false) result.indexed = await reindexRestored(opts.cfg ? { ...opts.cfg, dataDir: target } : loadConfig({ overrides: { dataDir: target } }));
+  return result;
+}
+
+/** Rebuild the search index of a restored data dir from its item store. */
+export async function reindexRestored(cfg: Config): Promise<{ items: number; pages: number }> {
+  const services = await consoleServices(cfg);
+  try {
+    const search = createSearchService(services.conn, cfg.dataDir);
+    await search.init();
+    const store = await ItemStore.open(cfg.dataDir);
+    const r = await search.reindex(storedItems(store));
+    return { items: r.items, pages: r.pages };
+  } finally {
+    await services.release();
+  }
+}
+
+async function* storedItems(store: ItemStore): AsyncGenerator<StoredItem> {
+  for await (const meta of store.listItems()) yield await store.loadStored(meta.itemId);
+}
+
+function notEmpty(dir: string): ApplianceError {
+  return new ApplianceError('RESTORE_TARGET_NOT_EMPTY', `恢复目标目录 ${dir} 不是空目录。为防止覆盖现有数据，恢复只写入空目录（或尚不存在的目录）。`, `restore target ${dir} is not empty`, { status: 409, details: { dataDir: dir } });
+}

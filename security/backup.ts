@@ -1,0 +1,144 @@
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Config } from '../appliance/config.ts';
+import { dataPath, ensureDataDir } from '../appliance/data-dir.ts';
+import { ApplianceError } from '../appliance/errors.ts';
+import { fsyncDir } from '../appliance/files.ts';
+import { AuditLog } from './audit-log.ts';
+import type { AuditEntry } from './audit-record.ts';
+import { EncryptStream, newBackupHeader, readBackupHeader, type BackupKeySource } from './backup-crypto.ts';
+import { BACKUP_ID, BACKUP_INFO, BACKUP_MANIFEST, newBackupId, type BackupInfo, type ManifestEnd, type ManifestLine } from './backup-entries.ts';
+import { loadBackupRecord, saveBackupRecord, type BackupRecord } from './backup-records.ts';
+import { collectSources } from './backup-source.ts';
+import { TAR_END, tarEntry, type TarWritten } from './backup-tar.ts';
+
+export interface BackupProgress {
+  phase: 'create' | 'verify' | 'restore';
+  /** Plaintext bytes processed so far. */
+  bytes: number;
+  /** Expected total, when known (create knows it; verify and restore count the file's size). */
+  total?: number;
+  mbps: number;
+}
+
+export interface CreateBackupOptions {
+  out: string;
+  key: BackupKeySource;
+  /** Backup id, or the file of an earlier backup (its header names the id). */
+  incrementalFrom?: string;
+  onProgress?: (p: BackupProgress) => void;
+  /** Who asked (audit record); defaults to the console operator. */
+  actor?: Pick<AuditEntry, 'actor' | 'role' | 'source'>;
+  /** Argon2id cost override (tests and benches); the default is BACKUP_KDF. */
+  kdfCost?: { memoryCost: number; timeCost: number; parallelism: number };
+}
+
+export interface BackupResult {
+  backupId: string;
+  parentId: string | null;
+  kind: 'full' | 'incremental';
+  out: string;
+  files: number;
+  bytes: number;
+  outBytes: number;
+  items: number;
+  included: number;
+  damaged: string[];
+  ms: number;
+}
+
+export function progressMeter(phase: BackupProgress['phase'], total: number | undefined, cb?: (p: BackupProgress) => void): { add(n: number): void; finish(): void } {
+  const t0 = Date.now();
+  let bytes = 0;
+  let last = 0;
+  const emit = () => cb?.({ phase, bytes, total, mbps: bytes / 1e6 / Math.max(0.001, (Date.now() - t0) / 1000) });
+  return {
+    add(n) {
+      bytes += n;
+      if (Date.now() - last > 200) {
+        last = Date.now();
+        emit();
+      }
+    },
+    finish: emit,
+  };
+}
+
+async function parentOf(cfg: Config, from: string, key: BackupKeySource): Promise<BackupRecord> {
+  if (BACKUP_ID.test(from)) return loadBackupRecord(cfg.dataDir, from);
+  const header = await readBackupHeader(from, key);
+  return loadBackupRecord(cfg.dataDir, header.backupId);
+}
+
+/**
+ * Make an encrypted backup of config/, items/, audit/ and jobs/ as one stream: tar → AES-256-GCM
+ * chunks → a temp file beside `out`, fsynced and renamed. See backup-source.ts for why this is
+ * consistent while the appliance runs. Nothing is buffered beyond a chunk or two.
+ */
+export async function createBackup(cfg: Config, opts: CreateBackupOptions): Promise<BackupResult> {
+  const t0 = Date.now();
+  await ensureDataDir(cfg.dataDir);
+  const audit = new AuditLog(dataPath(cfg.dataDir, 'audit'));
+  const actor = opts.actor ?? { actor: 'console', role: 'console', source: 'console' };
+  const out = resolve(opts.out);
+  if (await stat(out).then(() => true, () => false)) {
+    throw new ApplianceError('BACKUP_OUT_EXISTS', `目标文件已存在：${out}。备份不会覆盖已有文件，请换一个文件名。`, `output exists: ${out}`, { status: 409 });
+  }
+  if (resolve(out).startsWith(resolve(cfg.dataDir) + '/')) {
+    throw new ApplianceError('BACKUP_OUT_INSIDE', '备份文件不能写在数据目录之内（应写到移动介质或其他目录）。', 'backup output inside the data dir', { status: 400 });
+  }
+  try {
+    // The audit head first: everything the backup holds happened at or before it.
+    const auditHead = await audit.head();
+    const parent = opts.incrementalFrom ? await parentOf(cfg, opts.incrementalFrom, opts.key) : undefined;
+    const src = await collectSources(cfg.dataDir, parent?.items);
+    const backupId = newBackupId();
+    const kind = parent ? 'incremental' : 'full';
+    const info: BackupInfo = { format: 'archive-backup', v: 1, backupId, parentId: parent?.backupId ?? null, kind, created: new Date().toISOString(), auditHead, items: src.items, included: src.included, damaged: src.damaged };
+    const infoBytes = Buffer.from(JSON.stringify(info));
+    const written: TarWritten[] = [];
+    const meter = progressMeter('create', src.bytes, opts.onProgress);
+    async function* tarStream(): AsyncGenerator<Buffer> {
+      const now = new Date();
+      yield* tarEntry({ path: BACKUP_INFO, data: infoBytes, size: infoBytes.length, mtime: now }, (w) => written.push(w));
+      for (const s of src.sources) yield* tarEntry(s, (w) => written.push(w), (n) => meter.add(n));
+      const lines = written.map((w): ManifestLine => ({ path: w.path, size: w.size, sha256: w.sha256 }));
+      const end: ManifestEnd = { end: true, backupId, files: lines.length, bytes: lines.reduce((n, l) => n + l.size, 0) };
+      const manifest = Buffer.from([...lines, end].map((l) => JSON.stringify(l)).join('\n') + '\n');
+      yield* tarEntry({ path: BACKUP_MANIFEST, data: manifest, size: manifest.length, mtime: now }, () => undefined);
+      yield TAR_END;
+    }
+    const { header, keys, prefix, aad } = await newBackupHeader(opts.key, { backupId, parentId: info.parentId, kind, created: info.created }, opts.kdfCost);
+    const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
+    let outBytes = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        outBytes += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(Readable.from(tarStream(), { objectMode: false, highWaterMark: 4 * 1024 * 1024 }), new EncryptStream(header, keys.enc, prefix, aad), count, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+      const fh = await open(tmp, 'r+');
+      await fh.sync();
+      await fh.close();
+      await rename(tmp, out);
+      await fsyncDir(dirname(out));
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    meter.finish();
+    const files = written.length;
+    const result: BackupResult = { backupId, parentId: info.parentId, kind, out, files, bytes: src.bytes, outBytes, items: Object.keys(src.items).length, included: src.included.length, damaged: src.damaged, ms: Date.now() - t0 };
+    await saveBackupRecord(cfg.dataDir, { backupId, parentId: info.parentId, kind, created: info.created, file: out, outBytes, files, bytes: src.bytes, auditHead, items: src.items, included: src.included.length });
+    await audit.append({ ...actor, action: 'backup.create', target: backupId, outcome: 'success', details: { kind, parentId: info.parentId, file: out, files, bytes: src.bytes, outBytes, items: result.items, included: result.included, damaged: src.damaged, auditHead: { seq: auditHead.seq, hash: auditHead.hash } } });
+    return result;
+  } catch (e) {
+    await audit.append({ ...actor, action: 'backup.create', target: out, outcome: 'failure', details: { error: (e as ApplianceError).code ?? 'INTERNAL', message: (e as Error).message } }).catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,75 @@
+import type { ItemStore } from '../ingest/item-store.ts';
+import type { Config } from '../appliance/config.ts';
+import type { Logger } from '../appliance/log.ts';
+import type { SearchService } from '../search/index.ts';
+import { runIntegrityCheck, type IntegrityReport } from './integrity.ts';
+
+/** Milliseconds from `now` to the next time the local clock shows hour:00 (always in the future). */
+export function msUntilHour(now: Date, hour: number): number {
+  const next = new Date(now);
+  next.setHours(hour, 0, 0, 0);
+  if (next.getTime() <= now.getTime()) next.setDate(next.getDate() + 1);
+  return next.getTime() - now.getTime();
+}
+
+export interface DailySchedule {
+  /** When the next run is due. */
+  next(): Date;
+  stop(): Promise<void>;
+}
+
+/**
+ * Run `task` every day at `hour` (local time). One run at a time; a failing run is logged and the
+ * next day's still happens. The timer does not keep the process alive. stop() waits for a run
+ * in progress, so shutdown never cuts a check (and its audit record) in half.
+ */
+export function startDaily(hour: number, task: () => Promise<unknown>, opts: { now?: () => Date; onError?: (e: unknown) => void } = {}): DailySchedule {
+  const now = opts.now ?? (() => new Date());
+  let timer: NodeJS.Timeout | undefined;
+  let due = new Date(now().getTime() + msUntilHour(now(), hour));
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const arm = () => {
+    if (stopped) return;
+    const wait = msUntilHour(now(), hour);
+    due = new Date(now().getTime() + wait);
+    timer = setTimeout(() => {
+      running = task().catch((e) => opts.onError?.(e)).finally(arm);
+    }, wait);
+    timer.unref();
+  };
+  arm();
+  return {
+    next: () => due,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+/** Hour of the daily integrity check: ARCHIVE_INTEGRITY_HOUR (0-23, default 2), or "off". */
+export function integrityHour(env: Record<string, string | undefined> = process.env): number | undefined {
+  const v = env.ARCHIVE_INTEGRITY_HOUR ?? '2';
+  if (v === 'off') return undefined;
+  const h = Number(v);
+  return Number.isInteger(h) && h >= 0 && h <= 23 ? h : 2;
+}
+
+/** The appliance's daily 四性检测 (server.ts starts it; stop() is a shutdown step). */
+export function scheduleIntegrityCheck(cfg: Config, deps: { log: Logger; search?: SearchService; store?: ItemStore; run?: (cfg: Config) => Promise<IntegrityReport> }): () => Promise<void> {
+  const hour = integrityHour();
+  if (hour === undefined) return async () => {};
+  const run = deps.run ?? ((c: Config) => runIntegrityCheck(c, { search: deps.search, store: deps.store, scan: process.env.ARCHIVE_INTEGRITY_SCAN === '1' }));
+  const s = startDaily(
+    hour,
+    async () => {
+      const r = await run(cfg);
+      deps.log[r.ok ? 'info' : 'warn']({ counts: r.counts, problems: r.problems.length }, 'daily integrity check finished');
+    },
+    { onError: (e) => deps.log.error({ err: (e as Error).message }, 'daily integrity check failed') },
+  );
+  deps.log.info({ next: s.next().toISOString() }, 'daily integrity check scheduled');
+  return () => s.stop();
+}

@@ -1,0 +1,81 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { PDFDocument } from 'pdf-lib';
+import { Header } from 'tar';
+import { ItemStore, listTree, type ItemMetadata } from '../../ingest/index.ts';
+import { EncryptStream, newBackupHeader, type BackupKeySource } from '../../security/index.ts';
+import { stageItem } from '../support/staged-item.ts';
+
+export const KEY: BackupKeySource = { passphrase: '正确的马 battery staple 2026' };
+
+/** A real PDF with n blank pages (the integrity check opens it with pdf-lib). */
+export async function pdfWithPages(n: number): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  for (let i = 0; i < n; i++) doc.addPage([200, 300]);
+  return Buffer.from(await doc.save());
+}
+
+export interface MakeItemOptions {
+  pages?: number;
+  itemNo?: number;
+  title?: string;
+  /** Size of the original scan (random bytes). */
+  originalBytes?: number;
+  /** Keep stageItem's random, unopenable document.pdf. */
+  badPdf?: boolean;
+}
+
+/** Store an item without OCR: staged folder → ItemStore.putItem, with a real PDF and a 档号. */
+export async function makeItem(store: ItemStore, scratch: string, o: MakeItemOptions = {}): Promise<ItemMetadata> {
+  const pages = o.pages ?? 2;
+  const s = await stageItem(scratch, {
+    pages,
+    originals: [{ name: 'scan.tif', bytes: randomBytes(o.originalBytes ?? 4096) }],
+    meta: { ...(o.itemNo ? { archivalCode: `J012-2014-Y-BGS-${String(o.itemNo).padStart(4, '0')}` } : {}), title: o.title ?? `关于档案数字化工作的通知 ${o.itemNo ?? ''}` },
+  });
+  if (!o.badPdf) await writeFile(join(s.dir, 'document.pdf'), await pdfWithPages(pages));
+  return store.putItem(s);
+}
+
+/** SHA-256 of every file under dir (relative path → hash), skipping the given top-level names. */
+export async function treeHashes(dir: string, keep: (rel: string) => boolean = () => true): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const f of (await listTree(dir)).files) {
+    if (!keep(f)) continue;
+    const h = createHash('sha256');
+    for await (const c of createReadStream(join(dir, f))) h.update(c as Buffer);
+    out.set(f, h.digest('hex'));
+  }
+  return out;
+}
+
+export interface CraftEntry {
+  path: string;
+  type?: 'File' | 'SymbolicLink' | 'Link' | 'Directory';
+  linkpath?: string;
+  data?: Buffer;
+}
+
+/** Encrypt a hand-made tar with the real backup format (to feed restore what an attacker would). */
+export async function craftBackup(out: string, entries: CraftEntry[], key: BackupKeySource = KEY): Promise<void> {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const data = e.data ?? Buffer.alloc(0);
+    const h = new Header({ path: e.path, type: e.type ?? 'File', linkpath: e.linkpath, size: e.type && e.type !== 'File' ? 0 : data.length, mode: 0o644, mtime: new Date() });
+    h.encode();
+    blocks.push(h.block!);
+    if (data.length && (!e.type || e.type === 'File')) blocks.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  const { header, keys, prefix, aad } = await newBackupHeader(key, { backupId: 'bk-20260101T000000Z-abcdef', parentId: null, kind: 'full', created: new Date().toISOString() });
+  await pipeline(Readable.from([Buffer.concat(blocks)]), new EncryptStream(header, keys.enc, prefix, aad), createWriteStream(out));
+}
+
+/** Length of the header of a backup file (where chunk 1 starts). */
+export function headerLength(file: Buffer): number {
+  return 13 + file.readUInt32BE(9) + 64;
+}

@@ -1,0 +1,172 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../appliance/config.ts';
+import { ItemStore } from '../../ingest/index.ts';
+import { CHUNK_SIZE, createBackup, restoreBackup, verifyBackup } from '../../security/index.ts';
+import { cleanup, tempDir } from '../support/appliance.ts';
+import { KEY, craftBackup, headerLength, makeItem } from './backup-support.ts';
+
+const SEALED = CHUNK_SIZE + 16;
+
+/** The error a promise rejects with (fails the test if it resolves). */
+async function failure(p: Promise<unknown>): Promise<{ code: string; zh: string; details?: Record<string, unknown> }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code: string; zh: string; details?: Record<string, unknown> };
+  }
+  throw new Error('expected a failure');
+}
+
+describe('backup: damage, wrong keys and hostile archives', () => {
+  let root: string;
+  let good: Buffer;
+  let goodFile: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    root = await tempDir('backup-tamper-');
+    const cfg = loadConfig({ overrides: { dataDir: join(root, 'data') } });
+    const store = await ItemStore.open(cfg.dataDir);
+    // ~400 KB of plaintext: header + at least six chunks.
+    for (let i = 1; i <= 3; i++) await makeItem(store, root, { itemNo: i, originalBytes: 130_000 });
+    goodFile = join(root, 'good.bak');
+    await createBackup(cfg, { out: goodFile, key: KEY });
+    good = await readFile(goodFile);
+    expect(good.length).toBeGreaterThan(headerLength(good) + 5 * SEALED);
+  });
+  afterAll(() => cleanup(root));
+
+  /** A changed copy, verified and restored: both must fail the same way and write nothing. */
+  async function expectRefused(bytes: Buffer, code: string) {
+    const file = join(root, `bad-${++n}.bak`);
+    await writeFile(file, bytes);
+    const v = await failure(verifyBackup([file], KEY));
+    expect(v.code).toBe(code);
+    const target = join(root, `restore-${n}`, 'data');
+    const r = await failure(restoreBackup([file], { dataDir: target, key: KEY, reindex: false }));
+    expect(r.code).toBe(code);
+    expect(existsSync(target)).toBe(false);
+    expect(await readdir(join(root, `restore-${n}`)).catch(() => [])).toEqual([]);
+    return v;
+  }
+
+  it('the untouched backup verifies (control)', async () => {
+    const r = await verifyBackup([goodFile], KEY);
+    expect(r.backups[0].items).toBe(3);
+  });
+
+  it('wrong passphrase: BACKUP_BAD_KEY in Chinese, nothing restored', async () => {
+    const v = await failure(verifyBackup([goodFile], { passphrase: 'not the right passphrase' }));
+    expect(v.code).toBe('BACKUP_BAD_KEY');
+    expect(v.zh).toMatch(/口令/);
+    const target = join(root, 'wrong-key');
+    expect((await failure(restoreBackup([goodFile], { dataDir: target, key: { passphrase: 'not the right passphrase' }, reindex: false }))).code).toBe('BACKUP_BAD_KEY');
+    expect(existsSync(target)).toBe(false);
+    expect((await failure(verifyBackup([goodFile], { keyFile: Buffer.alloc(32, 7) }))).code).toBe('BACKUP_KEY_KIND');
+  });
+
+  it('one flipped byte in the header is corruption, not a wrong key', async () => {
+    for (const at of [3, 20, headerLength(good) - 40, headerLength(good) - 5]) {
+      const b = Buffer.from(good);
+      b[at] ^= 0x01;
+      const e = await failure(verifyBackup([await write(b)], KEY));
+      expect(['BACKUP_CORRUPT', 'BACKUP_FORMAT']).toContain(e.code);
+    }
+    const b = Buffer.from(good);
+    b[30] ^= 0x10;
+    const v = await expectRefused(b, 'BACKUP_CORRUPT');
+    expect(v.details?.chunk).toBe(0);
+  });
+
+  it('one flipped byte in a middle chunk names that chunk', async () => {
+    const b = Buffer.from(good);
+    b[headerLength(good) + 2 * SEALED + 1000] ^= 0x80;
+    const v = await expectRefused(b, 'BACKUP_CORRUPT');
+    expect(v.details?.chunk).toBe(3);
+    expect(v.zh).toMatch(/第 3 块/);
+  });
+
+  it('one flipped byte in the last chunk (and in its tag)', async () => {
+    const chunks = Math.ceil((good.length - headerLength(good)) / SEALED);
+    for (const back of [30, 1]) {
+      const b = Buffer.from(good);
+      b[b.length - back] ^= 0x01;
+      const v = await expectRefused(b, 'BACKUP_CORRUPT');
+      expect(v.details?.chunk).toBe(chunks);
+    }
+  });
+
+  it('a file truncated at a chunk boundary or mid-chunk', async () => {
+    const atBoundary = await expectRefused(good.subarray(0, headerLength(good) + 3 * SEALED), 'BACKUP_CORRUPT');
+    expect(atBoundary.details?.reason).toBe('truncated');
+    expect(atBoundary.zh).toMatch(/截断/);
+    await expectRefused(good.subarray(0, good.length - 100), 'BACKUP_CORRUPT');
+    await expectRefused(good.subarray(0, headerLength(good) - 10), 'BACKUP_CORRUPT');
+    await expectRefused(Buffer.concat([good, Buffer.from('appended')]), 'BACKUP_CORRUPT');
+  });
+
+  it('two chunks swapped', async () => {
+    const h = headerLength(good);
+    const b = Buffer.from(good);
+    good.copy(b, h + SEALED, h + 2 * SEALED, h + 3 * SEALED);
+    good.copy(b, h + 2 * SEALED, h + SEALED, h + 2 * SEALED);
+    const v = await expectRefused(b, 'BACKUP_CORRUPT');
+    expect(v.details?.chunk).toBe(2);
+  });
+
+  it('a tar entry named ../../../etc/x is refused and nothing lands outside the target', async () => {
+    const file = join(root, 'traversal.bak');
+    await craftBackup(file, [{ path: 'backup.json', data: Buffer.from('{}') }, { path: '../../../etc/x', data: Buffer.from('owned') }]);
+    const base = join(root, 'trav');
+    await mkdir(base);
+    const target = join(base, 'a', 'data');
+    const e = await failure(restoreBackup([file], { dataDir: target, key: KEY, reindex: false }));
+    expect(e.code).toBe('BACKUP_UNSAFE_ENTRY');
+    expect(e.zh).toMatch(/\.\./);
+    for (const p of [join(base, 'etc', 'x'), join(base, 'a', 'etc', 'x'), join(root, 'etc', 'x'), join(target, 'etc', 'x')]) expect(existsSync(p)).toBe(false);
+    expect(existsSync(target)).toBe(false);
+    expect((await failure(verifyBackup([file], KEY))).code).toBe('BACKUP_UNSAFE_ENTRY');
+    // Absolute paths too.
+    const abs = join(root, 'abs.bak');
+    await craftBackup(abs, [{ path: join(base, 'abs-owned') , data: Buffer.from('x') }]);
+    expect((await failure(restoreBackup([abs], { dataDir: target, key: KEY, reindex: false }))).code).toBe('BACKUP_UNSAFE_ENTRY');
+    expect(existsSync(join(base, 'abs-owned'))).toBe(false);
+  });
+
+  it('a symlink out of the target (and a file written through it) is refused', async () => {
+    const outside = join(root, 'outside');
+    await mkdir(outside);
+    const file = join(root, 'symlink.bak');
+    await craftBackup(file, [
+      { path: 'backup.json', data: Buffer.from('{}') },
+      { path: 'config/escape', type: 'SymbolicLink', linkpath: outside },
+      { path: 'config/escape/pwned', data: Buffer.from('owned') },
+    ]);
+    const target = join(root, 'sym', 'data');
+    const e = await failure(restoreBackup([file], { dataDir: target, key: KEY, reindex: false }));
+    expect(e.code).toBe('BACKUP_UNSAFE_ENTRY');
+    expect(e.zh).toMatch(/链接/);
+    expect(await readdir(outside)).toEqual([]);
+    expect(existsSync(target)).toBe(false);
+    const hard = join(root, 'hardlink.bak');
+    await craftBackup(hard, [{ path: 'config/passwd', type: 'Link', linkpath: '/etc/passwd' }]);
+    expect((await failure(restoreBackup([hard], { dataDir: target, key: KEY, reindex: false }))).code).toBe('BACKUP_UNSAFE_ENTRY');
+  });
+
+  it('refuses a non-empty target and changes nothing there', async () => {
+    const target = join(root, 'occupied');
+    await mkdir(target);
+    await writeFile(join(target, 'keep.txt'), 'mine');
+    expect((await failure(restoreBackup([goodFile], { dataDir: target, key: KEY, reindex: false }))).code).toBe('RESTORE_TARGET_NOT_EMPTY');
+    expect(await readdir(target)).toEqual(['keep.txt']);
+  });
+
+  async function write(b: Buffer): Promise<string> {
+    const f = join(root, `h-${++n}.bak`);
+    await writeFile(f, b);
+    return f;
+  }
+});

@@ -1,0 +1,139 @@
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, type Config } from '../../appliance/config.ts';
+import { consoleServices } from '../../appliance/console-services.ts';
+import { ItemStore } from '../../ingest/index.ts';
+import { createSearchService } from '../../search/index.ts';
+import { createBackup, listBackupRecords, runIntegrityCheck, verifyAudit } from '../../security/index.ts';
+import { CLI, cleanup, tempDir } from '../support/appliance.ts';
+import { KEY, makeItem, treeHashes } from './backup-support.ts';
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ARCHIVE_MEILI_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('exit', (code) => res({ code, stdout, stderr }));
+  });
+}
+
+async function searchIds(cfg: Config, qs: string[]): Promise<string[][]> {
+  const s = await consoleServices(cfg);
+  try {
+    const search = createSearchService(s.conn, cfg.dataDir);
+    await search.init();
+    const out: string[][] = [];
+    for (const q of qs) out.push((await search.search({ posts: ['BGS-KY'], clearance: '内部' }, { q, limit: 50 })).items.map((i) => i.itemId).sort());
+    return out;
+  } finally {
+    await s.release();
+  }
+}
+
+const itemFiles = (rel: string) => !rel.startsWith('.tmp') && rel !== 'index.jsonl' && rel !== '.index-dirty';
+
+describe('backup round trip: create → verify → restore (full + incremental) → same store', () => {
+  let root: string;
+  let src: Config;
+  let pass: string;
+
+  beforeAll(async () => {
+    root = await tempDir('backup-rt-');
+    src = loadConfig({ overrides: { dataDir: join(root, 'src') } });
+    const store = await ItemStore.open(src.dataDir);
+    for (let i = 1; i <= 4; i++) await makeItem(store, root, { itemNo: i, pages: 2 + (i % 2) });
+    pass = join(root, 'pass.txt');
+    await writeFile(pass, `${(KEY as { passphrase: string }).passphrase}\n`);
+    // Index the source so both sides answer searches.
+    const s = await consoleServices(src);
+    try {
+      const search = createSearchService(s.conn, src.dataDir);
+      await search.init();
+      await search.reindex((async function* () {
+        for (const id of store.ids()) yield await store.loadStored(id);
+      })());
+    } finally {
+      await s.release();
+    }
+  });
+  afterAll(() => cleanup(root));
+
+  it('restores a full backup plus an incremental into an empty dir, integrity clean, same hashes and searches', async () => {
+    const full = await cli(['--data-dir', src.dataDir, '--json', 'backup', 'create', '--out', join(root, 'full.bak'), '--passphrase-file', pass]);
+    expect(full.code, full.stderr).toBe(0);
+    const fullR = JSON.parse(full.stdout) as { backupId: string; kind: string; items: number; included: number };
+    expect(fullR).toMatchObject({ kind: 'full', items: 4, included: 4 });
+
+    // A fifth item and a metadata edit after the full backup: the incremental carries exactly those two.
+    const store = await ItemStore.open(src.dataDir);
+    await makeItem(store, root, { itemNo: 5 });
+    await store.updateMetadata(store.ids()[0], { title: '关于档案数字化工作的补充通知' });
+    const inc = await createBackup(src, { out: join(root, 'inc.bak'), key: KEY, incrementalFrom: fullR.backupId });
+    expect(inc).toMatchObject({ kind: 'incremental', parentId: fullR.backupId, items: 5, included: 2 });
+    expect((await listBackupRecords(src.dataDir)).map((r) => r.backupId)).toEqual([fullR.backupId, inc.backupId]);
+
+    const verify = await cli(['--json', 'backup', 'verify', join(root, 'inc.bak'), join(root, 'full.bak'), '--passphrase-file', pass]);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, chain: true });
+
+    // An incremental alone cannot be restored.
+    const alone = await cli(['--data-dir', join(root, 'alone'), 'backup', 'restore', join(root, 'inc.bak'), '--passphrase-file', pass, '--no-reindex']);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toMatch(/BACKUP_CHAIN_BROKEN/);
+
+    const target = join(root, 'restored');
+    const restore = await cli(['--data-dir', target, '--json', 'backup', 'restore', join(root, 'full.bak'), join(root, 'inc.bak'), '--passphrase-file', pass]);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(JSON.parse(restore.stdout)).toMatchObject({ items: 5, indexed: { items: 5 } });
+
+    // Every item file byte for byte.
+    const a = await treeHashes(join(src.dataDir, 'items'), itemFiles);
+    const b = await treeHashes(join(target, 'items'), itemFiles);
+    expect(b.size).toBe(a.size);
+    expect([...b]).toEqual([...a]);
+    expect((await ItemStore.open(target)).ids()).toEqual(store.ids());
+    expect((await verifyAudit(join(target, 'audit'))).ok).toBe(true);
+
+    const dst = loadConfig({ overrides: { dataDir: target } });
+    const s = await consoleServices(dst);
+    try {
+      const search = createSearchService(s.conn, dst.dataDir);
+      const report = await runIntegrityCheck(dst, { search });
+      expect(report.problems).toEqual([]);
+      expect(report.ok).toBe(true);
+      expect(report.counts).toMatchObject({ total: 5, ok: 5 });
+    } finally {
+      await s.release();
+    }
+    // Searches: the source was reindexed after its changes, then both answer the same.
+    await reindexSource();
+    const qs = ['档案', '补充通知', '第2页'];
+    const there = await searchIds(dst, qs);
+    expect(there).toEqual(await searchIds(src, qs));
+    expect(there[0].length).toBe(5);
+    expect(there[1].length).toBe(1);
+  });
+
+  it('refuses to overwrite an existing output file and records nothing', async () => {
+    const before = (await listBackupRecords(src.dataDir)).length;
+    await expect(createBackup(src, { out: join(root, 'full.bak'), key: KEY })).rejects.toMatchObject({ code: 'BACKUP_OUT_EXISTS' });
+    expect((await listBackupRecords(src.dataDir)).length).toBe(before);
+  });
+
+  async function reindexSource() {
+    const store = await ItemStore.open(src.dataDir);
+    const s = await consoleServices(src);
+    try {
+      const search = createSearchService(s.conn, src.dataDir);
+      await search.reindex((async function* () {
+        for (const id of store.ids()) yield await store.loadStored(id);
+      })());
+    } finally {
+      await s.release();
+    }
+  }
+});

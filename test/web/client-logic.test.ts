@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+// The browser modules that touch no DOM run here as they are served.
+import { hitBoxes, termsOf } from '../../web/public/js/hits.js';
+import { planSelection } from '../../web/public/js/upload-plan.js';
+
+const box = (x0: number, y0: number, x1: number, y1: number) => ({ x0, y0, x1, y1 });
+const sym = (text: string, x: number, y: number) => ({ text, box: box(x, y, x + 10, y + 12), confidence: 90 });
+
+/** Two lines: "档案管理" and "业务培训班", one symbol per character, 10 px wide. */
+const page = {
+  page: 1, width: 200, height: 100, dpi: 300, rotation: 0, text: '档案管理\n业务培训班', confidence: 90, source: 'ocr',
+  lines: [
+    { text: '档案 管理', box: box(0, 0, 40, 12), confidence: 90, words: [{ text: '档案', box: box(0, 0, 20, 12), confidence: 90, symbols: [sym('档', 0, 0), sym('案', 10, 0)] }, { text: '管理', box: box(20, 0, 40, 12), confidence: 90, symbols: [sym('管', 20, 0), sym('理', 30, 0)] }] },
+    { text: '业务培训班', box: box(0, 20, 50, 32), confidence: 90, words: [{ text: '业务培训班', box: box(0, 20, 50, 32), confidence: 90, symbols: ['业', '务', '培', '训', '班'].map((c, i) => sym(c, i * 10, 20)) }] },
+  ],
+};
+
+describe('hit boxes on the scan', () => {
+  it('outlines a term across OCR word breaks as one box per line', () => {
+    expect(hitBoxes(page, ['案管'])).toEqual([{ ...box(10, 0, 30, 12), line: 0, term: '案管' }]);
+  });
+
+  it('splits a phrase that wraps onto the next line into one box per line', () => {
+    const b = hitBoxes(page, ['管理业务']);
+    expect(b.map((x) => [x.line, x.x0, x.x1])).toEqual([[0, 20, 40], [1, 0, 20]]);
+  });
+
+  it('finds every occurrence, ignores absent terms, folds width and spaces', () => {
+    expect(hitBoxes(page, ['不存在'])).toEqual([]);
+    expect(hitBoxes(page, ['培 训'])).toHaveLength(1);
+    expect(termsOf('"档案 管理"  -培训，班')).toEqual(['档案', '管理', '培训', '班']);
+  });
+});
+
+describe('upload plan', () => {
+  const f = (path: string) => ({ file: path, path });
+  it('a folder of items drops its own name; the CSV at its top becomes the manifest', () => {
+    const p = planSelection([f('batch/S0003/page-001.jpg'), f('batch/S0003/page-002.jpg'), f('batch/S0005.pdf'), f('batch/items.csv'), f('batch/.DS_Store')]);
+    expect(p.files.map((x) => x.path)).toEqual(['S0003/page-001.jpg', 'S0003/page-002.jpg', 'S0005.pdf']);
+    expect(p.csv?.path).toBe('items.csv');
+    expect(p.items).toBe(2);
+  });
+
+  it('a folder of page images is one item and keeps its name', () => {
+    const p = planSelection([f('S0003/page-001.jpg'), f('S0003/page-002.jpg')]);
+    expect(p.files.map((x) => x.path)).toEqual(['S0003/page-001.jpg', 'S0003/page-002.jpg']);
+    expect(p.items).toBe(1);
+  });
+
+  it('loose files are one item each', () => {
+    expect(planSelection([f('a.pdf'), f('b.tif')]).items).toBe(2);
+  });
+});

@@ -1,0 +1,30 @@
+// Service health (Meilisearch, clamd, disk, OCR data) with the disk-use bar; shared by the
+// system and security administrators' pages.
+import { get } from './api.js';
+import { clear, fmtBytes, fmtTime, h } from './dom.js';
+import { t } from './i18n.js';
+import { usageBar } from './charts.js';
+import { badge, table } from './ui.js';
+
+export function healthPanel() {
+  const el = h('div.card', { id: 'health' });
+  async function load() {
+    let r;
+    try {
+      // 503 still carries the report: read it either way.
+      const res = await fetch('/api/health', { headers: { accept: 'application/json' } });
+      r = await res.json();
+    } catch (e) {
+      clear(el, h('h2', t('health')), h('div.error', { role: 'alert' }, t('networkError')));
+      return;
+    }
+    const disk = r.components?.disk;
+    clear(el,
+      h('h2', t('health'), ' ', badge(r.status), h('button.link', { type: 'button', onclick: load }, t('refresh'))),
+      h('p.muted', fmtTime(r.time)),
+      table(['', t('health'), ''], Object.entries(r.components ?? {}).map(([name, c]) => h('tr', { 'data-component': name }, h('th', { scope: 'row' }, name), h('td', badge(c.status)), h('td', c.reason ?? '')))),
+      disk?.totalBytes ? h('figure', usageBar(t('diskUse'), disk.totalBytes - disk.freeBytes, disk.totalBytes, `${t('used')} ${fmtBytes(disk.totalBytes - disk.freeBytes)} / ${fmtBytes(disk.totalBytes)} · ${t('free')} ${fmtBytes(disk.freeBytes)}`, 'chart-disk'), h('figcaption', t('diskUse'))) : null);
+  }
+  load();
+  return { el, load, report: () => get('/api/health').catch(() => undefined) };
+}

@@ -1,0 +1,79 @@
+// UI words in Chinese (default) and English. Messages from the server stay as the server wrote
+// them (Chinese, with a stable code): they are what the people here act on.
+const zh = {
+  appName: '档案检索一体机',
+  login: '登录', logout: '退出', username: '用户名', password: '密码', displayName: '姓名',
+  loginTitle: '登录档案检索一体机', language: 'English',
+  setupTitle: '初始设置：建立三员账户', setupIntro: '首次启动时，服务器控制台会显示一次性“初始设置令牌”。用它依次建立系统管理员、安全保密管理员和安全审计员三个账户（三人分立）。',
+  setupToken: '初始设置令牌', role: '角色', createAdmin: '建立账户', setupDone: '已建立账户：{name}', setupVacant: '尚缺：{roles}',
+  mustChange: '首次登录或密码被重置，请先修改密码。', currentPassword: '当前密码', newPassword: '新密码', repeatPassword: '再次输入新密码', changePassword: '修改密码', passwordMismatch: '两次输入的新密码不一致。',
+  navSearch: '检索', navIngest: '采集', navCatalogue: '著录', navSystem: '系统', navSecurity: '岗位与密级', navAudit: '审计',
+  searchPlaceholder: '输入关键词（如：机构编制），按 / 键聚焦', searchLabel: '检索档案', resultsCount: '共 {total} 件，第 {from}–{to} 件', noResults: '没有找到符合条件的档案。', searching: '检索中…',
+  facetYear: '年度', facetFonds: '全宗', facetDepartment: '机构', facetRetention: '保管期限', clearFilters: '清除筛选',
+  archivalCode: '档号', title: '题名', year: '年度', pagesMatched: '命中页：{pages}', page: '第 {n} 页', prev: '上一页', next: '下一页', prevPage: '上一页', nextPage: '下一页',
+  docNumber: '文号', responsible: '责任者', date: '日期', classification: '密级', retention: '保管期限', fonds: '全宗号', department: '机构', posts: '岗位', pageCount: '页数',
+  downloadPdf: '下载 PDF', backToResults: '返回检索结果', recognisedText: '识别文字', pageOf: '第 {n} / {total} 页', hitsOnPage: '本页命中 {n} 处', keysViewer: '← → 翻页，Esc 返回',
+  ingestTitle: '批量上传', dropHere: '把扫描文件或整个文件夹拖到这里', chooseFiles: '选择文件', chooseFolder: '选择文件夹', csvFile: 'CSV 清单（可选）', postsField: '岗位（逗号分隔）', upload: '开始上传', uploading: '上传中 {pct}%', selected: '已选 {n} 个文件，{items} 件', clearSelection: '清空',
+  jobsTitle: '任务', live: '实时进度', pagesPerMin: '{v} 页/分钟', eta: '预计剩余 {v}', jobState: { queued: '排队', running: '处理中', waiting: '等待', done: '完成' },
+  stage: { received: '已接收', scanned: '已查毒', ocr: '识别中', assembled: '已生成 PDF', stored: '已入库', indexed: '已索引', done: '完成' },
+  outcome: { pending: '处理中', archived: '已归档', quarantined: '已隔离', duplicate: '重复', refused: '已拒绝', failed: '失败' },
+  failures: '失败与原因', problems: '未能接收的文件', noJobs: '还没有任务。', itemsFinished: '{done}/{total} 件', pagesDone: '{done}/{total} 页',
+  catalogueTitle: '条目著录', edit: '编辑', save: '保存', saved: '已保存。', lowConfidence: '识别可信度低，请复核', confidence: '可信度', reviewPages: '需复核的页', reocrNote: '重新识别（re-OCR）尚无服务端接口。',
+  systemTitle: '系统管理', accounts: '账户', createUser: '新建账户', roles: '角色', disabled: '已停用', enabled: '正常', disable: '停用', enable: '启用', resetPassword: '重置密码', health: '服务状态', backups: '备份', backupsMissing: '备份接口尚未提供：此处仅显示服务状态。', disk: '磁盘', diskUse: '磁盘使用', free: '可用', used: '已用', refresh: '刷新',
+  securityTitle: '岗位与密级', postsTitle: '岗位', createPost: '新建岗位', code: '代码', name: '名称', assign: '授予岗位与密级', clearance: '密级', apply: '应用', signatures: '病毒特征库', integrityMissing: '完整性报告接口尚未提供。',
+  auditTitle: '审计记录', actor: '操作人', action: '操作', target: '对象', outcome2: '结果', time: '时间', source: '来源', from: '起', to: '止', filter: '筛选', export: '导出', chain: '审计链', chainOk: '完整：{n} 条记录', chainBroken: '断裂：自第 {n} 条起', searchActivity: '检索次数（每小时）',
+  ingestRate: '采集速度（页/小时）', queueLength: '队列长度（未完成任务）', ok: '正常', degraded: '降级', down: '故障',
+  roleNames: { staff: '查阅人员', archivist: '档案员', sysadmin: '系统管理员', secadmin: '安全保密管理员', auditor: '安全审计员' },
+  retentionNames: { Y: '永久', D30: '定期30年', D10: '定期10年' },
+  networkError: '无法连接到一体机服务，请检查网络后重试。', notFound: '页面不存在。',
+};
+
+const en = {
+  appName: 'Archive Appliance',
+  login: 'Log in', logout: 'Log out', username: 'User name', password: 'Password', displayName: 'Full name',
+  loginTitle: 'Log in to the archive appliance', language: '中文',
+  setupTitle: 'First start: create the three administrators', setupIntro: 'At first start the server console prints a one-time setup token. Use it to create the system administrator, the security administrator and the security auditor (three separate people).',
+  setupToken: 'Setup token', role: 'Role', createAdmin: 'Create account', setupDone: 'Account created: {name}', setupVacant: 'Still needed: {roles}',
+  mustChange: 'First login or password reset: change your password first.', currentPassword: 'Current password', newPassword: 'New password', repeatPassword: 'Repeat new password', changePassword: 'Change password', passwordMismatch: 'The two new passwords differ.',
+  navSearch: 'Search', navIngest: 'Ingest', navCatalogue: 'Catalogue', navSystem: 'System', navSecurity: 'Posts & clearance', navAudit: 'Audit',
+  searchPlaceholder: 'Type keywords; press / to focus', searchLabel: 'Search the archive', resultsCount: '{total} items, {from}–{to}', noResults: 'No matching items.', searching: 'Searching…',
+  facetYear: 'Year', facetFonds: 'Fonds', facetDepartment: 'Office', facetRetention: 'Retention', clearFilters: 'Clear filters',
+  archivalCode: 'Reference code', title: 'Title', year: 'Year', pagesMatched: 'Pages: {pages}', page: 'Page {n}', prev: 'Previous', next: 'Next', prevPage: 'Previous page', nextPage: 'Next page',
+  docNumber: 'Document no.', responsible: 'Author', date: 'Date', classification: 'Classification', retention: 'Retention', fonds: 'Fonds', department: 'Office', posts: 'Posts', pageCount: 'Pages',
+  downloadPdf: 'Download PDF', backToResults: 'Back to results', recognisedText: 'Recognised text', pageOf: 'Page {n} of {total}', hitsOnPage: '{n} hits on this page', keysViewer: '← → turn pages, Esc back',
+  ingestTitle: 'Batch upload', dropHere: 'Drop scans or a whole folder here', chooseFiles: 'Choose files', chooseFolder: 'Choose folder', csvFile: 'CSV manifest (optional)', postsField: 'Posts (comma separated)', upload: 'Upload', uploading: 'Uploading {pct}%', selected: '{n} files selected, {items} items', clearSelection: 'Clear',
+  jobsTitle: 'Jobs', live: 'Live progress', pagesPerMin: '{v} pages/min', eta: 'ETA {v}', jobState: { queued: 'queued', running: 'running', waiting: 'waiting', done: 'done' },
+  stage: { received: 'received', scanned: 'virus-checked', ocr: 'OCR', assembled: 'PDF built', stored: 'stored', indexed: 'indexed', done: 'done' },
+  outcome: { pending: 'in progress', archived: 'archived', quarantined: 'quarantined', duplicate: 'duplicate', refused: 'refused', failed: 'failed' },
+  failures: 'Failures and reasons', problems: 'Files not accepted', noJobs: 'No jobs yet.', itemsFinished: '{done}/{total} items', pagesDone: '{done}/{total} pages',
+  catalogueTitle: 'Catalogue', edit: 'Edit', save: 'Save', saved: 'Saved.', lowConfidence: 'Low OCR confidence: please review', confidence: 'Confidence', reviewPages: 'Pages to review', reocrNote: 'Re-OCR has no server API yet.',
+  systemTitle: 'System administration', accounts: 'Accounts', createUser: 'New account', roles: 'Roles', disabled: 'disabled', enabled: 'active', disable: 'Disable', enable: 'Enable', resetPassword: 'Reset password', health: 'Service health', backups: 'Backups', backupsMissing: 'The backup API is not available yet: only service health is shown.', disk: 'Disk', diskUse: 'Disk use', free: 'free', used: 'used', refresh: 'Refresh',
+  securityTitle: 'Posts and clearances', postsTitle: 'Posts', createPost: 'New post', code: 'Code', name: 'Name', assign: 'Assign posts and clearance', clearance: 'Clearance', apply: 'Apply', signatures: 'Virus signatures', integrityMissing: 'The integrity report API is not available yet.',
+  auditTitle: 'Audit trail', actor: 'Who', action: 'What', target: 'Target', outcome2: 'Outcome', time: 'When', source: 'From', from: 'From', to: 'To', filter: 'Filter', export: 'Export', chain: 'Audit chain', chainOk: 'intact: {n} records', chainBroken: 'broken from record {n}', searchActivity: 'Searches per hour',
+  ingestRate: 'Ingest rate (pages/hour)', queueLength: 'Queue length (open jobs)', ok: 'OK', degraded: 'degraded', down: 'down',
+  roleNames: { staff: 'Staff', archivist: 'Archivist', sysadmin: 'System administrator', secadmin: 'Security administrator', auditor: 'Security auditor' },
+  retentionNames: { Y: 'Permanent', D30: '30 years', D10: '10 years' },
+  networkError: 'Cannot reach the appliance; check the network and retry.', notFound: 'No such page.',
+};
+
+const DICTS = { 'zh-CN': zh, en };
+let current = localStorage.getItem('archive.lang') === 'en' ? 'en' : 'zh-CN';
+document.documentElement.lang = current;
+
+export function lang() {
+  return current;
+}
+
+export function setLang(l) {
+  current = DICTS[l] ? l : 'zh-CN';
+  localStorage.setItem('archive.lang', current);
+  document.documentElement.lang = current;
+}
+
+/** t('resultsCount', {total: 3}) or t('roleNames.staff'). */
+export function t(key, vars) {
+  let v = key.split('.').reduce((o, k) => (o ? o[k] : undefined), DICTS[current]);
+  if (v === undefined) v = key.split('.').reduce((o, k) => (o ? o[k] : undefined), zh) ?? key;
+  if (typeof v === 'string' && vars) v = v.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
+  return v;
+}

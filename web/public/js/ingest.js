@@ -1,0 +1,191 @@
+// 档案员: batch upload (files, a whole folder, drag and drop), optional CSV, live progress per item
+// and per batch from the server's events, the job list with failures, and ingest charts.
+import { get, upload } from './api.js';
+import { clear, field, fmtDuration, fmtTime, h } from './dom.js';
+import { t } from './i18n.js';
+import { barChart, hhmm, lineChart } from './charts.js';
+import { messageArea, table } from './ui.js';
+import { planSelection } from './upload-plan.js';
+
+async function dropped(dt) {
+  const roots = [...dt.items].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
+  const out = [];
+  const walk = async (entry, prefix) => {
+    if (entry.isFile) out.push({ file: await new Promise((res, rej) => entry.file(res, rej)), path: prefix + entry.name });
+    else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (;;) {
+        const batch = await new Promise((res, rej) => reader.readEntries(res, rej));
+        if (!batch.length) break;
+        for (const e of batch) await walk(e, `${prefix}${entry.name}/`);
+      }
+    }
+  };
+  for (const r of roots) await walk(r, '');
+  return out;
+}
+
+function bar(frac, id) {
+  const fill = h('div.bar-fill');
+  fill.style.width = `${Math.round(Math.min(1, Math.max(0, frac)) * 100)}%`;
+  return h('div.progress', { id, role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(Math.round(frac * 100)) }, fill);
+}
+
+export function render(main) {
+  const msgs = messageArea();
+  let selection = [];
+  let csvFile;
+  const filesInput = h('input', { type: 'file', id: 'files-input', multiple: true });
+  const folderInput = h('input', { type: 'file', id: 'folder-input', webkitdirectory: true, multiple: true });
+  const csvInput = h('input', { type: 'file', id: 'csv-input', accept: '.csv,text/csv' });
+  const posts = h('input', { id: 'posts-input', placeholder: 'BGS, ZH' });
+  const classification = h('select', { id: 'classification-input' }, ['内部', '公开'].map((c) => h('option', { value: c }, c)));
+  const chosen = h('p.muted', { id: 'selection-info' });
+  const uploadBar = h('div');
+  const submit = h('button.primary', { type: 'submit', id: 'upload-submit', disabled: true }, t('upload'));
+  const drop = h('div.dropzone', { id: 'dropzone', tabindex: '0' }, h('p', t('dropHere')), h('div.row', h('label.button', t('chooseFiles'), filesInput), h('label.button', t('chooseFolder'), folderInput)));
+
+  const setSelection = (list) => {
+    const plan = planSelection(list);
+    selection = plan.files;
+    if (plan.csv) csvFile = plan.csv.file;
+    chosen.textContent = selection.length ? `${t('selected', { n: selection.length, items: plan.items })}${csvFile ? ` · CSV: ${csvFile.name}` : ''}` : '';
+    submit.disabled = selection.length === 0;
+  };
+  filesInput.addEventListener('change', () => setSelection([...filesInput.files].map((file) => ({ file, path: file.name }))));
+  folderInput.addEventListener('change', () => setSelection([...folderInput.files].map((file) => ({ file, path: file.webkitRelativePath || file.name }))));
+  csvInput.addEventListener('change', () => {
+    csvFile = csvInput.files[0];
+    setSelection(selection);
+  });
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    setSelection(await dropped(e.dataTransfer));
+  });
+
+  const form = h('form.card', { id: 'upload-form' }, h('h2', t('ingestTitle')), msgs.el, drop, chosen,
+    h('div.row', field(t('csvFile'), csvInput), field(t('postsField'), posts), field(t('classification'), classification)), uploadBar, submit);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    submit.disabled = true;
+    msgs.clear();
+    const fd = new FormData();
+    // Fields first: the server reads them before it has all the files.
+    fd.append('posts', posts.value);
+    fd.append('classification', classification.value);
+    if (csvFile) fd.append('manifest', csvFile, csvFile.name.split('/').pop());
+    for (const f of selection) fd.append('files', f.file, f.path);
+    try {
+      const r = await upload('/api/ingest/upload', fd, (frac) => clear(uploadBar, bar(frac, 'upload-progress'), h('small', t('uploading', { pct: Math.round(frac * 100) }))));
+      clear(uploadBar);
+      msgs.ok(`${r.job}: ${r.items.map((i) => i.label).join('、')}${r.problems?.length ? ` — ${r.problems.map((p) => `${p.path ?? p.name ?? ''} ${p.message}`).join('；')}` : ''}`);
+      selection = [];
+      csvFile = undefined;
+      form.reset();
+      chosen.textContent = '';
+      await track(r.job);
+      refreshJobs();
+    } catch (err) {
+      clear(uploadBar);
+      msgs.error(err);
+      submit.disabled = false;
+    }
+  });
+
+  const live = h('div.live', { id: 'live-jobs' });
+  const jobsBox = h('div', { id: 'jobs' });
+  const charts = h('div.charts', { id: 'ingest-charts' });
+  clear(main, h('section.ingest', form, h('div.card', h('h2', t('live')), live), h('div.card', h('h2', t('jobsTitle')), charts, jobsBox)));
+
+  const cards = new Map();
+  /** A live card for one job: the batch bar, rate, ETA and one bar per item. */
+  async function track(jobId) {
+    const job = await get(`/api/jobs/${encodeURIComponent(jobId)}`);
+    const items = new Map(job.items.map((i) => [i.n, { label: i.label, pagesDone: i.pagesDone, pageCount: i.pageCount ?? i.sources.length, outcome: i.outcome, stage: i.stage, error: i.error }]));
+    const card = { el: h('div.job-card', { 'data-job': jobId }), items, progress: job.progress };
+    cards.set(jobId, card);
+    live.prepend(card.el);
+    paint(card);
+  }
+  function paint(card) {
+    const p = card.progress;
+    const frac = p.pagesTotal ? p.pagesDone / p.pagesTotal : 0;
+    clear(card.el,
+      h('div.row', h('strong', p.jobId), h(`span.badge.${p.state}`, { 'data-state': p.state }, t(`jobState.${p.state}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
+        p.pagesPerMinute ? h('span.rate', t('pagesPerMin', { v: p.pagesPerMinute })) : null, p.etaSeconds !== undefined && p.state !== 'done' ? h('span.eta', t('eta', { v: fmtDuration(p.etaSeconds) })) : null),
+      p.waitingReason ? h('p.error', p.waitingReason) : null,
+      bar(frac, `job-progress-${p.jobId}`),
+      h('ul.items', [...card.items].map(([n, it]) => h('li', { 'data-item': it.label, 'data-outcome': it.outcome },
+        h('span.label', it.label), bar(it.outcome !== 'pending' ? 1 : it.pageCount ? it.pagesDone / it.pageCount : 0), h('span', `${t(`stage.${it.stage}`)} · ${t(`outcome.${it.outcome}`)}`), it.error ? h('small.error', `${it.error.code}: ${it.error.message}`) : null))));
+  }
+
+  let refreshTimer;
+  const events = new EventSource('/api/jobs/events');
+  events.addEventListener('progress', (e) => {
+    const p = JSON.parse(e.data);
+    const card = cards.get(p.jobId);
+    if (!card) return;
+    card.progress = p;
+    if (p.item) card.items.set(p.item.n, { ...card.items.get(p.item.n), ...p.item });
+    paint(card);
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refreshJobs, p.state === 'done' ? 0 : 2_000);
+  });
+
+  async function refreshJobs() {
+    let jobs;
+    try {
+      jobs = await get('/api/jobs');
+    } catch (e) {
+      msgs.error(e);
+      return;
+    }
+    drawCharts(jobs);
+    if (!jobs.length) return clear(jobsBox, h('p.muted', t('noJobs')));
+    const rows = jobs.map((j) => h('tr', { 'data-job': j.id, 'data-state': j.state },
+      h('td', fmtTime(j.createdAt)),
+      h('td', j.id),
+      h('td', j.actor),
+      h('td', h(`span.badge.${j.state}`, t(`jobState.${j.state}`)), ' ', t('itemsFinished', { done: j.itemsFinished, total: j.items })),
+      h('td', t('pagesDone', { done: j.pagesDone, total: j.pagesTotal })),
+      h('td',
+        j.failures.map((f) => h('div.error', `${f.label}: ${t(`outcome.${f.outcome}`)} — ${f.message ?? f.code ?? ''}`)),
+        j.problems.map((p) => h('div.warn', `${p.path ?? p.name ?? ''} ${p.message ?? p.code ?? ''}`)))));
+    clear(jobsBox, table([t('time'), 'ID', t('actor'), t('jobsTitle'), t('pageCount'), t('failures')], rows, { id: 'jobs-table' }));
+  }
+
+  function drawCharts(jobs) {
+    const now = Date.now();
+    const first = Math.min(now - 10 * 60_000, ...jobs.map((j) => Date.parse(j.createdAt)));
+    const span = Math.min(24 * 3600_000, now - first);
+    const n = 12;
+    const size = span / n;
+    const buckets = Array.from({ length: n }, (_, i) => ({ start: now - span + i * size, end: now - span + (i + 1) * size, pages: 0, queue: 0 }));
+    for (const j of jobs) {
+      const s = Date.parse(j.startedAt ?? j.createdAt);
+      const e = j.finishedAt ? Date.parse(j.finishedAt) : now;
+      const c = Date.parse(j.createdAt);
+      for (const b of buckets) {
+        // The pages of a job spread evenly over the time it ran.
+        const overlap = Math.max(0, Math.min(e, b.end) - Math.max(s, b.start));
+        b.pages += e > s ? (j.pagesDone * overlap) / (e - s) : (s >= b.start && s < b.end ? j.pagesDone : 0);
+        if (c <= b.end && (!j.finishedAt || e > b.end)) b.queue++;
+      }
+    }
+    clear(charts,
+      h('figure', lineChart(t('ingestRate'), buckets.map((b) => ({ label: hhmm(b.end), value: (b.pages * 3600_000) / size })), 'chart-ingest-rate'), h('figcaption', t('ingestRate'))),
+      h('figure', barChart(t('queueLength'), buckets.map((b) => ({ label: hhmm(b.end), value: b.queue })), 'chart-queue'), h('figcaption', t('queueLength'))));
+  }
+
+  refreshJobs();
+  return () => {
+    events.close();
+    clearTimeout(refreshTimer);
+  };
+}

@@ -1,0 +1,124 @@
+// The shell: who is logged in, the navigation their roles allow, and a hash router over pages.
+import { get, post, whenAuthLost } from './api.js';
+import { clear, h } from './dom.js';
+import { lang, setLang, t } from './i18n.js';
+import { showLogin, showPasswordChange } from './login.js';
+import { showError } from './ui.js';
+
+const PAGES = {
+  search: { perm: 'item:search', nav: 'navSearch', load: () => import('./search.js') },
+  item: { perm: 'item:read', load: () => import('./viewer.js') },
+  ingest: { perm: 'item:ingest', nav: 'navIngest', load: () => import('./ingest.js') },
+  catalogue: { perm: 'item:edit', nav: 'navCatalogue', load: () => import('./catalogue.js') },
+  system: { perm: 'user:create', nav: 'navSystem', load: () => import('./system.js') },
+  security: { perm: 'post:manage', nav: 'navSecurity', load: () => import('./security.js') },
+  audit: { perm: 'audit:read', nav: 'navAudit', load: () => import('./audit.js') },
+};
+
+/** Each role lands on its own page. */
+const HOME = { sysadmin: 'system', secadmin: 'security', auditor: 'audit', archivist: 'ingest', staff: 'search' };
+
+const state = { me: undefined, cleanup: undefined };
+const main = document.getElementById('main');
+const top = document.getElementById('top');
+
+export function me() {
+  return state.me;
+}
+
+export function can(perm) {
+  return Boolean(state.me?.permissions?.includes(perm));
+}
+
+function homeOf(m) {
+  const role = ['sysadmin', 'secadmin', 'auditor', 'archivist', 'staff'].find((r) => m.user.roles.includes(r));
+  return role ? HOME[role] : 'search';
+}
+
+export function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, '');
+  const [path, query = ''] = raw.split('?');
+  const [name, ...rest] = path.split('/');
+  return { name: name || '', arg: rest.map(decodeURIComponent).join('/'), params: new URLSearchParams(query) };
+}
+
+function header() {
+  const m = state.me;
+  const current = parseHash().name;
+  const langBtn = h('button.link', { type: 'button', id: 'lang-switch', onclick: () => { setLang(lang() === 'en' ? 'zh-CN' : 'en'); start(); } }, t('language'));
+  if (!m) return clear(top, h('div.brand', t('appName')), h('div.spacer'), langBtn);
+  const nav = h('nav', { 'aria-label': 'main' }, Object.entries(PAGES).filter(([, p]) => p.nav && can(p.perm)).map(([name, p]) => h('a', { href: `#/${name}`, class: name === current ? 'active' : undefined, 'aria-current': name === current ? 'page' : undefined }, t(p.nav))));
+  const who = h('span.who', `${m.user.displayName || m.user.username} · ${m.user.roles.map((r) => t(`roleNames.${r}`)).join('、')}`);
+  const out = h('button.link', { type: 'button', id: 'logout', onclick: logout }, t('logout'));
+  clear(top, h('div.brand', t('appName')), nav, h('div.spacer'), who, langBtn, out);
+}
+
+async function logout() {
+  try {
+    await post('/api/auth/logout');
+  } catch {
+    /* the session may already be gone */
+  }
+  state.me = undefined;
+  location.hash = '';
+  start();
+}
+
+async function route() {
+  state.cleanup?.();
+  state.cleanup = undefined;
+  const m = state.me;
+  if (!m) return;
+  let { name } = parseHash();
+  if (!PAGES[name] || !can(PAGES[name].perm)) {
+    location.replace(`#/${homeOf(m)}`);
+    return;
+  }
+  header();
+  clear(main, h('p.muted', '…'));
+  try {
+    const mod = await PAGES[name].load();
+    const cleanup = await mod.render(main, parseHash());
+    state.cleanup = typeof cleanup === 'function' ? cleanup : undefined;
+  } catch (e) {
+    clear(main);
+    showError(main, e);
+    // A server refusal is shown and expected; anything else is a fault in this client.
+    if (!e?.code) console.error(e);
+  }
+}
+
+/** After login (or a password change) the answer of /api/auth/login|me says who this is. */
+export function loggedIn(m) {
+  state.me = m;
+  if (m.mustChangePassword) {
+    header();
+    showPasswordChange(main, loggedIn);
+    return;
+  }
+  if (!location.hash || location.hash === '#' || location.hash === '#/') {
+    location.replace(`#/${homeOf(m)}`); // hashchange routes
+    return;
+  }
+  route();
+}
+
+async function start() {
+  document.title = t('appName');
+  try {
+    loggedIn(await get('/api/auth/me'));
+  } catch {
+    state.me = undefined;
+    header();
+    showLogin(main, loggedIn);
+  }
+}
+
+whenAuthLost(() => {
+  state.cleanup?.();
+  state.me = undefined;
+  header();
+  showLogin(main, loggedIn);
+});
+window.addEventListener('hashchange', () => state.me && !state.me.mustChangePassword && route());
+start();

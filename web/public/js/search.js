@@ -1,0 +1,123 @@
+// 查阅人员: results as you type, facet filters with counts, paging, keyboard navigation.
+import { get } from './api.js';
+import { clear, debounce, h, safeMarks } from './dom.js';
+import { t } from './i18n.js';
+import { showError } from './ui.js';
+
+const FACETS = [
+  ['year', 'facetYear'],
+  ['fonds', 'facetFonds'],
+  ['department', 'facetDepartment'],
+  ['retention', 'facetRetention'],
+];
+const LIMIT = 20;
+
+function facetLabel(name, value) {
+  return name === 'retention' ? t(`retentionNames.${value}`) : value;
+}
+
+export function render(main, route) {
+  const p = route.params;
+  const state = { q: p.get('q') ?? '', offset: Number(p.get('offset') ?? 0) || 0, filters: Object.fromEntries(FACETS.map(([f]) => [f, p.get(f) ?? ''])) };
+  const input = h('input', { id: 'search-input', type: 'search', value: state.q, placeholder: t('searchPlaceholder'), 'aria-label': t('searchLabel'), autocomplete: 'off' });
+  const status = h('p.status', { id: 'search-status', 'aria-live': 'polite' });
+  const facets = h('aside.facets', { id: 'facets', 'aria-label': 'filters' });
+  const results = h('ol.results', { id: 'results' });
+  const pager = h('nav.pager', { 'aria-label': 'pages' });
+  const errors = h('div');
+  clear(main, h('section.search', h('div.searchbar', input), errors, h('div.search-body', facets, h('div.search-main', status, results, pager))));
+  let seq = 0;
+
+  const hash = () => {
+    const q = new URLSearchParams();
+    if (state.q) q.set('q', state.q);
+    for (const [f] of FACETS) if (state.filters[f]) q.set(f, state.filters[f]);
+    if (state.offset) q.set('offset', String(state.offset));
+    return `#/search${q.size ? `?${q}` : ''}`;
+  };
+
+  async function run() {
+    const mine = ++seq;
+    history.replaceState(null, '', hash());
+    status.textContent = t('searching');
+    const q = new URLSearchParams({ q: state.q, offset: String(state.offset), limit: String(LIMIT) });
+    for (const [f] of FACETS) if (state.filters[f]) q.set(f, state.filters[f]);
+    let r;
+    try {
+      r = await get(`/api/search?${q}`);
+    } catch (e) {
+      if (mine !== seq) return;
+      errors.replaceChildren();
+      showError(errors, e);
+      status.textContent = '';
+      return;
+    }
+    if (mine !== seq) return; // an older answer arriving late must not overwrite a newer one
+    errors.replaceChildren();
+    show(r);
+  }
+
+  function show(r) {
+    status.textContent = r.total ? t('resultsCount', { total: r.total, from: r.offset + 1, to: r.offset + r.items.length }) : t('noResults');
+    const terms = r.terms ?? [];
+    clear(results, r.items.map((it) => {
+      const link = new URLSearchParams();
+      if (state.q) link.set('q', state.q);
+      for (const term of terms) link.append('t', term);
+      link.set('page', String(it.pages?.[0] ?? it.snippetPage ?? 1));
+      return h('li.hit', { 'data-item': it.itemId },
+        h('a.hit-link', { href: `#/item/${encodeURIComponent(it.itemId)}?${link}` }, h('span.code', it.archivalCode ?? it.itemId), ' ', h('span.title', safeMarks(it.titleHtml || it.title || ''))),
+        h('div.meta', [it.year ? h('span', `${t('year')} ${it.year}`) : null, it.retention ? h('span', t(`retentionNames.${it.retention}`)) : null, it.department ? h('span', it.department) : null, terms.length && it.pages?.length ? h('span.pages', t('pagesMatched', { pages: it.pages.join('、') })) : null]),
+        it.snippet ? h('p.snippet', safeMarks(it.snippet)) : null);
+    }));
+    clear(facets, FACETS.map(([f, label]) => {
+      const counts = Object.entries(r.facets?.[f] ?? {}).sort((a, b) => (f === 'year' ? Number(b[0]) - Number(a[0]) : b[1] - a[1]));
+      if (!counts.length && !state.filters[f]) return null;
+      return h('div.facet', { 'data-facet': f }, h('h3', t(label)), h('ul', counts.map(([value, n]) => {
+        const on = state.filters[f] === value;
+        return h('li', h('button.facet-value', { type: 'button', class: on ? 'on' : undefined, 'aria-pressed': on ? 'true' : 'false', onclick: () => { state.filters[f] = on ? '' : value; state.offset = 0; run(); } }, h('span', facetLabel(f, value)), h('span.count', String(n))));
+      })));
+    }), Object.values(state.filters).some(Boolean) ? h('button.link', { type: 'button', onclick: () => { for (const [f] of FACETS) state.filters[f] = ''; state.offset = 0; run(); } }, t('clearFilters')) : null);
+    const prev = h('button', { type: 'button', id: 'page-prev', disabled: state.offset === 0, onclick: () => { state.offset = Math.max(0, state.offset - LIMIT); run(); } }, t('prev'));
+    const next = h('button', { type: 'button', id: 'page-next', disabled: r.offset + r.items.length >= r.total, onclick: () => { state.offset += LIMIT; run(); } }, t('next'));
+    clear(pager, prev, next);
+  }
+
+  const later = debounce(() => {
+    state.offset = 0;
+    run();
+  }, 250);
+  input.addEventListener('input', () => {
+    state.q = input.value.trim();
+    later();
+  });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      state.q = input.value.trim();
+      state.offset = 0;
+      run();
+    } else if (e.key === 'ArrowDown') {
+      e.preventDefault();
+      results.querySelector('a.hit-link')?.focus();
+    }
+  });
+  results.addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const links = [...results.querySelectorAll('a.hit-link')];
+    const i = links.indexOf(document.activeElement);
+    if (i < 0) return;
+    e.preventDefault();
+    if (e.key === 'ArrowUp' && i === 0) input.focus();
+    else links[Math.min(links.length - 1, Math.max(0, i + (e.key === 'ArrowDown' ? 1 : -1)))].focus();
+  });
+  const slash = (e) => {
+    if (e.key === '/' && document.activeElement !== input && !/INPUT|TEXTAREA|SELECT/.test(document.activeElement?.tagName ?? '')) {
+      e.preventDefault();
+      input.focus();
+    }
+  };
+  document.addEventListener('keydown', slash);
+  input.focus();
+  run();
+  return () => document.removeEventListener('keydown', slash);
+}

@@ -1,0 +1,80 @@
+// The document viewer: the page image with the matched characters outlined on the scan (from the
+// OCR boxes), page navigation, the recognised text alongside, and the searchable PDF.
+import { get } from './api.js';
+import { clear, h, markTerms } from './dom.js';
+import { t } from './i18n.js';
+import { hitBoxes, termsOf } from './hits.js';
+
+export async function render(main, route) {
+  const id = route.arg;
+  const terms = route.params.getAll('t').length ? route.params.getAll('t') : termsOf(route.params.get('q'));
+  const [meta, pages] = await Promise.all([get(`/api/items/${encodeURIComponent(id)}`), get(`/api/items/${encodeURIComponent(id)}/text`)]);
+  let n = Math.min(Math.max(1, Number(route.params.get('page') ?? 1) || 1), meta.pageCount);
+
+  const back = new URLSearchParams();
+  if (route.params.get('q')) back.set('q', route.params.get('q'));
+  const img = h('img.scan', { id: 'page-image', alt: '' });
+  const overlay = h('svg.overlay', { id: 'hit-overlay', 'aria-hidden': 'true', preserveAspectRatio: 'none' });
+  const stage = h('div.page-stage', img, overlay);
+  const counter = h('span.counter', { id: 'page-counter' });
+  const hitsInfo = h('span.hits-info', { id: 'hits-info' });
+  const prev = h('button', { type: 'button', id: 'viewer-prev', onclick: () => go(n - 1) }, `← ${t('prevPage')}`);
+  const next = h('button', { type: 'button', id: 'viewer-next', onclick: () => go(n + 1) }, `${t('nextPage')} →`);
+  const text = h('pre.page-text', { id: 'page-text', tabindex: '0' });
+  const info = h('dl.meta-list', [
+    ['archivalCode', meta.archivalCode], ['docNumber', meta.docNumber], ['year', meta.year], ['retention', meta.retention && t(`retentionNames.${meta.retention}`)],
+    ['responsible', meta.responsible], ['date', meta.date], ['classification', meta.classification], ['pageCount', meta.pageCount],
+  ].filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => [h('dt', t(k)), h('dd', String(v))]));
+  clear(main, h('section.viewer',
+    h('div.viewer-head', h('a.back', { href: `#/search${back.size ? `?${back}` : ''}`, id: 'back-to-results' }, `← ${t('backToResults')}`), h('h1', { id: 'item-title' }, meta.title ?? meta.itemId),
+      h('a.button.primary', { id: 'download-pdf', href: `/api/items/${encodeURIComponent(id)}/document.pdf`, download: `${meta.archivalCode ?? meta.itemId}.pdf` }, t('downloadPdf'))),
+    info,
+    h('div.viewer-nav', prev, counter, next, hitsInfo, h('small.muted', t('keysViewer'))),
+    h('div.viewer-body', h('figure.page', stage), h('div.text-pane', h('h2', t('recognisedText')), text))));
+
+  function draw() {
+    const page = pages.find((p) => p.page === n);
+    overlay.replaceChildren();
+    if (!page || !img.naturalWidth) return;
+    // Boxes are in the pixels OCR saw; the viewBox maps them onto the image at whatever size it is shown.
+    const sx = img.naturalWidth / (page.width || img.naturalWidth);
+    const sy = img.naturalHeight / (page.height || img.naturalHeight);
+    overlay.setAttribute('viewBox', `0 0 ${img.naturalWidth} ${img.naturalHeight}`);
+    const boxes = hitBoxes(page, terms);
+    const pad = 4;
+    for (const b of boxes) {
+      overlay.append(h('rect.hit', { x: b.x0 * sx - pad, y: b.y0 * sy - pad, width: (b.x1 - b.x0) * sx + 2 * pad, height: (b.y1 - b.y0) * sy + 2 * pad, rx: 4 }, h('title', b.term)));
+    }
+    hitsInfo.textContent = terms.length ? t('hitsOnPage', { n: boxes.length }) : '';
+  }
+
+  function go(to) {
+    if (to < 1 || to > meta.pageCount) return;
+    n = to;
+    const q = new URLSearchParams(route.params);
+    q.set('page', String(n));
+    history.replaceState(null, '', `#/item/${encodeURIComponent(id)}?${q}`);
+    counter.textContent = t('pageOf', { n, total: meta.pageCount });
+    prev.disabled = n === 1;
+    next.disabled = n === meta.pageCount;
+    overlay.replaceChildren();
+    hitsInfo.textContent = '';
+    img.src = `/api/items/${encodeURIComponent(id)}/pages/${n}`;
+    img.alt = t('page', { n });
+    const page = pages.find((p) => p.page === n);
+    clear(text, markTerms(page?.text ?? '', terms));
+  }
+
+  img.addEventListener('load', draw);
+  const keys = (e) => {
+    if (/INPUT|TEXTAREA|SELECT/.test(document.activeElement?.tagName ?? '')) return;
+    if (e.key === 'ArrowRight' || e.key === 'PageDown') go(n + 1);
+    else if (e.key === 'ArrowLeft' || e.key === 'PageUp') go(n - 1);
+    else if (e.key === 'Escape') document.getElementById('back-to-results')?.click();
+    else return;
+    e.preventDefault();
+  };
+  document.addEventListener('keydown', keys);
+  go(n);
+  return () => document.removeEventListener('keydown', keys);
+}

@@ -1,6 +1,18 @@
 import { Command } from 'commander';
 import { registerServe } from './commands/serve.ts';
+import { registerIngest } from './commands/ingest.ts';
+import { registerReindex } from './commands/reindex.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerUser } from './commands/user.ts';
+import { registerPost } from './commands/post.ts';
+import { registerAudit } from './commands/audit.ts';
+import { registerOcr } from './commands/ocr.ts';
+import { registerSearch } from './commands/search.ts';
+import { registerSelfcheck } from './commands/selfcheck.ts';
+import { registerBundle } from './commands/bundle.ts';
+import { registerBackup } from './commands/backup.ts';
+import { registerVerify } from './commands/verify.ts';
+import { registerSignatures } from './commands/signatures.ts';
 
 const program = new Command();
 program
@@ -17,5 +29,17 @@ program
 
 registerServe(program);
 registerStatus(program);
+registerIngest(program);
+registerReindex(program);
+registerUser(program);
+registerPost(program);
+registerAudit(program);
+registerOcr(program);
+registerSearch(program);
+registerSelfcheck(program);
+registerBundle(program);
+registerBackup(program);
+registerVerify(program);
+registerSignatures(program);
 
 await program.parseAsync(process.argv);

@@ -33,6 +33,8 @@ const schema = z.object({
   ocr: z.object({ workers: z.coerce.number().int().min(1).max(64), lang: z.string().regex(/^[a-z_]+(\+[a-z_]+)*$/) }).strict(),
   classificationCeiling: z.enum(CLASSIFICATIONS),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+  /** The hot folder's batch is taken once nothing in it has changed for this long. */
+  inboxSettleMs: z.coerce.number().int().min(500).max(3_600_000),
 }).strict();
 
 export type Config = z.infer<typeof schema>;
@@ -43,9 +45,10 @@ export function defaultConfig(): Config {
     httpAddr: '127.0.0.1:8080',
     meili: { port: 7700 },
     clamd: 'unix:/run/clamav/clamd.ctl',
-    ocr: { workers: Math.max(1, availableParallelism()), lang: 'chi_sim+eng' },
+    ocr: { workers: Math.max(1, availableParallelism()), lang: 'chi_sim' },
     classificationCeiling: '内部',
     logLevel: 'info',
+    inboxSettleMs: 15_000,
   };
 }
 
@@ -60,6 +63,7 @@ function fromEnv(env: Env): Record<string, unknown> {
   if (env.ARCHIVE_CLAMD) out.clamd = env.ARCHIVE_CLAMD;
   if (env.ARCHIVE_CEILING) out.classificationCeiling = env.ARCHIVE_CEILING;
   if (env.ARCHIVE_LOG_LEVEL) out.logLevel = env.ARCHIVE_LOG_LEVEL;
+  if (env.ARCHIVE_INBOX_SETTLE_MS) out.inboxSettleMs = env.ARCHIVE_INBOX_SETTLE_MS;
   if (env.ARCHIVE_MEILI_PORT) meili.port = env.ARCHIVE_MEILI_PORT;
   if (env.ARCHIVE_MEILI_BINARY) meili.binary = env.ARCHIVE_MEILI_BINARY;
   if (env.ARCHIVE_MEILI_SHA256) meili.sha256 = env.ARCHIVE_MEILI_SHA256;

@@ -11,7 +11,7 @@ run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 pkgs=(clamav-daemon clamav poppler-utils ca-certificates)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(chromium qpdf iproute2 util-linux) ;;
+    --test) pkgs+=(chromium fonts-wqy-zenhei qpdf iproute2 util-linux) ;;
     --bench) pkgs+=(chromium qpdf ocrmypdf tesseract-ocr-chi-sim hyperfine openssl) ;;
     *) echo "provision.sh: unknown option $arg (use --test or --bench)" >&2; exit 2 ;;
   esac
@@ -26,6 +26,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   run apt-get update -q
   run apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# clamd must fail closed: a file too big to scan is an alert, never "OK" (field notes), and the
+# stream limit equals the file limit so nothing is scanned only in part.
+conf=/etc/clamav/clamd.conf
+set_clamd() {
+  if grep -qE "^$1 " "$conf"; then run sed -i -E "s|^$1 .*|$1 $2|" "$conf"; else echo "$1 $2" | run tee -a "$conf" >/dev/null; fi
+}
+if [ -f "$conf" ]; then
+  set_clamd StreamMaxLength 200M
+  set_clamd MaxFileSize 200M
+  set_clamd MaxScanSize 800M
+  set_clamd AlertExceedsMax yes
 fi
 
 # The appliance never fetches signatures from the internet: updates come in on approved media

@@ -8,9 +8,12 @@ import { healthReport } from './health.ts';
 import type { Logger } from './log.ts';
 import { MeiliSupervisor } from './meilisearch.ts';
 import { acquireRunLock } from './run-lock.ts';
-import { ocrDataStatus } from '../ingest/index.ts';
-import { clamdHealth } from '../security/index.ts';
+import { createIngestService, ocrDataStatus } from '../ingest/index.ts';
+import { createSearchService } from '../search/index.ts';
+import { dataPath } from './data-dir.ts';
+import { clamdHealth, createAuth, openSecurity, scheduleIntegrityCheck } from '../security/index.ts';
 import { createWebApp } from '../web/index.ts';
+import { selfcheckHealth, startSelfcheckSchedule, type SelfcheckSchedule } from './selfcheck-run.ts';
 
 export interface RunningAppliance {
   meili: MeiliSupervisor;
@@ -29,14 +32,35 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
   try {
     await meili.start();
     cleanups.unshift(() => meili.stop());
+    const sec = await openSecurity(cfg);
+    const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
+    const setupToken = await auth.issueSetupToken();
+    if (setupToken) {
+      // No default password: the first administrators are created with this token (POST /api/auth/setup).
+      process.stderr.write(`初始设置令牌（仅显示一次，用于创建三员账户）：${setupToken}\n`);
+      log.warn({ vacantRoles: await sec.identity.vacantAdminRoles() }, 'first start: setup token printed on the console');
+    }
+    const search = createSearchService(meili.connection, cfg.dataDir);
+    await search.init();
+    const ingest = await createIngestService(cfg, { log, audit: sec.audit, search, knownPosts: async () => new Set((await sec.identity.posts()).map((p) => p.code)) });
+    ingest.start({ inboxSettleMs: cfg.inboxSettleMs });
+    cleanups.unshift(() => ingest.stop());
+    cleanups.unshift(scheduleIntegrityCheck(cfg, { log, search, store: ingest.store }));
+    let selfcheck: SelfcheckSchedule | undefined;
     const app = createWebApp({
       log,
+      auth,
+      search,
+      ingest,
+      uploadDir: dataPath(cfg.dataDir, 'run', 'uploads'),
+      classificationCeiling: cfg.classificationCeiling,
       health: () =>
         healthReport({
           meilisearch: () => meili.health(),
           clamd: () => clamdHealth(cfg.clamd),
           disk: () => diskHealth(cfg.dataDir),
           ocrData: () => ocrDataStatus(cfg.ocr.lang),
+          selfcheck: () => selfcheck?.health() ?? selfcheckHealth(undefined),
         }),
     });
     const { host, port } = parseHostPort(cfg.httpAddr);
@@ -51,6 +75,8 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     const httpAddr = typeof addr === 'object' && addr ? `${host}:${addr.port}` : cfg.httpAddr;
     cleanups.unshift(() => new Promise<void>((r) => { http.close(() => r()); http.closeAllConnections(); }));
     await lock.update({ httpAddr });
+    selfcheck = startSelfcheckSchedule(cfg, { audit: sec.audit, log, httpAddr });
+    cleanups.unshift(() => selfcheck!.stop());
     log.info({ httpAddr, meiliPort: meili.port, dataDir: cfg.dataDir }, 'appliance ready');
     let stopped = false;
     return {

@@ -4,10 +4,27 @@ import { randomUUID } from 'node:crypto';
 import { isApplianceError } from '../appliance/errors.ts';
 import type { HealthReport } from '../appliance/health.ts';
 import type { Logger } from '../appliance/log.ts';
+import type { IngestService } from '../ingest/index.ts';
+import type { SearchService } from '../search/index.ts';
+import { publicRoute, type Auth } from '../security/index.ts';
+import { ingestRoutes } from './ingest-routes.ts';
+import { itemRoutes } from './item-routes.ts';
+import { itemEditRoutes } from './item-edit-routes.ts';
+import { staticRoutes } from './static-routes.ts';
+import type { Classification } from '../appliance/config.ts';
 
 export interface WebDeps {
   log: Logger;
   health: () => Promise<HealthReport>;
+  /** Sessions, the deny-by-default route guard, /api/auth/* and /api/admin/* (security/). */
+  auth: Auth;
+  /** Search and items (absent in tests that exercise only the auth layer). */
+  search?: SearchService;
+  ingest?: IngestService;
+  /** Where uploads are received before they become a job. */
+  uploadDir?: string;
+  /** Highest classification an edit may set (the appliance's ceiling); 内部 when not given. */
+  classificationCeiling?: Classification;
 }
 
 /** Headers every answer carries: no framing, no sniffing, no inline script, nothing from outside. */
@@ -48,12 +65,19 @@ export function createWebApp(deps: WebDeps): Koa {
   });
   app.use(securityHeaders);
 
-  router.get('/api/health', async (ctx) => {
+  router.get('/api/health', publicRoute(), async (ctx) => {
     const report = await deps.health();
     ctx.status = report.status === 'down' ? 503 : 200;
     ctx.body = report;
   });
 
+  deps.auth.routes(router);
+  if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store });
+  if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部' });
+  staticRoutes(router);
+  if (deps.ingest && deps.uploadDir) ingestRoutes(router, { auth: deps.auth, ingest: deps.ingest, uploadDir: deps.uploadDir });
+  // Every route on `router` must declare publicRoute/requireSession/requirePermission, or the guard refuses it.
+  app.use(deps.auth.guard(router));
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.use(async (ctx) => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ApplianceError } from '../appliance/errors.ts';
 import type { AuditHead } from './audit-log.ts';
 
@@ -42,7 +43,7 @@ export interface ManifestEnd {
 
 export function newBackupId(now = new Date()): string {
   const t = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `bk-${t}-${Math.floor(Math.random() * 0xffffff).toString(16).padStart(6, '0')}`;
+  return `bk-${t}-${randomBytes(3).toString('hex')}`;
 }
 
 /**

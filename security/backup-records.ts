@@ -50,7 +50,8 @@ export async function listBackupRecords(dataDir: string): Promise<BackupRecord[]
       /* a damaged note is skipped; the backups themselves are self-describing */
     }
   }
-  return out;
+  // Oldest first by creation time (ms): two backups made in the same second keep their order.
+  return out.sort((a, b) => a.created.localeCompare(b.created) || a.backupId.localeCompare(b.backupId));
 }
 
 function unknown(id: string): ApplianceError {

@@ -34,6 +34,7 @@ export async function clamdHealth(address: string, opts: { maxAgeDays?: number; 
     const age = signatures.ageDays !== undefined ? `signatures ${signatures.ageDays} days old` : 'signature date unknown (custom databases only)';
     return { status: 'ok', reason: `answering; ${age}`, version, signatures };
   } catch (e) {
-    return { status: 'down', reason: `clamd unreachable at ${address}: ${(e as Error).message}` };
+    // Say what to do: on a fresh appliance clamd cannot start until signatures come in on media.
+    return { status: 'down', reason: `clamd unreachable at ${address}: ${(e as Error).message} — 病毒扫描服务未运行，导入暂停。请启动 clamav-daemon；如尚无病毒特征库，先用 archive signatures import 从经批准的介质导入。` };
   }
 }

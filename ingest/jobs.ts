@@ -42,6 +42,8 @@ export interface JobItem {
   error?: { code: string; message: string };
   duplicateOf?: string;
   finishedAt?: string;
+  /** Milliseconds spent in each stage (a waiting scanner counts as scan time). */
+  timings?: { scan?: number; ocr?: number; assemble?: number; store?: number; index?: number };
 }
 
 export interface JobActor {

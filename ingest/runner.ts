@@ -102,23 +102,20 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
       await this.save(job);
       await this.deps.audit({ actor: job.actor, action: 'ingest.job.start', target: job.id, outcome: 'success', details: { via: job.via, items: job.items.length } });
     }
+    // Indexing runs beside OCR: while Meilisearch makes one item searchable, the next is read.
+    const indexing: Promise<void>[] = [];
     for (const item of job.items) {
-      if (this.stopped) return;
+      if (this.stopped) break;
       if (item.outcome !== 'pending') continue;
       try {
         await this.processItem(job, item);
+        // 'indexed' too: a crash between its two journal writes indexes it again (idempotent).
+        if (item.stage === 'stored' || item.stage === 'indexed') indexing.push(this.indexItem(job, item).catch((e) => this.failItem(job, item, e)));
       } catch (e) {
-        if (this.stopped) return;
-        const err = isApplianceError(e) ? e : new ApplianceError('INGEST_FAILED', `处理失败：${(e as Error).message}`, (e as Error).message);
-        this.deps.log.error({ job: job.id, item: item.n, code: err.code, err: err.message }, 'item failed');
-        item.outcome = 'failed';
-        item.error = { code: err.code, message: err.zh };
-        item.finishedAt = new Date().toISOString();
-        await this.save(job, item);
-        await this.deps.audit({ actor: job.actor, action: 'ingest.item', target: item.label, outcome: 'failure', details: { job: job.id, code: err.code, message: err.message } });
-        await rm(this.workDir(job, item), { recursive: true, force: true });
+        await this.failItem(job, item, e);
       }
     }
+    await Promise.all(indexing);
     if (this.stopped) return;
     job.state = 'done';
     job.waitingReason = undefined;
@@ -129,6 +126,18 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     await rm(join(this.jobs.jobDir(job.id), 'work'), { recursive: true, force: true });
     const counts = Object.fromEntries(['archived', 'quarantined', 'duplicate', 'refused', 'failed'].map((o) => [o, job.items.filter((i) => i.outcome === o).length]));
     await this.deps.audit({ actor: job.actor, action: 'ingest.job.done', target: job.id, outcome: 'success', details: counts });
+  }
+
+  private async failItem(job: Job, item: JobItem, e: unknown): Promise<void> {
+    if (this.stopped) return; // not a failure: the next start resumes the item
+    const err = isApplianceError(e) ? e : new ApplianceError('INGEST_FAILED', `处理失败：${(e as Error).message}`, (e as Error).message);
+    this.deps.log.error({ job: job.id, item: item.n, code: err.code, err: err.message }, 'item failed');
+    item.outcome = 'failed';
+    item.error = { code: err.code, message: err.zh };
+    item.finishedAt = new Date().toISOString();
+    await this.save(job, item);
+    await this.deps.audit({ actor: job.actor, action: 'ingest.item', target: item.label, outcome: 'failure', details: { job: job.id, code: err.code, message: err.message } });
+    await rm(this.workDir(job, item), { recursive: true, force: true });
   }
 
   private workDir(job: Job, item: JobItem): string {
@@ -169,40 +178,54 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
   }
 
   private async processItem(job: Job, item: JobItem): Promise<void> {
+    // Time spent per stage, kept in the journal: where a batch's time goes (bench/ingest, the UI).
+    const timed = async <T>(stage: keyof NonNullable<JobItem['timings']>, fn: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      try {
+        return await fn();
+      } finally {
+        item.timings = { ...item.timings, [stage]: Math.round((item.timings?.[stage] ?? 0) + performance.now() - t0) };
+      }
+    };
     if (item.stage === 'received') {
-      const refused = await this.gate(job, item);
+      const refused = await timed('scan', () => this.gate(job, item));
       if (refused) return;
       item.stage = 'scanned';
       await this.save(job, item);
     }
     if (item.stage === 'scanned' || item.stage === 'ocr') {
-      await this.recognise(job, item);
+      await timed('ocr', () => this.recognise(job, item));
       if (this.stopped) return;
-      const pages = await this.loadPages(job, item);
-      const pdf = await this.deps.assemblePdf(pages);
-      await writeFileAtomic(join(this.workDir(job, item), 'document.pdf'), pdf);
+      await timed('assemble', async () => {
+        const pdf = await this.deps.assemblePdf(await this.loadPages(job, item));
+        await writeFileAtomic(join(this.workDir(job, item), 'document.pdf'), pdf);
+      });
       item.stage = 'assembled';
       await this.save(job, item);
     }
     if (item.stage === 'assembled') {
-      if (!(await this.deps.itemExists(item.itemId))) await this.store(job, item);
+      await timed('store', async () => {
+        if (!(await this.deps.itemExists(item.itemId))) await this.store(job, item);
+      });
       item.stage = 'stored';
       await this.save(job, item);
     }
-    if (item.stage === 'stored') {
-      const { meta, pages } = await this.deps.loadStored(item.itemId);
-      await this.whileUnavailable(job, '检索服务暂不可用', () => this.deps.index(meta, pages), (e) => !isApplianceError(e) || e.code.startsWith('SEARCH_UNAVAILABLE'));
-      item.stage = 'indexed';
-      await this.save(job, item);
-    }
-    if (item.stage === 'indexed') {
-      item.stage = 'done';
-      item.outcome = 'archived';
-      item.finishedAt = new Date().toISOString();
-      await this.save(job, item);
-      await this.deps.audit({ actor: job.actor, action: 'ingest.item', target: item.itemId, outcome: 'success', details: { job: job.id, label: item.label, archivalCode: item.metadata.archivalCode, pages: item.pageCount } });
-      await rm(this.workDir(job, item), { recursive: true, force: true });
-    }
+  }
+
+  /** stored → indexed → done: the item becomes searchable, then is recorded as archived. */
+  private async indexItem(job: Job, item: JobItem): Promise<void> {
+    const t0 = performance.now();
+    const { meta, pages } = await this.deps.loadStored(item.itemId);
+    await this.whileUnavailable(job, '检索服务暂不可用', () => this.deps.index(meta, pages), (e) => !isApplianceError(e) || e.code.startsWith('SEARCH_UNAVAILABLE'));
+    item.timings = { ...item.timings, index: Math.round(performance.now() - t0) };
+    item.stage = 'indexed';
+    await this.save(job, item);
+    item.stage = 'done';
+    item.outcome = 'archived';
+    item.finishedAt = new Date().toISOString();
+    await this.save(job, item);
+    await this.deps.audit({ actor: job.actor, action: 'ingest.item', target: item.itemId, outcome: 'success', details: { job: job.id, label: item.label, archivalCode: item.metadata.archivalCode, pages: item.pageCount } });
+    await rm(this.workDir(job, item), { recursive: true, force: true });
   }
 
   /** Classification ceiling, virus gate and duplicate check. Returns true when the item is refused. */

@@ -126,6 +126,9 @@ export async function createOcrPool(opts: OcrPoolOptions): Promise<OcrPool> {
       const job = w.recognize(Buffer.from(image.buffer, image.byteOffset, image.byteLength), {
         user_defined_dpi: String(Math.round(params.dpi)),
         tessedit_pageseg_mode: (params.psm ?? '3') as Tesseract.PSM,
+        // Tesseract's diagnostics ("Detected 120 diacritics") would otherwise land on our stdout,
+        // in the middle of a console command's --json output.
+        debug_file: '/dev/null',
       } as unknown as Partial<Tesseract.RecognizeOptions>, { text: false, blocks: true });
       const r = await withTimeout(w, job);
       if (all.has(w)) release(w);
@@ -141,7 +144,7 @@ export async function createOcrPool(opts: OcrPoolOptions): Promise<OcrPool> {
       // One OSD worker: detection jobs run one at a time.
       const run = osdQueue.then(async () => {
         const w = await osd!;
-        await w.setParameters({ user_defined_dpi: String(Math.round(dpi)) });
+        await w.setParameters({ user_defined_dpi: String(Math.round(dpi)), debug_file: '/dev/null' } as unknown as Partial<Tesseract.WorkerParams>);
         const r = await w.detect(Buffer.from(image.buffer, image.byteOffset, image.byteLength));
         const d = r.data as { orientation_degrees: number | null; orientation_confidence: number | null };
         const deg = d.orientation_degrees;

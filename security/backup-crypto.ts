@@ -179,8 +179,12 @@ export class EncryptStream extends Transform {
     try {
       this.start();
       this.q.push(chunk);
-      // Keep the last full chunk back until we know whether it is the final one.
-      while (this.q.length > this.chunkSize) this.seal(this.q.take(this.chunkSize), false);
+      // Keep the last full chunk back until we know whether it is the final one. Sealed chunks
+      // go downstream as one buffer per input chunk: a push per 64 KiB chunk and per tag cost
+      // more than the encryption itself.
+      const out: Buffer[] = [];
+      while (this.q.length > this.chunkSize) this.seal(this.q.take(this.chunkSize), false, out);
+      if (out.length) this.push(out.length === 1 ? out[0] : Buffer.concat(out));
       cb();
     } catch (e) {
       cb(e as Error);
@@ -190,7 +194,9 @@ export class EncryptStream extends Transform {
   override _flush(cb: TransformCallback): void {
     try {
       this.start();
-      this.seal(this.q.take(this.q.length), true);
+      const out: Buffer[] = [];
+      this.seal(this.q.take(this.q.length), true, out);
+      this.push(Buffer.concat(out));
       cb();
     } catch (e) {
       cb(e as Error);
@@ -203,14 +209,13 @@ export class EncryptStream extends Transform {
     this.push(this.header);
   }
 
-  private seal(pt: Buffer, final: boolean): void {
+  private seal(pt: Buffer, final: boolean, out: Buffer[]): void {
     if (this.counter > 0xffffffff) throw new Error('backup too large for one stream');
     const c = createCipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.counter++, final));
     c.setAAD(this.aad);
-    const ct = c.update(pt);
+    out.push(c.update(pt));
     c.final();
-    this.push(ct);
-    this.push(c.getAuthTag());
+    out.push(c.getAuthTag());
   }
 }
 
@@ -292,10 +297,19 @@ export class DecryptStream extends Transform {
       this.emit('header', this.info);
     }
     const whole = CHUNK_SIZE + TAG;
-    while (this.q.length > whole) this.open(this.q.take(whole), false);
-    if (end) {
-      if (this.q.length < TAG) throw corrupt(`文件被截断（第 ${this.counter + 1} 块不完整）`, `truncated at chunk ${this.counter + 1}`, { chunk: this.counter + 1, offset: this.offset, reason: 'truncated' });
-      this.open(this.q.take(this.q.length), true);
+    // Opened chunks go downstream together, one push per input chunk (see EncryptStream).
+    const out: Buffer[] = [];
+    try {
+      while (this.q.length > whole) out.push(this.open(this.q.take(whole), false));
+      if (end) {
+        if (this.q.length < TAG) throw corrupt(`文件被截断（第 ${this.counter + 1} 块不完整）`, `truncated at chunk ${this.counter + 1}`, { chunk: this.counter + 1, offset: this.offset, reason: 'truncated' });
+        out.push(this.open(this.q.take(this.q.length), true));
+      }
+    } finally {
+      // What was authenticated before a bad chunk still goes on: downstream stages it, and the
+      // error that follows tells it to throw the staging away.
+      const pt = out.length === 1 ? out[0] : Buffer.concat(out);
+      if (pt.length) this.push(pt);
     }
   }
 
@@ -312,7 +326,7 @@ export class DecryptStream extends Transform {
     }
   }
 
-  private open(sealed: Buffer, final: boolean): void {
+  private open(sealed: Buffer, final: boolean): Buffer {
     const n = this.counter + 1;
     const pt = this.tryOpen(sealed, this.counter, final);
     if (!pt) {
@@ -324,7 +338,7 @@ export class DecryptStream extends Transform {
     }
     this.counter++;
     this.offset += sealed.length;
-    if (pt.length) this.push(pt);
+    return pt;
   }
 }
 

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../appliance/config.ts';
 import { dataPath, ensureDataDir } from '../appliance/data-dir.ts';
@@ -114,14 +114,10 @@ export async function createBackup(cfg: Config, opts: CreateBackupOptions): Prom
     const { header, keys, prefix, aad } = await newBackupHeader(opts.key, { backupId, parentId: info.parentId, kind, created: info.created }, opts.kdfCost);
     const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
     let outBytes = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        outBytes += chunk.length;
-        cb(null, chunk);
-      },
-    });
     try {
-      await pipeline(Readable.from(tarStream(), { objectMode: false, highWaterMark: 4 * 1024 * 1024 }), new EncryptStream(header, keys.enc, prefix, aad), count, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+      const sink = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+      await pipeline(Readable.from(tarStream(), { objectMode: false, highWaterMark: 4 * 1024 * 1024 }), new EncryptStream(header, keys.enc, prefix, aad), sink);
+      outBytes = sink.bytesWritten;
       const fh = await open(tmp, 'r+');
       await fh.sync();
       await fh.close();

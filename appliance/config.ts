@@ -35,6 +35,12 @@ const schema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
   /** The hot folder's batch is taken once nothing in it has changed for this long. */
   inboxSettleMs: z.coerce.number().int().min(500).max(3_600_000),
+  /** clamd's DatabaseDirectory, where `archive signatures import` installs signatures. */
+  clamdDatabaseDir: z.string().min(1),
+  /** Signatures older than this many days make the scanner "degraded" (import fresh ones). */
+  signatureMaxAgeDays: z.coerce.number().int().min(1).max(3650),
+  /** The daily 四性检测: hour of day (0-23) or "off"; `scan` adds a full ClamAV re-scan. */
+  integrity: z.object({ hour: z.union([z.literal('off'), z.coerce.number().int().min(0).max(23)]), scan: z.boolean() }).strict(),
 }).strict();
 
 export type Config = z.infer<typeof schema>;
@@ -49,6 +55,9 @@ export function defaultConfig(): Config {
     classificationCeiling: '内部',
     logLevel: 'info',
     inboxSettleMs: 15_000,
+    clamdDatabaseDir: '/var/lib/clamav',
+    signatureMaxAgeDays: 30,
+    integrity: { hour: 2, scan: false },
   };
 }
 
@@ -64,6 +73,12 @@ function fromEnv(env: Env): Record<string, unknown> {
   if (env.ARCHIVE_CEILING) out.classificationCeiling = env.ARCHIVE_CEILING;
   if (env.ARCHIVE_LOG_LEVEL) out.logLevel = env.ARCHIVE_LOG_LEVEL;
   if (env.ARCHIVE_INBOX_SETTLE_MS) out.inboxSettleMs = env.ARCHIVE_INBOX_SETTLE_MS;
+  if (env.ARCHIVE_CLAMD_DB_DIR) out.clamdDatabaseDir = env.ARCHIVE_CLAMD_DB_DIR;
+  if (env.ARCHIVE_SIGNATURE_MAX_AGE_DAYS) out.signatureMaxAgeDays = env.ARCHIVE_SIGNATURE_MAX_AGE_DAYS;
+  const integrity: Record<string, unknown> = {};
+  if (env.ARCHIVE_INTEGRITY_HOUR) integrity.hour = env.ARCHIVE_INTEGRITY_HOUR;
+  if (env.ARCHIVE_INTEGRITY_SCAN) integrity.scan = env.ARCHIVE_INTEGRITY_SCAN === '1' || env.ARCHIVE_INTEGRITY_SCAN === 'true';
+  if (Object.keys(integrity).length) out.integrity = integrity;
   if (env.ARCHIVE_MEILI_PORT) meili.port = env.ARCHIVE_MEILI_PORT;
   if (env.ARCHIVE_MEILI_BINARY) meili.binary = env.ARCHIVE_MEILI_BINARY;
   if (env.ARCHIVE_MEILI_SHA256) meili.sha256 = env.ARCHIVE_MEILI_SHA256;

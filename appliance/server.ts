@@ -54,10 +54,11 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
       ingest,
       uploadDir: dataPath(cfg.dataDir, 'run', 'uploads'),
       classificationCeiling: cfg.classificationCeiling,
+      config: cfg,
       health: () =>
         healthReport({
           meilisearch: () => meili.health(),
-          clamd: () => clamdHealth(cfg.clamd),
+          clamd: () => clamdHealth(cfg.clamd, { maxAgeDays: cfg.signatureMaxAgeDays }),
           disk: () => diskHealth(cfg.dataDir),
           ocrData: () => ocrDataStatus(cfg.ocr.lang),
           selfcheck: () => selfcheck?.health() ?? selfcheckHealth(undefined),

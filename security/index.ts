@@ -22,5 +22,6 @@ export { restoreBackup, reindexRestored, type RestoreOptions, type RestoreResult
 export { readKeyFile, readBackupHeader, EncryptStream, DecryptStream, newBackupHeader, BACKUP_KDF, CHUNK_SIZE, type BackupKeySource, type BackupHeaderInfo } from './backup-crypto.ts';
 export { listBackupRecords, type BackupRecord } from './backup-records.ts';
 export { runIntegrityCheck, seriesGaps, integrityLatestPath, type IntegrityReport, type IntegrityOptions, type ItemCheck, type ItemStatus } from './integrity.ts';
-export { scheduleIntegrityCheck, startDaily, msUntilHour, integrityHour, type DailySchedule } from './integrity-schedule.ts';
+export { scheduleIntegrityCheck, startDaily, msUntilHour, type DailySchedule } from './integrity-schedule.ts';
 export { importSignatures, SIGNATURE_EXTS, type SignatureImportOptions, type SignatureImportResult, type SignatureFileInfo } from './signatures.ts';
+export { roleLabel } from './roles.ts';

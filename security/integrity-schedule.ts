@@ -49,19 +49,11 @@ export function startDaily(hour: number, task: () => Promise<unknown>, opts: { n
   };
 }
 
-/** Hour of the daily integrity check: ARCHIVE_INTEGRITY_HOUR (0-23, default 2), or "off". */
-export function integrityHour(env: Record<string, string | undefined> = process.env): number | undefined {
-  const v = env.ARCHIVE_INTEGRITY_HOUR ?? '2';
-  if (v === 'off') return undefined;
-  const h = Number(v);
-  return Number.isInteger(h) && h >= 0 && h <= 23 ? h : 2;
-}
-
 /** The appliance's daily 四性检测 (server.ts starts it; stop() is a shutdown step). */
 export function scheduleIntegrityCheck(cfg: Config, deps: { log: Logger; search?: SearchService; store?: ItemStore; run?: (cfg: Config) => Promise<IntegrityReport> }): () => Promise<void> {
-  const hour = integrityHour();
-  if (hour === undefined) return async () => {};
-  const run = deps.run ?? ((c: Config) => runIntegrityCheck(c, { search: deps.search, store: deps.store, scan: process.env.ARCHIVE_INTEGRITY_SCAN === '1' }));
+  const hour = cfg.integrity.hour;
+  if (hour === 'off') return async () => {};
+  const run = deps.run ?? ((c: Config) => runIntegrityCheck(c, { search: deps.search, store: deps.store, scan: cfg.integrity.scan, maxSignatureAgeDays: cfg.signatureMaxAgeDays }));
   const s = startDaily(
     hour,
     async () => {

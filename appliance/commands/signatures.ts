@@ -1,15 +1,12 @@
 import type { Command } from 'commander';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
 import { ApplianceError } from '../errors.ts';
-import { SIGNATURE_MAX_AGE_DAYS, clamdHealth, consoleActor, importSignatures, openSecurity } from '../../security/index.ts';
+import { clamdHealth, consoleActor, importSignatures, openSecurity } from '../../security/index.ts';
 
-/** clamd's DatabaseDirectory: --database-dir, else ARCHIVE_CLAMD_DB_DIR, else Debian's /var/lib/clamav. */
-const dbDir = (opt?: string) => opt ?? process.env.ARCHIVE_CLAMD_DB_DIR ?? '/var/lib/clamav';
-
-function maxAge(opt?: string): number {
-  const v = opt ?? process.env.ARCHIVE_SIGNATURE_MAX_AGE_DAYS;
-  if (v === undefined) return SIGNATURE_MAX_AGE_DAYS;
-  const n = Number(v);
+/** The age limit: --max-age-days, else the configured signatureMaxAgeDays. */
+function maxAge(opt: string | undefined, configured: number): number {
+  if (opt === undefined) return configured;
+  const n = Number(opt);
   if (!Number.isInteger(n) || n < 0) throw new ApplianceError('USAGE', '--max-age-days 须为非负整数。', 'bad --max-age-days');
   return n;
 }
@@ -20,13 +17,13 @@ export function registerSignatures(program: Command): void {
   sig
     .command('import <path>')
     .description('从介质导入病毒库（.cvd/.cld/.cud，测试用 .hdb/.ndb）：校验、试加载、原子替换、重载 clamd\nimport signature files carried in on media: validated, test-loaded, swapped, clamd reloaded')
-    .option('--database-dir <dir>', 'clamd 的 DatabaseDirectory（默认 ARCHIVE_CLAMD_DB_DIR 或 /var/lib/clamav）')
-    .option('--max-age-days <n>', `病毒库超过此天数时警告（默认 ${SIGNATURE_MAX_AGE_DAYS}）`)
+    .option('--database-dir <dir>', 'clamd 的 DatabaseDirectory（默认为配置 clamdDatabaseDir，即 /var/lib/clamav）')
+    .option('--max-age-days <n>', `病毒库超过此天数时警告（默认为配置 signatureMaxAgeDays）`)
     .action(
       action(async (path: string, opts: { databaseDir?: string; maxAgeDays?: string }, cmd: Command) => {
         const cfg = configFor(cmd);
         const sec = await openSecurity(cfg);
-        const r = await importSignatures(path, { databaseDir: dbDir(opts.databaseDir), clamd: cfg.clamd, audit: sec.audit, actor: consoleActor(), maxAgeDays: maxAge(opts.maxAgeDays) });
+        const r = await importSignatures(path, { databaseDir: opts.databaseDir ?? cfg.clamdDatabaseDir, clamd: cfg.clamd, audit: sec.audit, actor: consoleActor(), maxAgeDays: maxAge(opts.maxAgeDays, cfg.signatureMaxAgeDays) });
         if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify({ ok: true, ...r })}\n`);
         else {
           process.stdout.write(`病毒库已更新并生效（clamd 重载用时 ${(r.reloadMs / 1000).toFixed(1)} 秒）：\n`);
@@ -42,11 +39,11 @@ export function registerSignatures(program: Command): void {
   sig
     .command('status')
     .description('病毒库版本与天数 signature version and age')
-    .option('--max-age-days <n>', `超过此天数视为过旧（默认 ${SIGNATURE_MAX_AGE_DAYS}）`)
+    .option('--max-age-days <n>', `超过此天数视为过旧（默认为配置 signatureMaxAgeDays）`)
     .action(
       action(async (opts: { maxAgeDays?: string }, cmd: Command) => {
         const cfg = configFor(cmd);
-        const h = await clamdHealth(cfg.clamd, { maxAgeDays: maxAge(opts.maxAgeDays) });
+        const h = await clamdHealth(cfg.clamd, { maxAgeDays: maxAge(opts.maxAgeDays, cfg.signatureMaxAgeDays) });
         if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify(h)}\n`);
         else process.stdout.write(`${h.status === 'ok' ? '正常' : h.status === 'degraded' ? '警告' : '不可用'}：${h.reason}\n`);
         return h.status === 'down' ? EXIT.failure : EXIT.ok;

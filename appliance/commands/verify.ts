@@ -35,7 +35,7 @@ export function registerVerify(program: Command): void {
     .action(
       action(async (opts: { scan?: boolean; index: boolean; maxSignatureAgeDays?: string }, cmd: Command) => {
         const cfg = configFor(cmd);
-        const maxAge = opts.maxSignatureAgeDays === undefined ? (process.env.ARCHIVE_SIGNATURE_MAX_AGE_DAYS ? Number(process.env.ARCHIVE_SIGNATURE_MAX_AGE_DAYS) : undefined) : Number(opts.maxSignatureAgeDays);
+        const maxAge = opts.maxSignatureAgeDays === undefined ? cfg.signatureMaxAgeDays : Number(opts.maxSignatureAgeDays);
         if (maxAge !== undefined && !(Number.isInteger(maxAge) && maxAge >= 0)) throw new ApplianceError('USAGE', '--max-signature-age-days 须为非负整数。', 'bad --max-signature-age-days');
         const services = opts.index ? await consoleServices(cfg) : undefined;
         let r: IntegrityReport;

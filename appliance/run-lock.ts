@@ -2,7 +2,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplianceError } from './errors.ts';
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, under another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -15,7 +16,7 @@ function alive(pid: number): boolean {
 export async function lockHolder<T extends { pid: number }>(path: string): Promise<T | undefined> {
   try {
     const info = JSON.parse(await readFile(path, 'utf8')) as T;
-    return info.pid && alive(info.pid) ? info : undefined;
+    return info.pid && pidAlive(info.pid) ? info : undefined;
   } catch {
     return undefined;
   }

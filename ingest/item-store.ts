@@ -3,6 +3,7 @@ import { cp, lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/p
 import { join } from 'node:path';
 import { ApplianceError } from '../appliance/errors.ts';
 import { fsyncDir, writeFileAtomic } from '../appliance/files.ts';
+import { pidAlive } from '../appliance/run-lock.ts';
 import { parseArchivalCode } from './archival-code.ts';
 import { ItemIndex } from './item-index.ts';
 import { checkItemMetadata, ITEM_ID } from './item-schema.ts';
@@ -465,11 +466,3 @@ function codeTaken(code: string, holder: string): ApplianceError {
   return new ApplianceError('ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被条目 ${holder} 使用，档号必须唯一。`, `archival code ${code} already used by ${holder}`, { status: 409, details: { archivalCode: code, itemId: holder } });
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -1,3 +1,4 @@
+import { pidAlive } from '../appliance/run-lock.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -16,14 +17,6 @@ import { ApplianceError } from '../appliance/errors.ts';
 const held = new Map<string, Promise<void>>();
 const STALE_EMPTY_MS = 5_000;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function isStale(lockPath: string): Promise<boolean> {
   let text: string;
@@ -39,7 +32,7 @@ async function isStale(lockPath: string): Promise<boolean> {
   if (!Number.isInteger(pid) || pid <= 0) return Date.now() - mtime > STALE_EMPTY_MS;
   if (host && host !== hostname()) return false; // never judge another machine's pid
   if (pid === process.pid) return true; // ours but not held in-process: left by a failed release
-  return !alive(pid);
+  return !pidAlive(pid);
 }
 
 async function acquire(lockPath: string, timeoutMs: number): Promise<void> {

@@ -15,6 +15,8 @@ export interface IntakeItem {
   files: Array<string | { name: string; stream: NodeJS.ReadableStream }>;
   metadata: IntakeMetadata;
   csvLine?: number;
+  /** Re-OCR of this archived item (its own originals). */
+  replaces?: string;
 }
 
 export interface IntakeOptions {
@@ -67,7 +69,7 @@ export async function submitJob(jobs: JobStore, items: IntakeItem[], opts: Intak
           throw e;
         }
       }
-      jobItems.push({ n: n + 1, label: item.label, itemId: newItemId(), sources, metadata: item.metadata, csvLine: item.csvLine, stage: 'received', outcome: 'pending', pagesDone: 0 });
+      jobItems.push({ n: n + 1, label: item.label, itemId: item.replaces ?? newItemId(), replaces: item.replaces, sources, metadata: item.metadata, csvLine: item.csvLine, stage: 'received', outcome: 'pending', pagesDone: 0 });
     }
     const now = new Date().toISOString();
     const job: Job = { id, createdAt: now, updatedAt: now, via: opts.via, actor: opts.actor, options: { posts: opts.posts, classification: opts.classification }, state: 'queued', items: jobItems, problems: opts.problems ?? [] };

@@ -302,15 +302,19 @@ export class ItemStore {
       const pid = Number(/^(\d+)-/.exec(name)?.[1]);
       if (pid && pid !== process.pid && pidAlive(pid)) continue; // another live process is writing it
       if (pid === process.pid) continue; // this process's own store may be mid-write
+      const aside = /^\d+-(.+)-old-[0-9a-f]{8}$/.exec(name);
+      if (aside && ITEM_ID.test(aside[1]) && !(await this.itemExists(aside[1]))) {
+        // A replace (re-OCR) stopped between its two renames: the old item goes back in place.
+        await mkdir(join(this.root, aside[1].slice(-2)), { recursive: true, mode: 0o700 });
+        await rename(join(this.tmpRoot, name), this.itemDir(aside[1]));
+        continue;
+      }
       await rm(join(this.tmpRoot, name), { recursive: true, force: true });
     }
   }
 
-  private async put({ meta: given, dir: src }: StagedItem): Promise<ItemMetadata> {
-    const meta: ItemMetadata = { ...given, originals: given.originals.map((o) => ({ ...o, sha256: o.sha256.toLowerCase() })) };
-    normaliseCode(meta);
-    const checked = checkItemMetadata(meta);
-    if (!checked.ok) throw invalid(checked.problems);
+  private async put(staged: StagedItem): Promise<ItemMetadata> {
+    const { meta, checked } = this.prepare(staged.meta);
     const id = meta.itemId;
     const shas = meta.originals.map((o) => o.sha256);
 
@@ -325,8 +329,46 @@ export class ItemStore {
       const holder = this.index.code(meta.archivalCode);
       if (holder) throw codeTaken(meta.archivalCode, holder);
     }
-    await checkLayout(src, meta);
+    return this.sealAndPlace(staged.dir, meta, checked, async (tmp, target) => {
+      await rename(tmp, target);
+    });
+  }
 
+  /**
+   * Replace an item's pages, text and PDF with a new reading of the same originals (re-OCR),
+   * keeping its id and catalogue data. The old folder is moved aside before the new one takes
+   * its place; a crash between the two renames is undone when the store next opens.
+   */
+  replaceItem(staged: StagedItem): Promise<ItemMetadata> {
+    return this.serial(async () => {
+      const id = staged.meta.itemId;
+      const existing = await this.getItem(id);
+      if (!existing) throw notFound(id);
+      if (existing.originals.map((o) => o.sha256.toLowerCase()).join() !== staged.meta.originals.map((o) => o.sha256.toLowerCase()).join()) {
+        throw new ApplianceError('ITEM_SOURCE_MISMATCH', `重新识别只能使用条目 ${id} 自己的原件。`, `re-OCR of ${id} with other originals`, { status: 409 });
+      }
+      const { meta, checked } = this.prepare({ ...staged.meta, createdAt: existing.createdAt, updatedAt: new Date().toISOString() });
+      return this.sealAndPlace(staged.dir, meta, checked, async (tmp, target) => {
+        const aside = join(this.tmpRoot, `${process.pid}-${id}-old-${randomBytes(4).toString('hex')}`);
+        await rename(target, aside);
+        await rename(tmp, target);
+        await rm(aside, { recursive: true, force: true });
+      });
+    });
+  }
+
+  private prepare(given: ItemMetadata): { meta: ItemMetadata; checked: ItemMetadata } {
+    const meta: ItemMetadata = { ...given, originals: given.originals.map((o) => ({ ...o, sha256: o.sha256.toLowerCase() })) };
+    normaliseCode(meta);
+    const checked = checkItemMetadata(meta);
+    if (!checked.ok) throw invalid(checked.problems);
+    return { meta, checked: checked.value };
+  }
+
+  /** Move a staged folder into items/.tmp, hash and seal it, then let `place` put it where it belongs. */
+  private async sealAndPlace(src: string, meta: ItemMetadata, checked: ItemMetadata, place: (tmp: string, target: string) => Promise<void>): Promise<ItemMetadata> {
+    const id = meta.itemId;
+    await checkLayout(src, meta);
     const tmp = join(this.tmpRoot, `${process.pid}-${id}-${randomBytes(4).toString('hex')}`);
     let moved = false;
     let stored = false;
@@ -347,7 +389,7 @@ export class ItemStore {
           throw new ApplianceError('ITEM_SOURCE_MISMATCH', `原件 ${o.name} 的内容与扫描时不一致，已拒绝归档。`, `original ${o.name} does not match its recorded SHA-256`, { status: 409, details: { name: o.name } });
         }
       }
-      await writeFileAtomic(join(tmp, ITEM_JSON), JSON.stringify(checked.value, null, 1));
+      await writeFileAtomic(join(tmp, ITEM_JSON), JSON.stringify(checked, null, 1));
       entries.push({ path: ITEM_JSON, sha256: await hashFile(join(tmp, ITEM_JSON)) });
       await writeFileAtomic(join(tmp, MANIFEST_NAME), formatManifest(entries));
       for (const d of listing.dirs) await fsyncDir(join(tmp, d));
@@ -356,13 +398,13 @@ export class ItemStore {
       const shard = join(this.root, id.slice(-2));
       await mkdir(shard, { recursive: true, mode: 0o700 });
       await this.index.markDirty();
-      await rename(tmp, join(shard, id));
+      await place(tmp, join(shard, id));
       moved = false;
       stored = true;
       await fsyncDir(shard);
       await fsyncDir(this.root);
-      await this.index.record(checked.value).catch(() => undefined); // marker stays: next open rebuilds
-      return checked.value;
+      await this.index.record(checked).catch(() => undefined); // marker stays: next open rebuilds
+      return checked;
     } catch (e) {
       if (stored) throw e; // in place: the item exists, only a sync failed
       // Leave the runner's folder as it was where we can; the temp dir never becomes an item.

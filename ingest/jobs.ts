@@ -31,6 +31,8 @@ export interface JobItem {
   label: string;
   /** Assigned at intake so a crash after the store's rename is recognised on resume. */
   itemId: string;
+  /** Re-OCR: this job reads an archived item's originals again and replaces its pages, text and PDF. */
+  replaces?: string;
   sources: JobSource[];
   metadata: IntakeMetadata;
   /** CSV line the item came from, for messages. */
@@ -58,7 +60,7 @@ export interface Job {
   id: string;
   createdAt: string;
   updatedAt: string;
-  via: 'cli' | 'upload' | 'inbox';
+  via: 'cli' | 'upload' | 'inbox' | 'reocr';
   /** Who submitted it, as the audit trail names them. */
   actor: JobActor;
   options: { posts: string[]; classification: Classification };

@@ -44,6 +44,8 @@ export interface IngestDeps {
   findDuplicate(sha256s: string[]): Promise<string | undefined>;
   archivalCodeTaken(code: string): Promise<string | undefined>;
   storeItem(staged: { meta: ItemMetadata; dir: string }): Promise<void>;
+  /** Re-OCR: swap an archived item's pages, text and PDF for the new reading. */
+  replaceItem(staged: { meta: ItemMetadata; dir: string }): Promise<void>;
   itemExists(itemId: string): Promise<boolean>;
   loadStored(itemId: string): Promise<{ meta: ItemMetadata; pages: PageText[] }>;
   index(meta: ItemMetadata, pages: PageText[]): Promise<void>;

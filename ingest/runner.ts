@@ -205,7 +205,8 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     }
     if (item.stage === 'assembled') {
       await timed('store', async () => {
-        if (!(await this.deps.itemExists(item.itemId))) await this.store(job, item);
+        // A replace is repeated after a crash (same pages again); a new item is stored once.
+        if (item.replaces || !(await this.deps.itemExists(item.itemId))) await this.store(job, item);
       });
       item.stage = 'stored';
       await this.save(job, item);
@@ -224,7 +225,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     item.outcome = 'archived';
     item.finishedAt = new Date().toISOString();
     await this.save(job, item);
-    await this.deps.audit({ actor: job.actor, action: 'ingest.item', target: item.itemId, outcome: 'success', details: { job: job.id, label: item.label, archivalCode: item.metadata.archivalCode, pages: item.pageCount } });
+    await this.deps.audit({ actor: job.actor, action: item.replaces ? 'item.reocr' : 'ingest.item', target: item.itemId, outcome: 'success', details: { job: job.id, label: item.label, archivalCode: item.metadata.archivalCode, pages: item.pageCount } });
     await rm(this.workDir(job, item), { recursive: true, force: true });
   }
 
@@ -244,6 +245,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
         return true;
       }
     }
+    if (item.replaces) return false; // re-OCR: the item's own originals, its own 档号
     const dup = await this.deps.findDuplicate(item.sources.map((s) => s.sha256));
     if (dup) {
       item.duplicateOf = dup;
@@ -347,6 +349,6 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
       createdAt: now,
       updatedAt: now,
     };
-    await this.deps.storeItem({ meta, dir });
+    await (item.replaces ? this.deps.replaceItem({ meta, dir }) : this.deps.storeItem({ meta, dir }));
   }
 }

@@ -90,6 +90,8 @@ export interface IngestService {
   readonly runner: IngestRunner;
   submit(paths: string[], opts: SubmitOptions): Promise<Job>;
   submitItems(items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[] }): Promise<Job>;
+  /** Read an archived item's originals again (re-OCR) and replace its pages, text and PDF. */
+  reocr(itemId: string, actor: JobActor): Promise<Job>;
   /** Work the queue in the background (the server) and watch the inbox. */
   start(opts?: { inbox?: boolean; inboxSettleMs?: number }): void;
   /** Work the queue until it is empty (a console command with no server running). */
@@ -117,6 +119,9 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
     storeItem: async (staged) => {
       await store.putItem(staged);
     },
+    replaceItem: async (staged) => {
+      await store.replaceItem(staged);
+    },
     itemExists: (id) => store.itemExists(id),
     loadStored: (id) => store.loadStored(id),
     index: (meta, pages) => deps.search.indexItem(meta, pages),
@@ -136,6 +141,13 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
     runner,
     submit,
     submitItems,
+    async reocr(itemId, actor) {
+      const meta = await store.getItem(itemId);
+      if (!meta) throw new ApplianceError('ITEM_NOT_FOUND', `条目不存在：${itemId}`, `no such item ${itemId}`, { status: 404 });
+      const files = await Promise.all(meta.originals.map((o) => store.originalPath(itemId, o.name)));
+      const { itemId: _id, pageCount: _p, originals: _o, createdAt: _c, updatedAt: _u, ...metadata } = meta;
+      return submitItems([{ label: meta.archivalCode ?? itemId, files, metadata, replaces: itemId }], { via: 'reocr', actor, posts: meta.posts, classification: meta.classification });
+    },
     start(opts = {}) {
       runner.start();
       if (opts.inbox !== false) {

@@ -10,7 +10,7 @@ import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
 import { ApplianceError } from '../appliance/errors.ts';
 import { jobProgress, MAX_FILE_BYTES, type IngestService, type JobProgress } from '../ingest/index.ts';
 import { safeFileName } from '../ingest/safe-name.ts';
-import { currentUser, requirePermission, type Auth } from '../security/index.ts';
+import { canSee, currentUser, currentViewer, requirePermission, type Auth } from '../security/index.ts';
 import type Koa from 'koa';
 
 const MAX_FILES = 2_000;
@@ -109,6 +109,22 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
       // The job holds its own copies now (or nothing was accepted): the upload folder can go.
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  // Re-OCR: the item's own originals are read again and its pages, text and PDF replaced (same id,
+  // same catalogue data); it runs as an ordinary job, with progress on the same event stream.
+  router.post('/api/items/:id/reocr', requirePermission('item:edit'), async (ctx) => {
+    const id = String(ctx.params.id ?? '');
+    const meta = await deps.ingest.store.getItem(id).catch(() => undefined);
+    if (!meta || !canSee(currentViewer(ctx), meta)) {
+      await deps.auth.record(ctx, { action: 'item.reocr', target: id.slice(0, 80), outcome: 'denied' });
+      throw new ApplianceError('ITEM_NOT_FOUND', '条目不存在或您无权查阅。', 'no such item (or not visible)', { status: 404 });
+    }
+    const me = currentUser(ctx);
+    const job = await deps.ingest.reocr(id, { name: me.user.username, role: me.roles.join('+'), source: ctx.ip });
+    await deps.auth.record(ctx, { action: 'item.reocr.request', target: id, outcome: 'success', details: { job: job.id } });
+    ctx.status = 202;
+    ctx.body = { job: job.id, progress: jobProgress(job) };
   });
 
   router.get('/api/jobs', requirePermission('item:ingest'), async (ctx) => {

@@ -1,6 +1,6 @@
 // 档案员: find an item, correct its catalogue data (validated by the server), and see which pages
 // the OCR was unsure of, so a person looks at them.
-import { get, patch } from './api.js';
+import { get, patch, post } from './api.js';
 import { clear, debounce, field, h } from './dom.js';
 import { t } from './i18n.js';
 import { busy, messageArea, table } from './ui.js';
@@ -50,6 +50,12 @@ async function edit(editor, id) {
     posts: text('posts', item.posts.join(', ')),
   };
   const save = h('button.primary', { type: 'submit', id: 'edit-save' }, t('save'));
+  // Re-OCR runs as an ordinary job: its progress shows on the 采集 page like any batch.
+  const reocr = h('button', { type: 'button', id: 'edit-reocr' }, t('reocr'));
+  reocr.addEventListener('click', busy(reocr, msgs, async () => {
+    const r = await post(`/api/items/${encodeURIComponent(id)}/reocr`);
+    msgs.ok(t('reocrQueued', { job: r.job }));
+  }));
   const low = item.pages.filter((p) => p.source === 'ocr' && p.confidence < LOW_CONFIDENCE);
   const form = h('form.card', { id: 'edit-form' }, h('h2', `${t('edit')}: ${item.archivalCode ?? item.itemId}`), msgs.el,
     ...Object.entries(fields).map(([k, el]) => field(t(k), el, k === 'archivalCode' ? '全宗号-年度-保管期限-机构代码-件号，如 J012-2014-Y-BGS-0042' : undefined)),
@@ -57,7 +63,7 @@ async function edit(editor, id) {
     h('h3', t('reviewPages')),
     table([t('page', { n: '' }).trim(), t('confidence'), ''], item.pages.map((p) => h('tr', { class: low.includes(p) ? 'flag' : undefined, 'data-page': p.page },
       h('td', p.page), h('td', `${p.confidence}`), h('td', low.includes(p) ? h('a', { href: `#/item/${encodeURIComponent(id)}?page=${p.page}` }, `⚠ ${t('lowConfidence')}`) : '')))),
-    h('p.muted', t('reocrNote')));
+    h('div.row', reocr, h('span.muted', t('reocrNote'))));
   form.addEventListener('submit', busy(save, msgs, async () => {
     // Browser-side checks only help the person; the server validates again and has the last word.
     if (fields.date.value && !/^\d{4}-\d{2}-\d{2}$/.test(fields.date.value)) throw new Error('日期须为 YYYY-MM-DD。');

@@ -11,7 +11,8 @@ import { ingestRoutes } from './ingest-routes.ts';
 import { itemRoutes } from './item-routes.ts';
 import { itemEditRoutes } from './item-edit-routes.ts';
 import { staticRoutes } from './static-routes.ts';
-import type { Classification } from '../appliance/config.ts';
+import { adminOpsRoutes } from './admin-ops-routes.ts';
+import type { Classification, Config } from '../appliance/config.ts';
 
 export interface WebDeps {
   log: Logger;
@@ -25,6 +26,8 @@ export interface WebDeps {
   uploadDir?: string;
   /** Highest classification an edit may set (the appliance's ceiling); 内部 when not given. */
   classificationCeiling?: Classification;
+  /** The appliance's configuration: enables backups, integrity and signature pages (web/admin-ops-routes.ts). */
+  config?: Config;
 }
 
 /** Headers every answer carries: no framing, no sniffing, no inline script, nothing from outside. */
@@ -75,6 +78,7 @@ export function createWebApp(deps: WebDeps): Koa {
   if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store });
   if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部' });
   staticRoutes(router);
+  if (deps.config) adminOpsRoutes(router, { auth: deps.auth, cfg: deps.config, store: deps.ingest?.store, search: deps.search });
   if (deps.ingest && deps.uploadDir) ingestRoutes(router, { auth: deps.auth, ingest: deps.ingest, uploadDir: deps.uploadDir });
   // Every route on `router` must declare publicRoute/requireSession/requirePermission, or the guard refuses it.
   app.use(deps.auth.guard(router));

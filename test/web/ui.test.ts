@@ -179,6 +179,12 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     await page.click('#edit-save');
     await expect.poll(() => page.textContent('#edit-form .ok')).toContain('已保存');
     await screenshot(page, '05-archivist-catalogue');
+    // Re-OCR: queued as a job from the editor; the item is read again and kept under its id.
+    await page.click('#edit-reocr');
+    await expect.poll(() => page.textContent('#edit-form .ok')).toContain('重新识别任务');
+    await expect
+      .poll(() => page.evaluate(async () => ((await (await fetch('/api/jobs')).json()) as Array<{ state: string; via: string; itemsFinished: number }>).some((j) => j.via === 'reocr' && j.state === 'done' && j.itemsFinished === 1)), { timeout: 180_000 })
+      .toBe(true);
   });
 
   it('staff searches a Chinese phrase, sees the highlight outlined on the scan, and downloads the PDF', async () => {
@@ -194,6 +200,8 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     // A facet narrows the query and says so in the address (a link can be shared).
     await page.click('#facets [data-facet="year"] button.facet-value');
     await expect.poll(() => page.url()).toContain('year=2016');
+    // Wait for the filtered list itself, not the one it replaces (the keyboard step needs it).
+    await page.waitForSelector('#results[aria-busy="false"]');
     await hit.waitFor();
 
     // Keyboard: arrow down from the box to the first hit, Enter opens it.

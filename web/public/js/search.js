@@ -40,6 +40,8 @@ export function render(main, route) {
     const mine = ++seq;
     history.replaceState(null, '', hash());
     status.textContent = t('searching');
+    // Screen readers (and tests) learn when the list they are on is about to be replaced.
+    results.setAttribute('aria-busy', 'true');
     const q = new URLSearchParams({ q: state.q, offset: String(state.offset), limit: String(LIMIT) });
     for (const [f] of FACETS) if (state.filters[f]) q.set(f, state.filters[f]);
     let r;
@@ -50,11 +52,13 @@ export function render(main, route) {
       errors.replaceChildren();
       showError(errors, e);
       status.textContent = '';
+      results.setAttribute('aria-busy', 'false');
       return;
     }
     if (mine !== seq) return; // an older answer arriving late must not overwrite a newer one
     errors.replaceChildren();
     show(r);
+    results.setAttribute('aria-busy', 'false');
   }
 
   function show(r) {

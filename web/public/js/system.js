@@ -3,6 +3,7 @@ import { get, post } from './api.js';
 import { clear, field, h } from './dom.js';
 import { t } from './i18n.js';
 import { healthPanel } from './health.js';
+import { backupsPanel } from './backups.js';
 import { busy, messageArea, table } from './ui.js';
 
 const GRANTABLE = ['staff', 'archivist', 'sysadmin'];
@@ -24,7 +25,7 @@ export function render(main) {
     await load();
   }));
   const health = healthPanel();
-  clear(main, h('section.system', h('h1', t('systemTitle')), h('div.grid', h('div', form, h('div.card', h('h2', t('accounts')), users)), h('div', health.el, h('div.card', { id: 'backups' }, h('h2', t('backups')), h('p.muted', t('backupsMissing')))))));
+  clear(main, h('section.system', h('h1', t('systemTitle')), h('div.grid', h('div', form, h('div.card', h('h2', t('accounts')), users)), h('div', health.el, backupsPanel().el))));
 
   async function load() {
     const listMsgs = messageArea();

@@ -1,0 +1,166 @@
+import type { Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../appliance/config.ts';
+import { healthReport } from '../../appliance/health.ts';
+import { createLogger } from '../../appliance/log.ts';
+import { argon2Hasher, createAuth, integrityLatestPath, openSecurity, type Role } from '../../security/index.ts';
+import { saveBackupRecord } from '../../security/backup-records.ts';
+import { createWebApp } from '../../web/index.ts';
+import { cleanup, tempDir } from '../support/appliance.ts';
+import { Client, GOOD_PASSWORD } from '../security/support.ts';
+import { launchChromium, screenshot, watchedPage } from './browser.ts';
+
+// The real koa app and security stores on a temp data dir; clamd deliberately absent (a socket
+// that does not exist), so the signature page must report "down" instead of failing.
+let dir: string;
+let base: string;
+let server: Server;
+let auditLines: () => Promise<Array<Record<string, unknown>>>;
+
+beforeAll(async () => {
+  dir = await tempDir('archive-adminops-');
+  const cfg = loadConfig({ overrides: { dataDir: dir, clamd: 'unix:/nonexistent/clamd.sock' } });
+  const sec = await openSecurity(cfg);
+  const log = createLogger({ level: 'silent' });
+  const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
+  const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
+  const users: Array<[string, Role[]]> = [['sec1', ['secadmin']], ['sys1', ['sysadmin']], ['aud1', ['auditor']], ['staff1', ['staff']]];
+  for (const [username, roles] of users) await sec.identity.createUser({ username, roles, passwordHash, mustChangePassword: false, ...(roles[0] === 'staff' ? { posts: [], clearance: '内部' as const } : {}) });
+  await saveBackupRecord(dir, {
+    backupId: 'bk-20261124T030000Z-a1b2c3', parentId: null, kind: 'full', created: '2026-11-24T03:00:00.000Z', file: '/media/usb/bk-20261124T030000Z-a1b2c3.archive-backup',
+    outBytes: 2048, files: 12, bytes: 4096, auditHead: { seq: 1, hash: 'x', file: 'audit-2026.jsonl', time: '2026-11-24T03:00:00.000Z' }, items: { a1: 'h1', b2: 'h2' }, included: 2,
+  });
+  const app = createWebApp({ log, auth, health: () => healthReport({}), config: cfg });
+  server = await new Promise((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  auditLines = async () => {
+    const text = await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
+    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  };
+});
+
+afterAll(async () => {
+  await new Promise<void>((r) => { server?.close(() => r()); server?.closeAllConnections(); });
+  await cleanup(dir);
+});
+
+async function as(username: string): Promise<Client> {
+  const c = new Client(base);
+  const r = await c.login(username);
+  expect(r.status).toBe(200);
+  return c;
+}
+
+describe('admin ops routes', () => {
+  it('integrity: 404 before any run, then the secadmin runs one and reads it back', async () => {
+    const sec = await as('sec1');
+    const none = await sec.get('/api/integrity/latest');
+    expect(none.status).toBe(404);
+    expect(none.body.error.code).toBe('INTEGRITY_NONE');
+    expect(none.body.error.message).toMatch(/尚未进行过完整性检测/);
+
+    const run = await sec.req('POST', '/api/integrity/run', {});
+    expect(run.status).toBe(200);
+    expect(run.body.counts).toMatchObject({ total: 0, ok: 0, changed: 0, missing: 0 });
+    expect(run.body.security.signatures.unavailable).toBeTruthy();
+    const saved = JSON.parse(await readFile(integrityLatestPath(dir), 'utf8'));
+    expect(saved.startedAt).toBe(run.body.startedAt);
+
+    const latest = await sec.get('/api/integrity/latest');
+    expect(latest.status).toBe(200);
+    expect(latest.body.finishedAt).toBe(run.body.finishedAt);
+
+    const rec = (await auditLines()).filter((l) => l.action === 'integrity.check');
+    expect(rec.at(-1)).toMatchObject({ actor: 'sec1', outcome: 'success' });
+    expect(String(rec.at(-1)!.role)).toMatch(/安全保密管理员|secadmin/);
+
+    // Without the CSRF header the run is refused and nothing runs.
+    const noCsrf = await sec.req('POST', '/api/integrity/run', {}, { csrf: false });
+    expect(noCsrf.status).toBe(403);
+  });
+
+  it('integrity: staff and sysadmin are refused', async () => {
+    for (const u of ['staff1', 'sys1']) {
+      const c = await as(u);
+      expect((await c.get('/api/integrity/latest')).status).toBe(403);
+      expect((await c.req('POST', '/api/integrity/run', {})).status).toBe(403);
+    }
+  });
+
+  it('integrity: a second concurrent run gets 409', async () => {
+    const sec = await as('sec1');
+    // Both requests race through the guard; if the first run ends before the second arrives, both
+    // succeed (never anything else), so try a few times until the overlap happens.
+    let refused: Awaited<ReturnType<Client['get']>> | undefined;
+    for (let i = 0; i < 10 && !refused; i++) {
+      const rs = await Promise.all([1, 2, 3].map(() => sec.req('POST', '/api/integrity/run', {})));
+      for (const r of rs) expect([200, 409]).toContain(r.status);
+      expect(rs.some((r) => r.status === 200)).toBe(true);
+      refused = rs.find((r) => r.status === 409);
+    }
+    expect(refused?.body.error.code).toBe('INTEGRITY_RUNNING');
+    expect(refused?.body.error.message).toMatch(/正在进行中/);
+  });
+
+  it('backups: the sysadmin lists them, the auditor and secadmin cannot', async () => {
+    const sys = await as('sys1');
+    const r = await sys.get('/api/admin/backups');
+    expect(r.status).toBe(200);
+    expect(r.body.backups).toEqual([
+      { id: 'bk-20261124T030000Z-a1b2c3', kind: 'full', parent: null, created: '2026-11-24T03:00:00.000Z', file: '/media/usb/bk-20261124T030000Z-a1b2c3.archive-backup', outBytes: 2048, bytes: 4096, files: 12, items: 2, included: 2 },
+    ]);
+    expect((await (await as('aud1')).get('/api/admin/backups')).status).toBe(403);
+    expect((await (await as('sec1')).get('/api/admin/backups')).status).toBe(403);
+    expect((await new Client(base).get('/api/admin/backups')).status).toBe(401);
+  });
+
+  it('signatures: status down with a Chinese reason when clamd is not running; others refused', async () => {
+    const sec = await as('sec1');
+    const r = await sec.get('/api/signatures');
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('down');
+    expect(r.body.reason).toMatch(/病毒扫描服务/);
+    expect((await (await as('sys1')).get('/api/signatures')).status).toBe(403);
+  });
+});
+
+describe('admin ops pages in Chromium', () => {
+  it('sysadmin sees the backup list; secadmin sees signatures down, runs an integrity check and sees the report', async () => {
+    const browser = await launchChromium();
+    const outside: string[] = [];
+    const problems: string[] = [];
+    try {
+      const login = async (username: string) => {
+        const { page } = await watchedPage(browser, outside, problems);
+        await page.goto(base);
+        await page.fill('#login-username', username);
+        await page.fill('#login-password', GOOD_PASSWORD);
+        await page.click('#login-submit');
+        return page;
+      };
+      const sys = await login('sys1');
+      await sys.waitForURL(/#\/system$/);
+      await sys.waitForSelector('#backups tr[data-backup="bk-20261124T030000Z-a1b2c3"]');
+      expect(await sys.textContent('#backup-console-note')).toContain('archive backup create');
+      await screenshot(sys, 'admin-ops-backups');
+
+      const sec = await login('sec1');
+      await sec.waitForURL(/#\/security$/);
+      await sec.waitForSelector('#signatures .error:has-text("病毒扫描服务")');
+      await sec.waitForSelector('#integrity-report');
+      await sec.click('#integrity-run');
+      await sec.waitForSelector('#integrity-counts [data-status="missing"]');
+      expect(await sec.textContent('#integrity-counts')).toContain('缺失');
+      expect(await sec.textContent('#integrity-report')).toContain('检测时间');
+      await screenshot(sec, 'admin-ops-integrity');
+      expect(outside).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});

@@ -27,7 +27,7 @@ export interface TarWritten {
 }
 
 const BLOCK = 512;
-const READ = 1024 * 1024;
+const READ = 2 * 1024 * 1024;
 
 export function tarHeader(path: string, size: number, mtime: Date): Buffer {
   const h = new Header({ path, mode: 0o600, size, mtime, type: 'File', uid: 0, gid: 0 });
@@ -51,20 +51,28 @@ export async function* tarEntry(src: TarSource, done: (w: TarWritten) => void, p
     const fh = await open(src.file!, 'r').catch((e: Error) => {
       throw sourceChanged(src.path, `cannot open: ${e.message}`);
     });
+    // One read ahead: the next block is on its way from disk while this one is hashed, encrypted
+    // and written (without it the pipeline sat idle on every read). A fresh buffer each time:
+    // downstream may still hold the previous one.
+    const readNext = (left: number) => {
+      const buf = Buffer.allocUnsafe(Math.min(READ, left));
+      return fh.read(buf, 0, buf.length, null).then(({ bytesRead }) => (bytesRead === buf.length ? buf : buf.subarray(0, bytesRead)));
+    };
+    let left = src.size;
+    let next = left > 0 ? readNext(left) : undefined;
     try {
-      let left = src.size;
-      while (left > 0) {
-        // A fresh buffer each time: downstream may still hold the previous one.
-        const buf = Buffer.allocUnsafe(Math.min(READ, left));
-        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) throw sourceChanged(src.path, `shorter than its ${src.size} bytes`);
-        const part = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      while (next) {
+        const part = await next;
+        next = undefined;
+        if (part.length === 0) throw sourceChanged(src.path, `shorter than its ${src.size} bytes`);
+        left -= part.length;
+        if (left > 0) next = readNext(left);
         h.update(part);
-        left -= bytesRead;
-        progress?.(bytesRead);
+        progress?.(part.length);
         yield part;
       }
     } finally {
+      await next?.catch(() => undefined);
       await fh.close();
     }
   }

@@ -41,6 +41,10 @@ async function folderFiles(dir: string): Promise<string[]> {
  * batch's defaults, so nothing in the batch is silently left behind.
  */
 export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'manifest' | 'posts' | 'classification' | 'knownPosts'> & { ceiling: Classification }): Promise<{ items: IntakeItem[]; problems: PlanProblem[] }> {
+  const unknown = opts.knownPosts ? (opts.posts ?? []).filter((p) => !opts.knownPosts!.has(p)) : [];
+  if (unknown.length) {
+    throw new ApplianceError('POSTS_UNKNOWN', `岗位不存在：${unknown.join('、')}。请核对岗位代码（archive post list），或请安全保密管理员先建立岗位。`, `unknown posts: ${unknown.join(', ')}`, { details: { posts: unknown } });
+  }
   const items: IntakeItem[] = [];
   const named = new Set<string>();
   if (opts.manifest) {
@@ -133,7 +137,12 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
   let inbox: InboxWatcher | undefined;
 
   const submitItems = (items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[] }) => submitIntake(jobs, deps.audit, items, opts);
-  const submit = async (paths: string[], opts: SubmitOptions) => submitPaths(cfg, jobs, deps.audit, paths, { ...opts, knownPosts: opts.knownPosts ?? (await deps.knownPosts?.()) });
+  const submit = async (paths: string[], opts: SubmitOptions) => {
+    // Post codes are checked against the registry once it has any (a typo like BSG for BGS would
+    // otherwise archive an item nobody can see); before the first post exists there is nothing to check.
+    const registered = opts.knownPosts ?? (await deps.knownPosts?.());
+    return submitPaths(cfg, jobs, deps.audit, paths, { ...opts, knownPosts: registered?.size ? registered : undefined });
+  };
 
   return {
     jobs,

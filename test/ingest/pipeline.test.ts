@@ -140,6 +140,32 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
     expect(await new JobStore(dataDir).list()).toEqual([]);
   });
 
+  it('takes a settled batch from the hot folder, and leaves a refused one in place with a report', async () => {
+    const dataDir = join(work, 'data-inbox');
+    const app = await startServe({ ARCHIVE_CLAMD: clamd.address, ARCHIVE_LOG_LEVEL: 'warn', ARCHIVE_INBOX_SETTLE_MS: '1000' }, dataDir);
+    try {
+      await waitFor(async () => ((await fetch(`${app.base}/api/health`).catch(() => undefined))?.status ? true : undefined), 60_000, 'serve up');
+      const inbox = join(dataDir, 'inbox');
+      // A bad CSV: nothing is taken; the files stay and a report says why.
+      await mkdir(join(inbox, 'scan1'), { recursive: true });
+      await copyFile(join(SAMPLES, 'S0008/page-002.jpg'), join(inbox, 'scan1', 'p1.jpg'));
+      await writeFile(join(inbox, 'items.csv'), '文件,档号,岗位\nscan1,bad-code,BGS\n');
+      const report = await waitFor(async () => (await readdir(inbox)).find((n) => n.startsWith('导入结果-')), 30_000, 'refusal report');
+      expect(await readFile(join(inbox, report), 'utf8')).toContain('档号');
+      expect(await new JobStore(dataDir).list()).toEqual([]);
+      // Fixed by the archivist: the batch is taken, archived, and the inbox emptied.
+      await writeFile(join(inbox, 'items.csv'), '文件,档号,岗位\nscan1,J012-2015-D10-BGS-0007,BGS\n');
+      const job = await waitFor(async () => {
+        const [j] = await new JobStore(dataDir).list();
+        return j?.state === 'done' ? j : undefined;
+      }, 120_000, 'inbox job done');
+      expect(job).toMatchObject({ via: 'inbox', items: [{ outcome: 'archived', metadata: { archivalCode: 'J012-2015-D10-BGS-0007' } }] });
+      expect((await readdir(inbox)).filter((n) => !n.startsWith('导入结果-'))).toEqual([]);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('survives kill -9 mid-batch: resumes, nothing missing, nothing twice; waits while clamd is down', async () => {
     const dataDir = join(work, 'data-c');
     const env = { ARCHIVE_CLAMD: clamd.address, ARCHIVE_LOG_LEVEL: 'warn' };

@@ -1,12 +1,11 @@
 // bench/search: index ≥200,000 synthetic pages (sentences of the samples' ground truth recombined,
-// several posts), then latency of the search service (and a minimal koa route around it) under 1,
+// several posts), then latency of the search service (and the appliance's real GET /api/search) under 1,
 // 8 and 32 concurrent clients, against the same queries sent straight to Meilisearch with the same
 // filter. Prints figures and ratios; asserts nothing.
 //   npx tsx bench/search.ts [--pages 200000] [--requests 400] [--keep DIR]
 import { readFileSync, readdirSync } from 'node:fs';
 import { Agent, request, type Server } from 'node:http';
 import { join } from 'node:path';
-import Koa from 'koa';
 import { pino } from 'pino';
 import { loadConfig, type Classification } from '../appliance/config.ts';
 import { ensureDataDir } from '../appliance/data-dir.ts';
@@ -18,6 +17,9 @@ import { parseQuery } from '../search/normalize.ts';
 import { accessFilter } from '../search/tenant-token.ts';
 import type { Viewer } from '../security/access.ts';
 import { SHARED, cleanup, tempDir } from '../test/support/appliance.ts';
+import { createIngestService } from '../ingest/index.ts';
+import { argon2Hasher, createAuth, openSecurity } from '../security/index.ts';
+import { createWebApp } from '../web/index.ts';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -194,26 +196,42 @@ try {
   const service = (c: { q: string; v: Viewer }) => svc.search(c.v, { q: c.q, limit: 20 });
   const serviceCold = (c: { q: string; v: Viewer }) => cold.search(c.v, { q: c.q, limit: 20 });
 
-  // A minimal koa route on loopback (the real GET /api/search comes with sessions).
-  const app = new Koa();
-  app.use(async (ctx) => {
-    const v = viewers[Number(ctx.query.v)];
-    ctx.body = await svc.search(v, { q: String(ctx.query.q ?? ''), limit: 20 });
-  });
+  // The appliance's real GET /api/search: session cookie, deny-by-default guard, the viewer's
+  // tenant token, and an audit record for every search (what a staff user's browser pays).
+  const sec = await openSecurity(cfg);
+  const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log: pino({ level: 'silent' }) });
+  const ingest = await createIngestService(cfg, { log: pino({ level: 'silent' }), audit: sec.audit, search: svc });
+  const app = createWebApp({ log: pino({ level: 'silent' }), auth, search: svc, ingest, health: async () => ({ status: 'ok', time: '', components: {} }) });
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server!.once('listening', r));
   const port = (server.address() as { port: number }).port;
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const route = (c: { q: string; v: Viewer }) =>
-    new Promise<void>((resolve, reject) => {
-      const path = `/api/search?q=${encodeURIComponent(c.q)}&v=${viewers.indexOf(c.v)}`;
-      request({ host: '127.0.0.1', port, path, agent }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-      })
-        .on('error', reject)
-        .end();
+  const http = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+    new Promise<{ status: number; cookies: string[]; text: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, method, headers, agent }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, cookies: (res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]), text }));
+      });
+      req.on('error', reject);
+      req.end(body);
     });
+  // One staff account per viewer, logged in once; their session cookies are reused by the clients.
+  for (const p of POSTS) await sec.identity.createPost({ code: p, name: p }).catch(() => undefined);
+  const hash = await argon2Hasher.hash('Bench-password-2026');
+  const cookieOf = new Map<Viewer, string>();
+  for (const [i, v] of viewers.entries()) {
+    const username = `bench${i}`;
+    if (!(await sec.identity.findUser(username))) await sec.identity.createUser({ username, roles: ['staff'], posts: v.posts, clearance: v.clearance, passwordHash: hash, mustChangePassword: false });
+    const csrf = (await http('GET', '/api/auth/csrf', {})).cookies[0];
+    const login = await http('POST', '/api/auth/login', { cookie: csrf, 'x-csrf-token': csrf.split('=')[1], 'content-type': 'application/json' }, JSON.stringify({ username, password: 'Bench-password-2026' }));
+    if (login.status !== 200) throw new Error(`login ${username}: ${login.status} ${login.text}`);
+    cookieOf.set(v, login.cookies.join('; '));
+  }
+  const route = async (c: { q: string; v: Viewer }) => {
+    const r = await http('GET', `/api/search?q=${encodeURIComponent(c.q)}&limit=20`, { cookie: cookieOf.get(c.v)! });
+    if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 200)}`);
+  };
 
   // Result sizes, for the record.
   let hits = 0;
@@ -232,7 +250,7 @@ try {
   await run(4, cases.slice(0, 50).map((c) => () => route(c)));
 
   console.log('\nlatency ms (p50 / p95 / p99), same queries and filter; ratio = p95 / raw p95');
-  console.log('clients  raw meilisearch           service                 service, no cache       koa route               service/raw  no-cache/raw  route/raw');
+  console.log('clients  raw meilisearch           service                 service, no cache       GET /api/search         service/raw  no-cache/raw  api/raw');
   for (const c of [1, 8, 32]) {
     // Alternate order per level so drift on the shared CPU hits both sides.
     const r1 = await run(c, cases.map((x) => () => raw(x)));

@@ -29,13 +29,16 @@ export function startDaily(hour: number, task: () => Promise<unknown>, opts: { n
   let due = new Date(now().getTime() + msUntilHour(now(), hour));
   let running: Promise<unknown> = Promise.resolve();
   let stopped = false;
-  const arm = () => {
+  // After a run the next one is counted from the time it was due, not from "now": a timer may
+  // fire a millisecond before the clock shows hour:00, and counting from then ran it twice.
+  const arm = (after = 0) => {
     if (stopped) return;
-    const wait = msUntilHour(now(), hour);
-    due = new Date(now().getTime() + wait);
+    const base = Math.max(now().getTime(), after);
+    due = new Date(base + msUntilHour(new Date(base), hour));
+    const dueAt = due.getTime();
     timer = setTimeout(() => {
-      running = task().catch((e) => opts.onError?.(e)).finally(arm);
-    }, wait);
+      running = task().catch((e) => opts.onError?.(e)).finally(() => arm(dueAt));
+    }, Math.max(0, dueAt - now().getTime()));
     timer.unref();
   };
   arm();

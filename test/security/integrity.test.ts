@@ -102,5 +102,15 @@ describe('archive verify: the integrity report (四性检测)', () => {
     expect(runs).toBe(1);
     expect(s.next().getHours()).toBe(2);
     await s.stop();
+    // A wall clock that runs behind the timers (they fire "early" by its reading): still one run.
+    const t1 = Date.now();
+    let slowRuns = 0;
+    const slow = startDaily(2, async () => {
+      slowRuns++;
+    }, { now: () => new Date(clock + (Date.now() - t1) * 0.8) });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(slowRuns).toBe(1);
+    expect(slow.next().getDate()).toBe(2);
+    await slow.stop();
   });
 });

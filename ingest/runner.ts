@@ -91,8 +91,12 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     // Saves are serialised: concurrent pages must not interleave two renames of the journal.
     this.saving = this.saving.then(() => this.jobs.save(job)).catch((e) => this.deps.log.error({ err: (e as Error).message }, 'journal save failed'));
     const p = jobProgress(job);
-    this.emit('progress', item ? { ...p, item: { n: item.n, label: item.label, stage: item.stage, outcome: item.outcome, pagesDone: item.pagesDone, pageCount: item.pageCount } } : p);
-    return this.saving;
+    const event = item ? { ...p, item: { n: item.n, label: item.label, stage: item.stage, outcome: item.outcome, pagesDone: item.pagesDone, pageCount: item.pageCount } } : p;
+    // Tell listeners only once the journal says so: a page that reloads GET /api/jobs on an
+    // event must find the state the event announced (it found "running" after "done").
+    return this.saving.then(() => {
+      this.emit('progress', event);
+    });
   }
 
   private async runJob(job: Job): Promise<void> {

@@ -17,6 +17,7 @@ import { parseQuery } from '../search/normalize.ts';
 import { accessFilter } from '../search/tenant-token.ts';
 import type { Viewer } from '../security/access.ts';
 import { SHARED, cleanup, tempDir } from '../test/support/appliance.ts';
+import { rng } from '../test/search/support.ts';
 import { createIngestService } from '../ingest/index.ts';
 import { argon2Hasher, createAuth, openSecurity } from '../security/index.ts';
 import { createWebApp } from '../web/index.ts';
@@ -30,16 +31,6 @@ const REQUESTS = arg('requests', 400);
 const keepIdx = process.argv.indexOf('--keep');
 const KEEP = keepIdx > 0 ? process.argv[keepIdx + 1] : undefined;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = rng(42);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 

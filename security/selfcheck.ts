@@ -256,7 +256,7 @@ async function probe(id: string, title: string, fn: () => Promise<ProbeHealth> |
 async function checkClamd(inp: SelfcheckInputs): Promise<CheckResult> {
   const h = await probe('clamd', '病毒扫描服务与病毒库', inp.clamd);
   if ('id' in h) return h;
-  if (h.status === 'down') return result('clamd', '病毒扫描服务与病毒库', 'failure', `clamd 不可用：${h.reason}。导入将暂停，直到扫描服务恢复。`, '启动扫描服务（systemctl start clamav-daemon）；首次安装须先从经批准的介质导入病毒库。');
+  if (h.status === 'down') return result('clamd', '病毒扫描服务与病毒库', 'failure', `clamd 不可用：${h.reason.replace(/。$/, '')}。导入将暂停，直到扫描服务恢复。`, '启动扫描服务（systemctl start clamav-daemon）；首次安装须先从经批准的介质导入病毒库。');
   if (h.status === 'degraded') return result('clamd', '病毒扫描服务与病毒库', 'warning', `clamd 运行中，但病毒库过旧：${h.reason}。`, '从经批准的介质导入最新病毒库。');
   if (h.signatures?.ageDays === undefined) return result('clamd', '病毒扫描服务与病毒库', 'warning', `clamd 运行中，但只加载了自定义病毒库（无官方病毒库日期）：${h.reason}。`, '从经批准的介质导入官方病毒库（main/daily/bytecode）。');
   return result('clamd', '病毒扫描服务与病毒库', 'ok', `clamd 运行中，病毒库 ${h.signatures.ageDays} 天前发布。`);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type Router from '@koa/router';
@@ -10,24 +9,13 @@ import { createIngestService, ItemStore, JobStore } from '../../ingest/index.ts'
 import { createSearchService } from '../../search/index.ts';
 import { createAuth, openSecurity, verifyAudit } from '../../security/index.ts';
 import { createWebApp } from '../../web/index.ts';
-import { CLI, ROOT, SHARED, cleanup, tempDir } from '../support/appliance.ts';
+import { ROOT, SHARED, cleanup, runCli as runCliWith, tempDir } from '../support/appliance.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';
 
 const SAMPLES = join(SHARED, 'samples/items');
 
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const base = { ...process.env };
-    delete base.ARCHIVE_CEILING; // the appliance's default ceiling: 内部
-    delete base.ARCHIVE_CONFIG;
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
+/** The appliance's default ceiling (内部), whatever this shell has set. */
+const runCli = (args: string[], env: Record<string, string>) => runCliWith(args, env, ['ARCHIVE_CEILING', 'ARCHIVE_CONFIG']);
 
 async function auditRecords(dataDir: string): Promise<Array<{ action: string; outcome: string; actor: string; target: string; details: Record<string, unknown> }>> {
   const files = (await readdir(join(dataDir, 'audit'))).filter((f) => f.endsWith('.jsonl'));

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFile, cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -6,21 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ItemStore, JobStore, type Job } from '../../ingest/index.ts';
 import { cer } from '../../ingest/ocr/cer.ts';
 import { verifyAudit } from '../../security/index.ts';
-import { CLI, SHARED, cleanup, startServe, tempDir, waitFor } from '../support/appliance.ts';
+import { SHARED, cleanup, runCli, startServe, tempDir, waitFor } from '../support/appliance.ts';
 import { eicarBytes, startTestClamd, type TestClamd } from '../support/clamd.ts';
 
 const SAMPLES = join(SHARED, 'samples/items');
 
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 /** A PNG whose header claims 50,000 × 50,000 pixels (a decompression bomb's calling card). */
 function bombPng(): Buffer {

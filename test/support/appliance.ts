@@ -71,3 +71,20 @@ export function pidAlive(pid: number): boolean {
 export async function cleanup(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
+
+/**
+ * Run the `archive` command as a script would: no terminal, this process's environment plus `env`
+ * less `unset`, output collected.
+ */
+export function runCli(args: string[], env: Record<string, string>, unset: string[] = []): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const base: Record<string, string | undefined> = { ...process.env };
+    for (const k of unset) delete base[k];
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (err += d));
+    p.on('exit', (code) => resolve({ code, out, err }));
+  });
+}

@@ -114,7 +114,9 @@ export class MeiliSupervisor {
     await mkdir(paths.snapshotDir, { recursive: true, mode: 0o700 });
     this.spawnChild();
     await this.waitHealthy(timeoutMs);
-    this.healthTimer = setInterval(() => void this.checkHealth(), 5_000);
+    this.healthTimer = setInterval(() => {
+      this.checkHealth().catch((err: Error) => this.log.error({ component: 'meilisearch', err: err.message }, 'meilisearch health check failed'));
+    }, 5_000);
     this.healthTimer.unref();
   }
 
@@ -158,10 +160,14 @@ export class MeiliSupervisor {
   }
 
   private async checkHealth(): Promise<void> {
-    if (!this.child) return;
-    if (await this.ping()) {
+    // The child may exit or be stopped while the ping is in flight: hold the one being checked.
+    const child = this.child;
+    if (!child || this.stopping) return;
+    const alive = await this.ping();
+    if (this.stopping || this.child !== child) return;
+    if (alive) {
       this.failedChecks = 0;
-      this.lastHealth = { status: 'ok', reason: 'available', pid: this.child.pid, port: this.port };
+      this.lastHealth = { status: 'ok', reason: 'available', pid: child.pid, port: this.port };
       return;
     }
     this.failedChecks++;
@@ -170,7 +176,7 @@ export class MeiliSupervisor {
       // Alive but not answering for 30 s: kill it; the exit handler starts a fresh one.
       this.log.error({ component: 'meilisearch' }, 'meilisearch unresponsive; killing it');
       this.failedChecks = 0;
-      this.child.kill('SIGKILL');
+      child.kill('SIGKILL');
     }
   }
 
@@ -188,8 +194,9 @@ export class MeiliSupervisor {
 
   /** Current health, checked live. */
   async health(): Promise<MeiliHealth> {
-    if (this.child && (await this.ping())) {
-      this.lastHealth = { status: 'ok', reason: 'available', pid: this.child.pid, port: this.port };
+    const child = this.child;
+    if (child && (await this.ping())) {
+      this.lastHealth = { status: 'ok', reason: 'available', pid: child.pid, port: this.port };
     } else if (this.lastHealth.status === 'ok') {
       this.lastHealth = { status: 'down', reason: 'not answering' };
     }

@@ -11,6 +11,18 @@ import type { IngestDeps, PdfSource, RecognisedPage } from './runner-deps.ts';
 
 const RETRY_MS = 5_000;
 
+/**
+ * The journal could not be written (disk full, read-only, failing). The run stops as if the process
+ * had crashed at that point: nothing after the last recorded step is done or announced, nothing is
+ * marked failed for it, and the runner retries from the journal on disk.
+ */
+export class JournalWriteError extends ApplianceError {
+  constructor(jobId: string, cause: unknown) {
+    const why = (cause as Error).message;
+    super('JOB_JOURNAL_WRITE', `无法写入任务 ${jobId} 的日志（${why}）。任务已暂停，磁盘恢复可写后自动从上一步继续，已完成的工作不会丢失。`, `cannot write the journal of job ${jobId}: ${why}`, { status: 503, cause });
+  }
+}
+
 export interface RunnerEvents {
   progress: [JobProgress & { item?: { n: number; label: string; stage: string; outcome: string; pagesDone: number; pageCount?: number } }];
 }
@@ -28,7 +40,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
   private watcher?: FSWatcher;
   private saving = Promise.resolve();
 
-  constructor(private readonly jobs: JobStore, private readonly deps: IngestDeps, private readonly opts: { pageConcurrency: number }) {
+  constructor(private readonly jobs: JobStore, private readonly deps: IngestDeps, private readonly opts: { pageConcurrency: number; retryMs?: number }) {
     super();
   }
 
@@ -71,7 +83,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
         if (pending.length === 0) await this.sleep(2_000);
       } catch (e) {
         this.deps.log.error({ err: (e as Error).message, stack: (e as Error).stack }, 'ingest loop error');
-        await this.sleep(RETRY_MS);
+        await this.sleep(this.opts.retryMs ?? RETRY_MS);
       }
     }
   }
@@ -89,14 +101,23 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
 
   private save(job: Job, item?: JobItem): Promise<void> {
     // Saves are serialised: concurrent pages must not interleave two renames of the journal.
-    this.saving = this.saving.then(() => this.jobs.save(job)).catch((e) => this.deps.log.error({ err: (e as Error).message }, 'journal save failed'));
+    const write = this.saving.then(() => this.jobs.save(job));
+    this.saving = write.catch(() => undefined);
     const p = jobProgress(job);
     const event = item ? { ...p, item: { n: item.n, label: item.label, stage: item.stage, outcome: item.outcome, pagesDone: item.pagesDone, pageCount: item.pageCount } } : p;
     // Tell listeners only once the journal says so: a page that reloads GET /api/jobs on an
     // event must find the state the event announced (it found "running" after "done").
-    return this.saving.then(() => {
-      this.emit('progress', event);
-    });
+    return write.then(
+      () => {
+        this.emit('progress', event);
+      },
+      (e) => {
+        const err = e instanceof JournalWriteError ? e : new JournalWriteError(job.id, e);
+        this.deps.log.error({ job: job.id, err: err.message }, 'journal save failed; job paused');
+        this.emit('progress', { ...jobProgress(job), state: 'waiting', waitingReason: err.zh });
+        throw err;
+      },
+    );
   }
 
   private async runJob(job: Job): Promise<void> {
@@ -108,18 +129,32 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     }
     // Indexing runs beside OCR: while Meilisearch makes one item searchable, the next is read.
     const indexing: Promise<void>[] = [];
+    let journal: JournalWriteError | undefined;
+    const failed = async (item: JobItem, e: unknown) => {
+      try {
+        if (e instanceof JournalWriteError) throw e;
+        await this.failItem(job, item, e);
+      } catch (e2) {
+        if (!(e2 instanceof JournalWriteError)) throw e2;
+        journal ??= e2;
+      }
+    };
     for (const item of job.items) {
-      if (this.stopped) break;
+      if (this.stopped || journal) break;
       if (item.outcome !== 'pending') continue;
       try {
         await this.processItem(job, item);
         // 'indexed' too: a crash between its two journal writes indexes it again (idempotent).
-        if (item.stage === 'stored' || item.stage === 'indexed') indexing.push(this.indexItem(job, item).catch((e) => this.failItem(job, item, e)));
+        if (item.stage === 'stored' || item.stage === 'indexed') indexing.push(this.indexItem(job, item).catch((e) => failed(item, e)));
       } catch (e) {
-        await this.failItem(job, item, e);
+        await failed(item, e);
       }
     }
-    await Promise.all(indexing);
+    // All of them settled before anything else: a late save of this run must not land after a retry's.
+    const settled = await Promise.allSettled(indexing);
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (journal) throw journal;
+    if (rejected) throw rejected.reason;
     if (this.stopped) return;
     job.state = 'done';
     job.waitingReason = undefined;

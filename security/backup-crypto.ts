@@ -1,8 +1,8 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
 import argon2 from 'argon2';
 import { ApplianceError } from '../appliance/errors.ts';
+import type { ChunkParams } from './backup-stream.ts';
 
 /**
  * The encrypted backup format (in the spirit of age's STREAM):
@@ -21,7 +21,6 @@ import { ApplianceError } from '../appliance/errors.ts';
 export const BACKUP_MAGIC = Buffer.from('ARCHBKUP', 'latin1');
 export const BACKUP_FORMAT_VERSION = 1;
 export const CHUNK_SIZE = 64 * 1024;
-const TAG = 16;
 const PREFIX = 13; // magic + version + length
 const MAX_HEADER_JSON = 64 * 1024;
 
@@ -93,56 +92,8 @@ async function deriveKeys(source: BackupKeySource, kdf: HeaderJson['kdf']): Prom
   return { enc: sub('enc'), mac: sub('mac'), check: sub('check') };
 }
 
-function nonce(prefix: Buffer, counter: number, final: boolean): Buffer {
-  const n = Buffer.alloc(12);
-  prefix.copy(n, 0, 0, 7);
-  n.writeUInt32BE(counter, 7);
-  n[11] = final ? 1 : 0;
-  return n;
-}
-
-/** A FIFO of buffers that hands out exact byte counts without re-copying everything it holds. */
-class ByteQueue {
-  private parts: Buffer[] = [];
-  length = 0;
-  push(b: Buffer): void {
-    if (b.length) {
-      this.parts.push(b);
-      this.length += b.length;
-    }
-  }
-  take(n: number): Buffer {
-    const first = this.parts[0];
-    if (first && first.length >= n) {
-      const out = first.subarray(0, n);
-      if (first.length === n) this.parts.shift();
-      else this.parts[0] = first.subarray(n);
-      this.length -= n;
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const p = this.parts[0];
-      const k = Math.min(p.length, n - off);
-      p.copy(out, off, 0, k);
-      off += k;
-      if (k === p.length) this.parts.shift();
-      else this.parts[0] = p.subarray(k);
-    }
-    this.length -= n;
-    return out;
-  }
-  peek(n: number): Buffer {
-    const out = this.take(n);
-    this.parts.unshift(out);
-    this.length += n;
-    return out;
-  }
-}
-
 /** Build the header and keys of a new backup. */
-export async function newBackupHeader(source: BackupKeySource, info: BackupHeaderInfo, kdfCost: { memoryCost: number; timeCost: number; parallelism: number } = BACKUP_KDF): Promise<{ header: Buffer; keys: Keys; prefix: Buffer; aad: Buffer }> {
+export async function newBackupHeader(source: BackupKeySource, info: BackupHeaderInfo, kdfCost: { memoryCost: number; timeCost: number; parallelism: number } = BACKUP_KDF): Promise<{ header: Buffer; chunks: ChunkParams }> {
   const salt = randomBytes(16).toString('base64');
   const kdf: HeaderJson['kdf'] = 'passphrase' in source ? { alg: 'argon2id', m: kdfCost.memoryCost, t: kdfCost.timeCost, p: kdfCost.parallelism, salt } : { alg: 'key-file', salt };
   const keys = await deriveKeys(source, kdf);
@@ -156,73 +107,12 @@ export async function newBackupHeader(source: BackupKeySource, info: BackupHeade
   const signed = Buffer.concat([head, body]);
   const digest = createHash('sha256').update(signed).digest();
   const mac = createHmac('sha256', keys.mac).update(signed).update(digest).digest();
-  return { header: Buffer.concat([signed, digest, mac]), keys, prefix, aad: digest };
+  return { header: Buffer.concat([signed, digest, mac]), chunks: { key: keys.enc, prefix, aad: digest, chunkSize: CHUNK_SIZE } };
 }
 
-/** Plaintext in, encrypted backup out (header first). Holds at most two chunks in memory. */
-export class EncryptStream extends Transform {
-  private readonly q = new ByteQueue();
-  private counter = 0;
-  private started = false;
-
-  constructor(
-    private readonly header: Buffer,
-    private readonly key: Buffer,
-    private readonly prefix: Buffer,
-    private readonly aad: Buffer,
-    private readonly chunkSize = CHUNK_SIZE,
-  ) {
-    super({ highWaterMark: 4 * 1024 * 1024 });
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try {
-      this.start();
-      this.q.push(chunk);
-      // Keep the last full chunk back until we know whether it is the final one. Sealed chunks
-      // go downstream as one buffer per input chunk: a push per 64 KiB chunk and per tag cost
-      // more than the encryption itself.
-      const out: Buffer[] = [];
-      while (this.q.length > this.chunkSize) this.seal(this.q.take(this.chunkSize), false, out);
-      if (out.length) this.push(out.length === 1 ? out[0] : Buffer.concat(out));
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
-  }
-
-  override _flush(cb: TransformCallback): void {
-    try {
-      this.start();
-      const out: Buffer[] = [];
-      this.seal(this.q.take(this.q.length), true, out);
-      this.push(Buffer.concat(out));
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
-  }
-
-  private start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.push(this.header);
-  }
-
-  private seal(pt: Buffer, final: boolean, out: Buffer[]): void {
-    if (this.counter > 0xffffffff) throw new Error('backup too large for one stream');
-    const c = createCipheriv('aes-256-gcm', this.key, nonce(this.prefix, this.counter++, final));
-    c.setAAD(this.aad);
-    out.push(c.update(pt));
-    c.final();
-    out.push(c.getAuthTag());
-  }
-}
-
-/** Parse and authenticate a header at the start of `q`; undefined while more bytes are needed. */
-function headerLength(q: ByteQueue): number | undefined {
-  if (q.length < PREFIX) return undefined;
-  const p = q.peek(PREFIX);
+/** Length of the whole header from its first PREFIX bytes (checks magic and version). */
+function headerLength(p: Buffer): number {
+  if (p.length < PREFIX) throw notBackup('file too short');
   if (!p.subarray(0, 8).equals(BACKUP_MAGIC)) throw notBackup('magic bytes differ');
   if (p[8] !== BACKUP_FORMAT_VERSION) throw notBackup(`format version ${p[8]}`);
   const len = p.readUInt32BE(9);
@@ -251,115 +141,37 @@ async function openHeader(raw: Buffer, source: BackupKeySource): Promise<{ json:
   return { json, keys, aad: Buffer.from(digest) };
 }
 
-/**
- * Encrypted backup in, plaintext out; emits 'header' (BackupHeaderInfo) once the header is proven.
- * Every chunk is authenticated before any of its bytes go on, so what downstream sees is always
- * genuine — but a stream may still stop with BACKUP_CORRUPT later: consumers must stage, not commit.
- */
-export class DecryptStream extends Transform {
-  private readonly q = new ByteQueue();
-  private state: 'header' | 'body' = 'header';
-  private keys?: Keys;
-  private prefix: Buffer = Buffer.alloc(7);
-  private aad: Buffer = Buffer.alloc(32);
-  private counter = 0;
-  private offset = 0;
-  info?: BackupHeaderInfo;
+export interface OpenedBackup {
+  info: BackupHeaderInfo;
+  /** Where chunk 1 starts. */
+  offset: number;
+  chunks: ChunkParams;
+}
 
-  constructor(private readonly source: BackupKeySource) {
-    super({ highWaterMark: 4 * 1024 * 1024 });
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.q.push(chunk);
-    this.pump(false).then(() => cb(), (e: Error) => cb(e));
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.pump(true).then(() => cb(), (e: Error) => cb(e));
-  }
-
-  private async pump(end: boolean): Promise<void> {
-    if (this.state === 'header') {
-      const len = headerLength(this.q);
-      if (len === undefined || this.q.length < len) {
-        if (end) throw this.q.length >= PREFIX ? corrupt('文件过短，文件头不完整', 'file shorter than its header', { chunk: 0 }) : notBackup('file too short');
-        return;
-      }
-      const raw = this.q.take(len);
-      const { json, keys, aad } = await openHeader(raw, this.source);
-      this.keys = keys;
-      this.aad = aad;
-      this.prefix = Buffer.from(json.noncePrefix, 'hex');
-      this.offset = len;
-      this.info = { backupId: json.backupId, parentId: json.parentId ?? null, kind: json.kind, created: json.created };
-      this.state = 'body';
-      this.emit('header', this.info);
-    }
-    const whole = CHUNK_SIZE + TAG;
-    // Opened chunks go downstream together, one push per input chunk (see EncryptStream).
-    const out: Buffer[] = [];
-    try {
-      while (this.q.length > whole) out.push(this.open(this.q.take(whole), false));
-      if (end) {
-        if (this.q.length < TAG) throw corrupt(`文件被截断（第 ${this.counter + 1} 块不完整）`, `truncated at chunk ${this.counter + 1}`, { chunk: this.counter + 1, offset: this.offset, reason: 'truncated' });
-        out.push(this.open(this.q.take(this.q.length), true));
-      }
-    } finally {
-      // What was authenticated before a bad chunk still goes on: downstream stages it, and the
-      // error that follows tells it to throw the staging away.
-      const pt = out.length === 1 ? out[0] : Buffer.concat(out);
-      if (pt.length) this.push(pt);
-    }
-  }
-
-  private tryOpen(sealed: Buffer, counter: number, final: boolean): Buffer | undefined {
-    const d = createDecipheriv('aes-256-gcm', this.keys!.enc, nonce(this.prefix, counter, final));
-    d.setAAD(this.aad);
-    d.setAuthTag(sealed.subarray(sealed.length - TAG));
-    const pt = d.update(sealed.subarray(0, sealed.length - TAG));
-    try {
-      d.final();
-      return pt;
-    } catch {
-      return undefined;
-    }
-  }
-
-  private open(sealed: Buffer, final: boolean): Buffer {
-    const n = this.counter + 1;
-    const pt = this.tryOpen(sealed, this.counter, final);
-    if (!pt) {
-      // Name the likely cause: a last chunk that opens as a middle one means the file was cut short.
-      if (final && this.tryOpen(sealed, this.counter, false)) {
-        throw corrupt(`文件被截断（第 ${n} 块之后的内容缺失）`, `truncated after chunk ${n}`, { chunk: n, offset: this.offset, reason: 'truncated' });
-      }
-      throw corrupt(`第 ${n} 块（偏移 ${this.offset}）认证失败（内容被改动、顺序被调换或被截断）`, `chunk ${n} at offset ${this.offset} failed authentication`, { chunk: n, offset: this.offset, reason: 'auth' });
-    }
-    this.counter++;
-    this.offset += sealed.length;
-    return pt;
+/** Read and authenticate the header of a backup file: what it is and how to open its chunks. */
+export async function openBackupFile(path: string, source: BackupKeySource): Promise<OpenedBackup> {
+  const fh = await open(path, 'r').catch((e: Error) => {
+    throw new ApplianceError('BACKUP_NOT_FOUND', `无法打开备份文件：${path}（${e.message}）`, `cannot open backup ${path}`, { cause: e });
+  });
+  try {
+    const first = Buffer.alloc(PREFIX);
+    const { bytesRead } = await fh.read(first, 0, PREFIX, 0);
+    const len = headerLength(first.subarray(0, bytesRead));
+    const raw = Buffer.alloc(len);
+    const r = await fh.read(raw, 0, len, 0);
+    if (r.bytesRead < len) throw corrupt('文件过短，文件头不完整', 'file shorter than its header', { chunk: 0 });
+    const { json, keys, aad } = await openHeader(raw, source);
+    return {
+      info: { backupId: json.backupId, parentId: json.parentId ?? null, kind: json.kind, created: json.created },
+      offset: len,
+      chunks: { key: keys.enc, prefix: Buffer.from(json.noncePrefix, 'hex'), aad, chunkSize: json.chunkSize },
+    };
+  } finally {
+    await fh.close();
   }
 }
 
 /** Read and authenticate only the header of a backup file (for chain order and listings). */
 export async function readBackupHeader(path: string, source: BackupKeySource): Promise<BackupHeaderInfo> {
-  const fh = await open(path, 'r').catch((e: Error) => {
-    throw new ApplianceError('BACKUP_NOT_FOUND', `无法打开备份文件：${path}（${e.message}）`, `cannot open backup ${path}`, { cause: e });
-  });
-  try {
-    const q = new ByteQueue();
-    const first = Buffer.alloc(PREFIX);
-    const { bytesRead } = await fh.read(first, 0, PREFIX, 0);
-    q.push(first.subarray(0, bytesRead));
-    const len = headerLength(q);
-    if (len === undefined) throw notBackup('file too short');
-    const raw = Buffer.alloc(len);
-    const r = await fh.read(raw, 0, len, 0);
-    if (r.bytesRead < len) throw corrupt('文件过短，文件头不完整', 'file shorter than its header', { chunk: 0 });
-    const { json } = await openHeader(raw, source);
-    return { backupId: json.backupId, parentId: json.parentId ?? null, kind: json.kind, created: json.created };
-  } finally {
-    await fh.close();
-  }
+  return (await openBackupFile(path, source)).info;
 }

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, type ReadEntry } from 'tar';
 import { loadConfig, type Config } from '../appliance/config.ts';
@@ -13,7 +12,8 @@ import { ItemStore, listTree } from '../ingest/index.ts';
 import { createSearchService, type StoredItem } from '../search/index.ts';
 import { AuditLog } from './audit-log.ts';
 import type { AuditEntry } from './audit-record.ts';
-import { DecryptStream, readBackupHeader, type BackupKeySource } from './backup-crypto.ts';
+import { openBackupFile, readBackupHeader, type BackupKeySource } from './backup-crypto.ts';
+import { openedBackupStream } from './backup-stream.ts';
 import { BACKUP_INFO, BACKUP_MANIFEST, BACKUP_SUBDIRS, itemShardPath, manifestMismatch, unsafeEntry, unsafeEntryError, type BackupInfo } from './backup-entries.ts';
 import { checkAgainstManifest, orderChain } from './backup-verify.ts';
 import { progressMeter, type BackupProgress } from './backup.ts';
@@ -72,14 +72,10 @@ async function extractOne(file: string, dir: string, key: BackupKeySource, onPro
   });
   const size = (await stat(file)).size;
   const meter = progressMeter('restore', size, onProgress);
-  const tap = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      meter.add(chunk.length);
-      cb(null, chunk);
-    },
-  });
+  const opened = await openBackupFile(file, key);
+  meter.add(opened.offset);
   try {
-    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), tap, new DecryptStream(key), unpack);
+    await pipeline(openedBackupStream(file, opened.offset, opened.chunks, (n) => meter.add(n)), unpack);
   } catch (e) {
     // tar may still be finishing writes it had started: let them land (inside staging) before cleanup.
     await settled(dir);

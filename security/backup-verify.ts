@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
 import { MANIFEST_NAME, parseManifest } from '../ingest/index.ts';
-import { DecryptStream, type BackupHeaderInfo, type BackupKeySource } from './backup-crypto.ts';
+import { openBackupFile, type BackupKeySource } from './backup-crypto.ts';
+import { openedBackupStream } from './backup-stream.ts';
 import { BACKUP_INFO, BACKUP_MANIFEST, itemShardPath, manifestMismatch, unsafeEntry, unsafeEntryError, type BackupInfo, type ManifestEnd, type ManifestLine } from './backup-entries.ts';
 import { progressMeter, type BackupProgress } from './backup.ts';
 
@@ -86,9 +85,8 @@ export async function verifyBackupFile(file: string, key: BackupKeySource, onPro
   let info: BackupInfo | undefined;
   let manifestText: string | undefined;
   let failure: unknown;
-  const dec = new DecryptStream(key);
-  let header: BackupHeaderInfo | undefined;
-  dec.once('header', (h: BackupHeaderInfo) => (header = h));
+  const opened = await openBackupFile(file, key);
+  const header = opened.info;
   const parser = new Parser({ strict: true });
   const fail = (e: unknown) => {
     failure ??= e;
@@ -128,14 +126,10 @@ export async function verifyBackupFile(file: string, key: BackupKeySource, onPro
   });
   parser.on('warn', (code: string, msg: string | Error) => fail(manifestMismatch(`tar 结构错误（${code}）`, `tar: ${code} ${String(msg)}`)));
   const meter = progressMeter('verify', size, onProgress);
-  const tap = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      meter.add(chunk.length);
-      cb(null, chunk);
-    },
-  });
+  meter.add(opened.offset);
   try {
-    await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), tap, dec, parser);
+    // A worker reads and authenticates the chunks while this thread parses and hashes.
+    await pipeline(openedBackupStream(file, opened.offset, opened.chunks, (n) => meter.add(n)), parser);
   } catch (e) {
     throw failure ?? e;
   }
@@ -144,7 +138,7 @@ export async function verifyBackupFile(file: string, key: BackupKeySource, onPro
   try {
     const { end } = checkAgainstManifest(info, manifestText, seen, order);
     const i = info!;
-    if (header && (header.backupId !== i.backupId || header.parentId !== i.parentId)) throw manifestMismatch('文件头与 backup.json 的备份编号不符', 'header and backup.json disagree');
+    if ((header.backupId !== i.backupId || header.parentId !== i.parentId)) throw manifestMismatch('文件头与 backup.json 的备份编号不符', 'header and backup.json disagree');
     const damaged = [...new Set([...i.damaged, ...itemProblems(i, seen, itemManifests)])];
     return { file, backupId: i.backupId, parentId: i.parentId, kind: i.kind, created: i.created, files: end.files, bytes: end.bytes, items: Object.keys(i.items).length, included: i.included.length, damaged, info: i };
   } catch (e) {

@@ -1,19 +1,17 @@
-import { createWriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Config } from '../appliance/config.ts';
 import { dataPath, ensureDataDir } from '../appliance/data-dir.ts';
 import { ApplianceError } from '../appliance/errors.ts';
 import { fsyncDir } from '../appliance/files.ts';
 import { AuditLog } from './audit-log.ts';
 import type { AuditEntry } from './audit-record.ts';
-import { EncryptStream, newBackupHeader, readBackupHeader, type BackupKeySource } from './backup-crypto.ts';
+import { newBackupHeader, readBackupHeader, type BackupKeySource } from './backup-crypto.ts';
 import { BACKUP_ID, BACKUP_INFO, BACKUP_MANIFEST, newBackupId, type BackupInfo, type ManifestEnd, type ManifestLine } from './backup-entries.ts';
 import { loadBackupRecord, saveBackupRecord, type BackupRecord } from './backup-records.ts';
 import { collectSources } from './backup-source.ts';
-import { TAR_END, tarEntry, type TarWritten } from './backup-tar.ts';
+import { SealedFileWriter } from './backup-stream.ts';
+import { TAR_END, isReadBuffer, tarEntries, tarEntry, type TarWritten } from './backup-tar.ts';
 
 export interface BackupProgress {
   phase: 'create' | 'verify' | 'restore';
@@ -34,6 +32,8 @@ export interface CreateBackupOptions {
   actor?: Pick<AuditEntry, 'actor' | 'role' | 'source'>;
   /** Argon2id cost override (tests and benches); the default is BACKUP_KDF. */
   kdfCost?: { memoryCost: number; timeCost: number; parallelism: number };
+  /** Bytes between flushes to disk while writing (tests set it small to exercise them). */
+  flushEvery?: number;
 }
 
 export interface BackupResult {
@@ -94,36 +94,39 @@ export async function createBackup(cfg: Config, opts: CreateBackupOptions): Prom
     // The audit head first: everything the backup holds happened at or before it.
     const auditHead = await audit.head();
     const parent = opts.incrementalFrom ? await parentOf(cfg, opts.incrementalFrom, opts.key) : undefined;
-    const src = await collectSources(cfg.dataDir, parent?.items);
     const backupId = newBackupId();
     const kind = parent ? 'incremental' : 'full';
-    const info: BackupInfo = { format: 'archive-backup', v: 1, backupId, parentId: parent?.backupId ?? null, kind, created: new Date().toISOString(), auditHead, items: src.items, included: src.included, damaged: src.damaged };
+    const created = new Date().toISOString();
+    // The key derivation (argon2id, a few hundred ms on the thread pool) runs while the sources are listed.
+    const headerReady = newBackupHeader(opts.key, { backupId, parentId: parent?.backupId ?? null, kind, created }, opts.kdfCost);
+    headerReady.catch(() => undefined);
+    const src = await collectSources(cfg.dataDir, parent?.items);
+    const info: BackupInfo = { format: 'archive-backup', v: 1, backupId, parentId: parent?.backupId ?? null, kind, created, auditHead, items: src.items, included: src.included, damaged: src.damaged };
     const infoBytes = Buffer.from(JSON.stringify(info));
     const written: TarWritten[] = [];
     const meter = progressMeter('create', src.bytes, opts.onProgress);
     async function* tarStream(): AsyncGenerator<Buffer> {
       const now = new Date();
       yield* tarEntry({ path: BACKUP_INFO, data: infoBytes, size: infoBytes.length, mtime: now }, (w) => written.push(w));
-      for (const s of src.sources) yield* tarEntry(s, (w) => written.push(w), (n) => meter.add(n));
+      yield* tarEntries(src.sources, (w) => written.push(w), (n) => meter.add(n));
       const lines = written.map((w): ManifestLine => ({ path: w.path, size: w.size, sha256: w.sha256 }));
       const end: ManifestEnd = { end: true, backupId, files: lines.length, bytes: lines.reduce((n, l) => n + l.size, 0) };
       const manifest = Buffer.from([...lines, end].map((l) => JSON.stringify(l)).join('\n') + '\n');
       yield* tarEntry({ path: BACKUP_MANIFEST, data: manifest, size: manifest.length, mtime: now }, () => undefined);
       yield TAR_END;
     }
-    const { header, keys, prefix, aad } = await newBackupHeader(opts.key, { backupId, parentId: info.parentId, kind, created: info.created }, opts.kdfCost);
+    const { header, chunks } = await headerReady;
     const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
     let outBytes = 0;
+    // This thread reads and hashes; a worker encrypts and writes (and fsyncs) alongside.
+    const sink = SealedFileWriter.create(tmp, header, chunks, opts.flushEvery);
     try {
-      const sink = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
-      await pipeline(Readable.from(tarStream(), { objectMode: false, highWaterMark: 4 * 1024 * 1024 }), new EncryptStream(header, keys.enc, prefix, aad), sink);
-      outBytes = sink.bytesWritten;
-      const fh = await open(tmp, 'r+');
-      await fh.sync();
-      await fh.close();
+      for await (const b of tarStream()) await sink.write(b, isReadBuffer(b));
+      outBytes = await sink.end();
       await rename(tmp, out);
       await fsyncDir(dirname(out));
     } catch (e) {
+      await sink.abort();
       await rm(tmp, { force: true });
       throw e;
     }

@@ -19,7 +19,8 @@ export { selfcheck, type SelfcheckInputs, type SelfcheckReport, type CheckResult
 export { createBackup, type BackupResult, type BackupProgress, type CreateBackupOptions } from './backup.ts';
 export { verifyBackup, verifyBackupFile, type VerifiedBackup } from './backup-verify.ts';
 export { restoreBackup, reindexRestored, type RestoreOptions, type RestoreResult } from './backup-restore.ts';
-export { readKeyFile, readBackupHeader, EncryptStream, DecryptStream, newBackupHeader, BACKUP_KDF, CHUNK_SIZE, type BackupKeySource, type BackupHeaderInfo } from './backup-crypto.ts';
+export { readKeyFile, readBackupHeader, newBackupHeader, BACKUP_KDF, CHUNK_SIZE, type BackupKeySource, type BackupHeaderInfo } from './backup-crypto.ts';
+export { SealedFileWriter } from './backup-stream.ts';
 export { listBackupRecords, type BackupRecord } from './backup-records.ts';
 export { runIntegrityCheck, seriesGaps, integrityLatestPath, type IntegrityReport, type IntegrityOptions, type ItemCheck, type ItemStatus } from './integrity.ts';
 export { scheduleIntegrityCheck, startDaily, msUntilHour, type DailySchedule } from './integrity-schedule.ts';

@@ -1,13 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { PDFDocument } from 'pdf-lib';
 import { Header } from 'tar';
 import { ItemStore, listTree, type ItemMetadata } from '../../ingest/index.ts';
-import { EncryptStream, newBackupHeader, type BackupKeySource } from '../../security/index.ts';
+import { SealedFileWriter, newBackupHeader, type BackupKeySource } from '../../security/index.ts';
 import { stageItem } from '../support/staged-item.ts';
 
 export const KEY: BackupKeySource = { passphrase: '正确的马 battery staple 2026' };
@@ -71,8 +69,10 @@ export async function craftBackup(out: string, entries: CraftEntry[], key: Backu
     if (data.length && (!e.type || e.type === 'File')) blocks.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));
-  const { header, keys, prefix, aad } = await newBackupHeader(key, { backupId: 'bk-20260101T000000Z-abcdef', parentId: null, kind: 'full', created: new Date().toISOString() });
-  await pipeline(Readable.from([Buffer.concat(blocks)]), new EncryptStream(header, keys.enc, prefix, aad), createWriteStream(out));
+  const { header, chunks } = await newBackupHeader(key, { backupId: 'bk-20260101T000000Z-abcdef', parentId: null, kind: 'full', created: new Date().toISOString() });
+  const sink = SealedFileWriter.create(out, header, chunks);
+  await sink.write(Buffer.concat(blocks));
+  await sink.end();
 }
 
 /** Length of the header of a backup file (where chunk 1 starts). */

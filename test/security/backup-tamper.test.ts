@@ -33,7 +33,8 @@ describe('backup: damage, wrong keys and hostile archives', () => {
     // ~400 KB of plaintext: header + at least six chunks.
     for (let i = 1; i <= 3; i++) await makeItem(store, root, { itemNo: i, originalBytes: 130_000 });
     goodFile = join(root, 'good.bak');
-    await createBackup(cfg, { out: goodFile, key: KEY });
+    // Flushing every 100 KB: the writes to disk alongside encryption happen several times here too.
+    await createBackup(cfg, { out: goodFile, key: KEY, flushEvery: 100_000 });
     good = await readFile(goodFile);
     expect(good.length).toBeGreaterThan(headerLength(good) + 5 * SEALED);
   });

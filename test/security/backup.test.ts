@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { truncateSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../appliance/config.ts';
@@ -122,6 +123,32 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     const before = (await listBackupRecords(src.dataDir)).length;
     await expect(createBackup(src, { out: join(root, 'full.bak'), key: KEY })).rejects.toMatchObject({ code: 'BACKUP_OUT_EXISTS' });
     expect((await listBackupRecords(src.dataDir)).length).toBe(before);
+  });
+
+  it('a file cut short while it is read stops the backup: clear error, no backup file, no partial file', async () => {
+    const dir = join(root, 'shrinking');
+    const cfg = loadConfig({ overrides: { dataDir: join(dir, 'data') } });
+    const store = await ItemStore.open(cfg.dataDir);
+    // Enough files that the last item's lie beyond what the backup reads ahead (16 files).
+    for (let i = 1; i <= 8; i++) await makeItem(store, dir, { itemNo: i, pages: 2 });
+    const last = store.ids().sort().at(-1)!;
+    const victim = join(store.itemDir(last), 'pages', '0002.jpg');
+    let cut = false;
+    const out = join(dir, 'cut.bak');
+    const attempt = createBackup(cfg, {
+      out,
+      key: KEY,
+      onProgress: () => {
+        // The first progress report comes while the first files are read; the last item's are still ahead.
+        if (!cut) truncateSync(victim, 10);
+        cut = true;
+      },
+    });
+    await expect(attempt).rejects.toMatchObject({ code: 'BACKUP_SOURCE_CHANGED', zh: expect.stringContaining('被截短') });
+    expect(cut).toBe(true);
+    expect(await readdir(dir)).not.toContain('cut.bak');
+    expect((await readdir(dir)).filter((n) => n.includes('partial'))).toEqual([]);
+    expect(await listBackupRecords(cfg.dataDir)).toEqual([]);
   });
 
   async function reindexSource() {

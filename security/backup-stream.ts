@@ -1,0 +1,188 @@
+import { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { corrupt } from './backup-crypto.ts';
+
+/**
+ * The main thread's side of backup-worker.mjs: a writer that hands plaintext to the sealing worker,
+ * and a Readable of the plaintext an opening worker authenticated. Buffers move by transfer, not
+ * copy, where the caller says they are its own.
+ */
+const WORKER = new URL('./backup-worker.mjs', import.meta.url);
+
+export interface ChunkParams {
+  key: Buffer;
+  prefix: Buffer;
+  aad: Buffer;
+  chunkSize: number;
+}
+
+type WorkerError = { reason: 'io' | 'auth' | 'truncated' | 'truncated-after'; chunk?: number; offset?: number; message?: string };
+
+function toError(e: WorkerError): Error {
+  const d = { chunk: e.chunk, offset: e.offset };
+  switch (e.reason) {
+    case 'truncated':
+      return corrupt(`文件被截断（第 ${e.chunk} 块不完整）`, `truncated at chunk ${e.chunk}`, { ...d, reason: 'truncated' });
+    case 'truncated-after':
+      return corrupt(`文件被截断（第 ${e.chunk} 块之后的内容缺失）`, `truncated after chunk ${e.chunk}`, { ...d, reason: 'truncated' });
+    case 'auth':
+      return corrupt(`第 ${e.chunk} 块（偏移 ${e.offset}）认证失败（内容被改动、顺序被调换或被截断）`, `chunk ${e.chunk} at offset ${e.offset} failed authentication`, { ...d, reason: 'auth' });
+    default:
+      return new Error(e.message ?? 'backup worker failed');
+  }
+}
+
+const SMALL = 256 * 1024;
+/** Plaintext handed over but not yet written: past this, write() waits for the worker. */
+const IN_FLIGHT = 16 * 1024 * 1024;
+
+/** Encrypt a plaintext stream into a new file (created with O_EXCL, mode 0600, fsynced at end). */
+export class SealedFileWriter {
+  private inFlight = 0;
+  private failure?: Error;
+  private waiters: Array<() => void> = [];
+  private small = Buffer.allocUnsafe(SMALL);
+  private smallLen = 0;
+  private finished?: (bytes: number) => void;
+  private rejectEnd?: (e: Error) => void;
+  private closed = false;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (m: { ack?: number; done?: number; error?: WorkerError }) => {
+      if (m.ack !== undefined) this.inFlight -= m.ack;
+      else if (m.done !== undefined) this.finished?.(m.done);
+      else if (m.error) this.fail(toError(m.error));
+      this.wakeAll();
+    });
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.fail(new Error(`backup worker exited (${code})`));
+    });
+  }
+
+  /** `flushEvery`: bytes written between flushes to disk (default 64 MiB). */
+  static create(path: string, header: Buffer, p: ChunkParams, flushEvery?: number): SealedFileWriter {
+    return new SealedFileWriter(new Worker(WORKER, { workerData: { mode: 'seal', path, header, flushEvery, ...p } }));
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    this.rejectEnd?.(this.failure);
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /**
+   * Queue plaintext. `own`: the caller will not touch `buf` again, so its memory moves to the worker
+   * without a copy (it must be a whole ArrayBuffer of its own). Small pieces are gathered first.
+   */
+  async write(buf: Buffer, own = false): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (buf.length < SMALL / 4 || !own || buf.byteOffset !== 0 || buf.buffer.byteLength !== buf.byteLength) {
+      if (buf.length <= SMALL - this.smallLen) {
+        buf.copy(this.small, this.smallLen);
+        this.smallLen += buf.length;
+        return;
+      }
+      this.flushSmall();
+      if (buf.length <= SMALL) {
+        buf.copy(this.small, 0);
+        this.smallLen = buf.length;
+        return;
+      }
+      buf = Buffer.from(buf);
+    } else this.flushSmall();
+    this.post(buf);
+    while (this.inFlight > IN_FLIGHT && !this.failure) await new Promise<void>((r) => this.waiters.push(r));
+    if (this.failure) throw this.failure;
+  }
+
+  private flushSmall(): void {
+    if (!this.smallLen) return;
+    const part = this.small.subarray(0, this.smallLen);
+    this.small = Buffer.allocUnsafe(SMALL);
+    this.smallLen = 0;
+    this.post(part);
+  }
+
+  private post(buf: Buffer): void {
+    this.inFlight += buf.length;
+    this.worker.postMessage({ parts: [buf], bytes: buf.length }, [buf.buffer as ArrayBuffer]);
+  }
+
+  /** Seal the final chunk, fsync, close. Resolves with the file's size. */
+  async end(): Promise<number> {
+    if (this.failure) throw this.failure;
+    this.flushSmall();
+    const done = new Promise<number>((resolve, reject) => {
+      this.finished = resolve;
+      this.rejectEnd = reject;
+    });
+    this.worker.postMessage({ end: true });
+    try {
+      return await done;
+    } finally {
+      this.closed = true;
+      await this.worker.terminate();
+    }
+  }
+
+  /** Stop without finishing (the caller removes the partial file). */
+  async abort(): Promise<void> {
+    this.failure ??= new Error('aborted');
+    this.closed = true;
+    await this.worker.terminate();
+  }
+}
+
+/**
+ * The plaintext of a backup file from `offset` (just past its header), every chunk authenticated
+ * before its bytes are pushed. Fails with BACKUP_CORRUPT naming the chunk. `onConsumed` counts
+ * file bytes behind what was pushed (for progress).
+ */
+export function openedBackupStream(path: string, offset: number, p: ChunkParams, onConsumed?: (n: number) => void): Readable {
+  let worker: Worker | undefined;
+  let owed = 0;
+  let ended = false;
+  const stream = new Readable({
+    highWaterMark: 8 * 1024 * 1024,
+    read() {
+      if (!worker) {
+        const w = (worker = new Worker(WORKER, { workerData: { mode: 'open', path, offset, ...p } }));
+        w.on('message', (m: { data?: Uint8Array; consumed?: number; end?: boolean; error?: WorkerError }) => {
+          // Messages already on their way when the consumer gave up are dropped.
+          if (stream.destroyed || worker !== w) return;
+          if (m.data) {
+            onConsumed?.(m.consumed ?? 0);
+            if (stream.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength))) w.postMessage({ credit: 1 });
+            else owed++;
+          } else if (m.end) {
+            ended = true;
+            stream.push(null);
+          } else if (m.error) stream.destroy(toError(m.error));
+        });
+        w.on('error', (e) => stream.destroy(e));
+        w.on('exit', (code) => {
+          if (!ended && !stream.destroyed && worker === w) stream.destroy(new Error(`backup worker exited (${code})`));
+        });
+        return;
+      }
+      while (owed > 0) {
+        owed--;
+        worker.postMessage({ credit: 1 });
+      }
+    },
+    destroy(err, cb) {
+      const w = worker;
+      worker = undefined;
+      if (w) void w.terminate().then(() => cb(err), () => cb(err));
+      else cb(err);
+    },
+  });
+  return stream;
+}

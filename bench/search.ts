@@ -151,6 +151,11 @@ try {
   }
   if (batch.length) await svc.indexItems(batch);
   const indexSec = (performance.now() - started) / 1000;
+  if (skipIndexing) {
+    // An index kept from before items carried their page texts answers through the pages index.
+    const one = await fetch(`${conn.host}/indexes/items/documents?limit=1&fields=pageTexts`, { headers: { Authorization: `Bearer ${conn.apiKey}` } }).then((r) => r.json() as Promise<{ results: Array<{ pageTexts?: string[] }> }>);
+    if (!one.results[0]?.pageTexts) console.log('NOTE: the kept index has no inline page texts (built by an older version): rebuild it for current figures');
+  }
   console.log(skipIndexing ? `index reused (${existing.numberOfDocuments} page docs)` : `indexed ${pages} pages in ${itemNo} items: ${indexSec.toFixed(0)} s, ${(pages / indexSec).toFixed(0)} pages/s (batches of ~${BATCH_PAGES} pages; items + pages indexes)`);
 
   // ---- queries: substrings of indexed pages (2–6 chars), two-word queries, 档号 prefixes, years ----

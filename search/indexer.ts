@@ -46,7 +46,7 @@ export class Indexer {
   private ready?: Promise<void>;
   private rebuilding = false;
 
-  constructor(conn: MeiliConnection) {
+  constructor(conn: MeiliConnection, private readonly opts: { inlineTextChars?: number } = {}) {
     this.client = adminClient(conn);
   }
 
@@ -73,7 +73,7 @@ export class Indexer {
   }
 
   private async write(items: StoredItem[], itemsIndex: string, pagesIndex: string): Promise<{ pages: number; truncated: string[] }> {
-    const built = items.map((s) => buildDocs(s.meta, s.pages));
+    const built = items.map((s) => buildDocs(s.meta, s.pages, this.opts.inlineTextChars));
     const itemDocs: ItemDoc[] = built.map((b) => b.item);
     const pageDocs: PageDoc[] = built.flatMap((b) => b.pages);
     const what = items.length === 1 ? `index item ${items[0].meta.itemId}` : `index ${items.length} items`;

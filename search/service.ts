@@ -23,10 +23,12 @@ export interface SearchService {
 
 /**
  * The search side of the appliance, bound to a running Meilisearch and the data dir (for its key).
+ * inlineTextChars: items whose page texts total at most this many characters carry them in their
+ * item document (default INLINE_TEXT_CHARS; 0 keeps every item on the pages-index path).
  * pageCacheChars bounds the cache of page texts of recently shown items (default 20 M characters;
  * 0 turns it off).
  */
-export function createSearchService(conn: MeiliConnection, dataDir: string, opts: { pageCacheChars?: number } = {}): SearchService {
+export function createSearchService(conn: MeiliConnection, dataDir: string, opts: { inlineTextChars?: number; pageCacheChars?: number } = {}): SearchService {
   const indexes = [INDEX_ITEMS, INDEX_PAGES];
   let key: Promise<SearchKey> | undefined;
   const getKey = () => {
@@ -37,7 +39,7 @@ export function createSearchService(conn: MeiliConnection, dataDir: string, opts
     return key;
   };
   const tokens = new TenantTokens(getKey, indexes);
-  const indexer = new Indexer(conn);
+  const indexer = new Indexer(conn, { inlineTextChars: opts.inlineTextChars });
   const query = new QueryService(conn, tokens, { pageCacheChars: opts.pageCacheChars });
   return {
     init: async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplianceError } from '../../appliance/errors.ts';
 import { createSearchService, type SearchService, type StoredItem } from '../../search/index.ts';
 import { adminClient, runTask } from '../../search/meili.ts';
+import { normalizeText } from '../../search/normalize.ts';
 import type { Viewer } from '../../security/access.ts';
 import { loadGroundTruth, startMeili, type MeiliHandle } from './support.ts';
 
@@ -95,6 +96,30 @@ describe('indexer', () => {
     await svc.reindex(slow());
     expect(await ids('J999-2026')).toEqual(['late-item']);
     await svc.removeItem('late-item');
+  });
+
+  it('items carry their page texts inline up to the bound; bigger ones answer the same through the pages index', async () => {
+    const admin = adminClient(m.conn);
+    const doc = (id: string) => admin.index('items').getDocument(id, { fields: ['pageTexts', 'contentHash'] }) as Promise<{ pageTexts?: string[]; contentHash: string }>;
+    await svc.reindex(iter(items));
+    const inline = await doc('S0002');
+    expect(inline.pageTexts).toEqual(items[1].pages.map((p) => normalizeText(p.text)));
+    const qs = ['检查 库房', '除湿机', '机构编制', '0470-2361571', '十四至二十四摄氏度'];
+    // Without the page-text cache, so every search takes its texts from the index.
+    const cold = createSearchService(m.conn, m.dir, { pageCacheChars: 0 });
+    const before = await Promise.all(qs.map((q) => cold.search(viewer, { q, limit: 100 })));
+    // The same items indexed by a service whose bound holds none of them inline.
+    const big = createSearchService(m.conn, m.dir, { inlineTextChars: 0 });
+    await big.indexItems(items);
+    const outOfLine = await doc('S0002');
+    expect(outOfLine.pageTexts).toBeUndefined();
+    expect(outOfLine.contentHash).toBe(inline.contentHash);
+    expect((await svc.consistency(iter(items))).ok).toBe(true);
+    const after = await Promise.all(qs.map((q) => cold.search(viewer, { q, limit: 100 })));
+    expect(after).toEqual(before);
+    expect(before.some((r) => r.items.some((i) => i.pages.length > 0 && i.snippet.includes('<mark>')))).toBe(true);
+    await svc.reindex(iter(items));
+    expect((await doc('S0002')).pageTexts).toHaveLength(items[1].pages.length);
   });
 
   it('refuses bad input with a clear error and changes nothing', async () => {

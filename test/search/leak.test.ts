@@ -2,7 +2,7 @@ import { stat, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Classification } from '../../appliance/config.ts';
 import { createSearchService, type SearchService } from '../../search/index.ts';
-import { gramChars } from '../../search/normalize.ts';
+import { gramChars, normalizeText } from '../../search/normalize.ts';
 import { searchKeyPath } from '../../search/search-key.ts';
 import { displayText } from '../../search/snippet.ts';
 import { canSee, type Viewer } from '../../security/access.ts';
@@ -105,6 +105,22 @@ describe('access rule inside Meilisearch (tenant tokens)', () => {
       const body = (await r.json()) as { hits: Array<{ itemId: string }> };
       for (const h of body.hits) expect(visibleIds.has(h.itemId)).toBe(true);
     }
+    // Page texts ride in the item documents: retrieved, highlighted or cropped through the token,
+    // they are only the visible items' own; and they are not searchable (no channel by q).
+    const withTexts = await call('/indexes/items/search', {
+      q: '', limit: 1000, filter: `posts = ${JSON.stringify(P2)} OR classificationRank >= 0`,
+      attributesToRetrieve: ['itemId', 'pageTexts'], attributesToHighlight: ['*'], attributesToCrop: ['pageTexts'], showMatchesPosition: true,
+    });
+    expect(withTexts.status).toBe(200);
+    const textHits = ((await withTexts.json()) as { hits: Array<{ itemId: string; pageTexts: string[] }> }).hits;
+    expect(textHits.map((h) => h.itemId).sort()).toEqual([...visibleIds].sort());
+    for (const h of textHits) expect(h.pageTexts).toEqual(items.find((i) => i.meta.itemId === h.itemId)!.pages.map((p) => normalizeText(p.text)));
+    const foreign = items.find((i) => !visibleIds.has(i.meta.itemId))!;
+    const foreignWords = normalizeText(foreign.pages[0].text).replace(/\s+/g, '').slice(20, 30);
+    const onTexts = await call('/indexes/items/search', { q: foreignWords, attributesToSearchOn: ['pageTexts'], attributesToRetrieve: ['itemId'] });
+    expect(onTexts.status).toBe(400);
+    const plain = (await (await call('/indexes/items/search', { q: foreignWords, attributesToRetrieve: ['itemId'] })).json()) as { hits: Array<{ itemId: string }> };
+    for (const h of plain.hits) expect(visibleIds.has(h.itemId)).toBe(true);
     const multi = await call('/multi-search', { queries: [{ indexUid: 'pages', q: '', limit: 1000, attributesToRetrieve: ['itemId'] }] });
     for (const h of ((await multi.json()) as { results: Array<{ hits: Array<{ itemId: string }> }> }).results[0].hits) expect(visibleIds.has(h.itemId)).toBe(true);
     expect((await call('/indexes/items/documents')).status).toBe(403);

@@ -1,7 +1,8 @@
-import { mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplianceError } from '../appliance/errors.ts';
-import { fsyncDir, writeFileAtomic } from '../appliance/files.ts';
+import { fsyncDir } from '../appliance/files.ts';
 import { withFileLock } from './file-lock.ts';
 import { AUDIT_FILE_RE, GENESIS_HASH, auditFileName, recordHash, recordLine, type AuditEntry, type AuditRecord } from './audit-record.ts';
 
@@ -21,6 +22,21 @@ interface Tail {
   hash: string;
   file?: string;
   year?: number;
+}
+
+/**
+ * The files as this process left them after its last batch. While the newest audit file and
+ * head.json are exactly these (same inode, size, mtime), nobody else has appended since, and the
+ * tail is the one this process wrote: no need to read it back.
+ */
+interface Seen {
+  tail: Tail;
+  file: string;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  headIno: number;
+  headMtimeMs: number;
 }
 
 interface Pending {
@@ -73,8 +89,12 @@ async function lastLine(path: string): Promise<string | undefined> {
  *
  * Appends are queued in the process and written in groups (one write + one fsync per group), under
  * audit/.lock so that `archive serve` and console commands can append to the same directory: each
- * group re-reads the tail under the lock, so neither process ever forks the chain.
- * `append` resolves only when the record is on disk.
+ * group finds the tail under the lock (re-read unless the files are still exactly as this process
+ * left them), so neither process ever forks the chain.
+ * `append` resolves only when the record is on disk (written and fsynced). head.json follows in
+ * the same lock hold, after the callers are answered: a head one batch behind the file is the
+ * crash window `archive audit verify` already accepts, and never hides records cut from the end
+ * it names.
  */
 export class AuditLog {
   readonly dir: string;
@@ -82,6 +102,9 @@ export class AuditLog {
   private pending: Pending[] = [];
   private draining = false;
   private made?: Promise<unknown>;
+  private seen?: Seen;
+  /** head.json could not be written after the last batch: the next batch must write it first. */
+  private headOwed = false;
 
   constructor(dir: string, opts: { now?: () => Date } = {}) {
     this.dir = dir;
@@ -99,7 +122,7 @@ export class AuditLog {
   async head(): Promise<AuditHead> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     return withFileLock(join(this.dir, LOCK_FILE), async () => {
-      const t = await this.tail();
+      const t = await this.currentTail();
       return { seq: t.seq, hash: t.hash, file: t.file ?? '', time: this.now().toISOString() };
     });
   }
@@ -112,8 +135,7 @@ export class AuditLog {
         try {
           this.made ??= mkdir(this.dir, { recursive: true, mode: 0o700 });
           await this.made;
-          const records = await withFileLock(join(this.dir, LOCK_FILE), () => this.writeBatch(batch.map((p) => p.entry)));
-          batch.forEach((p, i) => p.resolve(records[i]));
+          await withFileLock(join(this.dir, LOCK_FILE), () => this.writeBatch(batch));
         } catch (e) {
           const err = e instanceof ApplianceError ? e : new ApplianceError('AUDIT_WRITE_FAILED', `审计记录写入失败：${(e as Error).message}。操作未完成。`, `audit append failed: ${(e as Error).message}`, { status: 503, cause: e });
           for (const p of batch) p.reject(err);
@@ -159,8 +181,53 @@ export class AuditLog {
     return t;
   }
 
-  private async writeBatch(entries: AuditEntry[]): Promise<AuditRecord[]> {
-    const t = await this.tail();
+  /** The tail: as this process left it when the files are unchanged since, else read from disk. */
+  private async currentTail(): Promise<Tail> {
+    const s = this.seen;
+    this.seen = undefined;
+    if (s) {
+      const files = await auditFiles(this.dir);
+      if (files[files.length - 1]?.name === s.file) {
+        const [f, h] = await Promise.all([stat(join(this.dir, s.file)), stat(join(this.dir, HEAD_FILE)).catch(() => undefined)]);
+        if (f.ino === s.ino && f.size === s.size && f.mtimeMs === s.mtimeMs && h && h.ino === s.headIno && h.mtimeMs === s.headMtimeMs) return s.tail;
+      }
+    }
+    return this.tail();
+  }
+
+  /**
+   * head.json replaced atomically: written and fsynced beside it, renamed over it, the directory
+   * fsynced. Returns the identity of the new file, for `seen`.
+   */
+  private async writeHead(head: AuditHead): Promise<{ ino: number; mtimeMs: number }> {
+    const tmp = join(this.dir, `.head-${randomBytes(6).toString('hex')}.tmp`);
+    const fh = await open(tmp, 'wx', 0o600);
+    let st;
+    try {
+      await fh.writeFile(`${JSON.stringify(head)}\n`);
+      await fh.sync();
+      st = await fh.stat();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(tmp, join(this.dir, HEAD_FILE));
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    await fsyncDir(this.dir);
+    return { ino: st.ino, mtimeMs: st.mtimeMs };
+  }
+
+  /** Under the lock: append the batch's records, answer its callers, then bring head.json up. */
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    const entries = batch.map((p) => p.entry);
+    const t = await this.currentTail();
+    if (this.headOwed) {
+      await this.writeHead({ seq: t.seq, hash: t.hash, file: t.file ?? '', time: this.now().toISOString() });
+      this.headOwed = false;
+    }
     const now = this.now();
     // Rotation by year never goes backwards, even if the clock does.
     const year = Math.max(now.getFullYear(), t.year ?? 0);
@@ -181,10 +248,12 @@ export class AuditLog {
     const created = t.file !== file;
     const fh = await open(path, 'a', 0o600);
     let size = -1;
+    let after;
     try {
       size = (await fh.stat()).size;
       await fh.writeFile(records.map(recordLine).join(''));
       await fh.sync();
+      after = await fh.stat();
     } catch (e) {
       // Never leave half a line behind: the next append would refuse a corrupt tail.
       if (size >= 0) await fh.truncate(size).catch(() => undefined);
@@ -193,9 +262,16 @@ export class AuditLog {
       await fh.close();
     }
     if (created) await fsyncDir(this.dir);
-    const head: AuditHead = { seq, hash, file, time };
-    await writeFileAtomic(join(this.dir, HEAD_FILE), `${JSON.stringify(head)}\n`);
-    return records;
+    // On disk: the callers may go on (a search may answer) while head.json is brought up.
+    batch.forEach((p, i) => p.resolve(records[i]));
+    const tail: Tail = { seq, hash, file, year };
+    try {
+      const h = await this.writeHead({ seq, hash, file, time });
+      this.seen = { tail, file, ino: after.ino, size: after.size, mtimeMs: after.mtimeMs, headIno: h.ino, headMtimeMs: h.mtimeMs };
+    } catch {
+      // The records stand (the chain proves them); the next batch writes head.json before its own.
+      this.headOwed = true;
+    }
   }
 }
 

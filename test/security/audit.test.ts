@@ -89,6 +89,55 @@ describe('audit trail', () => {
     expect(v.firstBroken).toMatchObject({ seq: 9, kind: 'deleted' });
   });
 
+  it('an instance that keeps its tail in memory still sees appends, cuts and rotation by others', async () => {
+    const d = join(root, 'two-instances');
+    await mkdir(d);
+    const a = new AuditLog(d);
+    const b = new AuditLog(d);
+    await a.append(entry(1));
+    await a.append(entry(2));
+    await b.append(entry(3)); // another process's append between two of a's
+    await a.append(entry(4));
+    await b.append(entry(5));
+    await b.append(entry(6));
+    await a.append(entry(7));
+    expect(await verifyAudit(d)).toMatchObject({ ok: true, records: 7 });
+    expect((await lines(d)).map((l) => (JSON.parse(l) as AuditRecord).actor)).toEqual(['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7']);
+    // Records cut from the end behind a's back: a continues from head.json, the gap stays visible.
+    await rewrite(d, (l) => l.slice(0, 5));
+    await a.append(entry(8));
+    expect((await verifyAudit(d)).firstBroken).toMatchObject({ seq: 6, kind: 'deleted' });
+    // A newer year's file started by another instance: a follows it there.
+    const e = join(root, 'two-instances-rotation');
+    await mkdir(e);
+    let now = new Date('2026-12-31T23:59:58');
+    const c = new AuditLog(e, { now: () => now });
+    await c.append(entry(1));
+    now = new Date('2027-01-01T00:00:01');
+    await new AuditLog(e, { now: () => now }).append(entry(2));
+    now = new Date('2026-12-31T23:59:59');
+    await c.append(entry(3));
+    expect(await verifyAudit(e)).toMatchObject({ ok: true, records: 3, files: ['audit-2026.jsonl', 'audit-2027.jsonl'] });
+    expect(await lines(e, 'audit-2027.jsonl')).toHaveLength(2);
+  });
+
+  it('when head.json cannot be written, the next append fails closed until it can', async () => {
+    const d = join(root, 'head-blocked');
+    await mkdir(d);
+    const log = new AuditLog(d);
+    await log.append(entry(1));
+    await log.head(); // head.json follows the append in the same lock hold
+    const { rm } = await import('node:fs/promises');
+    await rm(join(d, 'head.json'));
+    await mkdir(join(d, 'head.json')); // rename over a directory fails
+    await log.append(entry(2)); // its record is on disk before head.json is tried
+    await expect(log.append(entry(3))).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' });
+    expect(await lines(d)).toHaveLength(2);
+    await rm(join(d, 'head.json'), { recursive: true });
+    await log.append(entry(4));
+    expect(await verifyAudit(d)).toMatchObject({ ok: true, records: 3, head: { seq: 3 } });
+  });
+
   it('rotates by year without breaking the chain, and never back to an older year', async () => {
     const d = join(root, 'rotation');
     let now = new Date('2026-12-31T23:59:58');

@@ -154,12 +154,14 @@ export function openedBackupStream(path: string, offset: number, p: ChunkParams,
     read() {
       if (!worker) {
         const w = (worker = new Worker(WORKER, { workerData: { mode: 'open', path, offset, ...p } }));
-        w.on('message', (m: { data?: Uint8Array; consumed?: number; end?: boolean; error?: WorkerError }) => {
+        w.on('message', (m: { parts?: Uint8Array[]; consumed?: number; end?: boolean; error?: WorkerError }) => {
           // Messages already on their way when the consumer gave up are dropped.
           if (stream.destroyed || worker !== w) return;
-          if (m.data) {
+          if (m.parts) {
             onConsumed?.(m.consumed ?? 0);
-            if (stream.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength))) w.postMessage({ credit: 1 });
+            let more = true;
+            for (const d of m.parts) more = stream.push(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+            if (more) w.postMessage({ credit: 1 });
             else owed++;
           } else if (m.end) {
             ended = true;

@@ -3,7 +3,7 @@
 // - 'open': an existing backup's chunks read from disk and authenticated, plaintext batches out.
 // The main thread meanwhile builds or parses the tar and hashes every file: on two cores the
 // two halves run side by side instead of one after the other (bench/backup.ts measures it).
-// Messages out: { ack: bytes } | { done: bytesWritten } | { data: Uint8Array, consumed } |
+// Messages out: { ack: bytes } | { done: bytesWritten } | { parts: Uint8Array[], consumed } |
 // { end: true } | { error: { reason, chunk?, offset?, message? } }.
 import { closeSync, fdatasync, fstatSync, fsyncSync, openSync, readSync, writevSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -95,7 +95,7 @@ function seal() {
 async function open() {
   const READ = 4 * 1024 * 1024;
   const whole = chunkSize + TAG;
-  let credits = 4;
+  let credits = 8;
   let wake;
   parentPort.on('message', (m) => {
     if (m.credit) {
@@ -148,10 +148,9 @@ async function open() {
       if (out.length) {
         while (credits <= 0) await new Promise((r) => (wake = r));
         credits--;
-        const data = out.length === 1 ? out[0] : Buffer.concat(out);
-        const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-        const msg = own ? data : new Uint8Array(data);
-        parentPort.postMessage({ data: msg, consumed }, [msg.buffer]);
+        // Each opened chunk moves to the main thread as it is (no copy into one batch buffer).
+        const parts = out.map((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b)));
+        parentPort.postMessage({ parts, consumed }, parts.map((b) => b.buffer));
       }
       if (error) return fail(error);
       if (eof) return parentPort.postMessage({ end: true });

@@ -41,6 +41,11 @@ const schema = z.object({
   signatureMaxAgeDays: z.coerce.number().int().min(1).max(3650),
   /** The daily 四性检测: hour of day (0-23) or "off"; `scan` adds a full ClamAV re-scan. */
   integrity: z.object({ hour: z.union([z.literal('off'), z.coerce.number().int().min(0).max(23)]), scan: z.boolean() }).strict(),
+  /**
+   * Where backups made or verified from the web page may be written and read (the mount points
+   * of removable media); the console takes any path. Absolute paths only.
+   */
+  backupDirs: z.array(z.string().regex(/^\/./, 'expected an absolute path')).max(32),
 }).strict();
 
 export type Config = z.infer<typeof schema>;
@@ -58,6 +63,7 @@ export function defaultConfig(): Config {
     clamdDatabaseDir: '/var/lib/clamav',
     signatureMaxAgeDays: 30,
     integrity: { hour: 2, scan: false },
+    backupDirs: ['/media', '/mnt', '/run/media'],
   };
 }
 
@@ -79,6 +85,7 @@ function fromEnv(env: Env): Record<string, unknown> {
   if (env.ARCHIVE_INTEGRITY_HOUR) integrity.hour = env.ARCHIVE_INTEGRITY_HOUR;
   if (env.ARCHIVE_INTEGRITY_SCAN) integrity.scan = env.ARCHIVE_INTEGRITY_SCAN === '1' || env.ARCHIVE_INTEGRITY_SCAN === 'true';
   if (Object.keys(integrity).length) out.integrity = integrity;
+  if (env.ARCHIVE_BACKUP_DIRS) out.backupDirs = env.ARCHIVE_BACKUP_DIRS.split(':').filter(Boolean);
   if (env.ARCHIVE_MEILI_PORT) meili.port = env.ARCHIVE_MEILI_PORT;
   if (env.ARCHIVE_MEILI_BINARY) meili.binary = env.ARCHIVE_MEILI_BINARY;
   if (env.ARCHIVE_MEILI_SHA256) meili.sha256 = env.ARCHIVE_MEILI_SHA256;

@@ -25,10 +25,11 @@ export interface AdminOpsDeps {
 }
 
 /**
- * The administrators' read-outs of issue 8's console operations: backup records (系统管理员),
- * the integrity report 四性检测 and the virus-signature status (安全保密管理员). Creating and
- * restoring backups and importing signatures stay at the console: a backup passphrase and a
- * signature file must not travel through the browser.
+ * The administrators' read-outs of issue 8's operations: backup records (系统管理员), the
+ * integrity report 四性检测 and the virus-signature status (安全保密管理员). Running and verifying
+ * a backup from the page is in backup-routes.ts (key files on the medium only); restoring and
+ * importing signatures stay at the console: a passphrase and a signature file must not travel
+ * through the browser.
  */
 export function adminOpsRoutes(router: Router, deps: AdminOpsDeps): void {
   const { auth, cfg } = deps;

@@ -12,6 +12,7 @@ import { itemRoutes } from './item-routes.ts';
 import { itemEditRoutes } from './item-edit-routes.ts';
 import { staticRoutes } from './static-routes.ts';
 import { adminOpsRoutes } from './admin-ops-routes.ts';
+import { backupRoutes } from './backup-routes.ts';
 import type { Classification, Config } from '../appliance/config.ts';
 
 export interface WebDeps {
@@ -78,7 +79,10 @@ export function createWebApp(deps: WebDeps): Koa {
   if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store });
   if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部' });
   staticRoutes(router);
-  if (deps.config) adminOpsRoutes(router, { auth: deps.auth, cfg: deps.config, store: deps.ingest?.store, search: deps.search });
+  if (deps.config) {
+    adminOpsRoutes(router, { auth: deps.auth, cfg: deps.config, store: deps.ingest?.store, search: deps.search });
+    backupRoutes(router, { auth: deps.auth, cfg: deps.config });
+  }
   if (deps.ingest && deps.uploadDir) ingestRoutes(router, { auth: deps.auth, ingest: deps.ingest, uploadDir: deps.uploadDir });
   // Every route on `router` must declare publicRoute/requireSession/requirePermission, or the guard refuses it.
   app.use(deps.auth.guard(router));

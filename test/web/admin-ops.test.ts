@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../appliance/config.ts';
@@ -18,10 +18,14 @@ let dir: string;
 let base: string;
 let server: Server;
 let auditLines: () => Promise<Array<Record<string, unknown>>>;
+let media: string;
 
 beforeAll(async () => {
   dir = await tempDir('archive-adminops-');
-  const cfg = loadConfig({ overrides: { dataDir: dir, clamd: 'unix:/nonexistent/clamd.sock' } });
+  // The "removable medium": outside the data dir (a backup never goes inside it).
+  media = await tempDir('archive-media-');
+  await mkdir(join(media, 'usb'), { recursive: true });
+  const cfg = loadConfig({ overrides: { dataDir: dir, clamd: 'unix:/nonexistent/clamd.sock', backupDirs: [media] } });
   const sec = await openSecurity(cfg);
   const log = createLogger({ level: 'silent' });
   const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
@@ -46,6 +50,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise<void>((r) => { server?.close(() => r()); server?.closeAllConnections(); });
   await cleanup(dir);
+  await cleanup(media);
 });
 
 async function as(username: string): Promise<Client> {
@@ -118,6 +123,61 @@ describe('admin ops routes', () => {
     expect((await new Client(base).get('/api/admin/backups')).status).toBe(401);
   });
 
+  it('backups: the sysadmin runs one to the medium with a key file on it, follows it, and verifies it', async () => {
+    const sys = await as('sys1');
+    const keyFile = join(media, 'usb', 'backup.key');
+    await writeFile(keyFile, `${'ab'.repeat(32)}\n`);
+    const out = join(media, 'usb', 'full.bak');
+    const waitTask = async (id: number) => {
+      for (let i = 0; i < 300; i++) {
+        const t = (await sys.get('/api/admin/backups/task')).body.task;
+        if (t.id === id && t.state !== 'running') return t;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('backup task did not finish');
+    };
+    const started = await sys.req('POST', '/api/admin/backups', { out, keyFile });
+    expect(started.status).toBe(202);
+    const done = await waitTask(started.body.task.id);
+    expect(done).toMatchObject({ kind: 'create', state: 'done', actor: 'sys1', result: { kind: 'full', out } });
+    expect((await stat(out)).size).toBe(done.result.outBytes);
+    expect((await sys.get('/api/admin/backups')).body.backups[0].id).toBe(done.result.backupId);
+
+    const v = await sys.req('POST', '/api/admin/backups/verify', { files: [out], keyFile });
+    expect(v.status).toBe(202);
+    expect(await waitTask(v.body.task.id)).toMatchObject({ kind: 'verify', state: 'done', result: { backups: [{ backupId: done.result.backupId, kind: 'full' }] } });
+    // A wrong key: the task fails with the reason in Chinese.
+    const wrongKey = join(media, 'usb', 'other.key');
+    await writeFile(wrongKey, 'cd'.repeat(32));
+    const bad = await sys.req('POST', '/api/admin/backups/verify', { files: [out], keyFile: wrongKey });
+    expect(await waitTask(bad.body.task.id)).toMatchObject({ state: 'failed', error: { code: 'BACKUP_BAD_KEY', message: expect.stringContaining('不正确') } });
+
+    const trail = await auditLines();
+    expect(trail.filter((l) => l.action === 'backup.create').at(-1)).toMatchObject({ actor: 'sys1', outcome: 'success', target: done.result.backupId });
+    expect(trail.filter((l) => l.action === 'backup.verify').map((l) => [l.actor, l.outcome])).toEqual([['sys1', 'success'], ['sys1', 'failure']]);
+  });
+
+  it('backups from the web: only inside the configured media dirs, never over a file, only for the sysadmin', async () => {
+    const sys = await as('sys1');
+    const keyFile = join(media, 'usb', 'backup.key');
+    const outside = await sys.req('POST', '/api/admin/backups', { out: join(dir, 'elsewhere.bak'), keyFile });
+    expect(outside.status).toBe(400);
+    expect(outside.body.error).toMatchObject({ code: 'BACKUP_PATH_NOT_ALLOWED', message: expect.stringContaining('移动介质') });
+    // A link on the medium pointing out of it is followed, and refused.
+    await symlink(dir, join(media, 'escape'));
+    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'escape', 'x.bak'), keyFile })).body.error.code).toBe('BACKUP_PATH_NOT_ALLOWED');
+    expect((await sys.req('POST', '/api/admin/backups', { out: 'usb/relative.bak', keyFile })).body.error.code).toBe('BACKUP_PATH_NOT_ALLOWED');
+    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'usb', 'full.bak'), keyFile })).body.error.code).toBe('BACKUP_OUT_EXISTS');
+    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'nope', 'x.bak'), keyFile })).body.error.code).toBe('BACKUP_PATH_MISSING');
+    for (const u of ['aud1', 'sec1', 'staff1']) {
+      const c = await as(u);
+      expect((await c.req('POST', '/api/admin/backups', { out: join(media, 'usb', `${u}.bak`), keyFile })).status).toBe(403);
+      expect((await c.req('POST', '/api/admin/backups/verify', { files: [join(media, 'usb', 'full.bak')], keyFile })).status).toBe(403);
+      expect((await c.get('/api/admin/backups/task')).status).toBe(403);
+    }
+    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'usb', 'nocsrf.bak'), keyFile }, { csrf: false })).status).toBe(403);
+  });
+
   it('signatures: status down with a Chinese reason when clamd is not running; others refused', async () => {
     const sec = await as('sec1');
     const r = await sec.get('/api/signatures');
@@ -146,6 +206,18 @@ describe('admin ops pages in Chromium', () => {
       await sys.waitForURL(/#\/system$/);
       await sys.waitForSelector('#backups tr[data-backup="bk-20261124T030000Z-a1b2c3"]');
       expect(await sys.textContent('#backup-console-note')).toContain('archive backup create');
+      // Run a backup to the medium with the key file on it; watch it finish; verify it.
+      const out = join(media, 'usb', 'from-browser.bak');
+      await sys.fill('#backup-out', out);
+      await sys.fill('#backup-key', join(media, 'usb', 'backup.key'));
+      await sys.click('#backup-run');
+      await sys.waitForSelector('#backup-task .ok:has-text("备份完成")');
+      const made = (await sys.textContent('#backup-task'))!.match(/bk-[0-9TZ]+-[0-9a-f]+/)![0];
+      await sys.waitForSelector(`#backups tr[data-backup="${made}"]`);
+      await sys.fill('#backup-verify-files', out);
+      await sys.click('#backup-verify');
+      await sys.waitForSelector('#backup-task .ok:has-text("备份完好")');
+      expect(await sys.textContent('#backup-task')).toContain(made);
       await screenshot(sys, 'admin-ops-backups');
 
       const sec = await login('sec1');

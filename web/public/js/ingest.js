@@ -4,7 +4,7 @@ import { get, upload } from './api.js';
 import { clear, field, fmtDuration, fmtTime, h } from './dom.js';
 import { t } from './i18n.js';
 import { barChart, hhmm, lineChart } from './charts.js';
-import { messageArea, table } from './ui.js';
+import { messageArea, progressBar, table } from './ui.js';
 import { planSelection } from './upload-plan.js';
 
 async function dropped(dt) {
@@ -23,12 +23,6 @@ async function dropped(dt) {
   };
   for (const r of roots) await walk(r, '');
   return out;
-}
-
-function bar(frac, id) {
-  const fill = h('div.bar-fill');
-  fill.style.width = `${Math.round(Math.min(1, Math.max(0, frac)) * 100)}%`;
-  return h('div.progress', { id, role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(Math.round(frac * 100)) }, fill);
 }
 
 export function render(main) {
@@ -82,7 +76,7 @@ export function render(main) {
     if (csvFile) fd.append('manifest', csvFile, csvFile.name.split('/').pop());
     for (const f of selection) fd.append('files', f.file, f.path);
     try {
-      const r = await upload('/api/ingest/upload', fd, (frac) => clear(uploadBar, bar(frac, 'upload-progress'), h('small', t('uploading', { pct: Math.round(frac * 100) }))));
+      const r = await upload('/api/ingest/upload', fd, (frac) => clear(uploadBar, progressBar(frac, 'upload-progress'), h('small', t('uploading', { pct: Math.round(frac * 100) }))));
       clear(uploadBar);
       msgs.ok(`${r.job}: ${r.items.map((i) => i.label).join('、')}${r.problems?.length ? ` — ${r.problems.map((p) => `${p.path ?? p.name ?? ''} ${p.message}`).join('；')}` : ''}`);
       selection = [];
@@ -120,9 +114,9 @@ export function render(main) {
       h('div.row', h('strong', p.jobId), h(`span.badge.${p.state}`, { 'data-state': p.state }, t(`jobState.${p.state}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
         p.pagesPerMinute ? h('span.rate', t('pagesPerMin', { v: p.pagesPerMinute })) : null, p.etaSeconds !== undefined && p.state !== 'done' ? h('span.eta', t('eta', { v: fmtDuration(p.etaSeconds) })) : null),
       p.waitingReason ? h('p.error', p.waitingReason) : null,
-      bar(frac, `job-progress-${p.jobId}`),
+      progressBar(frac, `job-progress-${p.jobId}`),
       h('ul.items', [...card.items].map(([n, it]) => h('li', { 'data-item': it.label, 'data-outcome': it.outcome },
-        h('span.label', it.label), bar(it.outcome !== 'pending' ? 1 : it.pageCount ? it.pagesDone / it.pageCount : 0), h('span', `${t(`stage.${it.stage}`)} · ${t(`outcome.${it.outcome}`)}`), it.error ? h('small.error', `${it.error.code}: ${it.error.message}`) : null))));
+        h('span.label', it.label), progressBar(it.outcome !== 'pending' ? 1 : it.pageCount ? it.pagesDone / it.pageCount : 0), h('span', `${t(`stage.${it.stage}`)} · ${t(`outcome.${it.outcome}`)}`), it.error ? h('small.error', `${it.error.code}: ${it.error.message}`) : null))));
   }
 
   let refreshTimer;

@@ -51,3 +51,10 @@ export function busy(button, msgs, fn) {
     }
   };
 }
+
+/** A progress bar (0..1). The width is set through the DOM: the CSP allows no inline style attribute. */
+export function progressBar(frac, id) {
+  const fill = h('div.bar-fill');
+  fill.style.width = `${Math.round(Math.min(1, Math.max(0, frac)) * 100)}%`;
+  return h('div.progress', { id, role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(Math.round(frac * 100)) }, fill);
+}

@@ -3,7 +3,7 @@
 export { loadConfig, defaultConfig, parseHostPort, CLASSIFICATIONS, PINNED_MEILI_SHA256, type Config, type Classification } from './config.ts';
 export { ApplianceError, isApplianceError } from './errors.ts';
 export { log, createLogger, type Logger } from './log.ts';
-export { sha256File, writeFileAtomic, fsyncDir } from './files.ts';
+export { fileDigest, sha256File, pathExists, writeFileAtomic, fsyncDir } from './files.ts';
 export { ensureDataDir, dataPath, DATA_SUBDIRS } from './data-dir.ts';
 export type { MeiliConnection, ComponentHealth, ComponentStatus } from './meilisearch.ts';
 export type { HealthReport } from './health.ts';

@@ -16,4 +16,4 @@ export { readCsvManifest, parseCsvManifest, requireValidCsv, decodeCsv, checkRel
 export { createIngestService, submitPaths, submitIntake, planIntake, MAX_FILE_BYTES, type IngestService, type SubmitOptions } from './service.ts';
 export { JobStore, jobProgress, ITEM_STAGES, type Job, type JobItem, type JobActor, type JobProgress, type ItemStage, type ItemOutcome } from './jobs.ts';
 export type { IntakeItem } from './intake.ts';
-export { listTree, hashFile, type TreeListing } from './manifest.ts';
+export { listTree, type TreeListing } from './manifest.ts';

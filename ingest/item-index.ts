@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fsyncDir, writeFileAtomic } from '../appliance/files.ts';
+import { fsyncDir, pathExists, writeFileAtomic } from '../appliance/files.ts';
 import type { ItemMetadata } from './item.ts';
 
 /** What duplicate detection and 档号 uniqueness need to know of one item. */
@@ -64,7 +64,7 @@ export class ItemIndex {
    * exactly the items on disk. Returns whether it was rebuilt.
    */
   async load(idsOnDisk: string[], readMeta: (id: string) => Promise<ItemMetadata | undefined>): Promise<boolean> {
-    const dirty = await exists(this.dirtyMarker);
+    const dirty = await pathExists(this.dirtyMarker);
     const parsed = dirty ? undefined : await this.parse();
     const disk = new Set(idsOnDisk);
     if (parsed && parsed.size === disk.size && [...parsed.keys()].every((id) => disk.has(id))) {
@@ -149,11 +149,3 @@ function entryOf(meta: ItemMetadata): IndexEntry {
   return { id: meta.itemId, ...(meta.archivalCode ? { code: meta.archivalCode } : {}), sources: meta.originals.map((o) => o.sha256) };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

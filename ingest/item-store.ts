@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { cp, lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplianceError } from '../appliance/errors.ts';
-import { fsyncDir, writeFileAtomic } from '../appliance/files.ts';
+import { fsyncDir, sha256File, writeFileAtomic } from '../appliance/files.ts';
 import { pidAlive } from '../appliance/run-lock.ts';
 import { parseArchivalCode } from './archival-code.ts';
 import { ItemIndex } from './item-index.ts';
 import { checkItemMetadata, ITEM_ID } from './item-schema.ts';
 import type { ItemMetadata, PageText } from './item.ts';
-import { formatManifest, hashFile, listTree, MANIFEST_NAME, parseManifest, type ManifestEntry } from './manifest.ts';
+import { formatManifest, listTree, MANIFEST_NAME, parseManifest, type ManifestEntry } from './manifest.ts';
 
 /**
  * An item laid out by the ingest runner in a folder of its own: original/<name> for every
@@ -218,7 +218,7 @@ export class ItemStore {
           continue;
         }
         result.checked++;
-        if ((await hashFile(join(dir, path))) !== sha) result.changed.push(path);
+        if ((await sha256File(join(dir, path))) !== sha) result.changed.push(path);
       }
       for (const f of listing.files) if (f !== MANIFEST_NAME && !manifest.has(f)) result.untracked.push(f);
     }
@@ -262,7 +262,7 @@ export class ItemStore {
       // Other files keep the hashes the manifest already holds: an edit never blesses a damaged file.
       await this.index.markDirty();
       await writeFileAtomic(join(dir, `${ITEM_JSON}.new`), JSON.stringify(checked.value, null, 1));
-      manifest.set(ITEM_JSON, await hashFile(join(dir, `${ITEM_JSON}.new`)));
+      manifest.set(ITEM_JSON, await sha256File(join(dir, `${ITEM_JSON}.new`)));
       await writeFileAtomic(join(dir, `${MANIFEST_NAME}.new`), formatManifest([...manifest].map(([path, sha256]) => ({ path, sha256 }))));
       await recoverItemDir(dir);
       await this.index.record(checked.value).catch(() => undefined); // marker stays: next open rebuilds
@@ -382,7 +382,7 @@ export class ItemStore {
       }
       const listing = await listTree(tmp);
       const entries: ManifestEntry[] = [];
-      for (const path of listing.files) entries.push({ path, sha256: await hashFile(join(tmp, path), true) });
+      for (const path of listing.files) entries.push({ path, sha256: await sha256File(join(tmp, path), { sync: true }) });
       for (const o of meta.originals) {
         const e = entries.find((x) => x.path === `original/${o.name}`);
         if (e?.sha256 !== o.sha256) {
@@ -390,7 +390,7 @@ export class ItemStore {
         }
       }
       await writeFileAtomic(join(tmp, ITEM_JSON), JSON.stringify(checked, null, 1));
-      entries.push({ path: ITEM_JSON, sha256: await hashFile(join(tmp, ITEM_JSON)) });
+      entries.push({ path: ITEM_JSON, sha256: await sha256File(join(tmp, ITEM_JSON)) });
       await writeFileAtomic(join(tmp, MANIFEST_NAME), formatManifest(entries));
       for (const d of listing.dirs) await fsyncDir(join(tmp, d));
       await fsyncDir(tmp);

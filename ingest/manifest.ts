@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { lstat, open, readdir } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** BagIt-style payload manifest: one "<sha256>  <path>" line per file, paths relative, sorted. */
@@ -33,27 +32,6 @@ export function parseManifest(text: string): Map<string, string> | undefined {
     out.set(path, m[1]);
   }
   return out;
-}
-
-/**
- * SHA-256 of one file, streamed. With `sync`, also fsync it: the store hashes every file once
- * before the rename, and that pass is where it makes sure the bytes are on disk.
- */
-export async function hashFile(path: string, sync = false): Promise<string> {
-  const fh = await open(path, 'r');
-  try {
-    const h = createHash('sha256');
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
-    }
-    if (sync) await fh.sync();
-    return h.digest('hex');
-  } finally {
-    await fh.close();
-  }
 }
 
 export interface TreeListing {

@@ -1,5 +1,6 @@
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathExists } from '../appliance/files.ts';
 
 /**
  * What the kernel says about routes, interfaces and listening sockets, read from /proc and /sys
@@ -114,14 +115,6 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function readInterfaces(sysRoot: string): Promise<NetInterface[]> {
   const base = join(sysRoot, 'class/net');
@@ -137,7 +130,7 @@ export async function readInterfaces(sysRoot: string): Promise<NetInterface[]> {
       // operstate is "unknown" for lo and some virtual links; IFF_UP (0x1) in flags says it is up.
       up: oper === 'up' || (oper === 'unknown' && (flags & 1) === 1),
       loopback: type === '772' || name === 'lo',
-      wireless: (await exists(join(dir, 'wireless'))) || (await exists(join(dir, 'phy80211'))),
+      wireless: (await pathExists(join(dir, 'wireless'))) || (await pathExists(join(dir, 'phy80211'))),
     });
   }
   return out;

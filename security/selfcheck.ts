@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseHostPort } from '../appliance/config.ts';
+import { pathExists } from '../appliance/files.ts';
 import { readHead } from './audit-log.ts';
 import {
   childPids,
@@ -292,7 +293,7 @@ async function checkTime(inp: SelfcheckInputs, rootDir: string): Promise<CheckRe
     return result('time', title, 'failure', `系统时钟（${now.toISOString()}）早于最后一条审计记录的时间（${head.time}）：时钟被回拨过。`, '校正系统时间，并请安全审计员查明原因（审计记录的先后以序号为准）。');
   }
   const file = async (p: string) => readFile(join(rootDir, p), 'utf8').catch(() => undefined);
-  const has = async (p: string) => stat(join(rootDir, p)).then(() => true, () => false);
+  const has = (p: string) => pathExists(join(rootDir, p));
   const configs = (await Promise.all(['etc/chrony/chrony.conf', 'etc/systemd/timesyncd.conf', 'etc/ntp.conf', 'etc/ntpsec/ntp.conf'].map(file))).filter(Boolean).join('\n');
   const activeLines = configs.split('\n').filter((l) => !/^\s*[#;]/.test(l));
   const publicServer = activeLines.find((l) => PUBLIC_NTP.test(l));

@@ -1,12 +1,11 @@
-// The chunk layer of the backup format (see backup-crypto.ts for the whole format). Plain
-// JavaScript because it runs inside worker threads (backup-worker.mjs), which load modules without
-// the TypeScript loader; backup-chunks.d.mts gives its types to the TypeScript side.
+// The chunk layer of the backup format (see backup-crypto.ts for the whole format), used by
+// backup-worker.mjs. Plain JavaScript: worker threads load modules without the TypeScript loader.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 
 export const TAG = 16;
 
 /** noncePrefix(7) ‖ u32 BE counter ‖ final flag(1). */
-export function chunkNonce(prefix, counter, final) {
+function chunkNonce(prefix, counter, final) {
   const n = Buffer.alloc(12);
   prefix.copy(n, 0, 0, 7);
   n.writeUInt32BE(counter, 7);
@@ -70,13 +69,6 @@ export class ByteQueue {
       else this.parts[0] = p.subarray(k);
     }
     this.length -= n;
-    return out;
-  }
-
-  peek(n) {
-    const out = this.take(n);
-    this.parts.unshift(out);
-    this.length += n;
     return out;
   }
 }

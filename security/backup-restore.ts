@@ -1,5 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -8,6 +7,7 @@ import { loadConfig, type Config } from '../appliance/config.ts';
 import { consoleServices } from '../appliance/console-services.ts';
 import { ensureDataDir } from '../appliance/data-dir.ts';
 import { ApplianceError } from '../appliance/errors.ts';
+import { fileDigest, pathExists, sha256File } from '../appliance/files.ts';
 import { ItemStore, listTree } from '../ingest/index.ts';
 import { createSearchService, type StoredItem } from '../search/index.ts';
 import { AuditLog } from './audit-log.ts';
@@ -35,16 +35,6 @@ export interface RestoreResult {
   items: number;
   files: number;
   indexed?: { items: number; pages: number };
-}
-
-async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
-  const h = createHash('sha256');
-  let size = 0;
-  for await (const c of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    h.update(c as Buffer);
-    size += (c as Buffer).length;
-  }
-  return { sha256: h.digest('hex'), size };
 }
 
 /** Decrypt one backup into `dir` (inside the target) with tar's own guards plus ours; then check every file. */
@@ -87,7 +77,7 @@ async function extractOne(file: string, dir: string, key: BackupKeySource, onPro
   const listing = await listTree(dir);
   if (listing.other.length) throw unsafeEntryError(listing.other[0], 'entry type link is not allowed');
   const seen = new Map<string, { size: number; sha256: string }>();
-  for (const f of listing.files) seen.set(f, await hashFile(join(dir, f)));
+  for (const f of listing.files) seen.set(f, await fileDigest(join(dir, f)));
   let info: BackupInfo;
   try {
     info = JSON.parse(await readFile(join(dir, BACKUP_INFO), 'utf8')) as BackupInfo;
@@ -124,7 +114,7 @@ async function moveReplacing(from: string, to: string): Promise<void> {
 async function applyIncremental(base: string, inc: string, info: BackupInfo): Promise<void> {
   for (const sub of ['config', 'audit', 'jobs']) {
     await rm(join(base, sub), { recursive: true, force: true });
-    if (await stat(join(inc, sub)).then(() => true, () => false)) await rename(join(inc, sub), join(base, sub));
+    if (await pathExists(join(inc, sub))) await rename(join(inc, sub), join(base, sub));
   }
   for (const id of info.included) {
     await mkdir(join(base, 'items', id.slice(-2)), { recursive: true, mode: 0o700 });
@@ -142,8 +132,8 @@ async function applyIncremental(base: string, inc: string, info: BackupInfo): Pr
 async function checkItems(base: string, info: BackupInfo): Promise<number> {
   let n = 0;
   for (const [id, sha] of Object.entries(info.items)) {
-    const got = await hashFile(join(base, itemShardPath(id), 'manifest-sha256.txt')).catch(() => undefined);
-    if (got?.sha256 !== sha) throw manifestMismatch(`恢复后条目 ${id} 缺失或与备份记录不符`, `item ${id} missing or different after applying the chain`, { itemId: id });
+    const got = await sha256File(join(base, itemShardPath(id), 'manifest-sha256.txt')).catch(() => undefined);
+    if (got !== sha) throw manifestMismatch(`恢复后条目 ${id} 缺失或与备份记录不符`, `item ${id} missing or different after applying the chain`, { itemId: id });
     n++;
   }
   return n;
@@ -184,7 +174,7 @@ export async function restoreBackup(files: string[], opts: RestoreOptions): Prom
     }
     items = await checkItems(base, info!);
     for (const sub of BACKUP_SUBDIRS) {
-      if (await stat(join(base, sub)).then(() => true, () => false)) await rename(join(base, sub), join(target, sub));
+      if (await pathExists(join(base, sub))) await rename(join(base, sub), join(target, sub));
     }
   } catch (e) {
     await rm(staging, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
+import { ApplianceError } from '../appliance/errors.ts';
 import { corrupt } from './backup-crypto.ts';
 
 /**
@@ -28,9 +29,13 @@ function toError(e: WorkerError): Error {
     case 'auth':
       return corrupt(`第 ${e.chunk} 块（偏移 ${e.offset}）认证失败（内容被改动、顺序被调换或被截断）`, `chunk ${e.chunk} at offset ${e.offset} failed authentication`, { ...d, reason: 'auth' });
     default:
-      return new Error(e.message ?? 'backup worker failed');
+      // A medium that fills up, is pulled out or is read-only: say so, not "internal error".
+      return new ApplianceError('BACKUP_IO', `读写备份文件失败：${e.message ?? '未知原因'}。请检查介质是否已满、已拔出或只读；备份未完成。`, `backup file I/O failed: ${e.message}`, { status: 500 });
   }
 }
+
+const workerExited = (code: number) =>
+  new ApplianceError('BACKUP_WORKER', `备份的加密线程意外退出（代码 ${code}），操作未完成，请重试。`, `backup worker exited (${code})`, { status: 500 });
 
 const SMALL = 256 * 1024;
 /** Plaintext handed over but not yet written: past this, write() waits for the worker. */
@@ -56,7 +61,7 @@ export class SealedFileWriter {
     });
     worker.on('error', (e) => this.fail(e));
     worker.on('exit', (code) => {
-      if (!this.closed) this.fail(new Error(`backup worker exited (${code})`));
+      if (!this.closed) this.fail(workerExited(code));
     });
   }
 
@@ -170,7 +175,7 @@ export function openedBackupStream(path: string, offset: number, p: ChunkParams,
         });
         w.on('error', (e) => stream.destroy(e));
         w.on('exit', (code) => {
-          if (!ended && !stream.destroyed && worker === w) stream.destroy(new Error(`backup worker exited (${code})`));
+          if (!ended && !stream.destroyed && worker === w) stream.destroy(workerExited(code));
         });
         return;
       }

@@ -1,9 +1,9 @@
-import { rename, rm, stat } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../appliance/config.ts';
 import { dataPath, ensureDataDir } from '../appliance/data-dir.ts';
 import { ApplianceError } from '../appliance/errors.ts';
-import { fsyncDir } from '../appliance/files.ts';
+import { fsyncDir, pathExists } from '../appliance/files.ts';
 import { AuditLog } from './audit-log.ts';
 import type { AuditEntry } from './audit-record.ts';
 import { newBackupHeader, readBackupHeader, type BackupKeySource } from './backup-crypto.ts';
@@ -73,6 +73,18 @@ async function parentOf(cfg: Config, from: string, key: BackupKeySource): Promis
   return loadBackupRecord(cfg.dataDir, header.backupId);
 }
 
+/** Where a new backup may go: not over an existing file, not inside the data dir. Returns the absolute path. */
+export async function assertBackupTarget(cfg: Config, file: string): Promise<string> {
+  const out = resolve(file);
+  if (await pathExists(out)) {
+    throw new ApplianceError('BACKUP_OUT_EXISTS', `目标文件已存在：${out}。备份不会覆盖已有文件，请换一个文件名。`, `output exists: ${out}`, { status: 409 });
+  }
+  if (out.startsWith(resolve(cfg.dataDir) + '/')) {
+    throw new ApplianceError('BACKUP_OUT_INSIDE', '备份文件不能写在数据目录之内（应写到移动介质或其他目录）。', 'backup output inside the data dir', { status: 400 });
+  }
+  return out;
+}
+
 /**
  * Make an encrypted backup of config/, items/, audit/ and jobs/ as one stream: tar → AES-256-GCM
  * chunks → a temp file beside `out`, fsynced and renamed. See backup-source.ts for why this is
@@ -83,13 +95,7 @@ export async function createBackup(cfg: Config, opts: CreateBackupOptions): Prom
   await ensureDataDir(cfg.dataDir);
   const audit = new AuditLog(dataPath(cfg.dataDir, 'audit'));
   const actor = opts.actor ?? { actor: 'console', role: 'console', source: 'console' };
-  const out = resolve(opts.out);
-  if (await stat(out).then(() => true, () => false)) {
-    throw new ApplianceError('BACKUP_OUT_EXISTS', `目标文件已存在：${out}。备份不会覆盖已有文件，请换一个文件名。`, `output exists: ${out}`, { status: 409 });
-  }
-  if (resolve(out).startsWith(resolve(cfg.dataDir) + '/')) {
-    throw new ApplianceError('BACKUP_OUT_INSIDE', '备份文件不能写在数据目录之内（应写到移动介质或其他目录）。', 'backup output inside the data dir', { status: 400 });
-  }
+  const out = await assertBackupTarget(cfg, opts.out);
   try {
     // The audit head first: everything the backup holds happened at or before it.
     const auditHead = await audit.head();

@@ -16,7 +16,7 @@ export { argon2Hasher, ARGON2_PARAMS, passwordProblems, type PasswordHasher } fr
 export { openSecurity, consoleActor, type SecurityStores } from './stores.ts';
 export { readJson } from './http-body.ts';
 export { selfcheck, type SelfcheckInputs, type SelfcheckReport, type CheckResult, type CheckStatus, type ProbeHealth } from './selfcheck.ts';
-export { createBackup, type BackupResult, type BackupProgress, type CreateBackupOptions } from './backup.ts';
+export { assertBackupTarget, createBackup, type BackupResult, type BackupProgress, type CreateBackupOptions } from './backup.ts';
 export { verifyBackup, verifyBackupFile, type VerifiedBackup } from './backup-verify.ts';
 export { restoreBackup, reindexRestored, type RestoreOptions, type RestoreResult } from './backup-restore.ts';
 export { readKeyFile, readBackupHeader, newBackupHeader, BACKUP_KDF, CHUNK_SIZE, type BackupKeySource, type BackupHeaderInfo } from './backup-crypto.ts';

@@ -1,11 +1,11 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
-import { realpath, stat } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../appliance/config.ts';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
-import { createBackup, currentUser, readJson, readKeyFile, requirePermission, roleLabel, verifyBackup, type Auth, type BackupProgress } from '../security/index.ts';
+import { assertBackupTarget, createBackup, currentUser, readJson, readKeyFile, requirePermission, roleLabel, verifyBackup, type Auth, type BackupProgress } from '../security/index.ts';
 
 /**
  * 系统管理员 runs and verifies backups from the web page. The key is a key file on the backup
@@ -81,10 +81,8 @@ export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config }):
 
   router.post('/api/admin/backups', requirePermission('backup:run'), async (ctx) => {
     const { out, keyFile, incrementalFrom } = await readJson(ctx, createBody);
-    const outPath = await confined(out, cfg.backupDirs, false);
-    if (await stat(outPath).then(() => true, () => false)) {
-      throw new ApplianceError('BACKUP_OUT_EXISTS', `目标文件已存在：${out}。备份不会覆盖已有文件，请换一个文件名。`, `output exists: ${out}`, { status: 409 });
-    }
+    // Refused now, not as a failed task: a path outside the media, an existing file, the data dir.
+    const outPath = await assertBackupTarget(cfg, await confined(out, cfg.backupDirs, false));
     const key = { keyFile: await readKeyFile(await confined(keyFile, cfg.backupDirs, true)) };
     // createBackup records backup.create (success or failure) under this actor.
     const t = start(ctx, 'create', async (onProgress, actor) => {

@@ -125,6 +125,14 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     expect((await listBackupRecords(src.dataDir)).length).toBe(before);
   });
 
+  it('a backup file that cannot be written is a clear I/O error, not an internal one', async () => {
+    const out = join(root, 'blocked.bak');
+    // The temp file's name taken already: the worker's exclusive create fails, as a full or read-only medium would.
+    await writeFile(join(root, `.blocked.bak.${process.pid}.partial`), 'x');
+    await expect(createBackup(src, { out, key: KEY })).rejects.toMatchObject({ code: 'BACKUP_IO', zh: expect.stringContaining('读写备份文件失败') });
+    expect(await readdir(root)).not.toContain('blocked.bak');
+  });
+
   it('a file cut short while it is read stops the backup: clear error, no backup file, no partial file', async () => {
     const dir = join(root, 'shrinking');
     const cfg = loadConfig({ overrides: { dataDir: join(dir, 'data') } });

@@ -1,8 +1,16 @@
+import { hasTerm, lowerText, needleOf, termRanges, type Needle } from './fold.ts';
 import type { QueryTerm } from './normalize.ts';
-import { snippet, termPattern } from './snippet.ts';
+import { snippet } from './snippet.ts';
 
 /** Characters either side of a page break that are searched for a term running across it. */
 const ACROSS = 48;
+
+/** A page text; `low` (its lower-cased form) is filled on first use and kept with a cached page. */
+export interface MatchPage {
+  page: number;
+  text: string;
+  low?: string | null;
+}
 
 export interface PageMatch {
   /** Pages on which a term occurs; a term across a page break counts on both pages. */
@@ -12,34 +20,41 @@ export interface PageMatch {
   snippetPage?: number;
 }
 
+function has(p: MatchPage, n: Needle): boolean {
+  if (!n.cased) return hasTerm(p.text, n);
+  if (p.low === undefined) p.low = lowerText(p.text) ?? null;
+  return hasTerm(p.text, n, p.low ?? undefined);
+}
+
 /**
  * Which pages of one item hold the query's terms, and the snippet, from the page texts — the
- * same matching as the index: punctuation, spaces and line breaks between characters are ignored.
+ * same matching as the index (fold.ts).
  * (Meilisearch's `_matchesPosition` could name the pages, but computing it for 20 hits of
- * several pages each cost ~30 ms per query in bench/search.ts, ten times this.)
+ * several pages each cost ~30 ms per query in bench/search.ts.)
  */
-export function matchPages(terms: QueryTerm[], pagesIn: Array<{ page: number; text: string }>): PageMatch {
-  const pages = [...pagesIn].sort((a, b) => a.page - b.page);
+export function matchPages(terms: QueryTerm[], pagesIn: MatchPage[]): PageMatch {
+  const sorted = pagesIn.every((p, i) => i === 0 || pagesIn[i - 1].page < p.page);
+  const pages = sorted ? pagesIn : [...pagesIn].sort((a, b) => a.page - b.page);
+  const needles = terms.map((t) => needleOf(t.chars));
   const found = new Set<number>();
   let snip: { text: string; page: number } | undefined;
-  const patterns = terms.map(termPattern);
-  for (let i = 0; i < pages.length; i++) {
-    const { page, text } = pages[i];
-    if (patterns.some((re) => ((re.lastIndex = 0), re.test(text)))) {
-      found.add(page);
-      snip ??= { text, page };
+  for (let i = 0; i < pages.length && needles.length; i++) {
+    const p = pages[i];
+    if (needles.some((n) => has(p, n))) {
+      found.add(p.page);
+      snip ??= { text: p.text, page: p.page };
     }
     const next = pages[i + 1];
-    if (!next || next.page !== page + 1 || patterns.length === 0) continue;
-    const tail = text.slice(-ACROSS);
+    if (!next || next.page !== p.page + 1) continue;
+    const tail = p.text.slice(-ACROSS);
     const joined = tail + next.text.slice(0, ACROSS);
-    for (const re of patterns) {
-      re.lastIndex = 0;
-      for (const m of joined.matchAll(re)) {
-        if (m.index! < tail.length && m.index! + m[0].length > tail.length) {
-          found.add(page);
+    for (const n of needles) {
+      for (const [a, b] of termRanges(joined, n)) {
+        if (a < tail.length && b > tail.length) {
+          found.add(p.page);
           found.add(next.page);
-          snip ??= { text: text + next.text, page };
+          snip ??= { text: `${p.text}\n${next.text}`, page: p.page };
+          break;
         }
       }
     }

@@ -1,29 +1,13 @@
+import { needleOf, occurrences } from './fold.ts';
 import { normalizeText, type QueryTerm } from './normalize.ts';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-export function termPattern(term: QueryTerm): RegExp {
-  // Matching ignores punctuation and line breaks (as the index does), so the pattern allows them
-  // between the characters of the term.
-  const body = term.chars.map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^\\p{L}\\p{N}]*');
-  return new RegExp(body, 'giu');
-}
-
-function ranges(text: string, terms: QueryTerm[]): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (const t of terms) {
-    for (const m of text.matchAll(termPattern(t))) out.push([m.index!, m.index! + m[0].length]);
-  }
-  out.sort((a, b) => a[0] - b[0]);
-  const merged: Array<[number, number]> = [];
-  for (const r of out) {
-    const last = merged[merged.length - 1];
-    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
-    else merged.push([...r]);
-  }
-  return merged;
+/** Occurrences of the terms in a text, merged: fold.ts matches as the index does. */
+function ranges(text: string, terms: QueryTerm[], opts: { first?: boolean } = {}): Array<[number, number]> {
+  return occurrences(text, terms.map((t) => needleOf(t.chars)), opts);
 }
 
 function render(text: string, from: number, to: number, marks: Array<[number, number]>): string {
@@ -55,15 +39,9 @@ export function displayText(text: string): string {
  */
 export function snippet(text: string, terms: QueryTerm[], before = 20, after = 60): { html: string; found: boolean } {
   // Only a window of the page is normalised for display (a page is ~2,000 characters).
-  let first = -1;
-  let firstEnd = -1;
-  for (const term of terms) {
-    const m = termPattern(term).exec(text);
-    if (m && (first < 0 || m.index < first)) {
-      first = m.index;
-      firstEnd = m.index + m[0].length;
-    }
-  }
+  const [hit] = terms.length ? ranges(text, terms, { first: true }) : [];
+  const first = hit ? hit[0] : -1;
+  const firstEnd = hit ? hit[1] : -1;
   let rawFrom = first < 0 ? 0 : Math.max(0, first - 2 * before);
   let rawTo = first < 0 ? Math.min(text.length, 2 * (before + after)) : Math.min(text.length, firstEnd + 2 * after);
   if (rawFrom > 0 && /[\udc00-\udfff]/.test(text[rawFrom])) rawFrom--;

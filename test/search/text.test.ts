@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bigramTokens, gramChars, normalizeText, parseQuery } from '../../search/normalize.ts';
 import { PageTextCache } from '../../search/page-cache.ts';
 import { matchPages } from '../../search/page-match.ts';
+import { needleOf, occurrences } from '../../search/fold.ts';
 import { highlight, snippet } from '../../search/snippet.ts';
 import { accessFilter, filterString } from '../../search/tenant-token.ts';
 
@@ -45,6 +46,23 @@ describe('search text handling', () => {
     expect(across.snippet).toContain('<mark>档案数字化</mark>');
     expect(matchPages(parseQuery('库房温度 除湿机').terms, pages).pages).toEqual([1, 2, 3]);
     expect(matchPages(parseQuery('温度除湿机').terms, pages).pages).toEqual([]);
+    // As the index matches: case, punctuation, spaces and line breaks inside a term do not count.
+    const mixed = [{ page: 2, text: '依据 GB/T\n18894-2016，第 12\n号' }, { page: 1, text: '无关' }];
+    expect(matchPages(parseQuery('gbt188942016').terms, mixed).pages).toEqual([2]);
+    expect(matchPages(parseQuery('第12号').terms, mixed).pages).toEqual([2]);
+    expect(matchPages(parseQuery('T18894 关第').terms, mixed).pages).toEqual([2]);
+  });
+
+  it('finds a term wherever the index would: case, punctuation, astral characters, İ and Σ', () => {
+    const at = (text: string, q: string) => occurrences(text, parseQuery(q).terms.map((t) => needleOf(t.chars))).map(([a, b]) => text.slice(a, b));
+    expect(at('依据GB/T 18894，另见 gb-t18894。', 'gbt18894')).toEqual(['GB/T 18894', 'gb-t18894']);
+    expect(at('编制\n办公室；编制办公室', '编制办公室')).toEqual(['编制\n办公室', '编制办公室']);
+    expect(at('编制，，办公', '制办')).toEqual(['制，，办']);
+    expect(at('编a制', '编制')).toEqual([]); // a letter between is not skipped
+    expect(at('姓名：𠀀𠀁先生', '𠀀𠀁先')).toEqual(['𠀀𠀁先']);
+    expect(at('İSTANBUL 与 İstanbul', 'i̇stanbul')).toEqual(['İSTANBUL', 'İstanbul']);
+    expect(at('ΟΔΟΣ ΟΔΟΣ.', 'ΟΔΟΣ')).toEqual(['ΟΔΟΣ', 'ΟΔΟΣ']);
+    expect(snippet('前文 GB/T\n18894 后文', parseQuery('gbt18894').terms).html).toContain('<mark>GB/T 18894</mark>');
   });
 
   it('builds the access filter with escaped post codes, and none for a viewer without posts', () => {

@@ -1,7 +1,8 @@
 import { pidAlive } from '../appliance/run-lock.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { ApplianceError } from '../appliance/errors.ts';
 
 /**
@@ -35,21 +36,31 @@ async function isStale(lockPath: string): Promise<boolean> {
   return !pidAlive(pid);
 }
 
+/**
+ * One attempt, synchronously: three small syscalls (~10 µs each) instead of three trips through
+ * the thread pool (~50 µs each) — the audit trail takes this lock for every search it records.
+ */
+function tryAcquire(lockPath: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(lockPath, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    writeSync(fd, `${process.pid}\n${hostname()}\n${new Date().toISOString()}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
 async function acquire(lockPath: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let wait = 2;
   for (;;) {
-    try {
-      const fh = await open(lockPath, 'wx', 0o600);
-      try {
-        await fh.writeFile(`${process.pid}\n${hostname()}\n${new Date().toISOString()}\n`);
-      } finally {
-        await fh.close();
-      }
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
+    if (tryAcquire(lockPath)) return;
     if (await isStale(lockPath)) {
       // Move aside rather than unlink, so a lock another process has just re-created is not removed twice.
       const aside = `${lockPath}.stale-${randomBytes(4).toString('hex')}`;
@@ -77,7 +88,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, ti
     try {
       return await fn();
     } finally {
-      await rm(lockPath, { force: true });
+      rmSync(lockPath, { force: true });
     }
   } finally {
     release();

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, verifyAudit, type AuditRecord } from '../../security/index.ts';
 import { CLI, ROOT, cleanup, tempDir } from '../support/appliance.ts';
 
+// head.json after every batch, as before HEAD_DELAY_MS: these tests cut records right after appending.
+const AT_ONCE = { headDelayMs: 0 };
 const entry = (i: number) => ({ actor: `u${i}`, role: 'staff', source: '127.0.0.1', action: 'item.view', target: `item-${i}`, outcome: 'success' as const, details: { page: i } });
 
 async function lines(dir: string, file = `audit-${new Date().getFullYear()}.jsonl`): Promise<string[]> {
@@ -21,7 +23,7 @@ describe('audit trail', () => {
   beforeAll(async () => {
     root = await tempDir('archive-audit-');
     pristine = join(root, 'pristine');
-    const log = new AuditLog(pristine);
+    const log = new AuditLog(pristine, AT_ONCE);
     await mkdir(pristine, { recursive: true });
     await Promise.all(Array.from({ length: 10 }, (_, i) => log.append(entry(i + 1))));
   });
@@ -42,7 +44,7 @@ describe('audit trail', () => {
     expect(Object.keys(recs[0])).toEqual(['seq', 'time', 'actor', 'role', 'source', 'action', 'target', 'outcome', 'details', 'prev', 'hash']);
     const v = await verifyAudit(pristine);
     expect(v).toMatchObject({ ok: true, records: 10, head: { seq: 10, hash: recs[9].hash } });
-    expect((await new AuditLog(pristine).head()).hash).toBe(recs[9].hash);
+    expect((await new AuditLog(pristine, AT_ONCE).head()).hash).toBe(recs[9].hash);
   });
 
   const cases: Array<[string, (l: string[]) => string[], { seq: number; line: number; kind: string }]> = [
@@ -84,16 +86,53 @@ describe('audit trail', () => {
   it('appending after the end was cut keeps the gap visible', async () => {
     const d = await copy();
     await rewrite(d, (l) => l.slice(0, 8));
-    await new AuditLog(d).append(entry(99));
+    await new AuditLog(d, AT_ONCE).append(entry(99));
     const v = await verifyAudit(d);
     expect(v.firstBroken).toMatchObject({ seq: 9, kind: 'deleted' });
+  });
+
+  it('head.json follows a burst of records within HEAD_DELAY_MS, and still pins the record it names', async () => {
+    const { readHead } = await import('../../security/audit-log.ts');
+    const { recordHash } = await import('../../security/audit-record.ts');
+    const d = join(root, 'head-delay');
+    await mkdir(d);
+    const log = new AuditLog(d, { headDelayMs: 300 });
+    await log.append(entry(1)); // the first batch writes head.json at once (after answering)
+    await log.head(); // the lock: that write is done
+    expect((await readHead(d))?.seq).toBe(1);
+    await log.append(entry(2));
+    await log.append(entry(3));
+    await log.head();
+    expect((await readHead(d))?.seq).toBe(1); // not yet: the records stand on the chain
+    expect(await verifyAudit(d)).toMatchObject({ ok: true, records: 3 });
+    // A forger who replaces record 1 and re-computes the chain after it is caught by the head.
+    const forged = join(root, 'head-delay-forged');
+    await cp(d, forged, { recursive: true });
+    await rewrite(forged, (l) => {
+      let prev = '0'.repeat(64);
+      return l.map((x) => {
+        const r = JSON.parse(x) as AuditRecord;
+        if (r.seq === 1) r.target = 'forged';
+        r.prev = prev;
+        r.hash = recordHash(r);
+        prev = r.hash;
+        return JSON.stringify(r);
+      });
+    });
+    expect((await verifyAudit(forged)).firstBroken).toMatchObject({ seq: 1, kind: 'head-mismatch' });
+    // The timer brings head.json up to the last record.
+    const until = Date.now() + 5_000;
+    while ((await readHead(d))?.seq !== 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(await readHead(d)).toMatchObject({ seq: 3, hash: (JSON.parse((await lines(d))[2]) as AuditRecord).hash });
+    await rewrite(d, (l) => l.slice(0, 2));
+    expect((await verifyAudit(d)).firstBroken).toMatchObject({ seq: 3, kind: 'truncated' });
   });
 
   it('an instance that keeps its tail in memory still sees appends, cuts and rotation by others', async () => {
     const d = join(root, 'two-instances');
     await mkdir(d);
-    const a = new AuditLog(d);
-    const b = new AuditLog(d);
+    const a = new AuditLog(d, AT_ONCE);
+    const b = new AuditLog(d, AT_ONCE);
     await a.append(entry(1));
     await a.append(entry(2));
     await b.append(entry(3)); // another process's append between two of a's
@@ -111,10 +150,10 @@ describe('audit trail', () => {
     const e = join(root, 'two-instances-rotation');
     await mkdir(e);
     let now = new Date('2026-12-31T23:59:58');
-    const c = new AuditLog(e, { now: () => now });
+    const c = new AuditLog(e, { now: () => now, ...AT_ONCE });
     await c.append(entry(1));
     now = new Date('2027-01-01T00:00:01');
-    await new AuditLog(e, { now: () => now }).append(entry(2));
+    await new AuditLog(e, { now: () => now, ...AT_ONCE }).append(entry(2));
     now = new Date('2026-12-31T23:59:59');
     await c.append(entry(3));
     expect(await verifyAudit(e)).toMatchObject({ ok: true, records: 3, files: ['audit-2026.jsonl', 'audit-2027.jsonl'] });
@@ -124,7 +163,7 @@ describe('audit trail', () => {
   it('when head.json cannot be written, the next append fails closed until it can', async () => {
     const d = join(root, 'head-blocked');
     await mkdir(d);
-    const log = new AuditLog(d);
+    const log = new AuditLog(d, AT_ONCE);
     await log.append(entry(1));
     await log.head(); // head.json follows the append in the same lock hold
     const { rm } = await import('node:fs/promises');
@@ -141,7 +180,7 @@ describe('audit trail', () => {
   it('rotates by year without breaking the chain, and never back to an older year', async () => {
     const d = join(root, 'rotation');
     let now = new Date('2026-12-31T23:59:58');
-    const log = new AuditLog(d, { now: () => now });
+    const log = new AuditLog(d, { now: () => now, ...AT_ONCE });
     await mkdir(d);
     await log.append(entry(1));
     await log.append(entry(2));
@@ -165,7 +204,7 @@ describe('audit trail', () => {
     await mkdir(d);
     const worker = join(ROOT, 'test/security/append-worker.ts');
     const run = (who: string) => new Promise<number | null>((r) => spawn(process.execPath, ['--import', 'tsx', worker, d, '150', who], { cwd: ROOT, stdio: 'inherit' }).once('exit', r));
-    const log = new AuditLog(d);
+    const log = new AuditLog(d, AT_ONCE);
     const [a, b] = await Promise.all([run('child-a'), run('child-b'), Promise.all(Array.from({ length: 150 }, (_, i) => log.append(entry(i))))]);
     expect([a, b]).toEqual([0, 0]);
     const v = await verifyAudit(d);
@@ -177,7 +216,7 @@ describe('audit trail', () => {
   it('verify beside live appends never reports a half-written line', async () => {
     const d = join(root, 'live');
     await mkdir(d);
-    const log = new AuditLog(d);
+    const log = new AuditLog(d, AT_ONCE);
     let done = false;
     const writing = (async () => {
       for (let i = 0; i < 40; i++) await Promise.all(Array.from({ length: 10 }, (_, j) => log.append(entry(i * 10 + j))));
@@ -198,7 +237,7 @@ describe('audit trail', () => {
     const d = await copy();
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
     await writeFile(join(d, '.lock'), `${dead}\n${(await import('node:os')).hostname()}\n`);
-    await new AuditLog(d).append(entry(11));
+    await new AuditLog(d, AT_ONCE).append(entry(11));
     expect((await verifyAudit(d)).records).toBe(11);
   });
 

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { ApplianceError } from '../appliance/errors.ts';
@@ -146,49 +147,103 @@ export class SealedFileWriter {
 }
 
 /**
+ * Plaintext in flight between the opening worker and the consumer: 2 chunks a message, 3 messages.
+ * Small on purpose: the consumer hashes (or writes) bytes the worker just wrote, and while they are
+ * still in cache that runs at full speed; 1 MiB batches with 6 in flight and an 8 MiB stream
+ * buffer made verify ~20% slower on the 2-core appliance (bench/backup.ts).
+ */
+const BATCH_CHUNKS = 2;
+const CREDITS = 3;
+
+type OpenedBatch = { parts: Uint8Array[]; consumed: number; end: boolean; error?: WorkerError };
+
+/** A worker for openedBackupStream, started early (e.g. while the key is derived) and handed over. */
+export interface OpeningWorker {
+  readonly path: string;
+  /** Stop it without using it (the header did not open). */
+  cancel(): Promise<void>;
+}
+
+class Opener implements OpeningWorker {
+  readonly worker: Worker;
+  used = false;
+  /** Kept until a stream takes the worker over, which then reports it. */
+  early?: Error;
+  constructor(readonly path: string) {
+    this.worker = new Worker(WORKER, { workerData: { mode: 'open', path } });
+    this.worker.on('error', (e) => (this.early ??= e));
+    this.worker.on('exit', (code) => (this.early ??= workerExited(code)));
+  }
+  async cancel(): Promise<void> {
+    this.used = true;
+    await this.worker.terminate();
+  }
+}
+
+/** Start the thread that will open `path`'s chunks before its key is known. */
+export function startOpeningWorker(path: string): OpeningWorker {
+  return new Opener(path);
+}
+
+/**
  * The plaintext of a backup file from `offset` (just past its header), every chunk authenticated
  * before its bytes are pushed. Fails with BACKUP_CORRUPT naming the chunk. `onConsumed` counts
- * file bytes behind what was pushed (for progress).
+ * file bytes behind what was pushed (for progress). `early`: a worker from startOpeningWorker.
  */
-export function openedBackupStream(path: string, offset: number, p: ChunkParams, onConsumed?: (n: number) => void): Readable {
+export function openedBackupStream(path: string, offset: number, p: ChunkParams, onConsumed?: (n: number) => void, early?: OpeningWorker): Readable {
   let worker: Worker | undefined;
   let owed = 0;
   let ended = false;
+  const start = (): void => {
+    let opener = early instanceof Opener && !early.used && early.path === path ? early : undefined;
+    if (early && !opener) void early.cancel();
+    opener ??= new Opener(path);
+    opener.used = true;
+    const w = (worker = opener.worker);
+    w.on('message', (m: OpenedBatch | { error: WorkerError; parts?: undefined }) => {
+      // Messages already on their way when the consumer gave up are dropped.
+      if (stream.destroyed || worker !== w) return;
+      if (!m.parts) return void stream.destroy(toError(m.error));
+      onConsumed?.(m.consumed);
+      let more = true;
+      for (const d of m.parts) more = stream.push(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+      if (m.error) stream.destroy(toError(m.error));
+      else if (m.end) {
+        ended = true;
+        stream.push(null);
+      } else if (more) w.postMessage({ credit: 1 });
+      else owed++;
+    });
+    w.on('error', (e) => stream.destroy(e));
+    w.on('exit', (code) => {
+      if (!ended && !stream.destroyed && worker === w) stream.destroy(workerExited(code));
+    });
+    if (opener.early) return void stream.destroy(opener.early);
+    let size: number;
+    try {
+      // Once, here: every chunk's place (and which one is final) follows from it.
+      size = statSync(path).size;
+    } catch (e) {
+      stream.destroy(toError({ reason: 'io', message: (e as Error).message }));
+      return;
+    }
+    w.postMessage({ open: { offset, size, batchChunks: BATCH_CHUNKS, credits: CREDITS, ...p } });
+  };
   const stream = new Readable({
-    highWaterMark: 8 * 1024 * 1024,
+    highWaterMark: BATCH_CHUNKS * 64 * 1024,
     read() {
-      if (!worker) {
-        const w = (worker = new Worker(WORKER, { workerData: { mode: 'open', path, offset, ...p } }));
-        w.on('message', (m: { parts?: Uint8Array[]; consumed?: number; end?: boolean; error?: WorkerError }) => {
-          // Messages already on their way when the consumer gave up are dropped.
-          if (stream.destroyed || worker !== w) return;
-          if (m.parts) {
-            onConsumed?.(m.consumed ?? 0);
-            let more = true;
-            for (const d of m.parts) more = stream.push(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
-            if (more) w.postMessage({ credit: 1 });
-            else owed++;
-          } else if (m.end) {
-            ended = true;
-            stream.push(null);
-          } else if (m.error) stream.destroy(toError(m.error));
-        });
-        w.on('error', (e) => stream.destroy(e));
-        w.on('exit', (code) => {
-          if (!ended && !stream.destroyed && worker === w) stream.destroy(workerExited(code));
-        });
-        return;
-      }
-      while (owed > 0) {
-        owed--;
-        worker.postMessage({ credit: 1 });
-      }
+      if (!worker) return start();
+      if (owed > 0) worker.postMessage({ credit: owed });
+      owed = 0;
     },
     destroy(err, cb) {
       const w = worker;
       worker = undefined;
       if (w) void w.terminate().then(() => cb(err), () => cb(err));
-      else cb(err);
+      else {
+        if (early instanceof Opener && !early.used) void early.cancel();
+        cb(err);
+      }
     },
   });
   return stream;

@@ -5,7 +5,7 @@ import { Parser, type ReadEntry } from 'tar';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
 import { MANIFEST_NAME, parseManifest } from '../ingest/index.ts';
 import { openBackupFile, type BackupKeySource } from './backup-crypto.ts';
-import { openedBackupStream } from './backup-stream.ts';
+import { openedBackupStream, startOpeningWorker } from './backup-stream.ts';
 import { BACKUP_INFO, BACKUP_MANIFEST, itemShardPath, manifestMismatch, unsafeEntry, unsafeEntryError, type BackupInfo, type ManifestEnd, type ManifestLine } from './backup-entries.ts';
 import { progressMeter, type BackupProgress } from './backup.ts';
 
@@ -85,7 +85,12 @@ export async function verifyBackupFile(file: string, key: BackupKeySource, onPro
   let info: BackupInfo | undefined;
   let manifestText: string | undefined;
   let failure: unknown;
-  const opened = await openBackupFile(file, key);
+  // The worker that opens the chunks starts while the key is derived (both take a while).
+  const early = startOpeningWorker(file);
+  const opened = await openBackupFile(file, key).catch(async (e: unknown) => {
+    await early.cancel();
+    throw e;
+  });
   const header = opened.info;
   const parser = new Parser({ strict: true });
   const fail = (e: unknown) => {
@@ -129,8 +134,11 @@ export async function verifyBackupFile(file: string, key: BackupKeySource, onPro
   meter.add(opened.offset);
   try {
     // A worker reads and authenticates the chunks while this thread parses and hashes.
-    await pipeline(openedBackupStream(file, opened.offset, opened.chunks, (n) => meter.add(n)), parser);
+    await pipeline(openedBackupStream(file, opened.offset, opened.chunks, (n) => meter.add(n), early), parser);
   } catch (e) {
+    // In strict mode tar throws some structure errors instead of warning about them.
+    const code = (e as { code?: unknown }).code;
+    if (!failure && !isApplianceError(e) && typeof code === 'string' && code.startsWith('TAR_')) throw manifestMismatch(`tar 结构错误（${code}）`, `tar: ${code} ${(e as Error).message}`);
     throw failure ?? e;
   }
   if (failure) throw failure;

@@ -1,10 +1,13 @@
 // bench/search: index ≥200,000 synthetic pages (sentences of the samples' ground truth recombined,
 // several posts), then latency of the search service (and the appliance's real GET /api/search) under 1,
 // 8 and 32 concurrent clients, against the same queries sent straight to Meilisearch with the same
-// filter. Prints figures and ratios; asserts nothing.
+// filter. The HTTP columns (raw Meilisearch, GET /api/search) are sent from their own thread
+// (bench/http-load.mjs), the service columns are calls in this process. Prints figures and
+// ratios; asserts nothing.
 //   npx tsx bench/search.ts [--pages 200000] [--requests 400] [--keep DIR]
 import { readFileSync, readdirSync } from 'node:fs';
 import { Agent, request, type Server } from 'node:http';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Classification } from '../appliance/config.ts';
@@ -180,15 +183,6 @@ try {
   const viewers: Viewer[] = POSTS.flatMap((p) => [{ posts: [p], clearance: '公开' as Classification }, { posts: [p, pick(POSTS)], clearance: '内部' as Classification }]);
   const cases = Array.from({ length: REQUESTS }, (_, i) => ({ q: queries[i % queries.length], v: viewers[i % viewers.length] }));
 
-  const raw = async (c: { q: string; v: Viewer }) =>
-    meiliPost(conn.host, conn.apiKey, '/indexes/items/search', {
-      q: parseQuery(c.q).terms.map((t) => t.phrase).join(' '),
-      matchingStrategy: 'all',
-      filter: accessFilter(c.v),
-      facets: ['year', 'fonds', 'department', 'retention'],
-      limit: 20,
-      attributesToRetrieve: ['itemId', 'archivalCode', 'title', 'docNumber', 'year', 'fonds', 'department', 'retention', 'pageCount'],
-    });
   const service = (c: { q: string; v: Viewer }) => svc.search(c.v, { q: c.q, limit: 20 });
   const serviceCold = (c: { q: string; v: Viewer }) => cold.search(c.v, { q: c.q, limit: 20 });
 
@@ -227,10 +221,37 @@ try {
     if (login.status !== 200) throw new Error(`login ${username}: ${login.status} ${login.text}`);
     cookieOf.set(v, login.cookies.join('; '));
   }
-  const route = async (c: { q: string; v: Viewer }) => {
-    const r = await http('GET', `/api/search?q=${encodeURIComponent(c.q)}&limit=20`, { cookie: cookieOf.get(c.v)! });
-    if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 200)}`);
-  };
+
+  // The measured HTTP requests (straight to Meilisearch, and to the appliance) go out from their
+  // own thread (bench/http-load.mjs), as a browser's would from another machine.
+  interface HttpReq { host: string; port: number; path: string; method: string; headers: Record<string, string | number>; body?: string }
+  const meili = new URL(conn.host);
+  const rawReqs: HttpReq[] = cases.map((c) => {
+    const body = JSON.stringify({
+      q: parseQuery(c.q).terms.map((t) => t.phrase).join(' '),
+      matchingStrategy: 'all',
+      filter: accessFilter(c.v),
+      facets: ['year', 'fonds', 'department', 'retention'],
+      limit: 20,
+      attributesToRetrieve: ['itemId', 'archivalCode', 'title', 'docNumber', 'year', 'fonds', 'department', 'retention', 'pageCount'],
+    });
+    return { host: meili.hostname, port: Number(meili.port), path: '/indexes/items/search', method: 'POST', headers: { Authorization: `Bearer ${conn.apiKey}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, body };
+  });
+  const apiReqs: HttpReq[] = cases.map((c) => ({ host: '127.0.0.1', port, path: `/api/search?q=${encodeURIComponent(c.q)}&limit=20`, method: 'GET', headers: { cookie: cookieOf.get(c.v)! } }));
+  const load = new Worker(new URL('./http-load.mjs', import.meta.url));
+  let loadId = 0;
+  const viaLoad = (concurrency: number, reqs: HttpReq[]) =>
+    new Promise<number[]>((resolve, reject) => {
+      const id = ++loadId;
+      const on = (m: { id: number; times?: number[]; error?: string }) => {
+        if (m.id !== id) return;
+        load.off('message', on);
+        if (m.error) reject(new Error(m.error));
+        else resolve(m.times!);
+      };
+      load.on('message', on);
+      load.postMessage({ id, concurrency, reqs });
+    });
 
   // Result sizes, for the record.
   let hits = 0;
@@ -243,25 +264,26 @@ try {
   console.log(`queries: ${queries.length} distinct; mean estimated total for one viewer ${(hits / queries.length).toFixed(0)} items, ${empty} with none`);
 
   // Warm up caches (tokens, page cache) before timing.
-  await run(4, cases.slice(0, 100).map((c) => () => raw(c)));
+  await viaLoad(4, rawReqs.slice(0, 100));
   await run(4, cases.slice(0, 100).map((c) => () => service(c)));
   await run(4, cases.slice(0, 50).map((c) => () => serviceCold(c)));
-  await run(4, cases.slice(0, 100).map((c) => () => route(c)));
+  await viaLoad(4, apiReqs.slice(0, 100));
 
   console.log('\nlatency ms (p50 / p95 / p99), same queries and filter; ratio = p95 / raw p95');
   console.log('clients  raw meilisearch           service                 service, no cache       GET /api/search         service/raw  no-cache/raw  api/raw');
   for (const c of [1, 8, 32]) {
     // Alternate order per level so drift on the shared CPU hits both sides.
-    const r1 = await run(c, cases.map((x) => () => raw(x)));
+    const r1 = await viaLoad(c, rawReqs);
     const s1 = await run(c, cases.map((x) => () => service(x)));
     const n1 = await run(c, cases.map((x) => () => serviceCold(x)));
-    const k1 = await run(c, cases.map((x) => () => route(x)));
-    const r2 = await run(c, cases.map((x) => () => raw(x)));
+    const k1 = await viaLoad(c, apiReqs);
+    const r2 = await viaLoad(c, rawReqs);
     const r = [...r1, ...r2];
     const f = (xs: number[]) => `${pct(xs, 50).toFixed(1)} / ${pct(xs, 95).toFixed(1)} / ${pct(xs, 99).toFixed(1)}`.padEnd(24);
     const ratio = (xs: number[]) => (pct(xs, 95) / pct(r, 95)).toFixed(2).padEnd(14);
     console.log(`${String(c).padEnd(9)}${f(r)}${f(s1)}${f(n1)}${f(k1)}${ratio(s1)}${ratio(n1)}${ratio(k1)}`);
   }
+  await load.terminate();
 } finally {
   server?.close();
   await sup.stop();

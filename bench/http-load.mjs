@@ -1,0 +1,43 @@
+// The HTTP clients of bench/search.ts, in their own thread: a browser is not in the server's
+// process, so the time to send requests and read answers must not queue on the server's event
+// loop (it did when both ran on one thread, adding to the API column only). Plain JS: a worker.
+import { Agent, request } from 'node:http';
+import { parentPort } from 'node:worker_threads';
+
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function send(r) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: r.host, port: r.port, path: r.path, method: r.method, headers: r.headers, agent }, (res) => {
+      let n = 0;
+      res.on('data', (d) => (n += d.length));
+      res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`HTTP ${res.statusCode} for ${r.path}`))));
+    });
+    req.on('error', reject);
+    req.end(r.body);
+  });
+}
+
+async function run(concurrency, reqs) {
+  const times = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < reqs.length) {
+        const r = reqs[next++];
+        const t = performance.now();
+        await send(r);
+        times.push(performance.now() - t);
+      }
+    }),
+  );
+  return times;
+}
+
+parentPort.on('message', async ({ id, concurrency, reqs }) => {
+  try {
+    parentPort.postMessage({ id, times: await run(concurrency, reqs) });
+  } catch (e) {
+    parentPort.postMessage({ id, error: e.message });
+  }
+});

@@ -47,7 +47,9 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     cleanups.unshift(() => ingest.stop());
     cleanups.unshift(scheduleIntegrityCheck(cfg, { log, search, store: ingest.store }));
     let selfcheck: SelfcheckSchedule | undefined;
+    const stopHooks: Array<() => Promise<void>> = [];
     const app = createWebApp({
+      onStop: (hook) => stopHooks.push(hook),
       log,
       auth,
       search,
@@ -75,6 +77,10 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     const addr = http.address();
     const httpAddr = typeof addr === 'object' && addr ? `${host}:${addr.port}` : cfg.httpAddr;
     cleanups.unshift(() => new Promise<void>((r) => { http.close(() => r()); http.closeAllConnections(); }));
+    // First of all on stop: tasks started from the web finish cleanly (a backup removes its partial file).
+    cleanups.unshift(async () => {
+      for (const h of stopHooks) await h();
+    });
     await lock.update({ httpAddr });
     selfcheck = startSelfcheckSchedule(cfg, { audit: sec.audit, log, httpAddr });
     cleanups.unshift(() => selfcheck!.stop());

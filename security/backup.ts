@@ -34,6 +34,8 @@ export interface CreateBackupOptions {
   kdfCost?: { memoryCost: number; timeCost: number; parallelism: number };
   /** Bytes between flushes to disk while writing (tests set it small to exercise them). */
   flushEvery?: number;
+  /** Aborted (the appliance is stopping): the backup stops and removes its unfinished file. */
+  signal?: AbortSignal;
 }
 
 export interface BackupResult {
@@ -127,7 +129,10 @@ export async function createBackup(cfg: Config, opts: CreateBackupOptions): Prom
     // This thread reads and hashes; a worker encrypts and writes (and fsyncs) alongside.
     const sink = SealedFileWriter.create(tmp, header, chunks, opts.flushEvery);
     try {
-      for await (const b of tarStream()) await sink.write(b, isReadBuffer(b));
+      for await (const b of tarStream()) {
+        if (opts.signal?.aborted) throw new ApplianceError('BACKUP_ABORTED', '备份已中止（设备正在停止）：未完成的备份文件已删除，介质上没有留下半个备份。请在设备重新启动后重做。', 'backup aborted: the appliance is stopping', { status: 503 });
+        await sink.write(b, isReadBuffer(b));
+      }
       outBytes = await sink.end();
       await rename(tmp, out);
       await fsyncDir(dirname(out));

@@ -29,6 +29,8 @@ export interface WebDeps {
   classificationCeiling?: Classification;
   /** The appliance's configuration: enables backups, integrity and signature pages (web/admin-ops-routes.ts). */
   config?: Config;
+  /** Registers work to finish when the appliance stops, before its parts go (a running backup ends cleanly). */
+  onStop?: (hook: () => Promise<void>) => void;
 }
 
 /** Headers every answer carries: no framing, no sniffing, no inline script, nothing from outside. */
@@ -81,7 +83,7 @@ export function createWebApp(deps: WebDeps): Koa {
   staticRoutes(router);
   if (deps.config) {
     adminOpsRoutes(router, { auth: deps.auth, cfg: deps.config, store: deps.ingest?.store, search: deps.search });
-    backupRoutes(router, { auth: deps.auth, cfg: deps.config });
+    backupRoutes(router, { auth: deps.auth, cfg: deps.config, onStop: deps.onStop });
   }
   if (deps.ingest && deps.uploadDir) ingestRoutes(router, { auth: deps.auth, ingest: deps.ingest, uploadDir: deps.uploadDir });
   // Every route on `router` must declare publicRoute/requireSession/requirePermission, or the guard refuses it.

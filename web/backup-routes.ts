@@ -50,10 +50,18 @@ async function confined(path: string, dirs: string[], mustExist: boolean): Promi
   throw badPath(path, dirs);
 }
 
-export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config }): void {
+export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config; onStop?: (hook: () => Promise<void>) => void }): void {
   const { auth, cfg } = deps;
   let task: BackupTask | undefined;
+  let running: Promise<unknown> | undefined;
   let nextId = 1;
+  // Stopping the appliance mid-backup: the backup removes its unfinished file from the medium
+  // (and records why) before the process goes.
+  const stopping = new AbortController();
+  deps.onStop?.(async () => {
+    stopping.abort();
+    await running?.catch(() => undefined);
+  });
 
   /** Start `work` as the one running task; answers 409 while another runs. */
   function start(ctx: Koa.Context, kind: BackupTask['kind'], work: (onProgress: (p: BackupProgress) => void, actor: { actor: string; role: string; source: string }) => Promise<Record<string, unknown>>): BackupTask {
@@ -64,7 +72,7 @@ export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config }):
     const actor = { actor: who.user.username, role: roleLabel(who.roles), source: ctx.ip || '-' };
     const t: BackupTask = { id: nextId++, kind, state: 'running', actor: actor.actor, startedAt: new Date().toISOString() };
     task = t;
-    void work((p) => (t.progress = { bytes: p.bytes, total: p.total, mbps: Math.round(p.mbps * 10) / 10 }), actor).then(
+    running = work((p) => (t.progress = { bytes: p.bytes, total: p.total, mbps: Math.round(p.mbps * 10) / 10 }), actor).then(
       (result) => {
         t.result = result;
         t.state = 'done';
@@ -86,7 +94,7 @@ export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config }):
     const key = { keyFile: await readKeyFile(await confined(keyFile, cfg.backupDirs, true)) };
     // createBackup records backup.create (success or failure) under this actor.
     const t = start(ctx, 'create', async (onProgress, actor) => {
-      const r = await createBackup(cfg, { out: outPath, key, incrementalFrom, onProgress, actor });
+      const r = await createBackup(cfg, { out: outPath, key, incrementalFrom, onProgress, actor, signal: stopping.signal });
       return { backupId: r.backupId, kind: r.kind, parentId: r.parentId, out: r.out, files: r.files, bytes: r.bytes, outBytes: r.outBytes, items: r.items, included: r.included, damaged: r.damaged, ms: r.ms };
     });
     ctx.status = 202;

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { truncateSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../appliance/config.ts';
@@ -157,6 +157,22 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     expect(await readdir(dir)).not.toContain('cut.bak');
     expect((await readdir(dir)).filter((n) => n.includes('partial'))).toEqual([]);
     expect(await listBackupRecords(cfg.dataDir)).toEqual([]);
+  });
+
+  it('a backup aborted because the appliance stops removes its unfinished file and records why', async () => {
+    const dir = join(root, 'aborted');
+    const cfg = loadConfig({ overrides: { dataDir: join(dir, 'data') } });
+    const store = await ItemStore.open(cfg.dataDir);
+    for (let i = 1; i <= 8; i++) await makeItem(store, dir, { itemNo: i, pages: 2 });
+    const stopping = new AbortController();
+    const out = join(dir, 'stopped.bak');
+    // Aborted at the first progress report: files are being read and sealed into the partial file.
+    const attempt = createBackup(cfg, { out, key: KEY, signal: stopping.signal, onProgress: () => stopping.abort() });
+    await expect(attempt).rejects.toMatchObject({ code: 'BACKUP_ABORTED', zh: expect.stringContaining('未完成的备份文件已删除') });
+    expect((await readdir(dir)).filter((n) => n.includes('stopped'))).toEqual([]);
+    expect(await listBackupRecords(cfg.dataDir)).toEqual([]);
+    const audit = (await readFile(join(cfg.dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; outcome: string; details: { error?: string } });
+    expect(audit.at(-1)).toMatchObject({ action: 'backup.create', outcome: 'failure', details: { error: 'BACKUP_ABORTED' } });
   });
 
   async function reindexSource() {

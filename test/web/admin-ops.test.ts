@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../appliance/config.ts';
@@ -19,6 +19,7 @@ let base: string;
 let server: Server;
 let auditLines: () => Promise<Array<Record<string, unknown>>>;
 let media: string;
+const stopHooks: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   dir = await tempDir('archive-adminops-');
@@ -36,7 +37,7 @@ beforeAll(async () => {
     backupId: 'bk-20261124T030000Z-a1b2c3', parentId: null, kind: 'full', created: '2026-11-24T03:00:00.000Z', file: '/media/usb/bk-20261124T030000Z-a1b2c3.archive-backup',
     outBytes: 2048, files: 12, bytes: 4096, auditHead: { seq: 1, hash: 'x', file: 'audit-2026.jsonl', time: '2026-11-24T03:00:00.000Z' }, items: { a1: 'h1', b2: 'h2' }, included: 2,
   });
-  const app = createWebApp({ log, auth, health: () => healthReport({}), config: cfg });
+  const app = createWebApp({ log, auth, health: () => healthReport({}), config: cfg, onStop: (h) => stopHooks.push(h) });
   server = await new Promise((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
   });
@@ -234,5 +235,22 @@ describe('admin ops pages in Chromium', () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+// Last in the file: the stop hooks end this app's backup tasks for good.
+describe('stopping the appliance', () => {
+  it('backups: the appliance stopping mid-backup leaves no partial file on the medium', async () => {
+    const sys = await as('sys1');
+    const keyFile = join(media, 'usb', 'backup.key');
+    const out = join(media, 'usb', 'stopping.bak');
+    const started = await sys.req('POST', '/api/admin/backups', { out, keyFile });
+    expect(started.status).toBe(202);
+    // What `archive serve` does first on SIGTERM; it returns once the backup has cleaned up.
+    for (const h of stopHooks) await h();
+    const t = (await sys.get('/api/admin/backups/task')).body.task;
+    expect(t).toMatchObject({ id: started.body.task.id, state: 'failed', error: { code: 'BACKUP_ABORTED', message: expect.stringContaining('未完成的备份文件已删除') } });
+    expect((await readdir(join(media, 'usb'))).filter((n) => n.includes('stopping'))).toEqual([]);
+    expect((await auditLines()).filter((l) => l.action === 'backup.create').at(-1)).toMatchObject({ actor: 'sys1', outcome: 'failure', details: { error: 'BACKUP_ABORTED' } });
   });
 });

@@ -24,8 +24,13 @@ export const CHUNK_SIZE = 64 * 1024;
 const PREFIX = 13; // magic + version + length
 const MAX_HEADER_JSON = 64 * 1024;
 
-/** Argon2id cost: ~64 MiB and a few hundred ms per derivation on the appliance. */
-export const BACKUP_KDF = { memoryCost: 65_536, timeCost: 3, parallelism: 1 } as const;
+/**
+ * Argon2id cost: RFC 9106's second recommended option (64 MiB, t=3, p=4). The four lanes do the
+ * same total work over the same memory as one, but run on every core: measured 95 ms against
+ * 137 ms with p=1 on the 2-core appliance, paid once by every create, verify and restore.
+ * Each backup records its own parameters, so backups made with p=1 still open.
+ */
+export const BACKUP_KDF = { memoryCost: 65_536, timeCost: 3, parallelism: 4 } as const;
 /** Limits on what a header may ask for, so a crafted file cannot make us allocate gigabytes. */
 const KDF_LIMITS = { memoryCost: 1_048_576, timeCost: 16, parallelism: 8 };
 

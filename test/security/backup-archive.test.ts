@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHUNK_SIZE, SealedFileWriter, newBackupHeader, verifyBackup } from '../../security/index.ts';
 import { tarHeader } from '../../security/backup-tar.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
-import { KEY } from './backup-support.ts';
+import { KEY, failure } from './backup-support.ts';
 
 // Archives made by hand, sealed in the real format: every kind of header the writer can produce
 // (ustar prefix, pax for long and non-ASCII names), bodies across chunk and batch boundaries, and
@@ -41,15 +41,6 @@ async function seal(out: string, blocks: Buffer[]): Promise<string> {
   await sink.write(Buffer.concat(blocks));
   await sink.end();
   return out;
-}
-
-async function failure(p: Promise<unknown>): Promise<{ code: string; zh: string; details?: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { code: string; zh: string; details?: Record<string, unknown> };
-  }
-  throw new Error('expected a failure');
 }
 
 describe('backup verify: hand-made archives', () => {

@@ -79,3 +79,13 @@ export async function craftBackup(out: string, entries: CraftEntry[], key: Backu
 export function headerLength(file: Buffer): number {
   return 13 + file.readUInt32BE(9) + 64;
 }
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function failure(p: Promise<unknown>): Promise<{ code: string; zh: string; details?: Record<string, unknown> }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code: string; zh: string; details?: Record<string, unknown> };
+  }
+  throw new Error('expected a failure');
+}

@@ -6,19 +6,9 @@ import { loadConfig } from '../../appliance/config.ts';
 import { ItemStore } from '../../ingest/index.ts';
 import { CHUNK_SIZE, createBackup, restoreBackup, verifyBackup } from '../../security/index.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
-import { KEY, craftBackup, headerLength, makeItem } from './backup-support.ts';
+import { KEY, craftBackup, failure, headerLength, makeItem } from './backup-support.ts';
 
 const SEALED = CHUNK_SIZE + 16;
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function failure(p: Promise<unknown>): Promise<{ code: string; zh: string; details?: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { code: string; zh: string; details?: Record<string, unknown> };
-  }
-  throw new Error('expected a failure');
-}
 
 describe('backup: damage, wrong keys and hostile archives', () => {
   let root: string;

@@ -56,11 +56,11 @@ export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config; on
   let running: Promise<unknown> | undefined;
   let nextId = 1;
   // Stopping the appliance mid-backup: the backup removes its unfinished file from the medium
-  // (and records why) before the process goes.
+  // (and records why) before the process goes. A verify leaves nothing behind: not waited for.
   const stopping = new AbortController();
   deps.onStop?.(async () => {
     stopping.abort();
-    await running?.catch(() => undefined);
+    if (task?.kind === 'create') await running;
   });
 
   /** Start `work` as the one running task; answers 409 while another runs. */

@@ -12,8 +12,8 @@ import { ItemStore, listTree } from '../ingest/index.ts';
 import { createSearchService, type StoredItem } from '../search/index.ts';
 import { AuditLog } from './audit-log.ts';
 import type { AuditEntry } from './audit-record.ts';
-import { openBackupFile, readBackupHeader, type BackupKeySource } from './backup-crypto.ts';
-import { openedBackupStream, startOpeningWorker } from './backup-stream.ts';
+import { readBackupHeader, type BackupKeySource } from './backup-crypto.ts';
+import { openBackupForReading } from './backup-stream.ts';
 import { BACKUP_INFO, BACKUP_MANIFEST, BACKUP_SUBDIRS, itemShardPath, manifestMismatch, unsafeEntry, unsafeEntryError, type BackupInfo } from './backup-entries.ts';
 import { checkAgainstManifest, orderChain } from './backup-verify.ts';
 import { progressMeter, type BackupProgress } from './backup.ts';
@@ -60,16 +60,11 @@ async function extractOne(file: string, dir: string, key: BackupKeySource, onPro
       return true;
     },
   });
-  const size = (await stat(file)).size;
-  const meter = progressMeter('restore', size, onProgress);
-  const early = startOpeningWorker(file);
-  const opened = await openBackupFile(file, key).catch(async (e: unknown) => {
-    await early.cancel();
-    throw e;
-  });
+  const opened = await openBackupForReading(file, key);
+  const meter = progressMeter('restore', opened.size, onProgress);
   meter.add(opened.offset);
   try {
-    await pipeline(openedBackupStream(file, opened.offset, opened.chunks, (n) => meter.add(n), early), unpack);
+    await pipeline(opened.plaintext((n) => meter.add(n)), unpack);
   } catch (e) {
     // tar may still be finishing writes it had started: let them land (inside staging) before cleanup.
     await settled(dir);

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
 import { MANIFEST_NAME, parseManifest } from '../ingest/index.ts';
-import { openBackupFile, type BackupKeySource } from './backup-crypto.ts';
-import { openedBackupStream, startOpeningWorker } from './backup-stream.ts';
+import type { BackupKeySource } from './backup-crypto.ts';
+import { openBackupForReading } from './backup-stream.ts';
 import { BACKUP_INFO, BACKUP_MANIFEST, itemShardPath, manifestMismatch, unsafeEntry, unsafeEntryError, type BackupInfo, type ManifestEnd, type ManifestLine } from './backup-entries.ts';
 import { progressMeter, type BackupProgress } from './backup.ts';
 
@@ -76,21 +75,13 @@ function itemProblems(info: BackupInfo, seen: Map<string, { size: number; sha256
  * manifest. Resolves only when a restore of this file would succeed; throws the first problem.
  */
 export async function verifyBackupFile(file: string, key: BackupKeySource, onProgress?: (p: BackupProgress) => void): Promise<VerifiedBackup> {
-  const size = await stat(file).then((s) => s.size, (e: Error) => {
-    throw new ApplianceError('BACKUP_NOT_FOUND', `无法打开备份文件：${file}（${e.message}）`, `cannot open backup ${file}`);
-  });
   const seen = new Map<string, { size: number; sha256: string }>();
   const order: string[] = [];
   const itemManifests = new Map<string, string>();
   let info: BackupInfo | undefined;
   let manifestText: string | undefined;
   let failure: unknown;
-  // The worker that opens the chunks starts while the key is derived (both take a while).
-  const early = startOpeningWorker(file);
-  const opened = await openBackupFile(file, key).catch(async (e: unknown) => {
-    await early.cancel();
-    throw e;
-  });
+  const opened = await openBackupForReading(file, key);
   const header = opened.info;
   const parser = new Parser({ strict: true });
   const fail = (e: unknown) => {
@@ -130,11 +121,11 @@ export async function verifyBackupFile(file: string, key: BackupKeySource, onPro
     });
   });
   parser.on('warn', (code: string, msg: string | Error) => fail(manifestMismatch(`tar 结构错误（${code}）`, `tar: ${code} ${String(msg)}`)));
-  const meter = progressMeter('verify', size, onProgress);
+  const meter = progressMeter('verify', opened.size, onProgress);
   meter.add(opened.offset);
   try {
     // A worker reads and authenticates the chunks while this thread parses and hashes.
-    await pipeline(openedBackupStream(file, opened.offset, opened.chunks, (n) => meter.add(n), early), parser);
+    await pipeline(opened.plaintext((n) => meter.add(n)), parser);
   } catch (e) {
     // In strict mode tar throws some structure errors instead of warning about them.
     const code = (e as { code?: unknown }).code;

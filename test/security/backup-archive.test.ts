@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Header } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHUNK_SIZE, SealedFileWriter, newBackupHeader, verifyBackup } from '../../security/index.ts';
+import { CHUNK_SIZE, SealedFileWriter, newBackupHeader, restoreBackup, verifyBackup } from '../../security/index.ts';
 import { tarHeader } from '../../security/backup-tar.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 import { KEY, failure } from './backup-support.ts';
@@ -76,6 +76,14 @@ describe('backup verify: hand-made archives', () => {
       expect(e.code).toBe('BACKUP_MANIFEST_MISMATCH');
       expect(e.details?.path).toBe(lie);
     }
+  });
+
+  it('a backup file that is not there is named, for verify and restore alike', async () => {
+    const gone = join(root, 'not-there.bak');
+    const v = await failure(verifyBackup([gone], KEY));
+    expect(v).toMatchObject({ code: 'BACKUP_NOT_FOUND', zh: expect.stringContaining(gone) });
+    const r = await failure(restoreBackup([gone], { dataDir: join(root, 'restore-target'), key: KEY, reindex: false }));
+    expect(r).toMatchObject({ code: 'BACKUP_NOT_FOUND', zh: expect.stringContaining(gone) });
   });
 
   it('a header with a bad checksum is a tar structure error', async () => {

@@ -100,8 +100,8 @@ function* findSlow(text: string, needle: string): Generator<[number, number]> {
 }
 
 /**
- * Occurrences of the needles in `text`, as [start, end) of the text: from the first to the last
- * character of the term, punctuation between them included.
+ * Occurrences of the needle in `text`, as [start, end) of the text: from the first to the last
+ * character of the term, punctuation between them included. `low`: the text's lowerText, if known.
  */
 export function* termRanges(text: string, needle: Needle, low?: string): Generator<[number, number]> {
   if (!needle.text) return;

@@ -102,7 +102,7 @@ async function lastLine(path: string): Promise<string | undefined> {
  * The audit trail: append-only JSON lines in audit/audit-<year>.jsonl, each record chained to the
  * previous one by SHA-256 (`prev` = previous `hash`), continuing across the yearly files.
  *
- * Appends are queued in the process and written in groups (one write + one fsync per group), under
+ * Appends are queued in the process and written in groups (one write + one flush per group), under
  * audit/.lock so that `archive serve` and console commands can append to the same directory: each
  * group finds the tail under the lock (re-read unless the files are still exactly as this process
  * left them), so neither process ever forks the chain.
@@ -301,11 +301,9 @@ export class AuditLog {
     batch.forEach((p, i) => p.resolve(records[i]));
     const tail: Tail = { seq, hash, file, year };
     const fileId = { file, ino: after.ino, size: after.size, mtimeMs: after.mtimeMs };
-    if (performance.now() - this.lastHeadAt >= this.headDelayMs) {
-      await this.bringHead(tail, fileId, time);
-      return;
-    }
-    const h = statSync(join(this.dir, HEAD_FILE), { throwIfNoEntry: false });
+    // Due (or there is none yet): now. Else the one there is stays, and the timer follows.
+    const due = performance.now() - this.lastHeadAt >= this.headDelayMs;
+    const h = due ? undefined : statSync(join(this.dir, HEAD_FILE), { throwIfNoEntry: false });
     if (!h) {
       await this.bringHead(tail, fileId, time);
       return;

@@ -8,6 +8,8 @@
  * consecutive positions, so it finds exactly the pages that contain the string, and nothing else.
  */
 
+import { needleOf, type Needle } from './fold.ts';
+
 // Han, CJK punctuation and full-width punctuation (not full-width letters or digits).
 const HAN_OR_WIDE = '\\p{Script=Han}\\u3000-\\u303f\\uff01-\\uff0f\\uff1a-\\uff20\\uff3b-\\uff40\\uff5b-\\uff65';
 const SPACE_BEFORE = new RegExp(`[ \\t\\u00a0]+(?=[${HAN_OR_WIDE}])`, 'gu');
@@ -75,6 +77,8 @@ export interface QueryTerm {
   text: string;
   chars: string[];
   phrase: string;
+  /** How the page texts are searched for it (fold.ts), made once per query. */
+  needle: Needle;
 }
 
 export interface ParsedQuery {
@@ -104,7 +108,7 @@ export function parseQuery(q: string): ParsedQuery {
     const key = chars.join('');
     if (seen.has(key)) continue;
     seen.add(key);
-    terms.push({ text: raw, chars, phrase: `"${bigramTokens(chars).join(' ')}"` });
+    terms.push({ text: raw, chars, phrase: `"${bigramTokens(chars).join(' ')}"`, needle: needleOf(chars) });
   }
   return { terms, ignored };
 }

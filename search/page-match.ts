@@ -1,4 +1,4 @@
-import { hasTerm, lowerText, needleOf, termRanges, type Needle } from './fold.ts';
+import { hasTerm, lowerText, termRanges, type Needle } from './fold.ts';
 import type { QueryTerm } from './normalize.ts';
 import { snippet } from './snippet.ts';
 
@@ -35,7 +35,7 @@ function has(p: MatchPage, n: Needle): boolean {
 export function matchPages(terms: QueryTerm[], pagesIn: MatchPage[]): PageMatch {
   const sorted = pagesIn.every((p, i) => i === 0 || pagesIn[i - 1].page < p.page);
   const pages = sorted ? pagesIn : [...pagesIn].sort((a, b) => a.page - b.page);
-  const needles = terms.map((t) => needleOf(t.chars));
+  const needles = terms.map((t) => t.needle);
   const found = new Set<number>();
   let snip: { text: string; page: number } | undefined;
   for (let i = 0; i < pages.length && needles.length; i++) {

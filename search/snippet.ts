@@ -1,4 +1,4 @@
-import { needleOf, occurrences } from './fold.ts';
+import { occurrences } from './fold.ts';
 import { normalizeText, type QueryTerm } from './normalize.ts';
 
 export function escapeHtml(s: string): string {
@@ -7,7 +7,7 @@ export function escapeHtml(s: string): string {
 
 /** Occurrences of the terms in a text, merged: fold.ts matches as the index does. */
 function ranges(text: string, terms: QueryTerm[], opts: { first?: boolean } = {}): Array<[number, number]> {
-  return occurrences(text, terms.map((t) => needleOf(t.chars)), opts);
+  return occurrences(text, terms.map((t) => t.needle), opts);
 }
 
 function render(text: string, from: number, to: number, marks: Array<[number, number]>): string {

@@ -120,7 +120,8 @@ export async function verifyBackupFile(file: string, key: BackupKeySource, onPro
       else itemManifests.set(entry.path.split('/')[2], text);
     });
   });
-  parser.on('warn', (code: string, msg: string | Error) => fail(manifestMismatch(`tar 结构错误（${code}）`, `tar: ${code} ${String(msg)}`)));
+  const tarError = (code: string, msg: unknown) => manifestMismatch(`tar 结构错误（${code}）`, `tar: ${code} ${String(msg)}`);
+  parser.on('warn', (code: string, msg: string | Error) => fail(tarError(code, msg)));
   const meter = progressMeter('verify', opened.size, onProgress);
   meter.add(opened.offset);
   try {
@@ -129,7 +130,7 @@ export async function verifyBackupFile(file: string, key: BackupKeySource, onPro
   } catch (e) {
     // In strict mode tar throws some structure errors instead of warning about them.
     const code = (e as { code?: unknown }).code;
-    if (!failure && !isApplianceError(e) && typeof code === 'string' && code.startsWith('TAR_')) throw manifestMismatch(`tar 结构错误（${code}）`, `tar: ${code} ${(e as Error).message}`);
+    if (!failure && !isApplianceError(e) && typeof code === 'string' && code.startsWith('TAR_')) throw tarError(code, (e as Error).message);
     throw failure ?? e;
   }
   if (failure) throw failure;

@@ -2,8 +2,12 @@ import { mkdir, chmod, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplianceError } from './errors.ts';
 
-/** The folders of the data dir (../shared/DESIGN.md, "Data on disk"). */
-export const DATA_SUBDIRS = ['config', 'items', 'jobs', 'inbox', 'quarantine', 'audit', 'meili', 'run'] as const;
+/**
+ * The folders of the data dir (../shared/DESIGN.md, "Data on disk"), and two it does not list:
+ * run/ (pid and lock files) and texts/ (page texts as the index holds them, search/text-store.ts;
+ * derived like meili/, rebuilt by `archive reindex`, not backed up).
+ */
+export const DATA_SUBDIRS = ['config', 'items', 'jobs', 'inbox', 'quarantine', 'audit', 'meili', 'texts', 'run'] as const;
 export type DataSubdir = (typeof DATA_SUBDIRS)[number];
 
 export function dataPath(dataDir: string, sub: DataSubdir, ...rest: string[]): string {

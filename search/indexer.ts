@@ -5,6 +5,7 @@ import type { ItemMetadata, PageText } from '../ingest/item.ts';
 import { adminClient, meiliError, runTask, waitTask } from './meili.ts';
 import { INDEX_ITEMS, INDEX_PAGES, ITEMS_SETTINGS, PAGES_SETTINGS, buildDocs, checkItemId, contentHash, pageDocId, type ItemDoc, type PageDoc } from './schema.ts';
 import { filterString } from './tenant-token.ts';
+import type { PageTextStore } from './text-store.ts';
 
 /** One item as the item store holds it: what the index is built from. */
 export interface StoredItem {
@@ -27,7 +28,10 @@ export interface ConsistencyReport {
   indexedItems: number;
   /** In the store, not in the index. */
   missing: string[];
-  /** In both, but the index holds other metadata or text (contentHash differs) or page documents are missing. */
+  /**
+   * In both, but the index holds other metadata or text (contentHash differs), or page documents
+   * or the page-text file are missing.
+   */
   stale: string[];
   /** In the index, not in the store. */
   orphaned: string[];
@@ -45,8 +49,10 @@ export class Indexer {
   private readonly client: Meilisearch;
   private ready?: Promise<void>;
   private rebuilding = false;
+  /** While a rebuild runs and its sweep of the text store: the items indexed meanwhile. */
+  private touched?: Set<string>;
 
-  constructor(conn: MeiliConnection, private readonly opts: { inlineTextChars?: number } = {}) {
+  constructor(conn: MeiliConnection, private readonly texts: PageTextStore) {
     this.client = adminClient(conn);
   }
 
@@ -72,11 +78,20 @@ export class Indexer {
     return this.ready;
   }
 
-  private async write(items: StoredItem[], itemsIndex: string, pagesIndex: string): Promise<{ pages: number; truncated: string[] }> {
-    const built = items.map((s) => buildDocs(s.meta, s.pages, this.opts.inlineTextChars));
+  /** Index items; their page-text files first (a file is used only for the hash a hit names). */
+  private async write(items: StoredItem[], itemsIndex: string, pagesIndex: string, texts = true): Promise<{ pages: number; truncated: string[] }> {
+    const built = items.map((s) => buildDocs(s.meta, s.pages));
     const itemDocs: ItemDoc[] = built.map((b) => b.item);
     const pageDocs: PageDoc[] = built.flatMap((b) => b.pages);
     const what = items.length === 1 ? `index item ${items[0].meta.itemId}` : `index ${items.length} items`;
+    if (texts) {
+      for (const b of built) this.touched?.add(b.item.itemId);
+      try {
+        await Promise.all(built.map((b) => this.texts.write(b.item.itemId, b.item.contentHash, b.pages.map((p) => p.text))));
+      } catch (e) {
+        throw new ApplianceError('SEARCH_TEXTS_UNWRITABLE', `无法写入页面文本文件（${(e as Error).message}），未编入索引。请检查数据目录的磁盘空间与权限。`, `${what}: page-text files: ${(e as Error).message}`, { cause: e });
+      }
+    }
     // Enqueued one after the other (Meilisearch runs tasks in enqueue order): page documents
     // first, so an item document that is found always has its page texts.
     const enqueued: EnqueuedTask[] = [];
@@ -97,7 +112,7 @@ export class Indexer {
   async indexItem(meta: ItemMetadata, pages: PageText[]): Promise<void> {
     await this.ensureIndexes();
     await this.write([{ meta, pages }], INDEX_ITEMS, INDEX_PAGES);
-    if (this.rebuilding) await this.write([{ meta, pages }], TMP_ITEMS, TMP_PAGES);
+    if (this.rebuilding) await this.write([{ meta, pages }], TMP_ITEMS, TMP_PAGES, false);
   }
 
   /** Add or replace many items in one go (bulk ingest, benches). */
@@ -105,7 +120,7 @@ export class Indexer {
     await this.ensureIndexes();
     if (items.length === 0) return { pages: 0, truncated: [] };
     const r = await this.write(items, INDEX_ITEMS, INDEX_PAGES);
-    if (this.rebuilding) await this.write(items, TMP_ITEMS, TMP_PAGES);
+    if (this.rebuilding) await this.write(items, TMP_ITEMS, TMP_PAGES, false);
     return r;
   }
 
@@ -115,6 +130,8 @@ export class Indexer {
     await this.ensureIndexes();
     await this.remove(itemId, INDEX_ITEMS, INDEX_PAGES);
     if (this.rebuilding) await this.remove(itemId, TMP_ITEMS, TMP_PAGES);
+    this.touched?.delete(itemId);
+    await this.texts.remove(itemId);
   }
 
   private async remove(itemId: string, itemsIndex: string, pagesIndex: string): Promise<void> {
@@ -134,6 +151,8 @@ export class Indexer {
   /**
    * Rebuild from the item store into fresh indexes and swap them in atomically: searches keep
    * answering from the old index until the new one is complete, and a failure leaves it untouched.
+   * Page-text files are rewritten as items are read (a file serves only the hash it names), and
+   * those of items no longer in the store are removed after the swap.
    */
   async reindex(source: AsyncIterable<StoredItem>): Promise<ReindexReport> {
     const started = Date.now();
@@ -148,6 +167,7 @@ export class Indexer {
     const report: ReindexReport = { items: 0, pages: 0, truncated: [], ms: 0 };
     // Items indexed or removed while the rebuild runs go to both (the store is read once, in order).
     this.rebuilding = true;
+    const touched = (this.touched = new Set<string>());
     try {
       await this.createWithSettings(tmpItems, ITEMS_SETTINGS);
       await this.createWithSettings(tmpPages, PAGES_SETTINGS);
@@ -170,10 +190,16 @@ export class Indexer {
       );
     } catch (e) {
       this.rebuilding = false;
+      this.touched = undefined;
       await drop();
       throw e;
     }
     this.rebuilding = false;
+    try {
+      await this.texts.sweep(touched);
+    } finally {
+      this.touched = undefined;
+    }
     await drop();
     report.ms = Date.now() - started;
     return report;
@@ -208,8 +234,9 @@ export class Indexer {
       for (let p = 1; p <= meta.pageCount; p++) {
         if (!pageIds.delete(pageDocId(meta.itemId, p))) pagesOk = false;
       }
+      const hash = contentHash(meta, pages);
       if (!doc) r.missing.push(meta.itemId);
-      else if (!pagesOk || doc.contentHash !== contentHash(meta, pages)) r.stale.push(meta.itemId);
+      else if (!pagesOk || doc.contentHash !== hash || !this.texts.read(meta.itemId, hash)) r.stale.push(meta.itemId);
       if (doc && doc.truncatedPages > 0) r.truncated.push(meta.itemId);
     }
     for (const id of indexed.keys()) if (!seen.has(id)) r.orphaned.push(id);

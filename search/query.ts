@@ -7,10 +7,11 @@ import type { Viewer } from '../security/access.ts';
 import { meiliPost } from './meili-http.ts';
 import { MAX_QUERY_CHARS, MAX_TERMS, parseQuery, type QueryTerm } from './normalize.ts';
 import { FACETS, INDEX_ITEMS, INDEX_PAGES, type FacetName, type ItemDoc, type PageDoc } from './schema.ts';
-import { matchPages } from './page-match.ts';
+import { matchPages, type MatchPage } from './page-match.ts';
 import { PageTextCache } from './page-cache.ts';
 import { highlight } from './snippet.ts';
 import { filterString, type TenantTokens } from './tenant-token.ts';
+import type { PageTextStore } from './text-store.ts';
 
 const text = z.string().trim().min(1).max(100);
 const searchParamsSchema = z.object({
@@ -71,21 +72,13 @@ export interface FacetSearchParams extends Omit<SearchParams, 'offset' | 'limit'
   facetQuery?: string;
 }
 
-type ItemHit = Pick<ItemDoc, 'itemId' | 'archivalCode' | 'title' | 'docNumber' | 'year' | 'fonds' | 'department' | 'retention' | 'pageCount' | 'contentHash' | 'pageTexts'>;
-type PageTexts = Array<{ page: number; text: string }>;
+type ItemHit = Pick<ItemDoc, 'itemId' | 'archivalCode' | 'title' | 'docNumber' | 'year' | 'fonds' | 'department' | 'retention' | 'pageCount' | 'contentHash'>;
 type Poster = <T>(path: string, body: unknown) => Promise<T>;
 
 const RETRIEVE = ['itemId', 'archivalCode', 'title', 'docNumber', 'year', 'fonds', 'department', 'retention', 'pageCount', 'contentHash'];
 /**
- * Page texts come with the hits (one request) while the cache serves few of them; once it serves
- * most, the hits come without them (a lighter response) and the few missing are fetched. Measured
- * in bench/search.ts: inline texts cut p95 by ~30% at 1-8 clients against fetching them; with a
- * warm cache, leaving them out is faster still, most of all at 32 clients (~2x).
- */
-const INLINE_BELOW_HIT_RATE = 0.5;
-/**
- * Page texts fetched from the pages index per result page (items too big to carry their texts
- * inline). A result page holding items of thousands of pages lists matching pages among the
+ * Page texts fetched from the pages index per result page (items whose page-text file is missing
+ * or stale). A result page holding items of thousands of pages lists matching pages among the
  * first ones fetched only.
  */
 const MAX_PAGES_FETCHED = 2000;
@@ -135,13 +128,14 @@ function emptyFacets(): FacetCounts {
  * counts, facets and page texts come only from items the access rule lets the viewer see.
  */
 export class QueryService {
-  private readonly cache: PageTextCache;
-  /** Share of recent hits whose page texts the cache held (moving average). */
-  private hitRate = 0;
+  /**
+   * Pages of recently shown items, decoded: a result page read again (paging back, the same
+   * search by several people) skips the files. Measured in bench/search.ts: API p95 at 8 and
+   * 32 clients 1.29-1.37 / 1.47-1.66 of raw Meilisearch without it, 1.22-1.29 / 1.31-1.32 with.
+   */
+  private readonly cache = new PageTextCache(20_000_000);
 
-  constructor(private readonly conn: MeiliConnection, private readonly tokens: TenantTokens, opts: { pageCacheChars?: number } = {}) {
-    this.cache = new PageTextCache(opts.pageCacheChars ?? 20_000_000);
-  }
+  constructor(private readonly conn: MeiliConnection, private readonly tokens: TenantTokens, private readonly texts: PageTextStore) {}
 
   /** A poster bound to the viewer's tenant token; undefined when the viewer may see nothing. */
   private async client(viewer: Viewer): Promise<Poster | undefined> {
@@ -150,12 +144,21 @@ export class QueryService {
     return <T>(path: string, body: unknown) => meiliPost<T>(this.conn.host, t.token, path, body);
   }
 
-  async search(viewer: Viewer, params: SearchParams): Promise<SearchResult> {
+  /**
+   * counted: the caller's record of this search (the audit trail), started as soon as Meilisearch
+   * has answered with the count and written while the pages are matched; the result waits for it
+   * and fails with it. A step after it that fails leaves the record, and the caller's own record
+   * of the failure, behind.
+   */
+  async search(viewer: Viewer, params: SearchParams, counted?: (total: number) => Promise<void>): Promise<SearchResult> {
     const p = validated(params);
     const { terms, ignored } = parseTerms(p.q);
     const result: SearchResult = { items: [], total: 0, offset: p.offset, limit: p.limit, facets: emptyFacets(), terms: terms.map((t) => t.text), ignored };
     const client = await this.client(viewer);
-    if (!client) return result;
+    if (!client) {
+      await counted?.(0);
+      return result;
+    }
     const req: MeiliSearchParams = {
       q: terms.map((t) => t.phrase).join(' '),
       matchingStrategy: 'all',
@@ -163,15 +166,19 @@ export class QueryService {
       facets: [...FACETS],
       offset: p.offset,
       limit: p.limit,
-      attributesToRetrieve: this.hitRate < INLINE_BELOW_HIT_RATE ? [...RETRIEVE, 'pageTexts'] : RETRIEVE,
+      attributesToRetrieve: RETRIEVE,
       ...(terms.length === 0 ? { sort: ['year:desc', 'archivalCode:asc'] } : {}),
     };
     const res = await client<SearchResponse<ItemHit>>(`/indexes/${INDEX_ITEMS}/search`, req);
     result.total = res.estimatedTotalHits ?? res.hits.length;
     for (const f of FACETS) result.facets[f] = res.facetDistribution?.[f] ?? {};
+    const recorded = counted?.(result.total);
+    // Handled now, awaited below: a failure that comes while the pages are read is not "unhandled".
+    recorded?.catch(() => undefined);
     const hits = res.hits;
     const texts = await this.pagesOf(client, hits);
     const matches = hits.map((h) => matchPages(terms, texts.get(h.itemId) ?? []));
+    await recorded;
     result.items = hits.map((h, i) => {
       const s = matches[i];
       return {
@@ -194,27 +201,22 @@ export class QueryService {
   }
 
   /**
-   * The page texts of the items on this result page: from the cache when the item is unchanged
-   * (same contentHash), else carried in the hit itself (items up to INLINE_TEXT_CHARS, when asked
-   * for), else fetched by filter under the same token — cheap for Meilisearch, no phrase to
-   * evaluate again. The cache is only ever read for items the viewer's own query just returned.
+   * The page texts of the items on this result page: from the cache or the page-text store when
+   * they hold the hit's contentHash, else fetched by filter under the same token — cheap for Meilisearch,
+   * no phrase to evaluate again. Only ever read for items the viewer's own query just returned.
    */
-  private async pagesOf(client: Poster, hits: ItemHit[]): Promise<Map<string, PageTexts>> {
-    const out = new Map<string, PageTexts>();
+  private async pagesOf(client: Poster, hits: ItemHit[]): Promise<Map<string, MatchPage[]>> {
+    const out = new Map<string, MatchPage[]>();
     const missing: ItemHit[] = [];
-    let cached = 0;
     for (const h of hits) {
-      const c = this.cache.get(h.itemId, h.contentHash);
-      if (c) {
-        out.set(h.itemId, c);
-        cached++;
-      } else if (h.pageTexts && h.pageTexts.length === h.pageCount) {
-        const list = h.pageTexts.map((text, i) => ({ page: i + 1, text }));
-        out.set(h.itemId, list);
-        this.cache.set(h.itemId, h.contentHash, list);
-      } else missing.push(h);
+      let pages = this.cache.get(h.itemId, h.contentHash);
+      if (!pages) {
+        pages = this.texts.read(h.itemId, h.contentHash);
+        if (pages) this.cache.set(h.itemId, h.contentHash, pages);
+      }
+      if (pages) out.set(h.itemId, pages);
+      else missing.push(h);
     }
-    if (hits.length) this.hitRate = 0.9 * this.hitRate + 0.1 * (cached / hits.length);
     if (missing.length === 0) return out;
     const limit = Math.min(MAX_PAGES_FETCHED, missing.reduce((n, h) => n + h.pageCount, 0));
     const res = await client<SearchResponse<Pick<PageDoc, 'itemId' | 'page' | 'text'>>>(`/indexes/${INDEX_PAGES}/search`, {
@@ -227,10 +229,6 @@ export class QueryService {
       let list = out.get(p.itemId);
       if (!list) out.set(p.itemId, (list = []));
       list.push({ page: p.page, text: p.text });
-    }
-    for (const h of missing) {
-      const list = out.get(h.itemId);
-      if (list && list.length === h.pageCount) this.cache.set(h.itemId, h.contentHash, list);
     }
     return out;
   }

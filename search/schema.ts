@@ -13,10 +13,9 @@ import { bigramTokens, gramChars, normalizeText } from './normalize.ts';
  *   items. Pages are joined by " . " (a hard separator: no phrase runs across it), each followed
  *   by the first characters of the next page (a string across a page break).
  * - `pages`: one document per page (id `${itemId}-p${page}`) with the page text as shown.
- * The query service finds the matching pages and the snippet in the page texts (page-match.ts).
- * An item of up to INLINE_TEXT_CHARS characters carries them in its item document (`pageTexts`,
- * retrievable, not searchable), so one request answers a search; the pages of a bigger item are
- * fetched from `pages` by filter under the same token. Measured in
+ * The query service finds the matching pages and the snippet in the page texts (page-match.ts),
+ * read from the page-text store (text-store.ts), or from `pages` by filter under the same token
+ * when an item's file is missing or stale. Measured in
  *   bench/search.ts: a per-page bigram index queried for the matching pages made a search 3-5x
  *   the item query alone, and `_matchesPosition` ~30 ms per query; `_matchesPosition` on array
  *   attributes also reports one element only.
@@ -35,13 +34,6 @@ export const POSITIONS_PER_ATTR = 60_000;
 export const PAGE_OVERLAP = 24;
 /** Between pages in a g-attribute: '.' is a hard separator, so no phrase matches across it. */
 export const PAGE_SEPARATOR = ' . ';
-
-/**
- * Items whose page texts total at most this many characters carry them in the item document
- * (~300 OCR pages). A bigger document would make every hit's retrieval and every re-index of the
- * item heavier for the rare item that big; those fall back to the pages index.
- */
-export const INLINE_TEXT_CHARS = 200_000;
 
 export const FACETS = ['year', 'fonds', 'department', 'retention'] as const;
 export type FacetName = (typeof FACETS)[number];
@@ -67,12 +59,6 @@ export interface ItemDoc {
   meta: string[];
   /** Pages that did not fit (an item of more than ~1,000 dense pages). */
   truncatedPages: number;
-  /**
-   * The page texts as the pages index holds them (element i is page i+1), for items of up to
-   * INLINE_TEXT_CHARS characters; absent for bigger ones. Not searchable or filterable: only
-   * returned with the hits of a search, which the tenant token already limits.
-   */
-  pageTexts?: string[];
   [gram: `g${number}`]: string;
 }
 
@@ -181,12 +167,8 @@ function shared(meta: ItemMetadata) {
   };
 }
 
-/**
- * The documents of one item: one for the items index, one per page for the pages index.
- * inlineTextChars: the bound for carrying page texts in the item document (tests set 0 to force
- * the pages-index path).
- */
-export function buildDocs(meta: ItemMetadata, pagesIn: PageText[], inlineTextChars = INLINE_TEXT_CHARS): { item: ItemDoc; pages: PageDoc[] } {
+/** The documents of one item: one for the items index, one per page for the pages index. */
+export function buildDocs(meta: ItemMetadata, pagesIn: PageText[]): { item: ItemDoc; pages: PageDoc[] } {
   checkItemId(meta.itemId);
   const pages = checkPages(meta, pagesIn);
   const texts = pages.map((p) => normalizeText(p.text));
@@ -227,7 +209,6 @@ export function buildDocs(meta: ItemMetadata, pagesIn: PageText[], inlineTextCha
   parts.forEach((p, k) => {
     item[GRAM_ATTRS[k] as `g${number}`] = p.join(PAGE_SEPARATOR);
   });
-  if (texts.reduce((n, t) => n + t.length, 0) <= inlineTextChars) item.pageTexts = texts;
   const pageDocs: PageDoc[] = pages.map((p, i) => ({
     id: pageDocId(meta.itemId, p.page),
     ...shared(meta),

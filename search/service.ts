@@ -1,3 +1,4 @@
+import { dataPath } from '../appliance/data-dir.ts';
 import type { MeiliConnection } from '../appliance/meilisearch.ts';
 import type { ItemMetadata, PageText } from '../ingest/item.ts';
 import type { Viewer } from '../security/access.ts';
@@ -6,6 +7,7 @@ import { QueryService, type FacetSearchParams, type SearchParams, type SearchRes
 import { INDEX_ITEMS, INDEX_PAGES } from './schema.ts';
 import { ensureSearchKey, type SearchKey } from './search-key.ts';
 import { TenantTokens, type TenantToken } from './tenant-token.ts';
+import { PageTextStore } from './text-store.ts';
 
 export interface SearchService {
   /** Create the indexes, apply settings and make sure the search key exists (call once at start). */
@@ -15,20 +17,18 @@ export interface SearchService {
   removeItem(itemId: string): Promise<void>;
   reindex(source: AsyncIterable<StoredItem>): Promise<ReindexReport>;
   consistency(source: AsyncIterable<StoredItem>): Promise<ConsistencyReport>;
-  search(viewer: Viewer, params: SearchParams): Promise<SearchResult>;
+  /** counted: the caller's record of the search, written beside the page matching (query.ts). */
+  search(viewer: Viewer, params: SearchParams, counted?: (total: number) => Promise<void>): Promise<SearchResult>;
   facetSearch(viewer: Viewer, params: FacetSearchParams): Promise<Array<{ value: string; count: number }>>;
   /** A tenant token for a session (until its end); undefined when the viewer holds no post. */
   sessionToken(viewer: Viewer, expiresAt: Date): Promise<TenantToken | undefined>;
 }
 
 /**
- * The search side of the appliance, bound to a running Meilisearch and the data dir (for its key).
- * inlineTextChars: items whose page texts total at most this many characters carry them in their
- * item document (default INLINE_TEXT_CHARS; 0 keeps every item on the pages-index path).
- * pageCacheChars bounds the cache of page texts of recently shown items (default 20 M characters;
- * 0 turns it off).
+ * The search side of the appliance, bound to a running Meilisearch and the data dir (for its key
+ * and the page-text store, texts/).
  */
-export function createSearchService(conn: MeiliConnection, dataDir: string, opts: { inlineTextChars?: number; pageCacheChars?: number } = {}): SearchService {
+export function createSearchService(conn: MeiliConnection, dataDir: string): SearchService {
   const indexes = [INDEX_ITEMS, INDEX_PAGES];
   let key: Promise<SearchKey> | undefined;
   const getKey = () => {
@@ -39,8 +39,9 @@ export function createSearchService(conn: MeiliConnection, dataDir: string, opts
     return key;
   };
   const tokens = new TenantTokens(getKey, indexes);
-  const indexer = new Indexer(conn, { inlineTextChars: opts.inlineTextChars });
-  const query = new QueryService(conn, tokens, { pageCacheChars: opts.pageCacheChars });
+  const texts = new PageTextStore(dataPath(dataDir, 'texts'));
+  const indexer = new Indexer(conn, texts);
+  const query = new QueryService(conn, tokens, texts);
   return {
     init: async () => {
       await indexer.ensureIndexes();
@@ -51,7 +52,7 @@ export function createSearchService(conn: MeiliConnection, dataDir: string, opts
     removeItem: (id) => indexer.removeItem(id),
     reindex: (source) => indexer.reindex(source),
     consistency: (source) => indexer.consistency(source),
-    search: (viewer, params) => query.search(viewer, params),
+    search: (viewer, params, counted) => query.search(viewer, params, counted),
     facetSearch: (viewer, params) => query.facetSearch(viewer, params),
     sessionToken: (viewer, expiresAt) => tokens.tokenFor(viewer, expiresAt),
   };

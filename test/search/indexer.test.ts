@@ -1,8 +1,9 @@
+import { readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplianceError } from '../../appliance/errors.ts';
 import { createSearchService, type SearchService, type StoredItem } from '../../search/index.ts';
 import { adminClient, runTask } from '../../search/meili.ts';
-import { normalizeText } from '../../search/normalize.ts';
 import type { Viewer } from '../../security/access.ts';
 import { loadGroundTruth, startMeili, type MeiliHandle } from './support.ts';
 
@@ -98,28 +99,30 @@ describe('indexer', () => {
     await svc.removeItem('late-item');
   });
 
-  it('items carry their page texts inline up to the bound; bigger ones answer the same through the pages index', async () => {
-    const admin = adminClient(m.conn);
-    const doc = (id: string) => admin.index('items').getDocument(id, { fields: ['pageTexts', 'contentHash'] }) as Promise<{ pageTexts?: string[]; contentHash: string }>;
+  it('answers from the page-text store, the same through the pages index when a file is missing or stale; reindex restores and sweeps them', async () => {
     await svc.reindex(iter(items));
-    const inline = await doc('S0002');
-    expect(inline.pageTexts).toEqual(items[1].pages.map((p) => normalizeText(p.text)));
     const qs = ['检查 库房', '除湿机', '机构编制', '0470-2361571', '十四至二十四摄氏度'];
-    // Without the page-text cache, so every search takes its texts from the index.
-    const cold = createSearchService(m.conn, m.dir, { pageCacheChars: 0 });
-    const before = await Promise.all(qs.map((q) => cold.search(viewer, { q, limit: 100 })));
-    // The same items indexed by a service whose bound holds none of them inline.
-    const big = createSearchService(m.conn, m.dir, { inlineTextChars: 0 });
-    await big.indexItems(items);
-    const outOfLine = await doc('S0002');
-    expect(outOfLine.pageTexts).toBeUndefined();
-    expect(outOfLine.contentHash).toBe(inline.contentHash);
-    expect((await svc.consistency(iter(items))).ok).toBe(true);
-    const after = await Promise.all(qs.map((q) => cold.search(viewer, { q, limit: 100 })));
-    expect(after).toEqual(before);
+    const before = await Promise.all(qs.map((q) => svc.search(viewer, { q, limit: 100 })));
     expect(before.some((r) => r.items.some((i) => i.pages.length > 0 && i.snippet.includes('<mark>')))).toBe(true);
+    const texts = join(m.dir, 'texts');
+    const files = () => readdirSync(texts).flatMap((d) => readdirSync(join(texts, d)).map((f) => join(texts, d, f)));
+    expect(files().map((f) => basename(f)).sort()).toEqual(items.map((i) => i.meta.itemId).sort());
+    // One file gone, one torn, one from other content (as after a crash or a copied data dir).
+    const [gone, torn, other] = files();
+    rmSync(gone);
+    truncateSync(torn, 60);
+    const stranger = files().find((f) => f !== other && f !== torn && f !== gone)!;
+    writeFileSync(other, readFileSync(stranger));
+    const report = await svc.consistency(iter(items));
+    expect(report.stale.sort()).toEqual([basename(gone), basename(torn), basename(other)].sort());
+    const after = await Promise.all(qs.map((q) => svc.search(viewer, { q, limit: 100 })));
+    expect(after).toEqual(before);
+    // A file of an item no longer in the store goes with the next rebuild.
+    writeFileSync(join(dirname(gone), 'NOT-IN-STORE'), readFileSync(stranger));
     await svc.reindex(iter(items));
-    expect((await doc('S0002')).pageTexts).toHaveLength(items[1].pages.length);
+    expect((await svc.consistency(iter(items))).ok).toBe(true);
+    expect(files().map((f) => basename(f)).sort()).toEqual(items.map((i) => i.meta.itemId).sort());
+    expect(await Promise.all(qs.map((q) => svc.search(viewer, { q, limit: 100 })))).toEqual(before);
   });
 
   it('refuses bad input with a clear error and changes nothing', async () => {

@@ -105,20 +105,23 @@ describe('access rule inside Meilisearch (tenant tokens)', () => {
       const body = (await r.json()) as { hits: Array<{ itemId: string }> };
       for (const h of body.hits) expect(visibleIds.has(h.itemId)).toBe(true);
     }
-    // Page texts ride in the item documents: retrieved, highlighted or cropped through the token,
+    // Page texts live in the pages index: retrieved, highlighted or cropped through the token,
     // they are only the visible items' own; and they are not searchable (no channel by q).
-    const withTexts = await call('/indexes/items/search', {
+    const withTexts = await call('/indexes/pages/search', {
       q: '', limit: 1000, filter: `posts = ${JSON.stringify(P2)} OR classificationRank >= 0`,
-      attributesToRetrieve: ['itemId', 'pageTexts'], attributesToHighlight: ['*'], attributesToCrop: ['pageTexts'], showMatchesPosition: true,
+      attributesToRetrieve: ['itemId', 'page', 'text'], attributesToHighlight: ['*'], attributesToCrop: ['text'], showMatchesPosition: true,
     });
     expect(withTexts.status).toBe(200);
-    const textHits = ((await withTexts.json()) as { hits: Array<{ itemId: string; pageTexts: string[] }> }).hits;
-    expect(textHits.map((h) => h.itemId).sort()).toEqual([...visibleIds].sort());
-    for (const h of textHits) expect(h.pageTexts).toEqual(items.find((i) => i.meta.itemId === h.itemId)!.pages.map((p) => normalizeText(p.text)));
+    const textHits = ((await withTexts.json()) as { hits: Array<{ itemId: string; page: number; text: string }> }).hits;
+    expect([...new Set(textHits.map((h) => h.itemId))].sort()).toEqual([...visibleIds].sort());
+    for (const h of textHits) expect(h.text).toBe(normalizeText(items.find((i) => i.meta.itemId === h.itemId)!.pages[h.page - 1].text));
     const foreign = items.find((i) => !visibleIds.has(i.meta.itemId))!;
     const foreignWords = normalizeText(foreign.pages[0].text).replace(/\s+/g, '').slice(20, 30);
-    const onTexts = await call('/indexes/items/search', { q: foreignWords, attributesToSearchOn: ['pageTexts'], attributesToRetrieve: ['itemId'] });
+    const onTexts = await call('/indexes/pages/search', { q: foreignWords, attributesToSearchOn: ['text'], attributesToRetrieve: ['itemId'] });
     expect(onTexts.status).toBe(400);
+    // Nor do item documents carry page texts any more.
+    const itemTexts = (await (await call('/indexes/items/search', { q: '', limit: 1000, attributesToRetrieve: ['*'] })).json()) as { hits: Array<Record<string, unknown>> };
+    for (const h of itemTexts.hits) expect(Object.keys(h).some((k) => /text/i.test(k))).toBe(false);
     const plain = (await (await call('/indexes/items/search', { q: foreignWords, attributesToRetrieve: ['itemId'] })).json()) as { hits: Array<{ itemId: string }> };
     for (const h of plain.hits) expect(visibleIds.has(h.itemId)).toBe(true);
     const multi = await call('/multi-search', { queries: [{ indexUid: 'pages', q: '', limit: 1000, attributesToRetrieve: ['itemId'] }] });

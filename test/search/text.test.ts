@@ -1,10 +1,14 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bigramTokens, gramChars, normalizeText, parseQuery } from '../../search/normalize.ts';
-import { PageTextCache } from '../../search/page-cache.ts';
 import { matchPages } from '../../search/page-match.ts';
 import { needleOf, occurrences } from '../../search/fold.ts';
 import { highlight, snippet } from '../../search/snippet.ts';
 import { accessFilter, filterString } from '../../search/tenant-token.ts';
+import { PageTextStore } from '../../search/text-store.ts';
+import { PageTextCache } from '../../search/page-cache.ts';
 
 describe('search text handling', () => {
   it('normalises OCR text: no spaces touching Chinese, NFKC, spaces kept between Latin words', () => {
@@ -69,6 +73,44 @@ describe('search text handling', () => {
     expect(filterString('a"b\\c')).toBe('"a\\"b\\\\c"');
     expect(accessFilter({ posts: ['ZH', 'BGS-KY', 'ZH'], clearance: '内部' })).toBe('posts IN ["BGS-KY", "ZH"] AND classificationRank <= 1');
     expect(accessFilter({ posts: [], clearance: '绝密' })).toBeUndefined();
+  });
+
+  it('keeps page texts per item, trusted only whole and for the content hash they were written for', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'archive-texts-'));
+    try {
+      const store = new PageTextStore(root);
+      const h1 = 'ab'.repeat(32);
+      const h2 = 'cd'.repeat(32);
+      const texts = ['第一页：机构编制 𠀀 GB/T 18894', '', '第三页\n第二行'];
+      await store.write('J012-2014-Y-BGS-0042', h1, texts);
+      expect(store.read('J012-2014-Y-BGS-0042', h1)).toEqual(texts.map((text, i) => ({ page: i + 1, text })));
+      expect(store.read('J012-2014-Y-BGS-0042', h2)).toBeUndefined(); // re-indexed since: stale
+      expect(store.read('other', h1)).toBeUndefined();
+      const file = join(root, readdirSync(root)[0], 'J012-2014-Y-BGS-0042');
+      const whole = readFileSync(file);
+      const flipped = Buffer.from(whole);
+      flipped[flipped.length - 3] ^= 1;
+      writeFileSync(file, flipped);
+      expect(store.read('J012-2014-Y-BGS-0042', h1)).toBeUndefined(); // CRC
+      writeFileSync(file, whole);
+      truncateSync(file, whole.length - 2);
+      expect(store.read('J012-2014-Y-BGS-0042', h1)).toBeUndefined();
+      await store.write('J012-2014-Y-BGS-0042', h2, ['新']);
+      await store.write('gone', h1, ['x']);
+      // A crash's temp file: removed by the sweep once it is old, with the items not kept.
+      const dir = join(root, readdirSync(root)[0]);
+      writeFileSync(join(dir, 'x.1-1.tmp'), 'partial');
+      writeFileSync(join(dir, 'y.1-2.tmp'), 'partial');
+      utimesSync(join(dir, 'y.1-2.tmp'), new Date(0), new Date(0));
+      expect(await store.sweep(new Set(['J012-2014-Y-BGS-0042']))).toBe(2);
+      expect(store.read('gone', h1)).toBeUndefined();
+      expect(store.read('J012-2014-Y-BGS-0042', h2)).toEqual([{ page: 1, text: '新' }]);
+      expect(readdirSync(dir)).toContain('x.1-1.tmp');
+      await store.remove('J012-2014-Y-BGS-0042');
+      expect(store.read('J012-2014-Y-BGS-0042', h2)).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('keeps the page-text cache bounded and keyed by content hash', () => {

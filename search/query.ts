@@ -144,21 +144,12 @@ export class QueryService {
     return <T>(path: string, body: unknown) => meiliPost<T>(this.conn.host, t.token, path, body);
   }
 
-  /**
-   * counted: the caller's record of this search (the audit trail), started as soon as Meilisearch
-   * has answered with the count and written while the pages are matched; the result waits for it
-   * and fails with it. A step after it that fails leaves the record, and the caller's own record
-   * of the failure, behind.
-   */
-  async search(viewer: Viewer, params: SearchParams, counted?: (total: number) => Promise<void>): Promise<SearchResult> {
+  async search(viewer: Viewer, params: SearchParams): Promise<SearchResult> {
     const p = validated(params);
     const { terms, ignored } = parseTerms(p.q);
     const result: SearchResult = { items: [], total: 0, offset: p.offset, limit: p.limit, facets: emptyFacets(), terms: terms.map((t) => t.text), ignored };
     const client = await this.client(viewer);
-    if (!client) {
-      await counted?.(0);
-      return result;
-    }
+    if (!client) return result;
     const req: MeiliSearchParams = {
       q: terms.map((t) => t.phrase).join(' '),
       matchingStrategy: 'all',
@@ -172,13 +163,9 @@ export class QueryService {
     const res = await client<SearchResponse<ItemHit>>(`/indexes/${INDEX_ITEMS}/search`, req);
     result.total = res.estimatedTotalHits ?? res.hits.length;
     for (const f of FACETS) result.facets[f] = res.facetDistribution?.[f] ?? {};
-    const recorded = counted?.(result.total);
-    // Handled now, awaited below: a failure that comes while the pages are read is not "unhandled".
-    recorded?.catch(() => undefined);
     const hits = res.hits;
     const texts = await this.pagesOf(client, hits);
     const matches = hits.map((h) => matchPages(terms, texts.get(h.itemId) ?? []));
-    await recorded;
     result.items = hits.map((h, i) => {
       const s = matches[i];
       return {

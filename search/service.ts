@@ -17,8 +17,7 @@ export interface SearchService {
   removeItem(itemId: string): Promise<void>;
   reindex(source: AsyncIterable<StoredItem>): Promise<ReindexReport>;
   consistency(source: AsyncIterable<StoredItem>): Promise<ConsistencyReport>;
-  /** counted: the caller's record of the search, written beside the page matching (query.ts). */
-  search(viewer: Viewer, params: SearchParams, counted?: (total: number) => Promise<void>): Promise<SearchResult>;
+  search(viewer: Viewer, params: SearchParams): Promise<SearchResult>;
   facetSearch(viewer: Viewer, params: FacetSearchParams): Promise<Array<{ value: string; count: number }>>;
   /** A tenant token for a session (until its end); undefined when the viewer holds no post. */
   sessionToken(viewer: Viewer, expiresAt: Date): Promise<TenantToken | undefined>;
@@ -52,7 +51,7 @@ export function createSearchService(conn: MeiliConnection, dataDir: string): Sea
     removeItem: (id) => indexer.removeItem(id),
     reindex: (source) => indexer.reindex(source),
     consistency: (source) => indexer.consistency(source),
-    search: (viewer, params, counted) => query.search(viewer, params, counted),
+    search: (viewer, params) => query.search(viewer, params),
     facetSearch: (viewer, params) => query.facetSearch(viewer, params),
     sessionToken: (viewer, expiresAt) => tokens.tokenFor(viewer, expiresAt),
   };

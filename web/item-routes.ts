@@ -56,26 +56,19 @@ export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchSer
       limit: intParam(q.limit, 'limit', 1, 100),
     };
     const details = { q: params.q, year: params.year, fonds: params.fonds, department: params.department, retention: params.retention, offset: params.offset };
-    // The answer waits for its record (fail closed). The record is written while the pages are
-    // matched, once Meilisearch has counted the hits (query.ts). Writing it beside the Meilisearch
-    // query instead was measured on bench/search.ts's index (A/B in one run): no better at 8-32
-    // clients, worse at 1 (its flush probably stalls the index's own reads), and the record could
-    // not say how many were found.
-    let unrecorded = false;
-    const record = (total: number) =>
-      deps.auth.record(ctx, { action: 'item.search', target: '-', outcome: 'success', details: { ...details, total } }).catch((e: unknown) => {
-        unrecorded = true;
-        throw e;
-      });
     let result;
     try {
-      result = await deps.search.search(currentViewer(ctx), params, record);
+      result = await deps.search.search(currentViewer(ctx), params);
     } catch (e) {
-      // A refused query (400), an unavailable index or a failure after the count is recorded too:
-      // someone tried. Not when the record itself could not be written: that error is the answer.
-      if (!unrecorded) await deps.auth.record(ctx, { action: 'item.search', target: '-', outcome: 'failure', details: { ...details, error: isApplianceError(e) ? e.code : 'INTERNAL' } });
+      // A refused query (400) or an unavailable index is recorded too: someone tried.
+      await deps.auth.record(ctx, { action: 'item.search', target: '-', outcome: 'failure', details: { ...details, error: isApplianceError(e) ? e.code : 'INTERNAL' } });
       throw e;
     }
+    // The answer waits for its record (fail closed). Writing the record beside the Meilisearch
+    // query instead was measured on bench/search.ts's index (A/B in one run): no better at 8-32
+    // clients, worse at 1 (its flush probably stalls the index's own reads), and the record
+    // could not say how many were found.
+    await deps.auth.record(ctx, { action: 'item.search', target: '-', outcome: 'success', details: { ...details, total: result.total } });
     ctx.body = result;
   });
 

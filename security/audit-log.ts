@@ -119,6 +119,7 @@ export class AuditLog {
   private readonly now: () => Date;
   private pending: Pending[] = [];
   private draining = false;
+  private drained: Promise<void> = Promise.resolve();
   private made?: Promise<unknown>;
   private seen?: Seen;
   /** head.json could not be written after the last batch: the next batch must write it first. */
@@ -138,8 +139,20 @@ export class AuditLog {
   append(entry: AuditEntry): Promise<AuditRecord> {
     return new Promise<AuditRecord>((resolve, reject) => {
       this.pending.push({ entry, resolve, reject });
-      if (!this.draining) void this.drain();
+      if (!this.draining) this.drained = this.drain();
     });
+  }
+
+  /**
+   * Wait for the queued records and bring head.json up to them now instead of by the timer: for a
+   * caller about to hand the trail over (a restore returning its data dir).
+   */
+  async settle(): Promise<void> {
+    while (this.draining) await this.drained;
+    if (!this.headTimer) return;
+    clearTimeout(this.headTimer);
+    this.headTimer = undefined;
+    await withFileLock(join(this.dir, LOCK_FILE), () => this.headIfLagging());
   }
 
   /** The chain's head (seq 0 and the genesis hash when the trail is empty). */

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, verifyAudit, type AuditRecord } from '../../security/index.ts';
@@ -126,6 +126,23 @@ describe('audit trail', () => {
     expect(await readHead(d)).toMatchObject({ seq: 3, hash: (JSON.parse((await lines(d))[2]) as AuditRecord).hash });
     await rewrite(d, (l) => l.slice(0, 2));
     expect((await verifyAudit(d)).firstBroken).toMatchObject({ seq: 3, kind: 'truncated' });
+  });
+
+  it('settle() brings head.json up at once and leaves nothing in flight', async () => {
+    const { readHead } = await import('../../security/audit-log.ts');
+    const d = join(root, 'head-settle');
+    await mkdir(d);
+    const log = new AuditLog(d, { headDelayMs: 60_000 });
+    await log.append(entry(1));
+    await log.settle();
+    expect((await readHead(d))?.seq).toBe(1);
+    await log.append(entry(2));
+    const third = log.append(entry(3));
+    await log.settle(); // waits for the queued record too, then writes the head the timer owed
+    await third;
+    expect((await readHead(d))?.seq).toBe(3);
+    expect((await readdir(d)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(await verifyAudit(d)).toMatchObject({ ok: true, records: 3 });
   });
 
   it('an instance that keeps its tail in memory still sees appends, cuts and rotation by others', async () => {

@@ -220,7 +220,7 @@ export async function runIntegrityCheck(cfg: Config, opts: IntegrityOptions = {}
     index = c;
     for (const id of c.orphaned) missingItem(id, '检索索引中有此条目，条目库中没有');
     if (c.missing.length) problems.push(`检索索引缺少 ${c.missing.length} 个条目：${c.missing.slice(0, 10).join('、')}（运行 archive reindex）`);
-    if (c.stale.length) problems.push(`检索索引中 ${c.stale.length} 个条目已过时：${c.stale.slice(0, 10).join('、')}`);
+    if (c.stale.length) problems.push(`检索索引中 ${c.stale.length} 个条目已过时：${c.stale.slice(0, 10).join('、')}（运行 archive reindex）`);
     if (c.orphaned.length) problems.push(`检索索引中有 ${c.orphaned.length} 个条目库中没有的条目：${c.orphaned.slice(0, 10).join('、')}`);
     if (c.orphanedPages.length) problems.push(`检索索引中有 ${c.orphanedPages.length} 个多余的页面文档`);
   } else {

@@ -189,8 +189,9 @@ export class QueryService {
 
   /**
    * The page texts of the items on this result page: from the cache or the page-text store when
-   * they hold the hit's contentHash, else fetched by filter under the same token — cheap for Meilisearch,
-   * no phrase to evaluate again. Only ever read for items the viewer's own query just returned.
+   * they hold the hit's contentHash, else fetched by filter under the same token (cheap for
+   * Meilisearch, no phrase to evaluate again) and cached when whole. Only ever read for items
+   * the viewer's own query just returned.
    */
   private async pagesOf(client: Poster, hits: ItemHit[]): Promise<Map<string, MatchPage[]>> {
     const out = new Map<string, MatchPage[]>();
@@ -216,6 +217,10 @@ export class QueryService {
       let list = out.get(p.itemId);
       if (!list) out.set(p.itemId, (list = []));
       list.push({ page: p.page, text: p.text });
+    }
+    for (const h of missing) {
+      const list = out.get(h.itemId);
+      if (list && list.length === h.pageCount) this.cache.set(h.itemId, h.contentHash, list);
     }
     return out;
   }

@@ -8,6 +8,7 @@ import { consoleServices } from '../appliance/console-services.ts';
 import { ensureDataDir } from '../appliance/data-dir.ts';
 import { ApplianceError } from '../appliance/errors.ts';
 import { fileDigest, pathExists, sha256File } from '../appliance/files.ts';
+import { inLanes } from '../appliance/lanes.ts';
 import { ItemStore, listTree } from '../ingest/index.ts';
 import { createSearchService, type StoredItem } from '../search/index.ts';
 import { AuditLog } from './audit-log.ts';
@@ -79,12 +80,9 @@ async function extractOne(file: string, dir: string, key: BackupKeySource, onPro
   if (listing.other.length) throw unsafeEntryError(listing.other[0], 'entry type link is not allowed');
   // A few files at a time: reads overlap (~0.8 -> ~0.5 s for 503 MB in 1,328 files here).
   const digests: Array<{ size: number; sha256: string }> = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: REHASH_AT_ONCE }, async () => {
-      for (let i = next++; i < listing.files.length; i = next++) digests[i] = await fileDigest(join(dir, listing.files[i]));
-    }),
-  );
+  await inLanes(listing.files.length, REHASH_AT_ONCE, async (i) => {
+    digests[i] = await fileDigest(join(dir, listing.files[i]));
+  });
   const seen = new Map(listing.files.map((f, i) => [f, digests[i]]));
   let info: BackupInfo;
   try {

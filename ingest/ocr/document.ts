@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { ApplianceError } from '../../appliance/errors.ts';
+import { inLanes } from '../../appliance/lanes.ts';
 import type { PageText } from '../item.ts';
 import { buildSearchablePdf, type PageImage, type PdfPageInput } from '../pdf/searchable-pdf.ts';
 import { DEFAULT_LIMITS, openInputs, type DecodeLimits, type PageSource, type Pixels } from './decode.ts';
@@ -70,7 +71,6 @@ export async function ocrDocument(inputs: string[], opts: OcrDocumentOptions): P
   const pdfPages: PdfPageInput[] = new Array(n);
   const skew: number[] = new Array(n).fill(0);
   const pdfBytes = new Map<string, Uint8Array>();
-  let next = 0;
   let done = 0;
 
   const one = async (i: number): Promise<void> => {
@@ -97,21 +97,7 @@ export async function ocrDocument(inputs: string[], opts: OcrDocumentOptions): P
     opts.onProgress?.({ done, pages: n, page: i + 1, file: src.file, source: texts[i].source, confidence: texts[i].confidence });
   };
 
-  const lanes = Math.min(n, opts.pool.size + 1);
-  let failed: unknown;
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      while (next < n && failed === undefined) {
-        const i = next++;
-        try {
-          await one(i);
-        } catch (e) {
-          failed ??= e;
-        }
-      }
-    }),
-  );
-  if (failed !== undefined) throw failed;
+  await inLanes(n, opts.pool.size + 1, one);
   const pdf = await buildSearchablePdf(pdfPages, { title: opts.title });
   return { pages: texts, pdf, pageImages: images, skew };
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { action, configFor, EXIT, globalOptions } from '../cli-common.ts';
-import { CLASSIFICATIONS, type Classification, type Config } from '../config.ts';
+import { CLASSIFICATIONS, type Classification } from '../config.ts';
 import { consoleServices } from '../console-services.ts';
 import { ApplianceError } from '../errors.ts';
 import { createLogger } from '../log.ts';

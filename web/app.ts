@@ -53,6 +53,14 @@ export function createWebApp(deps: WebDeps): Koa {
   app.use(async (ctx, next) => {
     const started = Date.now();
     const requestId = randomUUID();
+    // The access line is written (synchronously, to the journal) once the answer has gone out, not
+    // on its way: ~60 µs per request off every response (measured with a pipe as stdout). 'close'
+    // comes for every response: sent in full (final status; `ms` counts until the last byte was
+    // handed to the socket) or cut off by the client (marked aborted).
+    const ip = ctx.ip; // read now: a socket the client has closed no longer knows its peer
+    ctx.res.once('close', () => {
+      deps.log.info({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Date.now() - started, ip, ...(ctx.res.writableFinished ? {} : { aborted: true }) }, 'http');
+    });
     try {
       await next();
     } catch (err) {
@@ -65,8 +73,6 @@ export function createWebApp(deps: WebDeps): Koa {
         ctx.status = 500;
         ctx.body = { error: { code: 'INTERNAL', message: `内部错误，请联系系统管理员（请求号 ${requestId}）。`, requestId } };
       }
-    } finally {
-      deps.log.info({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Date.now() - started, ip: ctx.ip }, 'http');
     }
   });
   app.use(securityHeaders);

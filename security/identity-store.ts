@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
@@ -120,7 +121,9 @@ export class IdentityStore {
   }
 
   private async refresh(force = false): Promise<void> {
-    const st = await stat(this.path).catch(() => undefined);
+    // Synchronous: a few µs, where a trip through the thread pool cost ~0.1 ms at p95 on every
+    // signed-in request (the route guard looks the user up each time).
+    const st = statSync(this.path, { throwIfNoEntry: false });
     const ino = st?.ino ?? 0;
     const mtime = st?.mtimeMs ?? 0;
     if (!force && ino === this.loadedIno && mtime === this.loadedMtime) return;

@@ -54,7 +54,14 @@ export interface SignatureImportResult {
   files: SignatureFileInfo[];
   ignored: string[];
   replaced: string[];
+  /** What clamd runs now; when it was not running, what the installed set holds. */
   status: SignatureStatus;
+  /**
+   * clamd reloaded and runs the new set (reloadMs: how long that took). False: clamd was not
+   * running (a fresh machine: clamd does not start without signatures), the set is installed
+   * after its test load and clamd loads it when it starts.
+   */
+  loaded: boolean;
   reloadMs: number;
   warnings: string[];
 }
@@ -163,19 +170,24 @@ export async function importSignatures(src: string, opts: SignatureImportOptions
       await rename(join(staging, 'new', i.name), join(dbDir, i.name));
       if (!swapped.some((s) => s.name === i.name)) swapped.push({ name: i.name });
     }
+    // The canary is rolled back like any file: a canary left behind in a folder without real
+    // signatures would let clamd start there, scanning with nothing.
+    const oldCanary = await rename(join(dbDir, CANARY_FILE), join(staging, 'old', CANARY_FILE)).then(() => join(staging, 'old', CANARY_FILE), () => undefined);
+    swapped.push({ name: CANARY_FILE, old: oldCanary });
     await writeFile(join(staging, 'canary.hdb'), canaryLine, { mode: 0o644 });
     await rename(join(staging, 'canary.hdb'), join(dbDir, CANARY_FILE));
     await fsyncDir(dbDir);
     const t0 = Date.now();
-    await reloadAndWait(opts.clamd, canary, canaryName, opts.reloadTimeoutMs ?? 180_000);
-    const reloadMs = Date.now() - t0;
+    const loaded = await reloadAndWait(opts.clamd, canary, canaryName, opts.reloadTimeoutMs ?? 180_000);
+    const reloadMs = loaded ? Date.now() - t0 : 0;
     swapped = undefined;
-    const status = await clamdSignatures(opts.clamd);
+    const status = loaded ? await clamdSignatures(opts.clamd) : await installedStatus(infos);
     const maxAge = opts.maxAgeDays ?? SIGNATURE_MAX_AGE_DAYS;
     const warnings: string[] = [];
+    if (!loaded) warnings.push('clamd 未运行：病毒库已通过试加载并安装，clamd 启动时加载。请启动 clamd（systemctl start clamav-daemon），再用 archive signatures status 确认；在此之前归档会因扫描服务不可用而暂停。');
     if (status.ageDays !== undefined && status.ageDays > maxAge) warnings.push(`导入后病毒库仍已 ${status.ageDays} 天（上限 ${maxAge} 天），请尽快取得更新的病毒库。`);
-    const result: SignatureImportResult = { databaseDir: dbDir, files: infos, ignored, replaced: superseded, status, reloadMs, warnings };
-    await opts.audit?.append({ ...actor, action: 'signatures.import', target: dbDir, outcome: 'success', details: { files: infos, replaced: superseded, engine: status.engine, version: status.signatureVersion ?? null, date: status.signatureDate ?? null, ageDays: status.ageDays ?? null } });
+    const result: SignatureImportResult = { databaseDir: dbDir, files: infos, ignored, replaced: superseded, status, loaded, reloadMs, warnings };
+    await opts.audit?.append({ ...actor, action: 'signatures.import', target: dbDir, outcome: 'success', details: { files: infos, replaced: superseded, loaded, engine: status.engine, version: status.signatureVersion ?? null, date: status.signatureDate ?? null, ageDays: status.ageDays ?? null } });
     return result;
   } catch (e) {
     if (swapped) await rollback(dbDir, swapped, opts.clamd);
@@ -186,20 +198,45 @@ export async function importSignatures(src: string, opts: SignatureImportOptions
   }
 }
 
-async function reloadAndWait(clamd: string, canary: Buffer, canaryName: string, timeoutMs: number): Promise<void> {
-  const reply = await clamdCommand(clamd, 'RELOAD', 10_000).catch((e: Error) => e.message);
+/**
+ * RELOAD and wait until the canary is detected: true once clamd runs the new set. False when no
+ * clamd answers at all (nothing listens): then there is no engine to switch, and the files stay
+ * installed for clamd's start, as the test load proved they load.
+ */
+async function reloadAndWait(clamd: string, canary: Buffer, canaryName: string, timeoutMs: number): Promise<boolean> {
+  let unreachable = false;
+  const reply = await clamdCommand(clamd, 'RELOAD', 10_000).catch((e: NodeJS.ErrnoException) => {
+    unreachable = e.code === 'ECONNREFUSED' || e.code === 'ENOENT';
+    return e.message;
+  });
+  if (unreachable) return false;
   if (reply.trim() !== 'RELOADING') throw reloadFailed(`RELOAD answered: ${reply.slice(0, 80)}`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const v = await scanStream(clamd, (async function* () { yield canary; })(), { timeoutMs: 30_000 });
-      if (v.verdict === 'infected' && v.signature.startsWith(canaryName)) return;
+      if (v.verdict === 'infected' && v.signature.startsWith(canaryName)) return true;
     } catch {
       /* clamd may be busy loading; keep asking until the deadline */
     }
     if (Date.now() > deadline) throw reloadFailed('new databases not active before the deadline');
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** Without a running clamd: the engine from clamscan, the signature version and date from daily. */
+async function installedStatus(infos: SignatureFileInfo[]): Promise<SignatureStatus> {
+  const v = await run('clamscan', ['--version'], 30_000);
+  const engine = /^ClamAV ([0-9][0-9A-Za-z.+~-]*)/.exec(v.out.trim())?.[1] ?? 'unknown';
+  const daily = infos.find((i) => dbName(i.name) === 'daily') ?? infos.find((i) => i.version !== undefined);
+  const status: SignatureStatus = { engine, raw: v.out.trim().split('\n')[0] ?? '' };
+  if (daily?.version !== undefined) status.signatureVersion = daily.version;
+  const t = daily?.buildTime ? new Date(daily.buildTime) : undefined;
+  if (t && !Number.isNaN(t.getTime())) {
+    status.signatureDate = t.toISOString();
+    status.ageDays = Math.max(0, Math.floor((Date.now() - t.getTime()) / 86_400_000));
+  }
+  return status;
 }
 
 async function rollback(dbDir: string, swapped: Array<{ name: string; old?: string }>, clamd: string): Promise<void> {

@@ -26,7 +26,7 @@ export function registerSignatures(program: Command): void {
         const r = await importSignatures(path, { databaseDir: opts.databaseDir ?? cfg.clamdDatabaseDir, clamd: cfg.clamd, audit: sec.audit, actor: consoleActor(), maxAgeDays: maxAge(opts.maxAgeDays, cfg.signatureMaxAgeDays) });
         if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify({ ok: true, ...r })}\n`);
         else {
-          process.stdout.write(`病毒库已更新并生效（clamd 重载用时 ${(r.reloadMs / 1000).toFixed(1)} 秒）：\n`);
+          process.stdout.write(r.loaded ? `病毒库已更新并生效（clamd 重载用时 ${(r.reloadMs / 1000).toFixed(1)} 秒）：\n` : '病毒库已安装（clamd 未运行，将在其启动时加载）：\n');
           for (const f of r.files) process.stdout.write(`  ${f.name}${f.version ? `  版本 ${f.version}` : ''}${f.buildTime ? `  构建于 ${f.buildTime}` : ''}${f.signatures ? `  ${f.signatures} 条特征` : ''}\n`);
           process.stdout.write(`  引擎 ${r.status.engine}${r.status.signatureVersion ? `，daily ${r.status.signatureVersion}（${r.status.ageDays} 天前）` : ''}\n`);
           if (r.ignored.length) process.stderr.write(`已忽略非病毒库文件：${r.ignored.join('、')}\n`);

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../appliance/config.ts';
 import { ItemStore } from '../../ingest/index.ts';
 import { AuditLog, exportAudit, importSignatures, runIntegrityCheck, scanFile } from '../../security/index.ts';
 import { CLI, cleanup, tempDir } from '../support/appliance.ts';
-import { eicarBytes, startTestClamd, type TestClamd } from '../support/clamd.ts';
+import { CLAMAV_FIXTURES, eicarBytes, startTestClamd, type TestClamd } from '../support/clamd.ts';
 import { makeItem, treeHashes } from './backup-support.ts';
 
 describe('archive signatures import (offline update) and the ClamAV re-scan', () => {
@@ -75,6 +76,51 @@ describe('archive signatures import (offline update) and the ClamAV re-scan', ()
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/SIGNATURES_INVALID.*病毒库/);
     expect(await dbState()).toEqual(before);
+  });
+
+  it('a clamd that will not reload: everything goes back, the canary too', async () => {
+    const before = await dbState();
+    const media = join(root, 'media-refused');
+    await mkdir(media);
+    await writeFile(join(media, 'archive-refused.hdb'), `${createHash('md5').update('x').digest('hex')}:1:Archive.Test.Refused\n`);
+    // Not a clamd we can make misbehave: a listener that answers RELOAD with something else.
+    const sock = join(root, 'refusing.sock');
+    const server = createServer((c) => {
+      c.on('error', () => undefined);
+      c.end('COMMAND UNAVAILABLE\n', () => c.destroy());
+    });
+    await new Promise<void>((r) => server.listen(sock, r));
+    try {
+      await expect(importSignatures(media, { databaseDir: clamd.databaseDir, clamd: `unix:${sock}`, audit })).rejects.toMatchObject({ code: 'SIGNATURES_RELOAD_FAILED' });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    expect(await dbState()).toEqual(before);
+  });
+
+  it('on a fresh machine (no clamd yet: it does not start without signatures) installs the tested set, and clamd starts with it', async () => {
+    const fresh = join(root, 'fresh-db');
+    await mkdir(fresh);
+    const media = join(root, 'media-first');
+    await mkdir(media);
+    await copyFile(join(CLAMAV_FIXTURES, 'test.hdb'), join(media, 'test.hdb'));
+    const r = await importSignatures(media, { databaseDir: fresh, clamd: `unix:${join(root, 'no-clamd.sock')}`, audit });
+    expect(r.loaded).toBe(false);
+    expect(r.warnings.join('\n')).toMatch(/clamd 未运行.*systemctl start clamav-daemon/);
+    expect(r.status.engine).toMatch(/^\d+\.\d+/);
+    expect((await readdir(fresh)).sort()).toEqual(['archive-reload-canary.hdb', 'test.hdb']);
+    const recs = [];
+    for await (const rec of exportAudit(audit.dir, {})) recs.push(rec);
+    expect(recs.at(-1)).toMatchObject({ action: 'signatures.import', outcome: 'success', details: { loaded: false } });
+    const started = await startTestClamd({ databaseDir: fresh });
+    try {
+      const eicar = join(root, 'eicar-fresh.txt');
+      await writeFile(eicar, eicarBytes());
+      expect((await scanFile(started.address, eicar)).verdict).toBe('infected');
+    } finally {
+      await started.stop();
+    }
+    expect(await readdir(fresh)).toContain('test.hdb');
   });
 
   it('archive verify --scan finds a virus inside a stored item', async () => {

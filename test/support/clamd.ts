@@ -16,6 +16,8 @@ export interface TestClamdOptions {
   streamMaxLength?: number;
   /** Listen here instead of a fresh temp path: a restarted clamd answers at the old address. */
   socketPath?: string;
+  /** Load this DatabaseDirectory as it is (left in place by stop()) instead of a copy of the fixtures. */
+  databaseDir?: string;
 }
 
 export interface TestClamd {
@@ -41,9 +43,11 @@ export async function startTestClamd(opts: TestClamdOptions = {}): Promise<TestC
   const maxFileSize = opts.maxFileSize ?? 16 * 1024 * 1024;
   const streamMaxLength = opts.streamMaxLength ?? maxFileSize;
   const dir = await mkdtemp(join(tmpdir(), 'clamd-test-'));
-  const db = join(dir, 'db');
-  await mkdir(db);
-  for (const f of await readdir(CLAMAV_FIXTURES)) await copyFile(join(CLAMAV_FIXTURES, f), join(db, f));
+  const db = opts.databaseDir ?? join(dir, 'db');
+  if (!opts.databaseDir) {
+    await mkdir(db);
+    for (const f of await readdir(CLAMAV_FIXTURES)) await copyFile(join(CLAMAV_FIXTURES, f), join(db, f));
+  }
   const socketPath = opts.socketPath ?? join(dir, 'clamd.sock');
   await mkdir(dirname(socketPath), { recursive: true });
   const conf = join(dir, 'clamd.conf');

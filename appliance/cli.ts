@@ -13,6 +13,7 @@ import { registerBundle } from './commands/bundle.ts';
 import { registerBackup } from './commands/backup.ts';
 import { registerVerify } from './commands/verify.ts';
 import { registerSignatures } from './commands/signatures.ts';
+import { commanderErrorZh } from './cli-errors.ts';
 
 const program = new Command();
 program
@@ -22,7 +23,7 @@ program
   .option('-d, --data-dir <dir>', '数据目录 data dir (default ./data); also ARCHIVE_DATA_DIR')
   .option('--json', '以 JSON 输出 machine-readable output')
   .showHelpAfterError('（使用 --help 查看用法）')
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(commanderErrorZh(s)) })
   .exitOverride((err) => {
     process.exit(err.exitCode === 0 ? 0 : 2);
   });

@@ -18,7 +18,7 @@ const MIN_PASSPHRASE = 12;
 /** The key from exactly one source; never from the command line (ps and shell history keep it). */
 async function keyFrom(opts: KeyOptions, creating: boolean): Promise<BackupKeySource> {
   const given = [opts.passphraseFile, opts.passphraseStdin, opts.keyFile].filter(Boolean).length;
-  if (given !== 1) throw new ApplianceError('BACKUP_KEY_SOURCE', '请且只请用一种方式提供密钥：--passphrase-file、--passphrase-stdin 或 --key-file。', 'give exactly one of --passphrase-file, --passphrase-stdin, --key-file', { status: 400 });
+  if (given !== 1) throw new ApplianceError('BACKUP_KEY_SOURCE', '请用且只用一种方式提供密钥：--passphrase-file、--passphrase-stdin 或 --key-file。', 'give exactly one of --passphrase-file, --passphrase-stdin, --key-file', { status: 400 });
   if (opts.keyFile) return { keyFile: await readKeyFile(opts.keyFile) };
   let text: string;
   if (opts.passphraseStdin) {

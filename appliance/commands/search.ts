@@ -22,12 +22,14 @@ function plain(html: string): string {
 
 export function registerSearch(program: Command): void {
   program
-    .command('search <query>')
+    // Words typed without quotes (archive search 档案 管理 …) are the same query as "档案 管理".
+    .command('search <query...>')
     .description('以某用户的岗位与密级检索档案（空格分隔的词须全部出现）\nsearch the archive as a user sees it (space-separated words must all occur)')
     .requiredOption('--user <name>', '以此用户身份检索 search as this user')
     .option('--limit <n>', '最多显示条数 max items (1-100)', '20')
     .action(
-      action(async (query: string, opts: { user: string; limit: string }, cmd: Command) => {
+      action(async (words: string[], opts: { user: string; limit: string }, cmd: Command) => {
+        const query = words.join(' ');
         const cfg = configFor(cmd);
         const json = Boolean(globalOptions(cmd).json);
         const limit = Number(opts.limit);
@@ -43,9 +45,11 @@ export function registerSearch(program: Command): void {
           if (json) {
             for (const i of r.items) process.stdout.write(`${JSON.stringify({ itemId: i.itemId, archivalCode: i.archivalCode, title: i.title, pages: i.pages, snippet: i.snippet })}\n`);
           } else {
-            process.stdout.write(`共 ${r.total} 件${r.ignored.length ? `（忽略单字：${r.ignored.join(' ')}）` : ''}\n`);
+            process.stdout.write(`共 ${r.total} 件${r.ignored.length ? `（忽略单字：${r.ignored.join(' ')}）` : ''}${r.total ? '' : `。${opts.user} 可查阅的档案中没有同时含这些词的；可换用其他词或减少词数`}\n`);
             for (const i of r.items) {
-              process.stdout.write(`${i.archivalCode ?? i.itemId}  ${i.title ?? ''}  第 ${i.pages.join('、') || '-'} 页\n    ${plain(i.snippet)}\n`);
+              // No page: the words matched the catalogue data (档号, 题名, 年度 …), not the scanned text.
+              const where = i.pages.length ? `第 ${i.pages.join('、')} 页` : '命中著录信息';
+              process.stdout.write(`${i.archivalCode ?? i.itemId}  ${i.title ?? ''}  ${where}\n    ${plain(i.snippet)}\n`);
             }
           }
         } finally {

@@ -16,7 +16,7 @@ function print(r: IntegrityReport): void {
       `  真实性 ${mark(r.authenticity.ok)}：审计链${r.authenticity.audit.ok ? `完整（${r.authenticity.audit.records} 条）` : `断裂：${r.authenticity.audit.firstBroken}`}`,
       `  完整性 ${mark(r.completeness.ok)}：件号缺号 ${r.completeness.gaps.reduce((n, g) => n + g.missing.length, 0)}，未登记内容 ${r.completeness.untrackedPaths.length}，索引${'skipped' in r.completeness.index ? '未检查' : r.completeness.index.ok ? '一致' : '不一致'}`,
       `  可用性 ${mark(r.usability.ok)}`,
-      `  安全性 ${mark(r.security.ok)}：${r.security.scanned === null ? '未做病毒复扫（--scan）' : `复扫 ${r.security.scanned} 个条目，发现病毒 ${r.security.infected.length}`}；${'unavailable' in r.security.signatures ? '病毒库版本未知' : `病毒库 ${r.security.signatures.ageDays ?? '?'} 天前`}`,
+      `  安全性 ${mark(r.security.ok)}：${r.security.scanned === null ? '未做病毒复扫（--scan）' : `复扫 ${r.security.scanned} 个条目，发现病毒 ${r.security.infected.length}`}；${'unavailable' in r.security.signatures ? '病毒库版本未知' : r.security.signatures.ageDays === undefined ? '病毒库日期未知（无官方病毒库）' : `病毒库 ${r.security.signatures.ageDays} 天前`}`,
       '',
     ].join('\n'),
   );

@@ -63,6 +63,34 @@ describe('archive search', () => {
     expect(audit).toContain('item.search');
   });
 
+  it('takes unquoted words as one query: every word must occur', async () => {
+    const quoted = await cli('search', '除湿机 档案', '--user', 'alice', '--json');
+    const unquoted = await cli('search', '除湿机', '档案', '--user', 'alice', '--json');
+    expect(unquoted.code).toBe(0);
+    expect(unquoted.stdout).toBe(quoted.stdout);
+    expect(unquoted.stdout).not.toBe('');
+  });
+
+  it('says where a hit is and what to do when nothing is found', async () => {
+    const catalogue = await cli('search', 'J105-2018-D30-JGBZ-0009', '--user', 'bob');
+    expect(catalogue.code).toBe(0);
+    expect(catalogue.stdout).toContain('命中著录信息');
+    expect(catalogue.stdout).not.toContain('第 - 页');
+    const none = await cli('search', 'J105-2018-D30-JGBZ-0009', '--user', 'alice');
+    expect(none.code).toBe(0);
+    expect(none.stdout).toMatch(/^共 0 件。alice 可查阅的档案中没有同时含这些词的/);
+  });
+
+  it('says in Chinese what is wrong with the command line', async () => {
+    const noUser = await cli('search', '档案');
+    expect(noUser.code).toBe(2);
+    expect(noUser.stderr).toContain('错误：缺少必需的选项 --user <name>');
+    const typo = await cli('serach', '档案');
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('错误：没有命令“serach”');
+    expect(typo.stderr).toContain('（是否想输入：search？）');
+  });
+
   it('refuses a user who may not search, or does not exist, with a clear message', async () => {
     const admin = await cli('search', '档案', '--user', 'root1', '--json');
     expect(admin.code).toBe(1);

@@ -58,7 +58,7 @@ export function adminOpsRoutes(router: Router, deps: AdminOpsDeps): void {
     try {
       text = await readFile(integrityLatestPath(cfg.dataDir), 'utf8');
     } catch {
-      throw new ApplianceError('INTEGRITY_NONE', '尚未进行过完整性检测（四性检测）；可点击“立即检测”或在控制台运行 archive integrity。', 'no integrity check has run yet', { status: 404 });
+      throw new ApplianceError('INTEGRITY_NONE', '尚未进行过完整性检测（四性检测）；可点击“立即检测”或在控制台运行 archive verify。', 'no integrity check has run yet', { status: 404 });
     }
     ctx.body = JSON.parse(text) as IntegrityReport;
   });

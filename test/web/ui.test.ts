@@ -100,6 +100,8 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     await login(page, 'sysadm');
     await page.waitForURL(/#\/system$/);
     await page.waitForSelector('#health [data-component="meilisearch"] .badge.ok');
+    // Components are named in Chinese, not by their internal codes.
+    expect(await page.textContent('#health [data-component="clamd"] th')).toBe('病毒扫描');
     await page.waitForSelector('#chart-disk');
     for (const [name, role] of [['zhang', 'staff'], ['li', 'archivist'], ['wang', 'staff']]) {
       await page.fill('#new-username', name);
@@ -143,6 +145,8 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     await mkdir(batch, { recursive: true });
     await cp(join(SAMPLES, 'items/S0003'), join(batch, 'S0003'), { recursive: true });
     await copyFile(join(SAMPLES, 'items/S0005.pdf'), join(batch, 'S0005.pdf'));
+    // A stray note in the folder is refused by name, without the server's staging path.
+    await writeFile(join(batch, '说明.txt'), '扫描说明');
     const csv = join(work, 'items.csv');
     await writeFile(csv, '文件,档号,题名,日期,保管期限,密级,岗位\n' +
       'S0003,J012-2016-Y-BGS-0193,关于推进档案数字化建设情况的报告,2016-06-27,永久,内部,BGS\n' +
@@ -151,12 +155,15 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     await login(page, 'li');
     await page.waitForURL(/#\/ingest$/);
     await page.setInputFiles('#folder-input', batch);
-    await expect.poll(() => page.textContent('#selection-info')).toContain('2 件');
+    await expect.poll(() => page.textContent('#selection-info')).toContain('3 件');
     await page.setInputFiles('#csv-input', csv);
     await page.fill('#posts-input', 'BGS');
     await page.click('#upload-submit');
     const card = page.locator('#live-jobs .job-card').first();
     await card.waitFor();
+    const submitted = await page.textContent('#upload-form .messages');
+    expect(submitted).toContain('不支持的文件类型：说明.txt');
+    expect(submitted).not.toContain('/run/uploads/');
     await card.locator('[data-state="done"]').waitFor({ timeout: 240_000 });
     await expect.poll(() => card.locator('li[data-outcome="archived"]').count()).toBe(2);
     expect(await card.textContent()).toMatch(/页\/分钟/);
@@ -234,6 +241,11 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
   it('a staff user of another post finds nothing and cannot open the item', async () => {
     const page = await fresh();
     await login(page, 'wang');
+    // One character so far: a quiet hint instead of a red alarm over the previous list.
+    await page.locator('#search-input').fill(PHRASE.slice(0, 1));
+    await expect.poll(() => page.textContent('#search-status')).toContain('至少需要两个字');
+    expect(await page.locator('.search .error').count()).toBe(0);
+    expect(await page.locator('#results li').count()).toBe(0);
     await page.locator('#search-input').fill(PHRASE);
     await expect.poll(() => page.textContent('#search-status')).toContain('没有找到');
     expect(await page.locator('#results li.hit').count()).toBe(0);

@@ -22,9 +22,16 @@ export function healthPanel() {
     clear(el,
       h('h2', t('health'), ' ', badge(r.status), h('button.link', { type: 'button', onclick: load }, t('refresh'))),
       h('p.muted', fmtTime(r.time)),
-      table(['', t('health'), ''], Object.entries(r.components ?? {}).map(([name, c]) => h('tr', { 'data-component': name }, h('th', { scope: 'row' }, name), h('td', badge(c.status)), h('td', c.reason ?? '')))),
+      table([t('componentCol'), t('statusCol'), t('reasonCol')], Object.entries(r.components ?? {}).map(([name, c]) => h('tr', { 'data-component': name }, h('th', { scope: 'row' }, componentName(name)), h('td', badge(c.status)), h('td', c.reason ?? '')))),
       disk?.totalBytes ? h('figure', usageBar(t('diskUse'), disk.totalBytes - disk.freeBytes, disk.totalBytes, `${t('used')} ${fmtBytes(disk.totalBytes - disk.freeBytes)} / ${fmtBytes(disk.totalBytes)} · ${t('free')} ${fmtBytes(disk.freeBytes)}`, 'chart-disk'), h('figcaption', t('diskUse'))) : null);
   }
   load();
   return { el, load, report: () => get('/api/health').catch(() => undefined) };
+}
+
+/** A component's name in the UI language; an unknown component keeps its code. */
+function componentName(code) {
+  const key = `componentNames.${code}`;
+  const label = t(key);
+  return label === key ? code : label;
 }

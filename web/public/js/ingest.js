@@ -78,7 +78,7 @@ export function render(main) {
     try {
       const r = await upload('/api/ingest/upload', fd, (frac) => clear(uploadBar, progressBar(frac, 'upload-progress'), h('small', t('uploading', { pct: Math.round(frac * 100) }))));
       clear(uploadBar);
-      msgs.ok(`${r.job}: ${r.items.map((i) => i.label).join('、')}${r.problems?.length ? ` — ${r.problems.map((p) => `${p.path ?? p.name ?? ''} ${p.message}`).join('；')}` : ''}`);
+      msgs.ok(`${r.job}: ${r.items.map((i) => i.label).join('、')}${r.problems?.length ? ` — ${r.problems.map((p) => p.message ?? p.code).join('；')}` : ''}`);
       selection = [];
       csvFile = undefined;
       form.reset();
@@ -150,7 +150,7 @@ export function render(main) {
       h('td', t('pagesDone', { done: j.pagesDone, total: j.pagesTotal })),
       h('td',
         j.failures.map((f) => h('div.error', `${f.label}: ${t(`outcome.${f.outcome}`)} — ${f.message ?? f.code ?? ''}`)),
-        j.problems.map((p) => h('div.warn', `${p.path ?? p.name ?? ''} ${p.message ?? p.code ?? ''}`)))));
+        j.problems.map((p) => h('div.warn', p.message ?? p.code ?? '')))));
     clear(jobsBox, table([t('time'), 'ID', t('actor'), t('jobsTitle'), t('pageCount'), t('failures')], rows, { id: 'jobs-table' }));
   }
 

@@ -50,8 +50,16 @@ export function render(main, route) {
     } catch (e) {
       if (mine !== seq) return;
       errors.replaceChildren();
-      showError(errors, e);
-      status.textContent = '';
+      if (e?.code === 'SEARCH_BAD_PARAMS') {
+        // Usually one character typed so far: a hint where the count goes, not an alarm over a list
+        // that no longer matches the box.
+        status.textContent = e.message;
+        clear(results);
+        clear(pager);
+      } else {
+        showError(errors, e);
+        status.textContent = '';
+      }
       results.setAttribute('aria-busy', 'false');
       return;
     }

@@ -156,8 +156,13 @@ async function checkItem(store: ItemStore, id: string, cfg: Config, opts: Integr
   return { check: { itemId: id, ...(meta?.archivalCode ? { archivalCode: meta.archivalCode } : {}), status, problems: [...found.values()].flat() }, meta };
 }
 
-/** 件号 runs 1..max without gaps within each 全宗-年度-保管期限-机构 series. */
-export function seriesGaps(metas: Array<Pick<ItemMetadata, 'fonds' | 'year' | 'retention' | 'department' | 'itemNo'>>): Array<{ series: string; missing: string[] }> {
+/**
+ * 件号 gaps within each 全宗-年度-保管期限-机构 series: numbers missing between the first and the
+ * last 件号 archived. A series that starts past 0001 is not a gap but a note (`firstNo`): archives
+ * are scanned in batches, and the 件 before the first one archived may simply not be scanned yet.
+ * Whole items that vanish are found anyway, from the list of items registered before.
+ */
+export function seriesGaps(metas: Array<Pick<ItemMetadata, 'fonds' | 'year' | 'retention' | 'department' | 'itemNo'>>): Array<{ series: string; missing: string[]; firstNo: number }> {
   const series = new Map<string, Set<number>>();
   for (const m of metas) {
     if (!m.fonds || !m.year || !m.retention || !m.department || !m.itemNo) continue;
@@ -165,12 +170,13 @@ export function seriesGaps(metas: Array<Pick<ItemMetadata, 'fonds' | 'year' | 'r
     if (!series.has(k)) series.set(k, new Set());
     series.get(k)!.add(m.itemNo);
   }
-  const out: Array<{ series: string; missing: string[] }> = [];
+  const out: Array<{ series: string; missing: string[]; firstNo: number }> = [];
   for (const [k, nums] of [...series].sort()) {
-    const max = Math.max(...nums);
+    const sorted = [...nums].sort((a, b) => a - b);
+    const first = sorted[0];
     const missing: string[] = [];
-    for (let n = 1; n <= max && missing.length < 1000; n++) if (!nums.has(n)) missing.push(`${k}-${String(n).padStart(4, '0')}`);
-    if (missing.length) out.push({ series: k, missing });
+    for (let n = first + 1; n < sorted[sorted.length - 1] && missing.length < 1000; n++) if (!nums.has(n)) missing.push(`${k}-${String(n).padStart(4, '0')}`);
+    if (missing.length || first > 1) out.push({ series: k, missing, firstNo: first });
   }
   return out;
 }
@@ -211,8 +217,14 @@ export async function runIntegrityCheck(cfg: Config, opts: IntegrityOptions = {}
   if (!audit.ok) problems.push(`审计链断裂：${audit.firstBroken!.zh}`);
   const untrackedPaths = await untrackedInStore(store.root);
   for (const p of untrackedPaths) problems.push(`条目库中有未登记的内容：${p}`);
-  const gaps = seriesGaps(metas);
+  const series = seriesGaps(metas);
+  const gaps = series.filter((g) => g.missing.length).map(({ series: k, missing }) => ({ series: k, missing }));
   for (const g of gaps) problems.push(`件号不连续：${g.series} 缺 ${g.missing.slice(0, 20).join('、')}${g.missing.length > 20 ? ` 等 ${g.missing.length} 件` : ''}`);
+  const later = series.filter((g) => g.firstNo > 1);
+  if (later.length) {
+    const named = later.slice(0, 10).map((g) => `${g.series} 自 ${String(g.firstNo).padStart(4, '0')} 起`).join('、');
+    warnings.push(`${later.length} 个序列的件号不从 0001 开始（此前的件尚未归档，或已缺失）：${named}${later.length > 10 ? ' 等' : ''}`);
+  }
 
   let index: IntegrityReport['completeness']['index'];
   if (opts.search) {

@@ -88,7 +88,11 @@ describe('archive verify: the integrity report (四性检测)', () => {
   });
 
   it('series gaps and the daily timer', async () => {
-    expect(seriesGaps([{ fonds: 'A', year: 2014, retention: 'Y', department: 'B', itemNo: 3 }])).toEqual([{ series: 'A-2014-Y-B', missing: ['A-2014-Y-B-0001', 'A-2014-Y-B-0002'] }]);
+    const no = (itemNo: number) => ({ fonds: 'A', year: 2014, retention: 'Y' as const, department: 'B', itemNo });
+    // A series scanned from 0003 on is not a gap (a note), one with a hole inside is.
+    expect(seriesGaps([no(3)])).toEqual([{ series: 'A-2014-Y-B', missing: [], firstNo: 3 }]);
+    expect(seriesGaps([no(1), no(2)])).toEqual([]);
+    expect(seriesGaps([no(7), no(3), no(5)])).toEqual([{ series: 'A-2014-Y-B', missing: ['A-2014-Y-B-0004', 'A-2014-Y-B-0006'], firstNo: 3 }]);
     expect(msUntilHour(new Date(2026, 0, 1, 1, 30), 2)).toBe(30 * 60_000);
     expect(msUntilHour(new Date(2026, 0, 1, 2, 0), 2)).toBe(24 * 3_600_000);
     // A clock 80 ms before 02:00: the task runs once, then the next run is a day later.

@@ -41,7 +41,8 @@ export function pathExists(path: string): Promise<boolean> {
  * same directory, fsync, rename, fsync the directory.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  // Folders it has to make are private like the data dir (selfcheck fails a 0755 one there).
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', mode);
   try {

@@ -48,6 +48,8 @@ async function extractOne(file: string, dir: string, key: BackupKeySource, onPro
   const unpack = extract({
     cwd: dir,
     strict: true,
+    // The archive holds files only; the folders tar makes for them are private like the data dir.
+    dmode: 0o700,
     preserveOwner: false,
     preservePaths: false,
     noMtime: false,

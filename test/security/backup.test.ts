@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { truncateSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../appliance/config.ts';
 import { consoleServices } from '../../appliance/console-services.ts';
-import { ItemStore } from '../../ingest/index.ts';
+import { ItemStore, listTree } from '../../ingest/index.ts';
 import { createSearchService } from '../../search/index.ts';
 import { createBackup, listBackupRecords, runIntegrityCheck, verifyAudit } from '../../security/index.ts';
 import { CLI, cleanup, tempDir } from '../support/appliance.ts';
@@ -98,6 +98,10 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     expect([...b]).toEqual([...a]);
     expect((await ItemStore.open(target)).ids()).toEqual(store.ids());
     expect((await verifyAudit(join(target, 'audit'))).ok).toBe(true);
+    // Private like a data dir the appliance made itself (selfcheck fails a folder others can read).
+    const loose = (await listTree(target)).dirs.filter((d) => /^(config|items|audit|jobs)(\/|$)/.test(d));
+    expect(loose).toContain('config/backups');
+    for (const d of ['', ...loose]) expect({ d, mode: (await stat(join(target, d))).mode & 0o077 }).toEqual({ d, mode: 0 });
 
     const dst = loadConfig({ overrides: { dataDir: target } });
     const s = await consoleServices(dst);

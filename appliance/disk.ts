@@ -16,10 +16,10 @@ export async function diskHealth(path: string): Promise<DiskHealth> {
     const free = s.bavail * s.bsize;
     const total = s.blocks * s.bsize;
     const freeGiB = (free / GiB).toFixed(1);
-    if (free < 0.5 * GiB) return { status: 'down', reason: `only ${freeGiB} GiB free`, freeBytes: free, totalBytes: total };
-    if (free < 5 * GiB || free / total < 0.05) return { status: 'degraded', reason: `${freeGiB} GiB free (low)`, freeBytes: free, totalBytes: total };
-    return { status: 'ok', reason: `${freeGiB} GiB free`, freeBytes: free, totalBytes: total };
+    if (free < 0.5 * GiB) return { status: 'down', reason: `可用空间仅 ${freeGiB} GiB，导入会失败`, freeBytes: free, totalBytes: total };
+    if (free < 5 * GiB || free / total < 0.05) return { status: 'degraded', reason: `可用空间 ${freeGiB} GiB（偏低）`, freeBytes: free, totalBytes: total };
+    return { status: 'ok', reason: `可用空间 ${freeGiB} GiB`, freeBytes: free, totalBytes: total };
   } catch (e) {
-    return { status: 'down', reason: `cannot read disk usage: ${(e as Error).message}` };
+    return { status: 'down', reason: `无法读取磁盘用量：${(e as Error).message}` };
   }
 }

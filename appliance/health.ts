@@ -1,3 +1,4 @@
+import { isApplianceError } from './errors.ts';
 import type { ComponentHealth, ComponentStatus } from './meilisearch.ts';
 
 export interface HealthReport {
@@ -15,7 +16,8 @@ export async function healthReport(checks: Record<string, HealthCheck>): Promise
       try {
         return [name, await check()];
       } catch (e) {
-        return [name, { status: 'down', reason: (e as Error).message }];
+        // The reason is read by the operator: Chinese, with the technical message kept as detail.
+        return [name, { status: 'down', reason: isApplianceError(e) ? e.zh : `检查出错：${(e as Error).message}` }];
       }
     }),
   );

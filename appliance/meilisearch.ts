@@ -56,6 +56,43 @@ export async function freeLoopbackPort(): Promise<number> {
   });
 }
 
+/** Meilisearch colours its log lines for a terminal; the JSON log wants the text. */
+export function plainLine(raw: string): string {
+  return raw.replace(/\x1b\[[0-9;]*m/g, '').trim();
+}
+
+/**
+ * Lines of the start-up banner of the pinned Meilisearch (ASCII-art logo, settings, links to its
+ * website and cloud offer): informative for a developer, noise for the operator.
+ */
+const BANNER = [
+  /^[8YPbdXKo.'"\s]*888[8YPbdXKo.'"\s]*$/,
+  /^(Config file path|Database path|Server listening on|Environment|Commit SHA|Commit date|Package version|Anonymous telemetry):\s/,
+  /^A master key has been set\./,
+  /^(Check out Meilisearch Cloud!|Documentation:|Source code:|Discord:)\s+https:\/\//,
+];
+
+/**
+ * Requests our own code makes on every first start and handles: it looks up the indexes and the
+ * search key before creating them. Meilisearch logs each such 404 as a WARN.
+ */
+const EXPECTED_404 = /error_code: "(index_not_found|api_key_not_found)"/;
+
+/**
+ * The log level for one line of Meilisearch's output: its banner and the expected first-start
+ * 404s are debug; its own WARN and ERROR lines, and anything unrecognised (a panic), stay loud.
+ */
+export function meiliLineLevel(line: string): 'debug' | 'info' | 'warn' | 'error' {
+  const tracing = /^\d{4}-\d\d-\d\dT\S+\s+(TRACE|DEBUG|INFO|WARN|ERROR)\s/.exec(line);
+  if (tracing) {
+    const level = tracing[1];
+    if (level === 'ERROR') return 'error';
+    if (level === 'WARN') return EXPECTED_404.test(line) ? 'debug' : 'warn';
+    return level === 'INFO' ? 'info' : 'debug';
+  }
+  return BANNER.some((re) => re.test(line)) ? 'debug' : 'warn';
+}
+
 export type ComponentStatus = 'ok' | 'degraded' | 'down';
 export interface ComponentHealth {
   status: ComponentStatus;
@@ -84,7 +121,7 @@ export class MeiliSupervisor {
   private lastStart = 0;
   private timer?: NodeJS.Timeout;
   private healthTimer?: NodeJS.Timeout;
-  private lastHealth: MeiliHealth = { status: 'down', reason: 'not started' };
+  private lastHealth: MeiliHealth = { status: 'down', reason: '未启动' };
   private failedChecks = 0;
   port = 0;
   private key = '';
@@ -126,20 +163,21 @@ export class MeiliSupervisor {
     this.lastStart = Date.now();
     const child = spawn(this.binary, args, { cwd: join(this.cfg.dataDir, 'meili'), env: meiliEnv(this.key), stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    this.lastHealth = { status: 'down', reason: 'starting' };
+    this.lastHealth = { status: 'down', reason: '正在启动' };
     this.log.info({ component: 'meilisearch', pid: child.pid, port: this.port }, 'meilisearch started');
     if (child.pid) void writeFile(this.pidFile(), `${child.pid}\n`, { mode: 0o600 });
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
-      createInterface({ input: stream }).on('line', (line) => {
-        if (line.trim()) this.log.warn({ component: 'meilisearch', line: line.slice(0, 2000) }, 'meilisearch output');
+      createInterface({ input: stream }).on('line', (raw) => {
+        const line = plainLine(raw);
+        if (line) this.log[meiliLineLevel(line)]({ component: 'meilisearch', line: line.slice(0, 2000) }, 'meilisearch output');
       });
     }
     child.on('error', (err) => this.log.error({ component: 'meilisearch', err: err.message }, 'meilisearch failed to start'));
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
       if (this.stopping) return;
-      this.lastHealth = { status: 'down', reason: `exited (code ${code}, signal ${signal}); restarting` };
+      this.lastHealth = { status: 'down', reason: `已退出（退出码 ${code}，信号 ${signal}），正在重启` };
       // Back off when it keeps dying, so a broken database does not spin the CPU.
       if (Date.now() - this.lastStart > 60_000) this.restarts = 0;
       const delay = Math.min(30_000, 500 * 2 ** this.restarts++);
@@ -167,11 +205,11 @@ export class MeiliSupervisor {
     if (this.stopping || this.child !== child) return;
     if (alive) {
       this.failedChecks = 0;
-      this.lastHealth = { status: 'ok', reason: 'available', pid: child.pid, port: this.port };
+      this.lastHealth = { status: 'ok', reason: '运行正常', pid: child.pid, port: this.port };
       return;
     }
     this.failedChecks++;
-    this.lastHealth = { status: 'degraded', reason: `health check failed ${this.failedChecks} time(s)` };
+    this.lastHealth = { status: 'degraded', reason: `健康检查连续 ${this.failedChecks} 次无响应` };
     if (this.failedChecks >= 6) {
       // Alive but not answering for 30 s: kill it; the exit handler starts a fresh one.
       this.log.error({ component: 'meilisearch' }, 'meilisearch unresponsive; killing it');
@@ -184,7 +222,7 @@ export class MeiliSupervisor {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (await this.ping()) {
-        this.lastHealth = { status: 'ok', reason: 'available', pid: this.child?.pid, port: this.port };
+        this.lastHealth = { status: 'ok', reason: '运行正常', pid: this.child?.pid, port: this.port };
         return;
       }
       await new Promise((r) => setTimeout(r, 200));
@@ -196,9 +234,9 @@ export class MeiliSupervisor {
   async health(): Promise<MeiliHealth> {
     const child = this.child;
     if (child && (await this.ping())) {
-      this.lastHealth = { status: 'ok', reason: 'available', pid: child.pid, port: this.port };
+      this.lastHealth = { status: 'ok', reason: '运行正常', pid: child.pid, port: this.port };
     } else if (this.lastHealth.status === 'ok') {
-      this.lastHealth = { status: 'down', reason: 'not answering' };
+      this.lastHealth = { status: 'down', reason: '无响应' };
     }
     return this.lastHealth;
   }
@@ -244,6 +282,6 @@ export class MeiliSupervisor {
     }
     this.child = undefined;
     await rm(this.pidFile(), { force: true });
-    this.lastHealth = { status: 'down', reason: 'stopped' };
+    this.lastHealth = { status: 'down', reason: '已停止' };
   }
 }

@@ -37,12 +37,12 @@ export function runSelfcheck(cfg: Config, opts: Partial<SelfcheckInputs> = {}): 
 
 /** A report as a health component: failures make the appliance "degraded" (it still works, but is not where it belongs). */
 export function selfcheckHealth(r: SelfcheckReport | undefined): ComponentHealth & { checked?: string; failures?: string[]; warnings?: string[] } {
-  if (!r) return { status: 'degraded', reason: 'self-check not run yet' };
+  if (!r) return { status: 'degraded', reason: '隔离自检尚未运行' };
   const failures = r.checks.filter((c) => c.status === 'failure');
   const warnings = r.checks.filter((c) => c.status === 'warning');
   const reason = failures.length
-    ? `${failures.length} failure(s): ${failures.map((c) => `${c.id}: ${c.message}`).join(' | ')}`
-    : `${r.counts.ok} ok, ${warnings.length} warning(s)${warnings.length ? `: ${warnings.map((c) => c.id).join(', ')}` : ''}`;
+    ? `${failures.length} 项未通过：${failures.map((c) => `${c.id}: ${c.message}`).join(' | ')}`
+    : `${r.counts.ok} 项通过，${warnings.length} 项警告${warnings.length ? `：${warnings.map((c) => c.id).join(', ')}` : ''}`;
   return { status: failures.length ? 'degraded' : 'ok', reason, checked: r.time, failures: failures.map((c) => c.id), warnings: warnings.map((c) => c.id) };
 }
 

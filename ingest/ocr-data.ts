@@ -30,6 +30,6 @@ export function ocrDataStatus(lang: string): OcrDataStatus {
   for (const l of langs) languages[l] = traineddataPath(l) ?? null;
   const missing = langs.filter((l) => !languages[l]);
   return missing.length
-    ? { status: 'down', reason: `language data missing: ${missing.join(', ')} (npm package @tesseract.js-data/${missing[0]})`, languages }
-    : { status: 'ok', reason: `language data present: ${langs.join(', ')}`, languages };
+    ? { status: 'down', reason: `未安装：${missing.join(', ')}（npm 包 @tesseract.js-data/${missing[0]}），无法识别文字`, languages }
+    : { status: 'ok', reason: `已安装：${langs.join(', ')}`, languages };
 }

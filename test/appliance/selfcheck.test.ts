@@ -114,6 +114,8 @@ describe('isolation self-check (simulated machine)', () => {
     expect(byId(r, 'listen.other')).toMatchObject({ status: 'warning' });
     expect(byId(r, 'listen.other').message).toContain('0.0.0.0:22（sshd 进程 300）');
     expect(selfcheckHealth(r).status).toBe('ok');
+    expect(selfcheckHealth(r).reason).toMatch(/^\d+ 项通过，\d+ 项警告：.*listen\.other/);
+    expect(selfcheckHealth(undefined)).toMatchObject({ status: 'degraded', reason: '隔离自检尚未运行' });
   });
 
   it('fails on a default route, naming the gateway and what to do', async () => {
@@ -124,6 +126,7 @@ describe('isolation self-check (simulated machine)', () => {
     expect(c.message).toContain('IPv4 经 eth0 网关 192.168.56.1');
     expect(c.action).toContain('ip route del default');
     expect(selfcheckHealth(r)).toMatchObject({ status: 'degraded', failures: ['route.default'] });
+    expect(selfcheckHealth(r).reason).toMatch(/^1 项未通过：route\.default: .*网关 192\.168\.56\.1/);
   });
 
   it('fails when Meilisearch listens on 0.0.0.0, and when the appliance opens a port it was not configured for', async () => {

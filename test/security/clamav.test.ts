@@ -90,6 +90,7 @@ describe('ClamAV INSTREAM against a real clamd', () => {
     expect((await clamdSignatures(clamd.address)).engine).toBe(s.engine);
     const h = await clamdHealth(clamd.address);
     expect(h.status).toBe('ok');
+    expect(h.reason).toBe('运行中；病毒特征库日期未知（仅有自定义特征库）');
     expect(h.signatures?.engine).toBe(s.engine);
   });
 });
@@ -124,7 +125,10 @@ describe('ClamAV limits enforced by clamd itself (MaxFileSize below StreamMaxLen
     expect(e.zh).toContain('不可用');
     expect(isRetryableScanError(e)).toBe(true);
     expect((await scanError(assertScannerReady(clamd.address))).code).toBe('SCANNER_UNAVAILABLE');
-    expect((await clamdHealth(clamd.address)).status).toBe('down');
+    const down = await clamdHealth(clamd.address);
+    expect(down.status).toBe('down');
+    expect(down.reason).toContain(`无法连接 clamd（${clamd.address}）`);
+    expect(down.reason).toContain('病毒扫描服务未运行');
     const tcp = await scanError(scanFile('tcp:127.0.0.1:1', f));
     expect(tcp.code).toBe('SCANNER_UNAVAILABLE');
   });
@@ -302,8 +306,11 @@ describe('a dead, slow or lying clamd never yields clean', () => {
     const old = await clamdHealth(await serve('v-old', 'ClamAV 1.4.6/27000/Mon Aug 03 09:00:00 2026'), { now: new Date('2026-11-24T00:00:00') });
     expect(old.status).toBe('degraded');
     expect(old.signatures?.ageDays).toBeGreaterThan(100);
+    expect(old.reason).toMatch(/^运行中；病毒特征库已 \d+ 天（超过 30 天），请用 archive signatures import/);
     const fresh = await clamdHealth(await serve('v-fresh', 'ClamAV 1.4.6/27100/Mon Nov 23 09:00:00 2026'), { now: new Date('2026-11-24T00:00:00') });
     expect(fresh.status).toBe('ok');
-    expect((await clamdHealth(await serve('v-bad', 'whatever'))).status).toBe('down');
+    expect(fresh.reason).toMatch(/^运行中；病毒特征库 [01] 天前发布$/);
+    const bad = await clamdHealth(await serve('v-bad', 'whatever'));
+    expect(bad).toMatchObject({ status: 'down', reason: 'clamd 对 VERSION 的回复异常：whatever' });
   });
 });

@@ -11,7 +11,7 @@ import { acquireRunLock } from './run-lock.ts';
 import { createIngestService, ocrDataStatus } from '../ingest/index.ts';
 import { createSearchService } from '../search/index.ts';
 import { dataPath } from './data-dir.ts';
-import { clamdHealth, createAuth, openSecurity, scheduleIntegrityCheck } from '../security/index.ts';
+import { clamdHealth, createAuth, openSecurity, scheduleIntegrityCheck, setupTokenNotice } from '../security/index.ts';
 import { createWebApp } from '../web/index.ts';
 import { selfcheckHealth, startSelfcheckSchedule, type SelfcheckSchedule } from './selfcheck-run.ts';
 
@@ -34,12 +34,9 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     cleanups.unshift(() => meili.stop());
     const sec = await openSecurity(cfg);
     const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
+    // No default password: the first administrators are created with this token (POST /api/auth/setup).
+    // It is printed once the appliance answers (below), to the console only.
     const setupToken = await auth.issueSetupToken();
-    if (setupToken) {
-      // No default password: the first administrators are created with this token (POST /api/auth/setup).
-      process.stderr.write(`初始设置令牌（仅显示一次，用于创建三员账户）：${setupToken}\n`);
-      log.warn({ vacantRoles: await sec.identity.vacantAdminRoles() }, 'first start: setup token printed on the console');
-    }
     const search = createSearchService(meili.connection, cfg.dataDir);
     await search.init();
     const ingest = await createIngestService(cfg, { log, audit: sec.audit, search, knownPosts: async () => new Set((await sec.identity.posts()).map((p) => p.code)) });
@@ -85,6 +82,10 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     selfcheck = startSelfcheckSchedule(cfg, { audit: sec.audit, log, httpAddr });
     cleanups.unshift(() => selfcheck!.stop());
     log.info({ httpAddr, meiliPort: meili.port, dataDir: cfg.dataDir }, 'appliance ready');
+    if (setupToken) {
+      log.warn({ vacantRoles: await sec.identity.vacantAdminRoles() }, 'first start: setup token printed on the console');
+      process.stderr.write(setupTokenNotice(setupToken, `http://${httpAddr}/`));
+    }
     let stopped = false;
     return {
       meili,

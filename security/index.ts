@@ -26,3 +26,4 @@ export { runIntegrityCheck, seriesGaps, integrityLatestPath, type IntegrityRepor
 export { scheduleIntegrityCheck, startDaily, msUntilHour, type DailySchedule } from './integrity-schedule.ts';
 export { importSignatures, SIGNATURE_EXTS, type SignatureImportOptions, type SignatureImportResult, type SignatureFileInfo } from './signatures.ts';
 export { roleLabel } from './roles.ts';
+export { setupTokenNotice } from './setup-token.ts';

@@ -57,3 +57,24 @@ export class SetupToken {
     }
   }
 }
+
+/**
+ * The console notice for a fresh token: a framed block printed once the appliance answers, so it
+ * is not lost among start-up lines. It goes to the console only, never into the JSON log.
+ */
+export function setupTokenNotice(token: string, url: string): string {
+  const rule = '═'.repeat(64);
+  return [
+    '',
+    rule,
+    `  初始设置令牌（仅显示一次）：${token}`,
+    '',
+    `  用途：在浏览器打开 ${url} ，在“初始设置：建立三员账户”表单中`,
+    '  填入此令牌，依次建立系统管理员、安全保密管理员、安全审计员三个账户。',
+    '  三个账户都建好后令牌自动失效。令牌不写入日志，请勿外传；',
+    '  如遗失，重新启动 archive serve 会生成新令牌（旧令牌随即作废）。',
+    rule,
+    '',
+    '',
+  ].join('\n');
+}

@@ -49,8 +49,32 @@ describe('archive serve', () => {
     for (const c of Object.values(h.components)) {
       expect(['ok', 'degraded', 'down']).toContain(c.status);
       expect(c.reason.length).toBeGreaterThan(0);
+      // Read by Chinese-speaking operators: every reason is Chinese (technical tokens may stay).
+      expect(c.reason).toMatch(/\p{Script=Han}/u);
     }
     expect(h.components.ocrData.status).toBe('ok');
+    expect(h.components.meilisearch.reason).toBe('运行正常');
+    expect(h.components.disk.reason).toMatch(/^可用空间 \d+\.\d GiB/);
+    expect(h.components.ocrData.reason).toMatch(/^已安装：chi_sim/);
+  });
+
+  it('first start: a quiet console with the setup token once, framed, after the appliance is ready', async () => {
+    const out = await waitFor(async () => (/初始设置令牌[^：]*：\S+/.test(app.output()) ? app.output() : undefined), 30_000, `setup token (output: ${app.output()})`);
+    const token = /初始设置令牌[^：]*：(\S+)/.exec(out)![1]!;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    // Exactly once, never in the JSON log.
+    expect(out.split(token).length - 1).toBe(1);
+    const rule = '═'.repeat(64);
+    const block = out.slice(out.lastIndexOf(rule, out.indexOf(token)), out.indexOf(rule, out.indexOf(token)) + rule.length);
+    expect(block.startsWith(rule)).toBe(true);
+    expect(block).toContain(`在浏览器打开 ${app.base}/`);
+    expect(block).toContain('安全审计员三个账户');
+    const logs = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; component?: string; line?: string });
+    expect(logs.find((l) => l.msg === 'appliance ready'), out).toBeDefined();
+    // Meilisearch's banner (with its cloud advert) and the 404s of our own first-start lookups are debug.
+    expect(out).not.toContain('Meilisearch Cloud');
+    expect(out).not.toContain('index_not_found');
+    expect(logs.filter((l) => l.component === 'meilisearch' && l.level >= 40), out).toEqual([]);
   });
 
   it('starts meilisearch on loopback only, analytics off, master key 0600 and not on the command line', async () => {

@@ -61,8 +61,8 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
   });
 
   it('first start: the three administrators are created with the setup token; errors show the server message', async () => {
-    const token = /初始设置令牌[^：]*：(\S+)/.exec(app.output())?.[1];
-    expect(token, app.output()).toBeTruthy();
+    // Printed once the appliance is ready (after it answers /api/health), in a framed block.
+    const token = await waitFor(async () => /初始设置令牌[^：]*：(\S+)/.exec(app.output())?.[1], 30_000, `setup token (output: ${app.output()})`);
     const page = await fresh();
     await page.waitForSelector('#setup-form');
     // English is one click away, and back.
@@ -192,6 +192,53 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     await expect
       .poll(() => page.evaluate(async () => ((await (await fetch('/api/jobs')).json()) as Array<{ state: string; via: string; itemsFinished: number }>).some((j) => j.via === 'reocr' && j.state === 'done' && j.itemsFinished === 1)), { timeout: 180_000 })
       .toBe(true);
+  });
+
+  it('archivist sees a job whose every item failed as 失败 and a partly failed one as 部分失败, with no rate', async () => {
+    const dir = join(work, 'failing');
+    await mkdir(dir, { recursive: true });
+    // Not an image at all: scanned clean, then cannot be decoded.
+    await writeFile(join(dir, '坏页.jpg'), Buffer.alloc(4096, 0x42));
+    await writeFile(join(dir, '坏页二.jpg'), Buffer.alloc(4096, 0x43));
+    const page = await fresh();
+    await login(page, 'li', NEXT);
+    await page.waitForURL(/#\/ingest$/);
+    const submit = async (files: string[]) => {
+      const before = await page.locator('#live-jobs .job-card').count();
+      await page.setInputFiles('#files-input', files);
+      await page.fill('#posts-input', 'BGS');
+      await page.click('#upload-submit');
+      await page.waitForFunction((n) => document.querySelectorAll('#live-jobs .job-card').length > n || document.querySelector('#upload-form .messages .error'), before, { timeout: 30_000 });
+      expect(await page.locator('#upload-form .messages .error').count(), (await page.textContent('#upload-form .messages')) ?? '').toBe(0);
+      await expect.poll(() => page.locator('#live-jobs .job-card').count()).toBe(before + 1);
+      const card = page.locator('#live-jobs .job-card').first();
+      await card.locator('.badge[data-state="done"]').waitFor({ timeout: 60_000 });
+      return { card, id: (await card.getAttribute('data-job'))! };
+    };
+
+    const all = await submit([join(dir, '坏页.jpg')]);
+    const badge = all.card.locator('.badge');
+    expect(await badge.getAttribute('data-verdict')).toBe('failed');
+    expect(await badge.textContent()).toBe('失败');
+    expect(await badge.evaluate((el) => getComputedStyle(el).color)).toBe('rgb(207, 34, 46)');
+    expect(await all.card.locator('li[data-outcome="failed"] .error').count()).toBe(1);
+    expect(await all.card.textContent()).not.toMatch(/页\/分钟|预计剩余/);
+    const allRow = page.locator(`#jobs-table tr[data-job="${all.id}"]`);
+    await expect.poll(() => allRow.getAttribute('data-verdict')).toBe('failed');
+    expect(await allRow.locator('.badge').textContent()).toBe('失败');
+
+    // S0005.pdf is archived already (a duplicate, not a failure) beside a page that fails.
+    const some = await submit([join(SAMPLES, 'items/S0005.pdf'), join(dir, '坏页二.jpg')]);
+    expect(await some.card.locator('.badge').getAttribute('data-verdict')).toBe('partial');
+    expect(await some.card.locator('.badge').textContent()).toBe('部分失败');
+    expect(await some.card.locator('li[data-outcome="duplicate"]').count()).toBe(1);
+    expect(await some.card.textContent()).not.toMatch(/页\/分钟/);
+    const someRow = page.locator(`#jobs-table tr[data-job="${some.id}"]`);
+    await expect.poll(() => someRow.getAttribute('data-verdict')).toBe('partial');
+    expect(await someRow.locator('.badge').textContent()).toBe('部分失败');
+    // The job that archived everything keeps its green 完成.
+    expect(await page.locator('#jobs-table tr[data-verdict="done"] .badge.done').count()).toBeGreaterThan(0);
+    await screenshot(page, '04b-archivist-failed-jobs');
   });
 
   it('staff searches a Chinese phrase, sees the highlight outlined on the scan, and downloads the PDF', async () => {

@@ -6,6 +6,7 @@ import { t } from './i18n.js';
 import { barChart, hhmm, lineChart } from './charts.js';
 import { messageArea, progressBar, table } from './ui.js';
 import { planSelection } from './upload-plan.js';
+import { elapsedMs, jobVerdict, listedOutcomes, pagesPerMinute, processedPages } from './job-summary.js';
 
 async function dropped(dt) {
   const roots = [...dt.items].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
@@ -100,19 +101,36 @@ export function render(main) {
   const cards = new Map();
   /** A live card for one job: the batch bar, rate, ETA and one bar per item. */
   async function track(jobId) {
-    const job = await get(`/api/jobs/${encodeURIComponent(jobId)}`);
-    const items = new Map(job.items.map((i) => [i.n, { label: i.label, pagesDone: i.pagesDone, pageCount: i.pageCount ?? i.sources.length, outcome: i.outcome, stage: i.stage, error: i.error }]));
-    const card = { el: h('div.job-card', { 'data-job': jobId }), items, progress: job.progress };
+    const card = { el: h('div.job-card', { 'data-job': jobId }), loading: true, missed: 0 };
     cards.set(jobId, card);
+    // An event that lands while the journal is read would be lost (a batch that fails at once sends
+    // its last event then): read it again; the journal is written before each event is sent.
+    do {
+      card.missed = 0;
+      await load(card, jobId);
+    } while (card.missed);
+    card.loading = false;
     live.prepend(card.el);
     paint(card);
+  }
+  /** The journal as it stands: item errors and the server's start and finish times (events carry neither). */
+  async function load(card, jobId) {
+    const job = await get(`/api/jobs/${encodeURIComponent(jobId)}`);
+    card.items = new Map(job.items.map((i) => [i.n, { label: i.label, pagesDone: i.pagesDone, pageCount: i.pageCount ?? i.sources.length, outcome: i.outcome, stage: i.stage, error: i.error }]));
+    card.job = { startedAt: job.startedAt, finishedAt: job.finishedAt };
+    card.progress = job.progress;
   }
   function paint(card) {
     const p = card.progress;
     const frac = p.pagesTotal ? p.pagesDone / p.pagesTotal : 0;
+    const items = [...card.items.values()];
+    const verdict = jobVerdict(p.state, items.map((it) => it.outcome));
+    // The rate counts pages read into the archive, not items that failed at once.
+    const rate = pagesPerMinute(processedPages(items), elapsedMs(p, p.state === 'done' ? card.job : undefined));
+    const eta = rate && p.state !== 'done' ? Math.round(((p.pagesTotal - p.pagesDone) / rate) * 60) : undefined;
     clear(card.el,
-      h('div.row', h('strong', p.jobId), h(`span.badge.${p.state}`, { 'data-state': p.state }, t(`jobState.${p.state}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
-        p.pagesPerMinute ? h('span.rate', t('pagesPerMin', { v: p.pagesPerMinute })) : null, p.etaSeconds !== undefined && p.state !== 'done' ? h('span.eta', t('eta', { v: fmtDuration(p.etaSeconds) })) : null),
+      h('div.row', h('strong', p.jobId), h(`span.badge.${verdict}`, { 'data-state': p.state, 'data-verdict': verdict }, t(`jobState.${verdict}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
+        rate ? h('span.rate', t('pagesPerMin', { v: rate })) : null, eta !== undefined ? h('span.eta', t('eta', { v: fmtDuration(eta) })) : null),
       p.waitingReason ? h('p.error', p.waitingReason) : null,
       progressBar(frac, `job-progress-${p.jobId}`),
       h('ul.items', [...card.items].map(([n, it]) => h('li', { 'data-item': it.label, 'data-outcome': it.outcome },
@@ -121,12 +139,20 @@ export function render(main) {
 
   let refreshTimer;
   const events = new EventSource('/api/jobs/events');
-  events.addEventListener('progress', (e) => {
+  events.addEventListener('progress', async (e) => {
     const p = JSON.parse(e.data);
     const card = cards.get(p.jobId);
     if (!card) return;
+    if (card.loading) {
+      card.missed++;
+      return;
+    }
     card.progress = p;
     if (p.item) card.items.set(p.item.n, { ...card.items.get(p.item.n), ...p.item });
+    if (p.state === 'done') {
+      // Done: read the journal once more for each item's error and the finish time.
+      await load(card, p.jobId).catch((err) => msgs.error(err));
+    }
     paint(card);
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(refreshJobs, p.state === 'done' ? 0 : 2_000);
@@ -142,15 +168,18 @@ export function render(main) {
     }
     drawCharts(jobs);
     if (!jobs.length) return clear(jobsBox, h('p.muted', t('noJobs')));
-    const rows = jobs.map((j) => h('tr', { 'data-job': j.id, 'data-state': j.state },
+    const rows = jobs.map((j) => {
+      const verdict = jobVerdict(j.state, listedOutcomes(j));
+      return h('tr', { 'data-job': j.id, 'data-state': j.state, 'data-verdict': verdict },
       h('td', fmtTime(j.createdAt)),
       h('td', j.id),
       h('td', j.actor),
-      h('td', h(`span.badge.${j.state}`, t(`jobState.${j.state}`)), ' ', t('itemsFinished', { done: j.itemsFinished, total: j.items })),
+      h('td', h(`span.badge.${verdict}`, t(`jobState.${verdict}`)), ' ', t('itemsFinished', { done: j.itemsFinished, total: j.items })),
       h('td', t('pagesDone', { done: j.pagesDone, total: j.pagesTotal })),
       h('td',
         j.failures.map((f) => h('div.error', `${f.label}: ${t(`outcome.${f.outcome}`)} — ${f.message ?? f.code ?? ''}`)),
-        j.problems.map((p) => h('div.warn', p.message ?? p.code ?? '')))));
+        j.problems.map((p) => h('div.warn', p.message ?? p.code ?? ''))));
+    });
     clear(jobsBox, table([t('time'), 'ID', t('actor'), t('jobsTitle'), t('pageCount'), t('failures')], rows, { id: 'jobs-table' }));
   }
 

@@ -157,7 +157,10 @@ export interface JobProgress {
   etaSeconds?: number;
 }
 
-export function jobProgress(job: Job): JobProgress {
+/** Below this a rate is noise (a batch that failed at once "ran" for milliseconds). */
+export const MIN_RATE_MS = 5_000;
+
+export function jobProgress(job: Job, now = Date.now()): JobProgress {
   const pagesTotal = job.items.reduce((s, i) => s + (i.pageCount ?? i.sources.length), 0);
   const pagesDone = job.items.reduce((s, i) => s + (i.outcome === 'pending' ? i.pagesDone : i.pageCount ?? i.sources.length), 0);
   const p: JobProgress = {
@@ -169,12 +172,14 @@ export function jobProgress(job: Job): JobProgress {
     pagesTotal,
     pagesDone,
   };
-  if (job.startedAt && pagesDone > 0) {
-    const minutes = (Date.now() - Date.parse(job.startedAt)) / 60_000;
-    if (minutes > 0) {
-      p.pagesPerMinute = Math.round((pagesDone / minutes) * 10) / 10;
-      if (job.state !== 'done') p.etaSeconds = Math.round(((pagesTotal - pagesDone) / p.pagesPerMinute) * 60);
-    }
+  // The rate counts pages read into the archive (archived items whole, running ones as far as they
+  // got), not failed, refused or duplicate items that pagesDone counts as finished; a done job's
+  // rate is over its own run, not up to now.
+  const read = job.items.reduce((s, i) => s + (i.outcome === 'archived' ? i.pageCount ?? i.sources.length : i.outcome === 'pending' ? i.pagesDone : 0), 0);
+  const ms = job.startedAt ? (job.state === 'done' && job.finishedAt ? Date.parse(job.finishedAt) : now) - Date.parse(job.startedAt) : 0;
+  if (read > 0 && ms >= MIN_RATE_MS) {
+    p.pagesPerMinute = Math.round((read / (ms / 60_000)) * 10) / 10;
+    if (job.state !== 'done') p.etaSeconds = Math.round(((pagesTotal - pagesDone) / p.pagesPerMinute) * 60);
   }
   return p;
 }

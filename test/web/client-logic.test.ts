@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 // The browser modules that touch no DOM run here as they are served.
 import { hitBoxes, termsOf } from '../../web/public/js/hits.js';
 import { planSelection } from '../../web/public/js/upload-plan.js';
-import { elapsedMs, jobVerdict, listedOutcomes, pagesPerMinute, processedPages } from '../../web/public/js/job-summary.js';
+import { jobVerdict, listedOutcomes } from '../../web/public/js/job-summary.js';
 
 const box = (x0: number, y0: number, x1: number, y1: number) => ({ x0, y0, x1, y1 });
 const sym = (text: string, x: number, y: number) => ({ text, box: box(x, y, x + 10, y + 12), confidence: 90 });
@@ -53,7 +53,7 @@ describe('upload plan', () => {
   });
 });
 
-describe('job badge and rate', () => {
+describe('job badge', () => {
   it('a finished job where every item went wrong is failed, some wrong is partial, none wrong is done', () => {
     expect(jobVerdict('done', ['failed', 'quarantined'])).toBe('failed');
     expect(jobVerdict('done', ['refused'])).toBe('failed');
@@ -65,19 +65,5 @@ describe('job badge and rate', () => {
     const row = { items: 3, itemsFinished: 3, failures: [{ outcome: 'failed' as const }] };
     expect(listedOutcomes(row)).toEqual(['failed', 'archived', 'archived']);
     expect(jobVerdict('done', listedOutcomes({ items: 2, itemsFinished: 2, failures: [{ outcome: 'failed' }, { outcome: 'failed' }] }))).toBe('failed');
-  });
-
-  it('counts pages read into the archive only, and shows no rate for a batch that failed at once', () => {
-    const failedAtOnce = [{ outcome: 'failed' as const, pageCount: 100, pagesDone: 0 }];
-    expect(processedPages(failedAtOnce)).toBe(0);
-    // The server counted the failed pages as done: 100 pages in 1.1 s (the "5454.5 页/分钟").
-    const progress = { pagesDone: 100, pagesPerMinute: 5454.5 };
-    expect(pagesPerMinute(processedPages(failedAtOnce), elapsedMs(progress))).toBeUndefined();
-    expect(pagesPerMinute(3, 1_000)).toBeUndefined();
-    const items = [{ outcome: 'archived' as const, pageCount: 4, pagesDone: 4 }, { outcome: 'pending' as const, pageCount: 10, pagesDone: 2 }, { outcome: 'failed' as const, pageCount: 50, pagesDone: 0 }];
-    expect(processedPages(items)).toBe(6);
-    expect(pagesPerMinute(6, elapsedMs({ pagesDone: 56 }, { startedAt: '2026-11-24T10:00:00Z', finishedAt: '2026-11-24T10:01:00Z' }))).toBe(6);
-    // Running: the elapsed time comes from the server's own figures, not the browser's clock.
-    expect(elapsedMs({ pagesDone: 56, pagesPerMinute: 28 })).toBe(120_000);
   });
 });

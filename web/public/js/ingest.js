@@ -6,7 +6,7 @@ import { t } from './i18n.js';
 import { barChart, hhmm, lineChart } from './charts.js';
 import { messageArea, progressBar, table } from './ui.js';
 import { planSelection } from './upload-plan.js';
-import { elapsedMs, jobVerdict, listedOutcomes, pagesPerMinute, processedPages } from './job-summary.js';
+import { jobVerdict, listedOutcomes } from './job-summary.js';
 
 async function dropped(dt) {
   const roots = [...dt.items].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
@@ -113,24 +113,19 @@ export function render(main) {
     live.prepend(card.el);
     paint(card);
   }
-  /** The journal as it stands: item errors and the server's start and finish times (events carry neither). */
+  /** The journal as it stands, with each item's error (events do not carry them). */
   async function load(card, jobId) {
     const job = await get(`/api/jobs/${encodeURIComponent(jobId)}`);
     card.items = new Map(job.items.map((i) => [i.n, { label: i.label, pagesDone: i.pagesDone, pageCount: i.pageCount ?? i.sources.length, outcome: i.outcome, stage: i.stage, error: i.error }]));
-    card.job = { startedAt: job.startedAt, finishedAt: job.finishedAt };
     card.progress = job.progress;
   }
   function paint(card) {
     const p = card.progress;
     const frac = p.pagesTotal ? p.pagesDone / p.pagesTotal : 0;
-    const items = [...card.items.values()];
-    const verdict = jobVerdict(p.state, items.map((it) => it.outcome));
-    // The rate counts pages read into the archive, not items that failed at once.
-    const rate = pagesPerMinute(processedPages(items), elapsedMs(p, p.state === 'done' ? card.job : undefined));
-    const eta = rate && p.state !== 'done' ? Math.round(((p.pagesTotal - p.pagesDone) / rate) * 60) : undefined;
+    const verdict = jobVerdict(p.state, [...card.items.values()].map((it) => it.outcome));
     clear(card.el,
       h('div.row', h('strong', p.jobId), h(`span.badge.${verdict}`, { 'data-state': p.state, 'data-verdict': verdict }, t(`jobState.${verdict}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
-        rate ? h('span.rate', t('pagesPerMin', { v: rate })) : null, eta !== undefined ? h('span.eta', t('eta', { v: fmtDuration(eta) })) : null),
+        p.pagesPerMinute ? h('span.rate', t('pagesPerMin', { v: p.pagesPerMinute })) : null, p.etaSeconds !== undefined && p.state !== 'done' ? h('span.eta', t('eta', { v: fmtDuration(p.etaSeconds) })) : null),
       p.waitingReason ? h('p.error', p.waitingReason) : null,
       progressBar(frac, `job-progress-${p.jobId}`),
       h('ul.items', [...card.items].map(([n, it]) => h('li', { 'data-item': it.label, 'data-outcome': it.outcome },
@@ -150,7 +145,7 @@ export function render(main) {
     card.progress = p;
     if (p.item) card.items.set(p.item.n, { ...card.items.get(p.item.n), ...p.item });
     if (p.state === 'done') {
-      // Done: read the journal once more for each item's error and the finish time.
+      // Done: read the journal once more for each item's error.
       await load(card, p.jobId).catch((err) => msgs.error(err));
     }
     paint(card);

@@ -3,6 +3,9 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 
 export const TAG = 16;
+/** The Ed25519 signature that ends a backup file, over SIG_DOMAIN ‖ SHA-256(every byte before it). */
+export const SIG_LEN = 64;
+export const SIG_DOMAIN = Buffer.from('archive-backup v2 signature\n', 'utf8');
 
 /** noncePrefix(7) ‖ u32 BE counter ‖ final flag(1). */
 function chunkNonce(prefix, counter, final) {

@@ -23,6 +23,11 @@ export interface BackupRecord {
   auditHead: AuditHead;
   items: Record<string, string>;
   included: number;
+  /** Recipient fingerprints and signer (format v2). */
+  recipients?: string[];
+  signer?: string;
+  /** Made by the daily schedule: only such files are pruned by its retention. */
+  scheduled?: boolean;
 }
 
 export const recordsDir = (dataDir: string) => dataPath(dataDir, 'config', 'backups');

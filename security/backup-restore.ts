@@ -13,7 +13,7 @@ import { ItemStore, listTree } from '../ingest/index.ts';
 import { createSearchService, type StoredItem } from '../search/index.ts';
 import { AuditLog } from './audit-log.ts';
 import type { AuditEntry } from './audit-record.ts';
-import { readBackupHeader, type BackupKeySource } from './backup-crypto.ts';
+import { readBackupHeader, type BackupOpenKey } from './backup-crypto.ts';
 import { openBackupForReading } from './backup-stream.ts';
 import { BACKUP_INFO, BACKUP_MANIFEST, BACKUP_SUBDIRS, itemShardPath, manifestMismatch, unsafeEntry, unsafeEntryError, type BackupInfo } from './backup-entries.ts';
 import { checkAgainstManifest, orderChain } from './backup-verify.ts';
@@ -21,7 +21,7 @@ import { progressMeter, type BackupProgress } from './backup.ts';
 
 export interface RestoreOptions {
   dataDir: string;
-  key: BackupKeySource;
+  key: BackupOpenKey;
   /** Rebuild the search index afterwards (default true). */
   reindex?: boolean;
   /** Configuration for the Meilisearch used to reindex (default: loadConfig with dataDir). */
@@ -41,7 +41,7 @@ export interface RestoreResult {
 const REHASH_AT_ONCE = 4;
 
 /** Decrypt one backup into `dir` (inside the target) with tar's own guards plus ours; then check every file. */
-async function extractOne(file: string, dir: string, key: BackupKeySource, onProgress?: (p: BackupProgress) => void): Promise<BackupInfo> {
+async function extractOne(file: string, dir: string, key: BackupOpenKey, onProgress?: (p: BackupProgress) => void): Promise<BackupInfo> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   let refused: ApplianceError | undefined;
   const order: string[] = [];
@@ -160,7 +160,7 @@ export async function restoreBackup(files: string[], opts: RestoreOptions): Prom
   }, () => false);
   if (existed && (await readdir(target)).length) throw notEmpty(target);
   const headers = [];
-  for (const file of files) headers.push({ ...(await readBackupHeader(file, opts.key)), file });
+  for (const file of files) headers.push({ ...(await readBackupHeader(file)), file });
   const chain = orderChain(headers);
   await mkdir(target, { recursive: true, mode: 0o700 });
   const staging = join(target, `.restore-${randomBytes(4).toString('hex')}`);

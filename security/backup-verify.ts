@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
 import { MANIFEST_NAME, parseManifest } from '../ingest/index.ts';
-import type { BackupKeySource } from './backup-crypto.ts';
+import type { BackupOpenKey } from './backup-crypto.ts';
 import { openBackupForReading } from './backup-stream.ts';
 import { BACKUP_INFO, BACKUP_MANIFEST, itemShardPath, manifestMismatch, unsafeEntry, unsafeEntryError, type BackupInfo, type ManifestEnd, type ManifestLine } from './backup-entries.ts';
 import { progressMeter, type BackupProgress } from './backup.ts';
@@ -74,7 +74,7 @@ function itemProblems(info: BackupInfo, seen: Map<string, { size: number; sha256
  * Read every byte of a backup: authenticate every chunk, parse the tar, hash every entry, check the
  * manifest. Resolves only when a restore of this file would succeed; throws the first problem.
  */
-export async function verifyBackupFile(file: string, key: BackupKeySource, onProgress?: (p: BackupProgress) => void): Promise<VerifiedBackup> {
+export async function verifyBackupFile(file: string, key: BackupOpenKey, onProgress?: (p: BackupProgress) => void): Promise<VerifiedBackup> {
   const seen = new Map<string, { size: number; sha256: string }>();
   const order: string[] = [];
   const itemManifests = new Map<string, string>();
@@ -167,7 +167,7 @@ export function orderChain<T extends { backupId: string; parentId: string | null
 }
 
 /** Verify several files (a full backup and its incrementals, or just one) and their chain. */
-export async function verifyBackup(files: string[], key: BackupKeySource, onProgress?: (p: BackupProgress) => void): Promise<{ ok: true; backups: VerifiedBackup[]; chain: boolean }> {
+export async function verifyBackup(files: string[], key: BackupOpenKey, onProgress?: (p: BackupProgress) => void): Promise<{ ok: true; backups: VerifiedBackup[]; chain: boolean }> {
   const backups: VerifiedBackup[] = [];
   for (const f of files) backups.push(await verifyBackupFile(f, key, onProgress));
   const hasFull = backups.some((b) => b.kind === 'full');

@@ -1,13 +1,16 @@
 // The backup's encryption off the main thread. Two jobs, chosen by workerData.mode:
-// - 'seal': plaintext batches in (messages), AES-256-GCM chunks out to a new file, fsynced at end.
-// - 'open': an existing backup's chunks read from disk and authenticated, plaintext batches out.
+// - 'seal': plaintext batches in (messages), AES-256-GCM chunks out to a new file, every byte
+//   hashed as written, the appliance's Ed25519 signature over that digest last, fsynced at end.
+// - 'open': an existing backup's chunks read from disk and authenticated, plaintext batches out;
+//   every byte hashed as read, and the trailing signature checked before the last batch goes.
 // The main thread meanwhile builds or parses the tar and hashes every file: on two cores the
 // two halves run side by side instead of one after the other (bench/backup.ts measures it).
 // Messages out: { ack: bytes } | { done: bytesWritten } |
 // { parts: Uint8Array[], consumed, end, error? } | { error: { reason, chunk?, offset?, message? } }.
+import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { closeSync, fdatasync, fsyncSync, openSync, readSync, writevSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ByteQueue, TAG, sealChunk, tryOpenChunk } from './backup-chunks.mjs';
+import { ByteQueue, SIG_DOMAIN, SIG_LEN, TAG, sealChunk, tryOpenChunk } from './backup-chunks.mjs';
 
 const asBuffer = (u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
@@ -23,6 +26,8 @@ function seal() {
   const prefix = asBuffer(workerData.prefix);
   const aad = asBuffer(workerData.aad);
   const chunkSize = workerData.chunkSize;
+  const signingKey = createPrivateKey({ key: asBuffer(workerData.signingKey), format: 'der', type: 'pkcs8' });
+  const digest = createHash('sha256');
   let fd;
   let written = 0;
   let counter = 0;
@@ -32,6 +37,7 @@ function seal() {
   const write = async (bufs) => {
     const want = bufs.reduce((n, b) => n + b.length, 0);
     if (want === 0) return;
+    for (const b of bufs) digest.update(b);
     const n = writevSync(fd, bufs);
     if (n !== want) throw new Error(`short write (${n} of ${want} bytes)`);
     written += n;
@@ -57,6 +63,11 @@ function seal() {
       const out = [];
       sealChunk(key, prefix, aad, counter++, true, q.take(q.length), out);
       await write(out);
+      // The signature covers the header and every sealed byte: a new file key means a new signature.
+      const sig = sign(null, Buffer.concat([SIG_DOMAIN, digest.digest()]), signingKey);
+      const n = writevSync(fd, [sig]);
+      if (n !== SIG_LEN) throw new Error('short write of the signature');
+      written += n;
       await flushing;
       fsyncSync(fd);
       closeSync(fd);
@@ -67,6 +78,7 @@ function seal() {
   try {
     fd = openSync(workerData.path, 'wx', 0o600);
     writevSync(fd, [asBuffer(workerData.header)]);
+    digest.update(asBuffer(workerData.header));
     written = workerData.header.byteLength;
   } catch (e) {
     fail({ reason: 'io', message: e.message });
@@ -125,14 +137,20 @@ async function openChunks(o, send) {
   const key = asBuffer(o.key);
   const prefix = asBuffer(o.prefix);
   const aad = asBuffer(o.aad);
+  const signer = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: asBuffer(o.signer).toString('base64url') }, format: 'jwk' });
   const whole = o.chunkSize + TAG;
   const { size, offset: base, batchChunks } = o;
-  const rest = size - base;
+  // The chunks lie between the header and the 64-byte signature at the end.
+  const end = size - SIG_LEN;
+  const rest = end - base;
   const chunks = rest > 0 ? Math.ceil(rest / whole) : 1;
   const lastLen = rest > 0 ? rest - (chunks - 1) * whole : 0;
+  const digest = createHash('sha256');
   const fd = openSync(workerData.path, 'r');
   try {
-    const buf = Buffer.allocUnsafeSlow(batchChunks * whole);
+    const buf = Buffer.allocUnsafeSlow(Math.max(batchChunks * whole, base, SIG_LEN));
+    // The header too: the signature covers every byte before it.
+    digest.update(buf.subarray(0, readFully(fd, buf, base, 0)));
     for (let first = 0; first < chunks; first += batchChunks) {
       const last = Math.min(chunks, first + batchChunks);
       const from = base + first * whole;
@@ -143,6 +161,7 @@ async function openChunks(o, send) {
         if (n === 0) break; // the file shrank while read: the chunk check below names what is missing
         got += n;
       }
+      digest.update(buf.subarray(0, got));
       const parts = [];
       let consumed = 0;
       let error;
@@ -159,8 +178,9 @@ async function openChunks(o, send) {
         }
         const pt = tryOpenChunk(key, prefix, aad, c, final, sealed);
         if (!pt) {
-          // A last chunk that opens as a middle one means the file was cut short.
-          if (final && tryOpenChunk(key, prefix, aad, c, false, sealed)) error = { reason: 'truncated-after', chunk: c + 1, offset };
+          // A last chunk that opens as a middle one (with what we took for the signature) means
+          // the file was cut short at a chunk boundary.
+          if (final && size - offset === whole && tryOpenChunk(key, prefix, aad, c, false, readAt(fd, offset, whole))) error = { reason: 'truncated-after', chunk: c + 1, offset };
           else error = { reason: 'auth', chunk: c + 1, offset };
           break;
         }
@@ -168,15 +188,36 @@ async function openChunks(o, send) {
         // Each opened chunk moves to the main thread as it is (its own memory, no copy).
         parts.push(pt.byteOffset === 0 && pt.byteLength === pt.buffer.byteLength ? pt : new Uint8Array(pt));
       }
+      // The last batch goes only with a good signature: a backup re-encrypted or made elsewhere
+      // authenticates chunk by chunk under its own file key, and fails here.
+      if (!error && last === chunks) {
+        const sig = readAt(fd, end, SIG_LEN);
+        if (sig.length !== SIG_LEN || !verify(null, Buffer.concat([SIG_DOMAIN, digest.digest()]), signer, sig)) error = { reason: 'signature', chunk: chunks + 1, offset: end };
+      }
       // What was authenticated before a bad chunk still goes on: the consumer stages it, and the
       // error that comes with it tells it to throw the staging away.
-      const end = !error && last === chunks;
-      await send(parts, consumed, end, error);
-      if (error || end) return;
+      const done = !error && last === chunks;
+      await send(parts, consumed, done, error);
+      if (error || done) return;
     }
   } finally {
     closeSync(fd);
   }
+}
+
+function readFully(fd, buf, len, at) {
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, buf, got, len - got, at + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+function readAt(fd, at, len) {
+  const b = Buffer.alloc(len);
+  return b.subarray(0, readFully(fd, b, len, at));
 }
 
 if (workerData.mode === 'seal') seal();

@@ -6,7 +6,8 @@ import { ApplianceError } from '../appliance/errors.ts';
 import { fsyncDir, pathExists } from '../appliance/files.ts';
 import { AuditLog } from './audit-log.ts';
 import type { AuditEntry } from './audit-record.ts';
-import { newBackupHeader, readBackupHeader, type BackupKeySource } from './backup-crypto.ts';
+import { newBackupHeader, readBackupHeader } from './backup-crypto.ts';
+import { listRecipients, loadOrCreateSigningKey } from './backup-keys.ts';
 import { BACKUP_ID, BACKUP_INFO, BACKUP_MANIFEST, newBackupId, type BackupInfo, type ManifestEnd, type ManifestLine } from './backup-entries.ts';
 import { loadBackupRecord, saveBackupRecord, type BackupRecord } from './backup-records.ts';
 import { collectSources } from './backup-source.ts';
@@ -24,18 +25,17 @@ export interface BackupProgress {
 
 export interface CreateBackupOptions {
   out: string;
-  key: BackupKeySource;
   /** Backup id, or the file of an earlier backup (its header names the id). */
   incrementalFrom?: string;
   onProgress?: (p: BackupProgress) => void;
   /** Who asked (audit record); defaults to the console operator. */
   actor?: Pick<AuditEntry, 'actor' | 'role' | 'source'>;
-  /** Argon2id cost override (tests and benches); the default is BACKUP_KDF. */
-  kdfCost?: { memoryCost: number; timeCost: number; parallelism: number };
   /** Bytes between flushes to disk while writing (tests set it small to exercise them). */
   flushEvery?: number;
   /** Aborted (the appliance is stopping): the backup stops and removes its unfinished file. */
   signal?: AbortSignal;
+  /** Made by the daily schedule (recorded, so its retention prunes only its own files). */
+  scheduled?: boolean;
 }
 
 export interface BackupResult {
@@ -50,6 +50,9 @@ export interface BackupResult {
   included: number;
   damaged: string[];
   ms: number;
+  /** Fingerprints of the recipients the backup was encrypted to, and of the signer. */
+  recipients: string[];
+  signer: string;
 }
 
 export function progressMeter(phase: BackupProgress['phase'], total: number | undefined, cb?: (p: BackupProgress) => void): { add(n: number): void; finish(): void } {
@@ -69,9 +72,9 @@ export function progressMeter(phase: BackupProgress['phase'], total: number | un
   };
 }
 
-async function parentOf(cfg: Config, from: string, key: BackupKeySource): Promise<BackupRecord> {
+async function parentOf(cfg: Config, from: string): Promise<BackupRecord> {
   if (BACKUP_ID.test(from)) return loadBackupRecord(cfg.dataDir, from);
-  const header = await readBackupHeader(from, key);
+  const header = await readBackupHeader(from);
   return loadBackupRecord(cfg.dataDir, header.backupId);
 }
 
@@ -87,9 +90,14 @@ export async function assertBackupTarget(cfg: Config, file: string): Promise<str
   return out;
 }
 
+export const noRecipients = () =>
+  new ApplianceError('BACKUP_NO_RECIPIENTS', '尚未登记备份接收公钥，不能备份：请安全保密管理员先用 archive backup keygen 生成密钥对（私钥留在其移动介质上），再用 archive backup recipients add 登记公钥。', 'no backup recipient registered', { status: 409 });
+
 /**
  * Make an encrypted backup of config/, items/, audit/ and jobs/ as one stream: tar → AES-256-GCM
- * chunks → a temp file beside `out`, fsynced and renamed. See backup-source.ts for why this is
+ * chunks under a file key wrapped for every registered recipient → a temp file beside `out`,
+ * signed by the appliance, fsynced and renamed. Needs no secret but the appliance's signing key:
+ * the 系统管理员 can make a backup that only a recipient's private key opens. See backup-source.ts for why this is
  * consistent while the appliance runs. Nothing is buffered beyond a chunk or two.
  */
 export async function createBackup(cfg: Config, opts: CreateBackupOptions): Promise<BackupResult> {
@@ -101,13 +109,14 @@ export async function createBackup(cfg: Config, opts: CreateBackupOptions): Prom
   try {
     // The audit head first: everything the backup holds happened at or before it.
     const auditHead = await audit.head();
-    const parent = opts.incrementalFrom ? await parentOf(cfg, opts.incrementalFrom, opts.key) : undefined;
+    const recipients = await listRecipients(cfg.dataDir);
+    if (!recipients.length) throw noRecipients();
+    const signing = await loadOrCreateSigningKey(cfg.dataDir);
+    const parent = opts.incrementalFrom ? await parentOf(cfg, opts.incrementalFrom) : undefined;
     const backupId = newBackupId();
     const kind = parent ? 'incremental' : 'full';
     const created = new Date().toISOString();
-    // The key derivation (argon2id, a few hundred ms on the thread pool) runs while the sources are listed.
-    const headerReady = newBackupHeader(opts.key, { backupId, parentId: parent?.backupId ?? null, kind, created }, opts.kdfCost);
-    headerReady.catch(() => undefined);
+    const { header, chunks } = newBackupHeader(recipients.map((r) => r.publicKey), signing, { backupId, parentId: parent?.backupId ?? null, kind, created });
     const src = await collectSources(cfg.dataDir, parent?.items);
     const info: BackupInfo = { format: 'archive-backup', v: 1, backupId, parentId: parent?.backupId ?? null, kind, created, auditHead, items: src.items, included: src.included, damaged: src.damaged };
     const infoBytes = Buffer.from(JSON.stringify(info));
@@ -123,11 +132,10 @@ export async function createBackup(cfg: Config, opts: CreateBackupOptions): Prom
       yield* tarEntry({ path: BACKUP_MANIFEST, data: manifest, size: manifest.length, mtime: now }, () => undefined);
       yield TAR_END;
     }
-    const { header, chunks } = await headerReady;
     const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
     let outBytes = 0;
     // This thread reads and hashes; a worker encrypts and writes (and fsyncs) alongside.
-    const sink = SealedFileWriter.create(tmp, header, chunks, opts.flushEvery);
+    const sink = SealedFileWriter.create(tmp, header, chunks, signing.pkcs8, opts.flushEvery);
     try {
       for await (const b of tarStream()) {
         if (opts.signal?.aborted) throw new ApplianceError('BACKUP_ABORTED', '备份已中止（设备正在停止）：未完成的备份文件已删除，介质上没有留下半个备份。请在设备重新启动后重做。', 'backup aborted: the appliance is stopping', { status: 503 });
@@ -143,9 +151,9 @@ export async function createBackup(cfg: Config, opts: CreateBackupOptions): Prom
     }
     meter.finish();
     const files = written.length;
-    const result: BackupResult = { backupId, parentId: info.parentId, kind, out, files, bytes: src.bytes, outBytes, items: Object.keys(src.items).length, included: src.included.length, damaged: src.damaged, ms: Date.now() - t0 };
-    await saveBackupRecord(cfg.dataDir, { backupId, parentId: info.parentId, kind, created: info.created, file: out, outBytes, files, bytes: src.bytes, auditHead, items: src.items, included: src.included.length });
-    await audit.append({ ...actor, action: 'backup.create', target: backupId, outcome: 'success', details: { kind, parentId: info.parentId, file: out, files, bytes: src.bytes, outBytes, items: result.items, included: result.included, damaged: src.damaged, auditHead: { seq: auditHead.seq, hash: auditHead.hash } } });
+    const result: BackupResult = { backupId, parentId: info.parentId, kind, out, files, bytes: src.bytes, outBytes, items: Object.keys(src.items).length, included: src.included.length, damaged: src.damaged, ms: Date.now() - t0, recipients: recipients.map((r) => r.fingerprint), signer: signing.publicKey };
+    await saveBackupRecord(cfg.dataDir, { backupId, parentId: info.parentId, kind, created: info.created, file: out, outBytes, files, bytes: src.bytes, auditHead, items: src.items, included: src.included.length, recipients: result.recipients, signer: signing.publicKey, ...(opts.scheduled ? { scheduled: true } : {}) });
+    await audit.append({ ...actor, action: 'backup.create', target: backupId, outcome: 'success', details: { kind, parentId: info.parentId, file: out, files, bytes: src.bytes, outBytes, items: result.items, included: result.included, damaged: src.damaged, auditHead: { seq: auditHead.seq, hash: auditHead.hash }, recipients: result.recipients, signer: signing.publicKey } });
     return result;
   } catch (e) {
     await audit.append({ ...actor, action: 'backup.create', target: out, outcome: 'failure', details: { error: (e as ApplianceError).code ?? 'INTERNAL', message: (e as Error).message } }).catch(() => undefined);

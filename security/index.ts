@@ -16,10 +16,12 @@ export { argon2Hasher, ARGON2_PARAMS, passwordProblems, type PasswordHasher } fr
 export { openSecurity, consoleActor, type SecurityStores } from './stores.ts';
 export { readJson } from './http-body.ts';
 export { selfcheck, type SelfcheckInputs, type SelfcheckReport, type CheckResult, type CheckStatus, type ProbeHealth } from './selfcheck.ts';
-export { assertBackupTarget, createBackup, type BackupResult, type BackupProgress, type CreateBackupOptions } from './backup.ts';
+export { assertBackupTarget, createBackup, noRecipients, type BackupResult, type BackupProgress, type CreateBackupOptions } from './backup.ts';
 export { verifyBackup, verifyBackupFile, type VerifiedBackup } from './backup-verify.ts';
 export { restoreBackup, reindexRestored, type RestoreOptions, type RestoreResult } from './backup-restore.ts';
-export { readKeyFile, readBackupHeader, newBackupHeader, BACKUP_KDF, CHUNK_SIZE, type BackupKeySource, type BackupHeaderInfo } from './backup-crypto.ts';
+export { readBackupHeader, readBackupEnvelope, newBackupHeader, CHUNK_SIZE, SIG_LEN, BACKUP_FORMAT_VERSION, type BackupOpenKey, type BackupHeaderInfo, type BackupEnvelope } from './backup-crypto.ts';
+export { generateIdentity, openIdentity, addRecipient, listRecipients, loadOrCreateSigningKey, localSignerKey, signerRaw, recipientRaw, fingerprint, assertPassphrase, IDENTITY_SCRYPT, type BackupIdentity, type SigningKey, type RegisteredRecipient } from './backup-keys.ts';
+export { verifyBackupStructure, verifyBackupStructureFile, type StructureChecked } from './backup-structure.ts';
 export { SealedFileWriter } from './backup-stream.ts';
 export { listBackupRecords, type BackupRecord } from './backup-records.ts';
 export { runIntegrityCheck, seriesGaps, integrityLatestPath, type IntegrityReport, type IntegrityOptions, type ItemCheck, type ItemStatus } from './integrity.ts';

@@ -5,12 +5,13 @@ import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../appliance/config.ts';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
-import { assertBackupTarget, createBackup, currentUser, readJson, readKeyFile, requirePermission, roleLabel, verifyBackup, type Auth, type BackupProgress } from '../security/index.ts';
+import { assertBackupTarget, createBackup, currentUser, listRecipients, localSignerKey, noRecipients, readJson, requirePermission, roleLabel, verifyBackupStructure, type Auth, type BackupProgress } from '../security/index.ts';
 
 /**
- * 系统管理员 runs and verifies backups from the web page. The key is a key file on the backup
- * medium, named by its path on the appliance: no passphrase or key ever travels through the
- * browser. Paths are confined to cfg.backupDirs (the mount points of removable media). One task at
+ * 系统管理员 runs and verifies backups from the web page. No key is taken or written: a backup is
+ * encrypted to the recipients the 安全保密管理员 registered and signed by the appliance, and the
+ * page's verify checks structure and signature only (opening one needs the secadmin's private
+ * key, at the console). Paths are confined to cfg.backupDirs (the mount points of removable media). One task at
  * a time (a backup reads the whole store); the page follows it with GET /api/admin/backups/task.
  */
 export interface BackupTask {
@@ -25,8 +26,8 @@ export interface BackupTask {
   error?: { code: string; message: string };
 }
 
-const createBody = z.object({ out: z.string().min(2).max(1000), keyFile: z.string().min(2).max(1000), incrementalFrom: z.string().max(100).optional() }).strict();
-const verifyBody = z.object({ files: z.array(z.string().min(2).max(1000)).min(1).max(50), keyFile: z.string().min(2).max(1000) }).strict();
+const createBody = z.object({ out: z.string().min(2).max(1000), incrementalFrom: z.string().max(100).optional() }).strict();
+const verifyBody = z.object({ files: z.array(z.string().min(2).max(1000)).min(1).max(50) }).strict();
 
 function badPath(path: string, dirs: string[]): ApplianceError {
   return new ApplianceError('BACKUP_PATH_NOT_ALLOWED', `路径 ${path} 不在允许的备份目录（${dirs.join('、') || '未配置'}）之内。网页只能读写移动介质的挂载点；其他位置请在控制台操作。`, `path ${path} outside backupDirs`, { status: 400, details: { path, backupDirs: dirs } });
@@ -88,14 +89,14 @@ export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config; on
   }
 
   router.post('/api/admin/backups', requirePermission('backup:run'), async (ctx) => {
-    const { out, keyFile, incrementalFrom } = await readJson(ctx, createBody);
-    // Refused now, not as a failed task: a path outside the media, an existing file, the data dir.
+    const { out, incrementalFrom } = await readJson(ctx, createBody);
+    // Refused now, not as a failed task: a path outside the media, an existing file, the data dir, no recipient.
     const outPath = await assertBackupTarget(cfg, await confined(out, cfg.backupDirs, false));
-    const key = { keyFile: await readKeyFile(await confined(keyFile, cfg.backupDirs, true)) };
+    if (!(await listRecipients(cfg.dataDir)).length) throw noRecipients();
     // createBackup records backup.create (success or failure) under this actor.
     const t = start(ctx, 'create', async (onProgress, actor) => {
-      const r = await createBackup(cfg, { out: outPath, key, incrementalFrom, onProgress, actor, signal: stopping.signal });
-      return { backupId: r.backupId, kind: r.kind, parentId: r.parentId, out: r.out, files: r.files, bytes: r.bytes, outBytes: r.outBytes, items: r.items, included: r.included, damaged: r.damaged, ms: r.ms };
+      const r = await createBackup(cfg, { out: outPath, incrementalFrom, onProgress, actor, signal: stopping.signal });
+      return { backupId: r.backupId, kind: r.kind, parentId: r.parentId, out: r.out, files: r.files, bytes: r.bytes, outBytes: r.outBytes, items: r.items, included: r.included, damaged: r.damaged, ms: r.ms, recipients: r.recipients };
     });
     ctx.status = 202;
     ctx.body = { task: t };
@@ -105,13 +106,13 @@ export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config; on
     const body = await readJson(ctx, verifyBody);
     const files: string[] = [];
     for (const f of body.files) files.push(await confined(f, cfg.backupDirs, true));
-    const key = { keyFile: await readKeyFile(await confined(body.keyFile, cfg.backupDirs, true)) };
+    const signer = await localSignerKey(cfg.dataDir);
     const t = start(ctx, 'verify', async (onProgress, actor) => {
       try {
-        const r = await verifyBackup(files, key, onProgress);
-        const backups = r.backups.map((b) => ({ file: b.file, backupId: b.backupId, kind: b.kind, parentId: b.parentId, files: b.files, bytes: b.bytes, items: b.items, included: b.included, damaged: b.damaged }));
-        await auth.audit.append({ ...actor, action: 'backup.verify', target: files.join(' '), outcome: 'success', details: { backups: backups.map((b) => b.backupId), chain: r.chain } });
-        return { chain: r.chain, backups };
+        const r = await verifyBackupStructure(files, signer ? [signer] : [], onProgress);
+        const backups = r.backups.map((b) => ({ file: b.file, backupId: b.backupId, kind: b.kind, parentId: b.parentId, chunks: b.chunks, bytes: b.bytes, recipients: b.recipients }));
+        await auth.audit.append({ ...actor, action: 'backup.verify', target: files.join(' '), outcome: 'success', details: { backups: backups.map((b) => b.backupId), chain: r.chain, contentChecked: false } });
+        return { chain: r.chain, contentChecked: false, backups };
       } catch (e) {
         await auth.audit.append({ ...actor, action: 'backup.verify', target: files.join(' '), outcome: 'failure', details: { error: isApplianceError(e) ? e.code : 'INTERNAL', message: (e as Error).message } }).catch(() => undefined);
         throw e;
@@ -119,6 +120,12 @@ export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config; on
     });
     ctx.status = 202;
     ctx.body = { task: t };
+  });
+
+  // What the page shows beside the form: who backups are encrypted to, and this appliance's signer.
+  router.get('/api/admin/backups/keys', requirePermission('backup:run'), async (ctx) => {
+    const recipients = (await listRecipients(cfg.dataDir)).map((r) => ({ fingerprint: r.fingerprint, label: r.label, addedAt: r.addedAt, publicKey: r.publicKey }));
+    ctx.body = { recipients, signer: (await localSignerKey(cfg.dataDir)) ?? null };
   });
 
   router.get('/api/admin/backups/task', requirePermission('backup:run'), async (ctx) => {

@@ -3,10 +3,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Header } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHUNK_SIZE, SealedFileWriter, newBackupHeader, restoreBackup, verifyBackup } from '../../security/index.ts';
+import { CHUNK_SIZE, restoreBackup, verifyBackup, type BackupOpenKey, type SigningKey } from '../../security/index.ts';
 import { tarHeader } from '../../security/backup-tar.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
-import { KEY, failure } from './backup-support.ts';
+import { failure, makeSecadmin, newSigningKey, sealPlaintext, type Secadmin } from './backup-support.ts';
 
 // Archives made by hand, sealed in the real format: every kind of header the writer can produce
 // (ustar prefix, pax for long and non-ASCII names), bodies across chunk and batch boundaries, and
@@ -35,11 +35,12 @@ function archive(files: FileEntry[], opts: { lie?: string } = {}): Buffer[] {
   return blocks;
 }
 
+let sec: Secadmin;
+let signing: SigningKey;
+let KEY: BackupOpenKey;
+
 async function seal(out: string, blocks: Buffer[]): Promise<string> {
-  const { header, chunks } = await newBackupHeader(KEY, { backupId: BACKUP_ID, parentId: null, kind: 'full', created: new Date().toISOString() });
-  const sink = SealedFileWriter.create(out, header, chunks);
-  await sink.write(Buffer.concat(blocks));
-  await sink.end();
+  await sealPlaintext(out, Buffer.concat(blocks), [sec.publicKey], signing, { backupId: BACKUP_ID, parentId: null, kind: 'full', created: new Date().toISOString() });
   return out;
 }
 
@@ -51,6 +52,9 @@ describe('backup verify: hand-made archives', () => {
 
   beforeAll(async () => {
     root = await tempDir('backup-archive-');
+    sec = await makeSecadmin(root);
+    signing = newSigningKey();
+    KEY = { identity: sec.identity, trustedSigners: [signing.publicKey] };
     files = [
       { path: 'config/empty.json', data: Buffer.alloc(0) },
       // > 100 characters: ustar's prefix field; > 255 and non-ASCII: a pax header before it.
@@ -117,7 +121,7 @@ describe('backup verify: hand-made archives', () => {
   it('a flipped byte far into a multi-batch archive names its chunk after everything before it checked', async () => {
     const good = await seal(file(), archive(files));
     const b = await readFile(good);
-    const head = 13 + b.readUInt32BE(9) + 64;
+    const head = 13 + b.readUInt32BE(9) + 32;
     b[head + 40 * (CHUNK_SIZE + 16) + 5] ^= 0x04;
     const bad = file();
     await writeFile(bad, b);

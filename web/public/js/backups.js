@@ -1,6 +1,6 @@
-// 系统管理员: the backups made on this appliance, and running and verifying one from here. The key
-// is a key file on the backup medium, named by its path on the appliance: no passphrase or key
-// travels through the browser. Restoring stays at the console (it fills an empty data dir).
+// 系统管理员: the backups made on this appliance, and running and verifying one from here. No key
+// is asked for: backups go to the registered recipients, signed by the appliance; verify here checks
+// structure and signature. Opening and restoring stay with the secadmin's key at the console.
 import { get, post } from './api.js';
 import { clear, fmtBytes, fmtTime, field, h } from './dom.js';
 import { t } from './i18n.js';
@@ -11,7 +11,8 @@ export function backupsPanel() {
   const list = h('div', { id: 'backup-list' });
   const status = h('div', { id: 'backup-task' });
   const out = h('input', { id: 'backup-out', type: 'text', placeholder: '/media/usb/full-2026-11-24.bak', autocomplete: 'off', spellcheck: 'false' });
-  const keyFile = h('input', { id: 'backup-key', type: 'text', placeholder: '/media/usb/backup.key', autocomplete: 'off', spellcheck: 'false' });
+  const keys = h('div', { id: 'backup-keys' });
+  const schedule = h('div', { id: 'backup-schedule' });
   const base = h('select', { id: 'backup-base' }, h('option', { value: '' }, t('backupFull')));
   const verifyFiles = h('input', { id: 'backup-verify-files', type: 'text', placeholder: '/media/usb/full-….bak /media/usb/inc-….bak', autocomplete: 'off', spellcheck: 'false' });
   const runBtn = h('button.primary', { id: 'backup-run', type: 'submit' }, t('backupRun'));
@@ -43,7 +44,20 @@ export function backupsPanel() {
     else if (r.task?.state === 'done' && r.task.kind === 'create') await load();
   }
 
+  async function loadKeys() {
+    const k = await get('/api/admin/backups/keys');
+    clear(keys,
+      k.recipients.length
+        ? h('p', `${t('backupRecipients')}：`, ...k.recipients.map((r) => h('code', { 'data-fingerprint': r.fingerprint }, `${r.fingerprint}（${r.label}） `)))
+        : h('p.error', { id: 'backup-no-recipients' }, t('backupNoRecipients')),
+      k.signer ? h('p.muted', `${t('backupSigner')}：`, h('code', k.signer)) : null);
+    const s = k.schedule;
+    clear(schedule, h('p', `${t('backupSchedule')}：`, !s?.enabled ? t('backupScheduleOff')
+      : `${s.hour}:00 → ${s.target}（${s.keep}）· ${t('backupLastGood')} ${s.lastGood ? fmtTime(s.lastGood.at) : t('backupNever')}${s.lastRun && s.lastRun.outcome !== 'success' ? ` · ${t('backupLastRun')} ${fmtTime(s.lastRun.at)} ${s.lastRun.error?.message ?? ''}` : ''}`));
+  }
+
   async function load() {
+    loadKeys().catch((e) => msgs.error(e));
     let r;
     try {
       r = await get('/api/admin/backups');
@@ -63,18 +77,18 @@ export function backupsPanel() {
   }
 
   const form = h('form.backup-form', { id: 'backup-form' },
-    field(t('backupOut'), out), field(t('backupKeyFile'), keyFile, t('backupKeyHint')), field(t('backupKind'), base), runBtn,
+    field(t('backupOut'), out), field(t('backupKind'), base), runBtn,
     field(t('backupVerifyFiles'), verifyFiles), verifyBtn);
   form.addEventListener('submit', busy(runBtn, msgs, async () => {
-    await post('/api/admin/backups', { out: out.value.trim(), keyFile: keyFile.value.trim(), ...(base.value ? { incrementalFrom: base.value } : {}) });
+    await post('/api/admin/backups', { out: out.value.trim(), ...(base.value ? { incrementalFrom: base.value } : {}) });
     await follow();
   }));
   verifyBtn.addEventListener('click', busy(verifyBtn, msgs, async () => {
-    await post('/api/admin/backups/verify', { files: verifyFiles.value.trim().split(/\s+/).filter(Boolean), keyFile: keyFile.value.trim() });
+    await post('/api/admin/backups/verify', { files: verifyFiles.value.trim().split(/\s+/).filter(Boolean) });
     await follow();
   }));
 
-  const el = h('div.card', { id: 'backups' }, h('h2', t('backups')), msgs.el, form, status, list, h('p.muted', { id: 'backup-console-note' }, t('backupConsoleNote')));
+  const el = h('div.card', { id: 'backups' }, h('h2', t('backups')), msgs.el, keys, schedule, form, status, list, h('p.muted', { id: 'backup-console-note' }, t('backupConsoleNote')));
   load();
   follow().catch(() => undefined);
   return { el, load };

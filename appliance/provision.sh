@@ -11,7 +11,7 @@ run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 pkgs=(clamav-daemon clamav poppler-utils ca-certificates)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(chromium fonts-wqy-zenhei qpdf iproute2 util-linux) ;;
+    --test) pkgs+=(chromium fonts-wqy-zenhei qpdf iproute2 util-linux python3-cryptography) ;;
     --bench) pkgs+=(chromium qpdf ocrmypdf tesseract-ocr-chi-sim hyperfine openssl) ;;
     *) echo "provision.sh: unknown option $arg (use --test or --bench)" >&2; exit 2 ;;
   esac

@@ -46,6 +46,19 @@ const schema = z.object({
    * of removable media); the console takes any path. Absolute paths only.
    */
   backupDirs: z.array(z.string().regex(/^\/./, 'expected an absolute path')).max(32),
+  /**
+   * The daily backup: hour of day (0-23) or "off"; `target` the folder it writes to (absolute,
+   * outside the data dir); `keep` how many of its own backups stay there (older ones removed);
+   * health is degraded when the newest good backup is older than `maxAgeHours`.
+   */
+  backup: z
+    .object({
+      schedule: z.union([z.literal('off'), z.coerce.number().int().min(0).max(23)]),
+      target: z.string().regex(/^\/./, 'expected an absolute path').optional(),
+      keep: z.coerce.number().int().min(1).max(1000),
+      maxAgeHours: z.coerce.number().int().min(1).max(24 * 366),
+    })
+    .strict(),
 }).strict();
 
 export type Config = z.infer<typeof schema>;
@@ -64,6 +77,7 @@ export function defaultConfig(): Config {
     signatureMaxAgeDays: 30,
     integrity: { hour: 2, scan: false },
     backupDirs: ['/media', '/mnt', '/run/media'],
+    backup: { schedule: 3, keep: 7, maxAgeHours: 36 },
   };
 }
 
@@ -85,6 +99,12 @@ function fromEnv(env: Env): Record<string, unknown> {
   if (env.ARCHIVE_INTEGRITY_HOUR) integrity.hour = env.ARCHIVE_INTEGRITY_HOUR;
   if (env.ARCHIVE_INTEGRITY_SCAN) integrity.scan = env.ARCHIVE_INTEGRITY_SCAN === '1' || env.ARCHIVE_INTEGRITY_SCAN === 'true';
   if (Object.keys(integrity).length) out.integrity = integrity;
+  const backup: Record<string, unknown> = {};
+  if (env.ARCHIVE_BACKUP_SCHEDULE) backup.schedule = env.ARCHIVE_BACKUP_SCHEDULE;
+  if (env.ARCHIVE_BACKUP_TARGET) backup.target = env.ARCHIVE_BACKUP_TARGET;
+  if (env.ARCHIVE_BACKUP_KEEP) backup.keep = env.ARCHIVE_BACKUP_KEEP;
+  if (env.ARCHIVE_BACKUP_MAX_AGE_HOURS) backup.maxAgeHours = env.ARCHIVE_BACKUP_MAX_AGE_HOURS;
+  if (Object.keys(backup).length) out.backup = backup;
   if (env.ARCHIVE_BACKUP_DIRS) out.backupDirs = env.ARCHIVE_BACKUP_DIRS.split(':').filter(Boolean);
   if (env.ARCHIVE_MEILI_PORT) meili.port = env.ARCHIVE_MEILI_PORT;
   if (env.ARCHIVE_MEILI_BINARY) meili.binary = env.ARCHIVE_MEILI_BINARY;

@@ -11,7 +11,7 @@ import { acquireRunLock } from './run-lock.ts';
 import { createIngestService, ocrDataStatus } from '../ingest/index.ts';
 import { createSearchService } from '../search/index.ts';
 import { dataPath } from './data-dir.ts';
-import { clamdHealth, createAuth, openSecurity, scheduleIntegrityCheck, setupTokenNotice } from '../security/index.ts';
+import { backupHealth, clamdHealth, createAuth, openSecurity, scheduleBackups, scheduleIntegrityCheck, setupTokenNotice } from '../security/index.ts';
 import { createWebApp } from '../web/index.ts';
 import { selfcheckHealth, startSelfcheckSchedule, type SelfcheckSchedule } from './selfcheck-run.ts';
 
@@ -43,6 +43,7 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     ingest.start({ inboxSettleMs: cfg.inboxSettleMs });
     cleanups.unshift(() => ingest.stop());
     cleanups.unshift(scheduleIntegrityCheck(cfg, { log, search, store: ingest.store }));
+    cleanups.unshift(scheduleBackups(cfg, { log }));
     let selfcheck: SelfcheckSchedule | undefined;
     const stopHooks: Array<() => Promise<void>> = [];
     const app = createWebApp({
@@ -61,6 +62,7 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
           disk: () => diskHealth(cfg.dataDir),
           ocrData: () => ocrDataStatus(cfg.ocr.lang),
           selfcheck: () => selfcheck?.health() ?? selfcheckHealth(undefined),
+          backup: () => backupHealth(cfg),
         }),
     });
     const { host, port } = parseHostPort(cfg.httpAddr);

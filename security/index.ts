@@ -21,6 +21,7 @@ export { verifyBackup, verifyBackupFile, type VerifiedBackup } from './backup-ve
 export { restoreBackup, reindexRestored, type RestoreOptions, type RestoreResult } from './backup-restore.ts';
 export { readBackupHeader, readBackupEnvelope, newBackupHeader, CHUNK_SIZE, SIG_LEN, BACKUP_FORMAT_VERSION, type BackupOpenKey, type BackupHeaderInfo, type BackupEnvelope } from './backup-crypto.ts';
 export { generateIdentity, openIdentity, addRecipient, listRecipients, loadOrCreateSigningKey, localSignerKey, signerRaw, recipientRaw, fingerprint, assertPassphrase, IDENTITY_SCRYPT, type BackupIdentity, type SigningKey, type RegisteredRecipient } from './backup-keys.ts';
+export { runScheduledBackup, pruneScheduled, backupHealth, backupScheduleStatus, scheduleBackups, scheduleEnabled, SCHEDULER_ACTOR, type ScheduleRun, type ScheduleState } from './backup-schedule.ts';
 export { verifyBackupStructure, verifyBackupStructureFile, type StructureChecked } from './backup-structure.ts';
 export { SealedFileWriter } from './backup-stream.ts';
 export { listBackupRecords, type BackupRecord } from './backup-records.ts';

@@ -5,7 +5,7 @@ import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../appliance/config.ts';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
-import { assertBackupTarget, createBackup, currentUser, listRecipients, localSignerKey, noRecipients, readJson, requirePermission, roleLabel, verifyBackupStructure, type Auth, type BackupProgress } from '../security/index.ts';
+import { assertBackupTarget, backupScheduleStatus, createBackup, currentUser, listRecipients, localSignerKey, noRecipients, readJson, requirePermission, roleLabel, verifyBackupStructure, type Auth, type BackupProgress } from '../security/index.ts';
 
 /**
  * 系统管理员 runs and verifies backups from the web page. No key is taken or written: a backup is
@@ -125,7 +125,7 @@ export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config; on
   // What the page shows beside the form: who backups are encrypted to, and this appliance's signer.
   router.get('/api/admin/backups/keys', requirePermission('backup:run'), async (ctx) => {
     const recipients = (await listRecipients(cfg.dataDir)).map((r) => ({ fingerprint: r.fingerprint, label: r.label, addedAt: r.addedAt, publicKey: r.publicKey }));
-    ctx.body = { recipients, signer: (await localSignerKey(cfg.dataDir)) ?? null };
+    ctx.body = { recipients, signer: (await localSignerKey(cfg.dataDir)) ?? null, schedule: await backupScheduleStatus(cfg) };
   });
 
   router.get('/api/admin/backups/task', requirePermission('backup:run'), async (ctx) => {

@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../appliance/config.ts';
 import { healthReport } from '../../appliance/health.ts';
 import { createLogger } from '../../appliance/log.ts';
-import { argon2Hasher, createAuth, integrityLatestPath, openSecurity, type Role } from '../../security/index.ts';
+import { addRecipient, argon2Hasher, createAuth, integrityLatestPath, openSecurity, type Role } from '../../security/index.ts';
 import { saveBackupRecord } from '../../security/backup-records.ts';
 import { createWebApp } from '../../web/index.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 import { Client, GOOD_PASSWORD } from '../security/support.ts';
+import { makeSecadmin } from '../security/backup-support.ts';
 import { launchChromium, screenshot, watchedPage } from './browser.ts';
 
 // The real koa app and security stores on a temp data dir; clamd deliberately absent (a socket
@@ -124,10 +125,10 @@ describe('admin ops routes', () => {
     expect((await new Client(base).get('/api/admin/backups')).status).toBe(401);
   });
 
-  it('backups: the sysadmin runs one to the medium with a key file on it, follows it, and verifies it', async () => {
+  it('backups: the sysadmin runs one to the registered recipient, follows it, and verifies its structure and signature', async () => {
     const sys = await as('sys1');
-    const keyFile = join(media, 'usb', 'backup.key');
-    await writeFile(keyFile, `${'ab'.repeat(32)}\n`);
+    // The secadmin's public key registered (its private key stays on the secadmin's own medium).
+    await addRecipient(dir, (await makeSecadmin(media)).publicKey, { actor: { actor: 'sec1', role: '安全保密管理员', source: 'test' } });
     const out = join(media, 'usb', 'full.bak');
     const waitTask = async (id: number) => {
       for (let i = 0; i < 300; i++) {
@@ -137,21 +138,23 @@ describe('admin ops routes', () => {
       }
       throw new Error('backup task did not finish');
     };
-    const started = await sys.req('POST', '/api/admin/backups', { out, keyFile });
+    const started = await sys.req('POST', '/api/admin/backups', { out });
     expect(started.status).toBe(202);
     const done = await waitTask(started.body.task.id);
     expect(done).toMatchObject({ kind: 'create', state: 'done', actor: 'sys1', result: { kind: 'full', out } });
     expect((await stat(out)).size).toBe(done.result.outBytes);
     expect((await sys.get('/api/admin/backups')).body.backups[0].id).toBe(done.result.backupId);
 
-    const v = await sys.req('POST', '/api/admin/backups/verify', { files: [out], keyFile });
+    const v = await sys.req('POST', '/api/admin/backups/verify', { files: [out] });
     expect(v.status).toBe(202);
-    expect(await waitTask(v.body.task.id)).toMatchObject({ kind: 'verify', state: 'done', result: { backups: [{ backupId: done.result.backupId, kind: 'full' }] } });
-    // A wrong key: the task fails with the reason in Chinese.
-    const wrongKey = join(media, 'usb', 'other.key');
-    await writeFile(wrongKey, 'cd'.repeat(32));
-    const bad = await sys.req('POST', '/api/admin/backups/verify', { files: [out], keyFile: wrongKey });
-    expect(await waitTask(bad.body.task.id)).toMatchObject({ state: 'failed', error: { code: 'BACKUP_BAD_KEY', message: expect.stringContaining('不正确') } });
+    expect(await waitTask(v.body.task.id)).toMatchObject({ kind: 'verify', state: 'done', result: { contentChecked: false, backups: [{ backupId: done.result.backupId, kind: 'full' }] } });
+    // A changed copy: the task fails with the reason in Chinese.
+    const changed = join(media, 'usb', 'changed.bak');
+    const bytes = await readFile(out);
+    bytes[bytes.length - 100] ^= 0x01;
+    await writeFile(changed, bytes);
+    const bad = await sys.req('POST', '/api/admin/backups/verify', { files: [changed] });
+    expect(await waitTask(bad.body.task.id)).toMatchObject({ state: 'failed', error: { code: 'BACKUP_BAD_SIGNATURE', message: expect.stringContaining('签名不符') } });
 
     const trail = await auditLines();
     expect(trail.filter((l) => l.action === 'backup.create').at(-1)).toMatchObject({ actor: 'sys1', outcome: 'success', target: done.result.backupId });
@@ -160,23 +163,22 @@ describe('admin ops routes', () => {
 
   it('backups from the web: only inside the configured media dirs, never over a file, only for the sysadmin', async () => {
     const sys = await as('sys1');
-    const keyFile = join(media, 'usb', 'backup.key');
-    const outside = await sys.req('POST', '/api/admin/backups', { out: join(dir, 'elsewhere.bak'), keyFile });
+    const outside = await sys.req('POST', '/api/admin/backups', { out: join(dir, 'elsewhere.bak') });
     expect(outside.status).toBe(400);
     expect(outside.body.error).toMatchObject({ code: 'BACKUP_PATH_NOT_ALLOWED', message: expect.stringContaining('移动介质') });
     // A link on the medium pointing out of it is followed, and refused.
     await symlink(dir, join(media, 'escape'));
-    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'escape', 'x.bak'), keyFile })).body.error.code).toBe('BACKUP_PATH_NOT_ALLOWED');
-    expect((await sys.req('POST', '/api/admin/backups', { out: 'usb/relative.bak', keyFile })).body.error.code).toBe('BACKUP_PATH_NOT_ALLOWED');
-    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'usb', 'full.bak'), keyFile })).body.error.code).toBe('BACKUP_OUT_EXISTS');
-    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'nope', 'x.bak'), keyFile })).body.error.code).toBe('BACKUP_PATH_MISSING');
+    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'escape', 'x.bak') })).body.error.code).toBe('BACKUP_PATH_NOT_ALLOWED');
+    expect((await sys.req('POST', '/api/admin/backups', { out: 'usb/relative.bak' })).body.error.code).toBe('BACKUP_PATH_NOT_ALLOWED');
+    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'usb', 'full.bak') })).body.error.code).toBe('BACKUP_OUT_EXISTS');
+    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'nope', 'x.bak') })).body.error.code).toBe('BACKUP_PATH_MISSING');
     for (const u of ['aud1', 'sec1', 'staff1']) {
       const c = await as(u);
-      expect((await c.req('POST', '/api/admin/backups', { out: join(media, 'usb', `${u}.bak`), keyFile })).status).toBe(403);
-      expect((await c.req('POST', '/api/admin/backups/verify', { files: [join(media, 'usb', 'full.bak')], keyFile })).status).toBe(403);
+      expect((await c.req('POST', '/api/admin/backups', { out: join(media, 'usb', `${u}.bak`)})).status).toBe(403);
+      expect((await c.req('POST', '/api/admin/backups/verify', { files: [join(media, 'usb', 'full.bak')]})).status).toBe(403);
       expect((await c.get('/api/admin/backups/task')).status).toBe(403);
     }
-    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'usb', 'nocsrf.bak'), keyFile }, { csrf: false })).status).toBe(403);
+    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'usb', 'nocsrf.bak')}, { csrf: false })).status).toBe(403);
   });
 
   it('signatures: status down with a Chinese reason when clamd is not running; others refused', async () => {
@@ -206,18 +208,18 @@ describe('admin ops pages in Chromium', () => {
       const sys = await login('sys1');
       await sys.waitForURL(/#\/system$/);
       await sys.waitForSelector('#backups tr[data-backup="bk-20261124T030000Z-a1b2c3"]');
-      expect(await sys.textContent('#backup-console-note')).toContain('archive backup create');
+      expect(await sys.textContent('#backup-console-note')).toContain('archive backup verify');
+      await sys.waitForSelector('#backup-keys code[data-fingerprint]');
       // Run a backup to the medium with the key file on it; watch it finish; verify it.
       const out = join(media, 'usb', 'from-browser.bak');
       await sys.fill('#backup-out', out);
-      await sys.fill('#backup-key', join(media, 'usb', 'backup.key'));
       await sys.click('#backup-run');
       await sys.waitForSelector('#backup-task .ok:has-text("备份完成")');
       const made = (await sys.textContent('#backup-task'))!.match(/bk-[0-9TZ]+-[0-9a-f]+/)![0];
       await sys.waitForSelector(`#backups tr[data-backup="${made}"]`);
       await sys.fill('#backup-verify-files', out);
       await sys.click('#backup-verify');
-      await sys.waitForSelector('#backup-task .ok:has-text("备份完好")');
+      await sys.waitForSelector('#backup-task .ok:has-text("结构与签名完好")');
       expect(await sys.textContent('#backup-task')).toContain(made);
       await screenshot(sys, 'admin-ops-backups');
 
@@ -242,9 +244,8 @@ describe('admin ops pages in Chromium', () => {
 describe('stopping the appliance', () => {
   it('backups: the appliance stopping mid-backup leaves no partial file on the medium', async () => {
     const sys = await as('sys1');
-    const keyFile = join(media, 'usb', 'backup.key');
     const out = join(media, 'usb', 'stopping.bak');
-    const started = await sys.req('POST', '/api/admin/backups', { out, keyFile });
+    const started = await sys.req('POST', '/api/admin/backups', { out});
     expect(started.status).toBe(202);
     // What `archive serve` does first on SIGTERM; it returns once the backup has cleaned up.
     for (const h of stopHooks) await h();

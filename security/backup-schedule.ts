@@ -117,7 +117,8 @@ export async function backupHealth(cfg: Config, now = new Date()): Promise<Compo
   const state = await readState(cfg.dataDir);
   const newest = (await listBackupRecords(cfg.dataDir)).at(-1);
   const lastGood = [newest?.created, state.lastGood?.at].filter(Boolean).sort().at(-1);
-  if (state.lastRun?.outcome === 'failure') return { status: 'degraded', reason: `上次定时备份失败（${state.lastRun.at}）：${state.lastRun.error?.message ?? '未知原因'}` };
+  if (state.lastRun?.outcome === 'failure') // The code only: health is read widely, the message (paths) is on the sysadmin's page.
+    return { status: 'degraded', reason: `上次定时备份失败（${state.lastRun.at}，${state.lastRun.error?.code ?? 'INTERNAL'}），详见系统管理页` };
   if (!lastGood) return { status: 'degraded', reason: '尚无成功的备份' };
   const ageH = (now.getTime() - Date.parse(lastGood)) / 3_600_000;
   if (ageH > cfg.backup.maxAgeHours) return { status: 'degraded', reason: `最近一次成功备份在 ${Math.floor(ageH)} 小时前（${lastGood}），超过 ${cfg.backup.maxAgeHours} 小时` };

@@ -22,6 +22,7 @@ import os
 import struct
 import sys
 import tarfile
+import unicodedata
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -71,7 +72,7 @@ def open_identity(path, passphrase):
     k = f["kdf"]
     if k.get("alg") != "scrypt":
         raise Refused("identity KDF is not scrypt")
-    kek = Scrypt(salt=base64.b64decode(k["salt"]), length=32, n=k["N"], r=k["r"], p=k["p"]).derive(passphrase.encode("utf-8"))
+    kek = Scrypt(salt=base64.b64decode(k["salt"]), length=32, n=k["N"], r=k["r"], p=k["p"]).derive(unicodedata.normalize("NFC", passphrase).encode("utf-8"))
     try:
         d = AESGCM(kek).decrypt(base64.b64decode(f["nonce"]), base64.b64decode(f["sealedKey"]), f["publicKey"].encode("utf-8"))
     except InvalidTag:

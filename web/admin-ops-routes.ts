@@ -27,7 +27,7 @@ export interface AdminOpsDeps {
 /**
  * The administrators' read-outs of issue 8's operations: backup records (系统管理员), the
  * integrity report 四性检测 and the virus-signature status (安全保密管理员). Running and verifying
- * a backup from the page is in backup-routes.ts (key files on the medium only); restoring and
+ * a backup from the page is in backup-routes.ts (to the registered recipients; no key); restoring and
  * importing signatures stay at the console: a passphrase and a signature file must not travel
  * through the browser.
  */

@@ -45,7 +45,7 @@ describe('archive serve', () => {
       return r?.components.meilisearch.status === 'ok' ? r : undefined;
     }, 30_000, `health ok (output: ${app.output()})`);
     expect(Date.now() - started).toBeLessThan(30_000);
-    expect(Object.keys(h.components).sort()).toEqual(['clamd', 'disk', 'meilisearch', 'ocrData', 'selfcheck']);
+    expect(Object.keys(h.components).sort()).toEqual(['backup', 'clamd', 'disk', 'meilisearch', 'ocrData', 'selfcheck']);
     for (const c of Object.values(h.components)) {
       expect(['ok', 'degraded', 'down']).toContain(c.status);
       expect(c.reason.length).toBeGreaterThan(0);

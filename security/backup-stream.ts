@@ -189,7 +189,7 @@ export interface ReadableBackup extends OpenedBackup {
 /**
  * Open a backup for reading: its header is read, its signer checked and its file key unwrapped while
  * the thread that will read its chunks starts alongside (~70 ms). BACKUP_NOT_FOUND when the file
- * cannot be opened, BACKUP_BAD_KEY / BACKUP_CORRUPT from the header.
+ * cannot be opened, BACKUP_SIGNER_UNTRUSTED / BACKUP_NOT_A_RECIPIENT / BACKUP_CORRUPT from the header.
  */
 export async function openBackupForReading(file: string, key: BackupOpenKey): Promise<ReadableBackup> {
   const size = await stat(file).then((s) => s.size, (e: Error) => {

@@ -16,12 +16,13 @@ JSON line describing the backup.
 import argparse
 import base64
 import hashlib
-import io
 import json
 import os
+import shutil
 import struct
 import sys
 import tarfile
+import tempfile
 import unicodedata
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -102,73 +103,109 @@ def unwrap(stanzas, priv, pub):
     raise Refused("this identity is not a recipient of the backup")
 
 
-def decode(path, priv, pub, signer):
-    data = open(path, "rb").read()
-    if len(data) < 13 or data[:8] != MAGIC:
-        raise Refused("not an ARCHBKUP file")
-    if data[8] != VERSION:
-        raise Refused("format version %d (this decoder reads %d)" % (data[8], VERSION))
-    (hlen,) = struct.unpack(">I", data[9:13])
-    if hlen > 65536 or len(data) < 13 + hlen + 32 + TAG + SIG_LEN:
-        raise Refused("header length or file size impossible")
-    signed = data[: 13 + hlen]
-    digest = data[13 + hlen: 13 + hlen + 32]
-    if hashlib.sha256(signed).digest() != digest:
-        raise Refused("header digest mismatch (chunk 0)")
-    header = json.loads(signed[13:].decode("utf-8"))
-    if header.get("v") != VERSION or header.get("signer", {}).get("type") != "Ed25519":
-        raise Refused("header fields")
-    # The signature first: nothing is decrypted from a file the appliance did not sign.
-    signer_raw = key_raw(header["signer"]["publicKey"], SIGNER_PREFIX)
-    if signer is not None and key_raw(signer, SIGNER_PREFIX) != signer_raw:
-        raise Refused("signed by another key than --signer")
-    body_end = len(data) - SIG_LEN
-    try:
-        Ed25519PublicKey.from_public_bytes(signer_raw).verify(data[body_end:], SIG_DOMAIN + hashlib.sha256(data[:body_end]).digest())
-    except InvalidSignature:
-        raise Refused("signature does not verify")
-    file_key = unwrap(header["recipients"], priv, pub)
-    aead = AESGCM(hkdf(file_key, None, PAYLOAD_INFO))
-    prefix = bytes.fromhex(header["noncePrefix"])
-    whole = header["chunkSize"] + TAG
-    at = 13 + hlen + 32
-    out = io.BytesIO()
-    counter = 0
-    while at < body_end:
-        end = min(at + whole, body_end)
-        final = end == body_end
-        nonce = prefix + struct.pack(">I", counter) + (b"\x01" if final else b"\x00")
+def decode(path, priv, pub, signer, sink):
+    """Check header and signature, then decrypt every chunk into `sink` (a binary file). Streams:
+    memory stays at one chunk whatever the backup's size."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(13)
+        if len(head) < 13 or head[:8] != MAGIC:
+            raise Refused("not an ARCHBKUP file")
+        if head[8] != VERSION:
+            raise Refused("format version %d (this decoder reads %d)" % (head[8], VERSION))
+        (hlen,) = struct.unpack(">I", head[9:13])
+        if hlen > 65536 or size < 13 + hlen + 32 + TAG + SIG_LEN:
+            raise Refused("header length or file size impossible")
+        signed = head + f.read(hlen)
+        digest = f.read(32)
+        if hashlib.sha256(signed).digest() != digest:
+            raise Refused("header digest mismatch (chunk 0)")
+        header = json.loads(signed[13:].decode("utf-8"))
+        if header.get("v") != VERSION or header.get("signer", {}).get("type") != "Ed25519" or header.get("chunkSize") != 65536:
+            raise Refused("header fields")
+        # The signature first: nothing is decrypted from a file the appliance did not sign.
+        signer_raw = key_raw(header["signer"]["publicKey"], SIGNER_PREFIX)
+        if signer is not None and key_raw(signer, SIGNER_PREFIX) != signer_raw:
+            raise Refused("signed by another key than --signer")
+        body_end = size - SIG_LEN
+        h = hashlib.sha256(signed + digest)
+        left = body_end - f.tell()
+        while left > 0:
+            b = f.read(min(left, 1 << 20))
+            if not b:
+                raise Refused("file shrank while read")
+            h.update(b)
+            left -= len(b)
+        sig = f.read(SIG_LEN)
         try:
-            out.write(aead.decrypt(nonce, data[at:end], digest))
-        except InvalidTag:
-            raise Refused("chunk %d failed authentication" % (counter + 1))
-        counter += 1
-        at = end
-    return header, out.getvalue(), counter
+            Ed25519PublicKey.from_public_bytes(signer_raw).verify(sig, SIG_DOMAIN + h.digest())
+        except InvalidSignature:
+            raise Refused("signature does not verify")
+        file_key = unwrap(header["recipients"], priv, pub)
+        aead = AESGCM(hkdf(file_key, None, PAYLOAD_INFO))
+        prefix = bytes.fromhex(header["noncePrefix"])
+        whole = header["chunkSize"] + TAG
+        at = 13 + hlen + 32
+        f.seek(at)
+        counter = 0
+        while at < body_end:
+            end = min(at + whole, body_end)
+            final = end == body_end
+            nonce = prefix + struct.pack(">I", counter) + (b"\x01" if final else b"\x00")
+            try:
+                sink.write(aead.decrypt(nonce, f.read(end - at), digest))
+            except InvalidTag:
+                raise Refused("chunk %d failed authentication" % (counter + 1))
+            counter += 1
+            at = end
+    return header, counter
 
 
-def check_tar(plain):
+def check_tar(tar_path, extract):
+    """Hash every entry against manifest.jsonl; with `extract`, write the files there as they pass."""
     seen = {}
     order = []
-    files = {}
-    with tarfile.open(fileobj=io.BytesIO(plain), mode="r:") as t:
+    small = {}
+    with tarfile.open(tar_path, mode="r:") as t:
         for m in t:
             if m.isdir():
                 continue
             if not m.isfile():
                 raise Refused("entry %s is not a regular file" % m.name)
             name = m.name
-            if name.startswith("/") or ".." in name.split("/"):
+            if name.startswith("/") or ".." in name.split("/") or "\\" in name:
                 raise Refused("unsafe path %s" % name)
-            b = t.extractfile(m).read()
+            h = hashlib.sha256()
+            src = t.extractfile(m)
+            dest = None
+            if extract and name not in ("backup.json", "manifest.jsonl"):
+                path = os.path.join(extract, name)
+                os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+                dest = open(path, "xb")
+            keep = name in ("backup.json", "manifest.jsonl")
+            parts = []
+            n = 0
+            while True:
+                b = src.read(1 << 20)
+                if not b:
+                    break
+                h.update(b)
+                n += len(b)
+                if dest:
+                    dest.write(b)
+                if keep:
+                    parts.append(b)
+            if dest:
+                dest.close()
+            if keep:
+                small[name] = b"".join(parts)
             order.append(name)
-            seen[name] = (len(b), hashlib.sha256(b).hexdigest())
-            files[name] = b
+            seen[name] = (n, h.hexdigest())
     if not order or order[0] != "backup.json" or order[-1] != "manifest.jsonl":
         raise Refused("backup.json not first or manifest.jsonl not last")
-    lines = [json.loads(l) for l in files["manifest.jsonl"].decode("utf-8").splitlines() if l]
+    lines = [json.loads(l) for l in small["manifest.jsonl"].decode("utf-8").splitlines() if l]
     end = lines.pop()
-    info = json.loads(files["backup.json"])
+    info = json.loads(small["backup.json"])
     if not end.get("end") or end.get("backupId") != info["backupId"] or end.get("files") != len(lines):
         raise Refused("manifest end line")
     listed = set()
@@ -178,7 +215,7 @@ def check_tar(plain):
         listed.add(l["path"])
     if set(seen) - {"manifest.jsonl"} != listed or len(order) != len(seen):
         raise Refused("entries not in the manifest, or duplicates")
-    return info, files
+    return info, len(order)
 
 
 def main():
@@ -196,32 +233,37 @@ def main():
     signer = a.signer
     if signer is not None and not signer.startswith(SIGNER_PREFIX):
         signer = open(signer, encoding="utf-8").read().strip()
-    try:
-        priv, pub = open_identity(a.identity, passphrase)
-        header, plain, chunks = decode(a.backup, priv, pub, signer)
-        info, files = check_tar(plain)
-        if info["backupId"] != header["backupId"] or info.get("parentId") != header.get("parentId"):
-            raise Refused("header and backup.json disagree")
-    except Refused as e:
-        print(json.dumps({"ok": False, "error": str(e)}))
-        return 1
-    if a.tar:
-        with open(a.tar, "xb") as f:
-            f.write(plain)
     if a.extract:
         os.makedirs(a.extract, mode=0o700, exist_ok=True)
         if os.listdir(a.extract):
             print(json.dumps({"ok": False, "error": "extract directory is not empty"}))
             return 1
-        for name, b in files.items():
-            if name in ("backup.json", "manifest.jsonl"):
-                continue
-            dest = os.path.join(a.extract, name)
-            os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
-            with open(dest, "xb") as f:
-                f.write(b)
+    # The decrypted tar goes to --tar, or to a private temporary file removed at the end.
+    tar_path = a.tar or os.path.join(tempfile.mkdtemp(prefix="backup-decode-"), "plain.tar")
+    try:
+        priv, pub = open_identity(a.identity, passphrase)
+        with open(tar_path, "xb") as sink:
+            header, chunks = decode(a.backup, priv, pub, signer, sink)
+        info, files = check_tar(tar_path, a.extract)
+        if info["backupId"] != header["backupId"] or info.get("parentId") != header.get("parentId"):
+            raise Refused("header and backup.json disagree")
+    except Refused as e:
+        # Nothing of a refused backup is left behind: no plaintext tar, no extracted files.
+        if os.path.exists(tar_path):
+            os.remove(tar_path)
+        if a.extract:
+            for entry in os.listdir(a.extract):
+                p = os.path.join(a.extract, entry)
+                shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)
+        print(json.dumps({"ok": False, "error": str(e)}))
+        return 1
+    finally:
+        if not a.tar and os.path.exists(tar_path):
+            os.remove(tar_path)
+        if not a.tar:
+            os.rmdir(os.path.dirname(tar_path))
     print(json.dumps({"ok": True, "backupId": header["backupId"], "kind": header["kind"], "parentId": header.get("parentId"),
-                      "chunks": chunks, "files": len(files), "signer": header["signer"]["publicKey"], "items": len(info["items"])}))
+                      "chunks": chunks, "files": files, "signer": header["signer"]["publicKey"], "items": len(info["items"])}))
     return 0
 
 

@@ -93,7 +93,7 @@ const OPS = {
   'archive verify (hash+pdf+checks)': 'find | xargs sha256sum',
 } as const;
 const rounds = Object.fromEntries(Object.keys(OPS).map((k) => [k, []])) as unknown as Record<keyof typeof OPS, Array<[number, number]>>;
-// scrypt (128 MiB) opens the identity, then X25519 unwraps the file key: a fixed cost per verify, not per byte.
+// scrypt (64 MiB) opens the identity, then X25519 unwraps the file key: a fixed cost per verify, not per byte.
 const kdf: number[] = [];
 const tarEnc = `tar -cf - -C ${cfg.dataDir} config items audit jobs | openssl enc -aes-256-ctr -pbkdf2 -pass pass:bench -out ${root}/base.enc`;
 for (let round = 1; round <= ROUNDS; round++) {

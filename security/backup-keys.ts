@@ -16,8 +16,8 @@ import type { AuditEntry } from './audit-record.ts';
  */
 export const RECIPIENT_PREFIX = 'ARCHBK1-X25519-';
 export const SIGNER_PREFIX = 'ARCHBK1-ED25519-';
-/** scrypt cost for sealing an identity: 128 MiB, ~0.4 s; paid once per restore, not per byte. */
-export const IDENTITY_SCRYPT = { N: 1 << 17, r: 8, p: 1 } as const;
+/** scrypt cost for sealing an identity: 64 MiB (the memory the old argon2id setting used); paid once per verify or restore, not per byte. */
+export const IDENTITY_SCRYPT = { N: 1 << 16, r: 8, p: 1 } as const;
 const MIN_PASSPHRASE = 12;
 
 const b64u = (b: Buffer) => b.toString('base64url');

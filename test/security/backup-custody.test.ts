@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../../appliance/config.ts';
 import { healthReport } from '../../appliance/health.ts';
 import { createLogger } from '../../appliance/log.ts';
 import { ItemStore, listTree } from '../../ingest/index.ts';
-import { addRecipient, argon2Hasher, createAuth, openIdentity, openSecurity, restoreBackup, verifyBackup, type BackupIdentity } from '../../security/index.ts';
+import { addRecipient, fingerprint, recipientRaw, argon2Hasher, createAuth, openIdentity, openSecurity, restoreBackup, verifyBackup, type BackupIdentity } from '../../security/index.ts';
 import { openBackupFile } from '../../security/backup-crypto.ts';
 import { createWebApp } from '../../web/index.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
@@ -141,6 +141,8 @@ describe('backups the 系统管理员 can make but not open', () => {
     expect(started.status).toBe(202);
     const done = await waitTask(sys, started.body.task.id);
     expect(done).toMatchObject({ state: 'done', result: { kind: 'full', items: 3 } });
+    // The auditor sees who made it and for whom it was encrypted.
+    expect((await auditLines()).filter((l) => l.action === 'backup.create').at(-1)).toMatchObject({ actor: 'sys1', outcome: 'success', details: { recipients: [fingerprint(recipientRaw(sec.publicKey))] } });
     expect((await sys.get('/api/admin/backups/keys')).body.signer).toMatch(/^ARCHBK1-ED25519-/);
     // The sysadmin's verify: structure and signature only, and it says so.
     const v = await sys.req('POST', '/api/admin/backups/verify', { files: [webBackup] });

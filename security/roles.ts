@@ -18,7 +18,7 @@ export const PERMISSIONS = [
   'item:search', 'item:read', 'item:ingest', 'item:edit',
   'user:list', 'user:create', 'user:disable', 'user:password-reset', 'user:roles', 'user:access',
   'post:list', 'post:manage',
-  'service:manage', 'config:manage', 'backup:run', 'backup:restore',
+  'service:manage', 'config:manage', 'backup:run', 'backup:restore', 'backup:recipients',
   'signature:import', 'integrity:check', 'quarantine:review',
   'audit:read', 'audit:export', 'audit:verify',
   'grant:staff', 'grant:archivist', 'grant:sysadmin', 'grant:secadmin', 'grant:auditor',
@@ -38,7 +38,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   staff: ['item:search', 'item:read'],
   archivist: ['item:search', 'item:read', 'item:ingest', 'item:edit'],
   sysadmin: ['user:list', 'user:create', 'user:disable', 'user:password-reset', 'user:roles', 'post:list', 'service:manage', 'config:manage', 'backup:run', 'backup:restore', 'grant:staff', 'grant:archivist', 'grant:sysadmin'],
-  secadmin: ['user:list', 'user:roles', 'user:access', 'post:list', 'post:manage', 'signature:import', 'integrity:check', 'quarantine:review', 'grant:secadmin'],
+  secadmin: ['user:list', 'user:roles', 'user:access', 'post:list', 'post:manage', 'signature:import', 'integrity:check', 'quarantine:review', 'backup:recipients', 'grant:secadmin'],
   auditor: ['user:list', 'user:roles', 'post:list', 'audit:read', 'audit:export', 'audit:verify', 'grant:auditor'],
 };
 

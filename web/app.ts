@@ -13,6 +13,7 @@ import { itemEditRoutes } from './item-edit-routes.ts';
 import { staticRoutes } from './static-routes.ts';
 import { adminOpsRoutes } from './admin-ops-routes.ts';
 import { backupRoutes } from './backup-routes.ts';
+import { backupRecipientRoutes } from './backup-recipient-routes.ts';
 import type { Classification, Config } from '../appliance/config.ts';
 
 export interface WebDeps {
@@ -90,6 +91,7 @@ export function createWebApp(deps: WebDeps): Koa {
   if (deps.config) {
     adminOpsRoutes(router, { auth: deps.auth, cfg: deps.config, store: deps.ingest?.store, search: deps.search });
     backupRoutes(router, { auth: deps.auth, cfg: deps.config, onStop: deps.onStop });
+    backupRecipientRoutes(router, { cfg: deps.config });
   }
   if (deps.ingest && deps.uploadDir) ingestRoutes(router, { auth: deps.auth, ingest: deps.ingest, uploadDir: deps.uploadDir });
   // Every route on `router` must declare publicRoute/requireSession/requirePermission, or the guard refuses it.

@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../../appliance/config.ts';
 import { healthReport } from '../../appliance/health.ts';
 import { createLogger } from '../../appliance/log.ts';
 import { ItemStore, listTree } from '../../ingest/index.ts';
-import { addRecipient, fingerprint, recipientRaw, argon2Hasher, createAuth, openIdentity, openSecurity, restoreBackup, verifyBackup, type BackupIdentity } from '../../security/index.ts';
+import { fingerprint, recipientRaw, argon2Hasher, createAuth, openIdentity, openSecurity, restoreBackup, verifyBackup, type BackupIdentity } from '../../security/index.ts';
 import { openBackupFile } from '../../security/backup-crypto.ts';
 import { createWebApp } from '../../web/index.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
@@ -30,11 +30,12 @@ let base: string;
 let sec: Secadmin;
 let webBackup: string;
 
-async function sysadmin(): Promise<Client> {
+async function as(username: string): Promise<Client> {
   const c = new Client(base);
-  expect((await c.login('sys1')).status).toBe(200);
+  expect((await c.login(username)).status).toBe(200);
   return c;
 }
+const sysadmin = () => as('sys1');
 
 async function waitTask(c: Client, id: number): Promise<Record<string, any>> {
   for (let i = 0; i < 600; i++) {
@@ -101,7 +102,9 @@ beforeAll(async () => {
   const security = await openSecurity(cfg);
   const log = createLogger({ level: 'silent' });
   const auth = await createAuth({ configDir: security.configDir, identity: security.identity, audit: security.audit, log });
-  await security.identity.createUser({ username: 'sys1', roles: ['sysadmin'], passwordHash: await argon2Hasher.hash(GOOD_PASSWORD), mustChangePassword: false });
+  const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
+  await security.identity.createUser({ username: 'sys1', roles: ['sysadmin'], passwordHash, mustChangePassword: false });
+  await security.identity.createUser({ username: 'sec1', roles: ['secadmin'], passwordHash, mustChangePassword: false });
   const app = createWebApp({ log, auth, health: () => healthReport({}), config: cfg });
   server = await new Promise((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
@@ -130,9 +133,30 @@ describe('backups the 系统管理员 can make but not open', () => {
     expect(existsSync(join(media, 'usb', 'early.bak'))).toBe(false);
   });
 
-  it('the secadmin registers a recipient (audited); the sysadmin\'s backup goes to it, signed', async () => {
-    await addRecipient(dir, sec.publicKey, { actor: { actor: 'sec1', role: '安全保密管理员', source: 'console:test' } });
-    expect((await auditLines()).filter((l) => l.action === 'backup.recipient.add').at(-1)).toMatchObject({ actor: 'sec1', outcome: 'success', details: { publicKey: sec.publicKey } });
+  it('only the secadmin registers a recipient: the sysadmin cannot slip in a key of their own', async () => {
+    const sys = await sysadmin();
+    const own = await makeSecadmin(secMedia, 'sysadmins-own');
+    const tried = await sys.req('POST', '/api/security/backup-recipients', { publicKey: own.publicKey });
+    expect(tried.status).toBe(403);
+    expect((await sys.get('/api/security/backup-recipients')).status).toBe(403);
+    expect((await sys.get('/api/admin/backups/keys')).body.recipients).toEqual([]);
+    const secadmin = await as('sec1');
+    const bad = await secadmin.req('POST', '/api/security/backup-recipients', { publicKey: 'ARCHBK1-X25519-not-a-key' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('BACKUP_BAD_PUBLIC_KEY');
+    // A private identity file's content is not a public key either.
+    expect((await secadmin.req('POST', '/api/security/backup-recipients', { publicKey: (await readFile(sec.identityPath, 'utf8')).slice(0, 200) })).status).toBe(400);
+    const ok = await secadmin.req('POST', '/api/security/backup-recipients', { publicKey: sec.publicKey });
+    expect(ok.status).toBe(201);
+    expect(ok.body.recipient).toMatchObject({ fingerprint: fingerprint(recipientRaw(sec.publicKey)), addedBy: 'sec1' });
+    expect((await secadmin.req('POST', '/api/security/backup-recipients', { publicKey: sec.publicKey })).status).toBe(409);
+    const rec = (await auditLines()).filter((l) => l.action === 'backup.recipient.add');
+    expect(rec).toHaveLength(1);
+    expect(rec[0]).toMatchObject({ actor: 'sec1', outcome: 'success', details: { publicKey: sec.publicKey } });
+    expect(String(rec[0].role)).toMatch(/安全保密管理员|secadmin/);
+  });
+
+  it('the sysadmin\'s backup goes to the registered recipient, signed', async () => {
     const sys = await sysadmin();
     const keys = await sys.get('/api/admin/backups/keys');
     expect(keys.body.recipients).toHaveLength(1);

@@ -21,6 +21,8 @@ describe('role → permission table', () => {
     const owners = (p: (typeof PERMISSIONS)[number]) => ROLES.filter((r) => can([r], p));
     expect(owners('user:create')).toEqual(['sysadmin']);
     expect(owners('backup:run')).toEqual(['sysadmin']);
+    // Who can open a backup is the secadmin's choice, never the sysadmin's who makes them.
+    expect(owners('backup:recipients')).toEqual(['secadmin']);
     expect(owners('user:access')).toEqual(['secadmin']);
     expect(owners('post:manage')).toEqual(['secadmin']);
     expect(owners('signature:import')).toEqual(['secadmin']);

@@ -11,9 +11,9 @@ import { addRecipient, createBackup, listBackupRecords, runIntegrityCheck, verif
 import { CLI, cleanup, tempDir } from '../support/appliance.ts';
 import { makeItem, PASSPHRASE, treeHashes } from './backup-support.ts';
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ARCHIVE_MEILI_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ARCHIVE_MEILI_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -59,6 +59,11 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     // The secadmin's key pair on "removable media", registered on the appliance.
     keyfile = join(root, 'usb', 'secadmin.key');
     await mkdir(join(root, 'usb'));
+    await writeFile(join(root, 'short.txt'), '太短了\n');
+    const weak = await cli(['backup', 'keygen', '--out', join(root, 'usb', 'weak.key'), '--passphrase-file', join(root, 'short.txt')]);
+    expect(weak.code).toBe(1);
+    expect(weak.stderr).toMatch(/BACKUP_WEAK_PASSPHRASE/);
+    expect(await readdir(join(root, 'usb'))).toEqual([]);
     const kg = await cli(['backup', 'keygen', '--out', keyfile, '--passphrase-file', pass]);
     expect(kg.code, kg.stderr).toBe(0);
     expect((await stat(keyfile)).mode & 0o077).toBe(0);
@@ -110,7 +115,7 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     expect(wrongPass.code).toBe(1);
     expect(wrongPass.stderr).toMatch(/BACKUP_BAD_PASSPHRASE/);
     // Restore trusts no signer by default on a machine without one: it says to give --signer.
-    const noSigner = await cli(['--data-dir', join(root, 'nosigner'), 'backup', 'restore', join(root, 'full.bak'), '--identity', keyfile, '--passphrase-file', pass, '--no-reindex']);
+    const noSigner = await cli(['--data-dir', join(root, 'nosigner'), 'backup', 'restore', join(root, 'full.bak'), '--identity', keyfile, '--passphrase-file', pass, '--no-reindex'], { ARCHIVE_DATA_DIR: join(root, 'no-appliance-here') });
     expect(noSigner.code).toBe(1);
     expect(noSigner.stderr).toMatch(/BACKUP_SIGNER_REQUIRED/);
 

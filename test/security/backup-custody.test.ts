@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../appliance/config.ts';
@@ -63,7 +63,9 @@ async function candidatesFrom(root: string): Promise<Buffer[]> {
     if (b.length === 32) out.set(b.toString('hex'), b);
   };
   for (const f of (await listTree(root)).files) {
-    const bytes = await readFile(join(root, f));
+    // A temp file of an atomic write (sessions, audit) may be gone by now.
+    const bytes = await readFile(join(root, f)).catch(() => undefined);
+    if (!bytes) continue;
     if (bytes.length <= 64 * 1024) for (let i = 0; i + 32 <= bytes.length; i += 1) add(bytes.subarray(i, i + 32));
     const text = bytes.toString('latin1');
     for (const m of text.match(/[0-9a-fA-F]{64}/g) ?? []) add(Buffer.from(m, 'hex'));
@@ -168,6 +170,8 @@ describe('backups the 系统管理员 can make but not open', () => {
     // The auditor sees who made it and for whom it was encrypted.
     expect((await auditLines()).filter((l) => l.action === 'backup.create').at(-1)).toMatchObject({ actor: 'sys1', outcome: 'success', details: { recipients: [fingerprint(recipientRaw(sec.publicKey))] } });
     expect((await sys.get('/api/admin/backups/keys')).body.signer).toMatch(/^ARCHBK1-ED25519-/);
+    // The appliance's signing key was made by this first backup, readable by its owner only.
+    expect((await stat(join(dir, 'config', 'backup-signing-key.json'))).mode & 0o077).toBe(0);
     // The sysadmin's verify: structure and signature only, and it says so.
     const v = await sys.req('POST', '/api/admin/backups/verify', { files: [webBackup] });
     expect(await waitTask(sys, v.body.task.id)).toMatchObject({ state: 'done', result: { contentChecked: false, backups: [{ backupId: done.result.backupId }] } });

@@ -16,6 +16,7 @@ import { ACTION_LABELS } from '../../web/public/js/audit-labels.js';
 import { cleanup, tempDir } from '../support/appliance.ts';
 import { stageItem } from '../support/staged-item.ts';
 import { Client, GOOD_PASSWORD } from '../security/support.ts';
+import { launchChromium, screenshot, watchedPage } from './browser.ts';
 
 // The auditor's and secadmin's reports on the real koa app, the real audit trail and item store:
 // paging past 500 records, exports that carry the Chinese labels and honour the filters (and are
@@ -214,4 +215,64 @@ describe('机构代码→名称', () => {
     expect(JSON.parse(await readFile(join(dir, 'config', 'departments.json'), 'utf8'))).toEqual({ version: 1, names: { BGS: '办公室', ZZB: '组织部' } });
     expect((await trail()).filter((x) => x.action === 'departments.update').map((x) => x.outcome)).toEqual(['success', 'failure']);
   });
+});
+
+describe('in Chromium', () => {
+  it('the secadmin prints the 四性检测 report: the downloaded PDF shows its Chinese headings; the auditor pages and exports in Chinese', async () => {
+    const browser = await launchChromium();
+    const outside: string[] = [];
+    const problems: string[] = [];
+    try {
+      const login = async (username: string) => {
+        const w = await watchedPage(browser, outside, problems);
+        await w.page.goto(`${base}/`);
+        await w.page.fill('#login-username', username);
+        await w.page.fill('#login-password', GOOD_PASSWORD);
+        await w.page.click('#login-submit');
+        await w.page.waitForSelector('#logout');
+        return w.page;
+      };
+      const sp = await login('sec1');
+      await sp.waitForSelector('#integrity-pdf');
+      await sp.click('#integrity-run');
+      await sp.waitForSelector('#integrity-report');
+      const [download] = await Promise.all([sp.waitForEvent('download'), sp.click('#integrity-pdf')]);
+      expect(download.suggestedFilename()).toMatch(/^四性检测报告-\d{4}-\d{2}-\d{2}\.pdf$/);
+      const saved = join(dir, 'downloaded-integrity.pdf');
+      await download.saveAs(saved);
+      const { stdout } = await run('pdftotext', ['-layout', saved, '-']);
+      for (const s of ['电子档案完整性检测报告（四性检测）', '四性检测结果', '真实性', '完整性', '可用性', '安全性', '有问题的条目']) expect(stdout).toContain(s);
+      // The 机构 table on the same page.
+      await sp.waitForSelector('#departments input.dept-code');
+      await screenshot(sp, '11-secadmin-reports');
+
+      const ap = await login('aud1');
+      await ap.waitForSelector('#audit-records tr[data-action]');
+      await ap.selectOption('#audit-action', 'item.view');
+      await ap.click('#audit-filter');
+      await expect.poll(() => ap.textContent('#audit-count')).toMatch(new RegExp(`共 ${VIEWS + 1} 条，第 1–100 条`));
+      const row = ap.locator('#audit-records tr[data-action="item.view"]').first();
+      expect(await row.textContent()).toContain('查看条目');
+      expect(await row.textContent()).toContain(item.archivalCode);
+      expect(await row.textContent()).toContain(item.title);
+      expect(await ap.textContent('#audit-records')).not.toMatch(/item\.view|success|denied|\{"/);
+      for (let i = 0; i < 6; i++) await ap.click('#audit-next');
+      await expect.poll(() => ap.textContent('#audit-count')).toMatch(new RegExp(`第 601–${VIEWS + 1} 条`));
+      expect(await ap.isDisabled('#audit-next')).toBe(true);
+      const [csv] = await Promise.all([ap.waitForEvent('download'), ap.click('#audit-export-csv')]);
+      const csvPath = join(dir, 'downloaded.csv');
+      await csv.saveAs(csvPath);
+      const lines = (await readFile(csvPath, 'utf8')).trimEnd().split('\r\n');
+      expect(lines).toHaveLength(VIEWS + 2); // the header and every item.view record, the filter applied
+      const [summary] = await Promise.all([ap.waitForEvent('download'), ap.click('#audit-summary-pdf')]);
+      const sumPath = join(dir, 'downloaded-summary.pdf');
+      await summary.saveAs(sumPath);
+      expect((await run('pdftotext', [sumPath, '-'])).stdout).toContain('审计汇总报告');
+      await screenshot(ap, '12-auditor-reports');
+    } finally {
+      await browser.close();
+    }
+    expect(outside).toEqual([]);
+    expect(problems).toEqual([]);
+  }, 120_000);
 });

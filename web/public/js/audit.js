@@ -67,10 +67,10 @@ export function render(main, route) {
     count.textContent = r.total ? t('auditCount', { total: r.total, from: r.offset + 1, to: r.offset + r.records.length }) : '';
     clear(list, r.records.length ? table([t('time'), t('actor'), t('action'), t('target'), t('outcome2'), t('source'), t('auditDetails')], r.records.map((x) => h('tr', { 'data-action': x.action, 'data-actor': x.actor, 'data-seq': String(x.seq), class: x.outcome },
       h('td.nowrap', fmtTime(x.time)),
-      h('td', x.actor, x.roleLabel && x.roleLabel !== '-' ? h('small.muted', ` ${x.roleLabel}`) : null),
-      h('td', { title: x.action }, x.actionLabel),
+      h('td.nowrap', x.actor, x.roleLabel && x.roleLabel !== '-' ? h('small.muted', ` ${x.roleLabel}`) : null),
+      h('td.nowrap', { title: x.action }, x.actionLabel),
       h('td.target', x.item ? [h('span.code', x.item.archivalCode ?? t('noArchivalCode')), ' ', h('span.title', x.item.title ?? ''), h('small.muted', ` ${x.target}`)] : x.target),
-      h('td', { 'data-outcome': x.outcome }, x.outcomeLabel),
+      h('td.nowrap', { 'data-outcome': x.outcome }, x.outcomeLabel),
       h('td', x.source),
       h('td.details', detailsCell(x.detailPairs))))) : h('p.muted', t('noResults')));
     clear(pager,

@@ -8,7 +8,7 @@ import { barChart, bucketTimes } from './charts.js';
 import { busy, messageArea, table } from './ui.js';
 import { ACTION_LABELS, OUTCOME_LABELS } from './audit-labels.js';
 
-const PAGE = 100;
+const PAGE = 200;
 
 /** Filters as a query string: the page, the exports and the summary take the same ones. */
 function filterQuery(actor, action, outcome, from, to) {

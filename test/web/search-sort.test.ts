@@ -10,6 +10,7 @@ import { createWebApp } from '../../web/index.ts';
 import { rng, startMeili, type MeiliHandle } from '../search/support.ts';
 import { Client, GOOD_PASSWORD } from '../security/support.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
+import { launchChromium, watchedPage } from './browser.ts';
 
 // Sort by relevance, date or 档号 through GET /api/search on the real koa app and a real
 // Meilisearch. The attack: post B's items carry the smallest 档号 and the newest dates, so any
@@ -127,4 +128,31 @@ describe('search sort', () => {
     expect(Object.keys(r.body.facets.department).sort()).toEqual(['BGS', 'ZZB']);
     expect(r.body.departmentNames).toEqual({ BGS: '办公室' }); // 保密办 (post B's only 机构) is not sent
   });
+
+  it('in Chromium: the 排序 select orders by 档号 and the 机构 facet shows names', async () => {
+    const browser = await launchChromium();
+    const outside: string[] = [];
+    const problems: string[] = [];
+    try {
+      const { page } = await watchedPage(browser, outside, problems);
+      await page.goto(`${base}/`);
+      await page.fill('#login-username', 'staffa');
+      await page.fill('#login-password', GOOD_PASSWORD);
+      await page.click('#login-submit');
+      await page.waitForSelector('#search-input');
+      await page.fill('#search-input', '档案工作');
+      await page.selectOption('#search-sort', 'archivalCode');
+      await page.waitForURL(/sort=archivalCode/);
+      const want = mine().map((i) => i.archivalCode!).sort().slice(0, 20);
+      await expect.poll(() => page.locator('#results .hit .code').allTextContents()).toEqual(want);
+      const facet = await page.locator('#facets [data-facet="department"]').textContent();
+      expect(facet).toContain('办公室');
+      expect(facet).toContain('ZZB'); // no name: the code
+      expect(facet).not.toContain('保密办');
+    } finally {
+      await browser.close();
+    }
+    expect(outside).toEqual([]);
+    expect(problems).toEqual([]);
+  }, 120_000);
 });

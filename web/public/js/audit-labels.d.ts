@@ -7,6 +7,6 @@ export function actionLabel(code: string): string;
 export function outcomeLabel(code: string): string;
 export function roleText(role: string): string;
 export function detailLabel(key: string): string;
-export function detailValue(v: unknown, depth?: number): string;
+export function detailValue(v: unknown, depth?: number, key?: string): string;
 export function detailPairs(details: unknown): Array<[string, string]>;
 export function detailsText(details: unknown): string;

@@ -101,17 +101,31 @@ export function detailLabel(key) {
 
 const VALUE_WORDS = { true: '是', false: '否', null: '—' };
 
+/** Coded values of a few keys (never of free text such as a query or a user name). */
+const VALUE_LABELS = {
+  status: { ok: '正常', changed: '被改动', missing: '缺失', untracked: '未登记', unusable: '不可用', unsafe: '不安全' },
+  via: { upload: '网页上传', cli: '命令行', inbox: '监视文件夹', reocr: '重新识别' },
+  reason: { 'above-ceiling': '密级高于本机上限' },
+  kind: { full: '完整', incremental: '增量' },
+  format: { csv: 'CSV', xlsx: 'Excel（XLSX）', jsonl: 'JSONL' },
+};
+
+const OUTCOME_LABELS_BY_KEY = { outcome: OUTCOME_LABELS };
+
 /** A detail's value as one line of text: lists joined with 、, objects as 名称：值 pairs. */
-export function detailValue(v, depth = 0) {
+export function detailValue(v, depth = 0, key = '') {
   if (v === null || v === undefined) return VALUE_WORDS.null;
   if (typeof v === 'boolean') return VALUE_WORDS[String(v)];
-  if (typeof v === 'string') return Object.prototype.hasOwnProperty.call(OUTCOME_LABELS, v) ? OUTCOME_LABELS[v] : v;
+  if (typeof v === 'string') {
+    const named = Object.prototype.hasOwnProperty.call(VALUE_LABELS, key) ? VALUE_LABELS[key] : OUTCOME_LABELS_BY_KEY[key];
+    return named && Object.prototype.hasOwnProperty.call(named, v) ? named[v] : v;
+  }
   if (typeof v === 'number') return String(v);
-  if (Array.isArray(v)) return v.length ? v.map((x) => detailValue(x, depth + 1)).join('、') : '无';
+  if (Array.isArray(v)) return v.length ? v.map((x) => detailValue(x, depth + 1, key)).join('、') : '无';
   if (typeof v === 'object') {
     if (depth > 2) return JSON.stringify(v);
-    const parts = Object.entries(v).map(([k, x]) => `${detailLabel(k)}：${detailValue(x, depth + 1)}`);
-    return parts.length ? (depth ? `（${parts.join('，')}）` : parts.join('，')) : '—';
+    const parts = Object.entries(v).map(([k, x]) => `${detailLabel(k)}：${detailValue(x, depth + 1, k)}`);
+    return parts.length ? `（${parts.join('，')}）` : '—';
   }
   return String(v);
 }
@@ -119,7 +133,7 @@ export function detailValue(v, depth = 0) {
 /** The details of a record as [名称, 值] pairs in the record's own order. */
 export function detailPairs(details) {
   if (!details || typeof details !== 'object') return [];
-  return Object.entries(details).filter(([, v]) => v !== undefined).map(([k, v]) => [detailLabel(k), detailValue(v)]);
+  return Object.entries(details).filter(([, v]) => v !== undefined).map(([k, v]) => [detailLabel(k), detailValue(v, 0, k)]);
 }
 
 /** The details as one line: 检索词：机构编制；结果数：3. */

@@ -59,10 +59,13 @@ export function render(main, route) {
     exportXlsx.setAttribute('href', `/api/admin/audit/export/xlsx${suffix}`);
     exportLink.setAttribute('href', `/api/admin/audit/export/jsonl${suffix}`);
     printPdf.setAttribute('href', `/api/admin/audit/summary.pdf${suffix}`);
+    // The address keeps the filters and the page (a link can be shared), only when there are any.
+    const shown = new URLSearchParams(q);
+    if (offset) shown.set('offset', String(offset));
+    history.replaceState(null, '', `#/audit${shown.size ? `?${shown}` : ''}`);
     const pq = new URLSearchParams(q);
     pq.set('offset', String(offset));
     pq.set('limit', String(PAGE));
-    history.replaceState(null, '', `#/audit?${pq}`);
     const r = await get(`/api/admin/audit/page?${pq}`);
     count.textContent = r.total ? t('auditCount', { total: r.total, from: r.offset + 1, to: r.offset + r.records.length }) : '';
     clear(list, r.records.length ? table([t('time'), t('actor'), t('action'), t('target'), t('outcome2'), t('source'), t('auditDetails')], r.records.map((x) => h('tr', { 'data-action': x.action, 'data-actor': x.actor, 'data-seq': String(x.seq), class: x.outcome },

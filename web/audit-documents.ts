@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import type { AuditRecord, AuditSummary, IntegrityReport } from '../security/index.ts';
 import { ITEM_STATUS_ZH, PdfReport, type CjkFontSource } from '../security/index.ts';
@@ -45,19 +46,24 @@ export function csvLine(cells: readonly string[]): string {
   return `${cells.map(csvCell).join(',')}\r\n`;
 }
 
-export async function auditXlsx(rows: string[][], sheetTitle: string): Promise<Buffer> {
-  const wb = new ExcelJS.Workbook();
+/**
+ * The workbook written row by row to `out` (exceljs's streaming writer): a year of records never
+ * sits in memory whole.
+ */
+export async function auditXlsxStream(rows: AsyncIterable<string[]>, out: Writable, sheetTitle: string): Promise<void> {
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: true, useSharedStrings: false });
   wb.creator = '档案检索一体机';
   wb.created = new Date();
-  const ws = wb.addWorksheet(sheetTitle.slice(0, 31));
-  ws.columns = AUDIT_COLUMNS.map((h) => ({ header: h, width: h === '详情' ? 60 : h === '题名' ? 30 : h === '记录哈希' ? 20 : h === '时间' ? 20 : 14 }));
+  const ws = wb.addWorksheet(sheetTitle.slice(0, 31), { views: [{ state: 'frozen', ySplit: 1 }] });
+  ws.columns = AUDIT_COLUMNS.map((h) => ({ header: h, width: columnWidth(h) }));
   ws.getRow(1).font = { bold: true };
-  ws.views = [{ state: 'frozen', ySplit: 1 }];
-  // JS strings stay text cells in exceljs (a formula needs {formula}): a target that looks like
-  // one is never run.
-  for (const r of rows) ws.addRow(r);
-  return Buffer.from(await wb.xlsx.writeBuffer());
+  ws.getRow(1).commit();
+  for await (const r of rows) ws.addRow(r).commit();
+  ws.commit();
+  await wb.commit();
 }
+
+const columnWidth = (h: string) => (h === '详情' ? 60 : h === '题名' ? 30 : h === '记录哈希' ? 20 : h === '时间' ? 20 : 14);
 
 const periodText = (from: string | null, to: string | null) => (from || to ? `${from ?? '最早'} 至 ${to ?? '现在'}` : '全部记录');
 

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import type { Config } from '../appliance/config.ts';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
 import { ITEM_ID, type ItemStore } from '../ingest/index.ts';
@@ -23,7 +24,7 @@ import {
   type CjkFontSource,
   type IntegrityReport,
 } from '../security/index.ts';
-import { AUDIT_COLUMNS, CSV_BOM, auditRow, auditSummaryPdf, auditXlsx, csvLine, integrityReportPdf, type ItemRef } from './audit-documents.ts';
+import { AUDIT_COLUMNS, CSV_BOM, auditRow, auditSummaryPdf, auditXlsxStream, csvLine, integrityReportPdf, type ItemRef } from './audit-documents.ts';
 import { actionLabel, detailPairs, outcomeLabel, roleText } from './public/js/audit-labels.js';
 
 export interface ReportDeps {
@@ -113,25 +114,63 @@ export function reportRoutes(router: Router, deps: ReportDeps): void {
     const format = String(ctx.params.format);
     if (!['csv', 'xlsx', 'jsonl'].includes(format)) throw new ApplianceError('BAD_PARAM', '导出格式须为 csv、xlsx 或 jsonl。', 'bad export format', { status: 400 });
     const f = auditFilterFrom(ctx.query);
-    const records: AuditRecord[] = [];
-    let body: string | Buffer;
+    // Counted first, recorded, then streamed: the record is on disk before any byte leaves, and
+    // the file holds exactly the records counted (later ones, this export's own record among
+    // them, are appended after and not taken).
+    let total = 0;
     try {
-      for await (const r of auditRecords(auditDir, f)) records.push(r);
-      if (format === 'jsonl') body = records.map((r) => `${JSON.stringify(r)}\n`).join('');
-      else {
-        const refs = await itemRefs(records);
-        const rows = records.map((r) => auditRow(r, refOf(r, refs)));
-        body = format === 'csv' ? CSV_BOM + csvLine(AUDIT_COLUMNS) + rows.map(csvLine).join('') : await auditXlsx(rows, '审计记录');
-      }
+      for await (const _ of auditRecords(auditDir, f)) total++;
     } catch (e) {
       await auth.record(ctx, { action: 'audit.export', target: 'audit', outcome: 'failure', details: { format, ...filterDetails(f), error: isApplianceError(e) ? e.code : 'INTERNAL' } });
       throw e;
     }
-    // Recorded before the file leaves: an export nobody can see in the trail never happens.
-    await auth.record(ctx, { action: 'audit.export', target: 'audit', outcome: 'success', details: { format, ...filterDetails(f), records: records.length } });
+    await auth.record(ctx, { action: 'audit.export', target: 'audit', outcome: 'success', details: { format, ...filterDetails(f), records: total } });
+    const cache = new Map<string, ItemRef>();
+    async function* batches(): AsyncGenerator<AuditRecord[]> {
+      let batch: AuditRecord[] = [];
+      let n = 0;
+      for await (const r of auditRecords(auditDir, f)) {
+        if (n++ >= total) continue; // read to the end (leaving early would leave the file open)
+        batch.push(r);
+        if (batch.length === 500) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length) yield batch;
+    }
+    async function* rows(): AsyncGenerator<string[]> {
+      for await (const batch of batches()) {
+        const refs = await itemRefs(batch.filter((r) => itemIdsOf(r).some((id) => !cache.has(id))));
+        for (const [k, v] of refs) cache.set(k, v);
+        if (cache.size > 50_000) cache.clear();
+        for (const r of batch) yield auditRow(r, refOf(r, refs) ?? refOf(r, cache));
+      }
+    }
     ctx.type = format === 'csv' ? 'text/csv; charset=utf-8' : format === 'xlsx' ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'application/x-ndjson; charset=utf-8';
     attachment(ctx, `审计记录-${stamp()}.${format}`);
-    ctx.body = body;
+    if (format === 'xlsx') {
+      const out = new PassThrough();
+      auditXlsxStream(rows(), out, '审计记录').catch((e: unknown) => out.destroy(e as Error));
+      ctx.body = out;
+    } else if (format === 'csv') {
+      ctx.body = Readable.from((async function* () {
+        yield CSV_BOM + csvLine(AUDIT_COLUMNS);
+        let chunk = '';
+        for await (const r of rows()) {
+          chunk += csvLine(r);
+          if (chunk.length > 64_000) {
+            yield chunk;
+            chunk = '';
+          }
+        }
+        if (chunk) yield chunk;
+      })());
+    } else {
+      ctx.body = Readable.from((async function* () {
+        for await (const batch of batches()) yield batch.map((r) => `${JSON.stringify(r)}\n`).join('');
+      })());
+    }
   });
 
   router.get('/api/admin/audit/summary', requirePermission('audit:read'), async (ctx) => {

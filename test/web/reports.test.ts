@@ -159,6 +159,11 @@ describe('audit exports', () => {
     const exports = (await trail()).filter((x) => x.action === 'audit.export' && x.actor === 'aud1').map((x) => x.details.format);
     expect(exports).toEqual(expect.arrayContaining(['csv', 'xlsx', 'jsonl']));
     expect((await bytes(aud, '/api/admin/audit/export/html')).status).toBe(400);
+    // An export of the exports: exactly the records counted before its own record was written.
+    const own = (await bytes(aud, '/api/admin/audit/export/jsonl?action=audit.export')).body.toString('utf8').trim().split('\n');
+    const ownRecord = (await trail()).filter((x) => x.action === 'audit.export').at(-1)!;
+    expect(ownRecord.details.records).toBe(own.length);
+    expect(own.map((l) => JSON.parse(l).seq)).not.toContain(ownRecord.seq);
   });
 
   it('nobody but the auditor exports or reads the trail', async () => {

@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { ITEM_ID, type ItemStore } from '../ingest/index.ts';
 import ExcelJS from 'exceljs';
 import type { AuditRecord, AuditSummary, IntegrityReport } from '../security/index.ts';
 import { ITEM_STATUS_ZH, PdfReport, type CjkFontSource } from '../security/index.ts';
@@ -14,6 +17,78 @@ import { actionLabel, detailsText, outcomeLabel, roleText } from './public/js/au
 export interface ItemRef {
   archivalCode?: string;
   title?: string;
+}
+
+/** Item ids a record is about: the target of item actions and archiving, and details.itemId. */
+export function itemIdsOf(r: AuditRecord): string[] {
+  const ids: string[] = [];
+  if ((r.action.startsWith('item.') || r.action === 'ingest.item') && ITEM_ID.test(r.target)) ids.push(r.target);
+  const d = r.details?.itemId;
+  if (typeof d === 'string' && ITEM_ID.test(d)) ids.push(d);
+  return ids;
+}
+
+/**
+ * 档号 and 题名 of the items records name, from the store (the running appliance's, or item.json
+ * read directly at the console). The auditor holds no item permission: these two fields are shown
+ * as part of the audit record (what was viewed), never the content.
+ */
+export function itemRefReader(dataDir: string, store?: ItemStore): (records: AuditRecord[]) => Promise<Map<string, ItemRef>> {
+  return async (records) => {
+    const out = new Map<string, ItemRef>();
+    for (const id of new Set(records.flatMap(itemIdsOf))) {
+      let meta: { archivalCode?: unknown; title?: unknown } | undefined;
+      try {
+        if (store) meta = await store.getItem(id);
+        else meta = JSON.parse(await readFile(join(dataDir, 'items', id.slice(-2), id, 'item.json'), 'utf8')) as { archivalCode?: unknown; title?: unknown };
+      } catch {
+        meta = undefined; // gone or damaged: the id alone is shown (the integrity check reports it)
+      }
+      if (meta) out.set(id, { archivalCode: typeof meta.archivalCode === 'string' ? meta.archivalCode : undefined, title: typeof meta.title === 'string' ? meta.title : undefined });
+    }
+    return out;
+  };
+}
+
+/** The first n of a stream, reading it to the end (leaving early would leave its file open). */
+export async function* firstN<T>(src: AsyncIterable<T>, n: number): AsyncGenerator<T> {
+  let i = 0;
+  for await (const x of src) if (i++ < n) yield x;
+}
+
+/** Rows for CSV and XLSX, items named 500 records at a time (each item read once while it recurs). */
+export async function* auditRows(records: AsyncIterable<AuditRecord>, refs: (batch: AuditRecord[]) => Promise<Map<string, ItemRef>>): AsyncGenerator<string[]> {
+  const cache = new Map<string, ItemRef>();
+  let batch: AuditRecord[] = [];
+  const flush = async function* () {
+    const found = await refs(batch.filter((r) => itemIdsOf(r).some((id) => !cache.has(id))));
+    if (cache.size + found.size > 50_000) cache.clear();
+    for (const [k, v] of found) cache.set(k, v);
+    for (const r of batch) yield auditRow(r, itemIdsOf(r).map((id) => cache.get(id)).find(Boolean));
+    batch = [];
+  };
+  for await (const r of records) {
+    batch.push(r);
+    if (batch.length === 500) yield* flush();
+  }
+  if (batch.length) yield* flush();
+}
+
+export async function* auditCsv(rows: AsyncIterable<string[]>): AsyncGenerator<string> {
+  yield CSV_BOM + csvLine(AUDIT_COLUMNS);
+  let chunk = '';
+  for await (const r of rows) {
+    chunk += csvLine(r);
+    if (chunk.length > 64_000) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+export async function* auditJsonl(records: AsyncIterable<AuditRecord>): AsyncGenerator<string> {
+  for await (const r of records) yield `${JSON.stringify(r)}\n`;
 }
 
 export const AUDIT_COLUMNS = ['序号', '时间', '操作人', '角色', '来源', '操作', '操作代码', '对象', '档号', '题名', '结果', '详情', '记录哈希'] as const;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import type { Config } from '../appliance/config.ts';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
-import { ITEM_ID, type ItemStore } from '../ingest/index.ts';
+import type { ItemStore } from '../ingest/index.ts';
 import {
   auditFilterFrom,
   auditPage,
@@ -24,7 +24,7 @@ import {
   type CjkFontSource,
   type IntegrityReport,
 } from '../security/index.ts';
-import { AUDIT_COLUMNS, CSV_BOM, auditRow, auditSummaryPdf, auditXlsxStream, csvLine, integrityReportPdf, type ItemRef } from './audit-documents.ts';
+import { auditCsv, auditJsonl, auditRows, auditSummaryPdf, auditXlsxStream, firstN, integrityReportPdf, itemIdsOf, itemRefReader, type ItemRef } from './audit-documents.ts';
 import { actionLabel, detailPairs, outcomeLabel, roleText } from './public/js/audit-labels.js';
 
 export interface ReportDeps {
@@ -50,15 +50,6 @@ function filterDetails(f: AuditFilter): Record<string, unknown> {
   return { from: f.from ?? null, to: f.to ?? null, actor: f.actor ?? null, filterAction: f.action ?? null, filterOutcome: f.outcome ?? null };
 }
 
-/** Item ids a record is about: the target of item actions and archiving, and details.itemId. */
-function itemIdsOf(r: AuditRecord): string[] {
-  const ids: string[] = [];
-  if ((r.action.startsWith('item.') || r.action === 'ingest.item') && ITEM_ID.test(r.target)) ids.push(r.target);
-  const d = r.details?.itemId;
-  if (typeof d === 'string' && ITEM_ID.test(d)) ids.push(d);
-  return ids;
-}
-
 const stamp = () => new Date().toISOString().slice(0, 10);
 const attachment = (ctx: Koa.Context, name: string) => ctx.set('Content-Disposition', `attachment; filename="${encodeURIComponent(name).replace(/%/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`);
 
@@ -72,24 +63,7 @@ export function reportRoutes(router: Router, deps: ReportDeps): void {
   const { auth, cfg } = deps;
   const auditDir = join(cfg.dataDir, 'audit');
 
-  /**
-   * 档号 and 题名 of the items records name. The auditor holds no item permission: these two
-   * fields are shown as part of the audit record (what was viewed), never the content.
-   */
-  const itemRefs = async (records: AuditRecord[]): Promise<Map<string, ItemRef>> => {
-    const out = new Map<string, ItemRef>();
-    for (const id of new Set(records.flatMap(itemIdsOf))) {
-      let meta: { archivalCode?: string; title?: string } | undefined;
-      try {
-        if (deps.store) meta = await deps.store.getItem(id);
-        else meta = JSON.parse(await readFile(join(cfg.dataDir, 'items', id.slice(-2), id, 'item.json'), 'utf8')) as { archivalCode?: string; title?: string };
-      } catch {
-        meta = undefined; // gone or damaged: the id alone is shown (the integrity check reports it)
-      }
-      if (meta) out.set(id, { archivalCode: typeof meta.archivalCode === 'string' ? meta.archivalCode : undefined, title: typeof meta.title === 'string' ? meta.title : undefined });
-    }
-    return out;
-  };
+  const itemRefs = itemRefReader(cfg.dataDir, deps.store);
   const refOf = (r: AuditRecord, refs: Map<string, ItemRef>) => itemIdsOf(r).map((id) => refs.get(id)).find(Boolean);
 
   router.get('/api/admin/audit/page', requirePermission('audit:read'), async (ctx) => {
@@ -125,51 +99,17 @@ export function reportRoutes(router: Router, deps: ReportDeps): void {
       throw e;
     }
     await auth.record(ctx, { action: 'audit.export', target: 'audit', outcome: 'success', details: { format, ...filterDetails(f), records: total } });
-    const cache = new Map<string, ItemRef>();
-    async function* batches(): AsyncGenerator<AuditRecord[]> {
-      let batch: AuditRecord[] = [];
-      let n = 0;
-      for await (const r of auditRecords(auditDir, f)) {
-        if (n++ >= total) continue; // read to the end (leaving early would leave the file open)
-        batch.push(r);
-        if (batch.length === 500) {
-          yield batch;
-          batch = [];
-        }
-      }
-      if (batch.length) yield batch;
-    }
-    async function* rows(): AsyncGenerator<string[]> {
-      for await (const batch of batches()) {
-        const refs = await itemRefs(batch.filter((r) => itemIdsOf(r).some((id) => !cache.has(id))));
-        for (const [k, v] of refs) cache.set(k, v);
-        if (cache.size > 50_000) cache.clear();
-        for (const r of batch) yield auditRow(r, refOf(r, refs) ?? refOf(r, cache));
-      }
-    }
+    const records = () => firstN(auditRecords(auditDir, f), total);
     ctx.type = format === 'csv' ? 'text/csv; charset=utf-8' : format === 'xlsx' ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'application/x-ndjson; charset=utf-8';
     attachment(ctx, `审计记录-${stamp()}.${format}`);
     if (format === 'xlsx') {
       const out = new PassThrough();
-      auditXlsxStream(rows(), out, '审计记录').catch((e: unknown) => out.destroy(e as Error));
+      auditXlsxStream(auditRows(records(), itemRefs), out, '审计记录').catch((e: unknown) => out.destroy(e as Error));
       ctx.body = out;
     } else if (format === 'csv') {
-      ctx.body = Readable.from((async function* () {
-        yield CSV_BOM + csvLine(AUDIT_COLUMNS);
-        let chunk = '';
-        for await (const r of rows()) {
-          chunk += csvLine(r);
-          if (chunk.length > 64_000) {
-            yield chunk;
-            chunk = '';
-          }
-        }
-        if (chunk) yield chunk;
-      })());
+      ctx.body = Readable.from(auditCsv(auditRows(records(), itemRefs)));
     } else {
-      ctx.body = Readable.from((async function* () {
-        for await (const batch of batches()) yield batch.map((r) => `${JSON.stringify(r)}\n`).join('');
-      })());
+      ctx.body = Readable.from(auditJsonl(records()));
     }
   });
 

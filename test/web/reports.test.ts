@@ -166,6 +166,24 @@ describe('audit exports', () => {
     expect(own.map((l) => JSON.parse(l).seq)).not.toContain(ownRecord.seq);
   });
 
+  it('at the console: `archive audit export --format csv|xlsx` with the same filters and labels, on record', async () => {
+    const cli = join(import.meta.dirname, '../../appliance/bin/archive.mjs');
+    const csvOut = join(dir, 'console.csv');
+    await run(process.execPath, [cli, 'audit', 'export', '--format', 'csv', '--action', 'item.view', '--outcome', 'denied', '--out', csvOut], { env: { ...process.env, ARCHIVE_DATA_DIR: dir } });
+    const lines = (await readFile(csvOut, 'utf8')).trimEnd().split('\r\n');
+    expect(lines[0].charCodeAt(0)).toBe(0xfeff);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(`,查看条目,item.view,${item.itemId},${item.archivalCode},${item.title},拒绝,路径：/api/items/x,`);
+    const xlsxOut = join(dir, 'console.xlsx');
+    await run(process.execPath, [cli, 'audit', 'export', '--format', 'xlsx', '--actor', 'zhang', '--action', 'item.search', '--out', xlsxOut], { env: { ...process.env, ARCHIVE_DATA_DIR: dir } });
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(xlsxOut);
+    expect(wb.worksheets[0].rowCount).toBe(2);
+    expect(wb.worksheets[0].getRow(2).getCell(6).value).toBe('检索');
+    const rec = (await trail()).filter((x) => x.action === 'audit.export' && x.actor === 'console');
+    expect(rec.map((x) => [x.details.format, x.details.records])).toEqual([['csv', 1], ['xlsx', 1]]);
+  }, 60_000);
+
   it('nobody but the auditor exports or reads the trail', async () => {
     for (const who of ['zhang', 'sec1', 'sys1']) {
       const c = await as(who);

@@ -40,6 +40,25 @@ export async function readDepartmentNames(dataDir: string): Promise<Record<strin
   }
 }
 
+let generation = 0;
+
+/**
+ * The table for every search answer without a file read each time: kept for `ttlMs`, and dropped
+ * at once when this process saves a new one (the secadmin's page); another process's write shows
+ * within `ttlMs`.
+ */
+export function departmentNamesCache(dataDir: string, ttlMs = 5000): () => Promise<Record<string, string>> {
+  let cached: { at: number; gen: number; names: Record<string, string> } | undefined;
+  return async () => {
+    const now = Date.now();
+    if (cached && cached.gen === generation && now - cached.at < ttlMs) return cached.names;
+    const gen = generation;
+    const names = await readDepartmentNames(dataDir);
+    cached = { at: now, gen, names };
+    return names;
+  };
+}
+
 /** Check and save the whole table (codes: letters and digits; empty names drop the code). */
 export async function writeDepartmentNames(dataDir: string, names: Record<string, string>): Promise<Record<string, string>> {
   const bad = Object.keys(names).filter((k) => !CODE.test(k.trim()));
@@ -48,5 +67,6 @@ export async function writeDepartmentNames(dataDir: string, names: Record<string
   for (const [k, v] of Object.entries(names).sort(([a], [b]) => a.localeCompare(b))) if (v.trim()) clean[k.trim()] = v.trim();
   const doc: DepartmentNames = { version: 1, names: clean };
   await writeFileAtomic(departmentsPath(dataDir), `${JSON.stringify(doc, null, 1)}\n`);
+  generation++;
   return clean;
 }

@@ -30,4 +30,4 @@ export { setupTokenNotice } from './setup-token.ts';
 export { ITEM_STATUS_ZH } from './integrity.ts';
 export { auditFilterFrom, auditMatches, auditRecords, auditPage, summarizeAudit, type AuditFilter, type AuditSummary } from './audit-query.ts';
 export { PdfReport, loadCjkFont, CJK_FONTS, type CjkFontSource } from './report-pdf.ts';
-export { readDepartmentNames, writeDepartmentNames, departmentNamesBody, departmentsPath } from './departments.ts';
+export { readDepartmentNames, departmentNamesCache, writeDepartmentNames, departmentNamesBody, departmentsPath } from './departments.ts';

@@ -14,7 +14,7 @@ import { staticRoutes } from './static-routes.ts';
 import { adminOpsRoutes } from './admin-ops-routes.ts';
 import { backupRoutes } from './backup-routes.ts';
 import { reportRoutes } from './report-routes.ts';
-import { readDepartmentNames } from '../security/index.ts';
+import { departmentNamesCache } from '../security/index.ts';
 import type { Classification, Config } from '../appliance/config.ts';
 
 export interface WebDeps {
@@ -87,7 +87,7 @@ export function createWebApp(deps: WebDeps): Koa {
 
   deps.auth.routes(router);
   const cfg = deps.config;
-  if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, departmentNames: cfg ? () => readDepartmentNames(cfg.dataDir) : undefined });
+  if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, departmentNames: cfg ? departmentNamesCache(cfg.dataDir) : undefined });
   if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部' });
   staticRoutes(router);
   if (deps.config) {

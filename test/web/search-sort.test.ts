@@ -61,6 +61,7 @@ beforeAll(async () => {
   const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
   await sec.identity.createUser({ username: 'staffa', roles: ['staff'], posts: ['POST-A'], clearance: '内部', passwordHash, mustChangePassword: false });
   await writeDepartmentNames(m.dir, { BGS: '办公室', MIMI: '保密办' });
+  await sec.identity.createUser({ username: 'sec1', roles: ['secadmin'], passwordHash, mustChangePassword: false });
   const app = createWebApp({ log, auth, search, ingest, config: cfg, health: async () => ({ status: 'ok', time: '', components: {} }) });
   server = await new Promise((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
@@ -127,6 +128,13 @@ describe('search sort', () => {
     const r = await c.get(`/api/search?q=${encodeURIComponent('档案工作')}&sort=archivalCode`);
     expect(Object.keys(r.body.facets.department).sort()).toEqual(['BGS', 'ZZB']);
     expect(r.body.departmentNames).toEqual({ BGS: '办公室' }); // 保密办 (post B's only 机构) is not sent
+    // The secadmin renames: the next search shows it (no stale cache).
+    const sec1 = new Client(base);
+    await sec1.login('sec1');
+    expect((await sec1.req('PUT', '/api/admin/departments', { names: { BGS: '办公室（综合）', ZZB: '组织部', MIMI: '保密办' } })).status).toBe(200);
+    const again = await c.get(`/api/search?q=${encodeURIComponent('档案工作')}`);
+    expect(again.body.departmentNames).toEqual({ BGS: '办公室（综合）', ZZB: '组织部' });
+    await sec1.req('PUT', '/api/admin/departments', { names: { BGS: '办公室', MIMI: '保密办' } });
   });
 
   it('in Chromium: the 排序 select orders by 档号 and the 机构 facet shows names', async () => {

@@ -58,13 +58,15 @@ export async function* firstN<T>(src: AsyncIterable<T>, n: number): AsyncGenerat
 
 /** Rows for CSV and XLSX, items named 500 records at a time (each item read once while it recurs). */
 export async function* auditRows(records: AsyncIterable<AuditRecord>, refs: (batch: AuditRecord[]) => Promise<Map<string, ItemRef>>): AsyncGenerator<string[]> {
-  const cache = new Map<string, ItemRef>();
+  // null: looked up and not found (gone, or a target that only looks like an id) — not asked again.
+  const cache = new Map<string, ItemRef | null>();
   let batch: AuditRecord[] = [];
   const flush = async function* () {
-    const found = await refs(batch.filter((r) => itemIdsOf(r).some((id) => !cache.has(id))));
-    if (cache.size + found.size > 50_000) cache.clear();
-    for (const [k, v] of found) cache.set(k, v);
-    for (const r of batch) yield auditRow(r, itemIdsOf(r).map((id) => cache.get(id)).find(Boolean));
+    const asked = batch.filter((r) => itemIdsOf(r).some((id) => !cache.has(id)));
+    const found = await refs(asked);
+    if (cache.size > 50_000) cache.clear();
+    for (const id of asked.flatMap(itemIdsOf)) cache.set(id, found.get(id) ?? null);
+    for (const r of batch) yield auditRow(r, itemIdsOf(r).map((id) => cache.get(id)).find((x): x is ItemRef => Boolean(x)));
     batch = [];
   };
   for await (const r of records) {

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { AuditLog, auditRecords, summarizeAudit } from '../security/index.ts';
+import { AuditLog, auditPage, auditRecords, summarizeAudit } from '../security/index.ts';
 import { auditCsv, auditJsonl, auditRows, auditSummaryPdf, auditXlsxStream, itemRefReader } from '../web/audit-documents.ts';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -50,6 +50,11 @@ await time('xlsx', async () => {
   const out = sink();
   await auditXlsxStream(auditRows(all(), refs), out, '审计记录');
 });
+for (const [label, f, offset] of [['page 1', {}, 0], ['page deep', {}, Math.max(0, N - 300)], ['filtered', { actor: 'user3', outcome: 'denied' }, 0]] as const) {
+  const p0 = performance.now();
+  const r = await auditPage(join(dir, 'audit'), f, offset, 200);
+  console.log(`${label.padEnd(9)} ${((performance.now() - p0) / 1000).toFixed(2)} s for a page of ${r.records.length} of ${r.total} (two passes over the trail)`);
+}
 const s = performance.now();
 const summary = await summarizeAudit(join(dir, 'audit'), {});
 const pdf = await auditSummaryPdf(summary, { actor: 'bench', at: new Date().toISOString() });

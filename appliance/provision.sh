@@ -8,10 +8,10 @@ set -euo pipefail
 
 run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-pkgs=(clamav-daemon clamav poppler-utils ca-certificates)
+pkgs=(clamav-daemon clamav poppler-utils fonts-wqy-zenhei ca-certificates)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(chromium fonts-wqy-zenhei qpdf iproute2 util-linux python3-cryptography) ;;
+    --test) pkgs+=(chromium qpdf iproute2 util-linux python3-cryptography) ;;
     --bench) pkgs+=(chromium qpdf ocrmypdf tesseract-ocr-chi-sim hyperfine openssl) ;;
     *) echo "provision.sh: unknown option $arg (use --test or --bench)" >&2; exit 2 ;;
   esac

@@ -13,6 +13,9 @@ import { highlight } from './snippet.ts';
 import { filterString, type TenantTokens } from './tenant-token.ts';
 import type { PageTextStore } from './text-store.ts';
 
+export const SORTS = ['relevance', 'date', 'archivalCode'] as const;
+export type SearchSort = (typeof SORTS)[number];
+
 const text = z.string().trim().min(1).max(100);
 const searchParamsSchema = z.object({
   q: z.string().max(MAX_QUERY_CHARS).optional(),
@@ -20,6 +23,7 @@ const searchParamsSchema = z.object({
   fonds: text.optional(),
   department: text.optional(),
   retention: z.enum(RETENTIONS).optional(),
+  sort: z.enum(SORTS).default('relevance'),
   offset: z.coerce.number().int().min(0).max(5000).default(0),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
@@ -30,9 +34,21 @@ export interface SearchParams {
   fonds?: string;
   department?: string;
   retention?: Retention;
+  /** relevance (default), date (newest first) or archivalCode (档号 ascending). */
+  sort?: SearchSort;
   offset?: number;
   limit?: number;
 }
+
+/**
+ * Meilisearch sort per choice. `sort` is the first ranking rule (schema.ts), so these orders are
+ * strict; ties and items without the field keep relevance. The tenant token's filter applies as
+ * always: sorting only orders what the viewer may see.
+ */
+const SORT_RULES: Record<Exclude<SearchSort, 'relevance'>, string[]> = {
+  date: ['date:desc', 'year:desc', 'archivalCode:asc'],
+  archivalCode: ['archivalCode:asc'],
+};
 
 export interface SearchHit {
   itemId: string;
@@ -67,7 +83,7 @@ export interface SearchResult {
   ignored: string[];
 }
 
-export interface FacetSearchParams extends Omit<SearchParams, 'offset' | 'limit'> {
+export interface FacetSearchParams extends Omit<SearchParams, 'offset' | 'limit' | 'sort'> {
   facetName: Exclude<FacetName, 'year'>;
   facetQuery?: string;
 }
@@ -158,7 +174,7 @@ export class QueryService {
       offset: p.offset,
       limit: p.limit,
       attributesToRetrieve: RETRIEVE,
-      ...(terms.length === 0 ? { sort: ['year:desc', 'archivalCode:asc'] } : {}),
+      ...(p.sort !== 'relevance' ? { sort: SORT_RULES[p.sort] } : terms.length === 0 ? { sort: ['year:desc', 'archivalCode:asc'] } : {}),
     };
     const res = await client<SearchResponse<ItemHit>>(`/indexes/${INDEX_ITEMS}/search`, req);
     result.total = res.estimatedTotalHits ?? res.hits.length;

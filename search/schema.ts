@@ -83,9 +83,11 @@ const FILTERABLE = ['itemId', 'posts', 'classificationRank', 'year', 'fonds', 'd
 export const ITEMS_SETTINGS: Settings = {
   searchableAttributes: ['meta', ...GRAM_ATTRS],
   filterableAttributes: FILTERABLE,
-  sortableAttributes: ['year', 'archivalCode'],
-  // A hit in 题名/文号/档号 before one in the body; then newer years first.
-  rankingRules: ['words', 'attribute', 'proximity', 'sort', 'exactness', 'year:desc'],
+  sortableAttributes: ['year', 'archivalCode', 'date'],
+  // A hit in 题名/文号/档号 before one in the body; then newer years first. `sort` comes first so a
+  // chosen order (日期, 档号) is strict; without a sort in the query it orders nothing, and every
+  // query matches all its words anyway (matchingStrategy 'all').
+  rankingRules: ['sort', 'words', 'attribute', 'proximity', 'exactness', 'year:desc'],
   // Every searchable attribute holds encoded tokens matched exactly: a typo or prefix there would
   // be a different string, i.e. a false hit.
   typoTolerance: { enabled: false },

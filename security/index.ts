@@ -30,3 +30,7 @@ export { scheduleIntegrityCheck, startDaily, msUntilHour, type DailySchedule } f
 export { importSignatures, SIGNATURE_EXTS, type SignatureImportOptions, type SignatureImportResult, type SignatureFileInfo } from './signatures.ts';
 export { roleLabel } from './roles.ts';
 export { setupTokenNotice } from './setup-token.ts';
+export { ITEM_STATUS_ZH } from './integrity.ts';
+export { auditFilterFrom, auditMatches, auditRecords, auditPage, summarizeAudit, type AuditFilter, type AuditSummary } from './audit-query.ts';
+export { PdfReport, loadCjkFont, CJK_FONTS, type CjkFontSource } from './report-pdf.ts';
+export { readDepartmentNames, departmentNamesCache, writeDepartmentNames, departmentNamesBody, departmentsPath } from './departments.ts';

@@ -1,6 +1,7 @@
 import { readdir, readFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
+import { ApplianceError } from '../appliance/errors.ts';
 import type { Config } from '../appliance/config.ts';
 import { dataPath, ensureDataDir } from '../appliance/data-dir.ts';
 import { writeFileAtomic } from '../appliance/files.ts';
@@ -21,6 +22,8 @@ import { clamdSignatures, type SignatureStatus } from './clamd-signatures.ts';
  */
 export type ItemStatus = 'ok' | 'changed' | 'missing' | 'untracked' | 'unusable' | 'unsafe';
 const SEVERITY: ItemStatus[] = ['missing', 'changed', 'untracked', 'unusable', 'unsafe', 'ok'];
+/** The statuses as the report names them (it is read by people, in Chinese). */
+export const ITEM_STATUS_ZH: Record<ItemStatus, string> = { ok: '正常', changed: '被改动', missing: '缺失', untracked: '未登记', unusable: '不可用', unsafe: '不安全' };
 
 export interface ItemCheck {
   itemId: string;
@@ -133,8 +136,8 @@ async function checkItem(store: ItemStore, id: string, cfg: Config, opts: Integr
     try {
       const n = await pdfPages(store.documentPath(id));
       if (n !== meta.pageCount) add('unusable', `document.pdf 有 ${n} 页，应为 ${meta.pageCount} 页`);
-    } catch (e) {
-      add('unusable', `document.pdf 无法打开（${(e as Error).message.slice(0, 80)}）`);
+    } catch {
+      add('unusable', 'document.pdf 无法打开（文件已损坏或不是有效的 PDF）');
     }
     if (classificationRank(meta.classification) > classificationRank(cfg.classificationCeiling)) add('unsafe', `密级“${meta.classification}”高于本机上限“${cfg.classificationCeiling}”`);
     if (opts.scan) {
@@ -147,7 +150,7 @@ async function checkItem(store: ItemStore, id: string, cfg: Config, opts: Integr
           }
         } catch (e) {
           // Not scanned is never "clean" (Archivematica's rule): it is a problem of its own.
-          add('unsafe', `未能扫描 ${f}（${(e as { code?: string }).code ?? (e as Error).message}）`);
+          add('unsafe', `未能扫描 ${f}（${e instanceof ApplianceError ? e.zh : (e as { code?: string }).code ?? '扫描出错'}）`);
         }
       }
     }
@@ -249,11 +252,11 @@ export async function runIntegrityCheck(cfg: Config, opts: IntegrityOptions = {}
     if (stale) warnings.push(`病毒库已 ${s.ageDays} 天未更新（上限 ${maxAgeDays} 天），请用 archive signatures import 导入新病毒库。`);
   } catch (e) {
     signatures = { unavailable: (e as Error).message };
-    (opts.scan ? problems : warnings).push(`病毒扫描服务不可用，无法确认病毒库版本：${(e as Error).message}`);
+    (opts.scan ? problems : warnings).push(`病毒扫描服务不可用，无法确认病毒库版本${e instanceof ApplianceError ? `：${e.zh}` : '。'}`);
   }
 
   const itemProblems = checks.filter((c) => c.status !== 'ok');
-  for (const c of itemProblems) problems.push(`条目 ${c.archivalCode ?? c.itemId}（${c.itemId}）：${c.status}：${c.problems.join('；')}`);
+  for (const c of itemProblems) problems.push(`条目 ${c.archivalCode ?? c.itemId}（${c.itemId}）：${ITEM_STATUS_ZH[c.status]}：${c.problems.join('；')}`);
   const counts = { total: checks.length, ok: 0, changed: 0, missing: 0, untracked: 0, unusable: 0, unsafe: 0 } as IntegrityReport['counts'];
   for (const c of checks) counts[c.status]++;
   const aboveCeiling = metas.filter((m) => classificationRank(m.classification) > classificationRank(cfg.classificationCeiling)).map((m) => m.itemId);

@@ -14,6 +14,8 @@ import { staticRoutes } from './static-routes.ts';
 import { adminOpsRoutes } from './admin-ops-routes.ts';
 import { backupRoutes } from './backup-routes.ts';
 import { backupRecipientRoutes } from './backup-recipient-routes.ts';
+import { reportRoutes } from './report-routes.ts';
+import { departmentNamesCache } from '../security/index.ts';
 import type { Classification, Config } from '../appliance/config.ts';
 
 export interface WebDeps {
@@ -85,13 +87,15 @@ export function createWebApp(deps: WebDeps): Koa {
   });
 
   deps.auth.routes(router);
-  if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store });
+  const cfg = deps.config;
+  if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, departmentNames: cfg ? departmentNamesCache(cfg.dataDir) : undefined });
   if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部' });
   staticRoutes(router);
   if (deps.config) {
     adminOpsRoutes(router, { auth: deps.auth, cfg: deps.config, store: deps.ingest?.store, search: deps.search });
     backupRoutes(router, { auth: deps.auth, cfg: deps.config, onStop: deps.onStop });
     backupRecipientRoutes(router, { cfg: deps.config });
+    reportRoutes(router, { auth: deps.auth, cfg: deps.config, store: deps.ingest?.store });
   }
   if (deps.ingest && deps.uploadDir) ingestRoutes(router, { auth: deps.auth, ingest: deps.ingest, uploadDir: deps.uploadDir });
   // Every route on `router` must declare publicRoute/requireSession/requirePermission, or the guard refuses it.

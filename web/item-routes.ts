@@ -3,7 +3,7 @@ import type Koa from 'koa';
 import { createReadStream } from 'node:fs';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
 import { RETENTIONS, type ItemMetadata, type ItemStore, type Retention } from '../ingest/index.ts';
-import type { SearchService } from '../search/index.ts';
+import { SORTS, type SearchService, type SearchSort } from '../search/index.ts';
 import { canSee, currentViewer, requirePermission, type Auth } from '../security/index.ts';
 
 /** One answer for "does not exist" and "not yours": a refusal must not reveal that an item exists. */
@@ -14,6 +14,12 @@ function intParam(v: unknown, name: string, min: number, max: number): number | 
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new ApplianceError('BAD_PARAM', `参数 ${name} 须为 ${min} 到 ${max} 之间的整数。`, `bad ${name}`, { status: 400 });
   return n;
+}
+
+function sortParam(v: unknown): SearchSort {
+  if (v === undefined || v === '') return 'relevance';
+  if (typeof v === 'string' && (SORTS as readonly string[]).includes(v)) return v as SearchSort;
+  throw new ApplianceError('BAD_PARAM', `排序方式须为 ${SORTS.join('、')} 之一（相关度、日期、档号）。`, 'bad sort', { status: 400 });
 }
 
 function strParam(v: unknown): string | undefined {
@@ -31,7 +37,7 @@ function publicMeta(m: ItemMetadata) {
  * (search is already filtered inside Meilisearch by the session's tenant token), and every
  * search, view, page view and download leaves an audit record.
  */
-export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchService; store: ItemStore }): void {
+export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchService; store: ItemStore; departmentNames?: () => Promise<Record<string, string>> }): void {
   const visibleItem = async (ctx: Koa.Context): Promise<ItemMetadata> => {
     const id = String(ctx.params.id ?? '');
     const meta = await deps.store.getItem(id).catch(() => undefined);
@@ -52,10 +58,11 @@ export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchSer
       fonds: strParam(q.fonds),
       department: strParam(q.department),
       retention: retention as Retention | undefined,
+      sort: sortParam(q.sort),
       offset: intParam(q.offset, 'offset', 0, 100_000),
       limit: intParam(q.limit, 'limit', 1, 100),
     };
-    const details = { q: params.q, year: params.year, fonds: params.fonds, department: params.department, retention: params.retention, offset: params.offset };
+    const details = { q: params.q, year: params.year, fonds: params.fonds, department: params.department, retention: params.retention, offset: params.offset, ...(params.sort !== 'relevance' ? { sort: params.sort } : {}) };
     let result;
     try {
       result = await deps.search.search(currentViewer(ctx), params);
@@ -69,7 +76,10 @@ export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchSer
     // clients, worse at 1 (its flush probably stalls the index's own reads), and the record
     // could not say how many were found.
     await deps.auth.record(ctx, { action: 'item.search', target: '-', outcome: 'success', details: { ...details, total: result.total } });
-    ctx.body = result;
+    // 机构 names (the secadmin's table) for the codes in this answer only; a code without one stays a code.
+    const table = deps.departmentNames ? await deps.departmentNames().catch(() => ({}) as Record<string, string>) : {};
+    const codes = new Set([...Object.keys(result.facets.department ?? {}), ...result.items.map((i) => i.department).filter((d): d is string => Boolean(d))]);
+    ctx.body = { ...result, departmentNames: Object.fromEntries([...codes].filter((c) => Object.hasOwn(table, c)).map((c) => [c, table[c]])) };
   });
 
   router.get('/api/items/:id', requirePermission('item:read'), async (ctx) => {

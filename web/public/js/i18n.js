@@ -30,6 +30,9 @@ const zh = {
   integrityTitle: '完整性检测（四性检测）', integrityRun: '立即检测', integrityRunning: '正在检测，请稍候…', integrityOk: '全部正常', integrityBad: '发现问题', integrityRanAt: '检测时间 {time}，用时 {ms} 毫秒', integrityTotal: '条目总数', integrityItem: '条目', integrityStatusCol: '状态', integrityProblems: '问题', integrityNoItemProblems: '所有条目均正常。', integrityAllProblems: '全部问题（{n}）',
   integrityStatus: { ok: '正常', changed: '被改动', missing: '缺失', untracked: '未登记', unusable: '不可用', unsafe: '不安全' }, integrityAspects: { authenticity: '真实性', completeness: '完整性', usability: '可用性', security: '安全性' },
   signaturesDown: '病毒扫描服务不可用。', signatureEngine: '引擎版本', signatureVersion: '特征库版本', signatureDate: '特征库日期', signatureAge: '已有天数', signatureStale: '病毒特征库已 {days} 天未更新（上限 {max} 天），请尽快导入新特征库。', signatureImportNote: '导入特征库请在控制台运行 archive signatures import 路径（特征文件不经过浏览器）。',
+  exportCsv: '导出 CSV', exportXlsx: '导出 Excel', exportJsonl: '导出 JSONL', printPdf: '打印/导出PDF', auditAll: '全部', auditDetails: '详情', auditCount: '共 {total} 条，第 {from}–{to} 条（新的在前）', auditNewer: '较新', auditOlder: '较早', noArchivalCode: '（无档号）',
+  sortLabel: '排序', sortNames: { relevance: '相关度', date: '日期（新的在前）', archivalCode: '档号' },
+  departmentsTitle: '机构代码与名称', departmentsNote: '检索页的“机构”筛选显示此处的名称；没有名称的代码照原样显示。', departmentCode: '机构代码', departmentName: '名称', addDepartment: '添加一行', saveDepartments: '保存',
   networkError: '无法连接到一体机服务，请检查网络后重试。', notFound: '页面不存在。',
 };
 
@@ -63,6 +66,9 @@ const en = {
   integrityTitle: 'Integrity check', integrityRun: 'Check now', integrityRunning: 'Checking, please wait…', integrityOk: 'All good', integrityBad: 'Problems found', integrityRanAt: 'Checked {time}, took {ms} ms', integrityTotal: 'Items', integrityItem: 'Item', integrityStatusCol: 'Status', integrityProblems: 'Problems', integrityNoItemProblems: 'Every item is fine.', integrityAllProblems: 'All problems ({n})',
   integrityStatus: { ok: 'ok', changed: 'changed', missing: 'missing', untracked: 'untracked', unusable: 'unusable', unsafe: 'unsafe' }, integrityAspects: { authenticity: 'Authenticity', completeness: 'Completeness', usability: 'Usability', security: 'Security' },
   signaturesDown: 'The virus scanner is not available.', signatureEngine: 'Engine', signatureVersion: 'Signature version', signatureDate: 'Signature date', signatureAge: 'Age (days)', signatureStale: 'Virus signatures are {days} days old (limit {max}); import new signatures soon.', signatureImportNote: 'Import signatures at the console with archive signatures import PATH (signature files never go through the browser).',
+  exportCsv: 'Export CSV', exportXlsx: 'Export Excel', exportJsonl: 'Export JSONL', printPdf: 'Print / PDF', auditAll: 'all', auditDetails: 'Details', auditCount: '{total} records, {from}–{to} (newest first)', auditNewer: 'Newer', auditOlder: 'Older', noArchivalCode: '(no reference code)',
+  sortLabel: 'Sort', sortNames: { relevance: 'Relevance', date: 'Date (newest first)', archivalCode: 'Reference code' },
+  departmentsTitle: 'Office codes and names', departmentsNote: 'The search page shows these names in the Office filter; codes without a name are shown as they are.', departmentCode: 'Office code', departmentName: 'Name', addDepartment: 'Add a row', saveDepartments: 'Save',
   networkError: 'Cannot reach the appliance; check the network and retry.', notFound: 'No such page.',
 };
 

@@ -27,7 +27,9 @@ export function integrityPanel() {
   const msgs = messageArea();
   const body = h('div');
   const run = h('button.primary', { type: 'button', id: 'integrity-run' }, t('integrityRun'));
-  const el = h('div.card', { id: 'integrity' }, h('h2', t('integrityTitle')), msgs.el, run, body);
+  // The PDF is made on the appliance (Chinese font embedded) from the latest saved report.
+  const print = h('a.button', { id: 'integrity-pdf', href: '/api/integrity/latest.pdf', download: '' }, t('printPdf'));
+  const el = h('div.card', { id: 'integrity' }, h('h2', t('integrityTitle')), msgs.el, h('div.row.actions', run, print), body);
   run.addEventListener('click', busy(run, msgs, async () => {
     clear(body, h('p.muted', t('integrityRunning')));
     try {

@@ -12,26 +12,38 @@ const FACETS = [
 ];
 const LIMIT = 20;
 
-function facetLabel(name, value) {
-  return name === 'retention' ? t(`retentionNames.${value}`) : value;
+const SORTS = ['relevance', 'date', 'archivalCode'];
+
+/** 机构 codes by the names the server sent with the answer (the secadmin's table); else the code. */
+function facetLabel(name, value, names) {
+  if (name === 'retention') return t(`retentionNames.${value}`);
+  if (name === 'department' && names?.[value]) return names[value];
+  return value;
 }
 
 export function render(main, route) {
   const p = route.params;
-  const state = { q: p.get('q') ?? '', offset: Number(p.get('offset') ?? 0) || 0, filters: Object.fromEntries(FACETS.map(([f]) => [f, p.get(f) ?? ''])) };
+  const state = { q: p.get('q') ?? '', sort: SORTS.includes(p.get('sort')) ? p.get('sort') : 'relevance', offset: Number(p.get('offset') ?? 0) || 0, filters: Object.fromEntries(FACETS.map(([f]) => [f, p.get(f) ?? ''])) };
   const input = h('input', { id: 'search-input', type: 'search', value: state.q, placeholder: t('searchPlaceholder'), 'aria-label': t('searchLabel'), autocomplete: 'off' });
   const status = h('p.status', { id: 'search-status', 'aria-live': 'polite' });
+  const sort = h('select', { id: 'search-sort', 'aria-label': t('sortLabel') }, SORTS.map((s) => h('option', { value: s, selected: state.sort === s }, t(`sortNames.${s}`))));
+  sort.addEventListener('change', () => {
+    state.sort = sort.value;
+    state.offset = 0;
+    run();
+  });
   const facets = h('aside.facets', { id: 'facets', 'aria-label': 'filters' });
   const results = h('ol.results', { id: 'results' });
   const pager = h('nav.pager', { 'aria-label': 'pages' });
   const errors = h('div');
-  clear(main, h('section.search', h('div.searchbar', input), errors, h('div.search-body', facets, h('div.search-main', status, results, pager))));
+  clear(main, h('section.search', h('div.searchbar', input, h('label.sort', t('sortLabel'), ' ', sort)), errors, h('div.search-body', facets, h('div.search-main', status, results, pager))));
   let seq = 0;
 
   const hash = () => {
     const q = new URLSearchParams();
     if (state.q) q.set('q', state.q);
     for (const [f] of FACETS) if (state.filters[f]) q.set(f, state.filters[f]);
+    if (state.sort !== 'relevance') q.set('sort', state.sort);
     if (state.offset) q.set('offset', String(state.offset));
     return `#/search${q.size ? `?${q}` : ''}`;
   };
@@ -44,6 +56,7 @@ export function render(main, route) {
     results.setAttribute('aria-busy', 'true');
     const q = new URLSearchParams({ q: state.q, offset: String(state.offset), limit: String(LIMIT) });
     for (const [f] of FACETS) if (state.filters[f]) q.set(f, state.filters[f]);
+    if (state.sort !== 'relevance') q.set('sort', state.sort);
     let r;
     try {
       r = await get(`/api/search?${q}`);
@@ -79,7 +92,7 @@ export function render(main, route) {
       link.set('page', String(it.pages?.[0] ?? it.snippetPage ?? 1));
       return h('li.hit', { 'data-item': it.itemId },
         h('a.hit-link', { href: `#/item/${encodeURIComponent(it.itemId)}?${link}` }, h('span.code', it.archivalCode ?? it.itemId), ' ', h('span.title', safeMarks(it.titleHtml || it.title || ''))),
-        h('div.meta', [it.year ? h('span', `${t('year')} ${it.year}`) : null, it.retention ? h('span', t(`retentionNames.${it.retention}`)) : null, it.department ? h('span', it.department) : null, terms.length && it.pages?.length ? h('span.pages', t('pagesMatched', { pages: it.pages.join('、') })) : null]),
+        h('div.meta', [it.year ? h('span', `${t('year')} ${it.year}`) : null, it.retention ? h('span', t(`retentionNames.${it.retention}`)) : null, it.department ? h('span', { title: it.department }, facetLabel('department', it.department, r.departmentNames)) : null, terms.length && it.pages?.length ? h('span.pages', t('pagesMatched', { pages: it.pages.join('、') })) : null]),
         it.snippet ? h('p.snippet', safeMarks(it.snippet)) : null);
     }));
     clear(facets, FACETS.map(([f, label]) => {
@@ -87,7 +100,7 @@ export function render(main, route) {
       if (!counts.length && !state.filters[f]) return null;
       return h('div.facet', { 'data-facet': f }, h('h3', t(label)), h('ul', counts.map(([value, n]) => {
         const on = state.filters[f] === value;
-        return h('li', h('button.facet-value', { type: 'button', class: on ? 'on' : undefined, 'aria-pressed': on ? 'true' : 'false', onclick: () => { state.filters[f] = on ? '' : value; state.offset = 0; run(); } }, h('span', facetLabel(f, value)), h('span.count', String(n))));
+        return h('li', h('button.facet-value', { type: 'button', class: on ? 'on' : undefined, 'aria-pressed': on ? 'true' : 'false', onclick: () => { state.filters[f] = on ? '' : value; state.offset = 0; run(); } }, h('span', { title: value }, facetLabel(f, value, r.departmentNames)), h('span.count', String(n))));
       })));
     }), Object.values(state.filters).some(Boolean) ? h('button.link', { type: 'button', onclick: () => { for (const [f] of FACETS) state.filters[f] = ''; state.offset = 0; run(); } }, t('clearFilters')) : null);
     const prev = h('button', { type: 'button', id: 'page-prev', disabled: state.offset === 0, onclick: () => { state.offset = Math.max(0, state.offset - LIMIT); run(); } }, t('prev'));

@@ -4,6 +4,7 @@ import { clear, field, h } from './dom.js';
 import { t } from './i18n.js';
 import { healthPanel } from './health.js';
 import { integrityPanel, signaturesPanel } from './integrity.js';
+import { departmentsPanel } from './departments.js';
 import { busy, messageArea, table } from './ui.js';
 
 const CLEARANCES = ['公开', '内部', '秘密', '机密', '绝密'];
@@ -24,7 +25,7 @@ export function render(main) {
     await load();
   }));
   const health = healthPanel();
-  clear(main, h('section.security', h('h1', t('securityTitle')), h('div.grid', h('div', form, h('div.card', h('h2', t('postsTitle')), postsBox)), h('div', h('div.card', h('h2', t('assign')), usersBox), health.el, signaturesPanel().el, integrityPanel().el))));
+  clear(main, h('section.security', h('h1', t('securityTitle')), h('div.grid', h('div', form, h('div.card', h('h2', t('postsTitle')), postsBox), departmentsPanel().el), h('div', h('div.card', h('h2', t('assign')), usersBox), health.el, signaturesPanel().el, integrityPanel().el))));
 
   async function load() {
     const listMsgs = messageArea();

@@ -8,6 +8,7 @@ import { healthReport } from './health.ts';
 import type { Logger } from './log.ts';
 import { MeiliSupervisor } from './meilisearch.ts';
 import { acquireRunLock } from './run-lock.ts';
+import { issueConsoleToken } from './console-token.ts';
 import { createIngestService, ocrDataStatus } from '../ingest/index.ts';
 import { createSearchService } from '../search/index.ts';
 import { dataPath } from './data-dir.ts';
@@ -44,6 +45,8 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     cleanups.unshift(() => ingest.stop());
     cleanups.unshift(scheduleIntegrityCheck(cfg, { log, search, store: ingest.store }));
     let selfcheck: SelfcheckSchedule | undefined;
+    const consoleToken = await issueConsoleToken(cfg.dataDir);
+    cleanups.unshift(() => consoleToken.remove());
     const stopHooks: Array<() => Promise<void>> = [];
     const app = createWebApp({
       onStop: (hook) => stopHooks.push(hook),
@@ -54,6 +57,7 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
       uploadDir: dataPath(cfg.dataDir, 'run', 'uploads'),
       classificationCeiling: cfg.classificationCeiling,
       config: cfg,
+      consoleToken: consoleToken.token,
       health: () =>
         healthReport({
           meilisearch: () => meili.health(),

@@ -7,17 +7,19 @@ import { ApplianceError } from './errors.ts';
 import { healthReport } from './health.ts';
 import type { Logger } from './log.ts';
 import { MeiliSupervisor } from './meilisearch.ts';
+import { ClamdSupervisor } from './clamd-supervisor.ts';
 import { acquireRunLock } from './run-lock.ts';
 import { issueConsoleToken } from './console-token.ts';
 import { createIngestService, ocrDataStatus } from '../ingest/index.ts';
 import { createSearchService } from '../search/index.ts';
 import { dataPath } from './data-dir.ts';
-import { clamdHealth, createAuth, openSecurity, scheduleIntegrityCheck, setupTokenNotice } from '../security/index.ts';
+import { createAuth, openSecurity, scheduleIntegrityCheck, setupTokenNotice } from '../security/index.ts';
 import { createWebApp } from '../web/index.ts';
 import { selfcheckHealth, startSelfcheckSchedule, type SelfcheckSchedule } from './selfcheck-run.ts';
 
 export interface RunningAppliance {
   meili: MeiliSupervisor;
+  clamd: ClamdSupervisor;
   http: Server;
   /** The address the web server actually listens on (port 0 resolved). */
   httpAddr: string;
@@ -25,7 +27,12 @@ export interface RunningAppliance {
 }
 
 /** Start everything the appliance owns, in order; stop what started if a later step fails. */
-export async function startAppliance(cfg: Config, log: Logger): Promise<RunningAppliance> {
+export interface StartOptions {
+  /** 演示模式 (`archive demo`): test signatures only, shown in health, log and UI. */
+  demo?: boolean;
+}
+
+export async function startAppliance(cfg: Config, log: Logger, opts: StartOptions = {}): Promise<RunningAppliance> {
   await ensureDataDir(cfg.dataDir);
   const lock = await acquireRunLock(cfg.dataDir, cfg.httpAddr);
   const meili = new MeiliSupervisor(cfg, log);
@@ -33,6 +40,12 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
   try {
     await meili.start();
     cleanups.unshift(() => meili.stop());
+    // Without systemd nothing else starts clamd: the appliance runs its own (appliance/clamd-supervisor.ts).
+    const clamd = new ClamdSupervisor(cfg, log, { demo: opts.demo });
+    await clamd.start();
+    cleanups.unshift(() => clamd.stop());
+    // Everything below (ingest, health, self-check, integrity) scans through the clamd chosen here.
+    cfg = { ...cfg, clamd: clamd.address };
     const sec = await openSecurity(cfg);
     const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
     // No default password: the first administrators are created with this token (POST /api/auth/setup).
@@ -61,11 +74,11 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
       health: () =>
         healthReport({
           meilisearch: () => meili.health(),
-          clamd: () => clamdHealth(cfg.clamd, { maxAgeDays: cfg.signatureMaxAgeDays }),
+          clamd: () => clamd.health(),
           disk: () => diskHealth(cfg.dataDir),
           ocrData: () => ocrDataStatus(cfg.ocr.lang),
           selfcheck: () => selfcheck?.health() ?? selfcheckHealth(undefined),
-        }),
+        }, { demo: opts.demo }),
     });
     const { host, port } = parseHostPort(cfg.httpAddr);
     const http = await new Promise<Server>((resolve, reject) => {
@@ -93,6 +106,7 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     let stopped = false;
     return {
       meili,
+      clamd,
       http,
       httpAddr,
       async stop() {

@@ -10,7 +10,7 @@ import { MeiliSupervisor } from './meilisearch.ts';
 import { ClamdSupervisor } from './clamd-supervisor.ts';
 import { acquireRunLock } from './run-lock.ts';
 import { issueConsoleToken } from './console-token.ts';
-import { createIngestService, ocrDataStatus } from '../ingest/index.ts';
+import { createIngestService, ocrDataStatus, type IngestService } from '../ingest/index.ts';
 import { createSearchService } from '../search/index.ts';
 import { dataPath } from './data-dir.ts';
 import { createAuth, openSecurity, scheduleIntegrityCheck, setupTokenNotice } from '../security/index.ts';
@@ -20,6 +20,8 @@ import { selfcheckHealth, startSelfcheckSchedule, type SelfcheckSchedule } from 
 export interface RunningAppliance {
   meili: MeiliSupervisor;
   clamd: ClamdSupervisor;
+  /** The ingest service (for `archive demo`, which feeds it the samples). */
+  ingest: IngestService;
   http: Server;
   /** The address the web server actually listens on (port 0 resolved). */
   httpAddr: string;
@@ -107,6 +109,7 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
     return {
       meili,
       clamd,
+      ingest,
       http,
       httpAddr,
       async stop() {

@@ -134,7 +134,10 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     // The demo's own signature set: ClamAV's test signatures, nothing else.
     const sigDir = join(root, 'clamav');
     await mkdir(sigDir, { mode: 0o700 });
-    for (const f of await readdir(DEMO_SIGNATURES_DIR)) await copyFile(join(DEMO_SIGNATURES_DIR, f), join(sigDir, f));
+    const sigFiles = await readdir(DEMO_SIGNATURES_DIR).catch(() => {
+      throw new ApplianceError('DEMO_SIGNATURES_MISSING', `找不到 ClamAV 测试特征库：${DEMO_SIGNATURES_DIR}（演示模式须在源码目录中运行）。`, `test signatures not found at ${DEMO_SIGNATURES_DIR}`);
+    });
+    for (const f of sigFiles) await copyFile(join(DEMO_SIGNATURES_DIR, f), join(sigDir, f));
 
     // Defaults only, never the operator's config file or environment: the demo touches nothing real.
     const cfg = loadConfig({ env: {}, overrides: { dataDir, httpAddr, meili: { port: 0 }, clamd: `unix:${ownClamdSocket(dataDir)}`, clamdDatabaseDir: sigDir, integrity: { hour: 'off', scan: false }, backupDirs: [] } });

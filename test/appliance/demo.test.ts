@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, cleanup, pidAlive, runCli, tempDir, waitFor } from '../support/appliance.ts';
 import { Client } from '../security/support.ts';
+import { launchChromium, watchedPage } from '../web/browser.ts';
 
 interface DemoOut {
   ok: boolean;
@@ -76,7 +77,16 @@ describe('archive demo', () => {
       expect(logs.length).toBeGreaterThan(0);
       expect(logs.every((l) => l.mode === '演示模式')).toBe(true);
       expect(logs.some((l) => l.msg.includes('仅 ClamAV 测试特征库'))).toBe(true);
-      expect(await (await fetch(`${base}/ui/js/i18n.js`)).text()).toContain('演示模式');
+      // The banner on the page itself, before anyone logs in (real Chromium).
+      const browser = await launchChromium();
+      try {
+        const w = await watchedPage(browser, [], []);
+        await w.page.goto(base);
+        await w.page.waitForSelector('#demo-banner');
+        expect(await w.page.textContent('#demo-banner')).toContain('演示模式：临时数据，仅装有 ClamAV 测试特征库（不是真实病毒库）');
+      } finally {
+        await browser.close();
+      }
 
       // A staff member of each post finds that post's sample and nothing of the other.
       const zhang = new Client(base);

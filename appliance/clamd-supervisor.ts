@@ -160,6 +160,16 @@ export class ClamdSupervisor {
   /** Start clamd now if signatures are installed; otherwise say so once and look again shortly. */
   private async startWhenSignatures(): Promise<void> {
     if (this.stopping) return;
+    // A clamd that came up on the configured address meanwhile (started by hand, or slow at boot)
+    // is used as it is: never a second scanner beside it.
+    if (!this.child && this.address !== this.cfg.clamd && (await this.answers(this.cfg.clamd))) {
+      this.mode = { kind: 'external' };
+      this.address = this.cfg.clamd;
+      this.warnedNoSignatures = false;
+      this.log.info({ component: 'clamd', address: this.cfg.clamd }, 'clamd now answers on the configured address; using it');
+      return;
+    }
+    if (this.stopping) return;
     const sigs = await installedSignatures(this.cfg.clamdDatabaseDir);
     if (sigs.length === 0) {
       if (!this.warnedNoSignatures) {
@@ -253,7 +263,7 @@ export class ClamdSupervisor {
       clearTimeout(killer);
     }
     this.child = undefined;
-    if (this.mode.kind === 'own') {
+    if (this.address === `unix:${ownClamdSocket(this.cfg.dataDir)}` || this.mode.kind === 'own') {
       await rm(ownClamdSocket(this.cfg.dataDir), { force: true });
       await rm(this.pidFile(), { force: true });
     }

@@ -46,8 +46,11 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
     const clamd = new ClamdSupervisor(cfg, log, { demo: opts.demo });
     await clamd.start();
     cleanups.unshift(() => clamd.stop());
-    // Everything below (ingest, health, self-check, integrity) scans through the clamd chosen here.
-    cfg = { ...cfg, clamd: clamd.address };
+    // Everything below (ingest, health, self-check, integrity) scans through the clamd the
+    // supervisor names, read at each use: it may change once (to a clamd that appears on the
+    // configured address while the appliance's own waits for signatures).
+    const configured = cfg;
+    cfg = Object.defineProperty({ ...configured }, 'clamd', { get: () => clamd.address, enumerable: true });
     const sec = await openSecurity(cfg);
     const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
     // No default password: the first administrators are created with this token (POST /api/auth/setup).

@@ -90,6 +90,27 @@ describe('archive serve runs clamd itself on a machine without systemd', () => {
       expect(s2.pid).toBeUndefined();
       expect((await s2.health()).status).toBe('down');
       await s2.stop();
+
+      // No systemd, nothing answers, no signatures: it waits with its own socket — and when a
+      // clamd comes up on the configured address meanwhile, it uses that one instead.
+      const emptyDb = join(dir, 'empty-db');
+      await mkdir(emptyDb);
+      const late = join(dir, 'late', 'clamd.sock');
+      const s3 = new ClamdSupervisor({ ...cfg, clamd: `unix:${late}`, clamdDatabaseDir: emptyDb }, log, { systemd: false, pollMs: 200 });
+      await s3.start();
+      expect(s3.supervising).toBe(true);
+      expect(s3.address).toBe(`unix:${ownClamdSocket(dir)}`);
+      expect((await s3.health()).reason).toContain(NO_SIGNATURES_ZH);
+      const lateClamd = await startTestClamd({ socketPath: late });
+      try {
+        await waitFor(async () => (s3.address === `unix:${late}` ? true : undefined), 30_000, 'switched to the clamd on the configured address');
+        expect(s3.supervising).toBe(false);
+        expect(s3.pid).toBeUndefined();
+        expect((await s3.health()).status).toBe('ok');
+      } finally {
+        await s3.stop();
+        await lateClamd.stop();
+      }
     } finally {
       await ext.stop();
       await cleanup(dir);

@@ -28,12 +28,12 @@ export interface RunningAppliance {
   stop(): Promise<void>;
 }
 
-/** Start everything the appliance owns, in order; stop what started if a later step fails. */
 export interface StartOptions {
   /** 演示模式 (`archive demo`): test signatures only, shown in health, log and UI. */
   demo?: boolean;
 }
 
+/** Start everything the appliance owns, in order; stop what started if a later step fails. */
 export async function startAppliance(cfg: Config, log: Logger, opts: StartOptions = {}): Promise<RunningAppliance> {
   await ensureDataDir(cfg.dataDir);
   const lock = await acquireRunLock(cfg.dataDir, cfg.httpAddr);

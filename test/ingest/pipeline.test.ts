@@ -206,5 +206,6 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
     expect(done2.items[0].outcome).toBe('archived');
     await app.stop();
     expect((await verifyAll(dataDir)).count).toBe(3);
-  });
+    // Three OCR runs, a kill and two restarts: over the default 120 s on a busy 2-core machine.
+  }, 900_000);
 });

@@ -13,6 +13,7 @@ import { registerBundle } from './commands/bundle.ts';
 import { registerBackup } from './commands/backup.ts';
 import { registerVerify } from './commands/verify.ts';
 import { registerSignatures } from './commands/signatures.ts';
+import { registerDemo } from './commands/demo.ts';
 import { commanderErrorZh } from './cli-errors.ts';
 
 const program = new Command();
@@ -42,5 +43,6 @@ registerBundle(program);
 registerBackup(program);
 registerVerify(program);
 registerSignatures(program);
+registerDemo(program);
 
 await program.parseAsync(process.argv);

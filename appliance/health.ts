@@ -5,12 +5,14 @@ export interface HealthReport {
   status: ComponentStatus;
   time: string;
   components: Record<string, ComponentHealth>;
+  /** 演示模式 (`archive demo`): test signatures, throwaway data; shown everywhere. */
+  demo?: true;
 }
 
 export type HealthCheck = () => Promise<ComponentHealth> | ComponentHealth;
 
 /** Run every component check at once; the appliance is as healthy as its sickest component. */
-export async function healthReport(checks: Record<string, HealthCheck>): Promise<HealthReport> {
+export async function healthReport(checks: Record<string, HealthCheck>, opts: { demo?: boolean } = {}): Promise<HealthReport> {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]): Promise<[string, ComponentHealth]> => {
       try {
@@ -24,5 +26,5 @@ export async function healthReport(checks: Record<string, HealthCheck>): Promise
   const components = Object.fromEntries(entries);
   const statuses = entries.map(([, c]) => c.status);
   const status: ComponentStatus = statuses.includes('down') ? 'down' : statuses.includes('degraded') ? 'degraded' : 'ok';
-  return { status, time: new Date().toISOString(), components };
+  return { status, time: new Date().toISOString(), components, ...(opts.demo ? { demo: true as const } : {}) };
 }

@@ -7,8 +7,10 @@ import { ApplianceError } from './errors.ts';
 import { healthReport } from './health.ts';
 import type { Logger } from './log.ts';
 import { MeiliSupervisor } from './meilisearch.ts';
+import { ClamdSupervisor } from './clamd-supervisor.ts';
 import { acquireRunLock } from './run-lock.ts';
-import { createIngestService, ocrDataStatus } from '../ingest/index.ts';
+import { issueConsoleToken } from './console-token.ts';
+import { createIngestService, ocrDataStatus, type IngestService } from '../ingest/index.ts';
 import { createSearchService } from '../search/index.ts';
 import { dataPath } from './data-dir.ts';
 import { backupHealth, clamdHealth, createAuth, openSecurity, scheduleBackups, scheduleIntegrityCheck, setupTokenNotice } from '../security/index.ts';
@@ -17,14 +19,22 @@ import { selfcheckHealth, startSelfcheckSchedule, type SelfcheckSchedule } from 
 
 export interface RunningAppliance {
   meili: MeiliSupervisor;
+  clamd: ClamdSupervisor;
+  /** The ingest service (for `archive demo`, which feeds it the samples). */
+  ingest: IngestService;
   http: Server;
   /** The address the web server actually listens on (port 0 resolved). */
   httpAddr: string;
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** 演示模式 (`archive demo`): test signatures only, shown in health, log and UI. */
+  demo?: boolean;
+}
+
 /** Start everything the appliance owns, in order; stop what started if a later step fails. */
-export async function startAppliance(cfg: Config, log: Logger): Promise<RunningAppliance> {
+export async function startAppliance(cfg: Config, log: Logger, opts: StartOptions = {}): Promise<RunningAppliance> {
   await ensureDataDir(cfg.dataDir);
   const lock = await acquireRunLock(cfg.dataDir, cfg.httpAddr);
   const meili = new MeiliSupervisor(cfg, log);
@@ -32,6 +42,15 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
   try {
     await meili.start();
     cleanups.unshift(() => meili.stop());
+    // Without systemd nothing else starts clamd: the appliance runs its own (appliance/clamd-supervisor.ts).
+    const clamd = new ClamdSupervisor(cfg, log, { demo: opts.demo });
+    await clamd.start();
+    cleanups.unshift(() => clamd.stop());
+    // Everything below (ingest, health, self-check, integrity) scans through the clamd the
+    // supervisor names, read at each use: it may change once (to a clamd that appears on the
+    // configured address while the appliance's own waits for signatures).
+    const configured = cfg;
+    cfg = Object.defineProperty({ ...configured }, 'clamd', { get: () => clamd.address, enumerable: true });
     const sec = await openSecurity(cfg);
     const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
     // No default password: the first administrators are created with this token (POST /api/auth/setup).
@@ -45,6 +64,8 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     cleanups.unshift(scheduleIntegrityCheck(cfg, { log, search, store: ingest.store }));
     cleanups.unshift(scheduleBackups(cfg, { log }));
     let selfcheck: SelfcheckSchedule | undefined;
+    const consoleToken = await issueConsoleToken(cfg.dataDir);
+    cleanups.unshift(() => consoleToken.remove());
     const stopHooks: Array<() => Promise<void>> = [];
     const app = createWebApp({
       onStop: (hook) => stopHooks.push(hook),
@@ -55,15 +76,16 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
       uploadDir: dataPath(cfg.dataDir, 'run', 'uploads'),
       classificationCeiling: cfg.classificationCeiling,
       config: cfg,
+      consoleToken: consoleToken.token,
       health: () =>
         healthReport({
           meilisearch: () => meili.health(),
-          clamd: () => clamdHealth(cfg.clamd, { maxAgeDays: cfg.signatureMaxAgeDays }),
+          clamd: () => clamd.health(),
           disk: () => diskHealth(cfg.dataDir),
           ocrData: () => ocrDataStatus(cfg.ocr.lang),
           selfcheck: () => selfcheck?.health() ?? selfcheckHealth(undefined),
           backup: () => backupHealth(cfg),
-        }),
+        }, { demo: opts.demo }),
     });
     const { host, port } = parseHostPort(cfg.httpAddr);
     const http = await new Promise<Server>((resolve, reject) => {
@@ -91,6 +113,8 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     let stopped = false;
     return {
       meili,
+      clamd,
+      ingest,
       http,
       httpAddr,
       async stop() {

@@ -1,5 +1,5 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
 import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
@@ -62,6 +62,8 @@ export interface CsvProblem {
   line: number;
   /** The column's header as written in the file. */
   column?: string;
+  /** 1-based position of that column (A = 1), as a spreadsheet shows it. */
+  columnNumber?: number;
   code: string;
   message: string;
 }
@@ -103,47 +105,48 @@ export async function readCsvManifest(csvPath: string, opts: CsvCheckOptions = {
     const st = await stat(abs);
     if (!st.isFile()) throw new Error('not a file');
     if (st.size > MAX_CSV_BYTES) {
-      throw new ApplianceError('CSV_TOO_LARGE', `CSV 文件过大（超过 10 MB）：${csvPath}`, `CSV larger than 10 MB: ${csvPath}`, { status: 413 });
+      throw new ApplianceError('CSV_TOO_LARGE', `CSV 文件过大（超过 10 MB）：${basename(csvPath)}`, `CSV larger than 10 MB: ${basename(csvPath)}`, { status: 413 });
     }
     bytes = await readFile(abs);
   } catch (e) {
     if (e instanceof ApplianceError) throw e;
-    throw new ApplianceError('CSV_NOT_FOUND', `找不到 CSV 清单文件：${csvPath}`, `CSV not readable: ${csvPath}: ${(e as Error).message}`, { status: 400 });
+    // The name only: an uploaded CSV lives under the server's own folders, which are nobody's business.
+    throw new ApplianceError('CSV_NOT_FOUND', `找不到 CSV 清单文件：${basename(csvPath)}`, `CSV not readable: ${basename(csvPath)}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { status: 400 });
   }
   const manifest = parseCsvManifest(bytes, dirname(abs), opts);
   const base = await realpath(dirname(abs));
+  const fileCol = { column: manifest.headerOf.file, columnNumber: manifest.fileColumn };
   for (const row of manifest.rows) {
-    const col = manifest.headerOf.file;
     let st;
     try {
       st = await stat(row.path);
     } catch {
-      manifest.problems.push({ line: row.line, column: col, code: 'CSV_FILE_NOT_FOUND', message: `第 ${row.line} 行：找不到“${row.file}”（相对于 CSV 所在目录）` });
+      manifest.problems.push({ line: row.line, ...fileCol, code: 'CSV_FILE_NOT_FOUND', message: `${where(row.line, fileCol)}：找不到“${row.file}”（相对于 CSV 所在目录）` });
       continue;
     }
     // A link on the stick must not lead out of the folder the CSV describes.
     const real = await realpath(row.path);
     if (real !== base && !real.startsWith(base + sep)) {
-      manifest.problems.push({ line: row.line, column: col, code: 'CSV_PATH_OUTSIDE', message: `第 ${row.line} 行：“${row.file}”指向 CSV 所在目录之外，已拒绝` });
+      manifest.problems.push({ line: row.line, ...fileCol, code: 'CSV_PATH_OUTSIDE', message: `${where(row.line, fileCol)}：“${row.file}”指向 CSV 所在目录之外，已拒绝` });
       continue;
     }
     if (st.isFile()) row.kind = 'file';
     else if (st.isDirectory()) row.kind = 'folder';
-    else manifest.problems.push({ line: row.line, column: col, code: 'CSV_FILE_NOT_FOUND', message: `第 ${row.line} 行：“${row.file}”不是文件或目录` });
+    else manifest.problems.push({ line: row.line, ...fileCol, code: 'CSV_FILE_NOT_FOUND', message: `${where(row.line, fileCol)}：“${row.file}”不是文件或目录` });
   }
   manifest.problems.sort((a, b) => a.line - b.line);
   return { encoding: manifest.encoding, rows: manifest.rows, problems: manifest.problems };
 }
 
 /** Check CSV bytes. Paths are resolved against baseDir but not opened (readCsvManifest does that). */
-export function parseCsvManifest(bytes: Uint8Array, baseDir: string, opts: CsvCheckOptions = {}): CsvManifest & { headerOf: Record<CsvColumn, string> } {
+export function parseCsvManifest(bytes: Uint8Array, baseDir: string, opts: CsvCheckOptions = {}): CsvManifest & { headerOf: Record<CsvColumn, string>; fileColumn?: number } {
   const { text, encoding } = decodeCsv(bytes);
   const problems: CsvProblem[] = [];
   if (encoding === 'gb18030' && text.includes('\ufffd')) {
     problems.push({ line: 0, code: 'CSV_ENCODING', message: 'CSV 文件的编码无法识别（既不是 UTF-8 也不是 GB18030）：请用 Excel 另存为“CSV UTF-8（逗号分隔）”' });
   }
   const headerOf = { ...CSV_COLUMNS } as Record<CsvColumn, string>;
-  const out = { encoding, rows: [] as CsvManifestRow[], problems, headerOf };
+  const out: CsvManifest & { headerOf: Record<CsvColumn, string>; fileColumn?: number } = { encoding, rows: [] as CsvManifestRow[], problems, headerOf };
 
   let records: Array<{ record: string[]; info: { lines: number }; raw: string }>;
   try {
@@ -172,20 +175,21 @@ export function parseCsvManifest(bytes: Uint8Array, baseDir: string, opts: CsvCh
     const key = aliases.get(name) ?? aliases.get(name.toLowerCase());
     if (!key) {
       if (name === '' || IGNORED.has(name) || IGNORED.has(name.toLowerCase())) return;
-      problems.push({ line: 1, column: raw, code: 'CSV_UNKNOWN_COLUMN', message: `表头“${raw}”无法识别。可用的列：${Object.values(CSV_COLUMNS).join('、')}（或英文 ${Object.keys(CSV_COLUMNS).join(', ')}）` });
+      problems.push({ line: 1, column: raw, columnNumber: i + 1, code: 'CSV_UNKNOWN_COLUMN', message: `第 1 行（表头）第 ${i + 1} 列：表头“${raw}”无法识别。可用的列：${Object.values(CSV_COLUMNS).join('、')}（或英文 ${Object.keys(CSV_COLUMNS).join(', ')}）` });
       return;
     }
     if (colIndex.has(key)) {
-      problems.push({ line: 1, column: raw, code: 'CSV_DUPLICATE_COLUMN', message: `表头“${raw}”与“${headerOf[key]}”重复` });
+      problems.push({ line: 1, column: raw, columnNumber: i + 1, code: 'CSV_DUPLICATE_COLUMN', message: `第 1 行（表头）第 ${i + 1} 列：表头“${raw}”与第 ${colIndex.get(key)! + 1} 列“${headerOf[key]}”重复` });
       return;
     }
     colIndex.set(key, i);
     headerOf[key] = raw;
   });
   if (!colIndex.has('file')) {
-    problems.push({ line: 1, column: CSV_COLUMNS.file, code: 'CSV_MISSING_COLUMN', message: `缺少必需的列：文件（或 file）。现有表头：${header.record.join(',') || '（空）'}` });
+    problems.push({ line: 1, column: CSV_COLUMNS.file, code: 'CSV_MISSING_COLUMN', message: `第 1 行（表头）：缺少必需的列：文件（或 file）。现有表头：${header.record.join(',') || '（空）'}` });
   }
   if (problems.length) return out;
+  out.fileColumn = colIndex.get('file')! + 1;
 
   const seenFiles = new Map<string, number>();
   const seenCodes = new Map<string, number>();
@@ -196,7 +200,10 @@ export function parseCsvManifest(bytes: Uint8Array, baseDir: string, opts: CsvCh
       return i === undefined ? '' : (rec.record[i] ?? '').trim();
     };
     if (rec.record.every((c) => c.trim() === '')) continue; // Excel writes ",,,," for rows it thinks are used
-    const bad = (column: CsvColumn, code: string, message: string) => problems.push({ line, column: headerOf[column], code, message: `第 ${line} 行“${headerOf[column]}”：${message}` });
+    const bad = (column: CsvColumn, code: string, message: string) => {
+      const at = { column: headerOf[column], columnNumber: colIndex.get(column)! + 1 };
+      problems.push({ line, ...at, code, message: `${where(line, at)}：${message}` });
+    };
     if (rec.record.length > header.record.length && rec.record.slice(header.record.length).some((c) => c.trim() !== '')) {
       problems.push({ line, code: 'CSV_EXTRA_CELLS', message: `第 ${line} 行的列数（${rec.record.length}）多于表头（${header.record.length}）：可能有未加引号的逗号` });
     }
@@ -278,12 +285,22 @@ export function parseCsvManifest(bytes: Uint8Array, baseDir: string, opts: CsvCh
   return out;
 }
 
-/** Throw CSV_INVALID listing every problem (for the CLI and the upload API), or return the rows. */
-export function requireValidCsv(m: CsvManifest, csvName = 'CSV'): CsvManifestRow[] {
+/** "第 3 行“岗位”（第 9 列）": where a spreadsheet user finds the cell. */
+function where(line: number, at: { column?: string; columnNumber?: number }): string {
+  return `第 ${line} 行${at.column ? `“${at.column}”` : ''}${at.columnNumber ? `（第 ${at.columnNumber} 列）` : ''}`;
+}
+
+/**
+ * Throw CSV_INVALID listing every problem, one per line (for the CLI and the upload API), or
+ * return the rows. The CSV is named by its file name only: an uploaded one sits in the server's
+ * own folders, and those paths are nobody's business.
+ */
+export function requireValidCsv(m: CsvManifest, csvPath = 'CSV'): CsvManifestRow[] {
   if (m.problems.length === 0) return m.rows;
+  const csvName = basename(csvPath);
   const shown = m.problems.slice(0, 50).map((p) => p.message);
   if (m.problems.length > 50) shown.push(`……另有 ${m.problems.length - 50} 处问题`);
-  throw new ApplianceError('CSV_INVALID', `${csvName} 有 ${m.problems.length} 处问题，未导入任何文件：\n  ${shown.join('\n  ')}`, `${csvName}: ${m.problems.length} problems; nothing imported`, {
+  throw new ApplianceError('CSV_INVALID', `CSV 清单“${csvName}”有 ${m.problems.length} 处问题，未导入任何文件：\n  ${shown.join('\n  ')}`, `CSV ${csvName}: ${m.problems.length} problems; nothing imported`, {
     status: 400,
     details: { problems: m.problems },
   });

@@ -6,7 +6,7 @@ import type { HealthReport } from '../appliance/health.ts';
 import type { Logger } from '../appliance/log.ts';
 import type { IngestService } from '../ingest/index.ts';
 import type { SearchService } from '../search/index.ts';
-import { publicRoute, type Auth } from '../security/index.ts';
+import type { Auth } from '../security/index.ts';
 import { ingestRoutes } from './ingest-routes.ts';
 import { itemRoutes } from './item-routes.ts';
 import { itemEditRoutes } from './item-edit-routes.ts';
@@ -16,11 +16,14 @@ import { backupRoutes } from './backup-routes.ts';
 import { backupRecipientRoutes } from './backup-recipient-routes.ts';
 import { reportRoutes } from './report-routes.ts';
 import { departmentNamesCache } from '../security/index.ts';
+import { healthRoutes } from './health-routes.ts';
 import type { Classification, Config } from '../appliance/config.ts';
 
 export interface WebDeps {
   log: Logger;
   health: () => Promise<HealthReport>;
+  /** The console's secret for the full health report (appliance/console-token.ts); without it, ok/degraded/down only. */
+  consoleToken?: string;
   /** Sessions, the deny-by-default route guard, /api/auth/* and /api/admin/* (security/). */
   auth: Auth;
   /** Search and items (absent in tests that exercise only the auth layer). */
@@ -80,11 +83,7 @@ export function createWebApp(deps: WebDeps): Koa {
   });
   app.use(securityHeaders);
 
-  router.get('/api/health', publicRoute(), async (ctx) => {
-    const report = await deps.health();
-    ctx.status = report.status === 'down' ? 503 : 200;
-    ctx.body = report;
-  });
+  healthRoutes(router, { auth: deps.auth, health: deps.health, consoleToken: deps.consoleToken });
 
   deps.auth.routes(router);
   const cfg = deps.config;

@@ -8,7 +8,7 @@ import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
 import { ApplianceError } from '../appliance/errors.ts';
-import { jobProgress, MAX_FILE_BYTES, type IngestService, type JobProgress } from '../ingest/index.ts';
+import { csvTemplate, CSV_TEMPLATE_NAME, jobProgress, MAX_FILE_BYTES, type IngestService, type JobProgress } from '../ingest/index.ts';
 import { safeFileName } from '../ingest/safe-name.ts';
 import { canSee, currentUser, currentViewer, requirePermission, type Auth } from '../security/index.ts';
 import type Koa from 'koa';
@@ -125,6 +125,13 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
     await deps.auth.record(ctx, { action: 'item.reocr.request', target: id, outcome: 'success', details: { job: job.id } });
     ctx.status = 202;
     ctx.body = { job: job.id, progress: jobProgress(job) };
+  });
+
+  // The CSV manifest template (headers and one example row), for Excel and WPS: see ingest/csv-template.ts.
+  router.get('/api/ingest/csv-template', requirePermission('item:ingest'), async (ctx) => {
+    ctx.type = 'text/csv; charset=utf-8';
+    ctx.set('Content-Disposition', `attachment; filename="csv-template.csv"; filename*=UTF-8''${encodeURIComponent(CSV_TEMPLATE_NAME)}`);
+    ctx.body = csvTemplate();
   });
 
   router.get('/api/jobs', requirePermission('item:ingest'), async (ctx) => {

@@ -60,8 +60,8 @@ function report(job: Job, json: boolean): number {
 
 export function registerIngest(program: Command): void {
   program
-    .command('ingest <path...>')
-    .description('导入扫描件：文件为一件，页面图片文件夹为一件，其余文件夹按批导入；可附 CSV 清单\ningest scans: a file is one item, a folder of page images is one item, other folders are batches; optional CSV manifest')
+    .command('ingest [path...]')
+    .description('导入扫描件：文件为一件，页面图片文件夹为一件，其余文件夹按批导入；可附 CSV 清单\ningest scans: a file is one item, a folder of page images is one item, other folders are batches; optional CSV manifest\n（只给 --manifest 时，CSV 所列即全部条目，路径相对于 CSV 所在目录 / with --manifest alone, the CSV names every item, relative to its folder）')
     .option('--manifest <csv>', 'CSV 清单（文件,档号,题名,文号,责任者,日期,保管期限,密级,岗位）')
     .option('--posts <list>', '默认岗位，逗号分隔 default posts (CSV 岗位 wins)')
     .option('--classification <密级>', `默认密级 default classification: ${CLASSIFICATIONS.join('/')}`, '内部')
@@ -70,6 +70,10 @@ export function registerIngest(program: Command): void {
       action(async (paths: string[], opts: { manifest?: string; posts?: string; classification: string; wait?: boolean }, cmd: Command) => {
         const cfg = configFor(cmd);
         const json = Boolean(globalOptions(cmd).json);
+        // The CSV names every item (relative to its own folder): PATH is needed only without one.
+        if (paths.length === 0 && !opts.manifest) {
+          throw new ApplianceError('USAGE', '请给出要导入的文件或文件夹，或用 --manifest 指定 CSV 清单（清单列出全部条目）。', 'give PATH... or --manifest CSV', { status: 400 });
+        }
         if (!(CLASSIFICATIONS as readonly string[]).includes(opts.classification)) {
           throw new ApplianceError('USAGE', `密级须为 ${CLASSIFICATIONS.join('、')} 之一：${opts.classification}`, 'bad --classification', { status: 400 });
         }

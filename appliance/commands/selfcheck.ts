@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
 import { runningAppliance } from '../run-lock.ts';
 import { runSelfcheck } from '../selfcheck-run.ts';
+import { effectiveClamdAddress } from '../clamd-supervisor.ts';
 import { consoleActor, openSecurity } from '../../security/index.ts';
 
 const LABEL = { ok: '正常', warning: '警告', failure: '失败' } as const;
@@ -12,7 +13,9 @@ export function registerSelfcheck(program: Command): void {
     .description('隔离自检：路由、网络接口、监听端口、遥测、文件权限、病毒库、OCR 数据、磁盘、时钟（只读本机状态，不发送任何数据包；退出码：0 无失败，1 有失败）\nisolation self-check; reads the machine only, never sends a packet (exit 0 no failures, 1 failures)')
     .action(
       action(async (_opts: unknown, cmd: Command) => {
-        const cfg = configFor(cmd);
+        // The appliance's own clamd (no systemd) answers in the data dir, not at the configured address.
+        const configured = configFor(cmd);
+        const cfg = { ...configured, clamd: effectiveClamdAddress(configured) };
         const json = Boolean(globalOptions(cmd).json);
         const run = await runningAppliance(cfg.dataDir);
         const serving = run && run.httpAddr !== 'console' ? run : undefined;

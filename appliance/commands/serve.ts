@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { action, configFor } from '../cli-common.ts';
 import { createLogger } from '../log.ts';
 import { startAppliance } from '../server.ts';
+import { underNpm, watchParent } from '../parent-watch.ts';
 
 export function registerServe(program: Command): void {
   program
@@ -22,6 +23,15 @@ export function registerServe(program: Command): void {
           };
           process.once('SIGINT', onSignal);
           process.once('SIGTERM', onSignal);
+          // A closed terminal or SSH session: stop cleanly instead of dying with Meilisearch orphaned.
+          process.once('SIGHUP', onSignal);
+          // Under npx/npm, the signal goes to npm, which dies without passing it on (appliance/parent-watch.ts).
+          if (underNpm()) {
+            watchParent((was, now) => {
+              log.info({ parentWas: was, parentNow: now }, 'npm wrapper ended; shutting down');
+              void running.stop().then(resolve);
+            });
+          }
         });
         return 0;
       }),

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
 import { ApplianceError } from '../errors.ts';
 import { clamdHealth, consoleActor, importSignatures, openSecurity } from '../../security/index.ts';
+import { effectiveClamdAddress } from '../clamd-supervisor.ts';
 
 /** The age limit: --max-age-days, else the configured signatureMaxAgeDays. */
 function maxAge(opt: string | undefined, configured: number): number {
@@ -23,10 +24,10 @@ export function registerSignatures(program: Command): void {
       action(async (path: string, opts: { databaseDir?: string; maxAgeDays?: string }, cmd: Command) => {
         const cfg = configFor(cmd);
         const sec = await openSecurity(cfg);
-        const r = await importSignatures(path, { databaseDir: opts.databaseDir ?? cfg.clamdDatabaseDir, clamd: cfg.clamd, audit: sec.audit, actor: consoleActor(), maxAgeDays: maxAge(opts.maxAgeDays, cfg.signatureMaxAgeDays) });
+        const r = await importSignatures(path, { databaseDir: opts.databaseDir ?? cfg.clamdDatabaseDir, clamd: effectiveClamdAddress(cfg), audit: sec.audit, actor: consoleActor(), maxAgeDays: maxAge(opts.maxAgeDays, cfg.signatureMaxAgeDays) });
         if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify({ ok: true, ...r })}\n`);
         else {
-          process.stdout.write(r.loaded ? `病毒库已更新并生效（clamd 重载用时 ${(r.reloadMs / 1000).toFixed(1)} 秒）：\n` : '病毒库已安装（clamd 未运行，将在其启动时加载）：\n');
+          process.stdout.write(r.loaded ? `病毒库已更新并生效（clamd 重载用时 ${(r.reloadMs / 1000).toFixed(1)} 秒）：\n` : '病毒库已安装（clamd 未运行，将在其启动时加载；无 systemd 时运行中的 archive serve 会自动启动 clamd）：\n');
           for (const f of r.files) process.stdout.write(`  ${f.name}${f.version ? `  版本 ${f.version}` : ''}${f.buildTime ? `  构建于 ${f.buildTime}` : ''}${f.signatures ? `  ${f.signatures} 条特征` : ''}\n`);
           process.stdout.write(`  引擎 ${r.status.engine}${r.status.signatureVersion ? `，daily ${r.status.signatureVersion}（${r.status.ageDays} 天前）` : ''}\n`);
           if (r.ignored.length) process.stderr.write(`已忽略非病毒库文件：${r.ignored.join('、')}\n`);
@@ -43,7 +44,7 @@ export function registerSignatures(program: Command): void {
     .action(
       action(async (opts: { maxAgeDays?: string }, cmd: Command) => {
         const cfg = configFor(cmd);
-        const h = await clamdHealth(cfg.clamd, { maxAgeDays: maxAge(opts.maxAgeDays, cfg.signatureMaxAgeDays) });
+        const h = await clamdHealth(effectiveClamdAddress(cfg), { maxAgeDays: maxAge(opts.maxAgeDays, cfg.signatureMaxAgeDays) });
         if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify(h)}\n`);
         else process.stdout.write(`${h.status === 'ok' ? '正常' : h.status === 'degraded' ? '警告' : '不可用'}：${h.reason}\n`);
         return h.status === 'down' ? EXIT.failure : EXIT.ok;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
 import type { HealthReport } from '../health.ts';
 import { runningAppliance } from '../run-lock.ts';
+import { readConsoleToken } from '../console-token.ts';
 
 const LABEL: Record<string, string> = { ok: '正常', degraded: '降级', down: '故障' };
 
@@ -24,13 +25,16 @@ export function registerStatus(program: Command): void {
           else process.stdout.write(`设备服务未运行；控制台命令（进程 ${run.pid}）正在使用数据目录 ${cfg.dataDir}。\n`);
           return EXIT.notRunning;
         }
-        const res = await fetch(`http://${run.httpAddr}/api/health`, { signal: AbortSignal.timeout(10_000) });
+        // The console's token (run/console-token, 0600) unlocks the components; without it only ok/degraded/down.
+        const token = await readConsoleToken(cfg.dataDir);
+        const res = await fetch(`http://${run.httpAddr}/api/health`, { headers: token ? { 'x-archive-console': token } : {}, signal: AbortSignal.timeout(10_000) });
         const report = (await res.json()) as HealthReport;
         if (json) {
           process.stdout.write(`${JSON.stringify({ ok: report.status === 'ok', running: true, pid: run.pid, httpAddr: run.httpAddr, health: report })}\n`);
         } else {
           process.stdout.write(`设备服务运行中：进程 ${run.pid}，http://${run.httpAddr}/，总体 ${LABEL[report.status]}\n`);
-          for (const [name, c] of Object.entries(report.components)) process.stdout.write(`  ${name.padEnd(12)} ${LABEL[c.status]}  ${c.reason}\n`);
+          if (!report.components) process.stdout.write('  （无法读取 run/console-token：各组件详情仅对能读取数据目录的用户显示）\n');
+          for (const [name, c] of Object.entries(report.components ?? {})) process.stdout.write(`  ${name.padEnd(12)} ${LABEL[c.status]}  ${c.reason}\n`);
         }
         return report.status === 'ok' ? EXIT.ok : EXIT.failure;
       }),

@@ -40,7 +40,8 @@ NODE="$R/opt/archive/current/runtime/node"
 pid=$!
 ok=0
 for i in $(seq 1 300); do
-  if "$NODE" -e 'fetch("http://127.0.0.1:8080/api/health").then((r) => r.json()).then((j) => { if (j.components.meilisearch.status !== "ok" || /尚未运行/.test(j.components.selfcheck.reason)) process.exit(1); console.log("HEALTH:" + JSON.stringify(j)); }, () => process.exit(1))'; then ok=1; break; fi
+  # The console's token (run/console-token) unlocks the components; anonymous callers get ok/degraded/down only.
+  if "$NODE" -e 'const fs = require("node:fs"); let tok = ""; try { tok = fs.readFileSync(process.argv[1] + "/run/console-token", "utf8").trim(); } catch {} fetch("http://127.0.0.1:8080/api/health", { headers: { "x-archive-console": tok } }).then((r) => r.json()).then((j) => { if (j.components.meilisearch.status !== "ok" || /尚未运行/.test(j.components.selfcheck.reason)) process.exit(1); console.log("HEALTH:" + JSON.stringify(j)); }, () => process.exit(1))' "$ARCHIVE_DATA_DIR"; then ok=1; break; fi
   sleep 0.2
 done
 kill -TERM $pid; wait $pid || true

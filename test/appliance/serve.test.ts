@@ -1,15 +1,17 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, pidAlive, startServe, waitFor, type ServeHandle } from '../support/appliance.ts';
+import { cleanup, consoleHealth, pidAlive, startServe, waitFor, type ServeHandle } from '../support/appliance.ts';
 
 interface Health {
   status: string;
   components: Record<string, { status: string; reason: string; pid?: number; port?: number }>;
 }
 
+let dataDirOfApp = '';
+/** The full report, as the console reads it (anonymous callers get ok/degraded/down only). */
 async function health(base: string): Promise<Health | undefined> {
-  const res = await fetch(`${base}/api/health`);
+  const res = await consoleHealth(base, dataDirOfApp);
   return (await res.json()) as Health;
 }
 
@@ -40,6 +42,7 @@ describe('archive serve', () => {
   it('answers /api/health within 30 s on an empty data dir with meilisearch ok', async () => {
     const started = Date.now();
     app = await startServe();
+    dataDirOfApp = app.dataDir;
     const h = await waitFor(async () => {
       const r = await health(app.base);
       return r?.components.meilisearch.status === 'ok' ? r : undefined;

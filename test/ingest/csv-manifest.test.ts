@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplianceError } from '../../appliance/errors.ts';
-import { parseCsvManifest, parseDate, parseRetention, readCsvManifest, requireValidCsv, checkRelativePath } from '../../ingest/index.ts';
+import { parseCsvManifest, parseDate, parseRetention, readCsvManifest, requireValidCsv, checkRelativePath, csvTemplate, CSV_COLUMNS } from '../../ingest/index.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 
 const HEADER = '文件,档号,题名,文号,责任者,日期,保管期限,密级,岗位';
@@ -150,5 +150,56 @@ describe('CSV manifest', () => {
     expect(parseRetention('长期')).toBeUndefined();
     expect(checkRelativePath('a//./b\\c.tif')).toEqual({ ok: true, value: 'a/b/c.tif' });
     for (const bad of ['..', 'a/../../b', '\\\\server\\share\\x', '~/x', 'a/..\\..\\b']) expect(checkRelativePath(bad).ok, bad).toBe(false);
+  });
+
+  it('reports one problem per line with line and column, and never the server\'s path', async () => {
+    const upload = join(dir, 'run', 'uploads', 'mq3x-5f2a');
+    await mkdir(upload, { recursive: true });
+    await writeFile(join(upload, 'a.tif'), 'x');
+    const csv = `${HEADER}\na.tif,,,,,,,内部,NOPE\nb.tif,,,,,,,内部,NOPE;ZH\n`;
+    await writeFile(join(upload, 'items.csv'), csv);
+    const m = await readCsvManifest(join(upload, 'items.csv'), { knownPosts: new Set(['ZH']) });
+    expect(m.problems.map((p) => [p.line, p.column, p.columnNumber, p.code])).toEqual([
+      [2, '岗位', 9, 'CSV_UNKNOWN_POST'],
+      [3, '岗位', 9, 'CSV_UNKNOWN_POST'],
+      [3, '文件', 1, 'CSV_FILE_NOT_FOUND'],
+    ]);
+    expect(m.problems[0].message).toBe('第 2 行“岗位”（第 9 列）：岗位 NOPE 不存在');
+    expect(m.problems[2].message).toBe('第 3 行“文件”（第 1 列）：找不到“b.tif”（相对于 CSV 所在目录）');
+    let err: ApplianceError | undefined;
+    try {
+      requireValidCsv(m, join(upload, 'items.csv'));
+    } catch (e) {
+      err = e as ApplianceError;
+    }
+    expect(err?.code).toBe('CSV_INVALID');
+    // The heading names the CSV by its file name; each problem is a line of its own.
+    const lines = err!.zh.split('\n');
+    expect(lines[0]).toBe('CSV 清单“items.csv”有 3 处问题，未导入任何文件：');
+    expect(lines.slice(1).map((l) => l.trim())).toEqual(m.problems.map((p) => p.message));
+    // No server path anywhere in what a client receives.
+    const body = JSON.stringify(err!.toJSON());
+    expect(body).not.toContain(dir);
+    expect(body).not.toContain('uploads');
+    await expect(readCsvManifest(join(upload, 'missing.csv'))).rejects.toSatisfy((e: ApplianceError) => !JSON.stringify(e.toJSON()).includes(dir));
+    // Header problems say where too.
+    const typo = await readCsvManifest(await write('typo2.csv', '文件,提名\nscans/a.tif,x\n'));
+    expect(typo.problems[0]).toMatchObject({ line: 1, column: '提名', columnNumber: 2 });
+    expect(typo.problems[0].message).toMatch(/^第 1 行（表头）第 2 列：表头“提名”无法识别/);
+  });
+
+  it('offers a template (UTF-8 with BOM, CRLF) with the README\'s headers and one example row that passes the check', () => {
+    const bytes = csvTemplate();
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const text = bytes.subarray(3).toString('utf8');
+    const lines = text.split('\r\n');
+    expect(lines[0]).toBe(Object.values(CSV_COLUMNS).join(','));
+    expect(lines[0]).toBe(HEADER);
+    expect(lines.filter(Boolean)).toHaveLength(2);
+    const m = parseCsvManifest(bytes, '/base', { ceiling: '内部', knownPosts: new Set(['BGS', 'ZH']) });
+    expect(m.problems).toEqual([]);
+    expect(m.encoding).toBe('utf-8');
+    expect(m.rows).toHaveLength(1);
+    expect(m.rows[0].metadata).toMatchObject({ archivalCode: 'J012-2014-Y-BGS-0001', title: '关于召开档案工作会议的通知', date: '2014-03-12', retention: 'Y', classification: '内部', posts: ['BGS', 'ZH'] });
   });
 });

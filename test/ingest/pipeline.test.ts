@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ItemStore, JobStore, type Job } from '../../ingest/index.ts';
 import { cer } from '../../ingest/ocr/cer.ts';
 import { verifyAudit } from '../../security/index.ts';
-import { SHARED, cleanup, runCli, startServe, tempDir, waitFor } from '../support/appliance.ts';
+import { SHARED, cleanup, consoleHealth, runCli, startServe, tempDir, waitFor } from '../support/appliance.ts';
 import { eicarBytes, startTestClamd, type TestClamd } from '../support/clamd.ts';
 
 const SAMPLES = join(SHARED, 'samples/items');
@@ -196,7 +196,7 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
     await new Promise((r) => setTimeout(r, 3_000));
     expect((await jobs.load(job2)).items[0].stage).toBe('received');
     expect((await ItemStore.open(dataDir)).count).toBe(2);
-    const health = (await (await fetch(`${app.base}/api/health`)).json()) as { components: { clamd: { status: string } } };
+    const health = (await (await consoleHealth(app.base, app.dataDir)).json()) as { components: { clamd: { status: string } } };
     expect(health.components.clamd.status).toBe('down');
     clamd = await startTestClamd({ socketPath: socket });
     const done2 = await waitFor(async () => {
@@ -206,5 +206,6 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
     expect(done2.items[0].outcome).toBe('archived');
     await app.stop();
     expect((await verifyAll(dataDir)).count).toBe(3);
-  });
+    // Three OCR runs, a kill and two restarts: over the default 120 s on a busy 2-core machine.
+  }, 900_000);
 });

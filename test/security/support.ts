@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { healthReport } from '../../appliance/health.ts';
+import { healthReport, type HealthReport } from '../../appliance/health.ts';
 import { createLogger } from '../../appliance/log.ts';
 import { createWebApp } from '../../web/index.ts';
 import { argon2Hasher, createAuth, openSecurity, type Auth, type PasswordHasher, type Role } from '../../security/index.ts';
@@ -42,14 +42,14 @@ export interface TestApp {
 }
 
 /** The real koa app with the real security stores on a temp data dir, on a loopback port. */
-export async function startTestApp(opts: { lockout?: { maxPerAccount?: number; maxPerSource?: number } } = {}): Promise<TestApp> {
+export async function startTestApp(opts: { lockout?: { maxPerAccount?: number; maxPerSource?: number }; health?: () => Promise<HealthReport>; consoleToken?: string } = {}): Promise<TestApp> {
   const dir = await tempDir('archive-sec-');
   const sec = await openSecurity({ dataDir: dir });
   const clock = { now: Date.now(), advance(ms: number) { clock.now += ms; } };
   const hasher = countingHasher();
   const log = createLogger({ level: 'silent' });
   const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log, now: () => clock.now, hasher, lockout: opts.lockout });
-  const app = createWebApp({ log, auth, health: () => healthReport({}) });
+  const app = createWebApp({ log, auth, health: opts.health ?? (() => healthReport({})), consoleToken: opts.consoleToken });
   const server: Server = await new Promise((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
   });

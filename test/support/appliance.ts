@@ -88,3 +88,10 @@ export function runCli(args: string[], env: Record<string, string>, unset: strin
     p.on('exit', (code) => resolve({ code, out, err }));
   });
 }
+
+/** The full health report as the console reads it (the token in run/console-token), not the public summary. */
+export async function consoleHealth(base: string, dataDir: string): Promise<Response> {
+  const { readConsoleToken } = await import('../../appliance/console-token.ts');
+  const token = await readConsoleToken(dataDir);
+  return fetch(`${base}/api/health`, { headers: token ? { 'x-archive-console': token } : {} });
+}

@@ -11,11 +11,15 @@ export function healthPanel() {
   async function load() {
     let r;
     try {
-      // 503 still carries the report: read it either way.
-      const res = await fetch('/api/health', { headers: { accept: 'application/json' } });
+      // 503 still carries the report: read it either way. Only the sysadmin and secadmin get the details.
+      const res = await fetch('/api/health/details', { headers: { accept: 'application/json' }, credentials: 'same-origin' });
       r = await res.json();
     } catch (e) {
       clear(el, h('h2', t('health')), h('div.error', { role: 'alert' }, t('networkError')));
+      return;
+    }
+    if (r?.error) {
+      clear(el, h('h2', t('health')), h('div.error', { role: 'alert' }, r.error.message ?? r.error.code));
       return;
     }
     const disk = r.components?.disk;
@@ -26,7 +30,7 @@ export function healthPanel() {
       disk?.totalBytes ? h('figure', usageBar(t('diskUse'), disk.totalBytes - disk.freeBytes, disk.totalBytes, `${t('used')} ${fmtBytes(disk.totalBytes - disk.freeBytes)} / ${fmtBytes(disk.totalBytes)} · ${t('free')} ${fmtBytes(disk.freeBytes)}`, 'chart-disk'), h('figcaption', t('diskUse'))) : null);
   }
   load();
-  return { el, load, report: () => get('/api/health').catch(() => undefined) };
+  return { el, load, report: () => get('/api/health/details').catch(() => undefined) };
 }
 
 /** A component's name in the UI language; an unknown component keeps its code. */

@@ -65,7 +65,8 @@ export function render(main) {
   });
 
   const form = h('form.card', { id: 'upload-form' }, h('h2', t('ingestTitle')), msgs.el, drop, chosen,
-    h('div.row', field(t('csvFile'), csvInput), field(t('postsField'), posts), field(t('classification'), classification)), uploadBar, submit);
+    h('div.row', field(t('csvFile'), csvInput), field(t('postsField'), posts), field(t('classification'), classification)),
+    h('p.muted', h('a', { href: '/api/ingest/csv-template', download: '', id: 'csv-template' }, t('csvTemplate')), ' ', t('csvTemplateHint')), uploadBar, submit);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     submit.disabled = true;

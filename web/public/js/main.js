@@ -4,6 +4,7 @@ import { clear, h } from './dom.js';
 import { lang, setLang, t } from './i18n.js';
 import { showLogin, showPasswordChange } from './login.js';
 import { showError } from './ui.js';
+import { showDemoBanner } from './demo-banner.js';
 
 const PAGES = {
   search: { perm: 'item:search', nav: 'navSearch', load: () => import('./search.js') },
@@ -122,3 +123,4 @@ whenAuthLost(() => {
 });
 window.addEventListener('hashchange', () => state.me && !state.me.mustChangePassword && route());
 start();
+showDemoBanner();

@@ -4,7 +4,11 @@ import { t } from './i18n.js';
 
 /** Show the server's message (Chinese, with its code) where the person is looking. */
 export function showError(container, err) {
-  const box = h('div.error', { role: 'alert' }, h('span.msg', err?.message ?? String(err)), err?.code ? h('small.code', ` [${err.code}]`) : null);
+  // A list of problems (a CSV's bad cells) is shown one per line under the first line of the message.
+  const problems = Array.isArray(err?.details?.problems) ? err.details.problems : undefined;
+  const text = err?.message ?? String(err);
+  const box = h('div.error', { role: 'alert' }, h('span.msg', problems ? text.split('\n')[0] : text), err?.code ? h('small.code', ` [${err.code}]`) : null,
+    problems ? h('ul.problems', problems.map((p) => h('li', { 'data-line': p.line ?? '', 'data-column': p.columnNumber ?? '' }, p.message ?? p.code ?? ''))) : null);
   container.prepend(box);
   return box;
 }

@@ -22,7 +22,7 @@ const patchBody = z
   .strict();
 
 /** How long a narrowing edit waits for Meilisearch's confirmation before it is refused. */
-export const NARROWING_DEADLINE_MS = 15_000;
+export const NARROWING_DEADLINE_MS = 20_000;
 
 /** Does the change take the item away from anyone who could see it (a post removed, 密级 raised)? */
 export function isNarrowing(before: Pick<ItemMetadata, 'posts' | 'classification'>, after: Pick<ItemMetadata, 'posts' | 'classification'>): boolean {

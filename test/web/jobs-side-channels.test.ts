@@ -31,7 +31,7 @@ let jobCli: string;
 async function upload(cl: Client, files: Array<{ name: string; bytes: Buffer | string }>, fields: Record<string, string>): Promise<{ status: number; body: any }> {
   const fd = new FormData();
   for (const [k, v] of Object.entries(fields)) fd.append(k, v);
-  for (const f of files) fd.append('files', new Blob([f.bytes]), f.name);
+  for (const f of files) fd.append('files', new Blob([typeof f.bytes === 'string' ? f.bytes : new Uint8Array(f.bytes)]), f.name);
   const res = await fetch(`${cl.base}/api/ingest/upload`, { method: 'POST', body: fd, headers: { cookie: [...cl.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'x-csrf-token': cl.cookies.get('archive_csrf')! } });
   return { status: res.status, body: await res.json() };
 }

@@ -146,6 +146,8 @@ export async function viewItem(job: Job, item: JobItem, who: JobWho, lookup: Ite
 /** Progress over the visible items only: a hidden item's pages are not counted (nor its existence, beyond the count). */
 export function visibleProgress(job: Job, visible: JobItem[]): JobView['progress'] {
   const p = jobProgress({ ...job, items: visible });
+  // Why a job waits names services ("unix:/run/clamav/clamd.ctl …"): no host path in it either.
+  if (p.waitingReason) p.waitingReason = relativise(p.waitingReason, job.root);
   const pagesFailed = visible.filter((i) => FAILED.has(i.outcome)).reduce((s, i) => s + itemPages(i), 0);
   return { ...p, pagesFailed, hiddenItems: job.items.length - visible.length };
 }
@@ -167,7 +169,7 @@ export async function viewJob(job: Job, who: JobWho, lookup: ItemLookup, cache?:
     via: job.via,
     actor: own ? job.actor.name : job.via === 'inbox' ? '热文件夹' : '命令行',
     state: job.state,
-    waitingReason: job.waitingReason,
+    waitingReason: job.waitingReason ? relativise(job.waitingReason, job.root) : undefined,
     reocrOf: reocr ? { itemId: reocr.replaces!, archivalCode: reocr.archivalCode, title: reocr.title } : undefined,
     items,
     hiddenItems: job.items.length - visible.length,

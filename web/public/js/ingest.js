@@ -162,8 +162,7 @@ export function render(main) {
       // A job this page did not start (a re-OCR from the viewer, a hot-folder batch): follow it
       // too, so it turns 完成 here without a reload.
       if (p.state !== 'done') track(p.jobId).catch(() => undefined);
-      clearTimeout(refreshTimer);
-      refreshTimer = setTimeout(refreshJobs, p.state === 'done' ? 0 : 2_000);
+      scheduleRefresh(p.state === 'done' ? 0 : 2_000);
       return;
     }
     if (card.loading) {
@@ -177,9 +176,23 @@ export function render(main) {
       await load(card, p.jobId).catch((err) => msgs.error(err));
     }
     paint(card);
-    clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(refreshJobs, p.state === 'done' ? 0 : 2_000);
+    scheduleRefresh(p.state === 'done' ? 0 : 2_000);
   });
+
+  // The job list is read again at most every 2 s while events flow, and at once when a job is done.
+  // An earlier refresh is never pushed back: with several jobs running, a steady stream of events
+  // would otherwise keep postponing it and a finished job would stay 处理中 in the list.
+  let refreshAt = 0;
+  function scheduleRefresh(ms) {
+    const at = Date.now() + ms;
+    if (refreshAt && refreshAt <= at) return;
+    clearTimeout(refreshTimer);
+    refreshAt = at;
+    refreshTimer = setTimeout(() => {
+      refreshAt = 0;
+      refreshJobs();
+    }, ms);
+  }
 
   async function refreshJobs() {
     let jobs;

@@ -15,6 +15,6 @@ export { ITEM_ID, checkItemMetadata, isSafeComponent } from './item-schema.ts';
 export { readCsvManifest, parseCsvManifest, requireValidCsv, decodeCsv, checkRelativePath, parseDate, parseRetention, CSV_COLUMNS, type CsvManifest, type CsvManifestRow, type CsvProblem, type CsvCheckOptions, type CsvColumn } from './csv-manifest.ts';
 export { csvTemplate, CSV_TEMPLATE_NAME } from './csv-template.ts';
 export { createIngestService, submitPaths, submitIntake, planIntake, MAX_FILE_BYTES, type IngestService, type SubmitOptions } from './service.ts';
-export { JobStore, jobProgress, ITEM_STAGES, type Job, type JobItem, type JobActor, type JobProgress, type ItemStage, type ItemOutcome } from './jobs.ts';
+export { JobStore, jobProgress, itemPages, ITEM_STAGES, type Job, type JobItem, type JobActor, type JobProgress, type ItemStage, type ItemOutcome } from './jobs.ts';
 export type { IntakeItem } from './intake.ts';
 export { listTree, type TreeListing } from './manifest.ts';

@@ -6,6 +6,7 @@ import type { PlanProblem } from './batch-plan.ts';
 import { newJobId, type IntakeMetadata, type Job, type JobItem, type JobStore } from './jobs.ts';
 import { safeFileName } from './safe-name.ts';
 import { stageFile } from './stage-file.ts';
+import { openInputs } from './ocr/decode.ts';
 import { randomBytes } from 'node:crypto';
 
 /** One item as intake hands it over: its files in page order, and what the CSV or form said of it. */
@@ -27,6 +28,21 @@ export interface IntakeOptions {
   /** Largest single file accepted (uploads and scanner folders alike). */
   maxFileBytes: number;
   problems?: PlanProblem[];
+  /** Folder the batch was named from (names are shown relative to it). */
+  root?: string;
+}
+
+/**
+ * Pages of an item's files from their headers (no pixels decoded), so the job's page total is
+ * right before OCR starts. A file that cannot be opened counts as unknown: the runner then fails
+ * the item with the decoder's own message.
+ */
+async function countPages(files: string[]): Promise<number | undefined> {
+  try {
+    return (await openInputs(files)).length;
+  } catch {
+    return undefined;
+  }
 }
 
 export function newItemId(): string {
@@ -69,10 +85,11 @@ export async function submitJob(jobs: JobStore, items: IntakeItem[], opts: Intak
           throw e;
         }
       }
-      jobItems.push({ n: n + 1, label: item.label, itemId: item.replaces ?? newItemId(), replaces: item.replaces, sources, metadata: item.metadata, csvLine: item.csvLine, stage: 'received', outcome: 'pending', pagesDone: 0 });
+      const pagesExpected = await countPages(sources.map((s) => join(staging.dir, s.staged)));
+      jobItems.push({ n: n + 1, label: item.label, itemId: item.replaces ?? newItemId(), replaces: item.replaces, sources, metadata: item.metadata, csvLine: item.csvLine, stage: 'received', outcome: 'pending', pagesDone: 0, pagesExpected });
     }
     const now = new Date().toISOString();
-    const job: Job = { id, createdAt: now, updatedAt: now, via: opts.via, actor: opts.actor, options: { posts: opts.posts, classification: opts.classification }, state: 'queued', items: jobItems, problems: opts.problems ?? [] };
+    const job: Job = { id, createdAt: now, updatedAt: now, via: opts.via, actor: opts.actor, options: { posts: opts.posts, classification: opts.classification }, state: 'queued', items: jobItems, problems: opts.problems ?? [], root: opts.root };
     await staging.commit(job);
     return job;
   } catch (e) {

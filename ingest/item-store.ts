@@ -232,7 +232,7 @@ export class ItemStore {
    * written beside the old (.new) and the manifest's .new is the commit point, so a crash either
    * leaves the old pair or is rolled forward to the new pair on the next read.
    */
-  updateMetadata(id: string, patch: ItemMetadataPatch): Promise<ItemMetadata> {
+  updateMetadata(id: string, patch: ItemMetadataPatch, opts: { beforeWrite?: (next: ItemMetadata, before: ItemMetadata) => Promise<void> } = {}): Promise<ItemMetadata> {
     return this.serial(async () => {
       const meta = await this.getItem(id);
       if (!meta) throw notFound(id);
@@ -259,6 +259,10 @@ export class ItemStore {
       if (!manifest || !manifest.has(ITEM_JSON)) {
         throw new ApplianceError('ITEM_DAMAGED', `条目 ${id} 的清单（manifest）缺失或损坏，已拒绝修改；请先运行完整性校验。`, `manifest of ${id} missing or corrupt; refusing to update`, { status: 409 });
       }
+      // Whatever must happen before the change may exist (a narrowing edit first takes the item out
+      // of the old audience's search); if it throws, nothing is written. Inside the serial queue,
+      // so no other edit of the store lands between it and the write.
+      await opts.beforeWrite?.(checked.value, meta);
       // Other files keep the hashes the manifest already holds: an edit never blesses a damaged file.
       await this.index.markDirty();
       await writeFileAtomic(join(dir, `${ITEM_JSON}.new`), JSON.stringify(checked.value, null, 1));
@@ -324,7 +328,7 @@ export class ItemStore {
       throw new ApplianceError('ITEM_EXISTS', `条目编号 ${id} 已被另一条目使用。`, `item id ${id} already holds other files`, { status: 409 });
     }
     const dup = this.findBySources(shas);
-    if (dup) throw new ApplianceError('ITEM_DUPLICATE', `与已归档的条目 ${dup} 完全相同，未重复归档。`, `same files as item ${dup}`, { status: 409, details: { itemId: dup } });
+    if (dup) throw new ApplianceError('ITEM_DUPLICATE', '该文件已归档，未重复归档。', `same files as item ${dup}`, { status: 409, details: { itemId: dup } });
     if (meta.archivalCode) {
       const holder = this.index.code(meta.archivalCode);
       if (holder) throw codeTaken(meta.archivalCode, holder);
@@ -505,6 +509,6 @@ function invalid(problems: string[]): ApplianceError {
 }
 
 function codeTaken(code: string, holder: string): ApplianceError {
-  return new ApplianceError('ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被条目 ${holder} 使用，档号必须唯一。`, `archival code ${code} already used by ${holder}`, { status: 409, details: { archivalCode: code, itemId: holder } });
+  return new ApplianceError('ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被占用，档号必须唯一。`, `archival code ${code} already used by ${holder}`, { status: 409, details: { archivalCode: code, itemId: holder } });
 }
 

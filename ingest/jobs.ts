@@ -40,9 +40,13 @@ export interface JobItem {
   stage: ItemStage;
   outcome: ItemOutcome;
   pageCount?: number;
+  /** Pages counted at intake (headers only), so a job's page total is known before OCR starts. */
+  pagesExpected?: number;
   pagesDone: number;
   error?: { code: string; message: string };
   duplicateOf?: string;
+  /** The archived item already holding this item's 档号 (shown only to someone who may see it). */
+  codeHolder?: string;
   finishedAt?: string;
   /** Milliseconds spent in each stage (a waiting scanner counts as scan time). */
   timings?: { scan?: number; ocr?: number; assemble?: number; store?: number; index?: number };
@@ -70,6 +74,8 @@ export interface Job {
   items: JobItem[];
   /** Files named at intake that could not become items, with the reason. */
   problems: PlanProblem[];
+  /** Folder the batch was named from: names in the job are shown relative to it, never as host paths. */
+  root?: string;
   startedAt?: string;
   finishedAt?: string;
 }
@@ -160,9 +166,14 @@ export interface JobProgress {
 /** Below this a rate is noise (a batch that failed at once "ran" for milliseconds). */
 export const MIN_RATE_MS = 5_000;
 
+/** Pages of one item as far as known: read by OCR, else counted at intake, else one per file. */
+export function itemPages(i: JobItem): number {
+  return i.pageCount ?? i.pagesExpected ?? i.sources.length;
+}
+
 export function jobProgress(job: Job, now = Date.now()): JobProgress {
-  const pagesTotal = job.items.reduce((s, i) => s + (i.pageCount ?? i.sources.length), 0);
-  const pagesDone = job.items.reduce((s, i) => s + (i.outcome === 'pending' ? i.pagesDone : i.pageCount ?? i.sources.length), 0);
+  const pagesTotal = job.items.reduce((s, i) => s + itemPages(i), 0);
+  const pagesDone = job.items.reduce((s, i) => s + (i.outcome === 'pending' ? i.pagesDone : itemPages(i)), 0);
   const p: JobProgress = {
     jobId: job.id,
     state: job.state,
@@ -175,7 +186,7 @@ export function jobProgress(job: Job, now = Date.now()): JobProgress {
   // The rate counts pages read into the archive (archived items whole, running ones as far as they
   // got), not failed, refused or duplicate items that pagesDone counts as finished; a done job's
   // rate is over its own run, not up to now.
-  const read = job.items.reduce((s, i) => s + (i.outcome === 'archived' ? i.pageCount ?? i.sources.length : i.outcome === 'pending' ? i.pagesDone : 0), 0);
+  const read = job.items.reduce((s, i) => s + (i.outcome === 'archived' ? itemPages(i) : i.outcome === 'pending' ? i.pagesDone : 0), 0);
   const ms = job.startedAt ? (job.state === 'done' && job.finishedAt ? Date.parse(job.finishedAt) : now) - Date.parse(job.startedAt) : 0;
   if (read > 0 && ms >= MIN_RATE_MS) {
     p.pagesPerMinute = Math.round((read / (ms / 60_000)) * 10) / 10;

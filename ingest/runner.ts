@@ -25,6 +25,11 @@ export class JournalWriteError extends ApplianceError {
 
 export interface RunnerEvents {
   progress: [JobProgress & { item?: { n: number; label: string; stage: string; outcome: string; pagesDone: number; pageCount?: number } }];
+  /**
+   * The same moment as 'progress', with the journal itself: listeners that show a job to a person
+   * (web/job-view.ts) filter it for that person. Read it synchronously; the runner keeps mutating it.
+   */
+  journal: [Job, JobItem | undefined];
 }
 
 /**
@@ -104,17 +109,19 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     const write = this.saving.then(() => this.jobs.save(job));
     this.saving = write.catch(() => undefined);
     const p = jobProgress(job);
-    const event = item ? { ...p, item: { n: item.n, label: item.label, stage: item.stage, outcome: item.outcome, pagesDone: item.pagesDone, pageCount: item.pageCount } } : p;
+    const event = item ? { ...p, item: { n: item.n, label: item.label, stage: item.stage, outcome: item.outcome, pagesDone: item.pagesDone, pageCount: item.pageCount ?? item.pagesExpected } } : p;
     // Tell listeners only once the journal says so: a page that reloads GET /api/jobs on an
     // event must find the state the event announced (it found "running" after "done").
     return write.then(
       () => {
         this.emit('progress', event);
+        this.emit('journal', job, item);
       },
       (e) => {
         const err = e instanceof JournalWriteError ? e : new JournalWriteError(job.id, e);
         this.deps.log.error({ job: job.id, err: err.message }, 'journal save failed; job paused');
         this.emit('progress', { ...jobProgress(job), state: 'waiting', waitingReason: err.zh });
+        this.emit('journal', { ...job, state: 'waiting', waitingReason: err.zh }, undefined);
         throw err;
       },
     );
@@ -285,16 +292,22 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
       }
     }
     if (item.replaces) return false; // re-OCR: the item's own originals, its own 档号
+    // Neither message names the other item: it may belong to a post the submitter does not hold.
+    // The journal keeps its id apart (duplicateOf / codeHolder) and web/job-view.ts shows it only to
+    // someone who may see that item; the audit record names it, so an auditor can see probing.
     const dup = await this.deps.findDuplicate(item.sources.map((s) => s.sha256));
     if (dup) {
       item.duplicateOf = dup;
-      await this.finish(job, item, 'duplicate', 'DUPLICATE', `与已归档的条目 ${dup} 完全相同，未重复归档。`);
+      await this.finish(job, item, 'duplicate', 'DUPLICATE', '该文件已归档，未重复归档。');
+      await this.deps.audit({ actor: job.actor, action: 'ingest.refused', target: item.label, outcome: 'refused', details: { job: job.id, reason: 'duplicate', existing: dup } });
       return true;
     }
     const code = item.metadata.archivalCode;
     const holder = code ? await this.deps.archivalCodeTaken(code) : undefined;
     if (code && holder) {
-      await this.finish(job, item, 'failed', 'ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被条目 ${holder} 使用，档号必须唯一。`);
+      item.codeHolder = holder;
+      await this.finish(job, item, 'failed', 'ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被占用，档号必须唯一。`);
+      await this.deps.audit({ actor: job.actor, action: 'ingest.refused', target: item.label, outcome: 'refused', details: { job: job.id, reason: 'archival-code-taken', archivalCode: code, existing: holder } });
       return true;
     }
     return false;

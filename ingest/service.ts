@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import type { Classification, Config } from '../appliance/config.ts';
 import { dataPath } from '../appliance/data-dir.ts';
 import { ApplianceError } from '../appliance/errors.ts';
@@ -66,10 +66,19 @@ export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'man
 }
 
 /** Queue items as a job (the running appliance, or this console command, works it). */
-export async function submitIntake(jobs: JobStore, audit: AuditLog, items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[] }): Promise<Job> {
-  const job = await submitJob(jobs, items, { via: opts.via, actor: opts.actor, posts: opts.posts ?? [], classification: opts.classification ?? '内部', maxFileBytes: MAX_FILE_BYTES, problems: opts.problems });
+export async function submitIntake(jobs: JobStore, audit: AuditLog, items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[]; root?: string }): Promise<Job> {
+  const job = await submitJob(jobs, items, { via: opts.via, actor: opts.actor, posts: opts.posts ?? [], classification: opts.classification ?? '内部', maxFileBytes: MAX_FILE_BYTES, problems: opts.problems, root: opts.root });
   await audit.append({ actor: opts.actor.name, role: opts.actor.role, source: opts.actor.source, action: 'ingest.submit', target: job.id, outcome: 'success', details: { via: opts.via, items: job.items.length, problems: job.problems.length } });
   return job;
+}
+
+/** The folder holding everything named: the parent of a single folder, so its own name is kept. */
+export function batchRoot(paths: string[]): string | undefined {
+  if (paths.length === 0) return undefined;
+  const parents = paths.map((p) => dirname(resolve(p)).split(sep));
+  const common: string[] = [];
+  for (let i = 0; parents.every((p) => i < p.length && p[i] === parents[0][i]); i++) common.push(parents[0][i]);
+  return common.join(sep) || sep;
 }
 
 export async function submitPaths(cfg: Config, jobs: JobStore, audit: AuditLog, paths: string[], opts: SubmitOptions): Promise<Job> {
@@ -85,7 +94,7 @@ export async function submitPaths(cfg: Config, jobs: JobStore, audit: AuditLog, 
     throw e;
   }
   const { items, problems } = planned;
-  return submitIntake(jobs, audit, items, { ...opts, problems });
+  return submitIntake(jobs, audit, items, { ...opts, problems, root: batchRoot([...paths, ...(opts.manifest ? [opts.manifest] : [])]) });
 }
 
 export interface IngestService {
@@ -155,7 +164,8 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
       if (!meta) throw new ApplianceError('ITEM_NOT_FOUND', `条目不存在：${itemId}`, `no such item ${itemId}`, { status: 404 });
       const files = await Promise.all(meta.originals.map((o) => store.originalPath(itemId, o.name)));
       const { itemId: _id, pageCount: _p, originals: _o, createdAt: _c, updatedAt: _u, ...metadata } = meta;
-      return submitItems([{ label: meta.archivalCode ?? itemId, files, metadata, replaces: itemId }], { via: 'reocr', actor, posts: meta.posts, classification: meta.classification });
+      const label = [meta.archivalCode, meta.title].filter(Boolean).join(' ') || meta.originals[0]?.name || itemId;
+      return submitItems([{ label, files, metadata, replaces: itemId }], { via: 'reocr', actor, posts: meta.posts, classification: meta.classification });
     },
     start(opts = {}) {
       runner.start();

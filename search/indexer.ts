@@ -108,11 +108,29 @@ export class Indexer {
     return { pages: pageDocs.length, truncated: built.filter((b) => b.item.truncatedPages > 0).map((b) => b.item.itemId) };
   }
 
-  /** Add or replace one item (its metadata, access fields and every page) and wait until searchable. */
-  async indexItem(meta: ItemMetadata, pages: PageText[]): Promise<void> {
-    await this.ensureIndexes();
-    await this.write([{ meta, pages }], INDEX_ITEMS, INDEX_PAGES);
-    if (this.rebuilding) await this.write([{ meta, pages }], TMP_ITEMS, TMP_PAGES, false);
+  /**
+   * Add or replace one item (its metadata, access fields and every page) and wait until searchable.
+   * With `deadlineMs`, give up with SEARCH_UNAVAILABLE when Meilisearch has not confirmed by then
+   * (stopped, restarting, overloaded): a caller that must not go on unconfirmed (a narrowing edit)
+   * gets an answer instead of hanging for the client's minute-long timeouts.
+   */
+  async indexItem(meta: ItemMetadata, pages: PageText[], opts: { deadlineMs?: number } = {}): Promise<void> {
+    const work = (async () => {
+      await this.ensureIndexes();
+      await this.write([{ meta, pages }], INDEX_ITEMS, INDEX_PAGES);
+      if (this.rebuilding) await this.write([{ meta, pages }], TMP_ITEMS, TMP_PAGES, false);
+    })();
+    if (!opts.deadlineMs) return work;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ApplianceError('SEARCH_UNAVAILABLE', `检索服务在 ${Math.round(opts.deadlineMs! / 1000)} 秒内未确认索引更新，请稍后重试或查看设备状态。`, `meilisearch did not confirm index item ${meta.itemId} within ${opts.deadlineMs} ms`, { status: 503 })), opts.deadlineMs);
+    });
+    work.catch(() => undefined); // settles after the deadline too; its failure is already answered
+    try {
+      await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Add or replace many items in one go (bulk ingest, benches). */

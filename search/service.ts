@@ -12,7 +12,8 @@ import { PageTextStore } from './text-store.ts';
 export interface SearchService {
   /** Create the indexes, apply settings and make sure the search key exists (call once at start). */
   init(): Promise<void>;
-  indexItem(meta: ItemMetadata, pages: PageText[]): Promise<void>;
+  /** Add or replace one item and wait until searchable; `deadlineMs` bounds the wait (SEARCH_UNAVAILABLE after). */
+  indexItem(meta: ItemMetadata, pages: PageText[], opts?: { deadlineMs?: number }): Promise<void>;
   indexItems(items: StoredItem[]): Promise<{ pages: number; truncated: string[] }>;
   removeItem(itemId: string): Promise<void>;
   reindex(source: AsyncIterable<StoredItem>): Promise<ReindexReport>;
@@ -46,7 +47,7 @@ export function createSearchService(conn: MeiliConnection, dataDir: string): Sea
       await indexer.ensureIndexes();
       await getKey();
     },
-    indexItem: (meta, pages) => indexer.indexItem(meta, pages),
+    indexItem: (meta, pages, opts) => indexer.indexItem(meta, pages, opts),
     indexItems: (items) => indexer.indexItems(items),
     removeItem: (id) => indexer.removeItem(id),
     reindex: (source) => indexer.reindex(source),

@@ -67,6 +67,22 @@ export class SessionStore {
     return { session: s, key };
   }
 
+  /**
+   * Is the session behind this key (AuthContext.sessionKey) still live? Unlike lookup() it does
+   * not count as activity: a long-lived stream (the job events) must not keep its session from
+   * going idle.
+   */
+  alive(key: string): Session | undefined {
+    const s = this.map.get(key);
+    if (!s) return undefined;
+    const t = this.now();
+    if (t - s.createdAt >= this.absoluteMs || t - s.lastSeen >= this.idleMs) {
+      this.map.delete(key);
+      return undefined;
+    }
+    return s;
+  }
+
   destroyKey(key: string): void {
     this.map.delete(key);
   }

@@ -60,7 +60,10 @@ export function adminOpsRoutes(router: Router, deps: AdminOpsDeps): void {
     } catch {
       throw new ApplianceError('INTEGRITY_NONE', '尚未进行过完整性检测（四性检测）；可点击“立即检测”或在控制台运行 archive verify。', 'no integrity check has run yet', { status: 404 });
     }
-    ctx.body = JSON.parse(text) as IntegrityReport;
+    const report = JSON.parse(text) as IntegrityReport;
+    // The report names items (ids, files that changed): reading it is on the record (issue 17).
+    await auth.record(ctx, { action: 'integrity.view', target: 'archive', outcome: 'success' });
+    ctx.body = report;
   });
 
   // One check at a time: a second would read the store while the first rewrites the report.

@@ -35,6 +35,9 @@ export interface WebDeps {
   classificationCeiling?: Classification;
   /** The appliance's configuration: enables backups, integrity and signature pages (web/admin-ops-routes.ts). */
   config?: Config;
+  /** Test seams: how long a narrowing edit waits for Meilisearch, how often a job stream checks its session. */
+  narrowingDeadlineMs?: number;
+  sessionCheckMs?: number;
   /** Registers work to finish when the appliance stops, before its parts go (a running backup ends cleanly). */
   onStop?: (hook: () => Promise<void>) => void;
 }
@@ -54,6 +57,13 @@ async function securityHeaders(ctx: Koa.Context, next: Koa.Next): Promise<void> 
 export function createWebApp(deps: WebDeps): Koa {
   const app = new Koa();
   app.proxy = false;
+  // Koa's default error listener prints multi-line stack traces to stderr; the log is JSON lines
+  // only. A client that leaves during a streamed answer (the job events, a download) is no error.
+  app.on('error', (err: NodeJS.ErrnoException, ctx?: Koa.Context) => {
+    const gone = err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED';
+    if (gone) deps.log.debug({ path: ctx?.path, code: err.code }, 'client left during a streamed answer');
+    else deps.log.error({ path: ctx?.path, err: err.message, code: err.code, stack: err.stack }, 'response stream failed');
+  });
   const router = new Router();
 
   app.use(async (ctx, next) => {
@@ -88,7 +98,7 @@ export function createWebApp(deps: WebDeps): Koa {
   deps.auth.routes(router);
   const cfg = deps.config;
   if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, departmentNames: cfg ? departmentNamesCache(cfg.dataDir) : undefined });
-  if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部' });
+  if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部', narrowingDeadlineMs: deps.narrowingDeadlineMs });
   staticRoutes(router);
   if (deps.config) {
     adminOpsRoutes(router, { auth: deps.auth, cfg: deps.config, store: deps.ingest?.store, search: deps.search });
@@ -96,7 +106,7 @@ export function createWebApp(deps: WebDeps): Koa {
     backupRecipientRoutes(router, { cfg: deps.config });
     reportRoutes(router, { auth: deps.auth, cfg: deps.config, store: deps.ingest?.store });
   }
-  if (deps.ingest && deps.uploadDir) ingestRoutes(router, { auth: deps.auth, ingest: deps.ingest, uploadDir: deps.uploadDir });
+  if (deps.ingest && deps.uploadDir) ingestRoutes(router, { auth: deps.auth, ingest: deps.ingest, uploadDir: deps.uploadDir, sessionCheckMs: deps.sessionCheckMs });
   // Every route on `router` must declare publicRoute/requireSession/requirePermission, or the guard refuses it.
   app.use(deps.auth.guard(router));
   app.use(router.routes());

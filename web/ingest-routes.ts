@@ -8,10 +8,11 @@ import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
 import { ApplianceError } from '../appliance/errors.ts';
-import { csvTemplate, CSV_TEMPLATE_NAME, jobProgress, MAX_FILE_BYTES, type IngestService, type JobProgress } from '../ingest/index.ts';
+import { csvTemplate, CSV_TEMPLATE_NAME, jobProgress, MAX_FILE_BYTES, type IngestService, type Job, type JobItem } from '../ingest/index.ts';
 import { safeFileName } from '../ingest/safe-name.ts';
 import { canSee, currentUser, currentViewer, requirePermission, type Auth } from '../security/index.ts';
 import type Koa from 'koa';
+import { itemVisible, jobVisible, jobWho, viewItem, viewJob, visibleProgress, type ItemLookup, type JobView, type VisibilityCache } from './job-view.ts';
 
 const MAX_FILES = 2_000;
 const MAX_UPLOAD_BYTES = 4 * 1024 ** 3;
@@ -82,7 +83,10 @@ async function receive(ctx: Koa.Context, dir: string): Promise<{ fields: Record<
 }
 
 /** Upload, job list and live progress (server-sent events) for archivists. */
-export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestService; uploadDir: string }): void {
+/** How often an open job event stream checks that its session still holds. */
+export const SSE_SESSION_CHECK_MS = 2_000;
+
+export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestService; uploadDir: string; sessionCheckMs?: number }): void {
   router.post('/api/ingest/upload', requirePermission('item:ingest'), async (ctx) => {
     if (!ctx.is('multipart/form-data')) throw new ApplianceError('BAD_UPLOAD', '请以 multipart/form-data 上传文件。', 'expected multipart/form-data', { status: 415 });
     const me = currentUser(ctx);
@@ -104,7 +108,9 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
         via: 'upload',
       });
       ctx.status = 202;
-      ctx.body = { job: job.id, items: job.items.map((i) => ({ n: i.n, label: i.label })), problems: job.problems, progress: jobProgress(job) };
+      // The submitter's own job, as job-view shows it: names relative to the upload, no server paths.
+      const view = await viewJob(job, jobWho(me), (id) => deps.ingest.store.getItem(id).catch(() => undefined));
+      ctx.body = { job: job.id, items: view.items.map((i) => ({ n: i.n, label: i.name })), hiddenItems: view.hiddenItems, problems: view.problems, progress: view.progress };
     } finally {
       // The job holds its own copies now (or nothing was accepted): the upload folder can go.
       await rm(dir, { recursive: true, force: true });
@@ -133,23 +139,76 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
     ctx.set('Content-Disposition', `attachment; filename="csv-template.csv"; filename*=UTF-8''${encodeURIComponent(CSV_TEMPLATE_NAME)}`);
     ctx.body = csvTemplate();
   });
+  // Jobs as each person may see them (web/job-view.ts); every read is on the audit trail.
+  const lookup: ItemLookup = (id) => deps.ingest.store.getItem(id).catch(() => undefined);
 
   router.get('/api/jobs', requirePermission('item:ingest'), async (ctx) => {
-    const jobs = (await deps.ingest.jobs.list()).slice(-100).reverse();
-    ctx.body = jobs.map((j) => ({ id: j.id, createdAt: j.createdAt, startedAt: j.startedAt, finishedAt: j.finishedAt, via: j.via, actor: j.actor.name, ...jobProgress(j), failures: j.items.filter((i) => i.error).map((i) => ({ label: i.label, outcome: i.outcome, ...i.error })), problems: j.problems }));
+    const who = jobWho(currentUser(ctx));
+    const out: JobView[] = [];
+    for (const j of (await deps.ingest.jobs.list()).reverse()) {
+      if (out.length >= 100) break;
+      if (await jobVisible(j, who, lookup)) out.push(await viewJob(j, who, lookup));
+    }
+    await deps.auth.record(ctx, { action: 'ingest.job.list', target: '-', outcome: 'success', details: { jobs: out.length } });
+    ctx.body = out.map((v) => ({
+      id: v.id, createdAt: v.createdAt, startedAt: v.startedAt, finishedAt: v.finishedAt, via: v.via, actor: v.actor, reocrOf: v.reocrOf,
+      ...v.progress,
+      names: v.items.slice(0, 5).map((i) => i.name),
+      failures: v.items.filter((i) => i.error).map((i) => ({ name: i.name, label: i.label, outcome: i.outcome, ...i.error })),
+      problems: v.problems,
+    }));
   });
 
   router.get('/api/jobs/events', requirePermission('item:ingest'), async (ctx) => {
+    const me = currentUser(ctx);
+    const who = jobWho(me);
+    const cache: VisibilityCache = new Map();
     const stream = new PassThrough();
-    const send = (p: JobProgress) => stream.write(`event: progress\ndata: ${JSON.stringify(p)}\n\n`);
-    deps.ingest.runner.on('progress', send);
-    const ping = setInterval(() => stream.write(': keep-alive\n\n'), 15_000);
-    const close = () => {
+    let open = true;
+    // The session is checked on every event and on a short timer: logout, disabling, an idle or
+    // expired session and any change of roles, posts or clearance end the stream.
+    const live = async (): Promise<boolean> => {
+      const s = deps.auth.sessions.alive(me.sessionKey);
+      if (!s) return false;
+      const u = await deps.auth.identity.findUserById(s.userId);
+      return Boolean(u && !u.disabled && u.stamp === s.stamp);
+    };
+    let chain = Promise.resolve();
+    const onJournal = (job: Job, item: JobItem | undefined) => {
+      // Filtered now (the runner goes on mutating the journal), sent in order.
+      const snapshot: Job = structuredClone(job);
+      const n = item?.n;
+      chain = chain.then(async () => {
+        if (!open) return;
+        if (!(await live())) return close('session');
+        if (!(await jobVisible(snapshot, who, lookup, cache))) return;
+        const it = n === undefined ? undefined : snapshot.items.find((i) => i.n === n);
+        const itemSeen = it ? await itemVisible(snapshot, it, who, lookup, cache) : undefined;
+        if (it && !itemSeen?.visible) return;
+        const visible: JobItem[] = [];
+        for (const i of snapshot.items) if ((await itemVisible(snapshot, i, who, lookup, cache)).visible) visible.push(i);
+        const event = { ...visibleProgress(snapshot, visible), via: snapshot.via, item: it ? await viewItem(snapshot, it, who, lookup, itemSeen?.meta) : undefined };
+        if (open) stream.write(`event: progress\ndata: ${JSON.stringify(event)}\n\n`);
+      }).catch(() => close('error'));
+    };
+    const ping = setInterval(() => {
+      chain = chain.then(async () => {
+        if (!open) return;
+        if (!(await live())) return close('session');
+        stream.write(': keep-alive\n\n');
+      }).catch(() => close('error'));
+    }, deps.sessionCheckMs ?? SSE_SESSION_CHECK_MS);
+    const close = (why: 'client' | 'session' | 'error') => {
+      if (!open) return;
+      open = false;
       clearInterval(ping);
-      deps.ingest.runner.off('progress', send);
+      deps.ingest.runner.off('journal', onJournal);
+      if (why === 'session') stream.write(`event: ended\ndata: ${JSON.stringify({ code: 'SESSION_ENDED', message: '会话已失效，请重新登录。' })}\n\n`);
       stream.end();
     };
-    ctx.req.on('close', close);
+    await deps.auth.record(ctx, { action: 'ingest.job.events', target: '-', outcome: 'success' });
+    deps.ingest.runner.on('journal', onJournal);
+    ctx.req.on('close', () => close('client'));
     ctx.set('Cache-Control', 'no-store');
     ctx.set('X-Accel-Buffering', 'no');
     ctx.type = 'text/event-stream';
@@ -159,7 +218,16 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
   });
 
   router.get('/api/jobs/:id', requirePermission('item:ingest'), async (ctx) => {
-    const job = await deps.ingest.jobs.load(String(ctx.params.id));
-    ctx.body = { ...job, progress: jobProgress(job) };
+    const id = String(ctx.params.id ?? '');
+    const who = jobWho(currentUser(ctx));
+    const job = await deps.ingest.jobs.load(id).catch(() => undefined);
+    // One answer for "no such job" and "not yours": a refusal must not tell that a job exists.
+    if (!job || !(await jobVisible(job, who, lookup))) {
+      await deps.auth.record(ctx, { action: 'ingest.job.view', target: id.slice(0, 80), outcome: 'denied' });
+      throw new ApplianceError('JOB_NOT_FOUND', '任务不存在或您无权查看。', 'no such job (or not visible)', { status: 404 });
+    }
+    const view = await viewJob(job, who, lookup);
+    await deps.auth.record(ctx, { action: 'ingest.job.view', target: job.id, outcome: 'success', details: { items: view.items.length, hidden: view.hiddenItems } });
+    ctx.body = view;
   });
 }

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
 import { ApplianceError } from '../appliance/errors.ts';
-import type { ItemMetadataPatch, ItemStore } from '../ingest/index.ts';
+import type { ItemMetadata, ItemMetadataPatch, ItemStore } from '../ingest/index.ts';
 import type { SearchService } from '../search/index.ts';
 import { canSee, classificationRank, currentViewer, readJson, requirePermission, type Auth } from '../security/index.ts';
 
@@ -21,6 +21,14 @@ const patchBody = z
   })
   .strict();
 
+/** How long a narrowing edit waits for Meilisearch's confirmation before it is refused. */
+export const NARROWING_DEADLINE_MS = 20_000;
+
+/** Does the change take the item away from anyone who could see it (a post removed, 密级 raised)? */
+export function isNarrowing(before: Pick<ItemMetadata, 'posts' | 'classification'>, after: Pick<ItemMetadata, 'posts' | 'classification'>): boolean {
+  return classificationRank(after.classification) > classificationRank(before.classification) || before.posts.some((p) => !after.posts.includes(p));
+}
+
 const notFound = () => new ApplianceError('ITEM_NOT_FOUND', '条目不存在或您无权查阅。', 'no such item (or not visible)', { status: 404 });
 
 /**
@@ -29,7 +37,7 @@ const notFound = () => new ApplianceError('ITEM_NOT_FOUND', '条目不存在或�
  * codes must exist: an edit can never hide an item from everyone or smuggle it above the ceiling.
  * The search index is rewritten from the stored item, and the change is on the audit trail.
  */
-export function itemEditRoutes(router: Router, deps: { auth: Auth; search: SearchService; store: ItemStore; ceiling: Classification }): void {
+export function itemEditRoutes(router: Router, deps: { auth: Auth; search: SearchService; store: ItemStore; ceiling: Classification; narrowingDeadlineMs?: number }): void {
   // The editor's view: every editable field (posts included) and each page's OCR confidence, so
   // pages that need a human look can be flagged.
   router.get('/api/items/:id/catalogue', requirePermission('item:edit'), async (ctx) => {
@@ -58,6 +66,17 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
       await deps.auth.record(ctx, { action: 'item.edit', target: id, outcome: 'failure', details: { error: e.code } });
       throw e;
     };
+    // No existence oracle: the other item is named only to an editor who may see it; the refusal
+    // is recorded with it, so an auditor sees someone probing 档号.
+    const codeTaken = async (e: ApplianceError): Promise<never> => {
+      const code = String(e.details?.archivalCode ?? patch.archivalCode ?? '');
+      const holderId = String(e.details?.itemId ?? '');
+      const holder = holderId ? await deps.store.getItem(holderId).catch(() => undefined) : undefined;
+      const visible = holder && canSee(viewer, holder);
+      await deps.auth.record(ctx, { action: 'item.edit', target: id, outcome: 'denied', details: { error: e.code, archivalCode: code, existing: holderId || undefined, existingVisible: Boolean(visible) } });
+      const named = visible ? `（条目 ${holder.itemId}${holder.title ? `《${holder.title}》` : ''}）` : '';
+      throw new ApplianceError('ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被占用${named}，档号必须唯一。`, 'archival code taken', { status: 409, details: visible ? { archivalCode: code, itemId: holder.itemId } : { archivalCode: code } });
+    };
     const patch: ItemMetadataPatch = {};
     for (const [k, v] of Object.entries(body)) {
       if (v === undefined) continue;
@@ -75,18 +94,43 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
       if (unknown.length) await fail(new ApplianceError('POST_UNKNOWN', `岗位不存在：${unknown.join('、')}。请先由安全保密管理员建立岗位。`, 'unknown posts', { status: 400 }));
     }
     let after;
+    // Narrowing (a post taken away, 密级 raised) is fail-closed: the index drops the old audience
+    // first, confirmed by Meilisearch, and only then is the store written — so the item never shows
+    // in their search once the edit is reported done. If Meilisearch cannot confirm in time the edit
+    // is refused and the store is left as it was. Widening may lag (the store first, as before).
+    let narrowed = false;
     try {
-      after = await deps.store.updateMetadata(id, patch);
+      after = await deps.store.updateMetadata(id, patch, {
+        beforeWrite: async (next, current) => {
+          if (!isNarrowing(current, next)) return;
+          narrowed = true;
+          const pages = await deps.store.readText(id);
+          try {
+            await deps.search.indexItem(next, pages, { deadlineMs: deps.narrowingDeadlineMs ?? NARROWING_DEADLINE_MS });
+          } catch (e) {
+            // The update may still land in Meilisearch later (it was sent): put the stored state
+            // back behind it, in enqueue order. If that fails too, the index stays narrower than
+            // the store — hidden from some who may see it, never shown to one who may not — until
+            // `archive reindex`.
+            void deps.search.indexItem(current, pages).catch(() => undefined);
+            throw new ApplianceError('EDIT_NOT_INDEXED', '检索服务暂时无法更新，为防止条目在收窄范围后仍被原有人员检索到，本次修改未保存。请稍后重试。', `narrowing edit refused: index not confirmed (${(e as Error).message})`, { status: 503, cause: e });
+          }
+        },
+      });
     } catch (e) {
+      if (e instanceof ApplianceError && e.code === 'ARCHIVAL_CODE_TAKEN') await codeTaken(e);
       if (e instanceof ApplianceError) await fail(e);
       throw e;
     }
-    // The store is the truth; if indexing fails the item is still saved and `archive reindex` repairs it.
+    // Widening or neutral: the store is the truth; if indexing fails the item is still saved and
+    // `archive reindex` repairs it.
     let indexed = true;
-    try {
-      await deps.search.indexItem(after, await deps.store.readText(id));
-    } catch {
-      indexed = false;
+    if (!narrowed) {
+      try {
+        await deps.search.indexItem(after, await deps.store.readText(id));
+      } catch {
+        indexed = false;
+      }
     }
     const changed = Object.keys(patch).filter((k) => JSON.stringify((before as unknown as Record<string, unknown>)[k]) !== JSON.stringify((after as unknown as Record<string, unknown>)[k]));
     await deps.auth.record(ctx, { action: 'item.edit', target: id, outcome: 'success', details: { changed, indexed } });

@@ -50,7 +50,11 @@ function report(job: Job, json: boolean): number {
   if (json) {
     process.stdout.write(`${JSON.stringify({ ok: bad.length === 0 && job.problems.length === 0, job: job.id, progress: jobProgress(job), items: job.items.map((i) => ({ label: i.label, itemId: i.outcome === 'archived' ? i.itemId : undefined, outcome: i.outcome, pages: i.pageCount, error: i.error, duplicateOf: i.duplicateOf })), problems: job.problems })}\n`);
   } else {
-    for (const i of job.items) process.stdout.write(`${OUTCOME[i.outcome] ?? i.outcome}  ${i.label}${i.outcome === 'archived' ? `  → ${i.itemId}（${i.pageCount} 页）` : ''}${i.error ? `  ${i.error.message}` : ''}\n`);
+    // Named by 档号 and 题名 where the CSV gave them; the console (the machine's operator) also
+    // learns which item a duplicate or a taken 档号 refers to — the web shows that only by the access rule.
+    const name = (i: Job['items'][number]) => [i.metadata.archivalCode, i.metadata.title].filter(Boolean).join(' ') || i.label;
+    const other = (i: Job['items'][number]) => (i.duplicateOf ?? i.codeHolder ? `（已有条目 ${i.duplicateOf ?? i.codeHolder}）` : '');
+    for (const i of job.items) process.stdout.write(`${OUTCOME[i.outcome] ?? i.outcome}  ${name(i)}${i.outcome === 'archived' ? `  → ${i.itemId}（${i.pageCount} 页）` : ''}${i.error ? `  ${i.error.message}${other(i)}` : ''}\n`);
     for (const p of job.problems) process.stdout.write(`未导入  ${p.path}  ${p.message}\n`);
     const n = (o: string) => job.items.filter((i) => i.outcome === o).length;
     process.stdout.write(`任务 ${job.id}：归档 ${n('archived')} 件，重复 ${n('duplicate')}，隔离 ${n('quarantined')}，拒绝 ${n('refused')}，失败 ${n('failed')}，未导入文件 ${job.problems.length}\n`);

@@ -50,9 +50,11 @@ function err(code: string, zh: string, en: string, file: string, extra: Record<s
 }
 
 const corrupt = (file: string, e: unknown, page?: number): ApplianceError =>
-  err('OCR_INPUT_CORRUPT', page === undefined ? '文件已损坏或无法解码' : `第 ${page + 1} 页已损坏或无法解码`, `corrupt or undecodable file (${String((e as Error)?.message ?? e)})`, file, page === undefined ? {} : { page: page + 1 });
+  err('OCR_INPUT_CORRUPT', page === undefined ? '文件已损坏，无法解码' : `第 ${page + 1} 页已损坏，无法解码`, `corrupt or undecodable file (${String((e as Error)?.message ?? e)})`, file, page === undefined ? {} : { page: page + 1 });
 
 type Kind = 'jpeg' | 'png' | 'tiff' | 'pdf';
+
+const SCAN_EXT = /\.(jpe?g|png|tiff?|pdf)$/i;
 
 function sniff(head: Buffer): Kind | undefined {
   if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'jpeg';
@@ -281,7 +283,12 @@ export async function openInputs(files: string[], limits: DecodeLimits = DEFAULT
     if (size === 0) throw err('OCR_INPUT_EMPTY', '文件为空（0 字节）', 'empty file (0 bytes)', file);
     const buf = await readFile(file);
     const kind = sniff(buf);
-    if (!kind) throw err('OCR_INPUT_UNSUPPORTED', '不支持的文件格式（支持 JPEG、PNG、TIFF、PDF）', 'unsupported file format (JPEG, PNG, TIFF, PDF are supported)', file);
+    if (!kind) {
+      // A .jpg that is not a JPEG is a damaged scan (truncated copy, bad sector), not a format the
+      // archivist chose: tell them to scan it again, not that the format is unsupported.
+      if (SCAN_EXT.test(file)) throw err('OCR_INPUT_CORRUPT', '文件已损坏（内容不是有效的扫描图像）', 'corrupt file (content is not a valid scan image)', file);
+      throw err('OCR_INPUT_UNSUPPORTED', '不支持的文件格式（支持 JPEG、PNG、TIFF、PDF）', 'unsupported file format (JPEG, PNG, TIFF, PDF are supported)', file);
+    }
     const pages = kind === 'pdf' ? await openPdf(file, buf, limits) : await openImage(file, buf, kind, limits);
     all.push(...pages);
     if (all.length > limits.maxPages) throw err('OCR_TOO_MANY_PAGES', `页数过多（上限 ${limits.maxPages} 页）`, `too many pages (> ${limits.maxPages})`, file);

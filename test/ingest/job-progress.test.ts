@@ -29,3 +29,32 @@ describe('job progress rate', () => {
     expect(p.etaSeconds).toBe(80); // 8 pages left at 6 a minute
   });
 });
+
+describe('page totals at intake (issue 22)', () => {
+  it('counts every page of multi-page TIFFs and PDFs before OCR starts, and one for a file it cannot open', async () => {
+    const { submitJob } = await import('../../ingest/intake.ts');
+    const { JobStore } = await import('../../ingest/index.ts');
+    const { openInputs } = await import('../../ingest/ocr/decode.ts');
+    const { SHARED, tempDir, cleanup } = await import('../support/appliance.ts');
+    const { join } = await import('node:path');
+    const { writeFile } = await import('node:fs/promises');
+    const dir = await tempDir('archive-intake-pages-');
+    try {
+      const tif = join(SHARED, 'samples/items/S0001.tif');
+      const pdf = join(SHARED, 'samples/items/S0005.pdf');
+      const bad = join(dir, '坏页.jpg');
+      await writeFile(bad, Buffer.alloc(2048, 0x42));
+      const want = { tif: (await openInputs([tif])).length, pdf: (await openInputs([pdf])).length };
+      const job = await submitJob(new JobStore(dir), [
+        { label: 'S0001.tif', files: [tif], metadata: {} },
+        { label: 'S0005.pdf', files: [pdf], metadata: {} },
+        { label: '坏页.jpg', files: [bad], metadata: {} },
+      ], { via: 'cli', actor: { name: 'a', role: 'archivist', source: '-' }, posts: ['BGS'], classification: '内部', maxFileBytes: 2 ** 30 });
+      expect(job.items.map((i) => i.pagesExpected)).toEqual([want.tif, want.pdf, undefined]);
+      expect(jobProgress(job).pagesTotal).toBe(want.tif + want.pdf + 1);
+      console.log(`pages at intake: S0001.tif ${want.tif}, S0005.pdf ${want.pdf}`);
+    } finally {
+      await cleanup(dir);
+    }
+  });
+});

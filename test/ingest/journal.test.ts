@@ -92,6 +92,8 @@ describe('ingest journal that cannot be written', () => {
       expect(done.items.map((i) => [i.outcome, i.error?.code])).toEqual([['refused', 'ABOVE_CEILING'], ['refused', 'ABOVE_CEILING']]);
       // Each refusal audited exactly once, then the job's start and end.
       expect(audit.filter((e) => e.action === 'ingest.refused').map((e) => e.target)).toEqual(['secret-1.jpg', 'secret-2.jpg']);
+      // The job's end is recorded just after the journal says done (the staged files go first).
+      await waitFor(async () => (audit.some((e) => e.action === 'ingest.job.done') || undefined), 20_000, 'ingest.job.done recorded');
       expect(audit.filter((e) => e.action === 'ingest.job.done')).toHaveLength(1);
     } finally {
       await runner.stop();

@@ -84,6 +84,10 @@ describe('OCR input decoding', () => {
     const text = join(dir, 'notes.txt');
     await writeFile(text, '这不是图像');
     expect((await codeOf(openInputs([text]))).code).toBe('OCR_INPUT_UNSUPPORTED');
+    // A .jpg whose bytes are no image at all is a damaged scan, not an unsupported format (issue 22).
+    const notJpeg = join(dir, '关于召开会议的通知.jpg');
+    await writeFile(notJpeg, '这不是图像，是损坏的扫描件');
+    expect(await codeOf(openInputs([notJpeg]))).toMatchObject({ code: 'OCR_INPUT_CORRUPT', zh: expect.stringContaining('文件已损坏') });
 
     // A JPEG cut off after its header: the header opens, the pixels do not.
     const jpeg = await readFile(join(ITEMS, 'S0003/page-001.jpg'));

@@ -102,6 +102,7 @@ export function render(main) {
   const cards = new Map();
   /** A live card for one job: the batch bar, rate, ETA and one bar per item. */
   async function track(jobId) {
+    if (cards.has(jobId)) return;
     const card = { el: h('div.job-card', { 'data-job': jobId }), loading: true, missed: 0 };
     cards.set(jobId, card);
     // An event that lands while the journal is read would be lost (a batch that fails at once sends
@@ -114,31 +115,57 @@ export function render(main) {
     live.prepend(card.el);
     paint(card);
   }
-  /** The journal as it stands, with each item's error (events do not carry them). */
+  /** The journal as the server shows it to this person (items by 题名/档号, errors, hidden count). */
   async function load(card, jobId) {
     const job = await get(`/api/jobs/${encodeURIComponent(jobId)}`);
-    card.items = new Map(job.items.map((i) => [i.n, { label: i.label, pagesDone: i.pagesDone, pageCount: i.pageCount ?? i.sources.length, outcome: i.outcome, stage: i.stage, error: i.error }]));
+    card.items = new Map(job.items.map((i) => [i.n, i]));
     card.progress = job.progress;
+    card.reocrOf = job.reocrOf;
   }
   function paint(card) {
     const p = card.progress;
-    const frac = p.pagesTotal ? p.pagesDone / p.pagesTotal : 0;
-    const verdict = jobVerdict(p.state, [...card.items.values()].map((it) => it.outcome));
+    const outcomes = [...card.items.values()].map((it) => it.outcome);
+    const verdict = jobVerdict(p.state, outcomes);
+    // Pages of failed items are finished but not archived: the bar never shows them as done work,
+    // so a failed job is never a full bar.
+    const failed = verdict === 'failed' || verdict === 'partial';
+    const frac = p.pagesTotal ? (p.pagesDone - (p.pagesFailed ?? 0)) / p.pagesTotal : 0;
+    const reocr = card.reocrOf ? t('reocrOf', { item: [card.reocrOf.archivalCode, card.reocrOf.title].filter(Boolean).join(' ') || card.reocrOf.itemId }) : null;
     clear(card.el,
-      h('div.row', h('strong', p.jobId), h(`span.badge.${verdict}`, { 'data-state': p.state, 'data-verdict': verdict }, t(`jobState.${verdict}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
-        p.pagesPerMinute ? h('span.rate', t('pagesPerMin', { v: p.pagesPerMinute })) : null, p.etaSeconds !== undefined && p.state !== 'done' ? h('span.eta', t('eta', { v: fmtDuration(p.etaSeconds) })) : null),
+      h('div.row', h('strong', p.jobId), reocr ? h('span.reocr', reocr) : null, h(`span.badge.${verdict}`, { 'data-state': p.state, 'data-verdict': verdict }, t(`jobState.${verdict}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
+        p.pagesPerMinute ? h('span.rate', t('pagesPerMin', { v: p.pagesPerMinute })) : null, p.etaSeconds !== undefined && p.state !== 'done' ? h('span.eta', t('eta', { v: fmtDuration(p.etaSeconds) })) : null,
+        p.hiddenItems ? h('span.muted.hidden-items', t('hiddenItems', { n: p.hiddenItems })) : null),
       p.waitingReason ? h('p.error', p.waitingReason) : null,
-      progressBar(frac, `job-progress-${p.jobId}`),
-      h('ul.items', [...card.items].map(([n, it]) => h('li', { 'data-item': it.label, 'data-outcome': it.outcome },
-        h('span.label', it.label), progressBar(it.outcome !== 'pending' ? 1 : it.pageCount ? it.pagesDone / it.pageCount : 0), h('span', `${t(`stage.${it.stage}`)} · ${t(`outcome.${it.outcome}`)}`), it.error ? h('small.error', `${it.error.code}: ${it.error.message}`) : null))));
+      withClass(progressBar(frac, `job-progress-${p.jobId}`), failed),
+      h('ul.items', [...card.items].map(([n, it]) => {
+        const bad = ['failed', 'refused', 'quarantined'].includes(it.outcome);
+        const itemFrac = it.outcome === 'archived' || it.outcome === 'duplicate' ? 1 : it.pageCount ? it.pagesDone / it.pageCount : 0;
+        return h('li', { 'data-item': it.label, 'data-outcome': it.outcome },
+          h('span.label', { title: it.label }, it.name ?? it.label), withClass(progressBar(itemFrac), bad), h('span', `${t(`stage.${it.stage}`)} · ${t(`outcome.${it.outcome}`)}`), it.error ? h('small.error', it.error.message) : null);
+      })));
+  }
+  function withClass(bar, failed) {
+    if (failed) bar.classList.add('failed');
+    return bar;
   }
 
   let refreshTimer;
   const events = new EventSource('/api/jobs/events');
+  events.addEventListener('ended', () => {
+    // The server closed the stream: the session ended (logout elsewhere, disabled, changed access).
+    events.close();
+    msgs.error(new Error(t('sessionEnded')));
+  });
   events.addEventListener('progress', async (e) => {
     const p = JSON.parse(e.data);
     const card = cards.get(p.jobId);
-    if (!card) return;
+    if (!card) {
+      // A job this page did not start (a re-OCR from the viewer, a hot-folder batch): follow it
+      // too, so it turns 完成 here without a reload.
+      if (p.state !== 'done') track(p.jobId).catch(() => undefined);
+      scheduleRefresh(p.state === 'done' ? 0 : 2_000);
+      return;
+    }
     if (card.loading) {
       card.missed++;
       return;
@@ -150,9 +177,23 @@ export function render(main) {
       await load(card, p.jobId).catch((err) => msgs.error(err));
     }
     paint(card);
-    clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(refreshJobs, p.state === 'done' ? 0 : 2_000);
+    scheduleRefresh(p.state === 'done' ? 0 : 2_000);
   });
+
+  // The job list is read again at most every 2 s while events flow, and at once when a job is done.
+  // An earlier refresh is never pushed back: with several jobs running, a steady stream of events
+  // would otherwise keep postponing it and a finished job would stay 处理中 in the list.
+  let refreshAt = 0;
+  function scheduleRefresh(ms) {
+    const at = Date.now() + ms;
+    if (refreshAt && refreshAt <= at) return;
+    clearTimeout(refreshTimer);
+    refreshAt = at;
+    refreshTimer = setTimeout(() => {
+      refreshAt = 0;
+      refreshJobs();
+    }, ms);
+  }
 
   async function refreshJobs() {
     let jobs;
@@ -163,17 +204,19 @@ export function render(main) {
       return;
     }
     drawCharts(jobs);
+    // Jobs still running when the page opens get a live card as well.
+    for (const j of jobs) if (j.state !== 'done' && !cards.has(j.id)) track(j.id).catch(() => undefined);
     if (!jobs.length) return clear(jobsBox, h('p.muted', t('noJobs')));
     const rows = jobs.map((j) => {
       const verdict = jobVerdict(j.state, listedOutcomes(j));
       return h('tr', { 'data-job': j.id, 'data-state': j.state, 'data-verdict': verdict },
       h('td', fmtTime(j.createdAt)),
-      h('td', j.id),
+      h('td', j.id, j.reocrOf ? h('div.muted', t('reocrOf', { item: [j.reocrOf.archivalCode, j.reocrOf.title].filter(Boolean).join(' ') || j.reocrOf.itemId })) : j.names?.length ? h('div.muted', j.names.join('、')) : null),
       h('td', j.actor),
-      h('td', h(`span.badge.${verdict}`, t(`jobState.${verdict}`)), ' ', t('itemsFinished', { done: j.itemsFinished, total: j.items })),
+      h('td', h(`span.badge.${verdict}`, { 'data-verdict': verdict }, t(`jobState.${verdict}`)), ' ', t('itemsFinished', { done: j.itemsFinished, total: j.items }), j.hiddenItems ? h('div.muted', t('hiddenItems', { n: j.hiddenItems })) : null),
       h('td', t('pagesDone', { done: j.pagesDone, total: j.pagesTotal })),
       h('td',
-        j.failures.map((f) => h('div.error', `${f.label}: ${t(`outcome.${f.outcome}`)} — ${f.message ?? f.code ?? ''}`)),
+        j.failures.map((f) => h('div.error', `${f.name ?? f.label}: ${t(`outcome.${f.outcome}`)} — ${f.message ?? f.code ?? ''}`)),
         j.problems.map((p) => h('div.warn', p.message ?? p.code ?? ''))));
     });
     clear(jobsBox, table([t('time'), 'ID', t('actor'), t('jobsTitle'), t('pageCount'), t('failures')], rows, { id: 'jobs-table' }));

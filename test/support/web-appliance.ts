@@ -1,0 +1,114 @@
+import type { Server } from 'node:http';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type Koa from 'koa';
+import type Router from '@koa/router';
+import { pino } from 'pino';
+import { loadConfig, type Classification, type Config } from '../../appliance/config.ts';
+import { ensureDataDir } from '../../appliance/data-dir.ts';
+import { createLogger } from '../../appliance/log.ts';
+import { MeiliSupervisor } from '../../appliance/meilisearch.ts';
+import { createIngestService, type IngestService, type ItemMetadata } from '../../ingest/index.ts';
+import { createSearchService, type SearchService } from '../../search/index.ts';
+import { argon2Hasher, createAuth, openSecurity, type Auth, type Role } from '../../security/index.ts';
+import type { SecurityStores } from '../../security/stores.ts';
+import { createWebApp, type WebDeps } from '../../web/index.ts';
+import { Client, GOOD_PASSWORD } from '../security/support.ts';
+import { tempDir } from './appliance.ts';
+import { stageItem, type StageOptions } from './staged-item.ts';
+
+export interface AuditLine {
+  seq: number;
+  actor: string;
+  role: string;
+  source: string;
+  action: string;
+  target: string;
+  outcome: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The real web app with its real parts on a temp data dir: Meilisearch (a child process whose pid
+ * a test may stop), the item store, the ingest service (its runner started only when asked), the
+ * security stores and the sealed audit trail, on a loopback port.
+ */
+export interface WebAppliance {
+  dir: string;
+  cfg: Config;
+  base: string;
+  app: Koa;
+  meili: MeiliSupervisor;
+  search: SearchService;
+  ingest: IngestService;
+  sec: SecurityStores;
+  auth: Auth;
+  addUser(username: string, roles: Role[], o?: { posts?: string[]; clearance?: Classification }): Promise<void>;
+  login(username: string): Promise<Client>;
+  /** Store an item (random page images, the given originals) and index it. */
+  putItem(opts: StageOptions): Promise<ItemMetadata>;
+  audit(): Promise<AuditLine[]>;
+  /** The router the app serves (found in the app's middleware, as koa-router marks it). */
+  router(): Router;
+  close(): Promise<void>;
+}
+
+export async function startWebAppliance(o: { clamd?: string; posts?: string[]; web?: Partial<WebDeps> } = {}): Promise<WebAppliance> {
+  const dir = await tempDir('archive-web-');
+  const dataDir = join(dir, 'data');
+  await ensureDataDir(dataDir);
+  const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dataDir, ARCHIVE_MEILI_PORT: '0', ...(o.clamd ? { ARCHIVE_CLAMD: o.clamd } : {}) } });
+  const meili = new MeiliSupervisor(cfg, pino({ level: 'silent' }));
+  await meili.start();
+  const log = createLogger({ level: 'silent' });
+  const search = createSearchService(meili.connection, dataDir);
+  await search.init();
+  const sec = await openSecurity(cfg);
+  const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
+  const ingest = await createIngestService(cfg, { log, audit: sec.audit, search, knownPosts: async () => new Set((await sec.identity.posts()).map((p) => p.code)) });
+  for (const code of o.posts ?? []) await sec.identity.createPost({ code, name: `岗位${code}` });
+  const app = createWebApp({ log, auth, search, ingest, uploadDir: join(dataDir, 'run', 'uploads'), config: cfg, classificationCeiling: cfg.classificationCeiling, health: async () => ({ status: 'ok', time: '', components: {} }), ...o.web });
+  const server: Server = await new Promise((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
+  let staged = 0;
+  return {
+    dir, cfg, base, app, meili, search, ingest, sec, auth,
+    async addUser(username, roles, u = {}) {
+      await sec.identity.createUser({ username, roles, posts: u.posts, clearance: u.clearance, passwordHash, mustChangePassword: false });
+    },
+    async login(username) {
+      const c = new Client(base);
+      const r = await c.login(username);
+      if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${JSON.stringify(r.body)}`);
+      return c;
+    },
+    async putItem(opts) {
+      const { dir: stagedDir, meta } = await stageItem(join(dir, `stage-${staged++}`), opts);
+      const stored = await ingest.store.putItem({ meta, dir: stagedDir });
+      await search.indexItem(stored, await ingest.store.readText(stored.itemId));
+      return stored;
+    },
+    async audit() {
+      const text = await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
+      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditLine);
+    },
+    router() {
+      const mw = app.middleware.find((m) => (m as unknown as { router?: Router }).router);
+      if (!mw) throw new Error('no router in the app');
+      return (mw as unknown as { router: Router }).router;
+    },
+    async close() {
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      await ingest.stop();
+      await meili.stop();
+      // A record still being sealed may create a file while the tree is removed: retry.
+      await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    },
+  };
+}

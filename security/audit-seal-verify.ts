@@ -186,6 +186,14 @@ export function sealSummary(c: SealCheck): SealReport {
       en: `seals partly verified: ${unverified.length} key segment(s) without a given key.${tailEn}`,
     };
   }
+  if (!count) {
+    return {
+      ...base,
+      status: 'verified',
+      zh: `尚无封印（首个封印在首条记录之后 ${mins} 分钟内生成）。${c.keyStateChecked ? '本机的封印密钥与验证密钥相符。' : ''}${tailZh}`,
+      en: `no seal yet.${tailEn}`,
+    };
+  }
   return {
     ...base,
     status: 'verified',

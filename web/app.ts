@@ -13,6 +13,7 @@ import { itemEditRoutes } from './item-edit-routes.ts';
 import { staticRoutes } from './static-routes.ts';
 import { adminOpsRoutes } from './admin-ops-routes.ts';
 import { backupRoutes } from './backup-routes.ts';
+import { auditSealRoutes } from './audit-seal-routes.ts';
 import type { Classification, Config } from '../appliance/config.ts';
 
 export interface WebDeps {
@@ -84,6 +85,7 @@ export function createWebApp(deps: WebDeps): Koa {
   });
 
   deps.auth.routes(router);
+  auditSealRoutes(router, { auth: deps.auth });
   if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store });
   if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部' });
   staticRoutes(router);

@@ -5,6 +5,7 @@ import { AuditLog, verifyAudit, type AuditRecord } from '../../security/index.ts
 import { recordHash } from '../../security/audit-record.ts';
 import { SEAL_KEY_FILE, evolveKey, formatVerificationKey, keyIdOf, parseVerificationKeys, sealMac, type Seal, type SealKeyState } from '../../security/audit-seal.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
+import { startTestApp, type TestApp } from './support.ts';
 
 const AT_ONCE = { headDelayMs: 0, sealIntervalMs: 3_600_000 };
 const entry = (i: number) => ({ actor: `u${i}`, role: 'staff', source: '127.0.0.1', action: 'item.search', target: `q-${i}`, outcome: 'success' as const, details: { n: i } });
@@ -163,7 +164,7 @@ describe('forward-secure sealing of the audit trail', () => {
     const old = await seals(d);
     // Keep seals 0 and 1 (records 5, 10: untouched), re-seal the rest with the keys the forger
     // can compute: k_7, k_8, … under their true epochs — an index gap where 2…6 were.
-    let k = Buffer.from(st.k, 'hex');
+    let k: Buffer = Buffer.from(st.k, 'hex');
     const resealed = old.slice(2).map((s, j) => {
       const base = { ...s, i: st.i + j, hash: forged[s.seq - 1].hash };
       const seal = { ...base, mac: sealMac(k, base) };
@@ -184,7 +185,7 @@ describe('forward-secure sealing of the audit trail', () => {
     // A whole new key of the forger's own, every seal re-made from epoch 0: not the auditor's key.
     const { randomBytes } = await import('node:crypto');
     const mine = randomBytes(32);
-    let mk = mine;
+    let mk: Buffer = mine;
     await writeSeals(d, old.map((s) => {
       const base = { ...s, key: keyIdOf(mine), hash: forged[s.seq - 1].hash };
       const seal = { ...base, mac: sealMac(mk, base) };
@@ -269,5 +270,69 @@ describe('forward-secure sealing of the audit trail', () => {
     expect(partial.seals!.zh).toContain(keyIdOf(k1));
     expect(await verifyAudit(auditOf(d), { keys: [k0, k1], requireSealKey: true })).toMatchObject({ ok: true, records: 35, seals: { status: 'verified' } });
     await expect(log.resume({ actor: 'console', role: 'console', source: 'console:test', action: 'audit.resume', target: 'audit', outcome: 'success' })).rejects.toMatchObject({ code: 'AUDIT_RESUME_NOT_NEEDED' });
+  });
+});
+
+describe('the auditor\'s verification key and seal check on the web', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+    await t.addUser('aud', ['auditor']);
+    await t.addUser('sys', ['sysadmin']);
+    await t.addUser('sec', ['secadmin']);
+    await t.addUser('reader', ['staff']);
+  });
+  afterAll(() => t.close());
+
+  it('only the auditor may read the key, confirm taking it, or verify the seals with it', async () => {
+    for (const who of ['sys', 'sec', 'reader']) {
+      const c = t.client();
+      expect((await c.login(who)).status).toBe(200);
+      expect((await c.get('/api/admin/audit/seal/key')).status).toBe(403);
+      expect((await c.get('/api/admin/audit/seal/key.svg')).status).toBe(403);
+      expect((await c.req('POST', '/api/admin/audit/seal/key/taken', { keyId: '0123456789abcdef' })).status).toBe(403);
+      expect((await c.req('POST', '/api/admin/audit/seal/verify', { key: 'x' })).status).toBe(403);
+    }
+    expect((await t.client().get('/api/admin/audit/seal/key')).status).toBe(401);
+    // Nothing was erased by them.
+    expect(await stat(join(t.dir, 'config', 'audit-verification-key.txt')).then(() => true)).toBe(true);
+  });
+
+  it('the auditor sees the key as text and QR code, verifies the seals with it pasted, and erases it by confirming', async () => {
+    const c = t.client();
+    expect((await c.login('aud')).status).toBe(200);
+    const k = await c.get('/api/admin/audit/seal/key');
+    expect(k.status).toBe(200);
+    expect(k.body).toMatchObject({ pending: true });
+    expect(k.body.key).toMatch(/^ARCHIVE-AUDIT-VK1-[0-9a-f]{64}-[0-9a-f]{8}$/);
+    expect(k.headers.get('cache-control')).toBe('no-store');
+    const qr = await c.get('/api/admin/audit/seal/key.svg');
+    expect(qr.status).toBe(200);
+    expect(qr.headers.get('content-type')).toContain('image/svg+xml');
+    expect(String(qr.body)).toContain('<svg');
+    await t.sec.audit.sealNow();
+    // Pasted with line breaks and spaces, as copied from a print-out.
+    const pasted = `${k.body.key.slice(0, 40)}\n ${k.body.key.slice(40)}`;
+    const ok = await c.req('POST', '/api/admin/audit/seal/verify', { key: pasted });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ ok: true, seals: { status: 'verified' } });
+    expect(ok.body.seals.zh).toContain('封印全部核验通过');
+    const other = formatVerificationKey(Buffer.alloc(32, 7));
+    const wrong = await c.req('POST', '/api/admin/audit/seal/verify', { key: other });
+    expect(wrong.body).toMatchObject({ ok: false, firstBroken: { kind: 'seal-key-unknown' } });
+    const typo = await c.req('POST', '/api/admin/audit/seal/verify', { key: k.body.key.replace(/-([0-9a-f])/, (_m: string, d: string) => `-${d === '0' ? '1' : '0'}`) });
+    expect(typo).toMatchObject({ status: 400, body: { error: { code: 'AUDIT_VKEY_CHECKSUM' } } });
+    expect((await c.req('POST', '/api/admin/audit/seal/verify', { key: k.body.key }, { csrf: false })).status).toBe(403);
+    expect((await c.req('POST', '/api/admin/audit/seal/key/taken', { keyId: k.body.keyId }, { csrf: false })).status).toBe(403);
+    expect((await c.req('POST', '/api/admin/audit/seal/key/taken', { keyId: '0123456789abcdef' })).status).toBe(409);
+    const taken = await c.req('POST', '/api/admin/audit/seal/key/taken', { keyId: k.body.keyId });
+    expect(taken).toMatchObject({ status: 200, body: { ok: true, keyId: k.body.keyId } });
+    expect(await stat(join(t.dir, 'config', 'audit-verification-key.txt')).catch(() => undefined)).toBeUndefined();
+    expect((await c.get('/api/admin/audit/seal/key')).body).toEqual({ pending: false });
+    expect((await c.get('/api/admin/audit/seal/key.svg')).status).toBe(404);
+    const recs = await t.auditTail(40);
+    expect(recs.filter((r) => r.action === 'audit.seal.key.view' && r.actor === 'aud').length).toBe(2);
+    expect(recs.find((r) => r.action === 'audit.seal.key.taken' && r.outcome === 'success')).toMatchObject({ actor: 'aud', target: k.body.keyId });
+    expect(recs.filter((r) => r.action === 'audit.verify' && r.actor === 'aud').map((r) => r.outcome)).toEqual(['success', 'failure', 'failure']);
   });
 });

@@ -5,6 +5,7 @@ import { clear, field, fmtTime, h } from './dom.js';
 import { t } from './i18n.js';
 import { barChart, bucketTimes } from './charts.js';
 import { busy, messageArea, table } from './ui.js';
+import { sealCard } from './audit-seal.js';
 
 export function render(main, route) {
   const msgs = messageArea();
@@ -19,7 +20,7 @@ export function render(main, route) {
   const chart = h('div.card', { id: 'search-activity' }, h('h2', t('searchActivity')));
   const list = h('div', { id: 'audit-records' });
   const form = h('form.card.filters', { id: 'audit-form' }, h('h2', t('auditTitle')), msgs.el, h('div.row', field(t('actor'), actor), field(t('action'), action), field(t('from'), from), field(t('to'), to), go, exportLink), list);
-  clear(main, h('section.audit', h('div.grid', h('div', chain, chart), form)));
+  clear(main, h('section.audit', h('div.grid', h('div', chain, sealCard(), chart), form)));
 
   const query = () => {
     const q = new URLSearchParams({ limit: '500' });
@@ -44,7 +45,7 @@ export function render(main, route) {
   async function status() {
     try {
       const v = await get('/api/admin/audit/verify');
-      clear(chain, h('h2', t('chain')), h('p', { class: v.ok ? 'ok' : 'error', id: 'chain-status' }, v.ok ? `✓ ${t('chainOk', { n: v.records })}` : `✗ ${t('chainBroken', { n: v.firstBroken?.seq ?? '?' })}`, v.firstBroken?.zh ? ` — ${v.firstBroken.zh}` : ''));
+      clear(chain, h('h2', t('chain')), h('p', { class: v.ok ? 'ok' : 'error', id: 'chain-status' }, v.ok ? `✓ ${t('chainOk', { n: v.records })}` : `✗ ${t('chainBroken', { n: v.firstBroken?.seq ?? '?' })}`, v.firstBroken?.zh ? ` — ${v.firstBroken.zh}` : ''), v.seals?.zh ? h('p.muted', { id: 'chain-seals' }, v.seals.zh) : null);
     } catch (e) {
       clear(chain, h('h2', t('chain')), h('div.error', { role: 'alert' }, e.message));
     }

@@ -19,11 +19,16 @@ export function registerAudit(program: Command): void {
         throw new ApplianceError('AUDIT_VKEY_UNREADABLE', `无法读取验证密钥文件 ${opts.verificationKey}：${e.code ?? e.message}`, `cannot read verification key file: ${e.message}`);
       })) : [];
       const r = await verifyAudit(sec.audit.dir, { keys, requireSealKey: true });
-      // The check itself is on record (after it ran, so it does not check its own entry).
-      await sec.audit.append({ ...consoleActor(), action: 'audit.verify', target: 'audit', outcome: r.ok ? 'success' : 'failure', details: { records: r.records, firstBroken: r.firstBroken ?? null, seals: r.seals?.status ?? null } });
+      // The check itself is on record (after it ran, so it does not check its own entry). A trail
+      // that refuses appends (lost head or key) still gets its verdict printed first.
+      let refused: unknown;
+      await sec.audit.append({ ...consoleActor(), action: 'audit.verify', target: 'audit', outcome: r.ok ? 'success' : 'failure', details: { records: r.records, firstBroken: r.firstBroken ?? null, seals: r.seals?.status ?? null } }).catch((e: unknown) => {
+        refused = e;
+      });
       if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify({ ...r })}\n`);
       else if (r.ok) process.stdout.write(`审计链完整：${r.records} 条记录，${r.files.length} 个文件${r.head ? `，末条 ${r.head.seq} ${r.head.hash}` : ''}\n${r.seals?.zh ?? ''}\n`);
       else process.stderr.write(`审计链断裂：${r.firstBroken!.zh}\n`);
+      if (refused) throw refused;
       return r.ok ? EXIT.ok : EXIT.failure;
     }));
 

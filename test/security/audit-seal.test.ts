@@ -255,6 +255,62 @@ describe('forward-secure sealing of the audit trail', () => {
     expect(await verifyAudit(auditOf(e), { keys: ek, requireSealKey: true })).toMatchObject({ ok: true, records: 25, seals: { status: 'verified' } });
   });
 
+  it('a backup never carries the sealing key or the waiting verification key', async () => {
+    const { collectSources } = await import('../../security/backup-source.ts');
+    const d = await copy();
+    await writeFile(join(d, 'config', 'users.json'), '{}');
+    const paths = (await collectSources(d)).sources.map((x) => x.path);
+    expect(paths).toContain('audit/seals.jsonl');
+    expect(paths).toContain('audit/head.json');
+    expect(paths).toContain('config/users.json');
+    expect(paths.filter((p) => /seal-key|verification-key/.test(p))).toEqual([]);
+  });
+
+  it('`archive audit verify --verification-key` proves the seals; without it says they were not checked; `resume` on record', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { CLI } = await import('../support/appliance.ts');
+    const d = await copy();
+    const keyFile = join(root, 'vk-cli.txt');
+    await writeFile(keyFile, await readFile(join(pristine, 'config', 'audit-verification-key.txt')));
+    const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ARCHIVE_DATA_DIR: d }, encoding: 'utf8' });
+    const plain = cli('audit', 'verify');
+    expect(plain.status, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain('审计链完整');
+    expect(plain.stdout).toContain('未核验封印');
+    const sealed = cli('audit', 'verify', '--verification-key', keyFile);
+    expect(sealed.status, sealed.stderr).toBe(0);
+    expect(sealed.stdout).toContain('封印全部核验通过');
+    // A forger's edit with re-made hashes and seals (attack c): only the key shows it.
+    const recs = await records(d);
+    recs[2] = { ...recs[2], actor: 'nobody' };
+    const forged = await rehash(d, recs);
+    const kNow = Buffer.from((await keyState(d)).k, 'hex');
+    await writeSeals(d, (await seals(d)).filter((x) => x.seq <= forged.length).map((x) => {
+      const base = { ...x, hash: forged[x.seq - 1].hash };
+      return { ...base, mac: sealMac(kNow, base) };
+    }));
+    expect(cli('audit', 'verify').status).toBe(0);
+    const caught = cli('audit', 'verify', '--verification-key', keyFile);
+    expect(caught.status).toBe(1);
+    expect(caught.stderr).toContain('封印被伪造或改动');
+    // The sealing key lost: appends refuse, `resume` starts a new key on record.
+    const e = await copy();
+    await rm(join(auditOf(e), SEAL_KEY_FILE));
+    await rm(join(e, 'config', 'audit-verification-key.txt'));
+    const cliE = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ARCHIVE_DATA_DIR: e }, encoding: 'utf8' });
+    const refused = cliE('audit', 'verify', '--verification-key', keyFile);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('封印密钥文件缺失');
+    const resumed = cliE('audit', 'resume');
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('审计链已续接');
+    const fresh = await readFile(join(e, 'config', 'audit-verification-key.txt'), 'utf8');
+    await writeFile(join(root, 'vk-both.txt'), `${await readFile(keyFile, 'utf8')}\n${fresh}`);
+    const both = cliE('--json', 'audit', 'verify', '--verification-key', join(root, 'vk-both.txt'));
+    expect(both.status, both.stderr).toBe(0);
+    expect(JSON.parse(both.stdout)).toMatchObject({ ok: true, seals: { status: 'verified' } });
+  });
+
   it('resume after a lost sealing key starts a new key segment, recorded; verify tells which seals the old key proves', async () => {
     const d = await copy();
     await rm(join(auditOf(d), SEAL_KEY_FILE));

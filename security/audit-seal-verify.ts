@@ -171,7 +171,7 @@ export function sealSummary(c: SealCheck): SealReport {
     return {
       ...base,
       status: 'unchecked',
-      zh: `未核验封印：没有提供验证密钥，只校验了哈希链（共 ${count} 个封印，${lastZh}）哈希链可被持有数据目录的人整体重算，要证明记录未被改动、删除或截断，请用安全审计员保管的验证密钥核验（archive audit verify --verification-key 文件，或在审计页粘贴密钥）。`,
+      zh: `未核验封印：没有提供验证密钥，只校验了哈希链（${count ? `共 ${count} 个封印，${lastZh}` : '尚无封印。'}）哈希链可被持有数据目录的人整体重算，要证明记录未被改动、删除或截断，请用安全审计员保管的验证密钥核验（archive audit verify --verification-key 文件，或在审计页粘贴密钥）。`,
       en: `seals NOT checked (no verification key given): only the hash chain was verified (${count} seals).`,
     };
   }

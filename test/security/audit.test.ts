@@ -6,7 +6,7 @@ import { AuditLog, verifyAudit, type AuditRecord } from '../../security/index.ts
 import { CLI, ROOT, cleanup, tempDir } from '../support/appliance.ts';
 
 // head.json after every batch, as before HEAD_DELAY_MS: these tests cut records right after appending.
-const AT_ONCE = { headDelayMs: 0 };
+const AT_ONCE = { headDelayMs: 0, sealIntervalMs: 3_600_000 };
 const entry = (i: number) => ({ actor: `u${i}`, role: 'staff', source: '127.0.0.1', action: 'item.view', target: `item-${i}`, outcome: 'success' as const, details: { page: i } });
 
 async function lines(dir: string, file = `audit-${new Date().getFullYear()}.jsonl`): Promise<string[]> {

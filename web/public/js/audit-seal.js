@@ -17,9 +17,15 @@ export function sealCard() {
   const msgs = messageArea();
   const keyBox = h('div', { id: 'seal-key' });
   const pasted = h('textarea', { id: 'seal-paste', rows: 3, spellcheck: 'false', autocomplete: 'off', placeholder: 'ARCHIVE-AUDIT-VK1-…' });
+  // Or read from removable media: the file is read here in the browser and sent like a paste.
+  const fromFile = h('input', { type: 'file', id: 'seal-file', accept: '.txt,text/plain' });
+  fromFile.addEventListener('change', async () => {
+    const f = fromFile.files?.[0];
+    if (f && f.size < 8000) pasted.value = await f.text();
+  });
   const go = h('button.primary', { type: 'submit', id: 'seal-verify' }, t('sealVerify'));
   const result = h('div', { id: 'seal-result' });
-  const form = h('form', { id: 'seal-form' }, h('h3', t('sealVerifyTitle')), h('label', t('sealPaste'), pasted), go, result);
+  const form = h('form', { id: 'seal-form' }, h('h3', t('sealVerifyTitle')), h('label', t('sealPaste'), pasted), h('label', t('sealFromFile'), fromFile), go, result);
   const card = h('div.card.seal', { id: 'audit-seal' }, h('h2', t('sealTitle')), msgs.el, keyBox, form);
 
   async function showKey() {

@@ -52,6 +52,8 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
     const configured = cfg;
     cfg = Object.defineProperty({ ...configured }, 'clamd', { get: () => clamd.address, enumerable: true });
     const sec = await openSecurity(cfg);
+    // On the way out (after the web and ingest have stopped): head.json and a seal over the last records.
+    cleanups.unshift(() => sec.audit.settle());
     const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
     // No default password: the first administrators are created with this token (POST /api/auth/setup).
     // It is printed once the appliance answers (below), to the console only.

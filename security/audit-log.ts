@@ -7,6 +7,7 @@ import { ApplianceError } from '../appliance/errors.ts';
 import { fsyncDir } from '../appliance/files.ts';
 import { withFileLock } from './file-lock.ts';
 import { AUDIT_FILE_RE, GENESIS_HASH, auditFileName, recordHash, recordLine, type AuditEntry, type AuditRecord } from './audit-record.ts';
+import { SEALS_FILE, SEAL_KEY_FILE, SEAL_EVERY_RECORDS, SEAL_INTERVAL_MS, defaultVerificationKeyFile, evolveKey, lastSeal, readKeyState, sealHead, startSealing, writeKeyState, type Seal, type SealKeyState } from './audit-seal.ts';
 
 /** Last record of the chain, as recorded in audit/head.json after every append (backups keep it). */
 export interface AuditHead {
@@ -34,6 +35,22 @@ interface Tail {
   hash: string;
   file?: string;
   year?: number;
+  /** A brand-new trail (nothing recorded, no head, no seals): the only case that starts a chain. */
+  fresh?: boolean;
+}
+
+/** Logs with a seal timer running: sealed before a short-lived process (a console command) exits. */
+const sealWaiting = new Set<AuditLog>();
+let exitHook = false;
+function sealBeforeExit(log: AuditLog): void {
+  sealWaiting.add(log);
+  if (exitHook) return;
+  exitHook = true;
+  process.on('beforeExit', () => {
+    const logs = [...sealWaiting];
+    sealWaiting.clear();
+    for (const l of logs) l.settle().catch(() => undefined);
+  });
 }
 
 /**
@@ -129,11 +146,23 @@ export class AuditLog {
   private headTimer?: NodeJS.Timeout;
   private lastHeadAt = -Infinity;
   private readonly headDelayMs: number;
+  /** Where a new verification key is written for the auditor (default <data>/config/audit-verification-key.txt). */
+  readonly verificationKeyFile: string;
+  private readonly sealIntervalMs: number;
+  private readonly sealEveryRecords: number;
+  private sealTimer?: NodeJS.Timeout;
+  /** The seq of the last seal this process knows of (undefined until it has read or made one). */
+  private sealedSeq?: number;
+  /** A seal failed: the next batch must seal first, or refuse (fail closed). */
+  private sealOwed = false;
 
-  constructor(dir: string, opts: { now?: () => Date; headDelayMs?: number } = {}) {
+  constructor(dir: string, opts: { now?: () => Date; headDelayMs?: number; verificationKeyFile?: string; sealIntervalMs?: number; sealEveryRecords?: number } = {}) {
     this.dir = dir;
     this.now = opts.now ?? (() => new Date());
     this.headDelayMs = opts.headDelayMs ?? HEAD_DELAY_MS;
+    this.verificationKeyFile = opts.verificationKeyFile ?? defaultVerificationKeyFile(dir);
+    this.sealIntervalMs = opts.sealIntervalMs ?? SEAL_INTERVAL_MS;
+    this.sealEveryRecords = opts.sealEveryRecords ?? SEAL_EVERY_RECORDS;
   }
 
   append(entry: AuditEntry): Promise<AuditRecord> {
@@ -149,17 +178,74 @@ export class AuditLog {
    */
   async settle(): Promise<void> {
     while (this.draining) await this.drained;
-    if (!this.headTimer) return;
-    clearTimeout(this.headTimer);
-    this.headTimer = undefined;
-    await withFileLock(join(this.dir, LOCK_FILE), () => this.headIfLagging());
+    if (this.headTimer) {
+      clearTimeout(this.headTimer);
+      this.headTimer = undefined;
+      await withFileLock(join(this.dir, LOCK_FILE), () => this.headIfLagging());
+    }
+    if (this.sealTimer || this.sealOwed) await this.sealNow();
+  }
+
+  /** Seal the chain head now (under the lock) instead of by the timer; nothing if it is sealed already. */
+  async sealNow(): Promise<Seal | undefined> {
+    if (this.sealTimer) clearTimeout(this.sealTimer);
+    this.sealTimer = undefined;
+    sealWaiting.delete(this);
+    try {
+      const s = await withFileLock(join(this.dir, LOCK_FILE), () => this.sealUnderLock());
+      this.sealOwed = false;
+      return s;
+    } catch (e) {
+      this.sealOwed = true;
+      throw e;
+    }
+  }
+
+  /**
+   * Continue a trail that cannot go on by itself, as an explicit and recorded act (never on the
+   * way of an append): a restored data dir (backups carry no sealing key), a lost sealing key or
+   * seal file (a new key segment starts: a new verification key for the auditor), a lost
+   * head.json (rebuilt from the file tail). `entry` is recorded with what was done.
+   */
+  async resume(entry: AuditEntry): Promise<AuditRecord> {
+    while (this.draining) await this.drained;
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const done = await withFileLock(join(this.dir, LOCK_FILE), async () => {
+      const head = await readHead(this.dir);
+      const t = await this.tail(false);
+      const state = await readKeyState(this.dir).catch(() => undefined);
+      let sealsOk = false;
+      let last: Seal | undefined;
+      try {
+        last = await lastSeal(this.dir);
+        sealsOk = !!state && sealStateProblem(state, last) === undefined;
+      } catch {
+        sealsOk = false;
+      }
+      if (head && sealsOk) {
+        throw new ApplianceError('AUDIT_RESUME_NOT_NEEDED', '审计链与封印状态完好，无需续接。', 'audit trail and sealing state are intact: nothing to resume', { status: 409 });
+      }
+      const time = this.now().toISOString();
+      const details: Record<string, unknown> = { headRebuilt: !head, previousKey: state?.key ?? null, lastSeal: last ? { key: last.key, i: last.i, seq: last.seq, time: last.time } : null };
+      if (!sealsOk) details.newKey = await startSealing(this.dir, this.verificationKeyFile, time);
+      if (!head) await this.writeHead({ seq: t.seq, hash: t.hash, file: t.file ?? '', time });
+      this.seen = undefined;
+      this.headOwed = false;
+      this.sealOwed = false;
+      this.sealedSeq = undefined;
+      return details;
+    });
+    const rec = await this.append({ ...entry, details: { ...(entry.details ?? {}), ...done } });
+    await this.settle();
+    return rec;
   }
 
   /** The chain's head (seq 0 and the genesis hash when the trail is empty). */
   async head(): Promise<AuditHead> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     return withFileLock(join(this.dir, LOCK_FILE), async () => {
-      const t = await this.currentTail();
+      // Reading the head never refuses (a backup of a damaged trail must still be possible).
+      const t = await this.currentTail(false);
       return { seq: t.seq, hash: t.hash, file: t.file ?? '', time: this.now().toISOString() };
     });
   }
@@ -188,7 +274,7 @@ export class AuditLog {
    * ahead of it: then records were cut from the end, and continuing from head.json keeps that gap
    * visible to `archive audit verify` instead of papering over it with new records.
    */
-  private async tail(): Promise<Tail> {
+  private async tail(strict = true): Promise<Tail> {
     const files = await auditFiles(this.dir);
     const last = files[files.length - 1];
     let t: Tail = { seq: 0, hash: GENESIS_HASH };
@@ -215,11 +301,37 @@ export class AuditLog {
     }
     const head = await readHead(this.dir);
     if (head && (head.seq > t.seq || (head.seq === t.seq && head.hash !== t.hash))) t = { ...t, seq: head.seq, hash: head.hash };
+    if (!head && t.seq === 0 && (await this.unstarted())) return { ...t, fresh: true };
+    if (!strict) return t;
+    // Anything else without a head or a sealing key was cut or tampered with: refuse, never
+    // rebuild (`archive audit resume` continues it as a recorded act).
+    if (!head && !this.headOwed) {
+      throw new ApplianceError('AUDIT_HEAD_MISSING', '审计链 head.json 缺失或无法读取（末尾记录可能被删除），已拒绝继续写入审计记录。请安全审计员用验证密钥运行 archive audit verify，查明后由控制台运行 archive audit resume。', 'audit head.json missing: refusing to append', { status: 503 });
+    }
+    if (!(await stat(join(this.dir, SEAL_KEY_FILE)).catch(() => undefined))) {
+      throw new ApplianceError('AUDIT_SEAL_KEY_MISSING', '审计封印密钥缺失，已拒绝继续写入审计记录。若刚从备份恢复或升级，请在控制台运行 archive audit resume（将生成新的验证密钥交安全审计员）。', 'audit sealing key missing: refusing to append', { status: 503 });
+    }
     return t;
   }
 
+  /**
+   * No record, no head: a new trail, unless seals or a sealing key past index 0 show that one
+   * was there (then it was cut). A key at index 0 with no seal is a start that did not finish.
+   */
+  private async unstarted(): Promise<boolean> {
+    const seals = await stat(join(this.dir, SEALS_FILE)).catch(() => undefined);
+    let state: SealKeyState | undefined;
+    try {
+      state = await readKeyState(this.dir);
+    } catch {
+      return false;
+    }
+    if (!state) return !seals;
+    return state.i === 0 && (!seals || seals.size === 0);
+  }
+
   /** The tail: as this process left it when the files are unchanged since, else read from disk. */
-  private async currentTail(): Promise<Tail> {
+  private async currentTail(strict = true): Promise<Tail> {
     const s = this.seen;
     this.seen = undefined;
     if (s) {
@@ -231,7 +343,7 @@ export class AuditLog {
         if (f && f.ino === s.ino && f.size === s.size && f.mtimeMs === s.mtimeMs && h && h.ino === s.headIno && h.mtimeMs === s.headMtimeMs) return s.tail;
       }
     }
-    return this.tail();
+    return this.tail(strict);
   }
 
   /**
@@ -262,7 +374,20 @@ export class AuditLog {
   /** Under the lock: append the batch's records, answer its callers, then bring head.json up. */
   private async writeBatch(batch: Pending[]): Promise<void> {
     const entries = batch.map((p) => p.entry);
-    const t = await this.currentTail();
+    if (this.sealOwed) {
+      await this.sealUnderLock();
+      this.sealOwed = false;
+    }
+    let t = await this.currentTail();
+    if (t.fresh) {
+      // A new chain: its sealing key (and the auditor's verification key) and a head at the
+      // genesis before its first record, so that a missing head never means anything but a cut.
+      const time = this.now().toISOString();
+      await startSealing(this.dir, this.verificationKeyFile, time);
+      await this.writeHead({ seq: 0, hash: GENESIS_HASH, file: '', time });
+      this.sealedSeq = 0;
+      t = { seq: 0, hash: GENESIS_HASH, file: t.file, year: t.year };
+    }
     if (this.headOwed) {
       await this.writeHead({ seq: t.seq, hash: t.hash, file: t.file ?? '', time: this.now().toISOString() });
       this.headOwed = false;
@@ -314,6 +439,62 @@ export class AuditLog {
     batch.forEach((p, i) => p.resolve(records[i]));
     const tail: Tail = { seq, hash, file, year };
     const fileId = { file, ino: after.ino, size: after.size, mtimeMs: after.mtimeMs };
+    await this.headAfterBatch(tail, fileId, time);
+    this.sealAfterBatch(seq);
+  }
+
+  /**
+   * Seals follow on a timer (SEAL_INTERVAL_MS after the first unsealed record) or after
+   * SEAL_EVERY_RECORDS records, never per append: a seal costs an append, a key replacement and
+   * their flushes, once a minute rather than once a search.
+   */
+  private sealAfterBatch(seq: number): void {
+    if (this.sealedSeq !== undefined && seq - this.sealedSeq >= this.sealEveryRecords) {
+      // Still under the lock (this batch's callers are answered): the next batch waits for it.
+      this.sealOwed = true;
+    }
+    if (this.sealTimer) return;
+    this.sealTimer = setTimeout(() => {
+      this.sealTimer = undefined;
+      sealWaiting.delete(this);
+      this.sealNow().catch(() => undefined);
+    }, this.sealOwed ? 0 : this.sealIntervalMs);
+    this.sealTimer.unref();
+    sealBeforeExit(this);
+  }
+
+  /**
+   * Under the lock: seal the chain head with the current key and evolve it. The seal state must
+   * be the one this appliance left: the key file at the index after the last seal (or at it,
+   * when a crash came between the seal and the key's evolution: evolved now).
+   */
+  private async sealUnderLock(): Promise<Seal | undefined> {
+    const s = this.seen;
+    const t = await this.currentTail();
+    if (s && t === s.tail) this.seen = s;
+    if (t.fresh || t.seq === 0) return undefined;
+    let state = await readKeyState(this.dir);
+    if (!state) throw new ApplianceError('AUDIT_SEAL_KEY_MISSING', '审计封印密钥缺失，无法封印。', 'sealing key missing', { status: 503 });
+    const last = await lastSeal(this.dir);
+    const problem = sealStateProblem(state, last);
+    if (problem) throw new ApplianceError('AUDIT_SEAL_STATE', `审计封印状态不一致（${problem.zh}），已拒绝继续写入审计记录。请安全审计员用验证密钥运行 archive audit verify。`, `sealing state inconsistent: ${problem.en}`, { status: 503 });
+    if (last && last.key === state.key && last.i === state.i) {
+      const k = Buffer.from(state.k, 'hex');
+      state = { ...state, i: state.i + 1, k: evolveKey(k).toString('hex') };
+      await writeKeyState(this.dir, state);
+      k.fill(0);
+    }
+    if (last && last.seq > t.seq) throw new ApplianceError('AUDIT_SEAL_STATE', `审计封印指向记录 ${last.seq}，而审计链只到 ${t.seq}（末尾记录被删除），已拒绝继续写入。`, `last seal covers seq ${last.seq} beyond the tail ${t.seq}`, { status: 503 });
+    if (last && last.seq === t.seq) {
+      this.sealedSeq = t.seq;
+      return undefined;
+    }
+    const seal = await sealHead(this.dir, state, t, this.now().toISOString());
+    this.sealedSeq = t.seq;
+    return seal;
+  }
+
+  private async headAfterBatch(tail: Tail, fileId: { file: string; ino: number; size: number; mtimeMs: number }, time: string): Promise<void> {
     // Due (or there is none yet): now. Else the one there is stays, and the timer follows.
     const due = performance.now() - this.lastHeadAt >= this.headDelayMs;
     const h = due ? undefined : statSync(join(this.dir, HEAD_FILE), { throwIfNoEntry: false });
@@ -356,6 +537,14 @@ export class AuditLog {
     }
     await this.bringHead(t, { file, ino: f.ino, size: f.size, mtimeMs: f.mtimeMs }, this.now().toISOString());
   }
+}
+
+/** Is the key file where the last seal leaves it? (undefined: yes; else why not). */
+export function sealStateProblem(state: SealKeyState, last: Seal | undefined): { zh: string; en: string } | undefined {
+  if (!last) return state.i === 0 ? undefined : { zh: `密钥已到第 ${state.i} 期，却没有任何封印`, en: `key at epoch ${state.i} but no seal` };
+  if (last.key !== state.key) return state.i === 0 ? undefined : { zh: `新密钥已到第 ${state.i} 期，却没有它的封印`, en: `new key at epoch ${state.i} without its seals` };
+  if (state.i === last.i + 1 || state.i === last.i) return undefined;
+  return { zh: `密钥在第 ${state.i} 期，而最后一个封印是第 ${last.i} 期`, en: `key at epoch ${state.i}, last seal ${last.i}` };
 }
 
 export async function auditDirExists(dir: string): Promise<boolean> {

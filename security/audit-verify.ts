@@ -4,12 +4,17 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { GENESIS_HASH, recordHash, type AuditRecord } from './audit-record.ts';
 import { LOCK_FILE, auditFiles, readHead, type AuditHead } from './audit-log.ts';
+import { SEALS_FILE, readKeyState, type SealKeyState } from './audit-seal.ts';
+import { checkSeals, readSeals, sealSummary, type SealCheck, type SealReport } from './audit-seal-verify.ts';
 import { withFileLock } from './file-lock.ts';
 
 interface Snapshot {
   files: string[];
   sizes: Map<string, number>;
   head?: AuditHead;
+  /** seals.jsonl size at the snapshot (undefined: no such file). */
+  sealsSize?: number;
+  keyState?: SealKeyState | 'corrupt';
 }
 
 /**
@@ -22,7 +27,9 @@ async function snapshot(dir: string): Promise<Snapshot> {
     const files = (await auditFiles(dir)).map((f) => f.name);
     const sizes = new Map<string, number>();
     for (const f of files) sizes.set(f, (await stat(join(dir, f))).size);
-    return { files, sizes, head: await readHead(dir) };
+    const sealsSize = await stat(join(dir, SEALS_FILE)).then((st) => st.size, () => undefined);
+    const keyState = await readKeyState(dir).catch(() => 'corrupt' as const);
+    return { files, sizes, head: await readHead(dir), sealsSize, keyState };
   };
   try {
     return await withFileLock(join(dir, LOCK_FILE), take);
@@ -34,13 +41,23 @@ async function snapshot(dir: string): Promise<Snapshot> {
   }
 }
 
-export type AuditBreak = 'unparseable' | 'edited' | 'deleted' | 'reordered' | 'inserted' | 'chain' | 'truncated' | 'head-missing' | 'head-mismatch';
+export type AuditBreak = 'unparseable' | 'edited' | 'deleted' | 'reordered' | 'inserted' | 'chain' | 'truncated' | 'head-missing' | 'head-mismatch'
+  | 'seals-missing' | 'seal-unparseable' | 'seal-order' | 'seal-mismatch' | 'seal-beyond-end' | 'seal-forged' | 'seals-truncated' | 'seal-key-unknown' | 'seal-key-missing' | 'seal-key-forged';
+
+export interface AuditVerifyOptions {
+  /** The auditor's verification key(s) k0: with them every seal is proven, without them only the chain. */
+  keys?: Buffer[];
+  /** The live data dir: its sealing key file must be there (a backup copy has none). */
+  requireSealKey?: boolean;
+}
 
 export interface AuditVerifyResult {
   ok: boolean;
   records: number;
   files: string[];
   head?: { seq: number; hash: string };
+  /** What the seals prove; `seals.zh` says in plain words whether they were checked at all. */
+  seals?: SealReport;
   /** The first broken record: where the chain stops being provable. */
   firstBroken?: { seq: number; file: string; line: number; kind: AuditBreak; zh: string; en: string };
 }
@@ -93,16 +110,31 @@ async function seqLater(dir: string, snap: Snapshot, from: { file: string; line:
  * each `prev` is the previous record's `hash`, each `hash` is the SHA-256 of its record, and the
  * last record is the one head.json names (so cutting records from the end shows too).
  */
-export async function verifyAudit(dir: string): Promise<AuditVerifyResult> {
+export async function verifyAudit(dir: string, opts: AuditVerifyOptions = {}): Promise<AuditVerifyResult> {
   const snap = await snapshot(dir);
+  const parsed = snap.sealsSize === undefined ? undefined : await readSeals(dir, snap.sealsSize);
+  const chain = await verifyChain(dir, snap, new Set(parsed?.seals.map((x) => x.seal.seq)));
+  const check: SealCheck = checkSeals({ parsed, records: chain.records, chainOk: chain.ok, sealedHashes: chain.sealedHashes, keys: opts.keys ?? [], keyState: snap.keyState, requireSealKey: opts.requireSealKey ?? false, lastTime: chain.lastTime });
+  const { sealedHashes: _h, lastTime: _t, ...result } = chain;
+  const seals = sealSummary(check);
+  if (!result.ok) return { ...result, seals };
+  if (check.broken) return { ...result, ok: false, seals, firstBroken: { ...check.broken, file: SEALS_FILE } };
+  return { ...result, seals };
+}
+
+type ChainResult = AuditVerifyResult & { sealedHashes: Map<number, string>; lastTime?: string };
+
+async function verifyChain(dir: string, snap: Snapshot, sealedSeqs: Set<number>): Promise<ChainResult> {
   const { files } = snap;
+  const sealedHashes = new Map<number, string>();
+  let lastTime: string | undefined;
   let expected = 1;
   let prev = GENESIS_HASH;
   let count = 0;
   let lastAt = { file: '', line: 0 };
   const seen = new Set<number>();
-  const broken = (seq: number, at: { file: string; line: number }, kind: AuditBreak, zh: string, en: string): AuditVerifyResult => ({
-    ok: false, records: count, files, firstBroken: { seq, file: at.file, line: at.line, kind, zh: `${at.file} 第 ${at.line} 行（记录 ${seq}）：${zh}`, en: `${at.file}:${at.line} (record ${seq}): ${en}` },
+  const broken = (seq: number, at: { file: string; line: number }, kind: AuditBreak, zh: string, en: string): ChainResult => ({
+    ok: false, records: count, files, sealedHashes, lastTime, firstBroken: { seq, file: at.file, line: at.line, kind, zh: `${at.file} 第 ${at.line} 行（记录 ${seq}）：${zh}`, en: `${at.file}:${at.line} (record ${seq}): ${en}` },
   });
   for await (const l of lines(dir, files, snap.sizes)) {
     const rec = parseRecord(l.text);
@@ -121,6 +153,9 @@ export async function verifyAudit(dir: string): Promise<AuditVerifyResult> {
     // The record head.json names must be that record, also when head.json is behind the file.
     if (snap.head && rec.seq === snap.head.seq && rec.hash !== snap.head.hash) return broken(rec.seq, l, 'head-mismatch', '与 head.json 记录的哈希不符（记录被替换，其后的链被重算）', 'hash differs from head.json (record replaced, chain re-computed after it)');
     seen.add(rec.seq);
+    // Kept only where a seal points: the seals check compares them.
+    if (sealedSeqs.has(rec.seq)) sealedHashes.set(rec.seq, rec.hash);
+    lastTime = rec.time;
     prev = rec.hash;
     expected++;
     count++;
@@ -129,7 +164,8 @@ export async function verifyAudit(dir: string): Promise<AuditVerifyResult> {
   const head: AuditHead | undefined = snap.head;
   const last = { seq: expected - 1, hash: prev };
   if (!head) {
-    if (count === 0) return { ok: true, records: 0, files };
+    if (count === 0 && snap.sealsSize === undefined && !snap.keyState) return { ok: true, records: 0, files, sealedHashes, lastTime };
+    if (count === 0) return broken(0, { file: 'head.json', line: 0 }, 'head-missing', '缺少 head.json，而封印文件或封印密钥在：审计记录被整体删除', 'head.json missing while seals or the sealing key exist: the records were removed');
     return broken(last.seq, lastAt, 'head-missing', '缺少 head.json，无法证明末尾记录未被删除', 'head.json missing: cannot prove the end was not cut');
   }
   if (head.seq > last.seq) {
@@ -138,7 +174,7 @@ export async function verifyAudit(dir: string): Promise<AuditVerifyResult> {
   }
   // head.json behind the file (records of the last HEAD_DELAY_MS, or a crash between the two
   // writes): the records after it are proven by the chain, the one it names was checked above.
-  return { ok: true, records: count, files, head: last };
+  return { ok: true, records: count, files, head: last, sealedHashes, lastTime };
 }
 
 function bound(s: string | undefined, end: boolean): number | undefined {

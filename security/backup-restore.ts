@@ -194,6 +194,12 @@ export async function restoreBackup(files: string[], opts: RestoreOptions): Prom
   await ensureDataDir(target);
   const result: RestoreResult = { dataDir: target, backups: chain.map((c) => ({ file: c.file, backupId: c.backupId, kind: c.kind })), items, files: totalFiles };
   const audit = new AuditLog(join(target, 'audit'));
+  // A backup carries no sealing key: the restored trail goes on under a new one (a new
+  // verification key for the auditor in config/), on record, after the backup's last seal.
+  const actor = opts.actor ?? { actor: 'console', role: 'console', source: 'console' };
+  await audit.resume({ ...actor, action: 'audit.resume', target: 'audit', outcome: 'success', details: { reason: 'restore', backupId: info!.backupId } }).catch((e: unknown) => {
+    if (!(e instanceof ApplianceError && e.code === 'AUDIT_RESUME_NOT_NEEDED')) throw e;
+  });
   await audit.append({ ...(opts.actor ?? { actor: 'console', role: 'console', source: 'console' }), action: 'backup.restore', target: info!.backupId, outcome: 'success', details: { backups: result.backups, items, auditHeadAtBackup: info!.auditHead } });
   await audit.settle();
   if (opts.reindex !== false) result.indexed = await reindexRestored(opts.cfg ? { ...opts.cfg, dataDir: target } : loadConfig({ overrides: { dataDir: target } }));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { dataPath } from '../appliance/data-dir.ts';
 import { ITEM_ID, MANIFEST_NAME, parseManifest } from '../ingest/index.ts';
 import { HEAD_FILE, LOCK_FILE } from './audit-log.ts';
+import { VERIFICATION_KEY_FILE } from './audit-seal.ts';
 import { itemShardPath } from './backup-entries.ts';
 import type { TarSource } from './backup-tar.ts';
 import { withFileLock } from './file-lock.ts';
@@ -16,7 +17,9 @@ import { withFileLock } from './file-lock.ts';
  * - the audit trail: file sizes and head.json are taken under the trail's append lock, and each
  *   file is read only up to that size — the snapshot is exactly the chain at that moment.
  * - config/ and jobs/ files are replaced by rename: an open file is always one whole version.
- * Hidden names (locks, temp files, items/.tmp, the index's dirty marker) and the derived
+ * Hidden names (locks, temp files, items/.tmp, the index's dirty marker, the audit sealing key
+ * audit/.seal-key, which must never leave the machine), the auditor's waiting verification key
+ * config/audit-verification-key.txt and the derived
  * items/index.jsonl (rebuilt by the store on open) are left out.
  */
 export interface CollectedSources {
@@ -87,6 +90,10 @@ async function itemPair(dir: string): Promise<{ manifest: Buffer; itemJson: Buff
 export async function collectSources(dataDir: string, parentItems?: Record<string, string>): Promise<CollectedSources> {
   const sources: TarSource[] = [];
   await walkFiles(dataPath(dataDir, 'config'), '', sources, 'config');
+  // The auditor's verification key, while it waits to be taken away, never leaves in a backup:
+  // with it anyone could re-make every seal.
+  const vk = sources.findIndex((s) => s.path === `config/${VERIFICATION_KEY_FILE}`);
+  if (vk >= 0) sources.splice(vk, 1);
   await walkFiles(dataPath(dataDir, 'jobs'), '', sources, 'jobs');
   sources.push(...(await auditSnapshot(dataPath(dataDir, 'audit'))));
   const itemsRoot = dataPath(dataDir, 'items');

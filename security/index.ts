@@ -8,7 +8,9 @@ export { assertScannerReady, clamdSignatures, parseClamdVersion, type SignatureS
 export { createAuth, type Auth, type AuthOptions, type RequestAuditEntry } from './auth.ts';
 export { publicRoute, requireSession, requirePermission, currentUser, currentViewer, type AuthContext, type RoutePolicy } from './authorize.ts';
 export { AuditLog, type AuditHead } from './audit-log.ts';
-export { verifyAudit, exportAudit, exportRange, type AuditVerifyResult } from './audit-verify.ts';
+export { verifyAudit, exportAudit, exportRange, type AuditVerifyResult, type AuditVerifyOptions } from './audit-verify.ts';
+export { parseVerificationKeys, pendingVerificationKey, eraseVerificationKey, SEAL_INTERVAL_MS, type PendingVerificationKey } from './audit-seal.ts';
+export type { SealReport } from './audit-seal-verify.ts';
 export type { AuditEntry, AuditRecord, AuditOutcome } from './audit-record.ts';
 export { IdentityStore, type UserRecord, type PostRecord, type PublicUser } from './identity-store.ts';
 export { ROLES, ROLE_NAMES, ADMIN_ROLES, PERMISSIONS, ROLE_PERMISSIONS, can, parseRole, type Role, type Permission } from './roles.ts';

@@ -20,7 +20,7 @@ export const PERMISSIONS = [
   'post:list', 'post:manage',
   'service:manage', 'config:manage', 'backup:run', 'backup:restore', 'backup:recipients',
   'signature:import', 'integrity:check', 'quarantine:review',
-  'audit:read', 'audit:export', 'audit:verify',
+  'audit:read', 'audit:export', 'audit:verify', 'audit:key',
   'grant:staff', 'grant:archivist', 'grant:sysadmin', 'grant:secadmin', 'grant:auditor',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -39,7 +39,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   archivist: ['item:search', 'item:read', 'item:ingest', 'item:edit'],
   sysadmin: ['user:list', 'user:create', 'user:disable', 'user:password-reset', 'user:roles', 'post:list', 'service:manage', 'config:manage', 'backup:run', 'backup:restore', 'grant:staff', 'grant:archivist', 'grant:sysadmin'],
   secadmin: ['user:list', 'user:roles', 'user:access', 'post:list', 'post:manage', 'signature:import', 'integrity:check', 'quarantine:review', 'backup:recipients', 'grant:secadmin'],
-  auditor: ['user:list', 'user:roles', 'post:list', 'audit:read', 'audit:export', 'audit:verify', 'grant:auditor'],
+  auditor: ['user:list', 'user:roles', 'post:list', 'audit:read', 'audit:export', 'audit:verify', 'audit:key', 'grant:auditor'],
 };
 
 export function permissionsOf(roles: readonly Role[]): Set<Permission> {

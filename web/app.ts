@@ -17,6 +17,7 @@ import { backupRecipientRoutes } from './backup-recipient-routes.ts';
 import { reportRoutes } from './report-routes.ts';
 import { departmentNamesCache } from '../security/index.ts';
 import { healthRoutes } from './health-routes.ts';
+import { auditSealRoutes } from './audit-seal-routes.ts';
 import type { Classification, Config } from '../appliance/config.ts';
 
 export interface WebDeps {
@@ -96,6 +97,7 @@ export function createWebApp(deps: WebDeps): Koa {
   healthRoutes(router, { auth: deps.auth, health: deps.health, consoleToken: deps.consoleToken });
 
   deps.auth.routes(router);
+  auditSealRoutes(router, { auth: deps.auth });
   const cfg = deps.config;
   if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, departmentNames: cfg ? departmentNamesCache(cfg.dataDir) : undefined });
   if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部', narrowingDeadlineMs: deps.narrowingDeadlineMs });

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
 import { ApplianceError } from '../errors.ts';
-import { auditRecords, consoleActor, exportRange, openSecurity, verifyAudit, type AuditRecord } from '../../security/index.ts';
+import { auditRecords, consoleActor, exportAudit, exportRange, openSecurity, parseVerificationKeys, verifyAudit, type AuditRecord } from '../../security/index.ts';
 import { auditCsv, auditJsonl, auditRows, auditXlsxStream, itemRefReader } from '../../web/audit-documents.ts';
 
 export function registerAudit(program: Command): void {
@@ -12,16 +13,39 @@ export function registerAudit(program: Command): void {
 
   audit
     .command('verify')
-    .description('校验审计链（退出码 0 完整，1 有断裂并指出第一条）verify the hash chain; names the first broken record')
+    .description('校验审计链与封印（退出码 0 完整，1 有断裂并指出第一条）verify the hash chain and, with the verification key, every seal')
+    .option('--verification-key <file>', '安全审计员的验证密钥文件（可含多把）：核验每个封印 the auditor\'s verification key file')
+    .action(action(async (opts: { verificationKey?: string }, cmd: Command) => {
+      const sec = await openSecurity(configFor(cmd));
+      const keys = opts.verificationKey ? parseVerificationKeys(await readFile(opts.verificationKey, 'utf8').catch((e: NodeJS.ErrnoException) => {
+        throw new ApplianceError('AUDIT_VKEY_UNREADABLE', `无法读取验证密钥文件 ${opts.verificationKey}：${e.code ?? e.message}`, `cannot read verification key file: ${e.message}`);
+      })) : [];
+      const r = await verifyAudit(sec.audit.dir, { keys, requireSealKey: true });
+      // The check itself is on record (after it ran, so it does not check its own entry). A trail
+      // that refuses appends (lost head or key) still gets its verdict printed first.
+      let refused: unknown;
+      await sec.audit.append({ ...consoleActor(), action: 'audit.verify', target: 'audit', outcome: r.ok ? 'success' : 'failure', details: { records: r.records, firstBroken: r.firstBroken ?? null, seals: r.seals?.status ?? null } }).catch((e: unknown) => {
+        refused = e;
+      });
+      if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify({ ...r })}\n`);
+      else if (r.ok) process.stdout.write(`审计链完整：${r.records} 条记录，${r.files.length} 个文件${r.head ? `，末条 ${r.head.seq} ${r.head.hash}` : ''}\n${r.seals?.zh ?? ''}\n`);
+      else process.stderr.write(`审计链断裂：${r.firstBroken!.zh}\n`);
+      if (refused) throw refused;
+      return r.ok ? EXIT.ok : EXIT.failure;
+    }));
+
+  audit
+    .command('resume')
+    .description('续接无法自行继续的审计链（恢复备份后、封印密钥或 head.json 丢失后），生成新的验证密钥并记入审计 continue a trail after a restore or a lost sealing key / head, on record')
     .action(action(async (_o: unknown, cmd: Command) => {
       const sec = await openSecurity(configFor(cmd));
-      const r = await verifyAudit(sec.audit.dir);
-      // The check itself is on record (after it ran, so it does not check its own entry).
-      await sec.audit.append({ ...consoleActor(), action: 'audit.verify', target: 'audit', outcome: r.ok ? 'success' : 'failure', details: { records: r.records, firstBroken: r.firstBroken ?? null } });
-      if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify({ ...r })}\n`);
-      else if (r.ok) process.stdout.write(`审计链完整：${r.records} 条记录，${r.files.length} 个文件${r.head ? `，末条 ${r.head.seq} ${r.head.hash}` : ''}\n`);
-      else process.stderr.write(`审计链断裂：${r.firstBroken!.zh}\n`);
-      return r.ok ? EXIT.ok : EXIT.failure;
+      const rec = await sec.audit.resume({ ...consoleActor(), action: 'audit.resume', target: 'audit', outcome: 'success', details: { reason: 'console' } });
+      const d = rec.details as { headRebuilt?: boolean; newKey?: string };
+      if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify({ ok: true, record: rec.seq, ...d })}\n`);
+      else {
+        process.stdout.write(`审计链已续接（记录 ${rec.seq}）。${d.headRebuilt ? '已按文件末尾重建 head.json。' : ''}${d.newKey ? `新的封印密钥指纹 ${d.newKey}：验证密钥已写入 ${sec.audit.verificationKeyFile}，请安全审计员在审计页取走并确认。` : ''}\n`);
+      }
+      return EXIT.ok;
     }));
 
   audit

@@ -6,7 +6,7 @@ import { AuditLog, verifyAudit, type AuditRecord } from '../../security/index.ts
 import { CLI, ROOT, cleanup, tempDir } from '../support/appliance.ts';
 
 // head.json after every batch, as before HEAD_DELAY_MS: these tests cut records right after appending.
-const AT_ONCE = { headDelayMs: 0 };
+const AT_ONCE = { headDelayMs: 0, sealIntervalMs: 3_600_000 };
 const entry = (i: number) => ({ actor: `u${i}`, role: 'staff', source: '127.0.0.1', action: 'item.view', target: `item-${i}`, outcome: 'success' as const, details: { page: i } });
 
 async function lines(dir: string, file = `audit-${new Date().getFullYear()}.jsonl`): Promise<string[]> {
@@ -177,7 +177,7 @@ describe('audit trail', () => {
     expect(await lines(e, 'audit-2027.jsonl')).toHaveLength(2);
   });
 
-  it('when head.json cannot be written, the next append fails closed until it can', async () => {
+  it('when head.json is lost, appends fail closed instead of rebuilding it; resume continues as a recorded act', async () => {
     const d = join(root, 'head-blocked');
     await mkdir(d);
     const log = new AuditLog(d, AT_ONCE);
@@ -185,11 +185,15 @@ describe('audit trail', () => {
     await log.head(); // head.json follows the append in the same lock hold
     const { rm } = await import('node:fs/promises');
     await rm(join(d, 'head.json'));
-    await mkdir(join(d, 'head.json')); // rename over a directory fails
-    await log.append(entry(2)); // its record is on disk before head.json is tried
-    await expect(log.append(entry(3))).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' });
-    expect(await lines(d)).toHaveLength(2);
+    await mkdir(join(d, 'head.json')); // unreadable, and rename over a directory fails
+    await expect(log.append(entry(2))).rejects.toMatchObject({ code: 'AUDIT_HEAD_MISSING' });
     await rm(join(d, 'head.json'), { recursive: true });
+    // Gone: still refused (the next append used to rebuild it and hide a cut end).
+    await expect(new AuditLog(d, AT_ONCE).append(entry(3))).rejects.toMatchObject({ code: 'AUDIT_HEAD_MISSING' });
+    expect(await lines(d)).toHaveLength(1);
+    expect((await verifyAudit(d)).firstBroken).toMatchObject({ kind: 'head-missing' });
+    const rec = await log.resume({ actor: 'console', role: 'console', source: 'console:test', action: 'audit.resume', target: 'audit', outcome: 'success' });
+    expect(rec.details).toMatchObject({ headRebuilt: true });
     await log.append(entry(4));
     expect(await verifyAudit(d)).toMatchObject({ ok: true, records: 3, head: { seq: 3 } });
   });

@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../appliance/config.ts';
 import { consoleServices } from '../../appliance/console-services.ts';
 import { ItemStore, listTree } from '../../ingest/index.ts';
 import { createSearchService } from '../../search/index.ts';
-import { addRecipient, createBackup, listBackupRecords, runIntegrityCheck, verifyAudit } from '../../security/index.ts';
+import { addRecipient, createBackup, listBackupRecords, parseVerificationKeys, runIntegrityCheck, verifyAudit } from '../../security/index.ts';
 import { CLI, cleanup, tempDir } from '../support/appliance.ts';
 import { makeItem, PASSPHRASE, treeHashes } from './backup-support.ts';
 
@@ -136,6 +136,12 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     expect([...b]).toEqual([...a]);
     expect((await ItemStore.open(target)).ids()).toEqual(store.ids());
     expect((await verifyAudit(join(target, 'audit'))).ok).toBe(true);
+    // A backup carries no sealing key: the restored trail went on under a new one (a new
+    // verification key for the auditor), and the two keys together prove every seal.
+    const vkOf = async (d: string) => parseVerificationKeys(await readFile(join(d, 'config', 'audit-verification-key.txt'), 'utf8'));
+    const keys = [...(await vkOf(src.dataDir)), ...(await vkOf(target))];
+    expect(keys[0].equals(keys[1])).toBe(false);
+    expect(await verifyAudit(join(target, 'audit'), { keys, requireSealKey: true })).toMatchObject({ ok: true, seals: { status: 'verified' } });
     // Private like a data dir the appliance made itself (selfcheck fails a folder others can read).
     const loose = (await listTree(target)).dirs.filter((d) => /^(config|items|audit|jobs)(\/|$)/.test(d));
     expect(loose).toContain('config/backups');

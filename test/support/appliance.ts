@@ -69,7 +69,8 @@ export function pidAlive(pid: number): boolean {
 }
 
 export async function cleanup(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
+  // Retried: an audit trail's seal timer may still be writing its key file there.
+  await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 }
 
 /**

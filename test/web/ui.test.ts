@@ -310,6 +310,20 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     await login(page, 'auditr');
     await page.waitForURL(/#\/audit$/);
     await expect.poll(() => page.textContent('#chain-status')).toContain('✓');
+    await expect.poll(() => page.textContent('#chain-seals')).toContain('未核验封印');
+    // The verification key waits for the auditor: text and a QR code (rendered by the server,
+    // loaded under the strict CSP), taken away, confirmed, erased; then the seals verified with it.
+    const vkText = (await page.locator('#seal-key-text').textContent())!;
+    const vk = vkText.replace(/\s+/g, '');
+    expect(vk).toMatch(/^ARCHIVE-AUDIT-VK1-[0-9a-f]{64}-[0-9a-f]{8}$/);
+    await expect.poll(() => page.locator('#seal-key-waiting img').evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#seal-key-taken');
+    await page.waitForSelector('#seal-key-none');
+    await page.fill('#seal-paste', vkText);
+    await page.click('#seal-verify');
+    await expect.poll(() => page.textContent('#seal-status')).toContain('✓');
+    expect(await page.textContent('#seal-summary')).toMatch(/封印全部核验通过|尚无封印/);
     await page.waitForSelector('#chart-search-activity rect.bar', { state: 'attached' });
     // zhang's searches are in the last hour's bar.
     expect(await page.locator('#chart-search-activity rect.bar').evaluateAll((rs) => rs.some((r) => Number(r.getAttribute('height')) > 0))).toBe(true);

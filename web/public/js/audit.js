@@ -7,6 +7,7 @@ import { t } from './i18n.js';
 import { barChart, bucketTimes } from './charts.js';
 import { busy, messageArea, table } from './ui.js';
 import { ACTION_LABELS, OUTCOME_LABELS } from './audit-labels.js';
+import { sealCard } from './audit-seal.js';
 
 const PAGE = 200;
 
@@ -49,7 +50,7 @@ export function render(main, route) {
   const form = h('form.card.filters', { id: 'audit-form' }, h('h2', t('auditTitle')), msgs.el,
     h('div.row', field(t('actor'), actor), field(t('action'), action), field(t('outcome2'), outcome), field(t('from'), from), field(t('to'), to), go),
     h('div.row.actions', exportCsv, exportXlsx, exportLink, printPdf), count, list, pager);
-  clear(main, h('section.audit', h('div.grid', h('div', chain, chart), form)));
+  clear(main, h('section.audit', h('div.grid', h('div', chain, sealCard(), chart), form)));
   let offset = Number(p.get('offset') ?? 0) || 0;
 
   async function load() {
@@ -90,7 +91,7 @@ export function render(main, route) {
   async function status() {
     try {
       const v = await get('/api/admin/audit/verify');
-      clear(chain, h('h2', t('chain')), h('p', { class: v.ok ? 'ok' : 'error', id: 'chain-status' }, v.ok ? `✓ ${t('chainOk', { n: v.records })}` : `✗ ${t('chainBroken', { n: v.firstBroken?.seq ?? '?' })}`, v.firstBroken?.zh ? ` — ${v.firstBroken.zh}` : ''));
+      clear(chain, h('h2', t('chain')), h('p', { class: v.ok ? 'ok' : 'error', id: 'chain-status' }, v.ok ? `✓ ${t('chainOk', { n: v.records })}` : `✗ ${t('chainBroken', { n: v.firstBroken?.seq ?? '?' })}`, v.firstBroken?.zh ? ` — ${v.firstBroken.zh}` : ''), v.seals?.zh ? h('p.muted', { id: 'chain-seals' }, v.seals.zh) : null);
     } catch (e) {
       clear(chain, h('h2', t('chain')), h('div.error', { role: 'alert' }, e.message));
     }

@@ -33,7 +33,10 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     await meili.start();
     cleanups.unshift(() => meili.stop());
     const sec = await openSecurity(cfg);
+    if (!(await sec.audit.ensureReserve(cfg.disk.auditReserveMiB * 1024 ** 2))) log.warn({ mib: cfg.disk.auditReserveMiB }, 'no room for the audit reserve');
     const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
+    // Folded denial counts are written before the trail is left (the last cleanup but the lock).
+    cleanups.unshift(() => auth.flushAudit());
     // No default password: the first administrators are created with this token (POST /api/auth/setup).
     // It is printed once the appliance answers (below), to the console only.
     const setupToken = await auth.issueSetupToken();
@@ -58,7 +61,7 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
         healthReport({
           meilisearch: () => meili.health(),
           clamd: () => clamdHealth(cfg.clamd, { maxAgeDays: cfg.signatureMaxAgeDays }),
-          disk: () => diskHealth(cfg.dataDir),
+          disk: () => diskHealth(cfg.dataDir, cfg.disk, sec.audit.reserveInUse),
           ocrData: () => ocrDataStatus(cfg.ocr.lang),
           selfcheck: () => selfcheck?.health() ?? selfcheckHealth(undefined),
         }),

@@ -2,6 +2,7 @@ import { readdir, realpath } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import type { Classification, Config } from '../appliance/config.ts';
 import { dataPath } from '../appliance/data-dir.ts';
+import { assertRoomForWork } from '../appliance/disk.ts';
 import { ApplianceError } from '../appliance/errors.ts';
 import type { Logger } from '../appliance/log.ts';
 import type { SearchService } from '../search/index.ts';
@@ -100,6 +101,7 @@ export async function submitIntake(jobs: JobStore, audit: AuditLog, items: Intak
 }
 
 export async function submitPaths(cfg: Config, jobs: JobStore, audit: AuditLog, paths: string[], opts: SubmitOptions): Promise<Job> {
+  await assertRoomForWork(cfg.dataDir, cfg.disk);
   let planned: Awaited<ReturnType<typeof planIntake>>;
   try {
     planned = await planIntake(paths, { ...opts, ceiling: cfg.classificationCeiling });
@@ -164,7 +166,10 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
   const runner = new IngestRunner(jobs, runnerDeps, { pageConcurrency: cfg.ocr.workers + 1 });
   let inbox: InboxWatcher | undefined;
 
-  const submitItems = (items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[] }) => submitIntake(jobs, deps.audit, items, opts);
+  const submitItems = async (items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[] }) => {
+    await assertRoomForWork(cfg.dataDir, cfg.disk);
+    return submitIntake(jobs, deps.audit, items, opts);
+  };
   const submit = async (paths: string[], opts: SubmitOptions) => {
     // Post codes are checked against the registry once it has any (a typo like BSG for BGS would
     // otherwise archive an item nobody can see); before the first post exists there is nothing to check.

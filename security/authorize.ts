@@ -89,6 +89,8 @@ export interface GuardDeps {
   sessions: SessionStore;
   log: Logger;
   record: (ctx: Koa.Context, e: Omit<AuditEntry, 'actor' | 'role' | 'source'> & Partial<Pick<AuditEntry, 'actor'>>) => Promise<void>;
+  /** Denials of requests without a session, folded per source and minute (audit-fold.ts). */
+  recordDenial?: (ctx: Koa.Context, e: Omit<AuditEntry, 'actor' | 'role' | 'source'> & Partial<Pick<AuditEntry, 'actor'>>) => Promise<void>;
   clearSessionCookies: (ctx: Koa.Context) => void;
 }
 
@@ -132,7 +134,7 @@ export function createGuard(router: Router, d: GuardDeps): Koa.Middleware {
     const changing = !SAFE.has(ctx.method);
     if (!needSession.length) {
       if (changing && !sameToken(ctx.get(CSRF_HEADER), ctx.cookies.get(CSRF_COOKIE))) {
-        await d.record(ctx, { action: 'auth.csrf', target: ctx.path, outcome: 'denied', details: { method: ctx.method } });
+        await (d.recordDenial ?? d.record)(ctx, { action: 'auth.csrf', target: ctx.path, outcome: 'denied', details: { method: ctx.method } });
         throw new ApplianceError('CSRF_REJECTED', '请求缺少有效的防伪令牌（CSRF），已拒绝。请刷新页面后重试。', 'CSRF token missing or wrong', { status: 403 });
       }
       (ctx.state as State)[GUARDED] = all;

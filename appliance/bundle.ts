@@ -15,11 +15,12 @@ import { APP_ROOT } from './selfcheck-run.ts';
  *   <id>/app/…              the application source, production node_modules (Meilisearch binary and
  *                           tesseract language data included), BUILD-INFO.json
  *   <id>/runtime/node       the Node.js runtime this bundle was built with
- *   <id>/debs/*.deb         clamav-daemon, clamav, poppler-utils and what they need beyond a base system
+ *   <id>/debs/*.deb         clamav-daemon, clamav, poppler-utils, openssl and what they need beyond a base system
  */
 
 /** Debian packages the appliance needs at run time (see appliance/provision.sh). */
-export const BUNDLE_DEBIAN_PACKAGES = ['clamav-daemon', 'clamav', 'poppler-utils'];
+// openssl: signs the appliance's own HTTPS certificates (appliance/tls.ts).
+export const BUNDLE_DEBIAN_PACKAGES = ['clamav-daemon', 'clamav', 'poppler-utils', 'openssl'];
 
 const APP_DIRS = ['appliance', 'ingest', 'search', 'security', 'web'];
 const APP_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md'];

@@ -28,6 +28,8 @@ export interface AuthOptions {
   sessions?: SessionOptions;
   /** Mark cookies Secure (only when the appliance is served over HTTPS). */
   secureCookies?: boolean;
+  /** A session is valid only from the address it logged in from (default true; config tls.bindSessionToAddress). */
+  bindSessionToAddress?: boolean;
 }
 
 /** What a route records: who/role/source come from the request. */
@@ -103,7 +105,7 @@ export async function createAuth(o: AuthOptions): Promise<Auth> {
     clearSessionCookies(ctx) {
       ctx.cookies.set(SESSION_COOKIE, '', { ...cookieOptions, maxAge: 0 });
     },
-    guard: (router) => createGuard(router, { identity: o.identity, sessions, log: o.log, record, recordDenial, clearSessionCookies: (ctx) => core.clearSessionCookies(ctx) }),
+    guard: (router) => createGuard(router, { identity: o.identity, sessions, log: o.log, record, recordDenial, bindSessionToAddress: o.bindSessionToAddress ?? true, clearSessionCookies: (ctx) => core.clearSessionCookies(ctx) }),
     routes(router) {
       registerAuthRoutes(router, core);
       registerAdminRoutes(router, core);

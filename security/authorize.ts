@@ -92,6 +92,8 @@ export interface GuardDeps {
   /** Denials of requests without a session, folded per source and minute (audit-fold.ts). */
   recordDenial?: (ctx: Koa.Context, e: Omit<AuditEntry, 'actor' | 'role' | 'source'> & Partial<Pick<AuditEntry, 'actor'>>) => Promise<void>;
   clearSessionCookies: (ctx: Koa.Context) => void;
+  /** Refuse a session cookie presented from another address than the login's (issue 17.10). */
+  bindSessionToAddress?: boolean;
 }
 
 async function authenticate(ctx: Koa.Context, d: GuardDeps): Promise<AuthContext> {
@@ -103,6 +105,13 @@ async function authenticate(ctx: Koa.Context, d: GuardDeps): Promise<AuthContext
     throw new ApplianceError('SESSION_EXPIRED', `会话已过期（${why}），请重新登录。`, `session expired (${found.expired})`, { status: 401, details: { reason: found.expired } });
   }
   const { session, key } = found;
+  if (d.bindSessionToAddress && session.source !== ctx.ip) {
+    // A cookie replayed from elsewhere: the session is ended for both, and the auditor sees where.
+    d.sessions.destroyKey(key);
+    d.clearSessionCookies(ctx);
+    await d.record(ctx, { actor: session.username, action: 'auth.session.address-mismatch', target: session.username, outcome: 'denied', details: { boundTo: session.source } });
+    throw new ApplianceError('SESSION_ADDRESS_MISMATCH', '会话与登录时的网络地址不符，已结束。请重新登录。', 'session cookie presented from another address', { status: 401 });
+  }
   const user = await d.identity.findUserById(session.userId);
   if (!user || user.disabled || user.stamp !== session.stamp) {
     d.sessions.destroyKey(key);

@@ -13,6 +13,7 @@ import { itemEditRoutes } from './item-edit-routes.ts';
 import { staticRoutes } from './static-routes.ts';
 import { adminOpsRoutes } from './admin-ops-routes.ts';
 import { backupRoutes } from './backup-routes.ts';
+import { tlsRoutes } from './tls-routes.ts';
 import type { Classification, Config } from '../appliance/config.ts';
 
 export interface WebDeps {
@@ -31,6 +32,8 @@ export interface WebDeps {
   config?: Config;
   /** Registers work to finish when the appliance stops, before its parts go (a running backup ends cleanly). */
   onStop?: (hook: () => Promise<void>) => void;
+  /** The appliance CA's certificate (PEM) for GET /ca.crt, when its own CA issued the HTTPS certificate. */
+  caCert?: () => Promise<string | undefined>;
 }
 
 /** Headers every answer carries: no framing, no sniffing, no inline script, nothing from outside. */
@@ -42,6 +45,9 @@ async function securityHeaders(ctx: Koa.Context, next: Koa.Next): Promise<void> 
   ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
   ctx.set('Cross-Origin-Resource-Policy', 'same-origin');
   ctx.set('Cache-Control', 'no-store');
+  // Under TLS, browsers are told to come back only over HTTPS (a year; the appliance never speaks
+  // plain HTTP outside loopback).
+  if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000');
   await next();
 }
 
@@ -87,6 +93,7 @@ export function createWebApp(deps: WebDeps): Koa {
   if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store });
   if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部' });
   staticRoutes(router);
+  if (deps.caCert) tlsRoutes(router, { caCert: deps.caCert });
   if (deps.config) {
     adminOpsRoutes(router, { auth: deps.auth, cfg: deps.config, store: deps.ingest?.store, search: deps.search });
     backupRoutes(router, { auth: deps.auth, cfg: deps.config, onStop: deps.onStop });

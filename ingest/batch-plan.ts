@@ -18,6 +18,7 @@ export interface PlannedItem {
 }
 
 export interface PlanProblem {
+  /** Relative to the batch root (what the archivist named), never a host path of the appliance. */
   path: string;
   code: string;
   message: string;
@@ -97,7 +98,7 @@ export async function planItems(paths: string[]): Promise<{ items: PlannedItem[]
       // lstat: a link is never followed, whatever it points at (another item's original, /etc).
       st = await lstat(p);
     } catch {
-      problems.push({ path: p, code: 'PATH_NOT_FOUND', message: `找不到文件或目录：${p}` });
+      problems.push({ path: shownPath(root, p), code: 'PATH_NOT_FOUND', message: `找不到文件或目录：${shownPath(root, p)}` });
       return;
     }
     if (st.isSymbolicLink()) {
@@ -105,8 +106,8 @@ export async function planItems(paths: string[]): Promise<{ items: PlannedItem[]
       return;
     }
     if (st.isFile()) {
-      if (!accepted(p)) problems.push({ path: p, code: 'UNSUPPORTED_FILE', message: `不支持的文件类型：${basename(p)}（可接收 TIFF、JPEG、PNG、PDF）` });
-      else if (st.size === 0) problems.push({ path: p, code: 'EMPTY_FILE', message: `文件为空（0 字节）：${basename(p)}` });
+      if (!accepted(p)) problems.push({ path: shownPath(root, p), code: 'UNSUPPORTED_FILE', message: `不支持的文件类型：${basename(p)}（可接收 TIFF、JPEG、PNG、PDF）` });
+      else if (st.size === 0) problems.push({ path: shownPath(root, p), code: 'EMPTY_FILE', message: `文件为空（0 字节）：${basename(p)}` });
       else items.push({ label: basename(p), files: [p], root });
       return;
     }
@@ -121,14 +122,14 @@ export async function planItems(paths: string[]): Promise<{ items: PlannedItem[]
       return;
     }
     if (depth > 8) {
-      problems.push({ path: p, code: 'TOO_DEEP', message: `目录层级过深：${p}` });
+      problems.push({ path: shownPath(root, p), code: 'TOO_DEEP', message: `目录层级过深：${shownPath(root, p)}` });
       return;
     }
     const names: string[] = [];
     for (const raw of await readdir(p, { encoding: 'buffer' })) {
       const name = decodeName(raw);
       if (name === undefined) {
-        problems.push({ path: join(p, raw.toString('latin1')), code: 'NAME_NOT_UTF8', message: `文件名不是 UTF-8 编码（按 GB18030 读作“${iconv.decode(raw, 'gb18030')}”），无法可靠保存，请重命名后再导入：${p}` });
+        problems.push({ path: shownPath(root, join(p, raw.toString('latin1'))), code: 'NAME_NOT_UTF8', message: `文件名不是 UTF-8 编码（按 GB18030 读作“${iconv.decode(raw, 'gb18030')}”），无法可靠保存，请重命名后再导入：${shownPath(root, p)}` });
       } else if (!name.startsWith('.') && !/\.csv$/i.test(name)) names.push(name);
     }
     for (const name of naturalSort(names)) await visit(join(p, name), root, depth + 1);
@@ -139,7 +140,7 @@ export async function planItems(paths: string[]): Promise<{ items: PlannedItem[]
     const abs = resolve(given);
     const root = await realpath(dirname(abs)).catch(() => undefined);
     if (root === undefined) {
-      problems.push({ path: abs, code: 'PATH_NOT_FOUND', message: `找不到文件或目录：${abs}` });
+      problems.push({ path: given, code: 'PATH_NOT_FOUND', message: `找不到文件或目录：${given}` });
       continue;
     }
     await visit(abs === dirname(abs) ? root : join(root, basename(abs)), root, 0);

@@ -149,7 +149,16 @@ export function createGuard(router: Router, d: GuardDeps): Koa.Middleware {
       (ctx.state as State)[GUARDED] = all;
       return next();
     }
-    const auth = await authenticate(ctx, d);
+    let auth: AuthContext;
+    try {
+      auth = await authenticate(ctx, d);
+    } catch (e) {
+      // 401s are probing as much as failed logins are: on record, folded per source and minute.
+      if (e instanceof ApplianceError && e.status === 401 && e.code !== 'SESSION_ADDRESS_MISMATCH' && d.recordDenial) {
+        await d.recordDenial(ctx, { action: 'auth.required', target: `${ctx.method} ${ctx.path}`, outcome: 'denied', details: { reason: e.code } });
+      }
+      throw e;
+    }
     (ctx.state as State).auth = auth;
     if (changing && !sameToken(ctx.get(CSRF_HEADER), auth.session.csrf)) {
       await d.record(ctx, { action: 'auth.csrf', target: ctx.path, outcome: 'denied', details: { method: ctx.method } });

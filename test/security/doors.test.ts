@@ -9,7 +9,7 @@ import { InboxWatcher } from '../../ingest/inbox.ts';
 import { JobStore, type Job } from '../../ingest/index.ts';
 import { planIntake, submitIntake, submitPaths } from '../../ingest/service.ts';
 import { AuditLog, type AuditRecord } from '../../security/index.ts';
-import { cleanup, tempDir } from '../support/appliance.ts';
+import { cleanup, runCli, tempDir } from '../support/appliance.ts';
 
 /**
  * Issue 17.4: nothing enters by a link. At every door (a folder or a path named on the command
@@ -118,6 +118,21 @@ describe('links and special files are refused at every door', () => {
     await expect(submitPaths(cfg, jobs, audit, [join(b, 'theirs.tif')], { actor, via: 'cli', posts: ['ZH'] })).rejects.toMatchObject({ code: 'NOTHING_TO_INGEST' });
     expect((await records('ingest.file-refused')).slice(before)).toMatchObject([{ target: 'theirs.tif', outcome: 'denied' }]);
   });
+
+  it('the archive ingest command itself: a folder of links is refused, each named, on record as the console', async () => {
+    const b = join(dir, 'cli-real');
+    await mkdir(b, { recursive: true });
+    await symlink(secret, join(b, 'theirs.tif'));
+    await symlink('/etc', join(b, 'etc'));
+    const before = (await records('ingest.file-refused')).length;
+    const r = await runCli(['ingest', b, '--posts', 'ZH'], { ARCHIVE_DATA_DIR: data, ARCHIVE_MEILI_PORT: '0', ARCHIVE_LOG_LEVEL: 'error' });
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain('NOTHING_TO_INGEST');
+    expect(r.err).toContain('已拒绝符号链接：cli-real/theirs.tif');
+    expect(r.err).toContain('已拒绝符号链接：cli-real/etc');
+    expect(r.err).not.toContain(data);
+    expect((await records('ingest.file-refused')).slice(before)).toMatchObject([{ actor: 'console', role: 'console', outcome: 'denied', details: { via: 'cli', count: 2 } }]);
+  }, 180_000);
 
   it('a file or a folder swapped for a link after planning is refused when it is opened; the rest is queued', async () => {
     const b = join(dir, 'race');

@@ -77,6 +77,15 @@ try {
   const replay = await call('GET', '/api/auth/me', { ca, cookie: session, localAddress: other });
   out.replay = { status: replay.status, code: JSON.parse(replay.text || '{}').error?.code };
   out.meAfterReplay = (await call('GET', '/api/auth/me', { ca, cookie: session })).status;
+  // The console's `archive status` reaches it over HTTPS, trusting the appliance CA.
+  const { spawnSync } = await import('node:child_process');
+  const st = spawnSync(process.execPath, [cli, 'status', '--json'], { env: { ...process.env, ARCHIVE_DATA_DIR: dataDir }, encoding: 'utf8', timeout: 60_000 });
+  try {
+    const j = JSON.parse(st.stdout.trim().split('\n').pop());
+    out.status = { running: j.running, httpAddr: j.httpAddr, health: Boolean(j.health?.status) };
+  } catch {
+    out.status = { error: `${st.stdout} ${st.stderr}` };
+  }
 } catch (e) {
   out.error = e.message;
 } finally {

@@ -72,6 +72,7 @@ describe('HTTPS outside loopback', () => {
       meFromLogin: 200,
       replay: { status: 401, code: 'SESSION_ADDRESS_MISMATCH' },
       meAfterReplay: 401,
+      status: { running: true, httpAddr: '10.250.0.1:8443', health: true },
       mismatchAudited: [{ source: '10.250.0.2', outcome: 'denied', boundTo: '10.250.0.1' }],
     });
   }, 300_000);

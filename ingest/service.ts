@@ -124,6 +124,8 @@ export interface IngestService {
   readonly runner: IngestRunner;
   submit(paths: string[], opts: SubmitOptions): Promise<Job>;
   submitItems(items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[] }): Promise<Job>;
+  /** Refuse new work when the data dir's disk is low (before an upload is even received). */
+  assertRoom(): Promise<void>;
   /** Read an archived item's originals again (re-OCR) and replace its pages, text and PDF. */
   reocr(itemId: string, actor: JobActor): Promise<Job>;
   /** Work the queue in the background (the server) and watch the inbox. */
@@ -183,6 +185,7 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
     runner,
     submit,
     submitItems,
+    assertRoom: () => assertRoomForWork(cfg.dataDir, cfg.disk),
     async reocr(itemId, actor) {
       const meta = await store.getItem(itemId);
       if (!meta) throw new ApplianceError('ITEM_NOT_FOUND', `条目不存在：${itemId}`, `no such item ${itemId}`, { status: 404 });

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../appliance/config.ts';
 import { assertRoomForWork, diskHealth } from '../../appliance/disk.ts';
 import { JobStore } from '../../ingest/index.ts';
-import { submitPaths } from '../../ingest/service.ts';
+import { createIngestService, submitPaths } from '../../ingest/service.ts';
+import { createLogger } from '../../appliance/log.ts';
+import type { SearchService } from '../../search/index.ts';
 import { AuditLog, verifyAudit } from '../../security/index.ts';
 import { ROOT, cleanup, tempDir } from '../support/appliance.ts';
 import { GOOD_PASSWORD, startTestApp, type TestApp } from './support.ts';
@@ -121,6 +123,11 @@ describe('disk thresholds and the audit reserve', () => {
     await mkdir(cfg.dataDir);
     const audit = new AuditLog(join(dir, 'data', 'audit'));
     await expect(submitPaths(cfg, new JobStore(cfg.dataDir), audit, [join(dir, 'b')], { actor: { name: 'c', role: 'console', source: 'console' }, via: 'cli', posts: ['ZH'] })).rejects.toMatchObject({ code: 'DISK_LOW' });
+    // The service the upload route and re-OCR use refuses the same way (the route asks before receiving a byte).
+    const svc = await createIngestService(cfg, { log: createLogger({ level: 'silent' }), audit, search: undefined as unknown as SearchService });
+    await expect(svc.assertRoom()).rejects.toMatchObject({ code: 'DISK_LOW' });
+    await expect(svc.submitItems([{ label: 'a.tif', files: [join(dir, 'b', 'a.tif')], metadata: {} }], { actor: { name: 'c', role: 'console', source: 'console' }, via: 'reocr', posts: ['ZH'] })).rejects.toMatchObject({ code: 'DISK_LOW' });
+    expect(await new JobStore(cfg.dataDir).list()).toEqual([]);
   });
 
   it('on a full filesystem the trail gives back its reserve and keeps writing (a real 4 MiB tmpfs, in a user namespace)', async () => {

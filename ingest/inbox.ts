@@ -1,4 +1,4 @@
-import { readdir, realpath, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Logger } from '../appliance/log.ts';
 import { REFUSED_FILE_CODES, type PlanProblem } from './batch-plan.ts';
@@ -12,7 +12,8 @@ async function snapshot(dir: string): Promise<string> {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p, `${rel}${e.name}/`);
       else {
-        const st = await stat(p).catch(() => undefined);
+        // lstat: a link is the link (its target's changes are not the inbox's).
+        const st = await lstat(p).catch(() => undefined);
         if (st) parts.push(`${rel}${e.name}:${st.size}:${st.mtimeMs}`);
       }
     }

@@ -71,7 +71,6 @@ export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'man
   return { items, problems: plan.problems };
 }
 
-/** Queue items as a job (the running appliance, or this console command, works it). */
 /**
  * Links and special files met at a door, on record for the security officer (issue 17.4): one
  * record per batch, naming the files relative to the batch root (the first 50, and how many).
@@ -87,6 +86,7 @@ function problemsOf(e: unknown): Array<{ code: string; path?: string; message: s
   return e instanceof ApplianceError ? ((e.details as { problems?: Array<{ code: string; path?: string; message: string; line?: number }> } | undefined)?.problems ?? []) : [];
 }
 
+/** Queue items as a job (the running appliance, or this console command, works it). */
 export async function submitIntake(jobs: JobStore, audit: AuditLog, items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[] }): Promise<Job> {
   let job: Job;
   try {

@@ -15,11 +15,13 @@ import { APP_ROOT } from './selfcheck-run.ts';
  *   <id>/app/…              the application source, production node_modules (Meilisearch binary and
  *                           tesseract language data included), BUILD-INFO.json
  *   <id>/runtime/node       the Node.js runtime this bundle was built with
- *   <id>/debs/*.deb         clamav-daemon, clamav, poppler-utils, fonts-wqy-zenhei (the PDF reports' Chinese font) and what they need beyond a base system
+ *   <id>/debs/*.deb         clamav-daemon, clamav, poppler-utils, fonts-wqy-zenhei (the PDF reports' Chinese font), openssl
+ *                           and what they need beyond a base system
  */
 
 /** Debian packages the appliance needs at run time (see appliance/provision.sh). */
-export const BUNDLE_DEBIAN_PACKAGES = ['clamav-daemon', 'clamav', 'poppler-utils', 'fonts-wqy-zenhei'];
+// openssl: signs the appliance's own HTTPS certificates (appliance/tls.ts).
+export const BUNDLE_DEBIAN_PACKAGES = ['clamav-daemon', 'clamav', 'poppler-utils', 'fonts-wqy-zenhei', 'openssl'];
 
 const APP_DIRS = ['appliance', 'ingest', 'search', 'security', 'web'];
 const APP_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md'];

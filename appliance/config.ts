@@ -59,6 +59,35 @@ const schema = z.object({
       maxAgeHours: z.coerce.number().int().min(1).max(24 * 366),
     })
     .strict(),
+  /**
+   * Free space on the data dir's filesystem (issue 17.8). Health turns degraded below
+   * degradedBelowGiB or degradedBelowPercent; below refuseWorkBelowGiB new ingest work is refused
+   * so the audit trail keeps room; auditReserveMiB is held in data/run/audit-reserve and given
+   * back to the trail if a write ever finds the disk full.
+   */
+  disk: z
+    .object({
+      degradedBelowGiB: z.coerce.number().min(0).max(1_000_000),
+      degradedBelowPercent: z.coerce.number().min(0).max(100),
+      refuseWorkBelowGiB: z.coerce.number().min(0).max(1_000_000),
+      auditReserveMiB: z.coerce.number().int().min(0).max(16_384),
+    })
+    .strict(),
+  /**
+   * HTTPS (issue 17.10). Outside loopback the appliance speaks only TLS: with the operator's
+   * certificate and key (PEM files) when both are given, else with one issued by the appliance's
+   * own CA in data/config/tls/. bindSessionToAddress refuses a session cookie from another address.
+   */
+  tls: z
+    .object({
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      /** Extra names (DNS or IP) for the appliance's own certificate, besides the listen address. */
+      names: z.array(z.string().min(1).max(253)).max(32),
+      bindSessionToAddress: z.boolean(),
+    })
+    .strict()
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'tls.cert and tls.key must be given together' }),
 }).strict();
 
 export type Config = z.infer<typeof schema>;
@@ -78,6 +107,8 @@ export function defaultConfig(): Config {
     integrity: { hour: 2, scan: false },
     backupDirs: ['/media', '/mnt', '/run/media'],
     backup: { schedule: 3, keep: 7, maxAgeHours: 36 },
+    disk: { degradedBelowGiB: 5, degradedBelowPercent: 5, refuseWorkBelowGiB: 1, auditReserveMiB: 64 },
+    tls: { names: [], bindSessionToAddress: true },
   };
 }
 
@@ -106,6 +137,18 @@ function fromEnv(env: Env): Record<string, unknown> {
   if (env.ARCHIVE_BACKUP_MAX_AGE_HOURS) backup.maxAgeHours = env.ARCHIVE_BACKUP_MAX_AGE_HOURS;
   if (Object.keys(backup).length) out.backup = backup;
   if (env.ARCHIVE_BACKUP_DIRS) out.backupDirs = env.ARCHIVE_BACKUP_DIRS.split(':').filter(Boolean);
+  const disk: Record<string, unknown> = {};
+  if (env.ARCHIVE_DISK_DEGRADED_GIB) disk.degradedBelowGiB = env.ARCHIVE_DISK_DEGRADED_GIB;
+  if (env.ARCHIVE_DISK_DEGRADED_PERCENT) disk.degradedBelowPercent = env.ARCHIVE_DISK_DEGRADED_PERCENT;
+  if (env.ARCHIVE_DISK_REFUSE_WORK_GIB) disk.refuseWorkBelowGiB = env.ARCHIVE_DISK_REFUSE_WORK_GIB;
+  if (env.ARCHIVE_AUDIT_RESERVE_MIB) disk.auditReserveMiB = env.ARCHIVE_AUDIT_RESERVE_MIB;
+  if (Object.keys(disk).length) out.disk = disk;
+  const tls: Record<string, unknown> = {};
+  if (env.ARCHIVE_TLS_CERT) tls.cert = env.ARCHIVE_TLS_CERT;
+  if (env.ARCHIVE_TLS_KEY) tls.key = env.ARCHIVE_TLS_KEY;
+  if (env.ARCHIVE_TLS_NAMES) tls.names = env.ARCHIVE_TLS_NAMES.split(/[,\s]+/).filter(Boolean);
+  if (env.ARCHIVE_SESSION_BIND_ADDRESS) tls.bindSessionToAddress = !['0', 'false', 'no', 'off'].includes(env.ARCHIVE_SESSION_BIND_ADDRESS.toLowerCase());
+  if (Object.keys(tls).length) out.tls = tls;
   if (env.ARCHIVE_MEILI_PORT) meili.port = env.ARCHIVE_MEILI_PORT;
   if (env.ARCHIVE_MEILI_BINARY) meili.binary = env.ARCHIVE_MEILI_BINARY;
   if (env.ARCHIVE_MEILI_SHA256) meili.sha256 = env.ARCHIVE_MEILI_SHA256;

@@ -8,7 +8,7 @@ set -euo pipefail
 
 run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-pkgs=(clamav-daemon clamav poppler-utils fonts-wqy-zenhei ca-certificates)
+pkgs=(clamav-daemon clamav poppler-utils fonts-wqy-zenhei ca-certificates openssl)
 for arg in "$@"; do
   case "$arg" in
     --test) pkgs+=(chromium qpdf iproute2 util-linux python3-cryptography) ;;

@@ -59,6 +59,8 @@ export async function acquirePidLock<T extends object>(path: string, info: T, bu
 export interface RunInfo {
   pid: number;
   httpAddr: string;
+  /** https://… outside loopback (absent from appliances started before TLS). */
+  url?: string;
   startedAt: string;
 }
 

@@ -29,7 +29,7 @@ export function runSelfcheck(cfg: Config, opts: Partial<SelfcheckInputs> = {}): 
     configFile: process.env.ARCHIVE_CONFIG,
     clamd: () => clamdHealth(cfg.clamd),
     ocrData: () => ocrDataStatus(cfg.ocr.lang),
-    disk: () => diskHealth(cfg.dataDir),
+    disk: () => diskHealth(cfg.dataDir, cfg.disk),
     buildTime: buildTime(),
     ...opts,
   });

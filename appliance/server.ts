@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Config } from './config.ts';
 import { parseHostPort } from './config.ts';
 import { ensureDataDir } from './data-dir.ts';
@@ -10,10 +11,12 @@ import { MeiliSupervisor } from './meilisearch.ts';
 import { ClamdSupervisor } from './clamd-supervisor.ts';
 import { acquireRunLock } from './run-lock.ts';
 import { issueConsoleToken } from './console-token.ts';
+import { applianceCaPath, isLoopbackHost, loadOrIssueTls, type TlsMaterial } from './tls.ts';
+import { readFile } from 'node:fs/promises';
 import { createIngestService, ocrDataStatus, type IngestService } from '../ingest/index.ts';
 import { createSearchService } from '../search/index.ts';
 import { dataPath } from './data-dir.ts';
-import { backupHealth, clamdHealth, createAuth, openSecurity, scheduleBackups, scheduleIntegrityCheck, setupTokenNotice } from '../security/index.ts';
+import { backupHealth, createAuth, openSecurity, scheduleBackups, scheduleIntegrityCheck, setupTokenNotice } from '../security/index.ts';
 import { createWebApp } from '../web/index.ts';
 import { selfcheckHealth, startSelfcheckSchedule, type SelfcheckSchedule } from './selfcheck-run.ts';
 
@@ -25,6 +28,8 @@ export interface RunningAppliance {
   http: Server;
   /** The address the web server actually listens on (port 0 resolved). */
   httpAddr: string;
+  /** Where browsers reach it: https:// outside loopback (issue 17.10), http:// on loopback. */
+  url: string;
   stop(): Promise<void>;
 }
 
@@ -54,7 +59,13 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
     const sec = await openSecurity(cfg);
     // On the way out (after the web and ingest have stopped): head.json and a seal over the last records.
     cleanups.unshift(() => sec.audit.settle());
-    const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
+    if (!(await sec.audit.ensureReserve(cfg.disk.auditReserveMiB * 1024 ** 2))) log.warn({ mib: cfg.disk.auditReserveMiB }, 'no room for the audit reserve');
+    const { host, port } = parseHostPort(cfg.httpAddr);
+    // Outside loopback only HTTPS: the operator's certificate or the appliance CA's (tls.ts).
+    const tls: TlsMaterial | undefined = isLoopbackHost(host) ? undefined : await loadOrIssueTls(cfg, host);
+    const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log, secureCookies: Boolean(tls), bindSessionToAddress: cfg.tls.bindSessionToAddress });
+    // Folded denial counts are written before the trail is left (the last cleanup but the lock).
+    cleanups.unshift(() => auth.flushAudit());
     // No default password: the first administrators are created with this token (POST /api/auth/setup).
     // It is printed once the appliance answers (below), to the console only.
     const setupToken = await auth.issueSetupToken();
@@ -79,19 +90,19 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
       classificationCeiling: cfg.classificationCeiling,
       config: cfg,
       consoleToken: consoleToken.token,
+      caCert: async () => (cfg.tls.cert ? undefined : readFile(applianceCaPath(cfg.dataDir), 'utf8').catch(() => undefined)),
       health: () =>
         healthReport({
           meilisearch: () => meili.health(),
           clamd: () => clamd.health(),
-          disk: () => diskHealth(cfg.dataDir),
+          disk: () => diskHealth(cfg.dataDir, cfg.disk, sec.audit.reserveInUse),
           ocrData: () => ocrDataStatus(cfg.ocr.lang),
           selfcheck: () => selfcheck?.health() ?? selfcheckHealth(undefined),
           backup: () => backupHealth(cfg),
         }, { demo: opts.demo }),
     });
-    const { host, port } = parseHostPort(cfg.httpAddr);
     const http = await new Promise<Server>((resolve, reject) => {
-      const srv = app.listen(port, host);
+      const srv = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app.callback()).listen(port, host) : app.listen(port, host);
       srv.once('listening', () => resolve(srv));
       srv.once('error', (e: NodeJS.ErrnoException) =>
         reject(new ApplianceError('HTTP_LISTEN_FAILED', `无法在 ${cfg.httpAddr} 上监听：${e.code === 'EADDRINUSE' ? '端口已被占用' : e.message}`, `cannot listen on ${cfg.httpAddr}: ${e.message}`, { cause: e })),
@@ -99,18 +110,19 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
     });
     const addr = http.address();
     const httpAddr = typeof addr === 'object' && addr ? `${host}:${addr.port}` : cfg.httpAddr;
+    const url = `${tls ? 'https' : 'http'}://${httpAddr}/`;
     cleanups.unshift(() => new Promise<void>((r) => { http.close(() => r()); http.closeAllConnections(); }));
     // First of all on stop: tasks started from the web finish cleanly (a backup removes its partial file).
     cleanups.unshift(async () => {
       for (const h of stopHooks) await h();
     });
-    await lock.update({ httpAddr });
+    await lock.update({ httpAddr, url });
     selfcheck = startSelfcheckSchedule(cfg, { audit: sec.audit, log, httpAddr });
     cleanups.unshift(() => selfcheck!.stop());
-    log.info({ httpAddr, meiliPort: meili.port, dataDir: cfg.dataDir }, 'appliance ready');
+    log.info({ httpAddr, url, tls: tls?.source ?? 'off (loopback)', meiliPort: meili.port, dataDir: cfg.dataDir }, 'appliance ready');
     if (setupToken) {
       log.warn({ vacantRoles: await sec.identity.vacantAdminRoles() }, 'first start: setup token printed on the console');
-      process.stderr.write(setupTokenNotice(setupToken, `http://${httpAddr}/`));
+      process.stderr.write(setupTokenNotice(setupToken, url));
     }
     let stopped = false;
     return {
@@ -119,6 +131,7 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
       ingest,
       http,
       httpAddr,
+      url,
       async stop() {
         if (stopped) return;
         stopped = true;

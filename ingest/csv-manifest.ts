@@ -1,5 +1,5 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { lstat, readdir, realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
 import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
@@ -8,6 +8,7 @@ import { classificationRank } from '../security/access.ts';
 import { parseArchivalCode } from './archival-code.ts';
 import type { Retention } from './item.ts';
 import type { IntakeMetadata } from './jobs.ts';
+import { openRegularNoFollow, RefusedFile } from './no-follow.ts';
 
 /**
  * The CSV that archivists put beside their scans (issue 5). Columns, by the Chinese header they
@@ -102,37 +103,53 @@ export async function readCsvManifest(csvPath: string, opts: CsvCheckOptions = {
   const abs = resolve(csvPath);
   let bytes: Buffer;
   try {
-    const st = await stat(abs);
-    if (!st.isFile()) throw new Error('not a file');
-    if (st.size > MAX_CSV_BYTES) {
-      throw new ApplianceError('CSV_TOO_LARGE', `CSV 文件过大（超过 10 MB）：${basename(csvPath)}`, `CSV larger than 10 MB: ${basename(csvPath)}`, { status: 413 });
+    // The manifest itself is read only if it is a regular file, not a link (no-follow.ts).
+    const fh = await openRegularNoFollow(abs, false);
+    try {
+      if ((await fh.stat()).size > MAX_CSV_BYTES) {
+        throw new ApplianceError('CSV_TOO_LARGE', `CSV 文件过大（超过 10 MB）：${basename(abs)}`, `CSV larger than 10 MB: ${basename(abs)}`, { status: 413 });
+      }
+      bytes = await fh.readFile();
+    } finally {
+      await fh.close();
     }
-    bytes = await readFile(abs);
   } catch (e) {
     if (e instanceof ApplianceError) throw e;
+    if (e instanceof RefusedFile) {
+      throw new ApplianceError(e.kind === 'link' ? 'LINK_REFUSED' : 'SPECIAL_FILE_REFUSED', `CSV 清单“${basename(abs)}”${e.kind === 'link' ? '是符号链接' : '不是普通文件'}，已拒绝（导入不跟随链接）`, `CSV manifest is a ${e.kind}: refused`, { status: 400, details: { problems: [{ line: 0, code: e.kind === 'link' ? 'LINK_REFUSED' : 'SPECIAL_FILE_REFUSED', message: basename(abs) }] } });
+    }
     // The name only: an uploaded CSV lives under the server's own folders, which are nobody's business.
     throw new ApplianceError('CSV_NOT_FOUND', `找不到 CSV 清单文件：${basename(csvPath)}`, `CSV not readable: ${basename(csvPath)}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { status: 400 });
   }
-  const manifest = parseCsvManifest(bytes, dirname(abs), opts);
+  // Rows are resolved against the CSV's folder as it really is; nothing below it may be a link.
   const base = await realpath(dirname(abs));
+  const manifest = parseCsvManifest(bytes, base, opts);
   const fileCol = { column: manifest.headerOf.file, columnNumber: manifest.fileColumn };
   for (const row of manifest.rows) {
     let st;
     try {
-      st = await stat(row.path);
+      st = await lstat(row.path);
     } catch {
       manifest.problems.push({ line: row.line, ...fileCol, code: 'CSV_FILE_NOT_FOUND', message: `${where(row.line, fileCol)}：找不到“${row.file}”（相对于 CSV 所在目录）` });
       continue;
     }
-    // A link on the stick must not lead out of the folder the CSV describes.
-    const real = await realpath(row.path);
-    if (real !== base && !real.startsWith(base + sep)) {
-      manifest.problems.push({ line: row.line, ...fileCol, code: 'CSV_PATH_OUTSIDE', message: `${where(row.line, fileCol)}：“${row.file}”指向 CSV 所在目录之外，已拒绝` });
+    // A link is refused wherever it leads (issue 17.4): as the row itself or as a folder on its way.
+    const real = st.isSymbolicLink() ? undefined : await realpath(row.path).catch(() => undefined);
+    if (real !== row.path) {
+      manifest.problems.push({ line: row.line, ...fileCol, code: 'LINK_REFUSED', message: `${where(row.line, fileCol)}：“${row.file}”是符号链接或经过符号链接，已拒绝（导入不跟随链接，请复制文件本身）` });
       continue;
     }
     if (st.isFile()) row.kind = 'file';
-    else if (st.isDirectory()) row.kind = 'folder';
-    else manifest.problems.push({ line: row.line, ...fileCol, code: 'CSV_FILE_NOT_FOUND', message: `${where(row.line, fileCol)}：“${row.file}”不是文件或目录` });
+    else if (st.isDirectory()) {
+      row.kind = 'folder';
+      for (const e of await readdir(row.path, { withFileTypes: true })) {
+        if (e.isSymbolicLink()) {
+          manifest.problems.push({ line: row.line, ...fileCol, code: 'LINK_REFUSED', message: `${where(row.line, fileCol)}：目录“${row.file}”中的“${e.name}”是符号链接，已拒绝（导入不跟随链接，请复制文件本身）` });
+        } else if (!e.isFile() && !e.isDirectory()) {
+          manifest.problems.push({ line: row.line, ...fileCol, code: 'SPECIAL_FILE_REFUSED', message: `${where(row.line, fileCol)}：目录“${row.file}”中的“${e.name}”不是普通文件（设备、管道或套接字），已拒绝` });
+        }
+      }
+    } else manifest.problems.push({ line: row.line, ...fileCol, code: 'SPECIAL_FILE_REFUSED', message: `${where(row.line, fileCol)}：“${row.file}”不是普通文件或目录（设备、管道或套接字），已拒绝` });
   }
   manifest.problems.sort((a, b) => a.line - b.line);
   return { encoding: manifest.encoding, rows: manifest.rows, problems: manifest.problems };

@@ -1,6 +1,7 @@
-import { readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, readdir, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import type { Logger } from '../appliance/log.ts';
+import { REFUSED_FILE_CODES, type PlanProblem } from './batch-plan.ts';
 
 /** Size and mtime of every file under the inbox: the batch is taken once this stops changing. */
 async function snapshot(dir: string): Promise<string> {
@@ -11,13 +12,24 @@ async function snapshot(dir: string): Promise<string> {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p, `${rel}${e.name}/`);
       else {
-        const st = await stat(p).catch(() => undefined);
+        // lstat: a link is the link (its target's changes are not the inbox's).
+        const st = await lstat(p).catch(() => undefined);
         if (st) parts.push(`${rel}${e.name}:${st.size}:${st.mtimeMs}`);
       }
     }
   };
   await walk(dir, '');
   return parts.join('\n');
+}
+
+/** Remove folders left empty under dir (never following a link); true if dir itself went. */
+async function pruneEmptyDirs(dir: string): Promise<boolean> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  let left = entries.length;
+  for (const e of entries) if (e.isDirectory() && (await pruneEmptyDirs(join(dir, e.name)))) left--;
+  if (left > 0) return false;
+  await rmdir(dir);
+  return true;
 }
 
 export interface InboxBatch {
@@ -42,7 +54,7 @@ export class InboxWatcher {
 
   constructor(
     private readonly dir: string,
-    private readonly take: (batch: InboxBatch) => Promise<{ jobId: string }>,
+    private readonly take: (batch: InboxBatch) => Promise<{ jobId: string; taken?: string[]; problems?: PlanProblem[] }>,
     private readonly log: Logger,
     private readonly opts: { settleMs: number; pollMs: number } = { settleMs: 15_000, pollMs: 2_000 },
   ) {}
@@ -72,10 +84,29 @@ export class InboxWatcher {
       const batch: InboxBatch = { entries: names.filter((n) => !/\.csv$/i.test(n)).map((n) => join(this.dir, n)), manifest: csv.length === 1 ? join(this.dir, csv[0]) : undefined };
       try {
         if (csv.length > 1) throw new Error(`收件箱中有多个 CSV 清单（${csv.join('、')}），请只保留一个`);
-        const { jobId } = await this.take(batch);
-        for (const n of names) await rm(join(this.dir, n), { recursive: true, force: true });
-        this.log.info({ jobId, entries: names.length }, 'inbox batch taken');
-        this.last = '';
+        const { jobId, taken = [], problems = [] } = await this.take(batch);
+        // Links and special files refused in the batch stay where they are (with what could not be
+        // taken around them), reported beside them; only the files the job holds copies of go.
+        const refused = problems.filter((p) => REFUSED_FILE_CODES.has(p.code));
+        if (refused.length === 0) {
+          for (const n of names) await rm(join(this.dir, n), { recursive: true, force: true });
+          this.last = '';
+        } else {
+          const real = await realpath(this.dir);
+          for (const n of names) {
+            if (!refused.some((p) => p.path === n || p.path.startsWith(`${n}/`))) await rm(join(this.dir, n), { recursive: true, force: true });
+            else {
+              for (const f of taken.map((t) => relative(real, t)).filter((r) => r.startsWith(`${n}/`))) await rm(join(this.dir, f), { force: true });
+              await pruneEmptyDirs(join(this.dir, n));
+            }
+          }
+          const report = join(this.dir, `导入结果-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`);
+          await writeFile(report, `任务 ${jobId} 已导入这批文件中的其余部分。以下文件被拒绝，原样保留在收件箱中（删除或替换为文件本身后会自动重试）：\n\n${refused.map((p) => p.message).join('\n')}\n`, 'utf8');
+          // Not taken again until someone changes what was left.
+          this.refused = await snapshot(this.dir);
+          this.last = this.refused;
+        }
+        this.log.info({ jobId, entries: names.length, refused: refused.length }, 'inbox batch taken');
       } catch (e) {
         this.refused = snap;
         const msg = (e as { zh?: string }).zh ?? (e as Error).message;

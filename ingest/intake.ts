@@ -1,8 +1,9 @@
-import { mkdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Classification } from '../appliance/config.ts';
 import { ApplianceError } from '../appliance/errors.ts';
-import type { PlanProblem } from './batch-plan.ts';
+import { refusedProblem, shownPath, type PlanProblem } from './batch-plan.ts';
+import { RefusedFile } from './no-follow.ts';
 import { newJobId, type IntakeMetadata, type Job, type JobItem, type JobStore } from './jobs.ts';
 import { safeFileName } from './safe-name.ts';
 import { stageFile } from './stage-file.ts';
@@ -18,6 +19,11 @@ export interface IntakeItem {
   csvLine?: number;
   /** Re-OCR of this archived item (its own originals). */
   replaces?: string;
+  /**
+   * The batch root the paths were planned under (resolved, nothing below it a link): each file is
+   * then read only if the file opened is exactly that path, and refusals name it relative to here.
+   */
+  root?: string;
 }
 
 export interface IntakeOptions {
@@ -30,6 +36,8 @@ export interface IntakeOptions {
   problems?: PlanProblem[];
   /** Folder the batch was named from (names are shown relative to it). */
   root?: string;
+  /** Filled with the paths of the files the job took (the hot folder removes only these). */
+  taken?: string[];
 }
 
 /**
@@ -62,34 +70,52 @@ export async function submitJob(jobs: JobStore, items: IntakeItem[], opts: Intak
   }
   const id = newJobId();
   const staging = await jobs.stage(id);
+  const problems = [...(opts.problems ?? [])];
   try {
     const jobItems: JobItem[] = [];
-    for (const [n, item] of items.entries()) {
+    for (const item of items) {
+      const n = jobItems.length;
       const dir = join(staging.dir, 'files', String(n + 1));
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const used = new Set<string>();
       const sources = [];
+      let refused: PlanProblem | undefined;
       for (const [i, f] of item.files.entries()) {
         let name = safeFileName(typeof f === 'string' ? basename(f) : f.name);
         if (used.has(name)) name = `${i + 1}-${name}`;
         used.add(name);
         const staged = join('files', String(n + 1), name);
         try {
-          const { sha256, bytes } = await stageFile(typeof f === 'string' ? f : f.stream, join(staging.dir, staged), opts.maxFileBytes);
+          const { sha256, bytes } = await stageFile(typeof f === 'string' ? f : f.stream, join(staging.dir, staged), opts.maxFileBytes, { exact: item.root !== undefined });
           if (bytes === 0) throw new ApplianceError('EMPTY_FILE', `文件为空（0 字节）：${name}`, `empty file: ${name}`);
           sources.push({ name, staged, sha256, bytes });
         } catch (e) {
+          // Swapped for a link (or a device) since it was planned: this item is refused by name,
+          // the rest of the batch goes on.
+          if (e instanceof RefusedFile) {
+            refused = refusedProblem(e.kind, shownPath(item.root ?? dirname(e.path), e.path));
+            break;
+          }
           if ((e as { code?: string }).code === 'FILE_TOO_LARGE') {
             throw new ApplianceError('FILE_TOO_LARGE', `文件超过大小上限（${Math.round(opts.maxFileBytes / 2 ** 20)} MB）：${name}`, `file too large: ${name}`, { status: 413 });
           }
           throw e;
         }
       }
+      if (refused) {
+        problems.push(refused);
+        await rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      for (const f of item.files) if (typeof f === 'string') opts.taken?.push(f);
       const pagesExpected = await countPages(sources.map((s) => join(staging.dir, s.staged)));
       jobItems.push({ n: n + 1, label: item.label, itemId: item.replaces ?? newItemId(), replaces: item.replaces, sources, metadata: item.metadata, csvLine: item.csvLine, stage: 'received', outcome: 'pending', pagesDone: 0, pagesExpected });
     }
     const now = new Date().toISOString();
-    const job: Job = { id, createdAt: now, updatedAt: now, via: opts.via, actor: opts.actor, options: { posts: opts.posts, classification: opts.classification }, state: 'queued', items: jobItems, problems: opts.problems ?? [], root: opts.root };
+    if (jobItems.length === 0) {
+      throw new ApplianceError('NOTHING_TO_INGEST', `没有可导入的文件：\n  ${problems.map((p) => p.message).join('\n  ')}`, 'nothing to ingest', { details: { problems } });
+    }
+    const job: Job = { id, createdAt: now, updatedAt: now, via: opts.via, actor: opts.actor, options: { posts: opts.posts, classification: opts.classification }, state: 'queued', items: jobItems, problems, root: opts.root };
     await staging.commit(job);
     return job;
   } catch (e) {

@@ -1,12 +1,13 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, realpath } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import type { Classification, Config } from '../appliance/config.ts';
 import { dataPath } from '../appliance/data-dir.ts';
+import { assertRoomForWork } from '../appliance/disk.ts';
 import { ApplianceError } from '../appliance/errors.ts';
 import type { Logger } from '../appliance/log.ts';
 import type { SearchService } from '../search/index.ts';
 import { isRetryableScanError, scanFile, type AuditLog } from '../security/index.ts';
-import { DOCUMENT_EXT, PAGE_IMAGE_EXT, naturalSort, planItems, type PlanProblem } from './batch-plan.ts';
+import { DOCUMENT_EXT, PAGE_IMAGE_EXT, REFUSED_FILE_CODES, naturalSort, planItems, type PlanProblem } from './batch-plan.ts';
 import { readCsvManifest, requireValidCsv } from './csv-manifest.ts';
 import { InboxWatcher } from './inbox.ts';
 import { submitJob, type IntakeItem } from './intake.ts';
@@ -27,11 +28,15 @@ export interface SubmitOptions {
   actor: JobActor;
   via: Job['via'];
   knownPosts?: ReadonlySet<string>;
+  /** Filled with the paths of the files the job took (see IntakeOptions.taken). */
+  taken?: string[];
 }
 
 /** Files of a folder the CSV names as one item: every scan in it, in natural page order. */
 async function folderFiles(dir: string): Promise<string[]> {
-  const names = (await readdir(dir)).filter((n) => !n.startsWith('.') && (PAGE_IMAGE_EXT.has(extname(n).toLowerCase()) || DOCUMENT_EXT.has(extname(n).toLowerCase())));
+  // Regular files only: links and devices were refused when the CSV was checked, and staging
+  // opens each file without following a link in any case.
+  const names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).filter((n) => !n.startsWith('.') && (PAGE_IMAGE_EXT.has(extname(n).toLowerCase()) || DOCUMENT_EXT.has(extname(n).toLowerCase())));
   return naturalSort(names).map((n) => join(dir, n));
 }
 
@@ -49,14 +54,15 @@ export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'man
   const named = new Set<string>();
   if (opts.manifest) {
     const rows = requireValidCsv(await readCsvManifest(opts.manifest, { ceiling: opts.ceiling, knownPosts: opts.knownPosts }), opts.manifest);
+    const root = await realpath(dirname(resolve(opts.manifest)));
     for (const row of rows) {
       const files = row.kind === 'folder' ? await folderFiles(row.path) : [row.path];
       files.forEach((f) => named.add(f));
-      items.push({ label: row.file, files, metadata: row.metadata, csvLine: row.line });
+      items.push({ label: row.file, files, metadata: row.metadata, csvLine: row.line, root });
     }
   }
   const plan = paths.length ? await planItems(paths) : { items: [], problems: [] };
-  for (const p of plan.items) if (!p.files.some((f) => named.has(f))) items.push({ label: p.label, files: p.files, metadata: {} });
+  for (const p of plan.items) if (!p.files.some((f) => named.has(f))) items.push({ label: p.label, files: p.files, metadata: {}, root: p.root });
   const noPosts = items.filter((i) => !(i.metadata.posts?.length || opts.posts?.length));
   if (noPosts.length) {
     const names = noPosts.slice(0, 10).map((i) => (i.csvLine ? `第 ${i.csvLine} 行 ${i.label}` : i.label));
@@ -65,9 +71,31 @@ export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'man
   return { items, problems: plan.problems };
 }
 
+/**
+ * Links and special files met at a door, on record for the security officer (issue 17.4): one
+ * record per batch, naming the files relative to the batch root (the first 50, and how many).
+ */
+async function auditRefusedFiles(audit: AuditLog, opts: Pick<SubmitOptions, 'actor' | 'via'>, problems: Array<{ code: string; path?: string; message: string; line?: number }>): Promise<void> {
+  const refused = problems.filter((p) => REFUSED_FILE_CODES.has(p.code));
+  if (!refused.length) return;
+  const files = refused.map((p) => p.path ?? (p.line !== undefined ? `第 ${p.line} 行` : '-'));
+  await audit.append({ actor: opts.actor.name, role: opts.actor.role, source: opts.actor.source, action: 'ingest.file-refused', target: files[0], outcome: 'denied', details: { via: opts.via, count: refused.length, files: files.slice(0, 50), reasons: [...new Set(refused.map((p) => p.code))], messages: refused.slice(0, 10).map((p) => p.message) } });
+}
+
+function problemsOf(e: unknown): Array<{ code: string; path?: string; message: string; line?: number }> {
+  return e instanceof ApplianceError ? ((e.details as { problems?: Array<{ code: string; path?: string; message: string; line?: number }> } | undefined)?.problems ?? []) : [];
+}
+
 /** Queue items as a job (the running appliance, or this console command, works it). */
 export async function submitIntake(jobs: JobStore, audit: AuditLog, items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[]; root?: string }): Promise<Job> {
-  const job = await submitJob(jobs, items, { via: opts.via, actor: opts.actor, posts: opts.posts ?? [], classification: opts.classification ?? '内部', maxFileBytes: MAX_FILE_BYTES, problems: opts.problems, root: opts.root });
+  let job: Job;
+  try {
+    job = await submitJob(jobs, items, { via: opts.via, actor: opts.actor, posts: opts.posts ?? [], classification: opts.classification ?? '内部', maxFileBytes: MAX_FILE_BYTES, problems: opts.problems, taken: opts.taken, root: opts.root });
+  } catch (e) {
+    await auditRefusedFiles(audit, opts, problemsOf(e));
+    throw e;
+  }
+  await auditRefusedFiles(audit, opts, job.problems);
   await audit.append({ actor: opts.actor.name, role: opts.actor.role, source: opts.actor.source, action: 'ingest.submit', target: job.id, outcome: 'success', details: { via: opts.via, items: job.items.length, problems: job.problems.length } });
   return job;
 }
@@ -82,12 +110,14 @@ export function batchRoot(paths: string[]): string | undefined {
 }
 
 export async function submitPaths(cfg: Config, jobs: JobStore, audit: AuditLog, paths: string[], opts: SubmitOptions): Promise<Job> {
+  await assertRoomForWork(cfg.dataDir, cfg.disk);
   let planned: Awaited<ReturnType<typeof planIntake>>;
   try {
     planned = await planIntake(paths, { ...opts, ceiling: cfg.classificationCeiling });
   } catch (e) {
     // Classified rows in a CSV stop the whole batch before anything is copied; the security officer still needs the record.
     const above = e instanceof ApplianceError && e.code === 'CSV_INVALID' ? ((e.details as { problems?: Array<{ line: number; code: string }> } | undefined)?.problems ?? []).filter((p) => p.code === 'CSV_ABOVE_CEILING') : [];
+    await auditRefusedFiles(audit, opts, e instanceof ApplianceError && ['CSV_INVALID', 'LINK_REFUSED', 'SPECIAL_FILE_REFUSED'].includes(e.code) ? problemsOf(e) : []);
     if (above.length) {
       await audit.append({ actor: opts.actor.name, role: opts.actor.role, source: opts.actor.source, action: 'ingest.refused', target: opts.manifest ?? '-', outcome: 'denied', details: { via: opts.via, reason: 'above-ceiling', ceiling: cfg.classificationCeiling, lines: above.map((p) => p.line) } });
     }
@@ -103,6 +133,8 @@ export interface IngestService {
   readonly runner: IngestRunner;
   submit(paths: string[], opts: SubmitOptions): Promise<Job>;
   submitItems(items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[] }): Promise<Job>;
+  /** Refuse new work when the data dir's disk is low (before an upload is even received). */
+  assertRoom(): Promise<void>;
   /** Read an archived item's originals again (re-OCR) and replace its pages, text and PDF. */
   reocr(itemId: string, actor: JobActor): Promise<Job>;
   /** Work the queue in the background (the server) and watch the inbox. */
@@ -145,7 +177,10 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
   const runner = new IngestRunner(jobs, runnerDeps, { pageConcurrency: cfg.ocr.workers + 1 });
   let inbox: InboxWatcher | undefined;
 
-  const submitItems = (items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[] }) => submitIntake(jobs, deps.audit, items, opts);
+  const submitItems = async (items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[] }) => {
+    await assertRoomForWork(cfg.dataDir, cfg.disk);
+    return submitIntake(jobs, deps.audit, items, opts);
+  };
   const submit = async (paths: string[], opts: SubmitOptions) => {
     // Post codes are checked against the registry once it has any (a typo like BSG for BGS would
     // otherwise archive an item nobody can see); before the first post exists there is nothing to check.
@@ -159,6 +194,7 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
     runner,
     submit,
     submitItems,
+    assertRoom: () => assertRoomForWork(cfg.dataDir, cfg.disk),
     async reocr(itemId, actor) {
       const meta = await store.getItem(itemId);
       if (!meta) throw new ApplianceError('ITEM_NOT_FOUND', `条目不存在：${itemId}`, `no such item ${itemId}`, { status: 404 });
@@ -173,7 +209,11 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
         const inboxActor: JobActor = { name: 'system', role: 'system', source: 'inbox' };
         inbox = new InboxWatcher(
           dataPath(cfg.dataDir, 'inbox'),
-          async (batch) => ({ jobId: (await submit(batch.entries, { manifest: batch.manifest, actor: inboxActor, via: 'inbox' })).id }),
+          async (batch) => {
+            const taken: string[] = [];
+            const job = await submit(batch.entries, { manifest: batch.manifest, actor: inboxActor, via: 'inbox', taken });
+            return { jobId: job.id, taken, problems: job.problems };
+          },
           deps.log,
           { settleMs: opts.inboxSettleMs ?? 15_000, pollMs: Math.min(2_000, opts.inboxSettleMs ?? 2_000) },
         );

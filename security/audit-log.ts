@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ApplianceError } from '../appliance/errors.ts';
 import { fsyncDir } from '../appliance/files.ts';
 import { withFileLock } from './file-lock.ts';
-import { AUDIT_FILE_RE, GENESIS_HASH, auditFileName, recordHash, recordLine, type AuditEntry, type AuditRecord } from './audit-record.ts';
+import { AUDIT_FILE_RE, GENESIS_HASH, auditFileName, capAuditDetails, capAuditText, recordHash, recordLine, type AuditEntry, type AuditRecord } from './audit-record.ts';
 import { SEALS_FILE, SEAL_KEY_FILE, SEAL_EVERY_RECORDS, SEAL_INTERVAL_MS, defaultVerificationKeyFile, evolveKey, lastSeal, readKeyState, sealHead, startSealing, writeKeyState, type Seal, type SealKeyState } from './audit-seal.ts';
 
 /** Last record of the chain, as recorded in audit/head.json after every append (backups keep it). */
@@ -156,13 +156,54 @@ export class AuditLog {
   /** A seal failed: the next batch must seal first, or refuse (fail closed). */
   private sealOwed = false;
 
-  constructor(dir: string, opts: { now?: () => Date; headDelayMs?: number; verificationKeyFile?: string; sealIntervalMs?: number; sealEveryRecords?: number } = {}) {
+  /** A file of zeros on the same filesystem, given back to the trail when the disk is full. */
+  private readonly reservePath?: string;
+  /** The reserve was given back since this process started: health says so. */
+  reserveInUse = false;
+
+  constructor(dir: string, opts: { now?: () => Date; headDelayMs?: number; verificationKeyFile?: string; sealIntervalMs?: number; sealEveryRecords?: number; reservePath?: string } = {}) {
     this.dir = dir;
     this.now = opts.now ?? (() => new Date());
     this.headDelayMs = opts.headDelayMs ?? HEAD_DELAY_MS;
     this.verificationKeyFile = opts.verificationKeyFile ?? defaultVerificationKeyFile(dir);
     this.sealIntervalMs = opts.sealIntervalMs ?? SEAL_INTERVAL_MS;
     this.sealEveryRecords = opts.sealEveryRecords ?? SEAL_EVERY_RECORDS;
+    this.reservePath = opts.reservePath;
+  }
+
+  /**
+   * Hold `bytes` of the disk for the trail (issue 17.8): real blocks (zeros written and flushed,
+   * not a sparse file), so that when everything else has filled the disk, removing this file
+   * frees room for the records that say what happened. Returns false if there was no room.
+   */
+  async ensureReserve(bytes: number): Promise<boolean> {
+    if (!this.reservePath || bytes <= 0) return true;
+    const have = await stat(this.reservePath).then((s) => s.size).catch(() => 0);
+    if (have >= bytes) return true;
+    const fh = await open(this.reservePath, 'w', 0o600);
+    try {
+      const chunk = Buffer.alloc(1 << 20);
+      for (let off = 0; off < bytes; off += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, bytes - off));
+      await fh.sync();
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+      await fh.close().catch(() => undefined);
+      await rm(this.reservePath, { force: true });
+      return false;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+
+  /** Give the reserve back to the filesystem; true if there was one to give. */
+  private async releaseReserve(): Promise<boolean> {
+    if (!this.reservePath) return false;
+    const had = await stat(this.reservePath).then(() => true).catch(() => false);
+    if (!had) return false;
+    await rm(this.reservePath, { force: true });
+    this.reserveInUse = true;
+    return true;
   }
 
   append(entry: AuditEntry): Promise<AuditRecord> {
@@ -258,7 +299,13 @@ export class AuditLog {
         try {
           this.made ??= mkdir(this.dir, { recursive: true, mode: 0o700 });
           await this.made;
-          await withFileLock(join(this.dir, LOCK_FILE), () => this.writeBatch(batch));
+          try {
+            await withFileLock(join(this.dir, LOCK_FILE), () => this.writeBatch(batch));
+          } catch (e) {
+            // Disk full: the reserve goes, and the records are written into the room it held.
+            if ((e as NodeJS.ErrnoException).code !== 'ENOSPC' || !(await this.releaseReserve())) throw e;
+            await withFileLock(join(this.dir, LOCK_FILE), () => this.writeBatch(batch));
+          }
         } catch (e) {
           const err = e instanceof ApplianceError ? e : new ApplianceError('AUDIT_WRITE_FAILED', `审计记录写入失败：${(e as Error).message}。操作未完成。`, `audit append failed: ${(e as Error).message}`, { status: 503, cause: e });
           for (const p of batch) p.reject(err);
@@ -403,8 +450,9 @@ export class AuditLog {
     const time = now.toISOString();
     for (const e of entries) {
       // Round-trip so the stored details are exactly what gets hashed (no undefined, no NaN).
-      const details = JSON.parse(JSON.stringify(e.details ?? {})) as Record<string, unknown>;
-      const base = { seq: seq + 1, time, actor: String(e.actor || '-'), role: String(e.role || '-'), source: String(e.source || '-'), action: String(e.action), target: String(e.target ?? '-'), outcome: e.outcome, details, prev: hash };
+      // Long texts (paths, names) are capped with a hash of the whole: a record stays small.
+      const details = capAuditDetails(JSON.parse(JSON.stringify(e.details ?? {}))) as Record<string, unknown>;
+      const base = { seq: seq + 1, time, actor: capAuditText(String(e.actor || '-')), role: capAuditText(String(e.role || '-')), source: capAuditText(String(e.source || '-')), action: capAuditText(String(e.action)), target: capAuditText(String(e.target ?? '-')), outcome: e.outcome, details, prev: hash };
       const rec: AuditRecord = { ...base, hash: recordHash(base) };
       records.push(rec);
       seq = rec.seq;

@@ -60,3 +60,24 @@ export function auditFileName(year: number): string {
 }
 
 export const AUDIT_FILE_RE = /^audit-(\d{4})\.jsonl$/;
+
+/** Longest text kept whole in a record (paths, targets, names); longer text keeps its head and a hash. */
+export const AUDIT_TEXT_MAX = 256;
+
+/**
+ * Text as stored in a record: whole up to AUDIT_TEXT_MAX characters, else its first
+ * AUDIT_TEXT_MAX characters, its length and the SHA-256 of the whole (issue 17.8: an 8 KB path
+ * in every record filled the disk; the hash still proves which path it was).
+ */
+export function capAuditText(s: string): string {
+  if (s.length <= AUDIT_TEXT_MAX) return s;
+  return `${s.slice(0, AUDIT_TEXT_MAX)}…[${s.length} chars, sha256:${createHash('sha256').update(s).digest('hex')}]`;
+}
+
+/** Every string inside details capped the same way (arrays and objects walked, to a fixed depth). */
+export function capAuditDetails(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return capAuditText(v);
+  if (depth > 8 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => capAuditDetails(x, depth + 1));
+  return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [capAuditText(k), capAuditDetails(x, depth + 1)]));
+}

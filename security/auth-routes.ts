@@ -46,7 +46,7 @@ export function registerAuthRoutes(router: Router, a: AuthCore): void {
     } catch (e) {
       const secs = (e as ApplianceError).details?.remainingSeconds;
       if (typeof secs === 'number') ctx.set('Retry-After', String(secs));
-      await a.record(ctx, { actor: name, action: 'auth.login', target: name, outcome: 'denied', details: { reason: (e as ApplianceError).code } });
+      await a.recordDenial(ctx, { actor: name, action: 'auth.login', target: name, outcome: 'denied', details: { reason: (e as ApplianceError).code } });
       throw e;
     }
     const user = await a.identity.findUser(name);
@@ -58,7 +58,9 @@ export function registerAuthRoutes(router: Router, a: AuthCore): void {
     }
     if (!user || !ok) {
       const closed = a.lockout.fail(name, source);
-      await a.record(ctx, { actor: name, action: 'auth.login', target: name, outcome: 'failure', details: { reason: user ? 'wrong-password' : 'unknown-user' } });
+      // A name that does not exist is folded with the other unauthenticated denials of this source;
+      // a wrong password for a real account stays a record of its own.
+      await (user ? a.record : a.recordDenial)(ctx, { actor: name, action: 'auth.login', target: name, outcome: 'failure', details: { reason: user ? 'wrong-password' : 'unknown-user' } });
       for (const scope of closed) {
         await a.record(ctx, { actor: name, action: 'auth.lockout', target: scope === 'account' ? name : source, outcome: 'success', details: { scope, minutes: Math.round(a.lockout.lockMs / 60_000) } });
       }
@@ -135,7 +137,9 @@ export function registerAuthRoutes(router: Router, a: AuthCore): void {
     const body = await readJson(ctx, setupBody);
     const name = normalizeUsername(body.username);
     const fail = async (reason: string, e: ApplianceError): Promise<never> => {
-      await a.record(ctx, { actor: '-', action: 'auth.setup', target: name, outcome: 'failure', details: { reason } });
+      // Guessing at the token (or being locked out for it) is folded per source; failures with the right token are not.
+      const denial = reason === 'bad-token' || reason === 'ACCOUNT_LOCKED' || reason === 'SOURCE_LOCKED';
+      await (denial ? a.recordDenial : a.record)(ctx, { actor: '-', action: 'auth.setup', target: name, outcome: 'failure', details: { reason } });
       throw e;
     };
     try {

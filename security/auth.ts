@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../appliance/log.ts';
 import type { AuditLog } from './audit-log.ts';
+import { DenialFolder } from './audit-fold.ts';
 import type { AuditEntry } from './audit-record.ts';
 import { CSRF_COOKIE, SESSION_COOKIE, createGuard, type AuthContext } from './authorize.ts';
 import type { IdentityStore } from './identity-store.ts';
@@ -27,6 +28,8 @@ export interface AuthOptions {
   sessions?: SessionOptions;
   /** Mark cookies Secure (only when the appliance is served over HTTPS). */
   secureCookies?: boolean;
+  /** A session is valid only from the address it logged in from (default true; config tls.bindSessionToAddress). */
+  bindSessionToAddress?: boolean;
 }
 
 /** What a route records: who/role/source come from the request. */
@@ -39,6 +42,13 @@ export interface Auth {
   routes(router: Router): void;
   /** Append one audit record for this request (actor, role and source address filled in). */
   record(ctx: Koa.Context, e: RequestAuditEntry): Promise<void>;
+  /**
+   * A denial of a request without a session: the first of a burst from its source is written at
+   * once, the rest folded into one record per source and minute (audit-fold.ts).
+   */
+  recordDenial(ctx: Koa.Context, e: RequestAuditEntry): Promise<void>;
+  /** Write the folded denial counts now (on stop). */
+  flushAudit(): Promise<void>;
   /** A one-time setup token if some administrator role has no account yet (print it on the console). */
   issueSetupToken(): Promise<string | undefined>;
   readonly identity: IdentityStore;
@@ -69,6 +79,11 @@ export async function createAuth(o: AuthOptions): Promise<Auth> {
     const a = (ctx.state as Record<string, unknown>).auth as AuthContext | undefined;
     await o.audit.append({ actor: e.actor ?? a?.user.username ?? '-', role: a ? roleLabel(a.roles) : '-', source: ctx.ip || '-', action: e.action, target: e.target, outcome: e.outcome, details: e.details });
   };
+  const folder = new DenialFolder((e) => o.audit.append(e), { onError: (e) => o.log.error({ err: (e as Error).message }, 'folded audit record not written') });
+  const recordDenial = async (ctx: Koa.Context, e: RequestAuditEntry): Promise<void> => {
+    if ((ctx.state as Record<string, unknown>).auth) return record(ctx, e);
+    await folder.deny({ actor: e.actor ?? '-', role: '-', source: ctx.ip || '-', action: e.action, target: e.target, outcome: e.outcome, details: e.details });
+  };
   const core: AuthCore = {
     identity: o.identity,
     audit: o.audit,
@@ -80,6 +95,8 @@ export async function createAuth(o: AuthOptions): Promise<Auth> {
     dummyHash: await hasher.hash(randomBytes(24).toString('base64url')),
     cookieOptions,
     record,
+    recordDenial,
+    flushAudit: () => folder.flush(),
     setSessionCookies(ctx, id, csrf) {
       ctx.cookies.set(SESSION_COOKIE, id, cookieOptions);
       // Readable by the page's own script, which echoes it in the X-CSRF-Token header.
@@ -88,7 +105,7 @@ export async function createAuth(o: AuthOptions): Promise<Auth> {
     clearSessionCookies(ctx) {
       ctx.cookies.set(SESSION_COOKIE, '', { ...cookieOptions, maxAge: 0 });
     },
-    guard: (router) => createGuard(router, { identity: o.identity, sessions, log: o.log, record, clearSessionCookies: (ctx) => core.clearSessionCookies(ctx) }),
+    guard: (router) => createGuard(router, { identity: o.identity, sessions, log: o.log, record, recordDenial, bindSessionToAddress: o.bindSessionToAddress ?? true, clearSessionCookies: (ctx) => core.clearSessionCookies(ctx) }),
     routes(router) {
       registerAuthRoutes(router, core);
       registerAdminRoutes(router, core);

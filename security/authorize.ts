@@ -89,7 +89,11 @@ export interface GuardDeps {
   sessions: SessionStore;
   log: Logger;
   record: (ctx: Koa.Context, e: Omit<AuditEntry, 'actor' | 'role' | 'source'> & Partial<Pick<AuditEntry, 'actor'>>) => Promise<void>;
+  /** Denials of requests without a session, folded per source and minute (audit-fold.ts). */
+  recordDenial?: (ctx: Koa.Context, e: Omit<AuditEntry, 'actor' | 'role' | 'source'> & Partial<Pick<AuditEntry, 'actor'>>) => Promise<void>;
   clearSessionCookies: (ctx: Koa.Context) => void;
+  /** Refuse a session cookie presented from another address than the login's (issue 17.10). */
+  bindSessionToAddress?: boolean;
 }
 
 async function authenticate(ctx: Koa.Context, d: GuardDeps): Promise<AuthContext> {
@@ -101,6 +105,13 @@ async function authenticate(ctx: Koa.Context, d: GuardDeps): Promise<AuthContext
     throw new ApplianceError('SESSION_EXPIRED', `会话已过期（${why}），请重新登录。`, `session expired (${found.expired})`, { status: 401, details: { reason: found.expired } });
   }
   const { session, key } = found;
+  if (d.bindSessionToAddress && session.source !== ctx.ip) {
+    // A cookie replayed from elsewhere: the session is ended for both, and the auditor sees where.
+    d.sessions.destroyKey(key);
+    d.clearSessionCookies(ctx);
+    await d.record(ctx, { actor: session.username, action: 'auth.session.address-mismatch', target: session.username, outcome: 'denied', details: { boundTo: session.source } });
+    throw new ApplianceError('SESSION_ADDRESS_MISMATCH', '会话与登录时的网络地址不符，已结束。请重新登录。', 'session cookie presented from another address', { status: 401 });
+  }
   const user = await d.identity.findUserById(session.userId);
   if (!user || user.disabled || user.stamp !== session.stamp) {
     d.sessions.destroyKey(key);
@@ -132,13 +143,22 @@ export function createGuard(router: Router, d: GuardDeps): Koa.Middleware {
     const changing = !SAFE.has(ctx.method);
     if (!needSession.length) {
       if (changing && !sameToken(ctx.get(CSRF_HEADER), ctx.cookies.get(CSRF_COOKIE))) {
-        await d.record(ctx, { action: 'auth.csrf', target: ctx.path, outcome: 'denied', details: { method: ctx.method } });
+        await (d.recordDenial ?? d.record)(ctx, { action: 'auth.csrf', target: ctx.path, outcome: 'denied', details: { method: ctx.method } });
         throw new ApplianceError('CSRF_REJECTED', '请求缺少有效的防伪令牌（CSRF），已拒绝。请刷新页面后重试。', 'CSRF token missing or wrong', { status: 403 });
       }
       (ctx.state as State)[GUARDED] = all;
       return next();
     }
-    const auth = await authenticate(ctx, d);
+    let auth: AuthContext;
+    try {
+      auth = await authenticate(ctx, d);
+    } catch (e) {
+      // 401s are probing as much as failed logins are: on record, folded per source and minute.
+      if (e instanceof ApplianceError && e.status === 401 && e.code !== 'SESSION_ADDRESS_MISMATCH' && d.recordDenial) {
+        await d.recordDenial(ctx, { action: 'auth.required', target: `${ctx.method} ${ctx.path}`, outcome: 'denied', details: { reason: e.code } });
+      }
+      throw e;
+    }
     (ctx.state as State).auth = auth;
     if (changing && !sameToken(ctx.get(CSRF_HEADER), auth.session.csrf)) {
       await d.record(ctx, { action: 'auth.csrf', target: ctx.path, outcome: 'denied', details: { method: ctx.method } });

@@ -15,7 +15,9 @@ export interface SecurityStores {
 export async function openSecurity(cfg: Pick<Config, 'dataDir'>): Promise<SecurityStores> {
   await ensureDataDir(cfg.dataDir);
   const configDir = dataPath(cfg.dataDir, 'config');
-  return { configDir, audit: new AuditLog(dataPath(cfg.dataDir, 'audit')), identity: await IdentityStore.open(configDir) };
+  // The trail's reserve lives in run/ (same filesystem, not backed up); `archive serve` fills it.
+  const audit = new AuditLog(dataPath(cfg.dataDir, 'audit'), { reservePath: dataPath(cfg.dataDir, 'run', 'audit-reserve') });
+  return { configDir, audit, identity: await IdentityStore.open(configDir) };
 }
 
 /** The local console operator in the audit trail: actor `console`, source `console:<OS user>`. */

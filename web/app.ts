@@ -18,6 +18,7 @@ import { reportRoutes } from './report-routes.ts';
 import { departmentNamesCache } from '../security/index.ts';
 import { healthRoutes } from './health-routes.ts';
 import { auditSealRoutes } from './audit-seal-routes.ts';
+import { tlsRoutes } from './tls-routes.ts';
 import type { Classification, Config } from '../appliance/config.ts';
 
 export interface WebDeps {
@@ -41,6 +42,8 @@ export interface WebDeps {
   sessionCheckMs?: number;
   /** Registers work to finish when the appliance stops, before its parts go (a running backup ends cleanly). */
   onStop?: (hook: () => Promise<void>) => void;
+  /** The appliance CA's certificate (PEM) for GET /ca.crt, when its own CA issued the HTTPS certificate. */
+  caCert?: () => Promise<string | undefined>;
 }
 
 /** Headers every answer carries: no framing, no sniffing, no inline script, nothing from outside. */
@@ -52,6 +55,9 @@ async function securityHeaders(ctx: Koa.Context, next: Koa.Next): Promise<void> 
   ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
   ctx.set('Cross-Origin-Resource-Policy', 'same-origin');
   ctx.set('Cache-Control', 'no-store');
+  // Under TLS, browsers are told to come back only over HTTPS (a year; the appliance never speaks
+  // plain HTTP outside loopback).
+  if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000');
   await next();
 }
 
@@ -102,6 +108,7 @@ export function createWebApp(deps: WebDeps): Koa {
   if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, departmentNames: cfg ? departmentNamesCache(cfg.dataDir) : undefined });
   if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部', narrowingDeadlineMs: deps.narrowingDeadlineMs });
   staticRoutes(router);
+  if (deps.caCert) tlsRoutes(router, { caCert: deps.caCert });
   if (deps.config) {
     adminOpsRoutes(router, { auth: deps.auth, cfg: deps.config, store: deps.ingest?.store, search: deps.search });
     backupRoutes(router, { auth: deps.auth, cfg: deps.config, onStop: deps.onStop });

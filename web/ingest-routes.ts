@@ -90,6 +90,8 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
   router.post('/api/ingest/upload', requirePermission('item:ingest'), async (ctx) => {
     if (!ctx.is('multipart/form-data')) throw new ApplianceError('BAD_UPLOAD', '请以 multipart/form-data 上传文件。', 'expected multipart/form-data', { status: 415 });
     const me = currentUser(ctx);
+    // A low disk refuses the upload before a byte of it is written (the room is the audit trail's).
+    await deps.ingest.assertRoom();
     const dir = join(deps.uploadDir, `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     try {

@@ -15,7 +15,7 @@ export function registerServe(program: Command): void {
         if (opts.httpAddr) cfg.httpAddr = opts.httpAddr;
         const log = createLogger({ level: cfg.logLevel });
         const running = await startAppliance(cfg, log);
-        process.stderr.write(`档案检索一体机已启动：http://${running.httpAddr}/  数据目录 ${cfg.dataDir}\n`);
+        process.stderr.write(`档案检索一体机已启动：${running.url}  数据目录 ${cfg.dataDir}\n`);
         await new Promise<void>((resolve) => {
           const onSignal = (sig: NodeJS.Signals) => {
             log.info({ signal: sig }, 'shutting down');

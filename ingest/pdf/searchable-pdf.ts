@@ -2,6 +2,7 @@ import { PDFDocument, PDFName, PDFRawStream, degrees, type PDFPage, type PDFRef 
 import type { Box, OcrLine, OcrWord, PageText } from '../item.ts';
 import { needsSpace } from '../ocr/normalise-text.ts';
 import { ASCENT, DESCENT, embedGlyphlessFont } from './glyphless-font.ts';
+import { sanitisePdf } from './sanitise.ts';
 
 /** The scan as it goes into the PDF. */
 export type PageImage =
@@ -220,5 +221,8 @@ export async function buildSearchablePdf(pages: PdfPageInput[], opts: { title?: 
       await addScanPage(doc, font, p);
     }
   }
+  // Pages copied from a PDF from outside bring their annotations and actions: disarmed here, on
+  // the document staff will download (sanitise.ts).
+  sanitisePdf(doc);
   return doc.save();
 }

@@ -126,7 +126,7 @@ describe('CSV manifest', () => {
   it('refuses links that lead outside the CSV folder, unclosed quotes, UTF-16 and a missing CSV', async () => {
     await symlink('/etc/hostname', join(dir, 'scans', 'escape.tif')).catch(() => undefined);
     const m = await readCsvManifest(await write('link.csv', '文件\nscans/escape.tif\n'));
-    expect(m.problems.map((p) => p.code)).toEqual(['CSV_PATH_OUTSIDE']);
+    expect(m.problems.map((p) => p.code)).toEqual(['LINK_REFUSED']);
     const q = await readCsvManifest(await write('quote.csv', '文件,题名\nscans/a.tif,"未闭合\n'));
     expect(q.problems[0].code).toBe('CSV_SYNTAX');
     await expect(readCsvManifest(await write('u16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('文件\n', 'utf16le')])))).rejects.toMatchObject({ code: 'CSV_ENCODING' });

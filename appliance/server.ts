@@ -33,13 +33,15 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     await meili.start();
     cleanups.unshift(() => meili.stop());
     const sec = await openSecurity(cfg);
-    const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
+    // Sessions and login locks live in data/run (0600, atomic writes): a restart keeps both.
+    const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log, stateDir: dataPath(cfg.dataDir, 'run'), ceiling: cfg.classificationCeiling });
+    cleanups.unshift(() => auth.close());
     // No default password: the first administrators are created with this token (POST /api/auth/setup).
     // It is printed once the appliance answers (below), to the console only.
     const setupToken = await auth.issueSetupToken();
     const search = createSearchService(meili.connection, cfg.dataDir);
     await search.init();
-    const ingest = await createIngestService(cfg, { log, audit: sec.audit, search, knownPosts: async () => new Set((await sec.identity.posts()).map((p) => p.code)) });
+    const ingest = await createIngestService(cfg, { log, audit: sec.audit, search, knownPosts: async () => new Set((await sec.identity.posts()).filter((p) => !p.disabled).map((p) => p.code)) });
     ingest.start({ inboxSettleMs: cfg.inboxSettleMs });
     cleanups.unshift(() => ingest.stop());
     cleanups.unshift(scheduleIntegrityCheck(cfg, { log, search, store: ingest.store }));
@@ -83,8 +85,15 @@ export async function startAppliance(cfg: Config, log: Logger): Promise<RunningA
     cleanups.unshift(() => selfcheck!.stop());
     log.info({ httpAddr, meiliPort: meili.port, dataDir: cfg.dataDir }, 'appliance ready');
     if (setupToken) {
-      log.warn({ vacantRoles: await sec.identity.vacantAdminRoles() }, 'first start: setup token printed on the console');
-      process.stderr.write(setupTokenNotice(setupToken, `http://${httpAddr}/`));
+      // Never into a log or the journal: on a terminal it is shown there; otherwise (a service, a
+      // pipe) it goes to a 0600 file in the data dir and the log says only where.
+      if (process.stderr.isTTY) {
+        log.warn({ vacantRoles: await sec.identity.vacantAdminRoles() }, 'first start: setup token printed on the console');
+        process.stderr.write(setupTokenNotice(setupToken, `http://${httpAddr}/`));
+      } else {
+        const file = await auth.writeSetupTokenFile(setupToken, `http://${httpAddr}/`);
+        log.warn({ vacantRoles: await sec.identity.vacantAdminRoles(), file }, `first start: the one-time setup token is in ${file} (mode 0600); 初始设置令牌已写入该文件`);
+      }
     }
     let stopped = false;
     return {

@@ -27,3 +27,5 @@ export { scheduleIntegrityCheck, startDaily, msUntilHour, type DailySchedule } f
 export { importSignatures, SIGNATURE_EXTS, type SignatureImportOptions, type SignatureImportResult, type SignatureFileInfo } from './signatures.ts';
 export { roleLabel } from './roles.ts';
 export { setupTokenNotice } from './setup-token.ts';
+export { assertMayFile, filingPostsOf, type Filer, type Filing } from './filing-rights.ts';
+export { hasOwnPassword } from './identity-store.ts';

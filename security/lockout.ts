@@ -1,4 +1,5 @@
 import { ApplianceError } from '../appliance/errors.ts';
+import { StateFile } from './state-file.ts';
 
 export interface LockoutOptions {
   now?: () => number;
@@ -8,6 +9,21 @@ export interface LockoutOptions {
   maxPerSource?: number;
   windowMs?: number;
   lockMs?: number;
+  /** Keep counters and locks in this file (0600, written atomically): a restart keeps a lock. */
+  file?: string;
+}
+
+/** One login attempt, counted before its password is checked (see Lockout.attempt). */
+export interface Attempt {
+  account: string;
+  source: string;
+  at: number;
+}
+
+export interface LockState {
+  account: string;
+  lockedUntil: number;
+  failures: number;
 }
 
 interface Counter {
@@ -18,8 +34,12 @@ interface Counter {
 export type LockScope = 'account' | 'source';
 
 /**
- * Failed-login counting in memory (a restart clears it; the audit trail keeps every failure).
- * Names that do not exist lock exactly like real ones, so a lock reveals nothing about existence.
+ * Failed-login counting. An attempt is counted before its password is checked (`attempt`), so
+ * concurrent guesses cannot all slip past the limit while the ~150 ms argon2 checks run: the
+ * number of argon2 verifications is bounded by maxPerAccount per account name and maxPerSource per
+ * address in each window. A correct password takes its own attempt back (`succeed`). With `file`
+ * the counters survive a restart. Names that do not exist lock exactly like real ones, so a lock
+ * reveals nothing about existence.
  */
 export class Lockout {
   private readonly accounts = new Map<string, Counter>();
@@ -36,6 +56,44 @@ export class Lockout {
     this.maxPerSource = o.maxPerSource ?? 20;
     this.windowMs = o.windowMs ?? 15 * 60_000;
     this.lockMs = o.lockMs ?? 15 * 60_000;
+    if (o.file) {
+      this.store = new StateFile(o.file, () => ({ version: 1, accounts: [...this.accounts], sources: [...this.sources] }));
+      const d = this.store.load() as { version?: number; accounts?: Array<[string, Counter]>; sources?: Array<[string, Counter]> } | undefined;
+      if (d?.version === 1) {
+        for (const [k, c] of d.accounts ?? []) if (isCounter(c)) this.accounts.set(k, c);
+        for (const [k, c] of d.sources ?? []) if (isCounter(c)) this.sources.set(k, c);
+      }
+    }
+  }
+
+  private readonly store: StateFile<unknown> | undefined;
+
+  /** Resolves once every change so far is on disk (no-op without a file). */
+  async persist(): Promise<void> {
+    await this.store?.save();
+  }
+
+  /**
+   * Check the locks and count this attempt as a failure now, before the password is checked;
+   * throws ACCOUNT_LOCKED / SOURCE_LOCKED when either is locked (also when this very attempt is
+   * one past the limit). The caller verifies the password only after this returns.
+   */
+  attempt(account: string, source: string): { attempt: Attempt; closed: LockScope[] } {
+    this.assertOpen(account, source);
+    const t = this.now();
+    const closed = this.fail(account, source, t);
+    return { attempt: { account, source, at: t }, closed };
+  }
+
+  /** Locked accounts (for the administrator's list), with the failures counted in the window. */
+  locked(): LockState[] {
+    const t = this.now();
+    return [...this.accounts].filter(([, c]) => c.lockedUntil > t).map(([account, c]) => ({ account, lockedUntil: c.lockedUntil, failures: c.failures.length }));
+  }
+
+  isLocked(account: string): number {
+    const c = this.accounts.get(account);
+    return c && c.lockedUntil > this.now() ? c.lockedUntil : 0;
   }
 
   /** Throws ACCOUNT_LOCKED / SOURCE_LOCKED (HTTP 429) with the time left, if either is locked. */
@@ -58,22 +116,38 @@ export class Lockout {
   }
 
   /** Count a failure; says which lock (if any) this failure just closed. */
-  fail(account: string, source: string): LockScope[] {
-    const t = this.now();
+  fail(account: string, source: string, t = this.now()): LockScope[] {
     const closed: LockScope[] = [];
     if (this.bump(this.accounts, account, this.maxPerAccount, t)) closed.push('account');
     if (this.bump(this.sources, source, this.maxPerSource, t)) closed.push('source');
     if (this.accounts.size + this.sources.size > 50_000) this.prune(t);
+    void this.store?.save();
     return closed;
   }
 
-  succeed(account: string): void {
+  /**
+   * A correct password: the account's counter is cleared and the attempt no longer counts
+   * against its address (a lock this attempt closed on the address is opened again).
+   */
+  succeed(account: string, attempt?: Attempt): void {
     this.accounts.delete(account);
+    if (attempt) {
+      const c = this.sources.get(attempt.source);
+      if (c) {
+        const i = c.failures.lastIndexOf(attempt.at);
+        if (i >= 0) c.failures.splice(i, 1);
+        else if (c.lockedUntil === attempt.at + this.lockMs) c.lockedUntil = 0;
+      }
+    }
+    void this.store?.save();
   }
 
   /** An administrator unlocks an account (e.g. after a password reset). */
-  clear(account: string): void {
+  clear(account: string): boolean {
+    const was = this.isLocked(account) > 0;
     this.accounts.delete(account);
+    void this.store?.save();
+    return was;
   }
 
   private bump(map: Map<string, Counter>, key: string, max: number, t: number): boolean {
@@ -90,8 +164,14 @@ export class Lockout {
   }
 
   private prune(t: number): void {
+    void this.store?.save();
     for (const map of [this.accounts, this.sources]) {
       for (const [k, c] of map) if (c.lockedUntil <= t && c.failures.every((x) => t - x >= this.windowMs)) map.delete(k);
     }
   }
+}
+
+function isCounter(c: unknown): c is Counter {
+  const x = c as Counter;
+  return !!x && typeof x.lockedUntil === 'number' && Array.isArray(x.failures) && x.failures.every((n) => typeof n === 'number');
 }

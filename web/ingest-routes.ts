@@ -102,6 +102,7 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
         classification,
         actor: { name: me.user.username, role: me.roles.join('+'), source: ctx.ip },
         via: 'upload',
+        filer: { username: me.user.username, posts: me.user.posts, filingPosts: me.user.filingPosts, clearance: me.user.clearance },
       });
       ctx.status = 202;
       ctx.body = { job: job.id, items: job.items.map((i) => ({ n: i.n, label: i.label })), problems: job.problems, progress: jobProgress(job) };

@@ -88,3 +88,12 @@ export function runCli(args: string[], env: Record<string, string>, unset: strin
     p.on('exit', (code) => resolve({ code, out, err }));
   });
 }
+
+/**
+ * The one-time setup token of an `archive serve` started by startServe: with no terminal it is
+ * in data/config/setup-token.txt (0600), never in the output.
+ */
+export async function readSetupToken(app: ServeHandle, timeoutMs = 30_000): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return waitFor(async () => /初始设置令牌[^：]*：(\S+)/.exec(await readFile(join(app.dataDir, 'config', 'setup-token.txt'), 'utf8'))?.[1], timeoutMs, `setup token file (output: ${app.output()})`);
+}

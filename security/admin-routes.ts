@@ -7,7 +7,7 @@ import type { AuthCore } from './auth.ts';
 import { currentUser, requirePermission } from './authorize.ts';
 import { exportAudit, exportRange, verifyAudit } from './audit-verify.ts';
 import { readJson } from './http-body.ts';
-import { publicUser, type PublicUser } from './identity-store.ts';
+import { normalizeUsername, publicUser, type PublicUser } from './identity-store.ts';
 import { assertPasswordPolicy } from './passwords.ts';
 import { ROLE_NAMES, grantPermission, parseRole, type Role } from './roles.ts';
 
@@ -73,6 +73,9 @@ export function registerAdminRoutes(router: Router, a: AuthCore): void {
   // The security officer confirms a password reset the system administrator made: only then does
   // the account see, search, download or file archives again (no silent account takeover).
   router.post('/api/admin/users/:username/confirm-reset', requirePermission('user:confirm-reset'), audited(a, 'user.password.reset.confirm', byName, async (ctx) => {
+    if (normalizeUsername(ctx.params.username) === currentUser(ctx).user.username) {
+      throw new ApplianceError('GRANT_FORBIDDEN', '不能确认自己账户的密码重置。', 'may not confirm a reset of ones own account', { status: 403 });
+    }
     const { before, user } = await a.identity.confirmReset(ctx.params.username);
     ctx.body = { user: view(publicUser(user)) };
     return { resetBy: before.by, resetAt: before.at, ownerChanged: !user.mustChangePassword };

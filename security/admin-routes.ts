@@ -57,7 +57,7 @@ export function registerAdminRoutes(router: Router, a: AuthCore): void {
 
   router.get('/api/admin/users', requirePermission('user:list'), async (ctx: Koa.Context) => {
     // `lockedUntil`: the login lock of this account name (ms since epoch), for 已锁定 / 解锁.
-    ctx.body = { users: (await a.identity.users()).map((u) => ({ ...view(publicUser(u)), lockedUntil: a.lockout.isLocked(u.username) || null })) };
+    ctx.body = { users: (await a.identity.users()).map((u) => ({ ...view(publicUser(u)), lockedUntil: a.lockout.isLocked(u.username) || null })), ceiling: a.ceiling };
   });
 
   // 解锁: the system administrator opens a login lock before it runs out (the person called).

@@ -93,6 +93,15 @@ export function registerAuthRoutes(router: Router, a: AuthCore): void {
     ctx.body = { ok: true };
   });
 
+  // Is this browser's session still alive? Asked by the page every few seconds: it does not count
+  // as activity (the idle timeout still runs) and says nothing about anyone else. A session ended
+  // for any reason (restart without it, idle, absolute limit, disable, change) answers false.
+  router.get('/api/auth/alive', publicRoute(), async (ctx: Koa.Context) => {
+    const s = a.sessions.peek(ctx.cookies.get(SESSION_COOKIE));
+    const u = s && (await a.identity.findUserById(s.userId));
+    ctx.body = { alive: Boolean(s && u && !u.disabled && u.stamp === s.stamp) };
+  });
+
   router.get('/api/auth/me', requireSession({ duringPasswordChange: true }), async (ctx: Koa.Context) => {
     const me = currentUser(ctx);
     ctx.body = { ...meBody(me.user, me.session.csrf), mustChangePassword: me.user.mustChangePassword };

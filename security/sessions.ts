@@ -115,6 +115,15 @@ export class SessionStore {
     return { session: s, key };
   }
 
+  /** The session for a cookie value without touching it (a page asking whether it is still alive). */
+  peek(id: string | undefined): Session | undefined {
+    if (!id || id.length > 128) return undefined;
+    const s = this.map.get(this.key(id));
+    const t = this.now();
+    if (!s || t - s.createdAt >= this.absoluteMs || t - s.lastSeen >= this.idleMs) return undefined;
+    return s;
+  }
+
   destroyKey(key: string): void {
     if (this.map.delete(key)) this.changed();
   }

@@ -30,6 +30,14 @@ const zh = {
   integrityTitle: '完整性检测（四性检测）', integrityRun: '立即检测', integrityRunning: '正在检测，请稍候…', integrityOk: '全部正常', integrityBad: '发现问题', integrityRanAt: '检测时间 {time}，用时 {ms} 毫秒', integrityTotal: '条目总数', integrityItem: '条目', integrityStatusCol: '状态', integrityProblems: '问题', integrityNoItemProblems: '所有条目均正常。', integrityAllProblems: '全部问题（{n}）',
   integrityStatus: { ok: '正常', changed: '被改动', missing: '缺失', untracked: '未登记', unusable: '不可用', unsafe: '不安全' }, integrityAspects: { authenticity: '真实性', completeness: '完整性', usability: '可用性', security: '安全性' },
   signaturesDown: '病毒扫描服务不可用。', signatureEngine: '引擎版本', signatureVersion: '特征库版本', signatureDate: '特征库日期', signatureAge: '已有天数', signatureStale: '病毒特征库已 {days} 天未更新（上限 {max} 天），请尽快导入新特征库。', signatureImportNote: '导入特征库请在控制台运行 archive signatures import 路径（特征文件不经过浏览器）。',
+  sessionLost: '会话已失效，请重新登录。',
+  locked: '已锁定', unlock: '解锁', unlocked: '已解锁：{name}', lockedUntil: '锁定至 {time}', consoleOnly: '（三员账户由对应管理员或在控制台处理）',
+  mustChangeFlag: '⚑', mustChangeTip: '须在下次登录时修改密码（新账户或密码被重置）', legendMustChange: '⚑ 表示该账户须在下次登录时修改密码。',
+  resetPending: '待确认重置', resetPendingTip: '密码已由 {by} 于 {time} 重置，查阅权限须待安全保密管理员确认', resetDialogTitle: '重置密码：{name}', resetDialogNote: '重置后该账户须在登录时自行修改密码；其查阅、采集权限须待安全保密管理员确认此次重置后恢复。', cancel: '取消', resetDone: '已重置 {name} 的密码，待安全保密管理员确认。',
+  resetNoticeTitle: '您的密码已被重置', resetNotice: '您的密码已由管理员（{by}）于 {time} 重置。查阅、下载与采集档案的权限须待安全保密管理员确认此次重置后恢复。确认前您只能修改自己的密码。', resetNoticeWaiting: '您已设置了自己的密码。查阅、下载与采集档案的权限须待安全保密管理员确认此次重置后恢复，请联系安全保密管理员。',
+  resetsTitle: '待确认的密码重置', noResets: '没有待确认的密码重置。', confirmReset: '确认重置', confirmed: '已确认 {name} 的密码重置。', resetBy: '重置人', resetAt: '重置时间', ownerChanged: '本人已改密', yes: '是', no: '否',
+  rename: '改名', postDisabled: '已停用', postEnabled: '启用中', disablePost: '停用', enablePost: '启用', postSaved: '岗位 {code} 已更新。', postsNote: '岗位不能删除：停用后不能再授予账户或新条目，已有条目不变。',
+  aboveCeiling: '（高于本机上限 {ceiling}）', filingPosts: '另可归档岗位', filingNote: '档案员只能向所在岗位归档；此处授予的岗位也可归档。',
   networkError: '无法连接到一体机服务，请检查网络后重试。', notFound: '页面不存在。',
 };
 
@@ -63,6 +71,14 @@ const en = {
   integrityTitle: 'Integrity check', integrityRun: 'Check now', integrityRunning: 'Checking, please wait…', integrityOk: 'All good', integrityBad: 'Problems found', integrityRanAt: 'Checked {time}, took {ms} ms', integrityTotal: 'Items', integrityItem: 'Item', integrityStatusCol: 'Status', integrityProblems: 'Problems', integrityNoItemProblems: 'Every item is fine.', integrityAllProblems: 'All problems ({n})',
   integrityStatus: { ok: 'ok', changed: 'changed', missing: 'missing', untracked: 'untracked', unusable: 'unusable', unsafe: 'unsafe' }, integrityAspects: { authenticity: 'Authenticity', completeness: 'Completeness', usability: 'Usability', security: 'Security' },
   signaturesDown: 'The virus scanner is not available.', signatureEngine: 'Engine', signatureVersion: 'Signature version', signatureDate: 'Signature date', signatureAge: 'Age (days)', signatureStale: 'Virus signatures are {days} days old (limit {max}); import new signatures soon.', signatureImportNote: 'Import signatures at the console with archive signatures import PATH (signature files never go through the browser).',
+  sessionLost: 'Your session has ended; please log in again.',
+  locked: 'locked', unlock: 'Unlock', unlocked: 'Unlocked: {name}', lockedUntil: 'locked until {time}', consoleOnly: '(officers are managed by their own officer or at the console)',
+  mustChangeFlag: '⚑', mustChangeTip: 'Must change the password at next login (new account or reset)', legendMustChange: '⚑: this account must change its password at next login.',
+  resetPending: 'reset awaiting confirmation', resetPendingTip: 'Password reset by {by} at {time}; item access waits for the security administrator', resetDialogTitle: 'Reset password: {name}', resetDialogNote: 'The account must set its own password at login; its item access returns when the security administrator confirms this reset.', cancel: 'Cancel', resetDone: 'Password of {name} reset; awaiting the security administrator.',
+  resetNoticeTitle: 'Your password was reset', resetNotice: 'Your password was reset by an administrator ({by}) at {time}. Searching, reading and filing archives return when the security administrator confirms the reset. Until then you can only change your own password.', resetNoticeWaiting: 'You have set your own password. Searching, reading and filing archives return when the security administrator confirms the reset; please contact them.',
+  resetsTitle: 'Password resets awaiting confirmation', noResets: 'No resets awaiting confirmation.', confirmReset: 'Confirm reset', confirmed: 'Reset of {name} confirmed.', resetBy: 'Reset by', resetAt: 'Reset at', ownerChanged: 'Owner changed it', yes: 'yes', no: 'no',
+  rename: 'Rename', postDisabled: 'disabled', postEnabled: 'in use', disablePost: 'Disable', enablePost: 'Enable', postSaved: 'Post {code} updated.', postsNote: 'Posts are never deleted: a disabled post is given to no account or new item; existing items keep it.',
+  aboveCeiling: ' (above this appliance\'s ceiling {ceiling})', filingPosts: 'Also files into', filingNote: 'Archivists file only into their own posts, and into the posts granted here.',
   networkError: 'Cannot reach the appliance; check the network and retry.', notFound: 'No such page.',
 };
 

@@ -43,18 +43,24 @@ export function registerAuthRoutes(router: Router, a: AuthCore): void {
     const source = ctx.ip;
     // Counted before the password is checked: 30 concurrent guesses reach argon2 at most
     // maxPerAccount times, not 30 (the lock closes on the attempt that reaches the limit).
-    let attempt: ReturnType<typeof a.lockout.attempt>;
+    let attempt: Awaited<ReturnType<typeof a.lockout.begin>>;
     try {
-      attempt = a.lockout.attempt(name, source);
+      attempt = await a.lockout.begin(name, source);
     } catch (e) {
       const secs = (e as ApplianceError).details?.remainingSeconds;
       if (typeof secs === 'number') ctx.set('Retry-After', String(secs));
       await a.record(ctx, { actor: name, action: 'auth.login', target: name, outcome: 'denied', details: { reason: (e as ApplianceError).code } });
       throw e;
     }
-    const user = await a.identity.findUser(name);
-    // The same argon2 verification whether or not the user exists: timing says nothing.
-    const ok = await a.hasher.verify(user?.passwordHash ?? a.dummyHash, body.password);
+    let ok = false;
+    let user: UserRecord | undefined;
+    try {
+      user = await a.identity.findUser(name);
+      // The same argon2 verification whether or not the user exists: timing says nothing.
+      ok = await a.hasher.verify(user?.passwordHash ?? a.dummyHash, body.password);
+    } finally {
+      attempt.closed.push(...a.lockout.finish(attempt.attempt, Boolean(user) && ok));
+    }
     if (user && ok && user.disabled) {
       await a.record(ctx, { actor: name, action: 'auth.login', target: name, outcome: 'failure', details: { reason: 'disabled' } });
       throw new ApplianceError('ACCOUNT_DISABLED', '账户已停用，请联系系统管理员。', 'account disabled', { status: 403 });
@@ -68,7 +74,6 @@ export function registerAuthRoutes(router: Router, a: AuthCore): void {
       }
       throw loginFailed();
     }
-    a.lockout.succeed(name, attempt.attempt);
     // Never keep a session id across a login (fixation): whatever this browser held ends now.
     const old = ctx.cookies.get(SESSION_COOKIE);
     if (old) a.sessions.destroy(old);
@@ -112,15 +117,21 @@ export function registerAuthRoutes(router: Router, a: AuthCore): void {
     const body = await readJson(ctx, passwordBody);
     const name = me.user.username;
     const done = async (outcome: 'success' | 'failure', details: Record<string, unknown>) => a.record(ctx, { action: 'auth.password.change', target: name, outcome, details });
-    let attempt: ReturnType<typeof a.lockout.attempt>;
+    let attempt: Awaited<ReturnType<typeof a.lockout.begin>>;
     try {
-      attempt = a.lockout.attempt(name, ctx.ip);
+      attempt = await a.lockout.begin(name, ctx.ip);
     } catch (e) {
       await done('failure', { reason: (e as ApplianceError).code });
       throw e;
     }
     const user = await a.identity.findUser(name);
-    if (!user || !(await a.hasher.verify(user.passwordHash, body.current))) {
+    let right = false;
+    try {
+      right = Boolean(user) && (await a.hasher.verify(user!.passwordHash, body.current));
+    } finally {
+      a.lockout.finish(attempt.attempt, right);
+    }
+    if (!user || !right) {
       await a.lockout.persist();
       await done('failure', { reason: 'wrong-current-password' });
       throw new ApplianceError('PASSWORD_WRONG', '当前密码不正确。', 'current password wrong', { status: 400 });
@@ -132,7 +143,6 @@ export function registerAuthRoutes(router: Router, a: AuthCore): void {
       await done('failure', { reason: (e as ApplianceError).code });
       throw e;
     }
-    a.lockout.succeed(name, attempt.attempt);
     const { user: updated } = await a.identity.setPassword(name, await a.hasher.hash(body.next), false);
     // Every other session of this user ends at its next request (its stamp is now stale); this one is replaced.
     a.sessions.destroyKey(me.sessionKey);
@@ -155,17 +165,22 @@ export function registerAuthRoutes(router: Router, a: AuthCore): void {
       await a.record(ctx, { actor: '-', action: 'auth.setup', target: name, outcome: 'failure', details: { reason } });
       throw e;
     };
-    let attempt: ReturnType<typeof a.lockout.attempt>;
+    let attempt: Awaited<ReturnType<typeof a.lockout.begin>>;
     try {
-      attempt = a.lockout.attempt(setupKey(ctx.ip), ctx.ip);
+      attempt = await a.lockout.begin(setupKey(ctx.ip), ctx.ip);
     } catch (e) {
       return fail((e as ApplianceError).code, e as ApplianceError);
     }
-    if (!(await a.setup.check(body.token))) {
+    let good = false;
+    try {
+      good = await a.setup.check(body.token);
+    } finally {
+      a.lockout.finish(attempt.attempt, good);
+    }
+    if (!good) {
       await a.lockout.persist();
       return fail('bad-token', new ApplianceError('SETUP_TOKEN_INVALID', '初始设置令牌无效或已失效（三员账户均已建立后令牌作废）。', 'setup token invalid', { status: 403 }));
     }
-    a.lockout.succeed(setupKey(ctx.ip), attempt.attempt);
     let user: UserRecord;
     try {
       const role = parseRole(body.role);

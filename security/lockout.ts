@@ -34,11 +34,11 @@ interface Counter {
 export type LockScope = 'account' | 'source';
 
 /**
- * Failed-login counting. An attempt is counted before its password is checked (`attempt`), so
+ * Failed-login counting. An attempt is counted before its password is checked (`begin`), so
  * concurrent guesses cannot all slip past the limit while the ~150 ms argon2 checks run: the
- * number of argon2 verifications is bounded by maxPerAccount per account name and maxPerSource per
- * address in each window. A correct password takes its own attempt back (`succeed`). With `file`
- * the counters survive a restart. Names that do not exist lock exactly like real ones, so a lock
+ * number of wrong-password argon2 verifications is bounded by maxPerAccount per account name and
+ * maxPerSource per address in each window (`finish` settles each attempt). With `file` the
+ * counters and locks survive a restart. Names that do not exist lock exactly like real ones, so a lock
  * reveals nothing about existence.
  */
 export class Lockout {
@@ -73,16 +73,59 @@ export class Lockout {
     await this.store?.save();
   }
 
+  private readonly inflight = new Map<string, number>();
+  private readonly waiters = new Map<string, Array<() => void>>();
+
   /**
-   * Check the locks and count this attempt as a failure now, before the password is checked;
-   * throws ACCOUNT_LOCKED / SOURCE_LOCKED when either is locked (also when this very attempt is
-   * one past the limit). The caller verifies the password only after this returns.
+   * Before a password is checked. The account's attempt is counted now, as a failure until
+   * `finish` says otherwise, so concurrent guesses at one account reach argon2 at most
+   * maxPerAccount times per window (the lock closes on the attempt that reaches the limit). An
+   * address has at most maxPerSource checks under way or failed in the window: further attempts
+   * from it wait for a slot (thirty colleagues behind one address logging in at nine are slowed,
+   * not refused) and are refused once its failures lock it. Throws ACCOUNT_LOCKED / SOURCE_LOCKED.
    */
-  attempt(account: string, source: string): { attempt: Attempt; closed: LockScope[] } {
+  async begin(account: string, source: string): Promise<{ attempt: Attempt; closed: LockScope[] }> {
     this.assertOpen(account, source);
+    while (this.sourceLoad(source) >= this.maxPerSource) {
+      const q = this.waiters.get(source) ?? [];
+      if (q.length >= 1_000) {
+        throw new ApplianceError('SOURCE_LOCKED', '此地址的登录请求过多，请稍后重试。', 'too many logins waiting from one address', { status: 429, details: { scope: 'source', remainingSeconds: 60 } });
+      }
+      this.waiters.set(source, q);
+      await new Promise<void>((r) => q.push(r));
+      this.assertOpen(account, source);
+    }
     const t = this.now();
-    const closed = this.fail(account, source, t);
+    const closed: LockScope[] = this.bump(this.accounts, account, this.maxPerAccount, t) ? ['account'] : [];
+    this.inflight.set(source, (this.inflight.get(source) ?? 0) + 1);
+    void this.store?.save();
     return { attempt: { account, source, at: t }, closed };
+  }
+
+  /**
+   * After the check: a correct password clears the account's counter; a wrong one counts against
+   * the address. Says which lock this closed (the address's, when its limit is reached).
+   */
+  finish(attempt: Attempt, ok: boolean): LockScope[] {
+    const n = (this.inflight.get(attempt.source) ?? 1) - 1;
+    if (n > 0) this.inflight.set(attempt.source, n);
+    else this.inflight.delete(attempt.source);
+    const closed: LockScope[] = [];
+    if (ok) this.accounts.delete(attempt.account);
+    else if (this.bump(this.sources, attempt.source, this.maxPerSource, this.now())) closed.push('source');
+    const q = this.waiters.get(attempt.source);
+    if (q) {
+      this.waiters.delete(attempt.source);
+      for (const wake of q) wake();
+    }
+    void this.store?.save();
+    return closed;
+  }
+
+  private sourceLoad(source: string): number {
+    const t = this.now();
+    const c = this.sources.get(source);
+    return (c ? c.failures.filter((x) => t - x < this.windowMs).length : 0) + (this.inflight.get(source) ?? 0);
   }
 
   /** Locked accounts (for the administrator's list), with the failures counted in the window. */
@@ -125,20 +168,8 @@ export class Lockout {
     return closed;
   }
 
-  /**
-   * A correct password: the account's counter is cleared and the attempt no longer counts
-   * against its address (a lock this attempt closed on the address is opened again).
-   */
-  succeed(account: string, attempt?: Attempt): void {
+  succeed(account: string): void {
     this.accounts.delete(account);
-    if (attempt) {
-      const c = this.sources.get(attempt.source);
-      if (c) {
-        const i = c.failures.lastIndexOf(attempt.at);
-        if (i >= 0) c.failures.splice(i, 1);
-        else if (c.lockedUntil === attempt.at + this.lockMs) c.lockedUntil = 0;
-      }
-    }
     void this.store?.save();
   }
 

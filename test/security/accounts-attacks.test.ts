@@ -362,4 +362,24 @@ describe('lockout: counted before the password is checked, and kept with session
     expect(locked.status).toBe(429);
     expect(locked.body.error.code).toBe('ACCOUNT_LOCKED');
   });
+
+  it('per address: 30 colleagues behind one address all log in (they wait, not refused); 30 guesses at 30 names reach argon2 at most 20 times', async () => {
+    const hash = (await sec.identity.findUser('aud'))!.passwordHash;
+    const names = Array.from({ length: 30 }, (_, i) => `colleague${i}`);
+    for (const username of names) await sec.identity.createUser({ username, roles: ['staff'], posts: ['BGS'], clearance: '内部', passwordHash: hash, mustChangePassword: false });
+    const clients = await Promise.all(names.map(async () => {
+      const c = new Client(base);
+      await c.get('/api/auth/csrf');
+      return c;
+    }));
+    const ok = await Promise.all(clients.map((c, i) => c.req('POST', '/api/auth/login', { username: names[i], password: GOOD_PASSWORD })));
+    expect(ok.map((r) => r.status)).toEqual(names.map(() => 200));
+
+    const before = hasher.verifies.length;
+    const guesses = await Promise.all(clients.map((c, i) => c.req('POST', '/api/auth/login', { username: `nobody${i}`, password: 'Wrong#guess-000' })));
+    const checked = hasher.verifies.length - before;
+    expect(checked).toBeLessThanOrEqual(20);
+    expect(guesses.filter((g) => g.status === 429).length).toBe(30 - checked);
+    expect(guesses.filter((g) => g.status === 429).every((g) => g.body.error.code === 'SOURCE_LOCKED')).toBe(true);
+  });
 });

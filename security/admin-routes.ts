@@ -145,7 +145,7 @@ export function registerAdminRoutes(router: Router, a: AuthCore): void {
     const { before, user } = await a.identity.setAccess(ctx.params.username, { ...body, ceiling: a.ceiling });
     endSessions(user.id);
     ctx.body = { user: view(publicUser(user)) };
-    return { before, after: { posts: user.posts, clearance: user.clearance, filingPosts: user.filingPosts ?? [] } };
+    return { before, after: { posts: user.posts, clearance: user.clearance, ...(before.filingPosts ? { filingPosts: user.filingPosts ?? [] } : {}) } };
   }));
 
   router.get('/api/admin/posts', requirePermission('post:list'), async (ctx: Koa.Context) => {

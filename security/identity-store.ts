@@ -242,9 +242,10 @@ export class IdentityStore {
     });
   }
 
-  async setAccess(username: string, change: { posts?: string[]; clearance?: Classification; filingPosts?: string[]; ceiling?: Classification }): Promise<{ before: { posts: string[]; clearance: Classification; filingPosts: string[] }; user: UserRecord }> {
+  async setAccess(username: string, change: { posts?: string[]; clearance?: Classification; filingPosts?: string[]; ceiling?: Classification }): Promise<{ before: { posts: string[]; clearance: Classification; filingPosts?: string[] }; user: UserRecord }> {
     return this.updateUserWith(username, (u, d) => {
-      const before = { posts: u.posts, clearance: u.clearance, filingPosts: u.filingPosts ?? [] };
+      // Filing posts appear in the record only where they matter (granted before, or now).
+      const before = { posts: u.posts, clearance: u.clearance, ...(u.filingPosts?.length || change.filingPosts ? { filingPosts: u.filingPosts ?? [] } : {}) };
       // Posts already held may stay when disabled; a disabled post is never newly given.
       if (change.posts) u.posts = checkPosts(d, change.posts, u.posts);
       if (change.filingPosts) u.filingPosts = checkPosts(d, change.filingPosts, u.filingPosts ?? []);

@@ -111,14 +111,14 @@ export function registerUser(program: Command): void {
     .description('列出用户 list users')
     .action(action(async (_o: unknown, cmd: Command) => {
       const sec = await openSecurity(configFor(cmd));
-      const users = (await sec.identity.users()).map(({ username, displayName, roles, posts, clearance, disabled, mustChangePassword, createdAt }) => ({ username, displayName, roles, posts, clearance, disabled, mustChangePassword, createdAt }));
+      const users = (await sec.identity.users()).map(({ username, displayName, roles, posts, clearance, disabled, mustChangePassword, resetPending, filingPosts, createdAt }) => ({ username, displayName, roles, posts, clearance, disabled, mustChangePassword, resetPending: resetPending ?? null, filingPosts: filingPosts ?? [], createdAt }));
       if (globalOptions(cmd).json) {
         process.stdout.write(`${JSON.stringify({ ok: true, users })}\n`);
         return;
       }
       if (!users.length) process.stdout.write('（尚无用户）\n');
       for (const u of users) {
-        process.stdout.write(`${u.username.padEnd(16)} ${u.roles.map((r) => ROLE_NAMES[r]).join('、').padEnd(10)} 岗位 ${u.posts.join(',') || '-'}  密级 ${u.clearance}${u.disabled ? '  [已停用]' : ''}${u.mustChangePassword ? '  [须改密]' : ''}\n`);
+        process.stdout.write(`${u.username.padEnd(16)} ${u.roles.map((r) => ROLE_NAMES[r]).join('、').padEnd(10)} 岗位 ${u.posts.join(',') || '-'}  密级 ${u.clearance}${u.disabled ? '  [已停用]' : ''}${u.mustChangePassword ? '  [须改密]' : ''}${u.resetPending ? `  [重置待安全保密管理员确认：${u.resetPending.by}]` : ''}\n`);
       }
     }));
 

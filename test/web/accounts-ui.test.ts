@@ -126,6 +126,13 @@ describe('accounts in the browser', () => {
     await pending.waitFor();
     await pending.locator('button.confirm-reset').click();
     await expect.poll(() => sec.textContent('#resets'), { timeout: 20_000 }).toContain('没有待确认的密码重置');
+    // Posts: renamed and disabled in place (no delete); clearances above the ceiling not offered.
+    const postRow = sec.locator('#posts tr[data-post="BGS"]');
+    await postRow.locator('input.post-name').fill('办公室（综合）');
+    await postRow.locator('button.rename').click();
+    await expect.poll(async () => sec.locator('#posts tr[data-post="BGS"] input.post-name').inputValue(), { timeout: 20_000 }).toBe('办公室（综合）');
+    expect(await sec.locator('#access tr[data-user="zhang"] option[value="秘密"]').getAttribute('disabled')).not.toBeNull();
+    expect(await sec.locator('#access tr[data-user="zhang"] option[value="秘密"]').textContent()).toContain('高于本机上限');
     // Back to the user: search is open again.
     await user.reload();
     await user.waitForURL(/#\/search$/);

@@ -63,7 +63,9 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
     const { host, port } = parseHostPort(cfg.httpAddr);
     // Outside loopback only HTTPS: the operator's certificate or the appliance CA's (tls.ts).
     const tls: TlsMaterial | undefined = isLoopbackHost(host) ? undefined : await loadOrIssueTls(cfg, host);
-    const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log, secureCookies: Boolean(tls), bindSessionToAddress: cfg.tls.bindSessionToAddress });
+    const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log, secureCookies: Boolean(tls), bindSessionToAddress: cfg.tls.bindSessionToAddress, stateDir: dataPath(cfg.dataDir, 'run'), ceiling: cfg.classificationCeiling });
+    // Sessions and login locks live in data/run (0600, atomic writes): a restart keeps both.
+    cleanups.unshift(() => auth.close());
     // Folded denial counts are written before the trail is left (the last cleanup but the lock).
     cleanups.unshift(() => auth.flushAudit());
     // No default password: the first administrators are created with this token (POST /api/auth/setup).
@@ -71,7 +73,7 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
     const setupToken = await auth.issueSetupToken();
     const search = createSearchService(meili.connection, cfg.dataDir);
     await search.init();
-    const ingest = await createIngestService(cfg, { log, audit: sec.audit, search, knownPosts: async () => new Set((await sec.identity.posts()).map((p) => p.code)) });
+    const ingest = await createIngestService(cfg, { log, audit: sec.audit, search, knownPosts: async () => new Set((await sec.identity.posts()).filter((p) => !p.disabled).map((p) => p.code)) });
     ingest.start({ inboxSettleMs: cfg.inboxSettleMs });
     cleanups.unshift(() => ingest.stop());
     cleanups.unshift(scheduleIntegrityCheck(cfg, { log, search, store: ingest.store }));
@@ -121,8 +123,15 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
     cleanups.unshift(() => selfcheck!.stop());
     log.info({ httpAddr, url, tls: tls?.source ?? 'off (loopback)', meiliPort: meili.port, dataDir: cfg.dataDir }, 'appliance ready');
     if (setupToken) {
-      log.warn({ vacantRoles: await sec.identity.vacantAdminRoles() }, 'first start: setup token printed on the console');
-      process.stderr.write(setupTokenNotice(setupToken, url));
+      // Never into a log or the journal: on a terminal it is shown there; otherwise (a service, a
+      // pipe) it goes to a 0600 file in the data dir and the log says only where.
+      if (process.stderr.isTTY) {
+        log.warn({ vacantRoles: await sec.identity.vacantAdminRoles() }, 'first start: setup token printed on the console');
+        process.stderr.write(setupTokenNotice(setupToken, url));
+      } else {
+        const file = await auth.writeSetupTokenFile(setupToken, url);
+        log.warn({ vacantRoles: await sec.identity.vacantAdminRoles(), file }, `first start: the one-time setup token is in ${file} (mode 0600); 初始设置令牌已写入该文件`);
+      }
     }
     let stopped = false;
     return {

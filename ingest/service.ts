@@ -6,7 +6,7 @@ import { assertRoomForWork } from '../appliance/disk.ts';
 import { ApplianceError } from '../appliance/errors.ts';
 import type { Logger } from '../appliance/log.ts';
 import type { SearchService } from '../search/index.ts';
-import { isRetryableScanError, scanFile, type AuditLog } from '../security/index.ts';
+import { assertMayFile, isRetryableScanError, scanFile, type AuditLog, type Filer } from '../security/index.ts';
 import { DOCUMENT_EXT, PAGE_IMAGE_EXT, REFUSED_FILE_CODES, naturalSort, planItems, type PlanProblem } from './batch-plan.ts';
 import { readCsvManifest, requireValidCsv } from './csv-manifest.ts';
 import { InboxWatcher } from './inbox.ts';
@@ -30,6 +30,8 @@ export interface SubmitOptions {
   knownPosts?: ReadonlySet<string>;
   /** Filled with the paths of the files the job took (see IntakeOptions.taken). */
   taken?: string[];
+  /** The archivist filing these items (web upload): every item only into their posts, at most at their clearance. */
+  filer?: Filer;
 }
 
 /** Files of a folder the CSV names as one item: every scan in it, in natural page order. */
@@ -45,7 +47,7 @@ async function folderFiles(dir: string): Promise<string[]> {
  * row reported before anything is copied; items the CSV does not name are still taken, with the
  * batch's defaults, so nothing in the batch is silently left behind.
  */
-export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'manifest' | 'posts' | 'classification' | 'knownPosts'> & { ceiling: Classification }): Promise<{ items: IntakeItem[]; problems: PlanProblem[] }> {
+export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'manifest' | 'posts' | 'classification' | 'knownPosts' | 'filer'> & { ceiling: Classification }): Promise<{ items: IntakeItem[]; problems: PlanProblem[] }> {
   const unknown = opts.knownPosts ? (opts.posts ?? []).filter((p) => !opts.knownPosts!.has(p)) : [];
   if (unknown.length) {
     throw new ApplianceError('POSTS_UNKNOWN', `岗位不存在：${unknown.join('、')}。请核对岗位代码（archive post list），或请安全保密管理员先建立岗位。`, `unknown posts: ${unknown.join(', ')}`, { details: { posts: unknown } });
@@ -68,6 +70,8 @@ export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'man
     const names = noPosts.slice(0, 10).map((i) => (i.csvLine ? `第 ${i.csvLine} 行 ${i.label}` : i.label));
     throw new ApplianceError('POSTS_REQUIRED', `以下条目未指定岗位（无人可以查阅）：${names.join('、')}${noPosts.length > 10 ? ` 等 ${noPosts.length} 件` : ''}。请在 CSV 的“岗位”列填写，或用 --posts 指定。`, 'items without posts', { details: { items: noPosts.map((i) => i.label) } });
   }
+  // As the runner will file them (runner.ts: the CSV's posts and 密级 win over the batch's).
+  if (opts.filer) assertMayFile(opts.filer, items.map((i) => ({ label: i.csvLine ? `第 ${i.csvLine} 行 ${i.label}` : i.label, posts: i.metadata.posts?.length ? i.metadata.posts : (opts.posts ?? []), classification: i.metadata.classification ?? opts.classification ?? '内部' })));
   return { items, problems: plan.problems };
 }
 
@@ -120,6 +124,9 @@ export async function submitPaths(cfg: Config, jobs: JobStore, audit: AuditLog, 
     await auditRefusedFiles(audit, opts, e instanceof ApplianceError && ['CSV_INVALID', 'LINK_REFUSED', 'SPECIAL_FILE_REFUSED'].includes(e.code) ? problemsOf(e) : []);
     if (above.length) {
       await audit.append({ actor: opts.actor.name, role: opts.actor.role, source: opts.actor.source, action: 'ingest.refused', target: opts.manifest ?? '-', outcome: 'denied', details: { via: opts.via, reason: 'above-ceiling', ceiling: cfg.classificationCeiling, lines: above.map((p) => p.line) } });
+    }
+    if (e instanceof ApplianceError && e.code === 'FILING_FORBIDDEN') {
+      await audit.append({ actor: opts.actor.name, role: opts.actor.role, source: opts.actor.source, action: 'ingest.refused', target: '-', outcome: 'denied', details: { via: opts.via, reason: 'filing-rights', ...(e.details as Record<string, unknown>) } });
     }
     throw e;
   }

@@ -7,7 +7,7 @@ import type { AuthCore } from './auth.ts';
 import { currentUser, requirePermission } from './authorize.ts';
 import { exportAudit, exportRange, verifyAudit } from './audit-verify.ts';
 import { readJson } from './http-body.ts';
-import { publicUser, type PublicUser } from './identity-store.ts';
+import { normalizeUsername, publicUser, type PublicUser } from './identity-store.ts';
 import { assertPasswordPolicy } from './passwords.ts';
 import { ROLE_NAMES, grantPermission, parseRole, type Role } from './roles.ts';
 
@@ -16,8 +16,9 @@ type Ctx = Koa.Context & { params: Record<string, string> };
 const createUserBody = z.object({ username: z.string().min(1).max(64), displayName: z.string().max(64).optional(), password: z.string().min(1).max(1024), roles: z.array(z.string().max(32)).max(5).optional() }).strict();
 const passwordBody = z.object({ password: z.string().min(1).max(1024) }).strict();
 const rolesBody = z.object({ roles: z.array(z.string().max(32)).max(5) }).strict();
-const accessBody = z.object({ posts: z.array(z.string().max(32)).max(200).optional(), clearance: z.enum(CLASSIFICATIONS).optional() }).strict();
+const accessBody = z.object({ posts: z.array(z.string().max(32)).max(200).optional(), clearance: z.enum(CLASSIFICATIONS).optional(), filingPosts: z.array(z.string().max(32)).max(200).optional() }).strict();
 const postBody = z.object({ code: z.string().min(1).max(32), name: z.string().min(1).max(64), department: z.string().max(64).optional() }).strict();
+const postPatchBody = z.object({ name: z.string().min(1).max(64).optional(), department: z.string().max(64).optional(), disabled: z.boolean().optional() }).strict();
 
 function view(u: PublicUser): Record<string, unknown> {
   const { stamp: _s, ...rest } = u;
@@ -55,8 +56,30 @@ export function registerAdminRoutes(router: Router, a: AuthCore): void {
   const byName = (ctx: Ctx) => String(ctx.params.username ?? '-');
 
   router.get('/api/admin/users', requirePermission('user:list'), async (ctx: Koa.Context) => {
-    ctx.body = { users: (await a.identity.users()).map((u) => view(publicUser(u))) };
+    // `lockedUntil`: the login lock of this account name (ms since epoch), for 已锁定 / 解锁.
+    ctx.body = { users: (await a.identity.users()).map((u) => ({ ...view(publicUser(u)), lockedUntil: a.lockout.isLocked(u.username) || null })), ceiling: a.ceiling };
   });
+
+  // 解锁: the system administrator opens a login lock before it runs out (the person called).
+  router.post('/api/admin/users/:username/unlock', requirePermission('user:unlock'), audited(a, 'user.unlock', byName, async (ctx) => {
+    await assertMayManage(ctx);
+    const target = (await a.identity.findUser(ctx.params.username))!;
+    const was = a.lockout.clear(target.username);
+    await a.lockout.persist();
+    ctx.body = { ok: true, wasLocked: was };
+    return { wasLocked: was };
+  }));
+
+  // The security officer confirms a password reset the system administrator made: only then does
+  // the account see, search, download or file archives again (no silent account takeover).
+  router.post('/api/admin/users/:username/confirm-reset', requirePermission('user:confirm-reset'), audited(a, 'user.password.reset.confirm', byName, async (ctx) => {
+    if (normalizeUsername(ctx.params.username) === currentUser(ctx).user.username) {
+      throw new ApplianceError('GRANT_FORBIDDEN', '不能确认自己账户的密码重置。', 'may not confirm a reset of ones own account', { status: 403 });
+    }
+    const { before, user } = await a.identity.confirmReset(ctx.params.username);
+    ctx.body = { user: view(publicUser(user)) };
+    return { resetBy: before.by, resetAt: before.at, ownerChanged: !user.mustChangePassword };
+  }));
 
   router.post('/api/admin/users', requirePermission('user:create'), audited(a, 'user.create', (ctx) => String((ctx.state as Record<string, unknown>).target ?? '-'), async (ctx) => {
     const body = await readJson(ctx, createUserBody);
@@ -95,11 +118,13 @@ export function registerAdminRoutes(router: Router, a: AuthCore): void {
     const body = await readJson(ctx, passwordBody);
     await assertMayManage(ctx);
     assertPasswordPolicy(body.password, ctx.params.username);
-    const { user } = await a.identity.setPassword(ctx.params.username, await a.hasher.hash(body.password), true);
+    const me = currentUser(ctx);
+    // The account may log in only to set its own password; its item access waits for the secadmin.
+    const { user } = await a.identity.setPassword(ctx.params.username, await a.hasher.hash(body.password), true, { kind: 'admin', by: me.user.username });
     endSessions(user.id);
     a.lockout.clear(user.username);
     ctx.body = { user: view(publicUser(user)) };
-    return { mustChangePassword: true };
+    return { mustChangePassword: true, awaitingConfirmation: true };
   }));
 
   router.put('/api/admin/users/:username/roles', requirePermission('user:roles'), audited(a, 'user.roles', byName, async (ctx) => {
@@ -117,10 +142,10 @@ export function registerAdminRoutes(router: Router, a: AuthCore): void {
 
   router.put('/api/admin/users/:username/access', requirePermission('user:access'), audited(a, 'user.access', byName, async (ctx) => {
     const body = await readJson(ctx, accessBody);
-    const { before, user } = await a.identity.setAccess(ctx.params.username, body);
+    const { before, user } = await a.identity.setAccess(ctx.params.username, { ...body, ceiling: a.ceiling });
     endSessions(user.id);
     ctx.body = { user: view(publicUser(user)) };
-    return { before, after: { posts: user.posts, clearance: user.clearance } };
+    return { before, after: { posts: user.posts, clearance: user.clearance, ...(before.filingPosts ? { filingPosts: user.filingPosts ?? [] } : {}) } };
   }));
 
   router.get('/api/admin/posts', requirePermission('post:list'), async (ctx: Koa.Context) => {
@@ -134,6 +159,15 @@ export function registerAdminRoutes(router: Router, a: AuthCore): void {
     ctx.status = 201;
     ctx.body = { post };
     return { name: post.name, department: post.department };
+  }));
+
+  // Rename or disable a post; posts are never deleted (items and accounts name them), and a
+  // disabled post is given to no new item or account.
+  router.patch('/api/admin/posts/:code', requirePermission('post:manage'), audited(a, 'post.update', (ctx) => String(ctx.params.code ?? '-'), async (ctx) => {
+    const body = await readJson(ctx, postPatchBody);
+    const { before, post } = await a.identity.updatePost(ctx.params.code, body);
+    ctx.body = { post };
+    return { before: { name: before.name, department: before.department, disabled: Boolean(before.disabled) }, after: { name: post.name, department: post.department, disabled: Boolean(post.disabled) } };
   }));
 
   router.get('/api/admin/audit/verify', requirePermission('audit:verify'), async (ctx: Koa.Context) => {

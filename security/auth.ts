@@ -1,6 +1,8 @@
 import type Koa from 'koa';
 import type Router from '@koa/router';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Classification } from '../appliance/config.ts';
 import type { Logger } from '../appliance/log.ts';
 import type { AuditLog } from './audit-log.ts';
 import { DenialFolder } from './audit-fold.ts';
@@ -30,6 +32,13 @@ export interface AuthOptions {
   secureCookies?: boolean;
   /** A session is valid only from the address it logged in from (default true; config tls.bindSessionToAddress). */
   bindSessionToAddress?: boolean;
+  /**
+   * Where sessions.json and lockout.json live (data/run on the appliance: 0600, written
+   * atomically, not in backups). Without it both are kept in memory only.
+   */
+  stateDir?: string;
+  /** The appliance's classification ceiling: no clearance above it is granted (default 内部). */
+  ceiling?: Classification;
 }
 
 /** What a route records: who/role/source come from the request. */
@@ -51,10 +60,14 @@ export interface Auth {
   flushAudit(): Promise<void>;
   /** A one-time setup token if some administrator role has no account yet (print it on the console). */
   issueSetupToken(): Promise<string | undefined>;
+  /** Put the token in data/config/setup-token.txt (0600) for an operator without a terminal; returns the path. */
+  writeSetupTokenFile(token: string, url: string): Promise<string>;
   readonly identity: IdentityStore;
   readonly audit: AuditLog;
   readonly sessions: SessionStore;
   readonly lockout: Lockout;
+  /** Write sessions and lockouts out (on shutdown). */
+  close(): Promise<void>;
 }
 
 /** Everything the route files share. */
@@ -64,6 +77,7 @@ export interface AuthCore extends Auth {
   setup: SetupToken;
   /** An argon2id hash of a random secret, verified when the user does not exist (same cost both ways). */
   dummyHash: string;
+  ceiling: Classification;
   setSessionCookies(ctx: Koa.Context, id: string, csrf: string): void;
   clearSessionCookies(ctx: Koa.Context): void;
   cookieOptions: { httpOnly: boolean; sameSite: 'strict'; secure: boolean; path: string; overwrite: boolean };
@@ -71,8 +85,8 @@ export interface AuthCore extends Auth {
 
 export async function createAuth(o: AuthOptions): Promise<Auth> {
   const hasher = o.hasher ?? argon2Hasher;
-  const sessions = new SessionStore({ now: o.now, ...o.sessions });
-  const lockout = new Lockout({ now: o.now, ...o.lockout });
+  const sessions = new SessionStore({ now: o.now, file: o.stateDir && join(o.stateDir, 'sessions.json'), ...o.sessions });
+  const lockout = new Lockout({ now: o.now, file: o.stateDir && join(o.stateDir, 'lockout.json'), ...o.lockout });
   const secure = Boolean(o.secureCookies);
   const cookieOptions = { httpOnly: true, sameSite: 'strict' as const, secure, path: '/', overwrite: true };
   const record = async (ctx: Koa.Context, e: RequestAuditEntry): Promise<void> => {
@@ -93,6 +107,11 @@ export async function createAuth(o: AuthOptions): Promise<Auth> {
     hasher,
     setup: new SetupToken(o.configDir, o.identity),
     dummyHash: await hasher.hash(randomBytes(24).toString('base64url')),
+    ceiling: o.ceiling ?? '内部',
+    async close() {
+      await sessions.close();
+      await lockout.persist();
+    },
     cookieOptions,
     record,
     recordDenial,
@@ -111,6 +130,7 @@ export async function createAuth(o: AuthOptions): Promise<Auth> {
       registerAdminRoutes(router, core);
     },
     issueSetupToken: () => core.setup.issue(),
+    writeSetupTokenFile: (token, url) => core.setup.writeTextFile(token, url),
   };
   return core;
 }

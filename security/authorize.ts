@@ -7,7 +7,7 @@ import type { Viewer } from './access.ts';
 import type { AuditEntry } from './audit-record.ts';
 import type { IdentityStore, PublicUser } from './identity-store.ts';
 import { publicUser } from './identity-store.ts';
-import { permissionsOf, roleLabel, type Permission, type Role } from './roles.ts';
+import { ITEM_PERMISSIONS, effectivePermissions, permissionsOf, roleLabel, type Permission, type Role } from './roles.ts';
 import type { Session, SessionStore } from './sessions.ts';
 
 export const SESSION_COOKIE = 'archive_session';
@@ -69,10 +69,16 @@ export function currentUser(ctx: Koa.Context): AuthContext {
 /** Posts and clearance of the caller, for the access rule (canSee) and search filters. */
 export function currentViewer(ctx: Koa.Context): Viewer {
   const a = currentUser(ctx);
+  if (a.user.resetPending) throw awaitingConfirmation();
   if (!a.permissions.has('item:read') && !a.permissions.has('item:search')) {
     throw new ApplianceError('FORBIDDEN', '您的角色无权查阅档案。', 'role may not read items', { status: 403 });
   }
   return { posts: [...a.user.posts], clearance: a.user.clearance };
+}
+
+/** Item access held back after an administrator's password reset (security/identity-store.ts). */
+export function awaitingConfirmation(): ApplianceError {
+  return new ApplianceError('RESET_AWAITING_CONFIRMATION', '您的密码已由管理员重置：查阅、下载与采集档案的权限须待安全保密管理员确认此次重置后恢复。', 'item access suspended until the security officer confirms the password reset', { status: 403 });
 }
 
 export function sameToken(a: string | undefined, b: string | undefined): boolean {
@@ -118,7 +124,7 @@ async function authenticate(ctx: Koa.Context, d: GuardDeps): Promise<AuthContext
     d.clearSessionCookies(ctx);
     throw new ApplianceError('SESSION_INVALIDATED', user?.disabled ? '账户已停用，会话已结束。' : '您的账户（岗位、角色、密级或密码）已变更，请重新登录。', 'session invalidated by account change', { status: 401 });
   }
-  return { user: publicUser(user), roles: user.roles, permissions: permissionsOf(user.roles), session, sessionKey: key };
+  return { user: publicUser(user), roles: user.roles, permissions: effectivePermissions(user), session, sessionKey: key };
 }
 
 /**
@@ -169,6 +175,10 @@ export function createGuard(router: Router, d: GuardDeps): Koa.Middleware {
     }
     for (const p of needSession) {
       if (p.permission && !auth.permissions.has(p.permission)) {
+        if (auth.user.resetPending && ITEM_PERMISSIONS.includes(p.permission) && permissionsOf(auth.roles).has(p.permission)) {
+          await d.record(ctx, { action: 'authz.denied', target: `${ctx.method} ${ctx.path}`, outcome: 'denied', details: { permission: p.permission, reason: 'reset-awaiting-confirmation' } });
+          throw awaitingConfirmation();
+        }
         await d.record(ctx, { action: 'authz.denied', target: `${ctx.method} ${ctx.path}`, outcome: 'denied', details: { permission: p.permission } });
         throw new ApplianceError('FORBIDDEN', `您的角色（${roleLabel(auth.roles)}）无权执行此操作。`, `missing permission ${p.permission}`, { status: 403, details: { permission: p.permission } });
       }

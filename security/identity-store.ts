@@ -19,6 +19,20 @@ export interface UserRecord {
   passwordHash: string;
   mustChangePassword: boolean;
   disabled: boolean;
+  /**
+   * True once the owner set their own password (first-start setup, or a change at login); false
+   * while the password is one an administrator chose. Only such an account may be given the
+   * secadmin or auditor role, so a sysadmin cannot make an officer whose password they know.
+   * Absent in stores written before this field: treated as !mustChangePassword.
+   */
+  ownPassword?: boolean;
+  /**
+   * Set when an administrator (not the owner) set the password: the account may log in to set its
+   * own, but holds no item access until the 安全保密管理员 confirms the reset (no silent takeover).
+   */
+  resetPending?: { by: string; at: string } | null;
+  /** Posts beyond their own that the 安全保密管理员 lets an archivist file items into. */
+  filingPosts?: string[];
   /** Bumped whenever roles, posts, clearance, password or enabled state change: sessions carry it. */
   stamp: number;
   createdAt: string;
@@ -30,7 +44,17 @@ export interface PostRecord {
   name: string;
   department: string;
   createdAt: string;
+  /** A disabled post is kept (items may use it) but cannot be given to new items or edits. */
+  disabled?: boolean;
 }
+
+/** Whether the owner has set their own password (see UserRecord.ownPassword). */
+export function hasOwnPassword(u: Pick<UserRecord, 'ownPassword' | 'mustChangePassword'>): boolean {
+  return u.ownPassword ?? !u.mustChangePassword;
+}
+
+/** Roles that may be given only to an account whose owner set their own password. */
+const OWN_PASSWORD_ROLES: readonly Role[] = ['secadmin', 'auditor'];
 
 export interface IdentityData {
   version: 1;
@@ -90,7 +114,12 @@ export interface NewUser {
   clearance?: Classification;
   passwordHash: string;
   mustChangePassword: boolean;
+  /** The owner chose this password (setup, or the owner at the console); default !mustChangePassword. */
+  ownPassword?: boolean;
 }
+
+/** Who set a password: the owner, or an administrator (web sysadmin or console) for someone else. */
+export type PasswordSetter = { kind: 'owner' } | { kind: 'admin'; by: string };
 
 /**
  * Users and posts in data/config/identity.json (lowdb). Several processes may use it: the
@@ -195,8 +224,9 @@ export class IdentityStore {
       const t = this.now().toISOString();
       const user: UserRecord = {
         id: randomUUID(), username, displayName: (nu.displayName ?? '').trim().slice(0, 64), roles: [...new Set(nu.roles)], posts, clearance,
-        passwordHash: nu.passwordHash, mustChangePassword: nu.mustChangePassword, disabled: false, stamp: 1, createdAt: t, updatedAt: t,
+        passwordHash: nu.passwordHash, mustChangePassword: nu.mustChangePassword, ownPassword: nu.ownPassword ?? !nu.mustChangePassword, disabled: false, stamp: 1, createdAt: t, updatedAt: t,
       };
+      assertOwnPasswordForRoles(user, user.roles);
       d.users.push(user);
       return structuredClone(user);
     });
@@ -205,27 +235,58 @@ export class IdentityStore {
   async setRoles(username: string, roles: Role[]): Promise<{ before: Role[]; user: UserRecord }> {
     return this.updateUser(username, (u) => {
       assertRoleSet(roles);
+      assertOwnPasswordForRoles(u, roles.filter((r) => !u.roles.includes(r)));
       const before = u.roles;
       u.roles = [...new Set(roles)];
       return before;
     });
   }
 
-  async setAccess(username: string, change: { posts?: string[]; clearance?: Classification }): Promise<{ before: { posts: string[]; clearance: Classification }; user: UserRecord }> {
+  async setAccess(username: string, change: { posts?: string[]; clearance?: Classification; filingPosts?: string[]; ceiling?: Classification }): Promise<{ before: { posts: string[]; clearance: Classification; filingPosts?: string[] }; user: UserRecord }> {
     return this.updateUserWith(username, (u, d) => {
-      const before = { posts: u.posts, clearance: u.clearance };
-      if (change.posts) u.posts = checkPosts(d, change.posts);
-      if (change.clearance) u.clearance = checkClearance(change.clearance);
+      // Filing posts appear in the record only where they matter (granted before, or now).
+      const before = { posts: u.posts, clearance: u.clearance, ...(u.filingPosts?.length || change.filingPosts ? { filingPosts: u.filingPosts ?? [] } : {}) };
+      // Posts already held may stay when disabled; a disabled post is never newly given.
+      if (change.posts) u.posts = checkPosts(d, change.posts, u.posts);
+      if (change.filingPosts) u.filingPosts = checkPosts(d, change.filingPosts, u.filingPosts ?? []);
+      if (change.clearance) {
+        const c = checkClearance(change.clearance);
+        if (change.ceiling && CLASSIFICATIONS.indexOf(c) > CLASSIFICATIONS.indexOf(change.ceiling)) {
+          throw new ApplianceError('CLEARANCE_ABOVE_CEILING', `密级“${c}”高于本机允许的最高密级“${change.ceiling}”：本机不存放该密级的档案，不能授予。`, `clearance ${c} above ceiling ${change.ceiling}`);
+        }
+        u.clearance = c;
+      }
       return before;
     });
   }
 
-  async setPassword(username: string, passwordHash: string, mustChangePassword: boolean): Promise<{ user: UserRecord }> {
+  /**
+   * A new password. Set by the owner it is theirs (ownPassword, any pending reset stays pending
+   * until the secadmin confirms it). Set by an administrator for someone else, the owner must
+   * change it at next login and the account's item access waits for the secadmin's confirmation.
+   */
+  async setPassword(username: string, passwordHash: string, mustChangePassword: boolean, setter: PasswordSetter = { kind: 'owner' }): Promise<{ user: UserRecord }> {
     const r = await this.updateUser(username, (u) => {
       u.passwordHash = passwordHash;
       u.mustChangePassword = mustChangePassword;
+      if (setter.kind === 'owner') {
+        u.ownPassword = true;
+      } else {
+        u.ownPassword = false;
+        u.resetPending = { by: setter.by, at: this.now().toISOString() };
+      }
     });
     return { user: r.user };
+  }
+
+  /** The secadmin confirms a reset: the account's item access returns (its session goes on). */
+  async confirmReset(username: string): Promise<{ before: { by: string; at: string }; user: UserRecord }> {
+    return this.updateUserWith(username, (u) => {
+      if (!u.resetPending) throw new ApplianceError('NO_RESET_PENDING', `用户 ${u.username} 没有待确认的密码重置。`, `no pending reset for ${u.username}`, { status: 409 });
+      const before = u.resetPending;
+      u.resetPending = null;
+      return before;
+    }, { keepSessions: true });
   }
 
   async setDisabled(username: string, disabled: boolean): Promise<{ user: UserRecord }> {
@@ -248,17 +309,34 @@ export class IdentityStore {
     });
   }
 
+  /** Rename a post or disable/enable it. Posts are never deleted: items and accounts may name them. */
+  async updatePost(code: string, change: { name?: string; department?: string; disabled?: boolean }): Promise<{ before: PostRecord; post: PostRecord }> {
+    return this.change((d) => {
+      const p = d.posts.find((x) => x.code === code);
+      if (!p) throw new ApplianceError('POST_NOT_FOUND', `岗位不存在：${code}`, `no such post: ${code}`, { status: 404 });
+      const before = { ...p };
+      if (change.name !== undefined) {
+        const name = change.name.trim();
+        if (!name || [...name].length > 64) throw new ApplianceError('POST_NAME_INVALID', '岗位名称不能为空，且不超过 64 个字符。', 'invalid post name');
+        p.name = name;
+      }
+      if (change.department !== undefined) p.department = change.department.trim().slice(0, 64);
+      if (change.disabled !== undefined) p.disabled = change.disabled;
+      return { before, post: { ...p } };
+    });
+  }
+
   private updateUser<T>(username: string, fn: (u: UserRecord) => T): Promise<{ before: T; user: UserRecord }> {
     return this.updateUserWith(username, (u) => fn(u));
   }
 
-  private updateUserWith<T>(username: string, fn: (u: UserRecord, d: IdentityData) => T): Promise<{ before: T; user: UserRecord }> {
+  private updateUserWith<T>(username: string, fn: (u: UserRecord, d: IdentityData) => T, opts: { keepSessions?: boolean } = {}): Promise<{ before: T; user: UserRecord }> {
     return this.change((d) => {
       const n = normalizeUsername(username);
       const u = d.users.find((x) => x.username === n);
       if (!u) throw new ApplianceError('USER_NOT_FOUND', `用户不存在：${username}`, `no such user: ${username}`, { status: 404 });
       const before = structuredClone(fn(u, d));
-      u.stamp += 1;
+      if (!opts.keepSessions) u.stamp += 1;
       u.updatedAt = this.now().toISOString();
       return { before, user: structuredClone(u) };
     });
@@ -269,11 +347,20 @@ function vacant(d: IdentityData): Role[] {
   return ADMIN_ROLES.filter((r) => !d.users.some((u) => !u.disabled && u.roles.includes(r)));
 }
 
-function checkPosts(d: IdentityData, posts: string[]): string[] {
+function checkPosts(d: IdentityData, posts: string[], held: readonly string[] = []): string[] {
   const out = [...new Set(posts.map((p) => p.trim()).filter(Boolean))];
   const unknown = out.filter((p) => !d.posts.some((x) => x.code === p));
   if (unknown.length) throw new ApplianceError('POST_UNKNOWN', `岗位不存在：${unknown.join('、')}。请先由安全保密管理员创建岗位。`, `unknown post(s): ${unknown.join(',')}`);
+  const disabled = out.filter((p) => !held.includes(p) && d.posts.some((x) => x.code === p && x.disabled));
+  if (disabled.length) throw new ApplianceError('POST_DISABLED', `岗位已停用，不能再授予：${disabled.join('、')}。`, `disabled post(s): ${disabled.join(',')}`);
   return out;
+}
+
+function assertOwnPasswordForRoles(u: UserRecord, added: readonly Role[]): void {
+  const officer = added.filter((r) => OWN_PASSWORD_ROLES.includes(r));
+  if (officer.length && !hasOwnPassword(u)) {
+    throw new ApplianceError('OWN_PASSWORD_REQUIRED', `只能把${officer.map((r) => ROLE_NAMES[r]).join('、')}角色授予已由本人设置过密码的账户：账户 ${u.username} 的密码仍是管理员设置的，请本人先登录修改密码。`, `${officer.join(',')} only for an account whose owner set the password: ${u.username}`, { status: 409 });
+  }
 }
 
 export function checkClearance(c: string): Classification {

@@ -36,3 +36,5 @@ export { ITEM_STATUS_ZH } from './integrity.ts';
 export { auditFilterFrom, auditMatches, auditRecords, auditPage, summarizeAudit, type AuditFilter, type AuditSummary } from './audit-query.ts';
 export { PdfReport, loadCjkFont, CJK_FONTS, type CjkFontSource } from './report-pdf.ts';
 export { readDepartmentNames, departmentNamesCache, writeDepartmentNames, departmentNamesBody, departmentsPath } from './departments.ts';
+export { assertMayFile, filingPostsOf, type Filer, type Filing } from './filing-rights.ts';
+export { hasOwnPassword } from './identity-store.ts';

@@ -16,7 +16,7 @@ export const ADMIN_ROLES: readonly Role[] = ['sysadmin', 'secadmin', 'auditor'];
 
 export const PERMISSIONS = [
   'item:search', 'item:read', 'item:ingest', 'item:edit',
-  'user:list', 'user:create', 'user:disable', 'user:password-reset', 'user:roles', 'user:access',
+  'user:list', 'user:create', 'user:disable', 'user:password-reset', 'user:roles', 'user:access', 'user:unlock', 'user:confirm-reset',
   'post:list', 'post:manage',
   'service:manage', 'config:manage', 'backup:run', 'backup:restore', 'backup:recipients',
   'signature:import', 'integrity:check', 'quarantine:review',
@@ -37,13 +37,27 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   staff: ['item:search', 'item:read'],
   archivist: ['item:search', 'item:read', 'item:ingest', 'item:edit'],
-  sysadmin: ['user:list', 'user:create', 'user:disable', 'user:password-reset', 'user:roles', 'post:list', 'service:manage', 'config:manage', 'backup:run', 'backup:restore', 'grant:staff', 'grant:archivist', 'grant:sysadmin'],
-  secadmin: ['user:list', 'user:roles', 'user:access', 'post:list', 'post:manage', 'signature:import', 'integrity:check', 'quarantine:review', 'backup:recipients', 'grant:secadmin'],
+  sysadmin: ['user:list', 'user:create', 'user:disable', 'user:password-reset', 'user:unlock', 'user:roles', 'post:list', 'service:manage', 'config:manage', 'backup:run', 'backup:restore', 'grant:staff', 'grant:archivist', 'grant:sysadmin'],
+  secadmin: ['user:list', 'user:roles', 'user:access', 'user:confirm-reset', 'post:list', 'post:manage', 'signature:import', 'integrity:check', 'quarantine:review', 'backup:recipients', 'grant:secadmin'],
   auditor: ['user:list', 'user:roles', 'post:list', 'audit:read', 'audit:export', 'audit:verify', 'audit:key', 'grant:auditor'],
 };
 
 export function permissionsOf(roles: readonly Role[]): Set<Permission> {
   return new Set(roles.flatMap((r) => ROLE_PERMISSIONS[r]));
+}
+
+/** Permissions that reach archived items: held back while a password reset awaits the secadmin. */
+export const ITEM_PERMISSIONS: readonly Permission[] = ['item:search', 'item:read', 'item:ingest', 'item:edit'];
+
+/**
+ * What an account may do now: its roles' permissions, less every item permission while a reset
+ * by an administrator is not yet confirmed by the 安全保密管理员 or the owner has not yet set
+ * their own password after it.
+ */
+export function effectivePermissions(u: { roles: readonly Role[]; resetPending?: unknown }): Set<Permission> {
+  const p = permissionsOf(u.roles);
+  if (u.resetPending) for (const x of ITEM_PERMISSIONS) p.delete(x);
+  return p;
 }
 
 export function can(roles: readonly Role[], p: Permission): boolean {

@@ -11,6 +11,8 @@ import type { IdentityStore } from './identity-store.ts';
  * administrators is created once with it; when all three roles are filled the file is removed.
  */
 const FILE = 'setup-token.json';
+/** Where the token itself goes when no terminal shows it (a service under systemd): 0600, README names it. */
+export const SETUP_TOKEN_TEXT_FILE = 'setup-token.txt';
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -18,12 +20,24 @@ function digest(token: string): Buffer {
 
 export class SetupToken {
   private readonly path: string;
+  readonly textPath: string;
   constructor(configDir: string, private readonly identity: IdentityStore) {
     this.path = join(configDir, FILE);
+    this.textPath = join(configDir, SETUP_TOKEN_TEXT_FILE);
+  }
+
+  /**
+   * The token for an operator without a terminal: written to data/config/setup-token.txt (0600,
+   * atomically), never to a log or the journal; removed when setup is done or a new token is issued.
+   */
+  async writeTextFile(token: string, url: string): Promise<string> {
+    await writeFileAtomic(this.textPath, setupTokenNotice(token, url).replace(/^\n+/, ''), 0o600);
+    return this.textPath;
   }
 
   /** A fresh token if setup is still needed (printed by the caller), else nothing; replaces any older token. */
   async issue(): Promise<string | undefined> {
+    await rm(this.textPath, { force: true });
     if (!(await this.identity.vacantAdminRoles()).length) {
       await rm(this.path, { force: true });
       return undefined;
@@ -45,7 +59,10 @@ export class SetupToken {
 
   /** Called after each setup account: the token dies once every administrator role is filled. */
   async retireIfDone(): Promise<void> {
-    if (!(await this.identity.vacantAdminRoles()).length) await rm(this.path, { force: true });
+    if (!(await this.identity.vacantAdminRoles()).length) {
+      await rm(this.path, { force: true });
+      await rm(this.textPath, { force: true });
+    }
   }
 
   private async stored(): Promise<Buffer | undefined> {
@@ -71,7 +88,7 @@ export function setupTokenNotice(token: string, url: string): string {
     '',
     `  用途：在浏览器打开 ${url} ，在“初始设置：建立三员账户”表单中`,
     '  填入此令牌，依次建立系统管理员、安全保密管理员、安全审计员三个账户。',
-    '  三个账户都建好后令牌自动失效。令牌不写入日志，请勿外传；',
+    '  三个账户都建好后令牌自动失效（此文件随之删除）。令牌不写入日志，请勿外传；',
     '  如遗失，重新启动 archive serve 会生成新令牌（旧令牌随即作废）。',
     rule,
     '',

@@ -108,6 +108,7 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
         classification,
         actor: { name: me.user.username, role: me.roles.join('+'), source: ctx.ip },
         via: 'upload',
+        filer: { username: me.user.username, posts: me.user.posts, filingPosts: me.user.filingPosts, clearance: me.user.clearance },
       });
       ctx.status = 202;
       // The submitter's own job, as job-view shows it: names relative to the upload, no server paths.

@@ -4,7 +4,7 @@ import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
 import { ApplianceError } from '../appliance/errors.ts';
 import type { ItemMetadata, ItemMetadataPatch, ItemStore } from '../ingest/index.ts';
 import type { SearchService } from '../search/index.ts';
-import { canSee, classificationRank, currentViewer, readJson, requirePermission, type Auth } from '../security/index.ts';
+import { assertMayFile, canSee, classificationRank, currentUser, currentViewer, readJson, requirePermission, type Auth } from '../security/index.ts';
 
 const optionalText = (max: number) => z.union([z.string().trim().max(max), z.null()]).optional();
 
@@ -89,9 +89,21 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
       if (rank > classificationRank(viewer.clearance)) await fail(new ApplianceError('CLASSIFICATION_ABOVE_CLEARANCE', `密级“${patch.classification}”高于您的密级“${viewer.clearance}”。`, 'classification above editor clearance', { status: 400 }));
     }
     if (patch.posts) {
-      const known = new Set((await deps.auth.identity.posts()).map((p) => p.code));
+      const registry = await deps.auth.identity.posts();
+      const known = new Set(registry.map((p) => p.code));
       const unknown = patch.posts.filter((p) => !known.has(p));
       if (unknown.length) await fail(new ApplianceError('POST_UNKNOWN', `岗位不存在：${unknown.join('、')}。请先由安全保密管理员建立岗位。`, 'unknown posts', { status: 400 }));
+      const disabled = patch.posts.filter((p) => !before.posts.includes(p) && registry.some((x) => x.code === p && x.disabled));
+      if (disabled.length) await fail(new ApplianceError('POST_DISABLED', `岗位已停用，不能再归入新的条目：${disabled.join('、')}。`, 'disabled posts', { status: 400 }));
+      // Filing rights: every post added or taken away must be one the archivist may file into.
+      const me = currentUser(ctx).user;
+      const moved = [...patch.posts.filter((p) => !before.posts.includes(p)), ...before.posts.filter((p) => !patch.posts!.includes(p))];
+      try {
+        assertMayFile({ username: me.username, posts: me.posts, filingPosts: me.filingPosts, clearance: me.clearance }, [{ label: before.archivalCode ?? before.title ?? id, posts: moved, classification: patch.classification ?? before.classification }]);
+      } catch (e) {
+        await deps.auth.record(ctx, { action: 'item.edit', target: id, outcome: 'denied', details: { error: (e as ApplianceError).code, posts: moved } });
+        throw e;
+      }
     }
     let after;
     // Narrowing (a post taken away, 密级 raised) is fail-closed: the index drops the old audience

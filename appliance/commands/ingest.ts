@@ -82,7 +82,7 @@ export function registerIngest(program: Command): void {
           throw new ApplianceError('USAGE', `密级须为 ${CLASSIFICATIONS.join('、')} 之一：${opts.classification}`, 'bad --classification', { status: 400 });
         }
         const sec = await openSecurity(cfg);
-        const knownPosts = new Set((await sec.identity.posts()).map((p) => p.code));
+        const knownPosts = new Set((await sec.identity.posts()).filter((p) => !p.disabled).map((p) => p.code));
         const submitOpts = { manifest: opts.manifest, posts: parseList(opts.posts), classification: opts.classification as Classification, actor: { name: consoleActor().actor, role: consoleActor().role, source: consoleActor().source }, via: 'cli' as const, knownPosts: knownPosts.size ? knownPosts : undefined };
         const jobs = new JobStore(cfg.dataDir);
         if (await runningAppliance(cfg.dataDir)) {

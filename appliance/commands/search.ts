@@ -13,6 +13,7 @@ async function viewerOf(cfg: Config, username: string): Promise<{ viewer: Viewer
   const user = await sec.identity.findUser(username);
   if (!user || user.disabled) throw new ApplianceError('USER_UNKNOWN', `用户不存在或已停用：${username}`, `no enabled user ${username}`, { status: 404 });
   if (!can(user.roles, 'item:search')) throw new ApplianceError('FORBIDDEN', `用户 ${username} 的角色无权检索档案。`, `user ${username} may not search`, { status: 403 });
+  if (user.resetPending) throw new ApplianceError('RESET_AWAITING_CONFIRMATION', `用户 ${username} 的密码已被管理员重置，须待安全保密管理员确认后才能检索档案。`, `password reset of ${username} awaits the security officer`, { status: 403 });
   return { viewer: { posts: [...user.posts], clearance: user.clearance }, audit: sec.audit };
 }
 

@@ -65,7 +65,7 @@ export function registerUser(program: Command): void {
 
   user
     .command('passwd <name>')
-    .description('重设密码 set a new password (the user must change it at next login unless --no-force-change)')
+    .description('重设密码 set a new password (the user must change it at next login unless --no-force-change; item access returns when the 安全保密管理员 confirms the reset)')
     .option('--password-stdin', '从标准输入读取密码')
     .option('--password-file <file>', '从文件读取密码')
     .option('--no-force-change', '下次登录无需改密')
@@ -74,7 +74,9 @@ export function registerUser(program: Command): void {
       await consoleAudited(sec.audit, 'user.password.reset', name, async () => {
         const password = await readPassword(opts);
         policy(password, name);
-        return { result: await sec.identity.setPassword(name, await argon2Hasher.hash(password), opts.forceChange !== false), details: { mustChangePassword: opts.forceChange !== false } };
+        // Someone else's password set at the console: like a reset on the web, the account's item
+        // access waits for the 安全保密管理员's confirmation, and it is not the owner's own password.
+        return { result: await sec.identity.setPassword(name, await argon2Hasher.hash(password), opts.forceChange !== false, { kind: 'admin', by: 'console' }), details: { mustChangePassword: opts.forceChange !== false, awaitingConfirmation: true } };
       });
       if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify({ ok: true })}\n`);
       else process.stdout.write(`已重设用户 ${name} 的密码\n`);
@@ -109,14 +111,14 @@ export function registerUser(program: Command): void {
     .description('列出用户 list users')
     .action(action(async (_o: unknown, cmd: Command) => {
       const sec = await openSecurity(configFor(cmd));
-      const users = (await sec.identity.users()).map(({ username, displayName, roles, posts, clearance, disabled, mustChangePassword, createdAt }) => ({ username, displayName, roles, posts, clearance, disabled, mustChangePassword, createdAt }));
+      const users = (await sec.identity.users()).map(({ username, displayName, roles, posts, clearance, disabled, mustChangePassword, resetPending, filingPosts, createdAt }) => ({ username, displayName, roles, posts, clearance, disabled, mustChangePassword, resetPending: resetPending ?? null, filingPosts: filingPosts ?? [], createdAt }));
       if (globalOptions(cmd).json) {
         process.stdout.write(`${JSON.stringify({ ok: true, users })}\n`);
         return;
       }
       if (!users.length) process.stdout.write('（尚无用户）\n');
       for (const u of users) {
-        process.stdout.write(`${u.username.padEnd(16)} ${u.roles.map((r) => ROLE_NAMES[r]).join('、').padEnd(10)} 岗位 ${u.posts.join(',') || '-'}  密级 ${u.clearance}${u.disabled ? '  [已停用]' : ''}${u.mustChangePassword ? '  [须改密]' : ''}\n`);
+        process.stdout.write(`${u.username.padEnd(16)} ${u.roles.map((r) => ROLE_NAMES[r]).join('、').padEnd(10)} 岗位 ${u.posts.join(',') || '-'}  密级 ${u.clearance}${u.disabled ? '  [已停用]' : ''}${u.mustChangePassword ? '  [须改密]' : ''}${u.resetPending ? `  [重置待安全保密管理员确认：${u.resetPending.by}]` : ''}\n`);
       }
     }));
 

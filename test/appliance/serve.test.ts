@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, consoleHealth, pidAlive, startServe, waitFor, type ServeHandle } from '../support/appliance.ts';
+import { cleanup, consoleHealth, pidAlive, readSetupToken, startServe, waitFor, type ServeHandle } from '../support/appliance.ts';
 
 interface Health {
   status: string;
@@ -61,17 +61,19 @@ describe('archive serve', () => {
     expect(h.components.ocrData.reason).toMatch(/^已安装：chi_sim/);
   });
 
-  it('first start: a quiet console with the setup token once, framed, after the appliance is ready', async () => {
-    const out = await waitFor(async () => (/初始设置令牌[^：]*：\S+/.test(app.output()) ? app.output() : undefined), 30_000, `setup token (output: ${app.output()})`);
-    const token = /初始设置令牌[^：]*：(\S+)/.exec(out)![1]!;
+  it('first start: a quiet console; the setup token only in a 0600 file that the log names, never in the output', async () => {
+    const token = await readSetupToken(app);
     expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    // Exactly once, never in the JSON log.
-    expect(out.split(token).length - 1).toBe(1);
+    const file = join(app.dataDir, 'config', 'setup-token.txt');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const text = await readFile(file, 'utf8');
     const rule = '═'.repeat(64);
-    const block = out.slice(out.lastIndexOf(rule, out.indexOf(token)), out.indexOf(rule, out.indexOf(token)) + rule.length);
-    expect(block.startsWith(rule)).toBe(true);
-    expect(block).toContain(`在浏览器打开 ${app.base}/`);
-    expect(block).toContain('安全审计员三个账户');
+    expect(text.startsWith(rule)).toBe(true);
+    expect(text).toContain(`在浏览器打开 ${app.base}/`);
+    expect(text).toContain('安全审计员三个账户');
+    const out = await waitFor(async () => (app.output().includes('setup-token.txt') ? app.output() : undefined), 30_000, `log naming the token file (output: ${app.output()})`);
+    // Not in the output (a service's stderr is the journal), only where it is.
+    expect(out).not.toContain(token);
     const logs = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; component?: string; line?: string });
     expect(logs.find((l) => l.msg === 'appliance ready'), out).toBeDefined();
     // Meilisearch's banner (with its cloud advert) and the 404s of our own first-start lookups are debug.

@@ -113,11 +113,11 @@ describe('each administrative action leaves exactly one audit record', () => {
 
 describe('archive serve on first start', () => {
   it('prints a one-time setup token that creates the first administrator; no default account exists', async () => {
-    const { startServe, waitFor, cleanup } = await import('../support/appliance.ts');
+    const { startServe, waitFor, cleanup, readSetupToken } = await import('../support/appliance.ts');
     const { Client } = await import('./support.ts');
     const app = await startServe();
     try {
-      const token = await waitFor(async () => /初始设置令牌[^：]*：(\S+)/.exec(app.output())?.[1], 30_000, `setup token (output: ${app.output()})`);
+      const token = await readSetupToken(app);
       const c = new Client(app.base);
       await waitFor(async () => ((await c.get('/api/health')).status < 600 ? true : undefined), 30_000, 'http');
       expect((await c.login('admin', 'admin')).status).toBe(401);

@@ -96,3 +96,12 @@ export async function consoleHealth(base: string, dataDir: string): Promise<Resp
   const token = await readConsoleToken(dataDir);
   return fetch(`${base}/api/health`, { headers: token ? { 'x-archive-console': token } : {} });
 }
+
+/**
+ * The one-time setup token of an `archive serve` started by startServe: with no terminal it is
+ * in data/config/setup-token.txt (0600), never in the output.
+ */
+export async function readSetupToken(app: ServeHandle, timeoutMs = 30_000): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return waitFor(async () => /初始设置令牌[^：]*：(\S+)/.exec(await readFile(join(app.dataDir, 'config', 'setup-token.txt'), 'utf8'))?.[1], timeoutMs, `setup token file (output: ${app.output()})`);
+}

@@ -34,6 +34,14 @@ const zh = {
   exportCsv: '导出 CSV', exportXlsx: '导出 Excel', exportJsonl: '导出 JSONL', printPdf: '打印/导出PDF', auditAll: '全部', auditDetails: '详情', auditCount: '共 {total} 条，第 {from}–{to} 条（新的在前）', auditNewer: '较新', auditOlder: '较早', noArchivalCode: '（无档号）',
   sortLabel: '排序', sortNames: { relevance: '相关度', date: '日期（新的在前）', archivalCode: '档号' },
   departmentsTitle: '机构代码与名称', departmentsNote: '检索页的“机构”筛选显示此处的名称；没有名称的代码照原样显示。', departmentCode: '机构代码', departmentName: '名称', addDepartment: '添加一行', saveDepartments: '保存',
+  sessionLost: '会话已失效，请重新登录。',
+  locked: '已锁定', unlock: '解锁', unlocked: '已解锁：{name}', lockedUntil: '锁定至 {time}', consoleOnly: '（三员账户由对应管理员或在控制台处理）',
+  mustChangeFlag: '⚑', mustChangeTip: '须在下次登录时修改密码（新账户或密码被重置）', legendMustChange: '⚑ 表示该账户须在下次登录时修改密码。',
+  resetPending: '待确认重置', resetPendingTip: '密码已由 {by} 于 {time} 重置，查阅权限须待安全保密管理员确认', resetDialogTitle: '重置密码：{name}', resetDialogNote: '重置后该账户须在登录时自行修改密码；其查阅、采集权限须待安全保密管理员确认此次重置后恢复。', cancel: '取消', resetDone: '已重置 {name} 的密码，待安全保密管理员确认。',
+  resetNoticeTitle: '您的密码已被重置', resetNotice: '您的密码已由管理员（{by}）于 {time} 重置。查阅、下载与采集档案的权限须待安全保密管理员确认此次重置后恢复。确认前您只能修改自己的密码。', resetNoticeWaiting: '您已设置了自己的密码。查阅、下载与采集档案的权限须待安全保密管理员确认此次重置后恢复，请联系安全保密管理员。',
+  resetsTitle: '待确认的密码重置', noResets: '没有待确认的密码重置。', confirmReset: '确认重置', confirmed: '已确认 {name} 的密码重置。', resetBy: '重置人', resetAt: '重置时间', ownerChanged: '本人已改密', yes: '是', no: '否',
+  rename: '改名', postDisabled: '已停用', postEnabled: '启用中', disablePost: '停用', enablePost: '启用', postSaved: '岗位 {code} 已更新。', postsNote: '岗位不能删除：停用后不能再授予账户或新条目，已有条目不变。',
+  aboveCeiling: '（高于本机上限 {ceiling}）', filingPosts: '另可归档岗位', filingNote: '档案员只能向所在岗位归档；此处授予的岗位也可归档。',
   networkError: '无法连接到一体机服务，请检查网络后重试。', notFound: '页面不存在。',
 };
 
@@ -71,6 +79,14 @@ const en = {
   exportCsv: 'Export CSV', exportXlsx: 'Export Excel', exportJsonl: 'Export JSONL', printPdf: 'Print / PDF', auditAll: 'all', auditDetails: 'Details', auditCount: '{total} records, {from}–{to} (newest first)', auditNewer: 'Newer', auditOlder: 'Older', noArchivalCode: '(no reference code)',
   sortLabel: 'Sort', sortNames: { relevance: 'Relevance', date: 'Date (newest first)', archivalCode: 'Reference code' },
   departmentsTitle: 'Office codes and names', departmentsNote: 'The search page shows these names in the Office filter; codes without a name are shown as they are.', departmentCode: 'Office code', departmentName: 'Name', addDepartment: 'Add a row', saveDepartments: 'Save',
+  sessionLost: 'Your session has ended; please log in again.',
+  locked: 'locked', unlock: 'Unlock', unlocked: 'Unlocked: {name}', lockedUntil: 'locked until {time}', consoleOnly: '(officers are managed by their own officer or at the console)',
+  mustChangeFlag: '⚑', mustChangeTip: 'Must change the password at next login (new account or reset)', legendMustChange: '⚑: this account must change its password at next login.',
+  resetPending: 'reset awaiting confirmation', resetPendingTip: 'Password reset by {by} at {time}; item access waits for the security administrator', resetDialogTitle: 'Reset password: {name}', resetDialogNote: 'The account must set its own password at login; its item access returns when the security administrator confirms this reset.', cancel: 'Cancel', resetDone: 'Password of {name} reset; awaiting the security administrator.',
+  resetNoticeTitle: 'Your password was reset', resetNotice: 'Your password was reset by an administrator ({by}) at {time}. Searching, reading and filing archives return when the security administrator confirms the reset. Until then you can only change your own password.', resetNoticeWaiting: 'You have set your own password. Searching, reading and filing archives return when the security administrator confirms the reset; please contact them.',
+  resetsTitle: 'Password resets awaiting confirmation', noResets: 'No resets awaiting confirmation.', confirmReset: 'Confirm reset', confirmed: 'Reset of {name} confirmed.', resetBy: 'Reset by', resetAt: 'Reset at', ownerChanged: 'Owner changed it', yes: 'yes', no: 'no',
+  rename: 'Rename', postDisabled: 'disabled', postEnabled: 'in use', disablePost: 'Disable', enablePost: 'Enable', postSaved: 'Post {code} updated.', postsNote: 'Posts are never deleted: a disabled post is given to no account or new item; existing items keep it.',
+  aboveCeiling: ' (above this appliance\'s ceiling {ceiling})', filingPosts: 'Also files into', filingNote: 'Archivists file only into their own posts, and into the posts granted here.',
   networkError: 'Cannot reach the appliance; check the network and retry.', notFound: 'No such page.',
 };
 

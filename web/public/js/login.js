@@ -4,10 +4,11 @@ import { clear, field, h } from './dom.js';
 import { t } from './i18n.js';
 import { busy, messageArea } from './ui.js';
 
-export async function showLogin(main, done) {
+export async function showLogin(main, done, notice) {
   // The pre-login CSRF cookie (double submit) for the login and setup posts.
   await get('/api/auth/csrf').catch(() => undefined);
   const msgs = messageArea();
+  if (notice) msgs.el.append(h('div.error', { role: 'alert', id: 'session-lost' }, notice));
   const username = h('input', { id: 'login-username', name: 'username', autocomplete: 'username', required: true, autofocus: true });
   const password = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const submit = h('button.primary', { type: 'submit', id: 'login-submit' }, t('login'));
@@ -59,13 +60,14 @@ async function renderSetup(slot) {
   slot.replaceChildren(form);
 }
 
-export function showPasswordChange(main, done) {
+export function showPasswordChange(main, done, me) {
   const msgs = messageArea();
+  const r = me?.user?.resetPending;
   const current = h('input', { id: 'pw-current', type: 'password', autocomplete: 'current-password', required: true });
   const next = h('input', { id: 'pw-new', type: 'password', autocomplete: 'new-password', required: true });
   const again = h('input', { id: 'pw-again', type: 'password', autocomplete: 'new-password', required: true });
   const submit = h('button.primary', { type: 'submit', id: 'pw-submit' }, t('changePassword'));
-  const form = h('form.card.login', { id: 'password-form' }, h('h1', t('changePassword')), h('p', t('mustChange')), msgs.el, field(t('currentPassword'), current), field(t('newPassword'), next), field(t('repeatPassword'), again), submit);
+  const form = h('form.card.login', { id: 'password-form' }, h('h1', t('changePassword')), h('p', t('mustChange')), r ? h('p.error', { id: 'reset-notice', role: 'status' }, t('resetNotice', { by: r.by, time: new Date(r.at).toLocaleString() })) : null, msgs.el, field(t('currentPassword'), current), field(t('newPassword'), next), field(t('repeatPassword'), again), submit);
   form.addEventListener('submit', busy(submit, msgs, async () => {
     if (next.value !== again.value) throw new Error(t('passwordMismatch'));
     done(await post('/api/auth/password', { current: current.value, next: next.value }));

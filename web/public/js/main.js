@@ -19,7 +19,9 @@ const PAGES = {
 /** Each role lands on its own page. */
 const HOME = { sysadmin: 'system', secadmin: 'security', auditor: 'audit', archivist: 'ingest', staff: 'search' };
 
-const state = { me: undefined, cleanup: undefined };
+const state = { me: undefined, cleanup: undefined, heartbeat: undefined };
+/** Set while this tab is logged in: a 401 at the next start means the session ended (not a first visit). */
+const SESSION_FLAG = 'archive.session';
 const main = document.getElementById('main');
 const top = document.getElementById('top');
 
@@ -55,6 +57,8 @@ function header() {
 }
 
 async function logout() {
+  clearInterval(state.heartbeat);
+  sessionStorage.removeItem(SESSION_FLAG);
   try {
     await post('/api/auth/logout');
   } catch {
@@ -71,6 +75,12 @@ async function route() {
   const m = state.me;
   if (!m) return;
   let { name } = parseHash();
+  if (m.user.resetPending && (!PAGES[name] || !can(PAGES[name].perm)) && !can(PAGES[homeOf(m)].perm)) {
+    // Item access is held back until the security officer confirms the reset: say so, in place of the page.
+    header();
+    clear(main, resetNotice(m));
+    return;
+  }
   if (!PAGES[name] || !can(PAGES[name].perm)) {
     location.replace(`#/${homeOf(m)}`);
     return;
@@ -89,12 +99,49 @@ async function route() {
   }
 }
 
+/** The notice a user sees after an administrator reset their password, until the secadmin confirms. */
+export function resetNotice(m) {
+  const r = m.user.resetPending;
+  const time = r?.at ? new Date(r.at).toLocaleString() : '';
+  return h('div.card.notice', { id: 'reset-notice', role: 'status' }, h('h2', t('resetNoticeTitle')), h('p', t('resetNotice', { by: r?.by ?? '', time })), m.mustChangePassword ? null : h('p', t('resetNoticeWaiting')));
+}
+
+/** Every few seconds: is the session still alive? (Does not count as activity on the server.) */
+function watchSession() {
+  clearInterval(state.heartbeat);
+  state.heartbeat = setInterval(async () => {
+    if (!state.me) return;
+    let alive;
+    try {
+      const res = await fetch('/api/auth/alive', { credentials: 'same-origin', headers: { accept: 'application/json' } });
+      if (!res.ok) return;
+      alive = (await res.json()).alive;
+    } catch {
+      return; // the appliance is restarting or unreachable: ask again later
+    }
+    if (alive === false) sessionLost();
+  }, 5_000);
+}
+
+/** The session ended (restart, idle, disabled, changed): say so and return to the login. */
+function sessionLost() {
+  clearInterval(state.heartbeat);
+  sessionStorage.removeItem(SESSION_FLAG);
+  state.cleanup?.();
+  state.cleanup = undefined;
+  state.me = undefined;
+  header();
+  showLogin(main, loggedIn, t('sessionLost'));
+}
+
 /** After login (or a password change) the answer of /api/auth/login|me says who this is. */
 export function loggedIn(m) {
   state.me = m;
+  sessionStorage.setItem(SESSION_FLAG, '1');
+  watchSession();
   if (m.mustChangePassword) {
     header();
-    showPasswordChange(main, loggedIn);
+    showPasswordChange(main, loggedIn, m);
     return;
   }
   if (!location.hash || location.hash === '#' || location.hash === '#/') {
@@ -108,19 +155,15 @@ async function start() {
   document.title = t('appName');
   try {
     loggedIn(await get('/api/auth/me'));
-  } catch {
+  } catch (e) {
+    if (e?.status === 401 && sessionStorage.getItem(SESSION_FLAG)) return sessionLost();
     state.me = undefined;
     header();
     showLogin(main, loggedIn);
   }
 }
 
-whenAuthLost(() => {
-  state.cleanup?.();
-  state.me = undefined;
-  header();
-  showLogin(main, loggedIn);
-});
+whenAuthLost(() => sessionLost());
 window.addEventListener('hashchange', () => state.me && !state.me.mustChangePassword && route());
 start();
 showDemoBanner();

@@ -7,7 +7,6 @@ import { RefusedFile } from './no-follow.ts';
 import { newJobId, type IntakeMetadata, type Job, type JobItem, type JobStore } from './jobs.ts';
 import { safeFileName } from './safe-name.ts';
 import { stageFile } from './stage-file.ts';
-import { openInputs } from './ocr/decode.ts';
 import { randomBytes } from 'node:crypto';
 
 /** One item as intake hands it over: its files in page order, and what the CSV or form said of it. */
@@ -38,19 +37,6 @@ export interface IntakeOptions {
   root?: string;
   /** Filled with the paths of the files the job took (the hot folder removes only these). */
   taken?: string[];
-}
-
-/**
- * Pages of an item's files from their headers (no pixels decoded), so the job's page total is
- * right before OCR starts. A file that cannot be opened counts as unknown: the runner then fails
- * the item with the decoder's own message.
- */
-async function countPages(files: string[]): Promise<number | undefined> {
-  try {
-    return (await openInputs(files)).length;
-  } catch {
-    return undefined;
-  }
 }
 
 export function newItemId(): string {
@@ -108,8 +94,7 @@ export async function submitJob(jobs: JobStore, items: IntakeItem[], opts: Intak
         continue;
       }
       for (const f of item.files) if (typeof f === 'string') opts.taken?.push(f);
-      const pagesExpected = await countPages(sources.map((s) => join(staging.dir, s.staged)));
-      jobItems.push({ n: n + 1, label: item.label, itemId: item.replaces ?? newItemId(), replaces: item.replaces, sources, metadata: item.metadata, csvLine: item.csvLine, stage: 'received', outcome: 'pending', pagesDone: 0, pagesExpected });
+      jobItems.push({ n: n + 1, label: item.label, itemId: item.replaces ?? newItemId(), replaces: item.replaces, sources, metadata: item.metadata, csvLine: item.csvLine, stage: 'received', outcome: 'pending', pagesDone: 0 });
     }
     const now = new Date().toISOString();
     if (jobItems.length === 0) {

@@ -39,6 +39,8 @@ export interface IngestDeps {
   /** Scanner errors worth waiting out (clamd down, slow); others refuse the item. */
   scanRetryable(e: unknown): boolean;
   openOcr(files: string[]): Promise<OcrItemSession>;
+  /** Pages of scanned files from their headers (no pixels decoded); undefined when they cannot be opened. */
+  countPages(files: string[]): Promise<number | undefined>;
   assemblePdf(pages: RecognisedPage[]): Promise<Uint8Array>;
   /** Items already archived with exactly these source hashes (duplicate detection). */
   findDuplicate(sha256s: string[]): Promise<string | undefined>;

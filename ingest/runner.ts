@@ -146,6 +146,17 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
         journal ??= e2;
       }
     };
+    // Every item through the virus gate first, then its pages counted from the file headers: the
+    // job's page total is known before OCR starts, and nothing parses a file clamd has not passed.
+    for (const item of job.items) {
+      if (this.stopped || journal) break;
+      if (item.outcome !== 'pending' || item.stage !== 'received') continue;
+      try {
+        await this.admit(job, item);
+      } catch (e) {
+        await failed(item, e);
+      }
+    }
     for (const item of job.items) {
       if (this.stopped || journal) break;
       if (item.outcome !== 'pending') continue;
@@ -223,6 +234,20 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     }
   }
 
+  /** Virus gate, ceiling and duplicate check, then the page count. False when the item was refused. */
+  private async admit(job: Job, item: JobItem): Promise<boolean> {
+    const t0 = performance.now();
+    try {
+      if (await this.gate(job, item)) return false;
+    } finally {
+      item.timings = { ...item.timings, scan: Math.round((item.timings?.scan ?? 0) + performance.now() - t0) };
+    }
+    item.stage = 'scanned';
+    item.pagesExpected ??= await this.deps.countPages(this.files(job, item));
+    await this.save(job, item);
+    return true;
+  }
+
   private async processItem(job: Job, item: JobItem): Promise<void> {
     // Time spent per stage, kept in the journal: where a batch's time goes (bench/ingest, the UI).
     const timed = async <T>(stage: keyof NonNullable<JobItem['timings']>, fn: () => Promise<T>): Promise<T> => {
@@ -233,12 +258,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
         item.timings = { ...item.timings, [stage]: Math.round((item.timings?.[stage] ?? 0) + performance.now() - t0) };
       }
     };
-    if (item.stage === 'received') {
-      const refused = await timed('scan', () => this.gate(job, item));
-      if (refused) return;
-      item.stage = 'scanned';
-      await this.save(job, item);
-    }
+    if (item.stage === 'received' && !(await this.admit(job, item))) return;
     if (item.stage === 'scanned' || item.stage === 'ocr') {
       await timed('ocr', () => this.recognise(job, item));
       if (this.stopped) return;

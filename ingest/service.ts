@@ -15,6 +15,7 @@ import { ItemStore } from './item-store.ts';
 import { JobStore, type Job, type JobActor } from './jobs.ts';
 import { createOcrPool, type OcrPool } from './ocr/pool.ts';
 import { assembleItemPdf, openOcrSession } from './ocr-session.ts';
+import { openInputs } from './ocr/decode.ts';
 import { IngestRunner } from './runner.ts';
 import type { IngestDeps } from './runner-deps.ts';
 
@@ -165,6 +166,7 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
     scan: (path) => scanFile(cfg.clamd, path),
     scanRetryable: isRetryableScanError,
     openOcr: async (files) => openOcrSession(await getPool(), files),
+    countPages: async (files) => (await openInputs(files).catch(() => undefined))?.length,
     assemblePdf: (pages) => assembleItemPdf(pages),
     findDuplicate: async (shas) => store.findBySources(shas),
     archivalCodeTaken: async (code) => store.findByArchivalCode(code),

@@ -33,6 +33,7 @@ function deps(dataDir: string, audit: AuditEvent[]): IngestDeps {
     scan: never('scan'),
     scanRetryable: () => false,
     openOcr: never('ocr'),
+    countPages: never('countPages'),
     assemblePdf: never('pdf'),
     findDuplicate: never('duplicate check'),
     archivalCodeTaken: never('archival code check'),

@@ -28,7 +28,7 @@ export async function pdfPageText(file: string, pageIndex: number, pageNo: numbe
     const words = [];
     const wordRe = /<word xMin="([\d.-]+)" yMin="([\d.-]+)" xMax="([\d.-]+)" yMax="([\d.-]+)">([^<]*)<\/word>/g;
     for (let wm = wordRe.exec(lm[5]); wm; wm = wordRe.exec(lm[5])) {
-      const text = unescape(wm[5]).normalize('NFKC');
+      const text = unescape(wm[5]); // as printed: folding is the search index's business
       if (text.trim()) words.push({ text, box: box(wm, 1), confidence: 100, symbols: [] });
     }
     const text = normaliseLine(words.map((w) => w.text).join(' '));

@@ -45,7 +45,8 @@ export function asPrintedChars(chars: string[]): string[] {
       // 1,000 and (a) stay narrow: only beside Chinese text is the mark a Chinese one.
       if ((wideP || wideN) && !(p && n && DIGIT.test(p) && DIGIT.test(n))) out[i] = WIDEN[c];
     } else if (c === '.') {
-      if (p !== undefined && (HAN.test(p) || /[”’）》]/u.test(p)) && !(n && DIGIT.test(n))) out[i] = '。';
+      const afterChinese = p !== undefined && (HAN.test(p) || /[”’）》%]/u.test(p));
+      if ((afterChinese || (wideN && p !== undefined && !/[A-Za-z]/.test(p))) && !(n && DIGIT.test(n))) out[i] = '。';
     } else if (c === '"') {
       if (wideP || wideN || p === undefined) out[i] = quotes++ % 2 === 0 ? '“' : '”';
     }

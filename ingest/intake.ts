@@ -27,6 +27,8 @@ export interface IntakeOptions {
   /** Largest single file accepted (uploads and scanner folders alike). */
   maxFileBytes: number;
   problems?: PlanProblem[];
+  /** The batch's folder name, kept with the job. */
+  batch?: string;
 }
 
 export function newItemId(): string {
@@ -72,7 +74,7 @@ export async function submitJob(jobs: JobStore, items: IntakeItem[], opts: Intak
       jobItems.push({ n: n + 1, label: item.label, itemId: item.replaces ?? newItemId(), replaces: item.replaces, sources, metadata: item.metadata, csvLine: item.csvLine, stage: 'received', outcome: 'pending', pagesDone: 0 });
     }
     const now = new Date().toISOString();
-    const job: Job = { id, createdAt: now, updatedAt: now, via: opts.via, actor: opts.actor, options: { posts: opts.posts, classification: opts.classification }, state: 'queued', items: jobItems, problems: opts.problems ?? [] };
+    const job: Job = { id, createdAt: now, updatedAt: now, via: opts.via, ...(opts.batch ? { batch: opts.batch } : {}), actor: opts.actor, options: { posts: opts.posts, classification: opts.classification }, state: 'queued', items: jobItems, problems: opts.problems ?? [] };
     await staging.commit(job);
     return job;
   } catch (e) {

@@ -9,6 +9,7 @@ import { isRetryableScanError, scanFile, type AuditLog } from '../security/index
 import { DOCUMENT_EXT, PAGE_IMAGE_EXT, naturalSort, planItems, type PlanProblem } from './batch-plan.ts';
 import { readCsvManifest, requireValidCsv } from './csv-manifest.ts';
 import { InboxWatcher } from './inbox.ts';
+import { batchName } from './batch-name.ts';
 import { submitJob, type IntakeItem } from './intake.ts';
 import { ItemStore } from './item-store.ts';
 import { JobStore, type Job, type JobActor } from './jobs.ts';
@@ -27,6 +28,8 @@ export interface SubmitOptions {
   actor: JobActor;
   via: Job['via'];
   knownPosts?: ReadonlySet<string>;
+  /** The batch's folder name (found from the paths when not given). */
+  batch?: string;
 }
 
 /** Files of a folder the CSV names as one item: every scan in it, in natural page order. */
@@ -67,7 +70,7 @@ export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'man
 
 /** Queue items as a job (the running appliance, or this console command, works it). */
 export async function submitIntake(jobs: JobStore, audit: AuditLog, items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[] }): Promise<Job> {
-  const job = await submitJob(jobs, items, { via: opts.via, actor: opts.actor, posts: opts.posts ?? [], classification: opts.classification ?? '内部', maxFileBytes: MAX_FILE_BYTES, problems: opts.problems });
+  const job = await submitJob(jobs, items, { via: opts.via, actor: opts.actor, posts: opts.posts ?? [], classification: opts.classification ?? '内部', maxFileBytes: MAX_FILE_BYTES, problems: opts.problems, batch: opts.batch });
   await audit.append({ actor: opts.actor.name, role: opts.actor.role, source: opts.actor.source, action: 'ingest.submit', target: job.id, outcome: 'success', details: { via: opts.via, items: job.items.length, problems: job.problems.length } });
   return job;
 }
@@ -85,7 +88,7 @@ export async function submitPaths(cfg: Config, jobs: JobStore, audit: AuditLog, 
     throw e;
   }
   const { items, problems } = planned;
-  return submitIntake(jobs, audit, items, { ...opts, problems });
+  return submitIntake(jobs, audit, items, { ...opts, problems, batch: opts.batch ?? (await batchName(paths)) });
 }
 
 export interface IngestService {

@@ -104,7 +104,7 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
         via: 'upload',
       });
       ctx.status = 202;
-      ctx.body = { job: job.id, items: job.items.map((i) => ({ n: i.n, label: i.label })), problems: job.problems, progress: jobProgress(job) };
+      ctx.body = { job: job.id, batch: job.batch, items: job.items.map((i) => ({ n: i.n, label: i.label })), problems: job.problems, progress: jobProgress(job) };
     } finally {
       // The job holds its own copies now (or nothing was accepted): the upload folder can go.
       await rm(dir, { recursive: true, force: true });
@@ -129,7 +129,7 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
 
   router.get('/api/jobs', requirePermission('item:ingest'), async (ctx) => {
     const jobs = (await deps.ingest.jobs.list()).slice(-100).reverse();
-    ctx.body = jobs.map((j) => ({ id: j.id, createdAt: j.createdAt, startedAt: j.startedAt, finishedAt: j.finishedAt, via: j.via, actor: j.actor.name, ...jobProgress(j), failures: j.items.filter((i) => i.error).map((i) => ({ label: i.label, outcome: i.outcome, ...i.error })), problems: j.problems }));
+    ctx.body = jobs.map((j) => ({ id: j.id, batch: j.batch, createdAt: j.createdAt, startedAt: j.startedAt, finishedAt: j.finishedAt, via: j.via, actor: j.actor.name, ...jobProgress(j), failures: j.items.filter((i) => i.error).map((i) => ({ label: i.label, outcome: i.outcome, ...i.error })), problems: j.problems }));
   });
 
   router.get('/api/jobs/events', requirePermission('item:ingest'), async (ctx) => {

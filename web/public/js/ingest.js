@@ -118,13 +118,14 @@ export function render(main) {
     const job = await get(`/api/jobs/${encodeURIComponent(jobId)}`);
     card.items = new Map(job.items.map((i) => [i.n, { label: i.label, pagesDone: i.pagesDone, pageCount: i.pageCount ?? i.sources.length, outcome: i.outcome, stage: i.stage, error: i.error }]));
     card.progress = job.progress;
+    card.batch = job.batch;
   }
   function paint(card) {
     const p = card.progress;
     const frac = p.pagesTotal ? p.pagesDone / p.pagesTotal : 0;
     const verdict = jobVerdict(p.state, [...card.items.values()].map((it) => it.outcome));
     clear(card.el,
-      h('div.row', h('strong', p.jobId), h(`span.badge.${verdict}`, { 'data-state': p.state, 'data-verdict': verdict }, t(`jobState.${verdict}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
+      h('div.row', card.batch ? h('strong.batch', `${t('batch')}：${card.batch}`) : null, h('strong', p.jobId), h(`span.badge.${verdict}`, { 'data-state': p.state, 'data-verdict': verdict }, t(`jobState.${verdict}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
         p.pagesPerMinute ? h('span.rate', t('pagesPerMin', { v: p.pagesPerMinute })) : null, p.etaSeconds !== undefined && p.state !== 'done' ? h('span.eta', t('eta', { v: fmtDuration(p.etaSeconds) })) : null),
       p.waitingReason ? h('p.error', p.waitingReason) : null,
       progressBar(frac, `job-progress-${p.jobId}`),
@@ -167,7 +168,7 @@ export function render(main) {
       const verdict = jobVerdict(j.state, listedOutcomes(j));
       return h('tr', { 'data-job': j.id, 'data-state': j.state, 'data-verdict': verdict },
       h('td', fmtTime(j.createdAt)),
-      h('td', j.id),
+      h('td', j.batch ? h('span', h('strong.batch', j.batch), h('br'), h('small.muted', j.id)) : j.id),
       h('td', j.actor),
       h('td', h(`span.badge.${verdict}`, t(`jobState.${verdict}`)), ' ', t('itemsFinished', { done: j.itemsFinished, total: j.items })),
       h('td', t('pagesDone', { done: j.pagesDone, total: j.pagesTotal })),

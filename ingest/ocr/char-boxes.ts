@@ -65,6 +65,29 @@ export interface Unit {
   tess: TBox;
 }
 
+/**
+ * A word's symbols as units: each Han character or wide mark alone, each run of Latin letters and
+ * digits together (their ink often touches), with the symbols each unit stands for.
+ */
+export function unitsOf<S extends { text: string; box: TBox }>(symbols: S[], isWide: (c: string) => boolean): Array<Unit & { syms: S[] }> {
+  const out: Array<Unit & { syms: S[] }> = [];
+  let run: S[] = [];
+  const flush = () => {
+    if (!run.length) return;
+    const b = run.map((s) => s.box);
+    out.push({ chars: run.map((s) => s.text), tess: { x0: Math.min(...b.map((x) => x.x0)), y0: Math.min(...b.map((x) => x.y0)), x1: Math.max(...b.map((x) => x.x1)), y1: Math.max(...b.map((x) => x.y1)) }, syms: run });
+    run = [];
+  };
+  for (const s of symbols) {
+    if (isWide(s.text)) {
+      flush();
+      out.push({ chars: [s.text], tess: s.box, syms: [s] });
+    } else run.push(s);
+  }
+  flush();
+  return out;
+}
+
 interface Blob {
   x0: number;
   x1: number; // exclusive

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import type { Box, OcrLine, OcrSymbol, OcrWord, PageText } from '../item.ts';
 import type { PageSource, Pixels } from './decode.ts';
 import { asPrintedChars } from './as-printed.ts';
-import { inkOf, placeLine, type Ink } from './char-boxes.ts';
+import { inkOf, placeLine, unitsOf, type Ink } from './char-boxes.ts';
 import { isWide, normaliseLine } from './normalise-text.ts';
 import { measureLayout, toPgm, turnImage, type Turn } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
@@ -118,11 +118,7 @@ export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale 
           wd.text = wd.symbols.map((s) => s.text).join('');
         }
         if (ink) {
-          const units: Array<{ chars: string[]; tess: TBox; syms: OcrSymbol[] }> = [];
-          for (const wd of words) {
-            if (wd.symbols.every((s) => isWide(s.text))) for (const s of wd.symbols) units.push({ chars: [s.text], tess: s.box, syms: [s] });
-            else units.push({ chars: wd.symbols.map((s) => s.text), tess: wd.box, syms: wd.symbols });
-          }
+          const units = words.flatMap((wd) => unitsOf(wd.symbols, isWide));
           const placed = placeLine(ink, line.bbox, units);
           units.forEach((u, i) => u.syms.forEach((s, j) => (s.box = placed[i][j])));
           for (const wd of words) wd.box = unionBox(wd.symbols.map((s) => s.box));

@@ -96,7 +96,11 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
       const csv = files.filter((f) => !f.includes('/') && /\.csv$/i.test(f));
       if (csv.length > 1) throw new ApplianceError('BAD_UPLOAD', '一次只能附带一个 CSV 清单。', 'more than one CSV', { status: 400 });
       const entries = (await readdir(dir)).filter((n) => !/\.csv$/i.test(n)).map((n) => join(dir, n));
+      // The folder the archivist chose, whose name the browser sends apart from the files' paths.
+      // eslint-disable-next-line no-control-regex
+      const batch = (fields.batch ?? '').replace(/[\u0000-\u001f\u007f/\\]/g, '').trim().slice(0, 200) || undefined;
       const job = await deps.ingest.submit(entries, {
+        batch,
         manifest: csv[0] ? join(dir, csv[0]) : undefined,
         posts: fields.posts ? fields.posts.split(/[,，;；、]/).map((s) => s.trim()).filter(Boolean) : undefined,
         classification,

@@ -98,7 +98,8 @@ describe('viewer in real Chromium: exact hit outlines, zoom, thumbnails; items w
     await page.click('#upload-submit');
     const card = page.locator('#live-jobs .job-card').first();
     await card.waitFor();
-    await card.locator('.badge[data-state="done"]').waitFor({ timeout: 300_000 });
+    // Five pages of OCR on a shared two-core machine: no speed is asserted, only the outcome.
+    await card.locator('.badge[data-state="done"]').waitFor({ timeout: 840_000 });
     await expect.poll(() => card.locator('li[data-outcome="archived"]').count()).toBe(4);
     expect(await card.locator('.batch').textContent()).toContain(BATCH);
     await page.waitForSelector(`#jobs-table tr[data-state="done"] .batch:has-text("${BATCH}")`);
@@ -122,7 +123,7 @@ describe('viewer in real Chromium: exact hit outlines, zoom, thumbnails; items w
     await page.waitForSelector('#catalogue-pending tr[data-item]');
     await expect.poll(() => pending.count()).toBe(3);
     expect(await page.locator('#catalogue-pending').textContent()).not.toContain('件甲');
-  });
+  }, 900_000);
 
   it('staff finds an item without a CSV by a word of its file name', async () => {
     const page = await fresh();
@@ -178,7 +179,7 @@ describe('viewer in real Chromium: exact hit outlines, zoom, thumbnails; items w
       }
       await screenshot(page, `21-viewer-${phrase}`);
     }
-  });
+  }, 240_000);
 
   it('thumbnails show every page and mark the pages with hits; a click turns the page', async () => {
     const page = await fresh();

@@ -29,6 +29,7 @@ async function dropped(dt) {
 export function render(main) {
   const msgs = messageArea();
   let selection = [];
+  let batchName;
   let csvFile;
   const filesInput = h('input', { type: 'file', id: 'files-input', multiple: true });
   const folderInput = h('input', { type: 'file', id: 'folder-input', webkitdirectory: true, multiple: true });
@@ -43,6 +44,7 @@ export function render(main) {
   const setSelection = (list) => {
     const plan = planSelection(list);
     selection = plan.files;
+    batchName = plan.batch;
     if (plan.csv) csvFile = plan.csv.file;
     chosen.textContent = selection.length ? `${t('selected', { n: selection.length, items: plan.items })}${csvFile ? ` · CSV: ${csvFile.name}` : ''}` : '';
     submit.disabled = selection.length === 0;
@@ -73,6 +75,7 @@ export function render(main) {
     const fd = new FormData();
     // Fields first: the server reads them before it has all the files.
     fd.append('posts', posts.value);
+    if (batchName) fd.append('batch', batchName);
     fd.append('classification', classification.value);
     if (csvFile) fd.append('manifest', csvFile, csvFile.name.split('/').pop());
     for (const f of selection) fd.append('files', f.file, f.path);
@@ -81,6 +84,7 @@ export function render(main) {
       clear(uploadBar);
       msgs.ok(`${r.job}: ${r.items.map((i) => i.label).join('、')}${r.problems?.length ? ` — ${r.problems.map((p) => p.message ?? p.code).join('；')}` : ''}`);
       selection = [];
+      batchName = undefined;
       csvFile = undefined;
       form.reset();
       chosen.textContent = '';

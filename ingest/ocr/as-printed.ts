@@ -33,6 +33,10 @@ export function asPrintedChars(chars: string[]): string[] {
     for (let j = i + step; j >= 0 && j < out.length; j += step) if (out[j] !== ' ') return out[j];
     return undefined;
   };
+  // In a line of Chinese, a comma, colon or semicolon was printed full-width even between Latin
+  // and digits (0851-8740001，QQ：820050376); only digit,digit (1,000; 9:30; a port) and a URL's
+  // :// stay narrow.
+  const chinese = out.some((c) => HAN.test(c));
   let quotes = 0;
   for (let i = 0; i < out.length; i++) {
     const c = out[i];
@@ -41,9 +45,12 @@ export function asPrintedChars(chars: string[]): string[] {
     const wideP = p !== undefined && WIDE.test(p);
     const wideN = n !== undefined && WIDE.test(n);
     if (c === '“' || c === '”') quotes++;
-    if (WIDEN[c]) {
-      // 1,000 and (a) stay narrow: only beside Chinese text is the mark a Chinese one.
-      if ((wideP || wideN) && !(p && n && DIGIT.test(p) && DIGIT.test(n))) out[i] = WIDEN[c];
+    const betweenDigits = p !== undefined && n !== undefined && DIGIT.test(p) && DIGIT.test(n);
+    if ((c === ',' || c === ';' || (c === ':' && n !== '/')) && chinese && !betweenDigits) {
+      out[i] = WIDEN[c];
+    } else if (WIDEN[c]) {
+      // (a) and a URL's ? stay narrow: only beside Chinese text is the mark a Chinese one.
+      if ((wideP || wideN) && !betweenDigits) out[i] = WIDEN[c];
     } else if (c === '.') {
       const afterChinese = p !== undefined && (HAN.test(p) || /[”’）》%]/u.test(p));
       if ((afterChinese || (wideN && p !== undefined && !/[A-Za-z]/.test(p))) && !(n && DIGIT.test(n))) out[i] = '。';

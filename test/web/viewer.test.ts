@@ -131,10 +131,11 @@ describe('viewer in real Chromium: exact hit outlines, zoom, thumbnails; items w
     await page.waitForURL(/#\/search/);
     await page.locator('#search-input').fill('召开档案工作会议');
     const hit = page.locator(`#results li.hit[data-item="${ids.get(NAMED_FILE)}"]`);
+    // The list shows every item before the first query: wait for this query's answer, one hit
+    // (the drawn page prints 召开全市档案工作会议, not this phrase).
+    await expect.poll(() => page.locator('#results li.hit').count()).toBe(1);
     await hit.waitFor();
     expect(await hit.locator('.title').textContent()).toBe(NAMED_FILE);
-    // Printed only on the drawn page ("召开全市档案工作会议"), not this phrase: one hit.
-    expect(await page.locator('#results li.hit').count()).toBe(1);
     await page.locator('#search-input').fill('件甲');
     await page.locator(`#results li.hit[data-item="${ids.get('件甲')}"]`).waitFor();
   });
@@ -148,7 +149,7 @@ describe('viewer in real Chromium: exact hit outlines, zoom, thumbnails; items w
       const rect = page.locator('#hit-overlay rect.hit').first();
       await rect.waitFor({ state: 'attached' });
       const line = LINES.findIndex((l) => l.includes(phrase));
-      const at = [...LINES[line]].indexOf(phrase[0]);
+      const at = LINES[line].indexOf(phrase); // every character here is one UTF-16 unit
       const chars = drawn.chars.filter((c) => c.line === line);
       const ref = unionOf(chars.slice(at, at + phrase.length).map((c) => c.box));
       for (const zoom of [1, 2]) {

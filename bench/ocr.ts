@@ -8,6 +8,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { cer, createOcrPool, ocrDocument } from '../ingest/index.ts';
+import { cerAsPrinted } from '../ingest/ocr/cer.ts';
 
 const run = promisify(execFile);
 const SAMPLES = resolve(import.meta.dirname, '../../shared/samples');
@@ -51,11 +52,15 @@ async function baselineInputs(all: Item[], dir: string): Promise<Map<string, str
   return inputs;
 }
 
+/** CER as printed (full-width punctuation must stay full-width) per page, beside the NFKC CER. */
+const printed = new Map<string, number>();
+
 async function pdfPageCers(pdf: string, truth: string[]): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < truth.length; i++) {
     const { stdout } = await run('pdftotext', ['-f', String(i + 1), '-l', String(i + 1), pdf, '-']);
     out.push(cer(stdout, truth[i]));
+    printed.set(`${pdf}#${i}`, cerAsPrinted(stdout, truth[i]));
   }
   return out;
 }
@@ -103,11 +108,12 @@ try {
   }
   const aCer = mean([...a.cer.values()].flat());
   const aPpm = nPages / (a.seconds / 60);
-  console.log(`\nengine:   ${aPpm.toFixed(1)} pages/min (${a.seconds.toFixed(1)} s incl. worker start), mean CER ${pct(aCer)}`);
+  const asPrinted = (side: string) => mean([...printed].filter(([k]) => k.includes(`-${side}.pdf#`)).map(([, v]) => v));
+  console.log(`\nengine:   ${aPpm.toFixed(1)} pages/min (${a.seconds.toFixed(1)} s incl. worker start), mean CER ${pct(aCer)} (NFKC), ${pct(asPrinted('engine'))} as printed`);
   if (b) {
     const bCer = mean([...b.cer.values()].flat());
     const bPpm = nPages / (b.seconds / 60);
-    console.log(`ocrmypdf: ${bPpm.toFixed(1)} pages/min (${b.seconds.toFixed(1)} s), mean CER ${pct(bCer)}`);
+    console.log(`ocrmypdf: ${bPpm.toFixed(1)} pages/min (${b.seconds.toFixed(1)} s), mean CER ${pct(bCer)} (NFKC), ${pct(asPrinted('ocrmypdf'))} as printed`);
     console.log(`ratios:   throughput ${(aPpm / bPpm).toFixed(2)}x (target >= 2.0), CER ${(aCer / bCer).toFixed(2)} of ocrmypdf's (target <= 0.5)`);
   }
   const load = await readFile('/proc/loadavg', 'utf8').catch(() => '?');

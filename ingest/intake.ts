@@ -37,6 +37,8 @@ export interface IntakeOptions {
   root?: string;
   /** Filled with the paths of the files the job took (the hot folder removes only these). */
   taken?: string[];
+  /** The batch's folder name, kept with the job. */
+  batch?: string;
 }
 
 export function newItemId(): string {
@@ -100,7 +102,7 @@ export async function submitJob(jobs: JobStore, items: IntakeItem[], opts: Intak
     if (jobItems.length === 0) {
       throw new ApplianceError('NOTHING_TO_INGEST', `没有可导入的文件：\n  ${problems.map((p) => p.message).join('\n  ')}`, 'nothing to ingest', { details: { problems } });
     }
-    const job: Job = { id, createdAt: now, updatedAt: now, via: opts.via, actor: opts.actor, options: { posts: opts.posts, classification: opts.classification }, state: 'queued', items: jobItems, problems, root: opts.root };
+    const job: Job = { id, createdAt: now, updatedAt: now, via: opts.via, ...(opts.batch ? { batch: opts.batch } : {}), actor: opts.actor, options: { posts: opts.posts, classification: opts.classification }, state: 'queued', items: jobItems, problems, root: opts.root };
     await staging.commit(job);
     return job;
   } catch (e) {

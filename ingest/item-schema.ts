@@ -47,6 +47,7 @@ export const itemMetadataSchema = z
       .min(1),
     createdAt: z.string().min(1),
     updatedAt: z.string().min(1),
+    cataloguePending: z.literal(true).optional(),
   })
   .strict();
 

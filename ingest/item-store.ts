@@ -247,6 +247,8 @@ export class ItemStore {
         } else record[k] = v;
       }
       if (patch.archivalCode === null) for (const k of ['fonds', 'year', 'retention', 'department', 'itemNo']) delete record[k];
+      // The archivist has looked at the catalogue data and saved it: no longer 待著录.
+      delete record.cataloguePending;
       normaliseCode(next);
       next.updatedAt = new Date().toISOString();
       const checked = checkItemMetadata(next);

@@ -73,4 +73,9 @@ export interface ItemMetadata {
   originals: Array<{ name: string; sha256: string; bytes: number }>;
   createdAt: string;
   updatedAt: string;
+  /**
+   * 待著录: the item came without catalogue data (no CSV row, no 题名), so its title is only the
+   * file or folder name it was given; listed for the archivist until they save its metadata.
+   */
+  cataloguePending?: true;
 }

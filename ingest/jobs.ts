@@ -65,6 +65,8 @@ export interface Job {
   createdAt: string;
   updatedAt: string;
   via: 'cli' | 'upload' | 'inbox' | 'reocr';
+  /** The batch's folder name as the archivist gave it (one folder uploaded, named or dropped). */
+  batch?: string;
   /** Who submitted it, as the audit trail names them. */
   actor: JobActor;
   options: { posts: string[]; classification: Classification };

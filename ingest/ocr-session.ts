@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { DEFAULT_LIMITS, openInputs, type DecodeLimits } from './ocr/decode.ts';
 import { pdfImage } from './ocr/document.ts';
 import { pdfPageText, renderPdfPageJpeg } from './ocr/pdf-text.ts';
+import { placeOnRendered } from './ocr/pdf-text-boxes.ts';
 import type { OcrPool } from './ocr/pool.ts';
 import { recognisePage } from './ocr/recognise.ts';
 import { buildSearchablePdf, type PdfPageInput } from './pdf/searchable-pdf.ts';
@@ -19,8 +20,9 @@ export async function openOcrSession(pool: OcrPool, files: string[], limits: Dec
     async recognise(i: number): Promise<RecognisedPage> {
       const src = sources[i];
       if (src.kind === 'pdf-text') {
-        const text = await pdfPageText(src.file, src.pdfPage ?? 0, i + 1, src.dpi);
-        return { text, viewer: await renderPdfPageJpeg(src.file, src.pdfPage ?? 0, src.dpi), pdf: { kind: 'copy', file: src.file, page: src.pdfPage ?? 0 } };
+        const viewer = await renderPdfPageJpeg(src.file, src.pdfPage ?? 0, src.dpi);
+        const text = await placeOnRendered(await pdfPageText(src.file, src.pdfPage ?? 0, i + 1, src.dpi), viewer);
+        return { text, viewer, pdf: { kind: 'copy', file: src.file, page: src.pdfPage ?? 0 } };
       }
       const px = await src.pixels();
       const [rec, img] = await Promise.all([recognisePage(pool, src, i + 1, px), pdfImage(src, px)]);

@@ -6,6 +6,7 @@ import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
 import { writeFileAtomic } from '../appliance/files.ts';
 import { classificationRank } from '../security/access.ts';
 import type { ItemMetadata, PageText } from './item.ts';
+import { provisionalTitle } from './provisional-title.ts';
 import { jobProgress, type Job, type JobItem, type JobProgress, type JobStore } from './jobs.ts';
 import type { IngestDeps, PdfSource, RecognisedPage } from './runner-deps.ts';
 
@@ -413,6 +414,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     const md = item.metadata;
     const meta: ItemMetadata = {
       ...md,
+      ...(item.replaces ? {} : provisionalTitle(item.label, md)),
       itemId: item.itemId,
       classification: md.classification ?? job.options.classification,
       posts: md.posts?.length ? md.posts : job.options.posts,

@@ -10,6 +10,7 @@ import { assertMayFile, isRetryableScanError, scanFile, type AuditLog, type File
 import { DOCUMENT_EXT, PAGE_IMAGE_EXT, REFUSED_FILE_CODES, naturalSort, planItems, type PlanProblem } from './batch-plan.ts';
 import { readCsvManifest, requireValidCsv } from './csv-manifest.ts';
 import { InboxWatcher } from './inbox.ts';
+import { batchName } from './batch-name.ts';
 import { submitJob, type IntakeItem } from './intake.ts';
 import { ItemStore } from './item-store.ts';
 import { JobStore, type Job, type JobActor } from './jobs.ts';
@@ -33,6 +34,8 @@ export interface SubmitOptions {
   taken?: string[];
   /** The archivist filing these items (web upload): every item only into their posts, at most at their clearance. */
   filer?: Filer;
+  /** The batch's folder name (found from the paths when not given). */
+  batch?: string;
 }
 
 /** Files of a folder the CSV names as one item: every scan in it, in natural page order. */
@@ -95,7 +98,7 @@ function problemsOf(e: unknown): Array<{ code: string; path?: string; message: s
 export async function submitIntake(jobs: JobStore, audit: AuditLog, items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[]; root?: string }): Promise<Job> {
   let job: Job;
   try {
-    job = await submitJob(jobs, items, { via: opts.via, actor: opts.actor, posts: opts.posts ?? [], classification: opts.classification ?? '内部', maxFileBytes: MAX_FILE_BYTES, problems: opts.problems, taken: opts.taken, root: opts.root });
+    job = await submitJob(jobs, items, { via: opts.via, actor: opts.actor, posts: opts.posts ?? [], classification: opts.classification ?? '内部', maxFileBytes: MAX_FILE_BYTES, problems: opts.problems, taken: opts.taken, root: opts.root, batch: opts.batch });
   } catch (e) {
     await auditRefusedFiles(audit, opts, problemsOf(e));
     throw e;
@@ -132,7 +135,7 @@ export async function submitPaths(cfg: Config, jobs: JobStore, audit: AuditLog, 
     throw e;
   }
   const { items, problems } = planned;
-  return submitIntake(jobs, audit, items, { ...opts, problems, root: batchRoot([...paths, ...(opts.manifest ? [opts.manifest] : [])]) });
+  return submitIntake(jobs, audit, items, { ...opts, problems, batch: opts.batch ?? (await batchName(paths)), root: batchRoot([...paths, ...(opts.manifest ? [opts.manifest] : [])]) });
 }
 
 export interface IngestService {

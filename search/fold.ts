@@ -13,6 +13,8 @@
  */
 
 const KEPT = /^[\p{L}\p{N}]$/u;
+/** Letters and digits whose NFKC form differs (checked once per text; rare in practice). */
+const COMPAT = /[\u00aa\u00b2\u00b3\u00b9\u00ba\u00bc-\u00be\u0132\u0133\u013f\u0140\u017f\u01c4-\u01cc\u1d2c-\u1dbf\u2070-\u209f\u2100-\u218f\u2460-\u24ff\u2f00-\u2fdf\u3038-\u303a\u3131-\u318e\u3192-\u319f\u3200-\u33ff\uf900-\ufaff\ufb00-\ufb4f\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff66-\uffdc]|\ud835|\ud87e/u;
 /** BMP code unit → 0 not yet seen, 1 letter or digit, 2 neither. */
 const kinds = new Uint8Array(0x10000);
 for (let c = 0; c < 0x80; c++) kinds[c] = /[0-9A-Za-z]/.test(String.fromCharCode(c)) ? 1 : 2;
@@ -87,7 +89,7 @@ function* findSlow(text: string, needle: string): Generator<[number, number]> {
   for (let i = 0; i < text.length; ) {
     const cp = text.codePointAt(i)!;
     const w = cp > 0xffff ? 2 : 1;
-    for (const c of String.fromCodePoint(cp).toLowerCase()) {
+    for (const c of String.fromCodePoint(cp).normalize('NFKC').toLowerCase()) {
       if (!kept(c.codePointAt(0)!)) continue;
       folded += c;
       for (let k = 0; k < c.length; k++) units.push({ at: i, end: i + w });
@@ -105,6 +107,12 @@ function* findSlow(text: string, needle: string): Generator<[number, number]> {
  */
 export function* termRanges(text: string, needle: Needle, low?: string): Generator<[number, number]> {
   if (!needle.text) return;
+  // Text is kept as printed; characters that NFKC turns into other letters or digits (①, ㈠,
+  // full-width Ａ, compatibility ideographs, Kangxi radicals) are folded as the index folds them.
+  if (COMPAT.test(text)) {
+    yield* findSlow(text, needle.text);
+    return;
+  }
   if (!needle.cased) {
     yield* find(text, needle.text);
     return;

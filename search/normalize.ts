@@ -16,18 +16,17 @@ const SPACE_BEFORE = new RegExp(`[ \\t\\u00a0]+(?=[${HAN_OR_WIDE}])`, 'gu');
 const SPACE_AFTER = new RegExp(`(?<=[${HAN_OR_WIDE}])[ \\t\\u00a0]+`, 'gu');
 
 /**
- * Page text as it is stored and shown: NFKC (full-width ASCII and punctuation folded), no
- * whitespace touching a Han character or CJK punctuation (OCR puts spaces between Chinese
- * characters), other runs of spaces collapsed, line breaks kept.
+ * Page text as it is stored and shown: as printed (full-width Chinese punctuation stays full-width),
+ * no whitespace touching a Han character or CJK punctuation (OCR puts spaces between Chinese
+ * characters), full-width letters and digits as the half-width ones they print as, other runs of
+ * spaces collapsed, line breaks kept. NFKC and lower case belong to the index only (gramChars,
+ * and fold.ts when matching): one character in, one out, so positions found there hold here.
  */
 export function normalizeText(s: string): string {
-  // Spaces are dropped before NFKC too: it folds full-width punctuation (，) into ASCII (,),
-  // after which a space beside it could no longer be told from one between Latin words.
   return s
-    .replace(SPACE_BEFORE, '')
-    .replace(SPACE_AFTER, '')
-    .normalize('NFKC')
     .replace(/\r\n?/g, '\n')
+    .replace(/\u3000/g, ' ')
+    .replace(/[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0))
     .replace(SPACE_BEFORE, '')
     .replace(SPACE_AFTER, '')
     .replace(/[ \t\u00a0]+/g, ' ')

@@ -102,7 +102,11 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
       const csv = files.filter((f) => !f.includes('/') && /\.csv$/i.test(f));
       if (csv.length > 1) throw new ApplianceError('BAD_UPLOAD', '一次只能附带一个 CSV 清单。', 'more than one CSV', { status: 400 });
       const entries = (await readdir(dir)).filter((n) => !/\.csv$/i.test(n)).map((n) => join(dir, n));
+      // The folder the archivist chose, whose name the browser sends apart from the files' paths.
+      // eslint-disable-next-line no-control-regex
+      const batch = (fields.batch ?? '').replace(/[\u0000-\u001f\u007f/\\]/g, '').trim().slice(0, 200) || undefined;
       const job = await deps.ingest.submit(entries, {
+        batch,
         manifest: csv[0] ? join(dir, csv[0]) : undefined,
         posts: fields.posts ? fields.posts.split(/[,，;；、]/).map((s) => s.trim()).filter(Boolean) : undefined,
         classification,
@@ -113,7 +117,7 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
       ctx.status = 202;
       // The submitter's own job, as job-view shows it: names relative to the upload, no server paths.
       const view = await viewJob(job, jobWho(me), (id) => deps.ingest.store.getItem(id).catch(() => undefined));
-      ctx.body = { job: job.id, items: view.items.map((i) => ({ n: i.n, label: i.name })), hiddenItems: view.hiddenItems, problems: view.problems, progress: view.progress };
+      ctx.body = { job: job.id, batch: job.batch, items: view.items.map((i) => ({ n: i.n, label: i.name })), hiddenItems: view.hiddenItems, problems: view.problems, progress: view.progress };
     } finally {
       // The job holds its own copies now (or nothing was accepted): the upload folder can go.
       await rm(dir, { recursive: true, force: true });
@@ -154,7 +158,7 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
     }
     await deps.auth.record(ctx, { action: 'ingest.job.list', target: '-', outcome: 'success', details: { jobs: out.length } });
     ctx.body = out.map((v) => ({
-      id: v.id, createdAt: v.createdAt, startedAt: v.startedAt, finishedAt: v.finishedAt, via: v.via, actor: v.actor, reocrOf: v.reocrOf,
+      id: v.id, batch: v.batch, createdAt: v.createdAt, startedAt: v.startedAt, finishedAt: v.finishedAt, via: v.via, actor: v.actor, reocrOf: v.reocrOf,
       ...v.progress,
       names: v.items.slice(0, 5).map((i) => i.name),
       failures: v.items.filter((i) => i.error).map((i) => ({ name: i.name, label: i.label, outcome: i.outcome, ...i.error })),

@@ -38,6 +38,19 @@ const notFound = () => new ApplianceError('ITEM_NOT_FOUND', '条目不存在或�
  * The search index is rewritten from the stored item, and the change is on the audit trail.
  */
 export function itemEditRoutes(router: Router, deps: { auth: Auth; search: SearchService; store: ItemStore; ceiling: Classification; narrowingDeadlineMs?: number }): void {
+  // 待著录: items that came without catalogue data (their 题名 is only a file name), those the
+  // archivist may see, newest first. Listing catalogue data is a read: audited with the count.
+  router.get('/api/catalogue/pending', requirePermission('item:edit'), async (ctx) => {
+    const viewer = currentViewer(ctx);
+    const items: Array<{ itemId: string; title?: string; archivalCode?: string; pageCount: number; createdAt: string }> = [];
+    for await (const m of deps.store.listItems()) {
+      if (m.cataloguePending && canSee(viewer, m)) items.push({ itemId: m.itemId, title: m.title, archivalCode: m.archivalCode, pageCount: m.pageCount, createdAt: m.createdAt });
+    }
+    items.reverse();
+    await deps.auth.record(ctx, { action: 'item.list', target: 'catalogue-pending', outcome: 'success', details: { count: items.length } });
+    ctx.body = { items };
+  });
+
   // The editor's view: every editable field (posts included) and each page's OCR confidence, so
   // pages that need a human look can be flagged.
   router.get('/api/items/:id/catalogue', requirePermission('item:edit'), async (ctx) => {
@@ -49,8 +62,8 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
     }
     const pages = (await deps.store.readText(id)).map((p) => ({ page: p.page, confidence: Math.round(p.confidence * 10) / 10, source: p.source, chars: p.text.length }));
     await deps.auth.record(ctx, { action: 'item.view', target: id, outcome: 'success', details: { for: 'edit' } });
-    const { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, createdAt, updatedAt } = meta;
-    ctx.body = { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, createdAt, updatedAt, pages };
+    const { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, createdAt, updatedAt, cataloguePending } = meta;
+    ctx.body = { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, createdAt, updatedAt, cataloguePending: cataloguePending ?? false, pages };
   });
 
   router.patch('/api/items/:id', requirePermission('item:edit'), async (ctx) => {

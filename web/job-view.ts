@@ -61,6 +61,8 @@ export interface JobView {
   startedAt?: string;
   finishedAt?: string;
   via: Job['via'];
+  /** The batch's folder name, when it had one. */
+  batch?: string;
   /** The submitter's name on their own jobs; 热文件夹 / 命令行 for batches from those doors. */
   actor: string;
   state: Job['state'];
@@ -167,6 +169,7 @@ export async function viewJob(job: Job, who: JobWho, lookup: ItemLookup, cache?:
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
     via: job.via,
+    batch: job.batch,
     actor: own ? job.actor.name : job.via === 'inbox' ? '热文件夹' : '命令行',
     state: job.state,
     waitingReason: job.waitingReason ? relativise(job.waitingReason, job.root) : undefined,

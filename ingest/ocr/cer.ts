@@ -5,8 +5,16 @@
  */
 export function cer(ocr: string, reference: string): number {
   const fold = (s: string) => [...s.normalize('NFKC').replace(/\s+/gu, '')];
-  const a = fold(ocr);
-  const b = fold(reference);
+  return editRate(fold(ocr), fold(reference));
+}
+
+/** CER as printed: only whitespace dropped, so '，' read as ',' counts as an error. */
+export function cerAsPrinted(ocr: string, reference: string): number {
+  const chars = (s: string) => [...s.replace(/\s+/gu, '')];
+  return editRate(chars(ocr), chars(reference));
+}
+
+function editRate(a: string[], b: string[]): number {
   if (b.length === 0) return a.length === 0 ? 0 : 1;
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   let cur = new Array<number>(b.length + 1);

@@ -6,6 +6,7 @@ import type { PageText } from '../item.ts';
 import { buildSearchablePdf, type PageImage, type PdfPageInput } from '../pdf/searchable-pdf.ts';
 import { DEFAULT_LIMITS, openInputs, type DecodeLimits, type PageSource, type Pixels } from './decode.ts';
 import { pdfPageText, renderPdfPageJpeg } from './pdf-text.ts';
+import { placeOnRendered } from './pdf-text-boxes.ts';
 import type { OcrPool } from './pool.ts';
 import { recognisePage } from './recognise.ts';
 
@@ -82,8 +83,8 @@ export async function ocrDocument(inputs: string[], opts: OcrDocumentOptions): P
         bytes = await readFile(src.file);
         pdfBytes.set(src.file, bytes);
       }
-      texts[i] = text;
       images[i] = await renderPdfPageJpeg(src.file, src.pdfPage ?? 0, src.dpi);
+      texts[i] = await placeOnRendered(text, images[i]);
       pdfPages[i] = { text, copyOf: { pdf: bytes, page: src.pdfPage ?? 0 } };
     } else {
       const px = await src.pixels();

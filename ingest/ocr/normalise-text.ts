@@ -1,8 +1,11 @@
+import { asPrintedChars } from './as-printed.ts';
+
 /**
  * Tesseract puts spaces between Chinese characters and around digits; indexed raw, phrase and year
  * queries fail (field notes). Whitespace goes unless it separates two Latin/digit words (then one
- * space stays): none beside a Han character or any punctuation. Then NFKC folds full-width
- * ASCII and punctuation, so OCR's ',' and the printed '，' compare (and search) equal.
+ * space stays): none beside a Han character or any punctuation. Punctuation is then made what was
+ * printed (as-printed.ts: OCR's ',' beside Chinese is '，'); NFKC folding happens only in the
+ * search index, so the stored and shown text keeps the page's full-width marks.
  */
 const WIDE = /[\p{Script=Han}\u3000-\u303f\uff00-\uffef\u2018-\u201f\u2026\u2014\u00b7\u3400-\u4dbf]/u;
 
@@ -25,14 +28,14 @@ export function needsSpace(left: string, right: string): boolean {
 
 /** Normalise one line of OCR text. */
 export function normaliseLine(text: string): string {
-  const chars = [...text.replace(/\s+/gu, ' ').trim()];
+  const chars = asPrintedChars([...text.replace(/\s+/gu, ' ').trim()]);
   let out = '';
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i];
     if (c === ' ' && !spaceBetween(chars[i - 1], chars[i + 1])) continue;
     out += c;
   }
-  return out.normalize('NFKC');
+  return out;
 }
 
 /** Normalise a page: each line on its own, empty lines dropped, joined by \n. */

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { OcrLine, PageText } from '../item.ts';
-import { normaliseLine } from './normalise-text.ts';
+import type { Box, OcrLine, OcrSymbol, PageText } from '../item.ts';
+import { isWide, normaliseLine } from './normalise-text.ts';
 
 const run = promisify(execFile);
 
@@ -11,6 +11,23 @@ const unescape = (s: string): string =>
     if (m[e]) return m[e];
     return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
   });
+
+/**
+ * Character boxes inside a word of a PDF's own text: poppler gives words (a run of Chinese is one
+ * word), and a typeset font advances a Han character a full em and a Latin letter or digit about
+ * half, so the word's box is shared out by that measure.
+ */
+function splitWord(text: string, b: Box): OcrSymbol[] {
+  const chars = [...text];
+  const weight = chars.map((c) => (isWide(c) ? 1 : 0.55));
+  const total = weight.reduce((s, x) => s + x, 0) || 1;
+  let at = b.x0;
+  return chars.map((c, i) => {
+    const x0 = at;
+    at += ((b.x1 - b.x0) * weight[i]) / total;
+    return { text: c, box: { x0: Math.round(x0), y0: b.y0, x1: Math.round(at), y1: b.y1 }, confidence: 100 };
+  });
+}
 
 /**
  * The text a PDF page already carries, with word boxes, from `pdftotext -bbox-layout` (poppler's
@@ -28,8 +45,8 @@ export async function pdfPageText(file: string, pageIndex: number, pageNo: numbe
     const words = [];
     const wordRe = /<word xMin="([\d.-]+)" yMin="([\d.-]+)" xMax="([\d.-]+)" yMax="([\d.-]+)">([^<]*)<\/word>/g;
     for (let wm = wordRe.exec(lm[5]); wm; wm = wordRe.exec(lm[5])) {
-      const text = unescape(wm[5]).normalize('NFKC');
-      if (text.trim()) words.push({ text, box: box(wm, 1), confidence: 100, symbols: [] });
+      const text = unescape(wm[5]); // as printed: folding is the search index's business
+      if (text.trim()) words.push({ text, box: box(wm, 1), confidence: 100, symbols: splitWord(text.replace(/\s+/gu, ''), box(wm, 1)) });
     }
     const text = normaliseLine(words.map((w) => w.text).join(' '));
     if (text) lines.push({ text, box: box(lm, 1), confidence: 100, words });

@@ -127,8 +127,14 @@ describe('OCR input decoding', () => {
 });
 
 describe('OCR text normalisation and CER', () => {
-  it('removes spaces around Chinese and punctuation, keeps them between Latin words, folds NFKC', () => {
-    expect(normaliseText('关 于 推 进 档 案 , 5 月 12 日\n\n 登 录 QQ 12345 , PC 机 ： Ｖ４.８')).toBe('关于推进档案,5月12日\n登录QQ 12345,PC机:V4.8');
+  it('removes spaces around Chinese and punctuation, keeps them between Latin words, keeps punctuation as printed', () => {
+    // OCR's ASCII marks beside Chinese are the full-width ones printed; 12345,PC and 3.5 stay narrow;
+    // full-width letters and digits are the half-width ones they print as.
+    expect(normaliseText('关 于 推 进 档 案 , 5 月 12 日\n\n 登 录 QQ 12345 , PC 机 ： Ｖ４.８')).toBe('关于推进档案，5月12日\n登录QQ 12345，PC机：V4.8');
+    expect(normaliseText('经 研 究 , 决 定 ( 试 行 ) : 增 长 3.5 % . 见 " 通 知 " ; 好 吗 ?')).toBe('经研究，决定（试行）：增长3.5%。见“通知”；好吗？');
+    // In a Chinese line a comma or colon between Latin and digits was printed wide; a URL keeps its own.
+    expect(normaliseText('联 系 电 话 : 0851-8740001,QQ:820050376')).toBe('联系电话：0851-8740001，QQ：820050376');
+    expect(normaliseText('登 录 地 址 : http://10.2.63.235:9000/oa , 共 1,000 份')).toBe('登录地址：http://10.2.63.235:9000/oa，共1,000份');
     expect(normaliseText('2014 年 3 月')).toBe('2014年3月');
     expect(normaliseText('Hello  world')).toBe('Hello world');
   });

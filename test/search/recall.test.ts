@@ -200,7 +200,8 @@ describe('recall on the samples', () => {
     await expect(svc.search(viewer, { limit: 1000 })).rejects.toMatchObject({ code: 'SEARCH_BAD_PARAMS' });
     const r = await svc.search(viewer, { q: '登录地址 http' });
     expect(r.items[0].itemId).toBe('S0001');
-    expect(r.items[0].snippet).toMatch(/<mark>登录地址<\/mark>:<mark>http<\/mark>/);
+    // The snippet shows the page as printed: the full-width colon stays.
+    expect(r.items[0].snippet).toMatch(/<mark>登录地址<\/mark>：<mark>http<\/mark>/);
     expect(r.items[0].snippet.replace(/<\/?mark>/g, '')).not.toMatch(/[<>]/);
   });
 });

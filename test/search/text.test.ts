@@ -11,11 +11,20 @@ import { PageTextStore } from '../../search/text-store.ts';
 import { PageTextCache } from '../../search/page-cache.ts';
 
 describe('search text handling', () => {
-  it('normalises OCR text: no spaces touching Chinese, NFKC, spaces kept between Latin words', () => {
-    expect(normalizeText('关 于 加强 机关\u3000节能 ， 2014 年 ＡＢＣ  def\r\n下 一行')).toBe('关于加强机关节能,2014年ABC def\n下一行');
+  it('normalises OCR text: no spaces touching Chinese, punctuation as printed, spaces kept between Latin words', () => {
+    expect(normalizeText('关 于 加强 机关\u3000节能 ， 2014 年 ＡＢＣ  def\r\n下 一行')).toBe('关于加强机关节能，2014年ABC def\n下一行');
+    expect(normalizeText('通知（试行）：“档案”；《规定》。')).toBe('通知（试行）：“档案”；《规定》。');
     expect(gramChars('〔2014〕12号 V3.3')).toEqual([...'201412号v33']);
     expect(bigramTokens(gramChars('简单'))).toHaveLength(1);
     expect(bigramTokens(gramChars('简'))).toEqual([]);
+  });
+
+  it('matches text kept as printed the way the index folds it (NFKC, lower case)', () => {
+    const pages = [{ page: 1, text: '第①条　规定，ＡＢＣ档案' }, { page: 2, text: '各⼀级单位' }];
+    expect(matchPages(parseQuery('1条').terms, pages).pages).toEqual([1]);
+    expect(matchPages(parseQuery('abc档案').terms, pages).pages).toEqual([1]);
+    expect(matchPages(parseQuery('一级').terms, pages).pages).toEqual([2]);
+    expect(matchPages(parseQuery('规定,abc').terms, pages).snippet).toContain('规定，');
   });
 
   it('parses a query into terms of two or more characters, each a phrase of bigram tokens', () => {
@@ -35,7 +44,7 @@ describe('search text handling', () => {
     expect(s.html.replace(/<\/?mark>/g, '')).not.toMatch(/[<>"]/);
     expect(highlight('<b>登录</b>', terms)).toBe('&lt;b&gt;<mark>登录</mark>&lt;/b&gt;');
     // A term broken by a line break and punctuation is still marked.
-    expect(snippet('甲乙丙丁戊己庚辛\n壬癸，子丑寅卯', parseQuery('辛壬癸子').terms).html).toContain('<mark>辛壬癸,子</mark>');
+    expect(snippet('甲乙丙丁戊己庚辛\n壬癸，子丑寅卯', parseQuery('辛壬癸子').terms).html).toContain('<mark>辛壬癸，子</mark>');
   });
 
   it('finds matching pages, a term across a page break on both pages', () => {

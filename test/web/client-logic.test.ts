@@ -35,17 +35,19 @@ describe('hit boxes on the scan', () => {
 
 describe('upload plan', () => {
   const f = (path: string) => ({ file: path, path });
-  it('a folder of items drops its own name; the CSV at its top becomes the manifest', () => {
+  it('a folder of items drops its own name from the paths (kept as the batch name); the CSV at its top becomes the manifest', () => {
     const p = planSelection([f('batch/S0003/page-001.jpg'), f('batch/S0003/page-002.jpg'), f('batch/S0005.pdf'), f('batch/items.csv'), f('batch/.DS_Store')]);
     expect(p.files.map((x) => x.path)).toEqual(['S0003/page-001.jpg', 'S0003/page-002.jpg', 'S0005.pdf']);
     expect(p.csv?.path).toBe('items.csv');
     expect(p.items).toBe(2);
+    expect(p.batch).toBe('batch');
   });
 
   it('a folder of page images is one item and keeps its name', () => {
     const p = planSelection([f('S0003/page-001.jpg'), f('S0003/page-002.jpg')]);
     expect(p.files.map((x) => x.path)).toEqual(['S0003/page-001.jpg', 'S0003/page-002.jpg']);
     expect(p.items).toBe(1);
+    expect(p.batch).toBeUndefined();
   });
 
   it('loose files are one item each', () => {

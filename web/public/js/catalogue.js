@@ -11,8 +11,21 @@ export const LOW_CONFIDENCE = 75;
 export function render(main, route) {
   const box = h('div', { id: 'catalogue-list' });
   const editor = h('div', { id: 'catalogue-editor' });
+  const pending = h('div', { id: 'catalogue-pending' });
   const input = h('input', { type: 'search', id: 'catalogue-search', placeholder: t('searchPlaceholder'), autocomplete: 'off' });
-  clear(main, h('section.catalogue', h('div.card', h('h2', t('catalogueTitle')), input, box), editor));
+  clear(main, h('section.catalogue', h('div.card', h('h2', t('pendingTitle')), h('p.muted', t('pendingNote')), pending), h('div.card', h('h2', t('catalogueTitle')), input, box), editor));
+
+  // 待著录: items that came without catalogue data, so the archivist can name them.
+  (async () => {
+    try {
+      const r = await get('/api/catalogue/pending');
+      clear(pending, r.items.length ? table([t('title'), t('pageCount'), ''], r.items.map((it) => h('tr', { 'data-item': it.itemId },
+        h('td', it.title ?? it.itemId), h('td', it.pageCount),
+        h('td', h('a.button', { href: `#/catalogue/${encodeURIComponent(it.itemId)}` }, t('edit')))))) : h('p.muted', t('pendingNone')));
+    } catch (e) {
+      clear(pending, h('div.error', { role: 'alert' }, e.message));
+    }
+  })();
 
   async function list() {
     try {
@@ -57,7 +70,7 @@ async function edit(editor, id) {
     msgs.ok(t('reocrQueued', { job: r.job }));
   }));
   const low = item.pages.filter((p) => p.source === 'ocr' && p.confidence < LOW_CONFIDENCE);
-  const form = h('form.card', { id: 'edit-form' }, h('h2', `${t('edit')}: ${item.archivalCode ?? item.itemId}`), msgs.el,
+  const form = h('form.card', { id: 'edit-form' }, h('h2', `${t('edit')}: ${item.archivalCode ?? item.title ?? item.itemId}`), item.cataloguePending ? h('p.flag', { id: 'edit-pending' }, `⚑ ${t('pendingTitle')}`) : null, msgs.el,
     ...Object.entries(fields).map(([k, el]) => field(t(k), el, k === 'archivalCode' ? '全宗号-年度-保管期限-机构代码-件号，如 J012-2014-Y-BGS-0042' : undefined)),
     save,
     h('h3', t('reviewPages')),

@@ -1,5 +1,8 @@
 // Where the searched words sit on the scan: OCR symbols in reading order, matched against the
-// terms the same way the server normalised the text (NFKC, no whitespace), merged per line.
+// terms the way the index matches (NFKC, lower case, letters and digits only: punctuation and line
+// breaks between a term's characters do not count), merged per line.
+
+const KEPT = /[\p{L}\p{N}]/u;
 
 export function norm(s) {
   return (s ?? '').normalize('NFKC').replace(/\s+/g, '').toLowerCase();
@@ -11,7 +14,7 @@ function pageChars(page) {
   (page.lines ?? []).forEach((line, li) => {
     for (const w of line.words ?? []) {
       const syms = w.symbols?.length ? w.symbols : [{ text: w.text, box: w.box }];
-      for (const s of syms) for (const ch of norm(s.text)) chars.push({ ch, box: s.box, line: li });
+      for (const s of syms) for (const ch of norm(s.text)) if (KEPT.test(ch)) chars.push({ ch, box: s.box, line: li });
     }
   });
   return chars;
@@ -21,7 +24,7 @@ function pageChars(page) {
 export function hitBoxes(page, terms) {
   const chars = pageChars(page);
   const out = [];
-  for (const term of new Set(terms.map(norm).filter(Boolean))) {
+  for (const term of new Set(terms.map((t) => [...norm(t)].filter((c) => KEPT.test(c)).join('')).filter(Boolean))) {
     const want = [...term];
     for (let i = 0; i + want.length <= chars.length; i++) {
       let ok = true;

@@ -29,6 +29,7 @@ async function dropped(dt) {
 export function render(main) {
   const msgs = messageArea();
   let selection = [];
+  let batchName;
   let csvFile;
   const filesInput = h('input', { type: 'file', id: 'files-input', multiple: true });
   const folderInput = h('input', { type: 'file', id: 'folder-input', webkitdirectory: true, multiple: true });
@@ -43,6 +44,7 @@ export function render(main) {
   const setSelection = (list) => {
     const plan = planSelection(list);
     selection = plan.files;
+    batchName = plan.batch;
     if (plan.csv) csvFile = plan.csv.file;
     chosen.textContent = selection.length ? `${t('selected', { n: selection.length, items: plan.items })}${csvFile ? ` · CSV: ${csvFile.name}` : ''}` : '';
     submit.disabled = selection.length === 0;
@@ -74,6 +76,7 @@ export function render(main) {
     const fd = new FormData();
     // Fields first: the server reads them before it has all the files.
     fd.append('posts', posts.value);
+    if (batchName) fd.append('batch', batchName);
     fd.append('classification', classification.value);
     if (csvFile) fd.append('manifest', csvFile, csvFile.name.split('/').pop());
     for (const f of selection) fd.append('files', f.file, f.path);
@@ -82,6 +85,7 @@ export function render(main) {
       clear(uploadBar);
       msgs.ok(`${r.job}: ${r.items.map((i) => i.label).join('、')}${r.problems?.length ? ` — ${r.problems.map((p) => p.message ?? p.code).join('；')}` : ''}`);
       selection = [];
+      batchName = undefined;
       csvFile = undefined;
       form.reset();
       chosen.textContent = '';
@@ -121,6 +125,7 @@ export function render(main) {
     card.items = new Map(job.items.map((i) => [i.n, i]));
     card.progress = job.progress;
     card.reocrOf = job.reocrOf;
+    card.batch = job.batch;
   }
   function paint(card) {
     const p = card.progress;
@@ -132,7 +137,7 @@ export function render(main) {
     const frac = p.pagesTotal ? (p.pagesDone - (p.pagesFailed ?? 0)) / p.pagesTotal : 0;
     const reocr = card.reocrOf ? t('reocrOf', { item: [card.reocrOf.archivalCode, card.reocrOf.title].filter(Boolean).join(' ') || card.reocrOf.itemId }) : null;
     clear(card.el,
-      h('div.row', h('strong', p.jobId), reocr ? h('span.reocr', reocr) : null, h(`span.badge.${verdict}`, { 'data-state': p.state, 'data-verdict': verdict }, t(`jobState.${verdict}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
+      h('div.row', card.batch ? h('strong.batch', `${t('batch')}：${card.batch}`) : null, h('strong', p.jobId), reocr ? h('span.reocr', reocr) : null, h(`span.badge.${verdict}`, { 'data-state': p.state, 'data-verdict': verdict }, t(`jobState.${verdict}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
         p.pagesPerMinute ? h('span.rate', t('pagesPerMin', { v: p.pagesPerMinute })) : null, p.etaSeconds !== undefined && p.state !== 'done' ? h('span.eta', t('eta', { v: fmtDuration(p.etaSeconds) })) : null,
         p.hiddenItems ? h('span.muted.hidden-items', t('hiddenItems', { n: p.hiddenItems })) : null),
       p.waitingReason ? h('p.error', p.waitingReason) : null,
@@ -211,7 +216,7 @@ export function render(main) {
       const verdict = jobVerdict(j.state, listedOutcomes(j));
       return h('tr', { 'data-job': j.id, 'data-state': j.state, 'data-verdict': verdict },
       h('td', fmtTime(j.createdAt)),
-      h('td', j.id, j.reocrOf ? h('div.muted', t('reocrOf', { item: [j.reocrOf.archivalCode, j.reocrOf.title].filter(Boolean).join(' ') || j.reocrOf.itemId })) : j.names?.length ? h('div.muted', j.names.join('、')) : null),
+      h('td', j.batch ? [h('strong.batch', j.batch), h('br'), h('small.muted', j.id)] : j.id, j.reocrOf ? h('div.muted', t('reocrOf', { item: [j.reocrOf.archivalCode, j.reocrOf.title].filter(Boolean).join(' ') || j.reocrOf.itemId })) : j.names?.length ? h('div.muted', j.names.join('、')) : null),
       h('td', j.actor),
       h('td', h(`span.badge.${verdict}`, { 'data-verdict': verdict }, t(`jobState.${verdict}`)), ' ', t('itemsFinished', { done: j.itemsFinished, total: j.items }), j.hiddenItems ? h('div.muted', t('hiddenItems', { n: j.hiddenItems })) : null),
       h('td', t('pagesDone', { done: j.pagesDone, total: j.pagesTotal })),

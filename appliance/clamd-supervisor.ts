@@ -5,7 +5,7 @@ import { extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
-import type { ComponentHealth } from './meilisearch.ts';
+import type { ComponentHealth } from './health.ts';
 import { clamdCommand, clamdHealth, SIGNATURE_EXTS, type ClamdHealth } from '../security/index.ts';
 
 /** Debian's clamd (package clamav-daemon). */

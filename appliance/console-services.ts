@@ -2,9 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import type { Config } from './config.ts';
 import { dataPath, ensureDataDir } from './data-dir.ts';
-import { MeiliSupervisor, meiliPaths, type MeiliConnection } from './meilisearch.ts';
+import { MeiliSupervisor, meiliPaths } from './meilisearch.ts';
+import type { MeiliConnection } from './meili-connection.ts';
 import { meiliMasterKey } from './meili-key.ts';
 import { acquireRunLock, runningAppliance } from './run-lock.ts';
+import { ItemStore } from '../ingest/index.ts';
+import { createSearchService, type StoredItem } from '../search/index.ts';
 
 export interface ConsoleServices {
   conn: MeiliConnection;
@@ -45,4 +48,22 @@ export async function consoleServices(cfg: Config): Promise<ConsoleServices> {
       await lock.release();
     },
   };
+}
+
+/** Rebuild the search index of a data dir (a restored one, say) from its item store. */
+export async function reindexDataDir(cfg: Config): Promise<{ items: number; pages: number }> {
+  const services = await consoleServices(cfg);
+  try {
+    const search = createSearchService(services.conn, cfg.dataDir);
+    await search.init();
+    const store = await ItemStore.open(cfg.dataDir);
+    const r = await search.reindex(storedItems(store));
+    return { items: r.items, pages: r.pages };
+  } finally {
+    await services.release();
+  }
+}
+
+export async function* storedItems(store: ItemStore): AsyncGenerator<StoredItem> {
+  for (const id of store.ids()) yield await store.loadStored(id);
 }

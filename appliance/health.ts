@@ -1,5 +1,10 @@
 import { isApplianceError } from './errors.ts';
-import type { ComponentHealth, ComponentStatus } from './meilisearch.ts';
+
+export type ComponentStatus = 'ok' | 'degraded' | 'down';
+export interface ComponentHealth {
+  status: ComponentStatus;
+  reason: string;
+}
 
 export interface HealthReport {
   status: ComponentStatus;

@@ -5,5 +5,6 @@ export { ApplianceError, isApplianceError } from './errors.ts';
 export { log, createLogger, type Logger } from './log.ts';
 export { fileDigest, sha256File, pathExists, writeFileAtomic, fsyncDir } from './files.ts';
 export { ensureDataDir, dataPath, DATA_SUBDIRS } from './data-dir.ts';
-export type { MeiliConnection, ComponentHealth, ComponentStatus } from './meilisearch.ts';
+export type { MeiliConnection } from './meili-connection.ts';
+export type { ComponentHealth, ComponentStatus } from './health.ts';
 export type { HealthReport } from './health.ts';

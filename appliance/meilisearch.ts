@@ -8,6 +8,8 @@ import { ApplianceError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { preparedMeiliBinary } from './meili-binary.ts';
 import { meiliMasterKey } from './meili-key.ts';
+import type { ComponentHealth } from './health.ts';
+import type { MeiliConnection } from './meili-connection.ts';
 
 export interface MeiliPaths {
   dbPath: string;
@@ -93,21 +95,9 @@ export function meiliLineLevel(line: string): 'debug' | 'info' | 'warn' | 'error
   return BANNER.some((re) => re.test(line)) ? 'debug' : 'warn';
 }
 
-export type ComponentStatus = 'ok' | 'degraded' | 'down';
-export interface ComponentHealth {
-  status: ComponentStatus;
-  reason: string;
-}
-
 interface MeiliHealth extends ComponentHealth {
   pid?: number;
   port?: number;
-}
-
-/** Where a running Meilisearch can be reached (the key never leaves the server). */
-export interface MeiliConnection {
-  host: string;
-  apiKey: string;
 }
 
 /**

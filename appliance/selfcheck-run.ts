@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Config } from './config.ts';
 import { diskHealth } from './disk.ts';
 import type { Logger } from './log.ts';
-import type { ComponentHealth } from './meilisearch.ts';
+import type { ComponentHealth } from './health.ts';
 import { ocrDataStatus } from '../ingest/index.ts';
 import { clamdHealth, selfcheck, type AuditLog, type SelfcheckInputs, type SelfcheckReport } from '../security/index.ts';
 

@@ -1,5 +1,5 @@
 import type { EnqueuedTask, Meilisearch, Settings } from 'meilisearch';
-import type { MeiliConnection } from '../appliance/meilisearch.ts';
+import type { MeiliConnection } from '../appliance/meili-connection.ts';
 import { ApplianceError } from '../appliance/errors.ts';
 import type { ItemMetadata, PageText } from '../ingest/item.ts';
 import { adminClient, meiliError, runTask, waitTask } from './meili.ts';

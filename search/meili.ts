@@ -1,5 +1,5 @@
 import { Meilisearch, MeilisearchApiError, type EnqueuedTask, type EnqueuedTaskPromise, type Task } from 'meilisearch';
-import type { MeiliConnection } from '../appliance/meilisearch.ts';
+import type { MeiliConnection } from '../appliance/meili-connection.ts';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
 
 /** An admin client with the master key (server side only; never used for a person's query). */

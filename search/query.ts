@@ -1,6 +1,6 @@
 import type { SearchParams as MeiliSearchParams, SearchResponse } from 'meilisearch';
 import { z } from 'zod';
-import type { MeiliConnection } from '../appliance/meilisearch.ts';
+import type { MeiliConnection } from '../appliance/meili-connection.ts';
 import { ApplianceError } from '../appliance/errors.ts';
 import { RETENTIONS, type Retention } from '../ingest/item.ts';
 import type { Viewer } from '../security/access.ts';

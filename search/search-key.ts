@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { MeiliConnection } from '../appliance/meilisearch.ts';
+import type { MeiliConnection } from '../appliance/meili-connection.ts';
 import { ApplianceError } from '../appliance/errors.ts';
 import { dataPath } from '../appliance/data-dir.ts';
 import { writeFileAtomic } from '../appliance/files.ts';

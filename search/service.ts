@@ -1,5 +1,5 @@
 import { dataPath } from '../appliance/data-dir.ts';
-import type { MeiliConnection } from '../appliance/meilisearch.ts';
+import type { MeiliConnection } from '../appliance/meili-connection.ts';
 import type { ItemMetadata, PageText } from '../ingest/item.ts';
 import type { Viewer } from '../security/access.ts';
 import { Indexer, type ConsistencyReport, type ReindexReport, type StoredItem } from './indexer.ts';

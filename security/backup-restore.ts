@@ -4,13 +4,11 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract, type ReadEntry } from 'tar';
 import { loadConfig, type Config } from '../appliance/config.ts';
-import { consoleServices } from '../appliance/console-services.ts';
 import { ensureDataDir } from '../appliance/data-dir.ts';
 import { ApplianceError } from '../appliance/errors.ts';
 import { fileDigest, pathExists, sha256File } from '../appliance/files.ts';
 import { inLanes } from '../appliance/lanes.ts';
-import { ItemStore, listTree } from '../ingest/index.ts';
-import { createSearchService, type StoredItem } from '../search/index.ts';
+import { listTree } from '../ingest/index.ts';
 import { AuditLog } from './audit-log.ts';
 import type { AuditEntry } from './audit-record.ts';
 import { readBackupHeader, type BackupOpenKey } from './backup-crypto.ts';
@@ -22,8 +20,11 @@ import { progressMeter, type BackupProgress } from './backup.ts';
 export interface RestoreOptions {
   dataDir: string;
   key: BackupOpenKey;
-  /** Rebuild the search index afterwards (default true). */
-  reindex?: boolean;
+  /**
+   * Rebuilds the search index of the restored data dir afterwards (the caller owns Meilisearch);
+   * false or absent: the operator runs `archive reindex` later.
+   */
+  reindex?: false | ((cfg: Config) => Promise<{ items: number; pages: number }>);
   /** Configuration for the Meilisearch used to reindex (default: loadConfig with dataDir). */
   cfg?: Config;
   onProgress?: (p: BackupProgress) => void;
@@ -202,26 +203,8 @@ export async function restoreBackup(files: string[], opts: RestoreOptions): Prom
   });
   await audit.append({ ...(opts.actor ?? { actor: 'console', role: 'console', source: 'console' }), action: 'backup.restore', target: info!.backupId, outcome: 'success', details: { backups: result.backups, items, auditHeadAtBackup: info!.auditHead } });
   await audit.settle();
-  if (opts.reindex !== false) result.indexed = await reindexRestored(opts.cfg ? { ...opts.cfg, dataDir: target } : loadConfig({ overrides: { dataDir: target } }));
+  if (opts.reindex) result.indexed = await opts.reindex(opts.cfg ? { ...opts.cfg, dataDir: target } : loadConfig({ overrides: { dataDir: target } }));
   return result;
-}
-
-/** Rebuild the search index of a restored data dir from its item store. */
-export async function reindexRestored(cfg: Config): Promise<{ items: number; pages: number }> {
-  const services = await consoleServices(cfg);
-  try {
-    const search = createSearchService(services.conn, cfg.dataDir);
-    await search.init();
-    const store = await ItemStore.open(cfg.dataDir);
-    const r = await search.reindex(storedItems(store));
-    return { items: r.items, pages: r.pages };
-  } finally {
-    await services.release();
-  }
-}
-
-async function* storedItems(store: ItemStore): AsyncGenerator<StoredItem> {
-  for await (const meta of store.listItems()) yield await store.loadStored(meta.itemId);
 }
 
 function notEmpty(dir: string): ApplianceError {

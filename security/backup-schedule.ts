@@ -5,7 +5,7 @@ import { dataPath } from '../appliance/data-dir.ts';
 import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
 import { writeFileAtomic } from '../appliance/files.ts';
 import type { Logger } from '../appliance/log.ts';
-import type { ComponentHealth } from '../appliance/meilisearch.ts';
+import type { ComponentHealth } from '../appliance/health.ts';
 import { AuditLog } from './audit-log.ts';
 import { readBackupEnvelope } from './backup-crypto.ts';
 import { localSignerKey } from './backup-keys.ts';

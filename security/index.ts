@@ -20,7 +20,7 @@ export { readJson } from './http-body.ts';
 export { selfcheck, type SelfcheckInputs, type SelfcheckReport, type CheckResult, type CheckStatus, type ProbeHealth } from './selfcheck.ts';
 export { assertBackupTarget, createBackup, noRecipients, type BackupResult, type BackupProgress, type CreateBackupOptions } from './backup.ts';
 export { verifyBackup, verifyBackupFile, type VerifiedBackup } from './backup-verify.ts';
-export { restoreBackup, reindexRestored, type RestoreOptions, type RestoreResult } from './backup-restore.ts';
+export { restoreBackup, type RestoreOptions, type RestoreResult } from './backup-restore.ts';
 export { readBackupHeader, readBackupEnvelope, newBackupHeader, CHUNK_SIZE, SIG_LEN, BACKUP_FORMAT_VERSION, type BackupOpenKey, type BackupHeaderInfo, type BackupEnvelope } from './backup-crypto.ts';
 export { generateIdentity, openIdentity, addRecipient, listRecipients, loadOrCreateSigningKey, localSignerKey, signerRaw, recipientRaw, fingerprint, assertPassphrase, IDENTITY_SCRYPT, type BackupIdentity, type SigningKey, type RegisteredRecipient } from './backup-keys.ts';
 export { runScheduledBackup, pruneScheduled, backupHealth, backupScheduleStatus, scheduleBackups, scheduleEnabled, SCHEDULER_ACTOR, type ScheduleRun, type ScheduleState } from './backup-schedule.ts';

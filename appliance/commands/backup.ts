@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
 import { loadConfig } from '../config.ts';
+import { reindexDataDir } from '../console-services.ts';
 import { ApplianceError } from '../errors.ts';
 import { addRecipient, assertPassphrase, consoleActor, createBackup, generateIdentity, listBackupRecords, listRecipients, loadOrCreateSigningKey, localSignerKey, openIdentity, restoreBackup, signerRaw, verifyBackup, verifyBackupStructure, type BackupOpenKey, type BackupProgress } from '../../security/index.ts';
 
@@ -259,7 +260,7 @@ export function registerBackup(program: Command): void {
       const bar = progress('恢复', Boolean(g.json));
       let r;
       try {
-        r = await restoreBackup(files, { dataDir: cfg.dataDir, key, cfg, reindex: opts.reindex, onProgress: bar.cb, actor: consoleActor() });
+        r = await restoreBackup(files, { dataDir: cfg.dataDir, key, cfg, reindex: opts.reindex && reindexDataDir, onProgress: bar.cb, actor: consoleActor() });
       } finally {
         bar.stop();
       }

@@ -1,13 +1,9 @@
 import type { Command } from 'commander';
 import { action, configFor, EXIT, globalOptions } from '../cli-common.ts';
-import { consoleServices } from '../console-services.ts';
+import { consoleServices, storedItems as stored } from '../console-services.ts';
 import { ItemStore } from '../../ingest/index.ts';
 import { createSearchService } from '../../search/index.ts';
 import { consoleActor, openSecurity } from '../../security/index.ts';
-
-async function* stored(store: ItemStore) {
-  for (const id of store.ids()) yield await store.loadStored(id);
-}
 
 export function registerReindex(program: Command): void {
   program

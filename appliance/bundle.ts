@@ -2,9 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { PINNED_MEILI_SHA256 } from './config.ts';
-import { ApplianceError } from './errors.ts';
-import { sha256File } from './files.ts';
+import { PINNED_MEILI_SHA256, ApplianceError, sha256File } from '../core/index.ts';
 import { APP_ROOT } from './selfcheck-run.ts';
 
 /**
@@ -23,7 +21,7 @@ import { APP_ROOT } from './selfcheck-run.ts';
 // openssl: signs the appliance's own HTTPS certificates (appliance/tls.ts).
 export const BUNDLE_DEBIAN_PACKAGES = ['clamav-daemon', 'clamav', 'poppler-utils', 'fonts-wqy-zenhei', 'openssl'];
 
-const APP_DIRS = ['appliance', 'ingest', 'search', 'security', 'web'];
+const APP_DIRS = ['core', 'ingest', 'search', 'security', 'custody', 'web', 'appliance'];
 const APP_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md'];
 
 export interface BundleOptions {

@@ -3,10 +3,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Config } from './config.ts';
-import type { Logger } from './log.ts';
-import type { ComponentHealth } from './health.ts';
-import { clamdCommand, clamdHealth, SIGNATURE_EXTS, type ClamdHealth } from '../security/index.ts';
+import type { Config, Logger, ComponentHealth } from '../core/index.ts';
+import { clamdCommand, clamdHealth, type ClamdHealth } from '../security/index.ts';
+import { SIGNATURE_EXTS } from '../custody/index.ts';
 
 /** Debian's clamd (package clamav-daemon). */
 export const CLAMD_BINARY = '/usr/sbin/clamd';

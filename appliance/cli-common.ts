@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, type Config } from './config.ts';
-import { isApplianceError } from './errors.ts';
+import { loadConfig, type Config, isApplianceError } from '../core/index.ts';
 
 /** Options every command shares (declared once on the root program). */
 export interface GlobalOptions {

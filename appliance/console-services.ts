@@ -1,11 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
-import type { Config } from './config.ts';
-import { dataPath, ensureDataDir } from './data-dir.ts';
-import { MeiliSupervisor, meiliPaths } from './meilisearch.ts';
-import type { MeiliConnection } from './meili-connection.ts';
-import { meiliMasterKey } from './meili-key.ts';
-import { acquireRunLock, runningAppliance } from './run-lock.ts';
+import { type Config, dataPath, ensureDataDir, type MeiliConnection, acquireRunLock, runningAppliance } from '../core/index.ts';
+import { MeiliSupervisor, meiliPaths } from './meili-supervisor.ts';
+import { meiliMasterKey } from './meili-master-key.ts';
 import { ItemStore } from '../ingest/index.ts';
 import { createSearchService, type StoredItem } from '../search/index.ts';
 

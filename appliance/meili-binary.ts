@@ -1,10 +1,7 @@
 import { copyFile, chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { Config } from './config.ts';
-import { PINNED_MEILI_SHA256 } from './config.ts';
-import { ApplianceError } from './errors.ts';
-import { sha256File } from './files.ts';
+import { type Config, PINNED_MEILI_SHA256, ApplianceError, sha256File } from '../core/index.ts';
 
 const require = createRequire(import.meta.url);
 

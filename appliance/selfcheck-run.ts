@@ -1,9 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Config } from './config.ts';
-import { diskHealth } from './disk.ts';
-import type { Logger } from './log.ts';
-import type { ComponentHealth } from './health.ts';
+import { type Config, diskHealth, type Logger, type ComponentHealth } from '../core/index.ts';
 import { ocrDataStatus } from '../ingest/index.ts';
 import { clamdHealth, selfcheck, type AuditLog, type SelfcheckInputs, type SelfcheckReport } from '../security/index.ts';
 

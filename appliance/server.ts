@@ -1,23 +1,16 @@
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Config } from './config.ts';
-import { parseHostPort } from './config.ts';
-import { ensureDataDir } from './data-dir.ts';
-import { diskHealth } from './disk.ts';
-import { ApplianceError } from './errors.ts';
-import { healthReport } from './health.ts';
-import type { Logger } from './log.ts';
-import { MeiliSupervisor } from './meilisearch.ts';
+import { type Config, parseHostPort, ensureDataDir, diskHealth, ApplianceError, healthReport, type Logger, acquireRunLock, dataPath } from '../core/index.ts';
+import { MeiliSupervisor } from './meili-supervisor.ts';
 import { ClamdSupervisor } from './clamd-supervisor.ts';
-import { acquireRunLock } from './run-lock.ts';
 import { issueConsoleToken } from './console-token.ts';
 import { applianceCaPath, isLoopbackHost, loadOrIssueTls, type TlsMaterial } from './tls.ts';
 import { readFile } from 'node:fs/promises';
 import { createIngestService, ocrDataStatus, type IngestService } from '../ingest/index.ts';
 import { createSearchService } from '../search/index.ts';
-import { dataPath } from './data-dir.ts';
-import { backupHealth, createAuth, openSecurity, scheduleBackups, scheduleIntegrityCheck, setupTokenNotice } from '../security/index.ts';
-import { createWebApp } from '../web/index.ts';
+import { openSecurity, setupTokenNotice } from '../security/index.ts';
+import { backupHealth, scheduleBackups, scheduleIntegrityCheck } from '../custody/index.ts';
+import { createAuth, createWebApp } from '../web/index.ts';
 import { selfcheckHealth, startSelfcheckSchedule, type SelfcheckSchedule } from './selfcheck-run.ts';
 
 export interface RunningAppliance {

@@ -6,10 +6,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Config } from './config.ts';
-import { dataPath } from './data-dir.ts';
-import { ApplianceError } from './errors.ts';
-import { writeFileAtomic } from './files.ts';
+import { type Config, dataPath, ApplianceError, writeFileAtomic } from '../core/index.ts';
 
 const run = promisify(execFile);
 

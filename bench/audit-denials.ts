@@ -6,9 +6,10 @@ import type { Server } from 'node:http';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { healthReport } from '../appliance/health.ts';
-import { createLogger } from '../appliance/log.ts';
-import { argon2Hasher, createAuth, openSecurity } from '../security/index.ts';
+import { healthReport } from '../core/health.ts';
+import { createLogger } from '../core/log.ts';
+import { argon2Hasher, openSecurity } from '../security/index.ts';
+import { createAuth } from '../web/auth.ts';
 import { createWebApp } from '../web/index.ts';
 
 async function auditBytes(dir: string): Promise<{ bytes: number; records: number }> {

@@ -6,9 +6,11 @@ import { appendFile, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import { healthReport } from '../appliance/health.ts';
-import { createLogger } from '../appliance/log.ts';
-import { ARGON2_PARAMS, AuditLog, argon2Hasher, createAuth, openSecurity } from '../security/index.ts';
+import { healthReport } from '../core/health.ts';
+import { createLogger } from '../core/log.ts';
+import { AuditLog, argon2Hasher, openSecurity } from '../security/index.ts';
+import { ARGON2_PARAMS } from '../security/passwords.ts';
+import { createAuth } from '../web/auth.ts';
 import { createWebApp } from '../web/index.ts';
 
 const PASSWORD = 'Bench-pass-2026!';

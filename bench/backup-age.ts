@@ -1,10 +1,10 @@
 // The age format (npm age-encryption: pure-JS ChaCha20-Poly1305 STREAM, X25519 recipients) against
-// the backup's own chunk layer (node's OpenSSL AES-256-GCM, 64 KiB chunks: security/backup-chunks.mjs)
+// the backup's own chunk layer (node's OpenSSL AES-256-GCM, 64 KiB chunks: custody/backup-chunks.mjs)
 // on the same random bytes, one thread each, in memory (no disk): what the cipher alone costs.
 // Usage: npx tsx bench/backup-age.ts [MB]   (default 100)
 import { createHash, randomBytes } from 'node:crypto';
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
-import { TAG, sealChunk, tryOpenChunk } from '../security/backup-chunks.mjs';
+import { TAG, sealChunk, tryOpenChunk } from '../custody/backup-chunks.mjs';
 
 const mb = Number(process.argv[2] ?? 100);
 const data = randomBytes(Math.round(mb * 1e6));

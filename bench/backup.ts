@@ -7,11 +7,16 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
-import { loadConfig } from '../appliance/config.ts';
-import { ItemStore, type ItemMetadata, type PageText } from '../ingest/index.ts';
+import { loadConfig } from '../core/config.ts';
+import { ItemStore } from '../ingest/index.ts';
+import { type ItemMetadata, type PageText } from '../core/index.ts';
 import { newItemId } from '../ingest/intake.ts';
-import { addRecipient, createBackup, generateIdentity, loadOrCreateSigningKey, openIdentity, runIntegrityCheck, verifyBackup, verifyBackupStructure } from '../security/index.ts';
-import { openBackupFile } from '../security/backup-crypto.ts';
+import { addRecipient, generateIdentity, loadOrCreateSigningKey, openIdentity } from '../custody/backup-keys.ts';
+import { createBackup } from '../custody/backup.ts';
+import { runIntegrityCheck } from '../custody/integrity.ts';
+import { verifyBackup } from '../custody/backup-verify.ts';
+import { verifyBackupStructure } from '../custody/backup-structure.ts';
+import { openBackupFile } from '../custody/backup-crypto.ts';
 
 const targetMb = Number(process.argv[2] ?? 500);
 const PAGE_BYTES = 480 * 1024; // a 300-DPI A4 grey JPEG

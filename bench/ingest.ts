@@ -6,9 +6,9 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
-import { loadConfig } from '../appliance/config.ts';
-import { ensureDataDir, dataPath } from '../appliance/data-dir.ts';
-import { MeiliSupervisor } from '../appliance/meilisearch.ts';
+import { loadConfig } from '../core/config.ts';
+import { ensureDataDir, dataPath } from '../core/data-dir.ts';
+import { MeiliSupervisor } from '../appliance/meili-supervisor.ts';
 import { createIngestService, createOcrPool, ocrDocument } from '../ingest/index.ts';
 import { createSearchService } from '../search/index.ts';
 import { AuditLog } from '../security/index.ts';

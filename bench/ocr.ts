@@ -7,8 +7,8 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { cer, createOcrPool, ocrDocument } from '../ingest/index.ts';
-import { cerAsPrinted } from '../ingest/ocr/cer.ts';
+import { createOcrPool, ocrDocument } from '../ingest/index.ts';
+import { cer, cerAsPrinted } from '../ingest/ocr/cer.ts';
 
 const run = promisify(execFile);
 const SAMPLES = resolve(import.meta.dirname, '../../shared/samples');

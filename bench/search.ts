@@ -10,19 +10,20 @@ import { Agent, request, type Server } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { loadConfig, type Classification } from '../appliance/config.ts';
-import { ensureDataDir } from '../appliance/data-dir.ts';
-import { MeiliSupervisor } from '../appliance/meilisearch.ts';
-import type { ItemMetadata, PageText, Retention } from '../ingest/item.ts';
+import { loadConfig, type Classification } from '../core/config.ts';
+import { ensureDataDir } from '../core/data-dir.ts';
+import { MeiliSupervisor } from '../appliance/meili-supervisor.ts';
+import type { ItemMetadata, PageText, Retention } from '../core/item.ts';
 import { createSearchService, type StoredItem } from '../search/index.ts';
-import { meiliPost } from '../search/meili-http.ts';
-import { parseQuery } from '../search/normalize.ts';
+import { meiliPost } from '../search/meili-query-http.ts';
+import { parseQuery } from '../search/char-pairs.ts';
 import { accessFilter } from '../search/tenant-token.ts';
-import type { Viewer } from '../security/access.ts';
+import type { Viewer } from '../core/access.ts';
 import { SHARED, cleanup, tempDir } from '../test/support/appliance.ts';
 import { rng } from '../test/search/support.ts';
 import { createIngestService } from '../ingest/index.ts';
-import { argon2Hasher, createAuth, openSecurity } from '../security/index.ts';
+import { argon2Hasher, openSecurity } from '../security/index.ts';
+import { createAuth } from '../web/auth.ts';
 import { createWebApp } from '../web/index.ts';
 
 const arg = (name: string, dflt: number) => {

@@ -1,5 +1,4 @@
-import { ApplianceError } from '../appliance/errors.ts';
-import { RETENTIONS, type Retention } from './item.ts';
+import { ApplianceError, RETENTIONS, type Retention } from '../core/index.ts';
 
 /** The parts of a 档号 (DA/T 22-2015): 全宗号-年度-保管期限-机构(问题)代码-件号. */
 export interface ArchivalCodeParts {

@@ -2,11 +2,8 @@ import { lstat, readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
-import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
-import { ApplianceError } from '../appliance/errors.ts';
-import { classificationRank } from '../security/access.ts';
+import { CLASSIFICATIONS, type Classification, ApplianceError, classificationRank, type Retention } from '../core/index.ts';
 import { parseArchivalCode } from './archival-code.ts';
-import type { Retention } from './item.ts';
 import type { IntakeMetadata } from './jobs.ts';
 import { openRegularNoFollow, RefusedFile } from './no-follow.ts';
 

@@ -1,6 +1,6 @@
 import { lstat, readdir, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { Logger } from '../appliance/log.ts';
+import type { Logger } from '../core/index.ts';
 import { REFUSED_FILE_CODES, type PlanProblem } from './batch-plan.ts';
 
 /** Size and mtime of every file under the inbox: the batch is taken once this stops changing. */

@@ -1,7 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Classification } from '../appliance/config.ts';
-import { ApplianceError } from '../appliance/errors.ts';
+import { type Classification, ApplianceError } from '../core/index.ts';
 import { refusedProblem, shownPath, type PlanProblem } from './batch-plan.ts';
 import { RefusedFile } from './no-follow.ts';
 import { newJobId, type IntakeMetadata, type Job, type JobItem, type JobStore } from './jobs.ts';

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fsyncDir, pathExists, writeFileAtomic } from '../appliance/files.ts';
-import type { ItemMetadata } from './item.ts';
+import { fsyncDir, pathExists, writeFileAtomic, type ItemMetadata } from '../core/index.ts';
 
 /** What duplicate detection and 档号 uniqueness need to know of one item. */
 export interface IndexEntry {

@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { CLASSIFICATIONS } from '../appliance/config.ts';
-import type { ItemMetadata } from './item.ts';
-import { RETENTIONS } from './item.ts';
+import { CLASSIFICATIONS, type ItemMetadata, RETENTIONS } from '../core/index.ts';
 
 /** Item ids are URL-safe and usable as a folder name: lower-case letters, digits, - and _. */
 export const ITEM_ID = /^[0-9a-z][0-9a-z_-]{5,63}$/;

@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { cp, lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApplianceError } from '../appliance/errors.ts';
-import { fsyncDir, sha256File, writeFileAtomic } from '../appliance/files.ts';
-import { pidAlive } from '../appliance/run-lock.ts';
+import { ApplianceError, fsyncDir, sha256File, writeFileAtomic, pidAlive, type ItemMetadata, type PageText } from '../core/index.ts';
 import { parseArchivalCode } from './archival-code.ts';
 import { ItemIndex } from './item-index.ts';
 import { checkItemMetadata, ITEM_ID } from './item-schema.ts';
-import type { ItemMetadata, PageText } from './item.ts';
 import { formatManifest, listTree, MANIFEST_NAME, parseManifest, type ManifestEntry } from './manifest.ts';
 
 /**

@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApplianceError } from '../appliance/errors.ts';
-import { fsyncDir, writeFileAtomic } from '../appliance/files.ts';
-import type { Classification } from '../appliance/config.ts';
-import type { ItemMetadata } from './item.ts';
+import { ApplianceError, fsyncDir, writeFileAtomic, type Classification, type ItemMetadata } from '../core/index.ts';
 import type { PlanProblem } from './batch-plan.ts';
 
 /** Stages of one item, in order (issue 5): each is recorded before the next begins. */

@@ -1,6 +1,4 @@
-import type { Classification } from '../appliance/config.ts';
-import type { Logger } from '../appliance/log.ts';
-import type { ItemMetadata, PageText } from './item.ts';
+import type { Classification, Logger, ItemMetadata, PageText } from '../core/index.ts';
 
 /** Verdict of the virus gate; anything that is not a clean scan is thrown as an ApplianceError. */
 export type ScanVerdict = { verdict: 'clean' } | { verdict: 'infected'; signature: string };

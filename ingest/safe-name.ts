@@ -1,4 +1,4 @@
-import { ApplianceError } from '../appliance/errors.ts';
+import { ApplianceError } from '../core/index.ts';
 
 /**
  * A file name as received (upload field, CSV cell) reduced to a safe single path component.

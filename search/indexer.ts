@@ -1,8 +1,6 @@
 import type { EnqueuedTask, Meilisearch, Settings } from 'meilisearch';
-import type { MeiliConnection } from '../appliance/meili-connection.ts';
-import { ApplianceError } from '../appliance/errors.ts';
-import type { ItemMetadata, PageText } from '../ingest/item.ts';
-import { adminClient, meiliError, runTask, waitTask } from './meili.ts';
+import { type MeiliConnection, ApplianceError, type ItemMetadata, type PageText } from '../core/index.ts';
+import { adminClient, meiliError, runTask, waitTask } from './meili-admin.ts';
 import { INDEX_ITEMS, INDEX_PAGES, ITEMS_SETTINGS, PAGES_SETTINGS, buildDocs, checkItemId, contentHash, pageDocId, type ItemDoc, type PageDoc } from './schema.ts';
 import { filterString } from './tenant-token.ts';
 import type { PageTextStore } from './text-store.ts';

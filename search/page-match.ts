@@ -1,5 +1,5 @@
-import { hasTerm, lowerText, termRanges, type Needle } from './fold.ts';
-import type { QueryTerm } from './normalize.ts';
+import { hasTerm, lowerText, termRanges, type Needle } from './term-match.ts';
+import type { QueryTerm } from './char-pairs.ts';
 import { snippet } from './snippet.ts';
 
 /** Characters either side of a page break that are searched for a term running across it. */
@@ -28,7 +28,7 @@ function has(p: MatchPage, n: Needle): boolean {
 
 /**
  * Which pages of one item hold the query's terms, and the snippet, from the page texts — the
- * same matching as the index (fold.ts).
+ * same matching as the index (term-match.ts).
  * (Meilisearch's `_matchesPosition` could name the pages, but computing it for 20 hits of
  * several pages each cost ~30 ms per query in bench/search.ts.)
  */

@@ -1,11 +1,8 @@
 import type { SearchParams as MeiliSearchParams, SearchResponse } from 'meilisearch';
 import { z } from 'zod';
-import type { MeiliConnection } from '../appliance/meili-connection.ts';
-import { ApplianceError } from '../appliance/errors.ts';
-import { RETENTIONS, type Retention } from '../ingest/item.ts';
-import type { Viewer } from '../security/access.ts';
-import { meiliPost } from './meili-http.ts';
-import { MAX_QUERY_CHARS, MAX_TERMS, parseQuery, type QueryTerm } from './normalize.ts';
+import { type MeiliConnection, ApplianceError, RETENTIONS, type Retention, type Viewer } from '../core/index.ts';
+import { meiliPost } from './meili-query-http.ts';
+import { MAX_QUERY_CHARS, MAX_TERMS, parseQuery, type QueryTerm } from './char-pairs.ts';
 import { FACETS, INDEX_ITEMS, INDEX_PAGES, type FacetName, type ItemDoc, type PageDoc } from './schema.ts';
 import { matchPages, type MatchPage } from './page-match.ts';
 import { PageTextCache } from './page-cache.ts';

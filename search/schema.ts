@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Settings } from 'meilisearch';
-import { ApplianceError } from '../appliance/errors.ts';
-import type { ItemMetadata, PageText, Retention } from '../ingest/item.ts';
-import { classificationRank } from '../security/access.ts';
-import { bigramTokens, gramChars, normalizeText } from './normalize.ts';
+import { ApplianceError, type ItemMetadata, type PageText, type Retention, classificationRank } from '../core/index.ts';
+import { bigramTokens, gramChars, normalizeText } from './char-pairs.ts';
 
 /**
  * Two indexes:

@@ -1,11 +1,8 @@
-import { dataPath } from '../appliance/data-dir.ts';
-import type { MeiliConnection } from '../appliance/meili-connection.ts';
-import type { ItemMetadata, PageText } from '../ingest/item.ts';
-import type { Viewer } from '../security/access.ts';
+import { dataPath, type MeiliConnection, type ItemMetadata, type PageText, type Viewer } from '../core/index.ts';
 import { Indexer, type ConsistencyReport, type ReindexReport, type StoredItem } from './indexer.ts';
 import { QueryService, type FacetSearchParams, type SearchParams, type SearchResult } from './query.ts';
 import { INDEX_ITEMS, INDEX_PAGES } from './schema.ts';
-import { ensureSearchKey, type SearchKey } from './search-key.ts';
+import { ensureSearchKey, type SearchKey } from './tenant-signing-key.ts';
 import { TenantTokens, type TenantToken } from './tenant-token.ts';
 import { PageTextStore } from './text-store.ts';
 

@@ -1,11 +1,11 @@
-import { occurrences } from './fold.ts';
-import { normalizeText, type QueryTerm } from './normalize.ts';
+import { occurrences } from './term-match.ts';
+import { normalizeText, type QueryTerm } from './char-pairs.ts';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** Occurrences of the terms in a text, merged: fold.ts matches as the index does. */
+/** Occurrences of the terms in a text, merged: term-match.ts matches as the index does. */
 function ranges(text: string, terms: QueryTerm[], opts: { first?: boolean } = {}): Array<[number, number]> {
   return occurrences(text, terms.map((t) => t.needle), opts);
 }

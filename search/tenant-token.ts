@@ -1,6 +1,6 @@
 import { generateTenantToken } from 'meilisearch/token';
-import { classificationRank, type Viewer } from '../security/access.ts';
-import type { SearchKey } from './search-key.ts';
+import { classificationRank, type Viewer } from '../core/index.ts';
+import type { SearchKey } from './tenant-signing-key.ts';
 
 /** A string inside a Meilisearch filter: double-quoted, backslash and quote escaped. */
 export function filterString(s: string): string {

@@ -3,9 +3,7 @@ import { closeSync, fdatasync, fstatSync, ftruncateSync, openSync, readdirSync, 
 import { promisify } from 'node:util';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApplianceError } from '../appliance/errors.ts';
-import { fsyncDir } from '../appliance/files.ts';
-import { withFileLock } from './file-lock.ts';
+import { ApplianceError, fsyncDir, withFileLock } from '../core/index.ts';
 import { AUDIT_FILE_RE, GENESIS_HASH, auditFileName, capAuditDetails, capAuditText, recordHash, recordLine, type AuditEntry, type AuditRecord } from './audit-record.ts';
 import { SEALS_FILE, SEAL_KEY_FILE, SEAL_EVERY_RECORDS, SEAL_INTERVAL_MS, defaultVerificationKeyFile, evolveKey, lastSeal, readKeyState, sealHead, startSealing, writeKeyState, type Seal, type SealKeyState } from './audit-seal.ts';
 

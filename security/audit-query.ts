@@ -1,4 +1,4 @@
-import { ApplianceError } from '../appliance/errors.ts';
+import { ApplianceError } from '../core/index.ts';
 import type { AuditRecord } from './audit-record.ts';
 import { exportAudit, exportRange, verifyAudit } from './audit-verify.ts';
 

@@ -81,3 +81,7 @@ export function capAuditDetails(v: unknown, depth = 0): unknown {
   if (Array.isArray(v)) return v.map((x) => capAuditDetails(x, depth + 1));
   return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [capAuditText(k), capAuditDetails(x, depth + 1)]));
 }
+
+/** How a check of the trail found it broken (audit-verify.ts for the chain, audit-seal-verify.ts for the seals). */
+export type AuditBreak = 'unparseable' | 'edited' | 'deleted' | 'reordered' | 'inserted' | 'chain' | 'truncated' | 'head-missing' | 'head-mismatch'
+  | 'seals-missing' | 'seal-unparseable' | 'seal-order' | 'seal-mismatch' | 'seal-beyond-end' | 'seal-forged' | 'seals-truncated' | 'seal-key-unknown' | 'seal-key-missing' | 'seal-key-forged';

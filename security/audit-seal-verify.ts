@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SEALS_FILE, SEAL_INTERVAL_MS, evolveKey, keyIdOf, macMatches, parseSeal, type Seal, type SealKeyState } from './audit-seal.ts';
-import type { AuditBreak } from './audit-verify.ts';
+import type { AuditBreak } from './audit-record.ts';
 
 export interface ParsedSeals {
   seals: Array<{ seal: Seal; line: number }>;

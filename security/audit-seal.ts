@@ -3,8 +3,7 @@ import { closeSync, fdatasync, fstatSync, fsyncSync, ftruncateSync, openSync, wr
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { ApplianceError } from '../appliance/errors.ts';
-import { fsyncDir, writeFileAtomic } from '../appliance/files.ts';
+import { ApplianceError, fsyncDir, writeFileAtomic } from '../core/index.ts';
 import { canonicalJson } from './audit-record.ts';
 
 /**

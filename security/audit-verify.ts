@@ -2,11 +2,11 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { GENESIS_HASH, recordHash, type AuditRecord } from './audit-record.ts';
+import { GENESIS_HASH, recordHash, type AuditRecord, type AuditBreak } from './audit-record.ts';
 import { LOCK_FILE, auditFiles, readHead, type AuditHead } from './audit-log.ts';
 import { SEALS_FILE, readKeyState, type SealKeyState } from './audit-seal.ts';
 import { checkSeals, readSeals, sealSummary, type SealCheck, type SealReport } from './audit-seal-verify.ts';
-import { withFileLock } from './file-lock.ts';
+import { withFileLock } from '../core/index.ts';
 
 interface Snapshot {
   files: string[];
@@ -41,8 +41,7 @@ async function snapshot(dir: string): Promise<Snapshot> {
   }
 }
 
-export type AuditBreak = 'unparseable' | 'edited' | 'deleted' | 'reordered' | 'inserted' | 'chain' | 'truncated' | 'head-missing' | 'head-mismatch'
-  | 'seals-missing' | 'seal-unparseable' | 'seal-order' | 'seal-mismatch' | 'seal-beyond-end' | 'seal-forged' | 'seals-truncated' | 'seal-key-unknown' | 'seal-key-missing' | 'seal-key-forged';
+export type { AuditBreak } from './audit-record.ts';
 
 export interface AuditVerifyOptions {
   /** The auditor's verification key(s) k0: with them every seal is proven, without them only the chain. */

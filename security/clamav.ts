@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
+import { ApplianceError, isApplianceError } from '../core/index.ts';
 import { connectClamd } from './clamd-address.ts';
 import { scannerUnavailable } from './clamd-signatures.ts';
 

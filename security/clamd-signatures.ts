@@ -1,4 +1,4 @@
-import { ApplianceError } from '../appliance/errors.ts';
+import { ApplianceError } from '../core/index.ts';
 import { clamdCommand } from './clamd-address.ts';
 
 /** What clamd says about itself: engine version and the signature database it has loaded. */

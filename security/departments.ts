@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ApplianceError } from '../appliance/errors.ts';
-import { dataPath } from '../appliance/data-dir.ts';
-import { writeFileAtomic } from '../appliance/files.ts';
+import { ApplianceError, dataPath, writeFileAtomic } from '../core/index.ts';
 
 /**
  * 机构代码→名称: the names of the 机构(问题)代码 used in 档号 (BGS → 办公室), kept by the secadmin in

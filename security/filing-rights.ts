@@ -1,6 +1,4 @@
-import type { Classification } from '../appliance/config.ts';
-import { ApplianceError } from '../appliance/errors.ts';
-import { classificationRank } from './access.ts';
+import { type Classification, ApplianceError, classificationRank } from '../core/index.ts';
 
 /**
  * Who files an item (an archivist at the upload or the catalogue editor): the posts they may file

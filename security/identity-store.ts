@@ -3,10 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
-import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
-import { ApplianceError } from '../appliance/errors.ts';
-import { writeFileAtomic } from '../appliance/files.ts';
-import { withFileLock } from './file-lock.ts';
+import { CLASSIFICATIONS, type Classification, ApplianceError, writeFileAtomic, withFileLock } from '../core/index.ts';
 import { ADMIN_ROLES, ROLE_NAMES, ROLES, assertRoleSet, type Role } from './roles.ts';
 
 export interface UserRecord {

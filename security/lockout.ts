@@ -1,4 +1,4 @@
-import { ApplianceError } from '../appliance/errors.ts';
+import { ApplianceError } from '../core/index.ts';
 import { StateFile } from './state-file.ts';
 
 export interface LockoutOptions {

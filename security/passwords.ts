@@ -1,5 +1,5 @@
 import argon2 from 'argon2';
-import { ApplianceError } from '../appliance/errors.ts';
+import { ApplianceError } from '../core/index.ts';
 
 /**
  * argon2id, 64 MiB, 3 passes, 1 lane (RFC 9106's second recommendation with one lane; OWASP's

@@ -1,4 +1,4 @@
-import { ApplianceError } from '../appliance/errors.ts';
+import { ApplianceError } from '../core/index.ts';
 
 export const ROLES = ['staff', 'archivist', 'sysadmin', 'secadmin', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];

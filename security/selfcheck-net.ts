@@ -1,6 +1,6 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathExists } from '../appliance/files.ts';
+import { pathExists } from '../core/index.ts';
 
 /**
  * What the kernel says about routes, interfaces and listening sockets, read from /proc and /sys

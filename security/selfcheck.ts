@@ -1,8 +1,7 @@
 import { constants } from 'node:fs';
 import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseHostPort } from '../appliance/config.ts';
-import { pathExists } from '../appliance/files.ts';
+import { parseHostPort, pathExists } from '../core/index.ts';
 import { readHead } from './audit-log.ts';
 import {
   childPids,

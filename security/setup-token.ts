@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../appliance/files.ts';
+import { writeFileAtomic } from '../core/index.ts';
 import type { IdentityStore } from './identity-store.ts';
 
 /**

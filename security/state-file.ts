@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../appliance/files.ts';
+import { writeFileAtomic } from '../core/index.ts';
 
 /**
  * Small runtime state (sessions, login lockouts) kept in one JSON file of the data dir so that a

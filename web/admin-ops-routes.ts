@@ -1,20 +1,12 @@
 import type Router from '@koa/router';
 import { readFile } from 'node:fs/promises';
-import type { Config } from '../appliance/config.ts';
-import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
+import { type Config, ApplianceError, isApplianceError } from '../core/index.ts';
 import type { ItemStore } from '../ingest/index.ts';
 import type { SearchService } from '../search/index.ts';
-import {
-  clamdSignatures,
-  currentUser,
-  integrityLatestPath,
-  listBackupRecords,
-  requirePermission,
-  roleLabel,
-  runIntegrityCheck,
-  type Auth,
-  type IntegrityReport,
-} from '../security/index.ts';
+import { clamdSignatures, roleLabel } from '../security/index.ts';
+import { currentUser, requirePermission } from './authorize.ts';
+import { integrityLatestPath, runIntegrityCheck, type IntegrityReport, listBackupRecords } from '../custody/index.ts';
+import { type Auth } from './auth.ts';
 
 export interface AdminOpsDeps {
   auth: Auth;

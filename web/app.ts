@@ -1,12 +1,10 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import { randomUUID } from 'node:crypto';
-import { isApplianceError } from '../appliance/errors.ts';
-import type { HealthReport } from '../appliance/health.ts';
-import type { Logger } from '../appliance/log.ts';
+import { isApplianceError, type HealthReport, type Logger, type Classification, type Config } from '../core/index.ts';
 import type { IngestService } from '../ingest/index.ts';
 import type { SearchService } from '../search/index.ts';
-import type { Auth } from '../security/index.ts';
+import type { Auth } from './auth.ts';
 import { ingestRoutes } from './ingest-routes.ts';
 import { itemRoutes } from './item-routes.ts';
 import { itemEditRoutes } from './item-edit-routes.ts';
@@ -19,7 +17,6 @@ import { departmentNamesCache } from '../security/index.ts';
 import { healthRoutes } from './health-routes.ts';
 import { auditSealRoutes } from './audit-seal-routes.ts';
 import { tlsRoutes } from './tls-routes.ts';
-import type { Classification, Config } from '../appliance/config.ts';
 
 export interface WebDeps {
   log: Logger;

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ITEM_ID, type ItemStore } from '../ingest/index.ts';
 import ExcelJS from 'exceljs';
-import type { AuditRecord, AuditSummary, IntegrityReport } from '../security/index.ts';
-import { ITEM_STATUS_ZH, PdfReport, type CjkFontSource } from '../security/index.ts';
+import type { AuditRecord, AuditSummary } from '../security/index.ts';
+import { type IntegrityReport, ITEM_STATUS_ZH } from '../custody/index.ts';
+import { PdfReport, type CjkFontSource } from './report-pdf.ts';
 import { actionLabel, detailsText, outcomeLabel, roleText } from './public/js/audit-labels.js';
 
 /**

@@ -2,8 +2,11 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import QRCode from 'qrcode';
 import { z } from 'zod';
-import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
-import { eraseVerificationKey, parseVerificationKeys, pendingVerificationKey, readJson, requirePermission, verifyAudit, type Auth } from '../security/index.ts';
+import { ApplianceError, isApplianceError } from '../core/index.ts';
+import { eraseVerificationKey, parseVerificationKeys, pendingVerificationKey, verifyAudit } from '../security/index.ts';
+import { readJson } from './http-body.ts';
+import { requirePermission } from './authorize.ts';
+import { type Auth } from './auth.ts';
 
 /**
  * 安全审计员 and the audit seals: take the verification key away once (text and QR code, then a

@@ -1,7 +1,10 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import type { Config } from '../appliance/config.ts';
-import { addRecipient, currentUser, listRecipients, readJson, requirePermission, roleLabel } from '../security/index.ts';
+import type { Config } from '../core/index.ts';
+import { roleLabel } from '../security/index.ts';
+import { addRecipient, listRecipients } from '../custody/index.ts';
+import { currentUser, requirePermission } from './authorize.ts';
+import { readJson } from './http-body.ts';
 
 /**
  * 安全保密管理员 registers the public keys backups are encrypted to (the private keys stay on their

@@ -3,9 +3,12 @@ import type Koa from 'koa';
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
-import type { Config } from '../appliance/config.ts';
-import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
-import { assertBackupTarget, backupScheduleStatus, createBackup, currentUser, listRecipients, localSignerKey, noRecipients, readJson, requirePermission, roleLabel, verifyBackupStructure, type Auth, type BackupProgress } from '../security/index.ts';
+import { type Config, ApplianceError, isApplianceError } from '../core/index.ts';
+import { roleLabel } from '../security/index.ts';
+import { assertBackupTarget, createBackup, noRecipients, type BackupProgress, backupScheduleStatus, listRecipients, localSignerKey, verifyBackupStructure } from '../custody/index.ts';
+import { currentUser, requirePermission } from './authorize.ts';
+import { readJson } from './http-body.ts';
+import { type Auth } from './auth.ts';
 
 /**
  * 系统管理员 runs and verifies backups from the web page. No key is taken or written: a backup is

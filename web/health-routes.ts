@@ -1,8 +1,9 @@
 import type Router from '@koa/router';
 import { timingSafeEqual } from 'node:crypto';
-import { ApplianceError } from '../appliance/errors.ts';
-import type { HealthReport } from '../appliance/health.ts';
-import { currentUser, publicRoute, requireSession, type Auth, type Permission } from '../security/index.ts';
+import { ApplianceError, type HealthReport } from '../core/index.ts';
+import { type Permission } from '../security/index.ts';
+import { currentUser, publicRoute, requireSession } from './authorize.ts';
+import { type Auth } from './auth.ts';
 
 /** Header the console (`archive status`) sends with the token the server wrote to run/console-token (0600). */
 export const CONSOLE_TOKEN_HEADER = 'x-archive-console';

@@ -1,2 +1,4 @@
 // web/: the koa application: routes, pages, client scripts and styles (all served locally).
-export { createWebApp, type WebDeps } from './app.ts';
+export { createWebApp } from './app.ts';
+export { auditCsv, auditJsonl, auditRows, auditXlsxStream, itemRefReader } from './audit-documents.ts';
+export { createAuth } from './auth.ts';

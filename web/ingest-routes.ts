@@ -6,11 +6,10 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
-import { ApplianceError } from '../appliance/errors.ts';
-import { csvTemplate, CSV_TEMPLATE_NAME, jobProgress, MAX_FILE_BYTES, type IngestService, type Job, type JobItem } from '../ingest/index.ts';
-import { safeFileName } from '../ingest/safe-name.ts';
-import { canSee, currentUser, currentViewer, requirePermission, type Auth } from '../security/index.ts';
+import { CLASSIFICATIONS, type Classification, ApplianceError, canSee } from '../core/index.ts';
+import { csvTemplate, CSV_TEMPLATE_NAME, jobProgress, MAX_FILE_BYTES, type IngestService, type Job, type JobItem, safeFileName } from '../ingest/index.ts';
+import { currentUser, currentViewer, requirePermission } from './authorize.ts';
+import { type Auth } from './auth.ts';
 import type Koa from 'koa';
 import { itemVisible, jobVisible, jobWho, viewItem, viewJob, visibleProgress, type ItemLookup, type JobView, type VisibilityCache } from './job-view.ts';
 

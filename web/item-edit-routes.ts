@@ -1,10 +1,12 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { CLASSIFICATIONS, type Classification } from '../appliance/config.ts';
-import { ApplianceError } from '../appliance/errors.ts';
-import type { ItemMetadata, ItemMetadataPatch, ItemStore } from '../ingest/index.ts';
+import { CLASSIFICATIONS, type Classification, ApplianceError, canSee, classificationRank, type ItemMetadata } from '../core/index.ts';
+import type { ItemMetadataPatch, ItemStore } from '../ingest/index.ts';
 import type { SearchService } from '../search/index.ts';
-import { assertMayFile, canSee, classificationRank, currentUser, currentViewer, readJson, requirePermission, type Auth } from '../security/index.ts';
+import { assertMayFile } from '../security/index.ts';
+import { currentUser, currentViewer, requirePermission } from './authorize.ts';
+import { readJson } from './http-body.ts';
+import { type Auth } from './auth.ts';
 
 const optionalText = (max: number) => z.union([z.string().trim().max(max), z.null()]).optional();
 

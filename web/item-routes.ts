@@ -1,10 +1,11 @@
 import type Router from '@koa/router';
 import type Koa from 'koa';
 import { createReadStream } from 'node:fs';
-import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
-import { RETENTIONS, type ItemMetadata, type ItemStore, type Retention } from '../ingest/index.ts';
+import { ApplianceError, isApplianceError, canSee, RETENTIONS, type ItemMetadata, type Retention } from '../core/index.ts';
+import { type ItemStore } from '../ingest/index.ts';
 import { SORTS, type SearchService, type SearchSort } from '../search/index.ts';
-import { canSee, currentViewer, requirePermission, type Auth } from '../security/index.ts';
+import { currentViewer, requirePermission } from './authorize.ts';
+import { type Auth } from './auth.ts';
 
 /** One answer for "does not exist" and "not yours": a refusal must not reveal that an item exists. */
 const notFound = () => new ApplianceError('ITEM_NOT_FOUND', '条目不存在或您无权查阅。', 'no such item (or not visible)', { status: 404 });

@@ -1,6 +1,8 @@
 import { basename, sep } from 'node:path';
-import { ADMIN_ROLES, canSee, type AuthContext, type Viewer } from '../security/index.ts';
-import { itemPages, jobProgress, type ItemMetadata, type Job, type JobItem, type JobProgress } from '../ingest/index.ts';
+import { ADMIN_ROLES } from '../security/index.ts';
+import { canSee, type Viewer, type ItemMetadata } from '../core/index.ts';
+import { type AuthContext } from './authorize.ts';
+import { itemPages, jobProgress, type Job, type JobItem, type JobProgress } from '../ingest/index.ts';
 
 /**
  * What one person may learn of an ingest job (issue 17): the jobs they submitted through the web

@@ -3,27 +3,14 @@ import type Koa from 'koa';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import type { Config } from '../appliance/config.ts';
-import { ApplianceError, isApplianceError } from '../appliance/errors.ts';
+import { type Config, ApplianceError, isApplianceError } from '../core/index.ts';
 import type { ItemStore } from '../ingest/index.ts';
-import {
-  auditFilterFrom,
-  auditPage,
-  auditRecords,
-  currentUser,
-  departmentNamesBody,
-  integrityLatestPath,
-  readDepartmentNames,
-  readJson,
-  requirePermission,
-  summarizeAudit,
-  writeDepartmentNames,
-  type AuditFilter,
-  type AuditRecord,
-  type Auth,
-  type CjkFontSource,
-  type IntegrityReport,
-} from '../security/index.ts';
+import { auditFilterFrom, auditPage, auditRecords, departmentNamesBody, readDepartmentNames, summarizeAudit, writeDepartmentNames, type AuditFilter, type AuditRecord } from '../security/index.ts';
+import { currentUser, requirePermission } from './authorize.ts';
+import { integrityLatestPath, type IntegrityReport } from '../custody/index.ts';
+import { readJson } from './http-body.ts';
+import { type Auth } from './auth.ts';
+import { type CjkFontSource } from './report-pdf.ts';
 import { auditCsv, auditJsonl, auditRows, auditSummaryPdf, auditXlsxStream, firstN, integrityReportPdf, itemIdsOf, itemRefReader, type ItemRef } from './audit-documents.ts';
 import { actionLabel, detailPairs, outcomeLabel, roleText } from './public/js/audit-labels.js';
 

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve, sep } from 'node:path';
-import { publicRoute } from '../security/index.ts';
+import { publicRoute } from './authorize.ts';
 
 /** The browser client: plain ES modules, styles and the page shell, served as they are on disk. */
 export const PUBLIC_DIR = resolve(import.meta.dirname, 'public');

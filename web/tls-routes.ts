@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
-import { ApplianceError } from '../appliance/errors.ts';
-import { publicRoute } from '../security/index.ts';
+import { ApplianceError } from '../core/index.ts';
+import { publicRoute } from './authorize.ts';
 
 /**
  * GET /ca.crt: the appliance CA's certificate, for staff to install once so the browser trusts

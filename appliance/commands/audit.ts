@@ -4,9 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
-import { ApplianceError } from '../errors.ts';
+import { ApplianceError } from '../../core/index.ts';
 import { auditRecords, consoleActor, exportAudit, exportRange, openSecurity, parseVerificationKeys, verifyAudit, type AuditRecord } from '../../security/index.ts';
-import { auditCsv, auditJsonl, auditRows, auditXlsxStream, itemRefReader } from '../../web/audit-documents.ts';
+import { auditCsv, auditJsonl, auditRows, auditXlsxStream, itemRefReader } from '../../web/index.ts';
 
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('审计日志 the audit trail');

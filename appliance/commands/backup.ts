@@ -2,10 +2,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
-import { loadConfig } from '../config.ts';
+import { loadConfig, ApplianceError } from '../../core/index.ts';
 import { reindexDataDir } from '../console-services.ts';
-import { ApplianceError } from '../errors.ts';
-import { addRecipient, assertPassphrase, consoleActor, createBackup, generateIdentity, listBackupRecords, listRecipients, loadOrCreateSigningKey, localSignerKey, openIdentity, restoreBackup, signerRaw, verifyBackup, verifyBackupStructure, type BackupOpenKey, type BackupProgress } from '../../security/index.ts';
+import { consoleActor } from '../../security/index.ts';
+import { addRecipient, assertPassphrase, generateIdentity, listRecipients, loadOrCreateSigningKey, localSignerKey, openIdentity, signerRaw, createBackup, type BackupProgress, listBackupRecords, restoreBackup, verifyBackup, verifyBackupStructure, type BackupOpenKey } from '../../custody/index.ts';
 
 interface PassOptions {
   passphraseFile?: string;

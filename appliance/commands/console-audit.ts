@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ApplianceError } from '../errors.ts';
+import { ApplianceError } from '../../core/index.ts';
 import { consoleActor, type AuditLog } from '../../security/index.ts';
 
 /** Run a console change so it leaves exactly one audit record (actor `console`), success or failure. */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action, globalOptions } from '../cli-common.ts';
 import { startDemo, DEFAULT_SAMPLES_DIR } from '../demo.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../../core/index.ts';
 import { underNpm, watchParent } from '../parent-watch.ts';
 
 export function registerDemo(program: Command): void {

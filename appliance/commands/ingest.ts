@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { action, configFor, EXIT, globalOptions } from '../cli-common.ts';
-import { CLASSIFICATIONS, type Classification } from '../config.ts';
+import { CLASSIFICATIONS, type Classification, ApplianceError, createLogger, runningAppliance } from '../../core/index.ts';
 import { consoleServices } from '../console-services.ts';
-import { ApplianceError } from '../errors.ts';
-import { createLogger } from '../log.ts';
-import { runningAppliance } from '../run-lock.ts';
 import { createIngestService, JobStore, jobProgress, submitPaths, type Job } from '../../ingest/index.ts';
 import { createSearchService } from '../../search/index.ts';
 import { consoleActor, openSecurity } from '../../security/index.ts';

@@ -2,8 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createOcrPool, ocrDocument, openInputs } from '../../ingest/index.ts';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
-import { ApplianceError } from '../errors.ts';
-import { writeFileAtomic } from '../files.ts';
+import { ApplianceError, writeFileAtomic } from '../../core/index.ts';
 
 interface OcrOptions {
   output: string;

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { action, configFor, globalOptions } from '../cli-common.ts';
-import type { Config } from '../config.ts';
-import { ApplianceError } from '../errors.ts';
+import { type Config, ApplianceError, type Viewer } from '../../core/index.ts';
 import { consoleServices } from '../console-services.ts';
-import { can, openSecurity, type Viewer } from '../../security/index.ts';
+import { can, openSecurity } from '../../security/index.ts';
 import { createSearchService } from '../../search/index.ts';
 import { consoleAudited } from './console-audit.ts';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
-import { runningAppliance } from '../run-lock.ts';
+import { runningAppliance } from '../../core/index.ts';
 import { runSelfcheck } from '../selfcheck-run.ts';
 import { effectiveClamdAddress } from '../clamd-supervisor.ts';
 import { consoleActor, openSecurity } from '../../security/index.ts';

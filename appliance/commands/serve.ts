@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { action, configFor } from '../cli-common.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../../core/index.ts';
 import { startAppliance } from '../server.ts';
 import { underNpm, watchParent } from '../parent-watch.ts';
 

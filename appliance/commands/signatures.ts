@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
-import { ApplianceError } from '../errors.ts';
-import { clamdHealth, consoleActor, importSignatures, openSecurity } from '../../security/index.ts';
+import { ApplianceError } from '../../core/index.ts';
+import { clamdHealth, consoleActor, openSecurity } from '../../security/index.ts';
+import { importSignatures } from '../../custody/index.ts';
 import { effectiveClamdAddress } from '../clamd-supervisor.ts';
 
 /** The age limit: --max-age-days, else the configured signatureMaxAgeDays. */

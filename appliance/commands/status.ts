@@ -2,10 +2,8 @@ import type { Command } from 'commander';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
 import { readFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
-import type { Config } from '../config.ts';
-import type { HealthReport } from '../health.ts';
+import { type Config, type HealthReport, runningAppliance } from '../../core/index.ts';
 import { applianceCaPath } from '../tls.ts';
-import { runningAppliance } from '../run-lock.ts';
 import { readConsoleToken } from '../console-token.ts';
 
 const LABEL: Record<string, string> = { ok: '正常', degraded: '降级', down: '故障' };

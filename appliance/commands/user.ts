@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { action, configFor, globalOptions } from '../cli-common.ts';
-import type { Classification } from '../config.ts';
-import { ApplianceError } from '../errors.ts';
-import { argon2Hasher, openSecurity, parseRole, passwordProblems, ROLE_NAMES } from '../../security/index.ts';
-import { SetupToken } from '../../security/setup-token.ts';
+import { type Classification, ApplianceError } from '../../core/index.ts';
+import { argon2Hasher, openSecurity, parseRole, passwordProblems, ROLE_NAMES, SetupToken } from '../../security/index.ts';
 import { consoleAudited, list, readPassword } from './console-audit.ts';
 
 /**

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
 import { consoleServices } from '../console-services.ts';
-import { ApplianceError } from '../errors.ts';
-import { consoleActor, runIntegrityCheck, type IntegrityReport } from '../../security/index.ts';
+import { ApplianceError } from '../../core/index.ts';
+import { consoleActor } from '../../security/index.ts';
+import { runIntegrityCheck, type IntegrityReport } from '../../custody/index.ts';
 import { createSearchService } from '../../search/index.ts';
 
 const STATUS_ZH: Record<string, string> = { changed: '被改动', missing: '缺失', untracked: '多出文件', unusable: '不可用', unsafe: '不安全', ok: '完好' };

@@ -3,7 +3,7 @@
  * Chinese text (，→ , ：→ : （→ ( ), and sometimes full-width letters and digits for half-width
  * ones. The stored text, the snippets and the PDF's text layer should read as the page does, so
  * each character is mapped on its own (one character in, one out: boxes stay with their
- * characters); folding for search happens only in the index (search/normalize.ts).
+ * characters); folding for search happens only in the index (search/char-pairs.ts).
  */
 
 /** Han characters and wide punctuation: beside one of these, ASCII punctuation was printed wide. */

@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { promisify } from 'node:util';
 import { PDFArray, PDFDict, PDFDocument, PDFName, PDFNumber, PDFRawStream, type PDFPage } from 'pdf-lib';
 import sharp, { type Metadata } from 'sharp';
-import { ApplianceError } from '../../appliance/errors.ts';
+import { ApplianceError } from '../../core/index.ts';
 
 const run = promisify(execFile);
 

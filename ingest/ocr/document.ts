@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { ApplianceError } from '../../appliance/errors.ts';
-import { inLanes } from '../../appliance/lanes.ts';
-import type { PageText } from '../item.ts';
+import { ApplianceError, inLanes, type PageText } from '../../core/index.ts';
 import { buildSearchablePdf, type PageImage, type PdfPageInput } from '../pdf/searchable-pdf.ts';
 import { DEFAULT_LIMITS, openInputs, type DecodeLimits, type PageSource, type Pixels } from './decode.ts';
 import { pdfPageText, renderPdfPageJpeg } from './pdf-text.ts';

@@ -1,7 +1,7 @@
 import { mkdirSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ApplianceError } from '../../appliance/errors.ts';
-import { traineddataPath } from '../ocr-data.ts';
+import { ApplianceError } from '../../core/index.ts';
+import { traineddataPath } from './lang-data.ts';
 
 /**
  * tesseract.js takes one `langPath` folder for all languages, while each language ships in its own

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
-import type { PageText } from '../item.ts';
+import type { PageText } from '../../core/index.ts';
 import { inkOf, placeLine, unitsOf } from './char-boxes.ts';
-import { isWide } from './normalise-text.ts';
+import { isWide } from './tidy-text.ts';
 
 /**
  * A PDF's own text gives word boxes in font units (em-high, a run of Chinese as one word): laid

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Box, OcrLine, OcrSymbol, PageText } from '../item.ts';
-import { isWide, normaliseLine } from './normalise-text.ts';
+import type { Box, OcrLine, OcrSymbol, PageText } from '../../core/index.ts';
+import { isWide, normaliseLine } from './tidy-text.ts';
 
 const run = promisify(execFile);
 

@@ -1,8 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Tesseract from 'tesseract.js';
-import { ApplianceError } from '../../appliance/errors.ts';
-import { log } from '../../appliance/log.ts';
+import { ApplianceError, log } from '../../core/index.ts';
 import { ensureLangDir } from './lang-dir.ts';
 
 /** The part of tesseract.js's result this engine reads (blocks: block → paragraph → line → word → symbol). */

@@ -1,9 +1,9 @@
 import sharp from 'sharp';
-import type { Box, OcrLine, OcrSymbol, OcrWord, PageText } from '../item.ts';
+import type { Box, OcrLine, OcrSymbol, OcrWord, PageText } from '../../core/index.ts';
 import type { PageSource, Pixels } from './decode.ts';
 import { asPrintedChars } from './as-printed.ts';
 import { inkOf, placeLine, unitsOf, type Ink } from './char-boxes.ts';
-import { isWide, normaliseLine } from './normalise-text.ts';
+import { isWide, normaliseLine } from './tidy-text.ts';
 import { measureLayout, toPgm, turnImage, type Turn } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
 

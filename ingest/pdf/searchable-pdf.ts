@@ -1,6 +1,6 @@
 import { PDFDocument, PDFName, PDFRawStream, degrees, type PDFPage, type PDFRef } from 'pdf-lib';
-import type { Box, OcrLine, OcrWord, PageText } from '../item.ts';
-import { needsSpace } from '../ocr/normalise-text.ts';
+import type { Box, OcrLine, OcrWord, PageText } from '../../core/index.ts';
+import { needsSpace } from '../ocr/tidy-text.ts';
 import { ASCENT, DESCENT, embedGlyphlessFont } from './glyphless-font.ts';
 import { sanitisePdf } from './sanitise.ts';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { appendFile, lstat, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256File } from '../../appliance/files.ts';
+import { sha256File } from '../../core/files.ts';
 import { verifyAudit } from '../../security/index.ts';
 import { CLI, cleanup, tempDir } from '../support/appliance.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';

@@ -2,12 +2,13 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path';
 import type Router from '@koa/router';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../appliance/config.ts';
-import { healthReport } from '../../appliance/health.ts';
-import { createLogger } from '../../appliance/log.ts';
+import { loadConfig } from '../../core/config.ts';
+import { healthReport } from '../../core/health.ts';
+import { createLogger } from '../../core/log.ts';
 import { createIngestService, ItemStore, JobStore } from '../../ingest/index.ts';
 import { createSearchService } from '../../search/index.ts';
-import { createAuth, openSecurity, verifyAudit } from '../../security/index.ts';
+import { openSecurity, verifyAudit } from '../../security/index.ts';
+import { createAuth } from '../../web/auth.ts';
 import { createWebApp } from '../../web/index.ts';
 import { ROOT, SHARED, cleanup, runCli as runCliWith, tempDir } from '../support/appliance.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';
@@ -90,7 +91,7 @@ describe('classification ceiling (内部 appliance, real clamd and Meilisearch)'
     expect(routes).toContain('POST /api/ingest/upload');
     for (const r of routes) expect(r).not.toMatch(/ceiling|config/i);
 
-    // The ceiling is read from the config file or environment at start; only appliance/config.ts sets it.
+    // The ceiling is read from the config file or environment at start; only core/config.ts sets it.
     const sources: string[] = [];
     const walk = async (dir: string): Promise<void> => {
       for (const e of await readdir(dir, { withFileTypes: true })) {
@@ -98,13 +99,13 @@ describe('classification ceiling (内部 appliance, real clamd and Meilisearch)'
         else if (e.name.endsWith('.ts')) sources.push(join(dir, e.name));
       }
     };
-    for (const d of ['web', 'security', 'ingest', 'search', 'appliance']) await walk(join(ROOT, d));
+    for (const d of ['core', 'ingest', 'search', 'security', 'custody', 'web', 'appliance']) await walk(join(ROOT, d));
     const writers: string[] = [];
     for (const f of sources) {
       const text = await readFile(f, 'utf8');
       if (/\bclassificationCeiling\s*=(?![=>])|\[['"]classificationCeiling['"]\]\s*=(?![=>])/.test(text)) writers.push(relative(ROOT, f));
     }
-    expect(writers).toEqual(['appliance/config.ts']);
+    expect(writers).toEqual(['core/config.ts']);
     await ingest.stop();
   });
 });

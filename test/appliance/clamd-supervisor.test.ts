@@ -2,8 +2,8 @@ import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NO_SIGNATURES_ZH, ClamdSupervisor, ownClamdSocket } from '../../appliance/clamd-supervisor.ts';
-import { loadConfig } from '../../appliance/config.ts';
-import { createLogger } from '../../appliance/log.ts';
+import { loadConfig } from '../../core/config.ts';
+import { createLogger } from '../../core/log.ts';
 import { scanFile } from '../../security/index.ts';
 import { cleanup, consoleHealth, pidAlive, startServe, tempDir, waitFor, type ServeHandle } from '../support/appliance.ts';
 import { CLAMAV_FIXTURES, eicarBytes, startTestClamd } from '../support/clamd.ts';

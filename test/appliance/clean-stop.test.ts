@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freeLoopbackPort } from '../../appliance/meilisearch.ts';
+import { freeLoopbackPort } from '../../appliance/meili-supervisor.ts';
 import { cleanup, pidAlive, ROOT, tempDir, waitFor } from '../support/appliance.ts';
 
 /** Every process whose command line names `needle` (the data dir), from /proc: inspect, never guess. */

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../appliance/config.ts';
+import { loadConfig } from '../../core/config.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 
 describe('configuration', () => {

@@ -1,8 +1,8 @@
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { diskHealth } from '../../appliance/disk.ts';
-import { ApplianceError } from '../../appliance/errors.ts';
-import { healthReport } from '../../appliance/health.ts';
+import { diskHealth } from '../../core/disk.ts';
+import { ApplianceError } from '../../core/errors.ts';
+import { healthReport } from '../../core/health.ts';
 import { ocrDataStatus } from '../../ingest/index.ts';
 
 /** The operators read Chinese: every health reason is Chinese, technical tokens kept. */

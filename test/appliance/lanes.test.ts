@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inLanes } from '../../appliance/lanes.ts';
+import { inLanes } from '../../core/concurrency.ts';
 
 const tick = () => new Promise((r) => setTimeout(r, 2));
 

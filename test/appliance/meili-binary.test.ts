@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { copyFile, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, PINNED_MEILI_SHA256 } from '../../appliance/config.ts';
+import { loadConfig, PINNED_MEILI_SHA256 } from '../../core/config.ts';
 import { meiliBinarySource, preparedMeiliBinary } from '../../appliance/meili-binary.ts';
-import { meiliArgs, meiliEnv, meiliPaths } from '../../appliance/meilisearch.ts';
-import { sha256File } from '../../appliance/files.ts';
+import { meiliArgs, meiliEnv, meiliPaths } from '../../appliance/meili-supervisor.ts';
+import { sha256File } from '../../core/files.ts';
 import { CLI, cleanup, tempDir } from '../support/appliance.ts';
 
 describe('meilisearch binary and command line', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { meiliLineLevel, plainLine } from '../../appliance/meilisearch.ts';
+import { meiliLineLevel, plainLine } from '../../appliance/meili-supervisor.ts';
 
 /** Lines as Meilisearch 1.21 writes them (coloured for a terminal). */
 const traced = (level: string, text: string) => `\x1b[2m2026-11-24T10:38:10.355287Z\x1b[0m \x1b[33m ${level}\x1b[0m \x1b[2mtracing_actix_web::middleware\x1b[0m\x1b[2m:\x1b[0m ${text}`;

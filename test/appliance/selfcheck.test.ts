@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDataDir } from '../../appliance/data-dir.ts';
+import { ensureDataDir } from '../../core/data-dir.ts';
 import { selfcheckHealth } from '../../appliance/selfcheck-run.ts';
 import { readRoutes } from '../../security/selfcheck-net.ts';
-import { selfcheck, type ProbeHealth, type SelfcheckInputs, type SelfcheckReport } from '../../security/index.ts';
+import { selfcheck, type SelfcheckInputs, type SelfcheckReport } from '../../security/index.ts';
+import { type ProbeHealth } from '../../security/selfcheck.ts';
 import { CLI, cleanup, tempDir } from '../support/appliance.ts';
 
 /**

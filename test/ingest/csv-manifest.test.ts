@@ -2,8 +2,9 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApplianceError } from '../../appliance/errors.ts';
-import { parseCsvManifest, parseDate, parseRetention, readCsvManifest, requireValidCsv, checkRelativePath, csvTemplate, CSV_COLUMNS } from '../../ingest/index.ts';
+import { ApplianceError } from '../../core/errors.ts';
+import { csvTemplate } from '../../ingest/index.ts';
+import { parseCsvManifest, parseDate, parseRetention, readCsvManifest, requireValidCsv, checkRelativePath, CSV_COLUMNS } from '../../ingest/csv-manifest.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 
 const HEADER = '文件,档号,题名,文号,责任者,日期,保管期限,密级,岗位';

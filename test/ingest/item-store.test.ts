@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApplianceError } from '../../appliance/errors.ts';
+import { ApplianceError } from '../../core/errors.ts';
 import { ItemStore, MANIFEST_NAME, parseManifest } from '../../ingest/index.ts';
 import { cleanup, ROOT, tempDir } from '../support/appliance.ts';
 import { stageItem } from '../support/staged-item.ts';
@@ -98,7 +98,7 @@ describe('item store', () => {
 
   it('refuses a bad staged item and changes nothing', async () => {
     const before = store.count;
-    const cases: Array<[string, (s: { dir: string; meta: import('../../ingest/item.ts').ItemMetadata }) => Promise<void>, string]> = [
+    const cases: Array<[string, (s: { dir: string; meta: import('../../core/item.ts').ItemMetadata }) => Promise<void>, string]> = [
       ['extra file', (s) => writeFile(join(s.dir, 'notes.txt'), 'x'), 'ITEM_LAYOUT_INVALID'],
       ['missing page', (s) => unlink(join(s.dir, 'pages/0002.jpg')), 'ITEM_LAYOUT_INVALID'],
       ['symlink', (s) => symlink('/etc/passwd', join(s.dir, 'original', 'link.tif')), 'ITEM_LAYOUT_INVALID'],

@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cer, createOcrPool, ocrDocument, type OcrDocumentResult, type OcrPool, type PageText } from '../../ingest/index.ts';
+import { createOcrPool, ocrDocument } from '../../ingest/index.ts';
+import { cer } from '../../ingest/ocr/cer.ts';
+import { type OcrDocumentResult } from '../../ingest/ocr/document.ts';
+import { type OcrPool } from '../../ingest/ocr/pool.ts';
+import { type PageText } from '../../core/index.ts';
 import { SHARED, tempDir } from '../support/appliance.ts';
 
 const run = promisify(execFile);

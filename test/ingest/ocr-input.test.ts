@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { PDFDocument } from 'pdf-lib';
 import { crc32, deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { isApplianceError } from '../../appliance/errors.ts';
-import { cer, normaliseText, openInputs } from '../../ingest/index.ts';
+import { isApplianceError } from '../../core/errors.ts';
+import { openInputs } from '../../ingest/index.ts';
+import { cer } from '../../ingest/ocr/cer.ts';
+import { normaliseText } from '../../ingest/ocr/tidy-text.ts';
 import { sensibleDpi } from '../../ingest/ocr/decode.ts';
 import { turnGeometry, turnImage } from '../../ingest/ocr/orient.ts';
 import { tidyChinese } from '../../ingest/ocr/recognise.ts';
-import type { OcrWord } from '../../ingest/item.ts';
+import type { OcrWord } from '../../core/item.ts';
 import { SHARED, tempDir } from '../support/appliance.ts';
 
 const ITEMS = join(SHARED, 'samples/items');

@@ -6,7 +6,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cer } from '../../ingest/index.ts';
+import { cer } from '../../ingest/ocr/cer.ts';
 import { CLI, ROOT, SHARED, tempDir } from '../support/appliance.ts';
 
 const run = promisify(execFile);

@@ -1,10 +1,10 @@
 import { readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApplianceError } from '../../appliance/errors.ts';
+import { ApplianceError } from '../../core/errors.ts';
 import { createSearchService, type SearchService, type StoredItem } from '../../search/index.ts';
-import { adminClient, runTask } from '../../search/meili.ts';
-import type { Viewer } from '../../security/access.ts';
+import { adminClient, runTask } from '../../search/meili-admin.ts';
+import type { Viewer } from '../../core/access.ts';
 import { loadGroundTruth, startMeili, type MeiliHandle } from './support.ts';
 
 const viewer: Viewer = { posts: ['ZH'], clearance: '内部' };

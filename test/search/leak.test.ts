@@ -1,11 +1,11 @@
 import { stat, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Classification } from '../../appliance/config.ts';
+import type { Classification } from '../../core/config.ts';
 import { createSearchService, type SearchService } from '../../search/index.ts';
-import { gramChars, normalizeText } from '../../search/normalize.ts';
-import { searchKeyPath } from '../../search/search-key.ts';
+import { gramChars, normalizeText } from '../../search/char-pairs.ts';
+import { searchKeyPath } from '../../search/tenant-signing-key.ts';
 import { displayText } from '../../search/snippet.ts';
-import { canSee, type Viewer } from '../../security/access.ts';
+import { canSee, type Viewer } from '../../core/access.ts';
 import { loadGroundTruth, startMeili, type GtItem, type MeiliHandle } from './support.ts';
 
 // Two posts (one with a quote in its code, to prove the filter escapes it) and two clearances.

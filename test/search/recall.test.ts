@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSearchService, type SearchService } from '../../search/index.ts';
-import { gramChars } from '../../search/normalize.ts';
-import { adminClient, runTask } from '../../search/meili.ts';
-import type { Viewer } from '../../security/access.ts';
+import { gramChars } from '../../search/char-pairs.ts';
+import { adminClient, runTask } from '../../search/meili-admin.ts';
+import type { Viewer } from '../../core/access.ts';
 import { loadGroundTruth, rng, startMeili, type GtItem, type MeiliHandle } from './support.ts';
 
 // Recall on the samples' ground truth: every string that occurs in an item finds it, strings that

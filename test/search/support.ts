@@ -1,11 +1,11 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { loadConfig, type Classification } from '../../appliance/config.ts';
-import { MeiliSupervisor } from '../../appliance/meilisearch.ts';
-import type { MeiliConnection } from '../../appliance/meili-connection.ts';
-import { ensureDataDir } from '../../appliance/data-dir.ts';
-import type { ItemMetadata, PageText, Retention } from '../../ingest/item.ts';
+import { loadConfig, type Classification } from '../../core/config.ts';
+import { MeiliSupervisor } from '../../appliance/meili-supervisor.ts';
+import type { MeiliConnection } from '../../core/meili-connection.ts';
+import { ensureDataDir } from '../../core/data-dir.ts';
+import type { ItemMetadata, PageText, Retention } from '../../core/item.ts';
 import type { StoredItem } from '../../search/index.ts';
 import { SHARED, cleanup, tempDir } from '../support/appliance.ts';
 

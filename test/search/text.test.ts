@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, utimesSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bigramTokens, gramChars, normalizeText, parseQuery } from '../../search/normalize.ts';
+import { bigramTokens, gramChars, normalizeText, parseQuery } from '../../search/char-pairs.ts';
 import { matchPages } from '../../search/page-match.ts';
-import { needleOf, occurrences } from '../../search/fold.ts';
+import { needleOf, occurrences } from '../../search/term-match.ts';
 import { highlight, snippet } from '../../search/snippet.ts';
 import { accessFilter, filterString } from '../../search/tenant-token.ts';
 import { PageTextStore } from '../../search/text-store.ts';

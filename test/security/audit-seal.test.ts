@@ -256,7 +256,7 @@ describe('forward-secure sealing of the audit trail', () => {
   });
 
   it('a backup never carries the sealing key or the waiting verification key', async () => {
-    const { collectSources } = await import('../../security/backup-source.ts');
+    const { collectSources } = await import('../../custody/backup-source.ts');
     const d = await copy();
     await writeFile(join(d, 'config', 'users.json'), '{}');
     const paths = (await collectSources(d)).sources.map((x) => x.path);

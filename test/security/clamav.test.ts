@@ -3,8 +3,10 @@ import { writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApplianceError } from '../../appliance/errors.ts';
-import { assertScannerReady, clamdHealth, clamdSignatures, isRetryableScanError, parseClamdVersion, parseInstreamReply, scanFile, scanStream } from '../../security/index.ts';
+import { ApplianceError } from '../../core/errors.ts';
+import { clamdHealth, clamdSignatures, isRetryableScanError, scanFile, scanStream } from '../../security/index.ts';
+import { assertScannerReady, parseClamdVersion } from '../../security/clamd-signatures.ts';
+import { parseInstreamReply } from '../../security/clamav.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 import { eicarBytes, startTestClamd, type TestClamd } from '../support/clamd.ts';
 

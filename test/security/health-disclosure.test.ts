@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { healthReport } from '../../appliance/health.ts';
+import { healthReport } from '../../core/health.ts';
 import type { Role } from '../../security/index.ts';
 import { startTestApp, type Client, type TestApp } from './support.ts';
 

@@ -5,7 +5,7 @@ import { PDFDocument, PDFName, PDFString, StandardFonts, type PDFRef } from 'pdf
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ItemStore } from '../../ingest/index.ts';
 import { buildSearchablePdf } from '../../ingest/pdf/searchable-pdf.ts';
-import type { PageText } from '../../ingest/item.ts';
+import type { PageText } from '../../core/item.ts';
 import { cleanup, runCli, tempDir } from '../support/appliance.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_ROLES, PERMISSIONS, ROLES, ROLE_PERMISSIONS, can, parseRole, type Role } from '../../security/index.ts';
+import { ADMIN_ROLES, can, parseRole, type Role } from '../../security/index.ts';
+import { PERMISSIONS, ROLES, ROLE_PERMISSIONS } from '../../security/roles.ts';
 import { startTestApp, type Client, type TestApp } from './support.ts';
 
 describe('role → permission table', () => {

@@ -2,7 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publicRoute, requirePermission } from '../../security/index.ts';
+import { publicRoute, requirePermission } from '../../web/authorize.ts';
 import { GOOD_PASSWORD, startTestApp, type TestApp } from './support.ts';
 
 describe('login, sessions, CSRF, lockout', () => {

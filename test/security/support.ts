@@ -1,10 +1,11 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { healthReport, type HealthReport } from '../../appliance/health.ts';
-import { createLogger } from '../../appliance/log.ts';
+import { healthReport, type HealthReport } from '../../core/health.ts';
+import { createLogger } from '../../core/log.ts';
 import { createWebApp } from '../../web/index.ts';
-import { argon2Hasher, createAuth, openSecurity, type Auth, type PasswordHasher, type Role } from '../../security/index.ts';
-import type { SecurityStores } from '../../security/stores.ts';
+import { argon2Hasher, openSecurity, type PasswordHasher, type Role } from '../../security/index.ts';
+import { createAuth, type Auth } from '../../web/auth.ts';
+import type { SecurityStores } from '../../security/open-security.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 
 export const GOOD_PASSWORD = 'Archive#2026-ok';

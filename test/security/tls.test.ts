@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { defaultConfig } from '../../appliance/config.ts';
+import { defaultConfig } from '../../core/config.ts';
 import { isLoopbackHost, loadOrIssueTls } from '../../appliance/tls.ts';
 import { CLI, cleanup, tempDir } from '../support/appliance.ts';
 import { startTestApp, type TestApp } from './support.ts';

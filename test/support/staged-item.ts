@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ItemMetadata, PageText } from '../../ingest/item.ts';
+import type { ItemMetadata, PageText } from '../../core/item.ts';
 import { newItemId } from '../../ingest/intake.ts';
 
 export interface StageOptions {

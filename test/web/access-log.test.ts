@@ -1,8 +1,9 @@
 import { request, type Server } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { healthReport } from '../../appliance/health.ts';
-import { createAuth, openSecurity } from '../../security/index.ts';
+import { healthReport } from '../../core/health.ts';
+import { openSecurity } from '../../security/index.ts';
+import { createAuth } from '../../web/auth.ts';
 import { createWebApp } from '../../web/index.ts';
 import { Client } from '../security/support.ts';
 import { cleanup, tempDir, waitFor } from '../support/appliance.ts';

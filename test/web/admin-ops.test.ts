@@ -2,15 +2,18 @@ import type { Server } from 'node:http';
 import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../appliance/config.ts';
-import { healthReport } from '../../appliance/health.ts';
-import { createLogger } from '../../appliance/log.ts';
-import { addRecipient, argon2Hasher, createAuth, integrityLatestPath, openSecurity, type Role } from '../../security/index.ts';
-import { saveBackupRecord } from '../../security/backup-records.ts';
+import { loadConfig } from '../../core/config.ts';
+import { healthReport } from '../../core/health.ts';
+import { createLogger } from '../../core/log.ts';
+import { argon2Hasher, openSecurity, type Role } from '../../security/index.ts';
+import { addRecipient } from '../../custody/backup-keys.ts';
+import { createAuth } from '../../web/auth.ts';
+import { integrityLatestPath } from '../../custody/integrity.ts';
+import { saveBackupRecord } from '../../custody/backup-records.ts';
 import { createWebApp } from '../../web/index.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 import { Client, GOOD_PASSWORD } from '../security/support.ts';
-import { makeSecadmin } from '../security/backup-support.ts';
+import { makeSecadmin } from '../custody/backup-support.ts';
 import { launchChromium, screenshot, watchedPage } from './browser.ts';
 
 // The real koa app and security stores on a temp data dir; clamd deliberately absent (a socket

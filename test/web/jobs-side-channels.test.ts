@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ItemMetadata } from '../../ingest/index.ts';
+import type { ItemMetadata } from '../../core/index.ts';
 import type { Client } from '../security/support.ts';
 import { waitFor } from '../support/appliance.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';

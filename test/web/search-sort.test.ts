@@ -1,11 +1,12 @@
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../appliance/config.ts';
-import { createLogger } from '../../appliance/log.ts';
-import type { ItemMetadata, PageText, Retention } from '../../ingest/index.ts';
+import { loadConfig } from '../../core/config.ts';
+import { createLogger } from '../../core/log.ts';
 import { createIngestService } from '../../ingest/index.ts';
+import { type ItemMetadata, type Retention, type PageText } from '../../core/index.ts';
 import { createSearchService } from '../../search/index.ts';
-import { argon2Hasher, createAuth, openSecurity, writeDepartmentNames } from '../../security/index.ts';
+import { argon2Hasher, openSecurity, writeDepartmentNames } from '../../security/index.ts';
+import { createAuth } from '../../web/auth.ts';
 import { createWebApp } from '../../web/index.ts';
 import { rng, startMeili, type MeiliHandle } from '../search/support.ts';
 import { Client, GOOD_PASSWORD } from '../security/support.ts';

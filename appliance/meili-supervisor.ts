@@ -1,0 +1,273 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile, rm, mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { type Config, ApplianceError, type Logger, type ComponentHealth, type MeiliConnection } from '../core/index.ts';
+import { preparedMeiliBinary } from './meili-binary.ts';
+import { meiliMasterKey } from './meili-master-key.ts';
+
+export interface MeiliPaths {
+  dbPath: string;
+  dumpDir: string;
+  snapshotDir: string;
+}
+
+export function meiliPaths(dataDir: string): MeiliPaths {
+  const base = join(dataDir, 'meili');
+  return { dbPath: join(base, 'data.ms'), dumpDir: join(base, 'dumps'), snapshotDir: join(base, 'snapshots') };
+}
+
+/**
+ * The command line Meilisearch always gets. Loopback only and analytics off are not options:
+ * nothing in the configuration can change them.
+ */
+export function meiliArgs(paths: MeiliPaths, port: number): string[] {
+  return [
+    '--db-path', paths.dbPath,
+    '--dump-dir', paths.dumpDir,
+    '--snapshot-dir', paths.snapshotDir,
+    '--http-addr', `127.0.0.1:${port}`,
+    '--env', 'production',
+    '--no-analytics',
+    '--log-level', 'WARN',
+  ];
+}
+
+/**
+ * A clean environment: only what Meilisearch needs. Inherited MEILI_* variables (or a
+ * config.toml in the working directory) could otherwise override the loopback address.
+ */
+export function meiliEnv(masterKey: string): Record<string, string> {
+  return { PATH: '/usr/bin:/bin', MEILI_MASTER_KEY: masterKey, MEILI_NO_ANALYTICS: 'true' };
+}
+
+export async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Meilisearch colours its log lines for a terminal; the JSON log wants the text. */
+export function plainLine(raw: string): string {
+  return raw.replace(/\x1b\[[0-9;]*m/g, '').trim();
+}
+
+/**
+ * Lines of the start-up banner of the pinned Meilisearch (ASCII-art logo, settings, links to its
+ * website and cloud offer): informative for a developer, noise for the operator.
+ */
+const BANNER = [
+  /^[8YPbdXKo.'"\s]*888[8YPbdXKo.'"\s]*$/,
+  /^(Config file path|Database path|Server listening on|Environment|Commit SHA|Commit date|Package version|Anonymous telemetry):\s/,
+  /^A master key has been set\./,
+  /^(Check out Meilisearch Cloud!|Documentation:|Source code:|Discord:)\s+https:\/\//,
+];
+
+/**
+ * Requests our own code makes on every first start and handles: it looks up the indexes and the
+ * search key before creating them. Meilisearch logs each such 404 as a WARN.
+ */
+const EXPECTED_404 = /error_code: "(index_not_found|api_key_not_found)"/;
+
+/**
+ * The log level for one line of Meilisearch's output: its banner and the expected first-start
+ * 404s are debug; its own WARN and ERROR lines, and anything unrecognised (a panic), stay loud.
+ */
+export function meiliLineLevel(line: string): 'debug' | 'info' | 'warn' | 'error' {
+  const tracing = /^\d{4}-\d\d-\d\dT\S+\s+(TRACE|DEBUG|INFO|WARN|ERROR)\s/.exec(line);
+  if (tracing) {
+    const level = tracing[1];
+    if (level === 'ERROR') return 'error';
+    if (level === 'WARN') return EXPECTED_404.test(line) ? 'debug' : 'warn';
+    return level === 'INFO' ? 'info' : 'debug';
+  }
+  return BANNER.some((re) => re.test(line)) ? 'debug' : 'warn';
+}
+
+interface MeiliHealth extends ComponentHealth {
+  pid?: number;
+  port?: number;
+}
+
+/**
+ * Owns the Meilisearch child process: verifies and starts it, checks its health, restarts it if
+ * it dies, and stops it on shutdown. A child left over from a crashed appliance is stopped first.
+ */
+export class MeiliSupervisor {
+  private child?: ChildProcess;
+  private stopping = false;
+  private restarts = 0;
+  private lastStart = 0;
+  private timer?: NodeJS.Timeout;
+  private healthTimer?: NodeJS.Timeout;
+  private lastHealth: MeiliHealth = { status: 'down', reason: '未启动' };
+  private failedChecks = 0;
+  port = 0;
+  private key = '';
+  private binary = '';
+
+  constructor(private readonly cfg: Config, private readonly log: Logger) {}
+
+  get connection(): MeiliConnection {
+    return { host: `http://127.0.0.1:${this.port}`, apiKey: this.key };
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private pidFile(): string {
+    return join(this.cfg.dataDir, 'run', 'meilisearch.pid');
+  }
+
+  async start(timeoutMs = 30_000): Promise<void> {
+    this.binary = await preparedMeiliBinary(this.cfg);
+    this.key = await meiliMasterKey(this.cfg.dataDir);
+    this.port = this.cfg.meili.port || (await freeLoopbackPort());
+    await this.stopLeftover();
+    const paths = meiliPaths(this.cfg.dataDir);
+    await mkdir(paths.dumpDir, { recursive: true, mode: 0o700 });
+    await mkdir(paths.snapshotDir, { recursive: true, mode: 0o700 });
+    this.spawnChild();
+    await this.waitHealthy(timeoutMs);
+    this.healthTimer = setInterval(() => {
+      this.checkHealth().catch((err: Error) => this.log.error({ component: 'meilisearch', err: err.message }, 'meilisearch health check failed'));
+    }, 5_000);
+    this.healthTimer.unref();
+  }
+
+  private spawnChild(): void {
+    const paths = meiliPaths(this.cfg.dataDir);
+    const args = meiliArgs(paths, this.port);
+    this.lastStart = Date.now();
+    const child = spawn(this.binary, args, { cwd: join(this.cfg.dataDir, 'meili'), env: meiliEnv(this.key), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.lastHealth = { status: 'down', reason: '正在启动' };
+    this.log.info({ component: 'meilisearch', pid: child.pid, port: this.port }, 'meilisearch started');
+    if (child.pid) void writeFile(this.pidFile(), `${child.pid}\n`, { mode: 0o600 });
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on('line', (raw) => {
+        const line = plainLine(raw);
+        if (line) this.log[meiliLineLevel(line)]({ component: 'meilisearch', line: line.slice(0, 2000) }, 'meilisearch output');
+      });
+    }
+    child.on('error', (err) => this.log.error({ component: 'meilisearch', err: err.message }, 'meilisearch failed to start'));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      if (this.stopping) return;
+      this.lastHealth = { status: 'down', reason: `已退出（退出码 ${code}，信号 ${signal}），正在重启` };
+      // Back off when it keeps dying, so a broken database does not spin the CPU.
+      if (Date.now() - this.lastStart > 60_000) this.restarts = 0;
+      const delay = Math.min(30_000, 500 * 2 ** this.restarts++);
+      this.log.error({ component: 'meilisearch', code, signal, restartInMs: delay }, 'meilisearch exited; restarting');
+      this.timer = setTimeout(() => {
+        if (!this.stopping) this.spawnChild();
+      }, delay);
+    });
+  }
+
+  private async ping(): Promise<boolean> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.port}/health`, { signal: AbortSignal.timeout(2_000) });
+      return res.ok && ((await res.json()) as { status?: string }).status === 'available';
+    } catch {
+      return false;
+    }
+  }
+
+  private async checkHealth(): Promise<void> {
+    // The child may exit or be stopped while the ping is in flight: hold the one being checked.
+    const child = this.child;
+    if (!child || this.stopping) return;
+    const alive = await this.ping();
+    if (this.stopping || this.child !== child) return;
+    if (alive) {
+      this.failedChecks = 0;
+      this.lastHealth = { status: 'ok', reason: '运行正常', pid: child.pid, port: this.port };
+      return;
+    }
+    this.failedChecks++;
+    this.lastHealth = { status: 'degraded', reason: `健康检查连续 ${this.failedChecks} 次无响应` };
+    if (this.failedChecks >= 6) {
+      // Alive but not answering for 30 s: kill it; the exit handler starts a fresh one.
+      this.log.error({ component: 'meilisearch' }, 'meilisearch unresponsive; killing it');
+      this.failedChecks = 0;
+      child.kill('SIGKILL');
+    }
+  }
+
+  private async waitHealthy(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await this.ping()) {
+        this.lastHealth = { status: 'ok', reason: '运行正常', pid: this.child?.pid, port: this.port };
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new ApplianceError('MEILI_START_TIMEOUT', `Meilisearch 在 ${timeoutMs / 1000} 秒内未就绪，请查看日志。`, `Meilisearch not healthy after ${timeoutMs} ms`, { status: 500 });
+  }
+
+  /** Current health, checked live. */
+  async health(): Promise<MeiliHealth> {
+    const child = this.child;
+    if (child && (await this.ping())) {
+      this.lastHealth = { status: 'ok', reason: '运行正常', pid: child.pid, port: this.port };
+    } else if (this.lastHealth.status === 'ok') {
+      this.lastHealth = { status: 'down', reason: '无响应' };
+    }
+    return this.lastHealth;
+  }
+
+  /** A Meilisearch left running by an appliance that was killed would hold the database lock. */
+  private async stopLeftover(): Promise<void> {
+    let pid: number;
+    try {
+      pid = Number((await readFile(this.pidFile(), 'utf8')).trim());
+    } catch {
+      return;
+    }
+    if (!pid) return;
+    try {
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      if (!cmdline[0]?.includes('meilisearch') || !cmdline.includes(meiliPaths(this.cfg.dataDir).dbPath)) return;
+      this.log.warn({ component: 'meilisearch', pid }, 'stopping meilisearch left over from a previous run');
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+      }
+    } catch {
+      /* gone already */
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    clearInterval(this.healthTimer);
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    this.child = undefined;
+    await rm(this.pidFile(), { force: true });
+    this.lastHealth = { status: 'down', reason: '已停止' };
+  }
+}

@@ -1,0 +1,14 @@
+// core/: (describe the room)
+export { ApplianceError, isApplianceError } from './errors.ts';
+export { RETENTIONS, type Retention, type Box, type OcrSymbol, type OcrWord, type OcrLine, type PageText, type ItemMetadata } from './item.ts';
+export { CLASSIFICATIONS, parseHostPort, loadConfig, PINNED_MEILI_SHA256, type Classification, type Config } from './config.ts';
+export { classificationRank, canSee, type Viewer } from './access.ts';
+export { log, createLogger, type Logger } from './log.ts';
+export { fsyncDir, pathExists, writeFileAtomic, sha256File, fileDigest } from './files.ts';
+export { pidAlive, runningAppliance, acquireRunLock } from './run-lock.ts';
+export { inLanes } from './concurrency.ts';
+export { dataPath, ensureDataDir } from './data-dir.ts';
+export { assertRoomForWork, diskHealth } from './disk.ts';
+export { type MeiliConnection } from './meili-connection.ts';
+export { withFileLock } from './file-lock.ts';
+export { healthReport, type ComponentHealth, type HealthReport } from './health.ts';

@@ -1,0 +1,50 @@
+import { Meilisearch, MeilisearchApiError, type EnqueuedTask, type EnqueuedTaskPromise, type Task } from 'meilisearch';
+import { type MeiliConnection, ApplianceError, isApplianceError } from '../core/index.ts';
+
+/** An admin client with the master key (server side only; never used for a person's query). */
+export function adminClient(conn: MeiliConnection): Meilisearch {
+  return new Meilisearch({ host: conn.host, apiKey: conn.apiKey, timeout: 60_000 });
+}
+
+/** Any failure talking to Meilisearch, as an error a person can act on. */
+export function meiliError(e: unknown, what: string): ApplianceError {
+  if (isApplianceError(e)) return e;
+  if (e instanceof MeilisearchApiError) {
+    const code = e.cause?.code ?? 'unknown';
+    return new ApplianceError('SEARCH_REJECTED', `检索服务拒绝了请求（${what}）：${code}`, `meilisearch rejected ${what}: ${e.message}`, { status: 502, details: { meiliCode: code }, cause: e });
+  }
+  return new ApplianceError('SEARCH_UNAVAILABLE', `检索服务不可用（${what}），请稍后重试或查看设备状态。`, `meilisearch unavailable during ${what}: ${(e as Error)?.message ?? String(e)}`, { status: 503, cause: e });
+}
+
+/** Enqueue, wait for the task, and turn a failed task into an ApplianceError. */
+export async function runTask(what: string, enqueue: () => EnqueuedTaskPromise, timeoutMs = 300_000): Promise<Task> {
+  let task: Task;
+  try {
+    task = await enqueue().waitTask({ timeout: timeoutMs, interval: 25 });
+  } catch (e) {
+    throw meiliError(e, what);
+  }
+  return checked(what, task);
+}
+
+/** Wait for an already enqueued task; a failed task becomes an ApplianceError. */
+export async function waitTask(client: Meilisearch, what: string, enqueued: EnqueuedTask, timeoutMs = 300_000): Promise<Task> {
+  let task: Task;
+  try {
+    task = await client.tasks.waitForTask(enqueued.taskUid, { timeout: timeoutMs, interval: 25 });
+  } catch (e) {
+    throw meiliError(e, what);
+  }
+  return checked(what, task);
+}
+
+function checked(what: string, task: Task): Task {
+  if (task.status !== 'succeeded') {
+    const err = task.error;
+    throw new ApplianceError('SEARCH_TASK_FAILED', `检索索引任务失败（${what}）：${err?.message ?? task.status}`, `meilisearch task ${task.uid} (${what}) ${task.status}: ${err?.message ?? ''}`, {
+      status: 500,
+      details: { taskUid: task.uid, meiliCode: err?.code, status: task.status },
+    });
+  }
+  return task;
+}

@@ -12,3 +12,4 @@ export { assertRoomForWork, diskHealth } from './disk.ts';
 export { type MeiliConnection } from './meili-connection.ts';
 export { withFileLock } from './file-lock.ts';
 export { healthReport, type ComponentHealth, type HealthReport } from './health.ts';
+export { FORMAT_VERSIONS, checkFormatVersion, type VersionedFormat } from './format-version.ts';

@@ -53,6 +53,8 @@ export interface PageText {
 
 /** Catalogue data of one archived item (件), item.json. Field names follow ../shared/DESIGN.md. */
 export interface ItemMetadata {
+  /** Format version of item.json (docs/FORMATS.md); absent in items stored before versions: 1. */
+  formatVersion?: number;
   itemId: string;
   /** 档号 全宗号-年度-保管期限-机构代码-件号, e.g. J012-2014-Y-BGS-0042 (unique). */
   archivalCode?: string;

@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { type Classification, ApplianceError } from '../core/index.ts';
 import { refusedProblem, shownPath, type PlanProblem } from './batch-plan.ts';
 import { RefusedFile } from './no-follow.ts';
-import { newJobId, type IntakeMetadata, type Job, type JobItem, type JobStore } from './jobs.ts';
+import { newJobId, type IntakeMetadata, type Job, type JobItem, JobStore } from './jobs.ts';
 import { safeFileName } from './safe-name.ts';
 import { stageFile } from './stage-file.ts';
 import { randomBytes } from 'node:crypto';
@@ -62,7 +62,7 @@ export async function submitJob(jobs: JobStore, items: IntakeItem[], opts: Intak
     const jobItems: JobItem[] = [];
     for (const item of items) {
       const n = jobItems.length;
-      const dir = join(staging.dir, 'files', String(n + 1));
+      const dir = join(staging.dir, JobStore.stagedPath(n + 1));
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const used = new Set<string>();
       const sources = [];
@@ -71,7 +71,7 @@ export async function submitJob(jobs: JobStore, items: IntakeItem[], opts: Intak
         let name = safeFileName(typeof f === 'string' ? basename(f) : f.name);
         if (used.has(name)) name = `${i + 1}-${name}`;
         used.add(name);
-        const staged = join('files', String(n + 1), name);
+        const staged = JobStore.stagedPath(n + 1, name);
         try {
           const { sha256, bytes } = await stageFile(typeof f === 'string' ? f : f.stream, join(staging.dir, staged), opts.maxFileBytes, { exact: item.root !== undefined });
           if (bytes === 0) throw new ApplianceError('EMPTY_FILE', `文件为空（0 字节）：${name}`, `empty file: ${name}`);

@@ -26,6 +26,7 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 /** item.json as the store accepts and reads it; unknown keys are refused so typos do not persist. */
 export const itemMetadataSchema = z
   .object({
+    formatVersion: z.number().int().positive().optional(),
     itemId: z.string().regex(ITEM_ID),
     archivalCode: text(80).optional(),
     fonds: text(16).optional(),

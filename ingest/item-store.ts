@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { cp, lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApplianceError, fsyncDir, sha256File, writeFileAtomic, pidAlive, type ItemMetadata, type PageText } from '../core/index.ts';
+import { ApplianceError, checkFormatVersion, FORMAT_VERSIONS, fsyncDir, sha256File, writeFileAtomic, pidAlive, type ItemMetadata, type PageText } from '../core/index.ts';
 import { parseArchivalCode } from './archival-code.ts';
 import { ItemIndex } from './item-index.ts';
 import { checkItemMetadata, ITEM_ID } from './item-schema.ts';
@@ -16,6 +16,15 @@ export interface StagedItem {
   meta: ItemMetadata;
   dir: string;
 }
+
+/** The item folder's layout (docs/FORMATS.md), owned here; the runner lays a StagedItem out with it. */
+export const ITEM_LAYOUT = {
+  original: (name: string) => join('original', name),
+  page: (n: number) => join('pages', `${String(n).padStart(4, '0')}.jpg`),
+  text: 'text.json',
+  pdf: 'document.pdf',
+  dirs: ['original', 'pages'],
+} as const;
 
 /** Result of checking an item's files against its manifest (fixity, as Archivematica words it). */
 export interface ItemVerification {
@@ -113,6 +122,7 @@ export class ItemStore {
     } catch {
       parsed = undefined;
     }
+    checkFormatVersion('item.json', (parsed as { formatVersion?: unknown } | undefined)?.formatVersion, `条目 ${id} 的 item.json`);
     const r = checkItemMetadata(parsed);
     if (!r.ok || r.value.itemId !== id) {
       throw new ApplianceError('ITEM_CORRUPT', `条目 ${id} 的元数据（item.json）已损坏，请运行完整性校验。`, `item.json of ${id} is corrupt${r.ok ? ': wrong itemId' : `: ${r.problems.join('; ')}`}`, { status: 500, details: { itemId: id } });
@@ -129,8 +139,12 @@ export class ItemStore {
 
   async readText(id: string): Promise<PageText[]> {
     try {
-      return JSON.parse(await readFile(join(this.itemDir(id), 'text.json'), 'utf8')) as PageText[];
+      const text = JSON.parse(await readFile(join(this.itemDir(id), 'text.json'), 'utf8')) as unknown;
+      // Version 1 is the bare array of pages; a later version is an object naming its formatVersion.
+      if (!Array.isArray(text)) checkFormatVersion('text.json', (text as { formatVersion?: unknown } | null)?.formatVersion ?? 0, `条目 ${id} 的 text.json`);
+      return text as PageText[];
     } catch (e) {
+      if (e instanceof ApplianceError) throw e;
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
       throw new ApplianceError('ITEM_CORRUPT', `条目 ${id} 的文字层（text.json）无法读取。`, `text.json of ${id} unreadable: ${(e as Error).message}`, { status: 500 });
     }
@@ -264,7 +278,7 @@ export class ItemStore {
       await opts.beforeWrite?.(checked.value, meta);
       // Other files keep the hashes the manifest already holds: an edit never blesses a damaged file.
       await this.index.markDirty();
-      await writeFileAtomic(join(dir, `${ITEM_JSON}.new`), JSON.stringify(checked.value, null, 1));
+      await writeFileAtomic(join(dir, `${ITEM_JSON}.new`), JSON.stringify({ ...checked.value, formatVersion: FORMAT_VERSIONS['item.json'] }, null, 1));
       manifest.set(ITEM_JSON, await sha256File(join(dir, `${ITEM_JSON}.new`)));
       await writeFileAtomic(join(dir, `${MANIFEST_NAME}.new`), formatManifest([...manifest].map(([path, sha256]) => ({ path, sha256 }))));
       await recoverItemDir(dir);
@@ -392,7 +406,8 @@ export class ItemStore {
           throw new ApplianceError('ITEM_SOURCE_MISMATCH', `原件 ${o.name} 的内容与扫描时不一致，已拒绝归档。`, `original ${o.name} does not match its recorded SHA-256`, { status: 409, details: { name: o.name } });
         }
       }
-      await writeFileAtomic(join(tmp, ITEM_JSON), JSON.stringify(checked, null, 1));
+      const written: ItemMetadata = { ...checked, formatVersion: FORMAT_VERSIONS['item.json'] };
+      await writeFileAtomic(join(tmp, ITEM_JSON), JSON.stringify(written, null, 1));
       entries.push({ path: ITEM_JSON, sha256: await sha256File(join(tmp, ITEM_JSON)) });
       await writeFileAtomic(join(tmp, MANIFEST_NAME), formatManifest(entries));
       for (const d of listing.dirs) await fsyncDir(join(tmp, d));
@@ -406,8 +421,8 @@ export class ItemStore {
       stored = true;
       await fsyncDir(shard);
       await fsyncDir(this.root);
-      await this.index.record(checked).catch(() => undefined); // marker stays: next open rebuilds
-      return checked;
+      await this.index.record(written).catch(() => undefined); // marker stays: next open rebuilds
+      return written;
     } catch (e) {
       if (stored) throw e; // in place: the item exists, only a sync failed
       // Leave the runner's folder as it was where we can; the temp dir never becomes an item.

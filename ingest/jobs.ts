@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApplianceError, fsyncDir, writeFileAtomic, type Classification, type ItemMetadata } from '../core/index.ts';
+import { ApplianceError, checkFormatVersion, FORMAT_VERSIONS, fsyncDir, writeFileAtomic, type Classification, type ItemMetadata } from '../core/index.ts';
 import type { PlanProblem } from './batch-plan.ts';
 
 /** Stages of one item, in order (issue 5): each is recorded before the next begins. */
@@ -58,6 +58,8 @@ export interface JobActor {
 export type JobState = 'queued' | 'running' | 'waiting' | 'done';
 
 export interface Job {
+  /** Format version of job.json (docs/FORMATS.md); absent in journals written before versions: 1. */
+  formatVersion?: number;
   id: string;
   createdAt: string;
   updatedAt: string;
@@ -99,6 +101,24 @@ export class JobStore {
     return join(this.dir, id);
   }
 
+  /**
+   * The job folder's layout (docs/FORMATS.md), owned here: job.json, files/<n>/<name> (the received
+   * copies of item n, paths in job.json relative to the job folder) and work/<n>/ (OCR work).
+   */
+  static stagedPath(n: number, name?: string): string {
+    return name === undefined ? join('files', String(n)) : join('files', String(n), name);
+  }
+
+  /** Received copies: of item n, or of the whole job. */
+  filesDir(jobId: string, n?: number): string {
+    return n === undefined ? join(this.jobDir(jobId), 'files') : join(this.jobDir(jobId), JobStore.stagedPath(n));
+  }
+
+  /** OCR work of item n (pages read so far, the assembled PDF), or of the whole job. */
+  workDir(jobId: string, n?: number): string {
+    return n === undefined ? join(this.jobDir(jobId), 'work') : join(this.jobDir(jobId), 'work', String(n));
+  }
+
   /** A folder to build a new job in; `commit` makes it visible to the runner in one rename. */
   async stage(id: string): Promise<{ dir: string; commit: (job: Job) => Promise<void>; abort: () => Promise<void> }> {
     const dir = join(this.dir, `.incoming-${id}`);
@@ -106,7 +126,7 @@ export class JobStore {
     return {
       dir,
       commit: async (job) => {
-        await writeFileAtomic(join(dir, 'job.json'), JSON.stringify(job, null, 1));
+        await writeFileAtomic(join(dir, 'job.json'), JSON.stringify({ ...job, formatVersion: FORMAT_VERSIONS['job.json'] }, null, 1));
         await rename(dir, this.jobDir(id));
         await fsyncDir(this.dir);
       },
@@ -116,12 +136,14 @@ export class JobStore {
 
   async save(job: Job): Promise<void> {
     job.updatedAt = new Date().toISOString();
-    await writeFileAtomic(join(this.jobDir(job.id), 'job.json'), JSON.stringify(job, null, 1));
+    await writeFileAtomic(join(this.jobDir(job.id), 'job.json'), JSON.stringify({ ...job, formatVersion: FORMAT_VERSIONS['job.json'] }, null, 1));
   }
 
   async load(id: string): Promise<Job> {
     try {
-      return JSON.parse(await readFile(join(this.jobDir(id), 'job.json'), 'utf8')) as Job;
+      const job = JSON.parse(await readFile(join(this.jobDir(id), 'job.json'), 'utf8')) as Job;
+      checkFormatVersion('job.json', job.formatVersion, `任务 ${id} 的日志 job.json`);
+      return job;
     } catch (e) {
       if (e instanceof ApplianceError) throw e;
       throw new ApplianceError('JOB_NOT_FOUND', `任务不存在或日志无法读取：${id}`, `job ${id} missing or unreadable: ${(e as Error).message}`, { status: 404 });

@@ -1,7 +1,6 @@
 import type { Classification, Logger, ItemMetadata, PageText } from '../core/index.ts';
+import type { ScanVerdict } from '../security/index.ts';
 
-/** Verdict of the virus gate; anything that is not a clean scan is thrown as an ApplianceError. */
-export type ScanVerdict = { verdict: 'clean' } | { verdict: 'infected'; signature: string };
 
 /** How a page goes into the searchable PDF: a scan image, or a page of a PDF that already had text. */
 export type PdfSource = { kind: 'jpeg' | 'png'; bytes: Uint8Array } | { kind: 'copy'; file: string; page: number };
@@ -11,11 +10,15 @@ export interface RecognisedPage {
   text: PageText;
   viewer: Uint8Array;
   pdf: PdfSource;
+  /** Skew measured for OCR, in degrees (absent for pages that already had text). */
+  skewDeg?: number;
 }
 
 /** OCR of one item's files, page by page, so a crash resumes at the page it stopped on. */
 export interface OcrItemSession {
   pageCount: number;
+  /** The input file page `index` (0-based) comes from. */
+  fileOf(index: number): string;
   recognise(index: number): Promise<RecognisedPage>;
   close(): Promise<void>;
 }

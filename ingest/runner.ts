@@ -6,6 +6,7 @@ import { ApplianceError, isApplianceError, writeFileAtomic, classificationRank, 
 import { provisionalTitle } from './provisional-title.ts';
 import { jobProgress, type Job, type JobItem, type JobProgress, type JobStore } from './jobs.ts';
 import type { IngestDeps, PdfSource, RecognisedPage } from './runner-deps.ts';
+import { ITEM_LAYOUT } from './item-store.ts';
 
 const RETRY_MS = 5_000;
 
@@ -177,8 +178,8 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     job.finishedAt = new Date().toISOString();
     await this.save(job);
     // The originals now live in the item store (or quarantine): the staged copies can go.
-    await rm(join(this.jobs.jobDir(job.id), 'files'), { recursive: true, force: true });
-    await rm(join(this.jobs.jobDir(job.id), 'work'), { recursive: true, force: true });
+    await rm(this.jobs.filesDir(job.id), { recursive: true, force: true });
+    await rm(this.jobs.workDir(job.id), { recursive: true, force: true });
     const counts = Object.fromEntries(['archived', 'quarantined', 'duplicate', 'refused', 'failed'].map((o) => [o, job.items.filter((i) => i.outcome === o).length]));
     await this.deps.audit({ actor: job.actor, action: 'ingest.job.done', target: job.id, outcome: 'success', details: counts });
   }
@@ -196,7 +197,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
   }
 
   private workDir(job: Job, item: JobItem): string {
-    return join(this.jobs.jobDir(job.id), 'work', String(item.n));
+    return this.jobs.workDir(job.id, item.n);
   }
 
   private files(job: Job, item: JobItem): string[] {
@@ -298,7 +299,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     const classification = item.metadata.classification ?? job.options.classification;
     if (classificationRank(classification) > classificationRank(this.deps.ceiling)) {
       await this.finish(job, item, 'refused', 'ABOVE_CEILING', `密级“${classification}”高于本设备允许的最高密级“${this.deps.ceiling}”，不得导入本网络。`);
-      await rm(join(this.jobs.jobDir(job.id), 'files', String(item.n)), { recursive: true, force: true });
+      await rm(this.jobs.filesDir(job.id, item.n), { recursive: true, force: true });
       await this.deps.audit({ actor: job.actor, action: 'ingest.refused', target: item.label, outcome: 'refused', details: { job: job.id, reason: 'above-ceiling', classification, ceiling: this.deps.ceiling } });
       return true;
     }
@@ -344,7 +345,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const record = { time: new Date().toISOString(), job: job.id, item: item.label, actor: job.actor, infectedFile: file, signature, files: item.sources.map(({ name, sha256, bytes }) => ({ name, sha256, bytes })) };
     await writeFileAtomic(join(dir, 'record.json'), JSON.stringify(record, null, 1));
-    const staged = join(this.jobs.jobDir(job.id), 'files', String(item.n));
+    const staged = this.jobs.filesDir(job.id, item.n);
     await rename(staged, join(dir, 'files'));
     await this.finish(job, item, 'quarantined', 'INFECTED', `文件 ${file} 检出病毒（${signature}），已隔离，未归档。`);
     await this.deps.audit({ actor: job.actor, action: 'ingest.quarantine', target: item.label, outcome: 'refused', details: { job: job.id, file, signature } });
@@ -397,16 +398,15 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     const work = this.workDir(job, item);
     const dir = join(work, 'item');
     await rm(dir, { recursive: true, force: true });
-    await mkdir(join(dir, 'original'), { recursive: true });
-    await mkdir(join(dir, 'pages'), { recursive: true });
+    for (const d of ITEM_LAYOUT.dirs) await mkdir(join(dir, d), { recursive: true });
     for (const s of item.sources) {
       const from = join(this.jobs.jobDir(job.id), s.staged);
-      await link(from, join(dir, 'original', s.name)).catch(() => copyFile(from, join(dir, 'original', s.name)));
+      await link(from, join(dir, ITEM_LAYOUT.original(s.name))).catch(() => copyFile(from, join(dir, ITEM_LAYOUT.original(s.name))));
     }
     const pages = await this.loadPages(job, item);
-    for (const p of pages) await writeFile(join(dir, 'pages', `${String(p.text.page).padStart(4, '0')}.jpg`), p.viewer);
-    await writeFile(join(dir, 'text.json'), JSON.stringify(pages.map((p) => p.text)));
-    await link(join(work, 'document.pdf'), join(dir, 'document.pdf')).catch(() => copyFile(join(work, 'document.pdf'), join(dir, 'document.pdf')));
+    for (const p of pages) await writeFile(join(dir, ITEM_LAYOUT.page(p.text.page)), p.viewer);
+    await writeFile(join(dir, ITEM_LAYOUT.text), JSON.stringify(pages.map((p) => p.text)));
+    await link(join(work, 'document.pdf'), join(dir, ITEM_LAYOUT.pdf)).catch(() => copyFile(join(work, 'document.pdf'), join(dir, ITEM_LAYOUT.pdf)));
     const now = new Date().toISOString();
     const md = item.metadata;
     const meta: ItemMetadata = {

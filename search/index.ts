@@ -4,3 +4,5 @@ export { createSearchService, type SearchService } from './service.ts';
 export type { SearchSort } from './query.ts';
 export { SORTS } from './query.ts';
 export type { StoredItem, ConsistencyReport } from './indexer.ts';
+
+export { SEARCH_LIMITS } from './query.ts';

@@ -13,16 +13,19 @@ import type { PageTextStore } from './text-store.ts';
 export const SORTS = ['relevance', 'date', 'archivalCode'] as const;
 export type SearchSort = (typeof SORTS)[number];
 
-const text = z.string().trim().min(1).max(100);
+/** The one statement of what a search may ask for (routes check against it, not a copy). */
+export const SEARCH_LIMITS = { queryChars: MAX_QUERY_CHARS, maxOffset: 5000, maxLimit: 100, minYear: 1000, maxYear: 9999, facetChars: 100 } as const;
+
+const text = z.string().trim().min(1).max(SEARCH_LIMITS.facetChars);
 const searchParamsSchema = z.object({
-  q: z.string().max(MAX_QUERY_CHARS).optional(),
-  year: z.union([z.coerce.number().int().min(1000).max(9999), z.object({ from: z.number().int().optional(), to: z.number().int().optional() })]).optional(),
+  q: z.string().max(SEARCH_LIMITS.queryChars).optional(),
+  year: z.union([z.coerce.number().int().min(SEARCH_LIMITS.minYear).max(SEARCH_LIMITS.maxYear), z.object({ from: z.number().int().optional(), to: z.number().int().optional() })]).optional(),
   fonds: text.optional(),
   department: text.optional(),
   retention: z.enum(RETENTIONS).optional(),
   sort: z.enum(SORTS).default('relevance'),
-  offset: z.coerce.number().int().min(0).max(5000).default(0),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(SEARCH_LIMITS.maxOffset).default(0),
+  limit: z.coerce.number().int().min(1).max(SEARCH_LIMITS.maxLimit).default(20),
 });
 
 export interface SearchParams {

@@ -27,3 +27,5 @@ export { DenialFolder } from './audit-fold.ts';
 export { Lockout, type LockoutOptions } from './lockout.ts';
 export { SessionStore, type SessionOptions, type Session } from './sessions.ts';
 export { SetupToken } from './setup-token.ts';
+
+export type { ScanVerdict } from './clamav.ts';

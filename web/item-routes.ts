@@ -3,7 +3,7 @@ import type Koa from 'koa';
 import { createReadStream } from 'node:fs';
 import { ApplianceError, isApplianceError, canSee, RETENTIONS, type ItemMetadata, type Retention } from '../core/index.ts';
 import { type ItemStore } from '../ingest/index.ts';
-import { SORTS, type SearchService, type SearchSort } from '../search/index.ts';
+import { SEARCH_LIMITS, SORTS, type SearchService, type SearchSort } from '../search/index.ts';
 import { currentViewer, requirePermission } from './authorize.ts';
 import { type Auth } from './auth.ts';
 
@@ -24,7 +24,7 @@ function sortParam(v: unknown): SearchSort {
 }
 
 function strParam(v: unknown): string | undefined {
-  return typeof v === 'string' && v.trim() ? v.trim().slice(0, 200) : undefined;
+  return typeof v === 'string' && v.trim() ? v.trim().slice(0, SEARCH_LIMITS.facetChars) : undefined;
 }
 
 /** The catalogue data a reader sees (no file hashes or internal fields). */
@@ -54,14 +54,14 @@ export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchSer
     const retention = strParam(q.retention);
     if (retention && !(RETENTIONS as readonly string[]).includes(retention)) throw new ApplianceError('BAD_PARAM', `保管期限须为 ${RETENTIONS.join('、')} 之一。`, 'bad retention', { status: 400 });
     const params = {
-      q: typeof q.q === 'string' ? q.q.slice(0, 200) : '',
-      year: intParam(q.year, 'year', 1900, 2200),
+      q: typeof q.q === 'string' ? q.q.slice(0, SEARCH_LIMITS.queryChars) : '',
+      year: intParam(q.year, 'year', SEARCH_LIMITS.minYear, SEARCH_LIMITS.maxYear),
       fonds: strParam(q.fonds),
       department: strParam(q.department),
       retention: retention as Retention | undefined,
       sort: sortParam(q.sort),
-      offset: intParam(q.offset, 'offset', 0, 100_000),
-      limit: intParam(q.limit, 'limit', 1, 100),
+      offset: intParam(q.offset, 'offset', 0, SEARCH_LIMITS.maxOffset),
+      limit: intParam(q.limit, 'limit', 1, SEARCH_LIMITS.maxLimit),
     };
     const details = { q: params.q, year: params.year, fonds: params.fonds, department: params.department, retention: params.retention, offset: params.offset, ...(params.sort !== 'relevance' ? { sort: params.sort } : {}) };
     let result;

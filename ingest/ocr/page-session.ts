@@ -1,12 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { DEFAULT_LIMITS, openInputs, type DecodeLimits } from './decode.ts';
-import { pdfImage } from './document.ts';
+import sharp from 'sharp';
+import type { PageImage } from '../pdf/searchable-pdf.ts';
+import type { OcrItemSession, RecognisedPage } from '../runner-deps.ts';
+import { DEFAULT_LIMITS, openInputs, type DecodeLimits, type PageSource, type Pixels } from './decode.ts';
 import { pdfPageText, renderPdfPageJpeg } from './pdf-text.ts';
 import { placeOnRendered } from './pdf-text-boxes.ts';
 import type { OcrPool } from './pool.ts';
 import { recognisePage } from './recognise.ts';
-import { buildSearchablePdf, type PdfPageInput } from '../pdf/searchable-pdf.ts';
-import type { OcrItemSession, RecognisedPage } from '../runner-deps.ts';
 
 /**
  * OCR of one item page by page, for the ingest runner: every input is opened and checked first
@@ -17,6 +16,7 @@ export async function openOcrSession(pool: OcrPool, files: string[], limits: Dec
   const sources = await openInputs(files, limits);
   return {
     pageCount: sources.length,
+    fileOf: (i: number) => sources[i].file,
     async recognise(i: number): Promise<RecognisedPage> {
       const src = sources[i];
       if (src.kind === 'pdf-text') {
@@ -26,22 +26,26 @@ export async function openOcrSession(pool: OcrPool, files: string[], limits: Dec
       }
       const px = await src.pixels();
       const [rec, img] = await Promise.all([recognisePage(pool, src, i + 1, px), pdfImage(src, px)]);
-      return { text: rec.text, viewer: img.viewer, pdf: img.image };
+      return { text: rec.text, viewer: img.viewer, pdf: img.image, skewDeg: rec.skewDeg };
     },
     async close() {},
   };
 }
 
-/** The searchable PDF of an item from its recognised pages. */
-export async function assembleItemPdf(pages: RecognisedPage[], title?: string): Promise<Uint8Array> {
-  const pdfs = new Map<string, Uint8Array>();
-  const inputs: PdfPageInput[] = [];
-  for (const p of pages) {
-    if (p.pdf.kind === 'copy') {
-      let bytes = pdfs.get(p.pdf.file);
-      if (!bytes) pdfs.set(p.pdf.file, (bytes = await readFile(p.pdf.file)));
-      inputs.push({ text: p.text, copyOf: { pdf: bytes, page: p.pdf.page } });
-    } else inputs.push({ text: p.text, image: p.pdf });
+/** Raw pixels into sharp; grey stays one channel (sharp would otherwise write grey as RGB). */
+const raw = (px: Pixels) => {
+  const img = sharp(px.data, { raw: { width: px.width, height: px.height, channels: px.channels } });
+  return px.channels === 1 ? img.toColourspace('b-w') : img;
+};
+
+/** How the scan goes into the PDF: its own JPEG untouched, lossy sources as JPEG, lossless as PNG-Flate. */
+export async function pdfImage(src: PageSource, px: Pixels): Promise<{ image: PageImage; viewer: Uint8Array }> {
+  if (src.jpeg) return { image: { kind: 'jpeg', bytes: src.jpeg }, viewer: src.jpeg };
+  if (src.lossy) {
+    // Already JPEG-compressed (inside a TIFF): a JPEG again keeps the size close to the input.
+    const bytes = await raw(px).jpeg({ quality: 90, chromaSubsampling: '4:4:4' }).toBuffer();
+    return { image: { kind: 'jpeg', bytes }, viewer: bytes };
   }
-  return buildSearchablePdf(inputs, { title });
+  const [png, viewer] = await Promise.all([raw(px).png({ compressionLevel: 3 }).toBuffer(), raw(px).jpeg({ quality: 85 }).toBuffer()]);
+  return { image: { kind: 'png', bytes: png }, viewer };
 }

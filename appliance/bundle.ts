@@ -10,8 +10,8 @@ import { APP_ROOT } from './selfcheck-run.ts';
  * needs to install and run the appliance, built on an internet-side machine of the same kind.
  *
  *   <id>/VERSION, SHA256SUMS, install.sh
- *   <id>/app/…              the application source, production node_modules (Meilisearch binary and
- *                           tesseract language data included), BUILD-INFO.json
+ *   <id>/app/…              the application compiled to JavaScript, production node_modules
+ *                           (Meilisearch binary and tesseract language data included), BUILD-INFO.json
  *   <id>/runtime/node       the Node.js runtime this bundle was built with
  *   <id>/debs/*.deb         clamav-daemon, clamav, poppler-utils, fonts-wqy-zenhei (the PDF reports' Chinese font), openssl
  *                           and what they need beyond a base system
@@ -144,6 +144,38 @@ async function walkFiles(dir: string, out: string[] = []): Promise<string[]> {
 }
 
 /** node_modules/.bin holds only links to CLI scripts, which the appliance never runs: dropped, so the bundle holds no links at all. */
+/**
+ * The appliance runs compiled JavaScript: translating the TypeScript at every start (tsx) took about
+ * twice as long to load the CLI (measured: \`archive --help\` 4.7 s against 9.4-11 s on a loaded
+ * 2-core machine). The .js files are emitted beside the copied sources, which are then removed;
+ * appliance/bin/archive.mjs runs cli.js when it is there, the checkout's cli.ts (via tsx) otherwise.
+ */
+async function compileApp(appRoot: string, app: string, work: string): Promise<void> {
+  const config = join(work, 'tsconfig.build.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      extends: join(appRoot, 'tsconfig.json'),
+      compilerOptions: { noEmit: false, rootDir: appRoot, outDir: app, rewriteRelativeImportExtensions: true, typeRoots: [join(appRoot, 'node_modules/@types')], sourceMap: false, declaration: false },
+      include: APP_DIRS.map((d) => join(appRoot, d)),
+      exclude: [join(appRoot, 'web/public')],
+    }),
+  );
+  try {
+    await run(process.execPath, [join(appRoot, 'node_modules/typescript/bin/tsc'), '-p', config]);
+  } catch (e) {
+    throw bundleError('BUNDLE_COMPILE_FAILED', '编译 TypeScript 失败（先运行 npm ci 与 npm run typecheck）', e);
+  }
+  const dropTs = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) await dropTs(p);
+      else if (e.name.endsWith('.ts')) await rm(p);
+    }
+  };
+  for (const d of APP_DIRS) await dropTs(join(app, d));
+}
+
 async function dropBinLinks(dir: string): Promise<void> {
   for (const e of await readdir(dir, { withFileTypes: true })) {
     if (!e.isDirectory()) continue;
@@ -191,6 +223,8 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
     say('复制程序源码 copying application source');
     for (const d of APP_DIRS) await cp(join(appRoot, d), join(app, d), { recursive: true, filter: (src) => !/\.(scratch|test)\.ts$/.test(src) });
     for (const f of APP_FILES) await copyFile(join(appRoot, f), join(app, f));
+    say('编译为 JavaScript tsc');
+    await compileApp(appRoot, app, work);
 
     say('安装生产依赖 npm ci --omit=dev');
     try {

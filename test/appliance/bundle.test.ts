@@ -82,12 +82,15 @@ describe('offline installer bundle (real npm ci, apt-get download, install into 
     // Lean: no devDependencies, no tests, no browser.
     for (const f of ['vitest', 'typescript', 'playwright-core', '@types/node']) expect(sums, f).not.toContain(`./app/node_modules/${f}/`);
     expect(sums).not.toContain('./app/test/');
+    // Compiled: the release runs JavaScript, with no TypeScript left to translate at start.
+    for (const f of ['./app/appliance/cli.js', './app/web/app.js', './app/core/config.js', './app/custody/backup-worker.mjs']) expect(sums, f).toContain(`  ${f}\n`);
+    expect(sums).not.toMatch(/\.ts\n/);
   }, 600_000);
 
   it('refuses a bundle whose files do not match SHA256SUMS, before changing anything', async () => {
     const target = join(work, 'tampered-root');
     await sh('mkdir', ['-p', target]);
-    const file = join(bundleDir, 'app', 'web', 'app.ts');
+    const file = join(bundleDir, 'app', 'web', 'app.js');
     const original = await readFile(file);
     await appendFile(file, '\n// changed on the way\n');
     try {

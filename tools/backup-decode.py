@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference decoder for 档案检索一体机 backups (format version 2, docs/FORMATS-backup.md).
+"""Reference decoder for 档案检索一体机 backups (format version 2, docs/FORMATS.md, Backups).
 
 Independent of the appliance's code: Python 3 and the `cryptography` package only (Debian:
 python3-cryptography), so a backup can be opened decades from now without the program that made it.

@@ -87,12 +87,13 @@ describe('jobs are shown per person', () => {
     const ra = await upload(c.jia, [{ name: 'a1-copy.jpg', bytes: bytes.a1 }, { name: 'a0-copy.jpg', bytes: bytes.a0 }, { name: '甲的说明.txt', bytes: '说明' }], { posts: 'BGS', classification: '内部' });
     expect(ra.status, JSON.stringify(ra.body)).toBe(202);
     jobA = ra.body.job;
-    // 丙 (BGS, 公开) files a 内部 item: their own job, whose item they may not see.
-    const ra2 = await upload(c.bing, [{ name: 'a1-copy.jpg', bytes: bytes.a1 }], { posts: 'BGS', classification: '内部' });
-    expect(ra2.status).toBe(202);
-    jobA2 = ra2.body.job;
-    expect(ra2.body.items).toEqual([]);
-    expect(ra2.body.hiddenItems).toBe(1);
+    // 丙 (BGS, 公开) may not file a 内部 item (filing rights: at most their clearance)…
+    const refused = await upload(c.bing, [{ name: 'a1-copy.jpg', bytes: bytes.a1 }], { posts: 'BGS', classification: '内部' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe('FILING_FORBIDDEN');
+    // …but a job of theirs from before the secadmin lowered their clearance holds one: their own
+    // job, whose item they may no longer see.
+    jobA2 = (await w.ingest.submitItems([{ label: 'a1-copy.jpg', files: [await tmpFile('a1-copy.jpg', bytes.a1)], metadata: { posts: ['BGS'], classification: '内部' } }], { via: 'upload', actor: { name: 'bing', role: 'archivist', source: '127.0.0.1' }, posts: [], classification: '内部' })).id;
     // 乙 uploads a copy of 甲's file, and a new file whose CSV claims 甲's 档号.
     const csv = '文件,档号,题名,文号,责任者,日期,保管期限,密级,岗位\nnew.jpg,J012-2014-Y-BGS-0001,乙的新件,,,,Y,内部,ZH\n';
     const fresh = randomBytes(3000);

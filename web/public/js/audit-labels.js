@@ -47,6 +47,23 @@ export const ACTION_LABELS = {
   'signatures.import': '导入病毒特征库',
   'selfcheck.run': '隔离自检',
   'departments.update': '修改机构名称表',
+  'audit.resume': '续接审计链（新验证密钥）',
+  'audit.seal.key.view': '查看审计验证密钥',
+  'audit.seal.key.taken': '确认已取走验证密钥',
+  'auth.denied.folded': '未登录请求被拒（按来源与分钟合并）',
+  'auth.required': '未登录访问被拒',
+  'auth.session.address-mismatch': '会话来自另一地址，已结束',
+  'backup.prune': '清理过期的定时备份',
+  'backup.recipient.add': '登记备份接收公钥',
+  'demo.setup': '演示模式初始化',
+  'ingest.file-refused': '拒绝链接或特殊文件',
+  'ingest.job.events': '查看采集任务进度（实时）',
+  'ingest.job.list': '查看采集任务列表',
+  'ingest.job.view': '查看采集任务',
+  'integrity.view': '查阅四性检测报告',
+  'item.list': '查看条目列表',
+  'item.text.view': '查阅全文',
+  'user.password.reset.confirm': '确认密码重置',
 };
 
 export const OUTCOME_LABELS = {

@@ -65,7 +65,7 @@ describe('classification ceiling (内部 appliance, real clamd and Meilisearch)'
     const r = await runCli(['ingest', batch, '--manifest', join(batch, 'items.csv'), '--posts', 'BGS'], { ARCHIVE_DATA_DIR: dataDir, ARCHIVE_CLAMD: clamd.address, ARCHIVE_MEILI_PORT: '0', ARCHIVE_LOG_LEVEL: 'warn' });
     expect(r.code).toBe(1);
     expect(r.err).toContain('CSV_INVALID');
-    expect(r.err).toContain('第 3 行“密级”：密级“秘密”高于本设备允许的最高密级“内部”，不得导入本网络');
+    expect(r.err).toContain('第 3 行“密级”（第 4 列）：密级“秘密”高于本设备允许的最高密级“内部”，不得导入本网络');
     expect(await new JobStore(dataDir).list()).toEqual([]);
     expect((await ItemStore.open(dataDir)).count).toBe(0);
     const refused = (await auditRecords(dataDir)).filter((x) => x.action === 'ingest.refused');

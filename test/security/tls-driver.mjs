@@ -37,13 +37,15 @@ function call(method, path, { ca, localAddress = host, cookie, body, csrf, plain
 
 try {
   const deadline = Date.now() + 120_000;
-  while (!/初始设置令牌[^：]*：(\S+)/.test(log)) {
+  // With no terminal the one-time setup token goes to a 0600 file, never into the log.
+  const tokenFile = join(dataDir, 'config', 'setup-token.txt');
+  let token;
+  while (!(token = /初始设置令牌[^：]*：(\S+)/.exec(await readFile(tokenFile, 'utf8').catch(() => ''))?.[1]) || !/档案检索一体机已启动/.test(log)) {
     if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`serve did not start: ${log}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  const token = /初始设置令牌[^：]*：(\S+)/.exec(log)[1];
   out.announced = /档案检索一体机已启动：(\S+)/.exec(log)?.[1];
-  out.setupUrl = /在浏览器打开 (\S+)/.exec(log)?.[1];
+  out.setupUrl = /在浏览器打开 (\S+)/.exec(await readFile(tokenFile, 'utf8'))?.[1];
   const ca = await readFile(join(dataDir, 'config', 'tls', 'ca.crt'), 'utf8');
   const { statSync } = await import('node:fs');
   out.modes = Object.fromEntries(['ca.key', 'ca.crt', 'server.key', 'server.crt'].map((f) => [f, (statSync(join(dataDir, 'config', 'tls', f)).mode & 0o777).toString(8)]));

@@ -19,6 +19,12 @@ const NO_ITEM_DATA: Record<string, string> = {
   '/api/admin/backups': 'backup records: sizes and an item count, no item id, 档号 or title',
   '/api/admin/backups/task': 'the state of a running backup (bytes, files)',
   '/api/signatures': 'ClamAV signature versions',
+  '/api/health/details': 'component health for the sysadmin and secadmin (refusals to others are audited); no item data',
+  '/api/auth/alive': 'whether the caller\'s own session still lives',
+  '/api/admin/backups/keys': 'backup recipients\' public keys, the signer and the schedule',
+  '/api/security/backup-recipients': 'backup recipients\' public keys',
+  '/api/admin/departments': 'the 机构 code → name table (configuration, no item)',
+  '/api/ingest/csv-template': 'the empty CSV template with its example row',
 };
 /** Pages and client assets (the app shell, scripts, styles, fonts): the same bytes for everyone. */
 const isAsset = (path: string) => !path.startsWith('/api/');
@@ -56,6 +62,7 @@ function concrete(path: string): string {
     .replace(/:id\b/, itemId)
     .replace(/:n\b/, '1')
     .replace(/:username\b/, 'dangan')
+    .replace(/:format\b/, 'csv')
     .replace(/:[a-zA-Z]+/g, 'x');
 }
 

@@ -12,7 +12,7 @@ export interface ChunkParams {
 }
 
 /**
- * The encrypted backup format, version 2 (every byte in docs/FORMATS.md, Backups):
+ * The encrypted backup format, version 2 (every byte in docs/FORMATS.md, “Backups”):
  *
  *   "ARCHBKUP" | u8 version (2) | u32 BE length | header JSON | SHA-256(all before)
  *   chunks: AES-256-GCM(plaintext ≤ 64 KiB) ‖ 16-byte tag, one after another

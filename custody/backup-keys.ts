@@ -4,7 +4,7 @@ import { dataPath, ApplianceError, writeFileAtomic } from '../core/index.ts';
 import { AuditLog, type AuditEntry } from '../security/index.ts';
 
 /**
- * The keys of backup format v2 (docs/FORMATS.md, Backups):
+ * The keys of backup format v2 (docs/FORMATS.md, “Backups”):
  * - recipient key pairs (X25519): the public half is registered on the appliance, the private half
  *   (an "identity") lives with the 安全保密管理员 on removable media, sealed under a passphrase
  *   (scrypt → AES-256-GCM). Only an identity opens a backup.

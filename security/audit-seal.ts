@@ -8,7 +8,7 @@ import { canonicalJson } from './audit-record.ts';
 
 /**
  * Forward-secure sealing of the audit trail (after systemd-journald's Forward Secure Sealing and
- * Bellare–Yee forward-secure MACs). The format is written down in docs/FORMATS.md, Audit seals.
+ * Bellare–Yee forward-secure MACs). The format is written down in docs/FORMATS.md, “Audit seals”.
  *
  * - k0, 32 random bytes, is the auditor's verification key; it leaves the machine once.
  * - The appliance keeps only the current sealing key k_i (audit/.seal-key). Seal i is

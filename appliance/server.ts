@@ -21,7 +21,7 @@ export interface RunningAppliance {
   http: Server;
   /** The address the web server actually listens on (port 0 resolved). */
   httpAddr: string;
-  /** Where browsers reach it: https:// outside loopback (issue 17.10), http:// on loopback. */
+  /** Where browsers reach it: https:// outside loopback, http:// on loopback. */
   url: string;
   stop(): Promise<void>;
 }

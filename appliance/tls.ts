@@ -11,7 +11,7 @@ import { type Config, dataPath, ApplianceError, writeFileAtomic } from '../core/
 const run = promisify(execFile);
 
 /**
- * HTTPS for the appliance (issue 17.10): outside loopback it speaks only TLS.
+ * HTTPS for the appliance: outside loopback it speaks only TLS.
  *
  * With `tls.cert` and `tls.key` set, the operator's certificate is served. Otherwise the appliance
  * is its own small CA: at first start it makes a CA key and certificate and a server certificate

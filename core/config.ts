@@ -60,7 +60,7 @@ const schema = z.object({
     })
     .strict(),
   /**
-   * Free space on the data dir's filesystem (issue 17.8). Health turns degraded below
+   * Free space on the data dir's filesystem. Health turns degraded below
    * degradedBelowGiB or degradedBelowPercent; below refuseWorkBelowGiB new ingest work is refused
    * so the audit trail keeps room; auditReserveMiB is held in data/run/audit-reserve and given
    * back to the trail if a write ever finds the disk full.
@@ -74,7 +74,7 @@ const schema = z.object({
     })
     .strict(),
   /**
-   * HTTPS (issue 17.10). Outside loopback the appliance speaks only TLS: with the operator's
+   * HTTPS. Outside loopback the appliance speaks only TLS: with the operator's
    * certificate and key (PEM files) when both are given, else with one issued by the appliance's
    * own CA in data/config/tls/. bindSessionToAddress refuses a session cookie from another address.
    */

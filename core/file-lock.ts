@@ -37,8 +37,8 @@ async function isStale(lockPath: string): Promise<boolean> {
 }
 
 /**
- * One attempt, synchronously: three small syscalls (~10 µs each) instead of three trips through
- * the thread pool (~50 µs each) — the audit trail takes this lock for every search it records.
+ * One attempt, synchronously: three small syscalls cost less than three trips through the thread
+ * pool, and the audit trail takes this lock for every search it records (bench/search.ts).
  */
 function tryAcquire(lockPath: string): boolean {
   let fd: number;

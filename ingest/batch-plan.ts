@@ -24,7 +24,7 @@ export interface PlanProblem {
   message: string;
 }
 
-/** A link or a special file met at a door (issue 17.4): refused by name, relative to the batch root. */
+/** A link or a special file met at a door: refused by name, relative to the batch root. */
 export function refusedProblem(kind: 'link' | 'special', shown: string): PlanProblem {
   return kind === 'link'
     ? { path: shown, code: 'LINK_REFUSED', message: `已拒绝符号链接：${shown}（导入不跟随链接，请复制文件本身后再导入）` }

@@ -8,7 +8,7 @@ import type { IntakeMetadata } from './jobs.ts';
 import { openRegularNoFollow, RefusedFile } from './no-follow.ts';
 
 /**
- * The CSV that archivists put beside their scans (issue 5). Columns, by the Chinese header they
+ * The CSV that archivists put beside their scans. Columns, by the Chinese header they
  * already use or its English alias (either, in any order, any case for English):
  *
  *   文件 file (required)  a file, or a folder of page images, relative to the CSV's folder
@@ -130,7 +130,7 @@ export async function readCsvManifest(csvPath: string, opts: CsvCheckOptions = {
       manifest.problems.push({ line: row.line, ...fileCol, code: 'CSV_FILE_NOT_FOUND', message: `${where(row.line, fileCol)}：找不到“${row.file}”（相对于 CSV 所在目录）` });
       continue;
     }
-    // A link is refused wherever it leads (issue 17.4): as the row itself or as a folder on its way.
+    // A link is refused wherever it leads: as the row itself or as a folder on its way.
     const real = st.isSymbolicLink() ? undefined : await realpath(row.path).catch(() => undefined);
     if (real !== row.path) {
       manifest.problems.push({ line: row.line, ...fileCol, code: 'LINK_REFUSED', message: `${where(row.line, fileCol)}：“${row.file}”是符号链接或经过符号链接，已拒绝（导入不跟随链接，请复制文件本身）` });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ApplianceError, checkFormatVersion, FORMAT_VERSIONS, fsyncDir, writeFileAtomic, type Classification, type ItemMetadata } from '../core/index.ts';
 import type { PlanProblem } from './batch-plan.ts';
 
-/** Stages of one item, in order (issue 5): each is recorded before the next begins. */
+/** Stages of one item, in order: each is recorded before the next begins. */
 export const ITEM_STAGES = ['received', 'scanned', 'ocr', 'assembled', 'stored', 'indexed', 'done'] as const;
 export type ItemStage = (typeof ITEM_STAGES)[number];
 

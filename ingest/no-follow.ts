@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { open, readlink, type FileHandle } from 'node:fs/promises';
 
 /**
- * Links and special files are refused at every door (issue 17.4). Planning already looks with
+ * Links and special files are refused at every door. Planning already looks with
  * lstat, but a file can be swapped for a link between planning and copying: the check that counts
  * is made on the file actually opened. O_NOFOLLOW refuses a link in the last component, fstat of
  * the opened descriptor refuses anything that is not a regular file (a FIFO is opened

@@ -77,7 +77,7 @@ export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'man
 }
 
 /**
- * Links and special files met at a door, on record for the security officer (issue 17.4): one
+ * Links and special files met at a door, on record for the security officer: one
  * record per batch, naming the files relative to the batch root (the first 50, and how many).
  */
 async function auditRefusedFiles(audit: AuditLog, opts: Pick<SubmitOptions, 'actor' | 'via'>, problems: Array<{ code: string; path?: string; message: string; line?: number }>): Promise<void> {

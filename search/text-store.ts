@@ -13,8 +13,8 @@ import type { MatchPage } from './page-match.ts';
  *
  * Why not in the item document: carried in every hit, ~8 KB of JSON each, a result page of 20
  * made Meilisearch's answer ~160 KB, which cost ~1 ms more to send and parse than the hits
- * themselves (bench/search.ts). A file here is read in ~6 µs from the page cache, and UTF-16
- * decodes by copying.
+ * themselves (bench/search.ts). A small file here is read straight from the page cache, and
+ * UTF-16 decodes by copying.
  *
  * A file is trusted only for the contentHash it names (the hit's own; a stale or torn file is
  * ignored and the pages index answers instead). It is only ever read for items the viewer's own
@@ -88,8 +88,8 @@ export class PageTextStore {
   }
 
   /**
-   * Synchronous on purpose: 20 hits' files read in ~0.12 ms from the page cache, where the thread
-   * pool's open/stat/read/close round trips cost ~0.55 ms (measured, 5 KB files).
+   * Synchronous on purpose: a page of hits' small files read from the page cache in less time than
+   * the thread pool's open/stat/read/close round trips would take (bench/search.ts).
    */
   read(itemId: string, hash: string): MatchPage[] | undefined {
     let buf: Buffer;

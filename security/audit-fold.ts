@@ -1,7 +1,7 @@
 import type { AuditEntry } from './audit-record.ts';
 
 /**
- * Repeated unauthenticated denials from one source, folded (issue 17.8). Every failed login for
+ * Repeated unauthenticated denials from one source, folded. Every failed login for
  * an unknown or locked account and every CSRF refusal used to append its own fsynced record: 200
  * requests added ~76 KB, and a flood could fill the disk that every real action needs for its
  * record. Now the first denial of a burst from a source is written at once (so the trail shows

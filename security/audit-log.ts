@@ -170,7 +170,7 @@ export class AuditLog {
   }
 
   /**
-   * Hold `bytes` of the disk for the trail (issue 17.8): real blocks (zeros written and flushed,
+   * Hold `bytes` of the disk for the trail: real blocks (zeros written and flushed,
    * not a sparse file), so that when everything else has filled the disk, removing this file
    * frees room for the records that say what happened. Returns false if there was no room.
    */
@@ -380,7 +380,7 @@ export class AuditLog {
     const s = this.seen;
     this.seen = undefined;
     if (s) {
-      // Synchronous: a few µs each, where the thread pool costs ~50 µs a trip (every search's record).
+      // Synchronous: small syscalls are cheaper than thread-pool trips (every search's record).
       const files = yearlyFiles(readdirSync(this.dir));
       if (files[files.length - 1]?.name === s.file) {
         const f = statSync(join(this.dir, s.file), { throwIfNoEntry: false });

@@ -66,7 +66,7 @@ export const AUDIT_TEXT_MAX = 256;
 
 /**
  * Text as stored in a record: whole up to AUDIT_TEXT_MAX characters, else its first
- * AUDIT_TEXT_MAX characters, its length and the SHA-256 of the whole (issue 17.8: an 8 KB path
+ * AUDIT_TEXT_MAX characters, its length and the SHA-256 of the whole (an 8 KB path
  * in every record filled the disk; the hash still proves which path it was).
  */
 export function capAuditText(s: string): string {

@@ -147,8 +147,8 @@ export class IdentityStore {
   }
 
   private async refresh(force = false): Promise<void> {
-    // Synchronous: a few µs, where a trip through the thread pool cost ~0.1 ms at p95 on every
-    // signed-in request (the route guard looks the user up each time).
+    // Synchronous: one stat is cheaper than a trip through the thread pool, paid on every signed-in
+    // request (the route guard looks the user up each time).
     const st = statSync(this.path, { throwIfNoEntry: false });
     const ino = st?.ino ?? 0;
     const mtime = st?.mtimeMs ?? 0;

@@ -17,7 +17,7 @@ export interface AdminOpsDeps {
 }
 
 /**
- * The administrators' read-outs of issue 8's operations: backup records (系统管理员), the
+ * The administrators' read-outs of the custody operations: backup records (系统管理员), the
  * integrity report 四性检测 and the virus-signature status (安全保密管理员). Running and verifying
  * a backup from the page is in backup-routes.ts (to the registered recipients; no key); restoring and
  * importing signatures stay at the console: a passphrase and a signature file must not travel
@@ -53,7 +53,7 @@ export function adminOpsRoutes(router: Router, deps: AdminOpsDeps): void {
       throw new ApplianceError('INTEGRITY_NONE', '尚未进行过完整性检测（四性检测）；可点击“立即检测”或在控制台运行 archive verify。', 'no integrity check has run yet', { status: 404 });
     }
     const report = JSON.parse(text) as IntegrityReport;
-    // The report names items (ids, files that changed): reading it is on the record (issue 17).
+    // The report names items (ids, files that changed): reading it is on the record.
     await auth.record(ctx, { action: 'integrity.view', target: 'archive', outcome: 'success' });
     ctx.body = report;
   });

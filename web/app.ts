@@ -74,7 +74,7 @@ export function createWebApp(deps: WebDeps): Koa {
     const started = Date.now();
     const requestId = randomUUID();
     // The access line is written (synchronously, to the journal) once the answer has gone out, not
-    // on its way: ~60 µs per request off every response (measured with a pipe as stdout). 'close'
+    // on its way, which took measurable time off every response (with a pipe as stdout). 'close'
     // comes for every response: sent in full (final status; `ms` counts until the last byte was
     // handed to the socket) or cut off by the client (marked aborted).
     const ip = ctx.ip; // read now: a socket the client has closed no longer knows its peer

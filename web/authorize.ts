@@ -92,7 +92,7 @@ export interface GuardDeps {
   /** Denials of requests without a session, folded per source and minute (audit-fold.ts). */
   recordDenial?: (ctx: Koa.Context, e: Omit<AuditEntry, 'actor' | 'role' | 'source'> & Partial<Pick<AuditEntry, 'actor'>>) => Promise<void>;
   clearSessionCookies: (ctx: Koa.Context) => void;
-  /** Refuse a session cookie presented from another address than the login's (issue 17.10). */
+  /** Refuse a session cookie presented from another address than the login's. */
   bindSessionToAddress?: boolean;
 }
 

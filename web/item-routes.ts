@@ -92,7 +92,7 @@ export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchSer
   router.get('/api/items/:id/text', requirePermission('item:read'), async (ctx) => {
     const meta = await visibleItem(ctx);
     const text = await deps.store.readText(meta.itemId);
-    // The whole OCR text is item content: read on the record like a page view (issue 17).
+    // The whole OCR text is item content: read on the record like a page view.
     await deps.auth.record(ctx, { action: 'item.text.view', target: meta.itemId, outcome: 'success', details: { pages: text.length } });
     ctx.body = text;
   });

@@ -5,7 +5,7 @@ import { type AuthContext } from './authorize.ts';
 import { itemPages, jobProgress, type Job, type JobItem, type JobProgress } from '../ingest/index.ts';
 
 /**
- * What one person may learn of an ingest job (issue 17): the jobs they submitted through the web
+ * What one person may learn of an ingest job: the jobs they submitted through the web
  * (uploads and re-OCR), plus the command-line and hot-folder batches nobody submitted through the
  * web in which they may see at least one item — and within any job only the items the access rule
  * lets them see; the rest is a count. No host paths (names relative to the batch root), no file

@@ -41,7 +41,7 @@ const stamp = () => new Date().toISOString().slice(0, 10);
 const attachment = (ctx: Koa.Context, name: string) => ctx.set('Content-Disposition', `attachment; filename="${encodeURIComponent(name).replace(/%/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`);
 
 /**
- * The reports people read (issue 22): the audit trail page by page with Chinese labels and the
+ * The reports people read: the audit trail page by page with Chinese labels and the
  * 档号/题名 of audited items, its exports (CSV, XLSX, JSONL) under the page's filters, the audit
  * summary and the 四性检测 report as PDF, and the secadmin's 机构代码→名称 table. Every read,
  * export and print is itself an audit record.

@@ -1,7 +1,7 @@
 import { PDFArray, PDFDict, PDFName, PDFRef, PDFStream, type PDFDocument, type PDFObject } from 'pdf-lib';
 
 /**
- * PDFs from outside are disarmed before they are stored (issue 17.11): a page that already
+ * PDFs from outside are disarmed before they are stored: a page that already
  * carries text is copied as it is into document.pdf, which is what staff download, so whatever
  * acts in it must go — scripts, actions run on open or on any event, links that launch programs
  * or open addresses, annotations that act, forms (AcroForm, XFA) and embedded files. What is

@@ -30,12 +30,14 @@ describe('job progress rate', () => {
   });
 });
 
-describe('page totals at intake (issue 22)', () => {
-  it('counts every page of multi-page TIFFs and PDFs before OCR starts, and one for a file it cannot open', async () => {
+describe('page totals before OCR starts', () => {
+  it('counts every page of multi-page TIFFs and PDFs once the whole job passed the virus gate, before any OCR; nothing is parsed before the scan', async () => {
     const { submitJob } = await import('../../ingest/intake.ts');
     const { JobStore } = await import('../../ingest/index.ts');
+    const { IngestRunner } = await import('../../ingest/runner.ts');
     const { openInputs } = await import('../../ingest/ocr/decode.ts');
-    const { SHARED, tempDir, cleanup } = await import('../support/appliance.ts');
+    const { SHARED, tempDir, cleanup, waitFor } = await import('../support/appliance.ts');
+    const { pino } = await import('pino');
     const { join } = await import('node:path');
     const { writeFile } = await import('node:fs/promises');
     const dir = await tempDir('archive-intake-pages-');
@@ -45,14 +47,43 @@ describe('page totals at intake (issue 22)', () => {
       const bad = join(dir, '坏页.jpg');
       await writeFile(bad, Buffer.alloc(2048, 0x42));
       const want = { tif: (await openInputs([tif])).length, pdf: (await openInputs([pdf])).length };
-      const job = await submitJob(new JobStore(dir), [
+      const jobs = new JobStore(dir);
+      const job = await submitJob(jobs, [
         { label: 'S0001.tif', files: [tif], metadata: {} },
         { label: 'S0005.pdf', files: [pdf], metadata: {} },
         { label: '坏页.jpg', files: [bad], metadata: {} },
       ], { via: 'cli', actor: { name: 'a', role: 'archivist', source: '-' }, posts: ['BGS'], classification: '内部', maxFileBytes: 2 ** 30 });
-      expect(job.items.map((i) => i.pagesExpected)).toEqual([want.tif, want.pdf, undefined]);
-      expect(jobProgress(job).pagesTotal).toBe(want.tif + want.pdf + 1);
-      console.log(`pages at intake: S0001.tif ${want.tif}, S0005.pdf ${want.pdf}`);
+      // Intake copies and hashes; it parses nothing (the scanner has not seen the files yet).
+      expect(job.items.map((i) => i.pagesExpected)).toEqual([undefined, undefined, undefined]);
+
+      const scanned = new Set<string>();
+      let atFirstOcr: Job | undefined;
+      const never = () => Promise.reject(new Error('not reached in this test'));
+      const runner = new IngestRunner(jobs, {
+        dataDir: dir, ceiling: '内部', log: pino({ level: 'silent' }),
+        scan: async (path) => (scanned.add(path), { verdict: 'clean' }),
+        scanRetryable: () => false,
+        countPages: async (files) => {
+          for (const f of files) expect(scanned.has(f), `${f} counted before it was scanned`).toBe(true);
+          return (await openInputs(files).catch(() => undefined))?.length;
+        },
+        openOcr: async () => {
+          atFirstOcr ??= await jobs.load(job.id);
+          throw new Error('stop here: the test looks at the journal when OCR would begin');
+        },
+        assemblePdf: never, findDuplicate: async () => undefined, archivalCodeTaken: async () => undefined,
+        storeItem: never, replaceItem: never, itemExists: async () => false, loadStored: never, index: never,
+        audit: async () => undefined,
+      }, { pageConcurrency: 1, retryMs: 300 });
+      runner.start();
+      try {
+        await waitFor(async () => atFirstOcr, 60_000, 'the runner reached OCR');
+      } finally {
+        await runner.stop();
+      }
+      expect(atFirstOcr!.items.map((i) => i.pagesExpected)).toEqual([want.tif, want.pdf, undefined]);
+      expect(jobProgress(atFirstOcr!).pagesTotal).toBe(want.tif + want.pdf + 1);
+      console.log(`pages before OCR: S0001.tif ${want.tif}, S0005.pdf ${want.pdf}`);
     } finally {
       await cleanup(dir);
     }

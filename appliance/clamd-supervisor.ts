@@ -66,10 +66,7 @@ export async function installedSignatures(databaseDir: string): Promise<string[]
   }
 }
 
-type Mode =
-  | { kind: 'external' }
-  | { kind: 'no-binary' }
-  | { kind: 'own' };
+type Mode = { kind: 'external' } | { kind: 'no-binary' } | { kind: 'own' };
 
 /**
  * clamd for a machine without systemd (a container, a fresh VM): when nothing answers on the
@@ -92,7 +89,11 @@ export class ClamdSupervisor {
   /** The address ingest, health and the self-check use for this run. */
   address: string;
 
-  constructor(private readonly cfg: Config, private readonly log: Logger, opts: { binary?: string; systemd?: boolean; demo?: boolean; pollMs?: number } = {}) {
+  constructor(
+    private readonly cfg: Config,
+    private readonly log: Logger,
+    opts: { binary?: string; systemd?: boolean; demo?: boolean; pollMs?: number } = {},
+  ) {
     this.binary = opts.binary ?? CLAMD_BINARY;
     this.systemd = opts.systemd ?? existsSync('/run/systemd/system');
     this.demo = Boolean(opts.demo);
@@ -173,7 +174,10 @@ export class ClamdSupervisor {
     if (sigs.length === 0) {
       if (!this.warnedNoSignatures) {
         this.warnedNoSignatures = true;
-        this.log.warn({ component: 'clamd', code: 'NO_SIGNATURES', databaseDir: this.cfg.clamdDatabaseDir }, `${NO_SIGNATURES_ZH}（clamd 未启动，导入暂停） / no virus signatures installed: clamd not started, ingest paused`);
+        this.log.warn(
+          { component: 'clamd', code: 'NO_SIGNATURES', databaseDir: this.cfg.clamdDatabaseDir },
+          `${NO_SIGNATURES_ZH}（clamd 未启动，导入暂停） / no virus signatures installed: clamd not started, ingest paused`,
+        );
       }
       this.poll = setTimeout(() => void this.startWhenSignatures(), this.pollMs);
       this.poll.unref();
@@ -187,9 +191,16 @@ export class ClamdSupervisor {
   private spawnChild(): void {
     this.lastStart = Date.now();
     // A clean environment and the data dir's run folder as working directory: nothing inherited steers it.
-    const child = spawn(this.binary, ['-c', this.confPath(), '--foreground'], { cwd: ownClamdDir(this.cfg.dataDir), env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.binary, ['-c', this.confPath(), '--foreground'], {
+      cwd: ownClamdDir(this.cfg.dataDir),
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
-    this.log.info({ component: 'clamd', pid: child.pid, address: this.address, databaseDir: this.cfg.clamdDatabaseDir, demo: this.demo || undefined }, this.demo ? 'clamd started (演示模式: ClamAV test signatures only, not real)' : 'clamd started');
+    this.log.info(
+      { component: 'clamd', pid: child.pid, address: this.address, databaseDir: this.cfg.clamdDatabaseDir, demo: this.demo || undefined },
+      this.demo ? 'clamd started (演示模式: ClamAV test signatures only, not real)' : 'clamd started',
+    );
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => {

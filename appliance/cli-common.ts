@@ -25,9 +25,7 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, notRunning: 3 } as const;
  * JSON object with --json. Never a stack trace unless ARCHIVE_DEBUG is set.
  */
 export function reportError(e: unknown, json: boolean): number {
-  const body = isApplianceError(e)
-    ? e.toJSON()
-    : { code: 'INTERNAL', message: `内部错误：${(e as Error)?.message ?? String(e)}`, messageEn: (e as Error)?.message ?? String(e) };
+  const body = isApplianceError(e) ? e.toJSON() : { code: 'INTERNAL', message: `内部错误：${(e as Error)?.message ?? String(e)}`, messageEn: (e as Error)?.message ?? String(e) };
   if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: body })}\n`);
   else process.stderr.write(`错误 [${body.code}]：${body.message}\n`);
   if (process.env.ARCHIVE_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);

@@ -103,7 +103,11 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   if (o.dataDir) {
     const state = await isEmptyOrMissing(o.dataDir);
     if (state === 'used') {
-      throw new ApplianceError('DEMO_DATA_DIR_IN_USE', `演示模式不使用已有数据的目录：${o.dataDir}。请不指定 --data-dir（自动使用临时目录），或指定一个不存在的空目录。`, `demo refuses a data dir that holds data: ${o.dataDir}`);
+      throw new ApplianceError(
+        'DEMO_DATA_DIR_IN_USE',
+        `演示模式不使用已有数据的目录：${o.dataDir}。请不指定 --data-dir（自动使用临时目录），或指定一个不存在的空目录。`,
+        `demo refuses a data dir that holds data: ${o.dataDir}`,
+      );
     }
     given = state;
   }
@@ -111,7 +115,10 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const gtDir = join(samplesDir, 'gt');
   let ids: string[];
   try {
-    ids = (await readdir(gtDir)).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort();
+    ids = (await readdir(gtDir))
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -5))
+      .sort();
   } catch {
     throw new ApplianceError('DEMO_SAMPLES_MISSING', `找不到样例：${samplesDir}（应有 gt/ 与 items/）。可用 --samples 指定。`, `samples not found at ${samplesDir}`);
   }
@@ -138,8 +145,12 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     for (const f of sigFiles) await copyFile(join(DEMO_SIGNATURES_DIR, f), join(sigDir, f));
 
     // Defaults only, never the operator's config file or environment: the demo touches nothing real.
-    const cfg = loadConfig({ env: {}, overrides: { dataDir, httpAddr, meili: { port: 0 }, clamd: `unix:${ownClamdSocket(dataDir)}`, clamdDatabaseDir: sigDir, integrity: { hour: 'off', scan: false }, backupDirs: [] } });
-    if (ownClamdSocket(dataDir).length > 100) throw new ApplianceError('DEMO_PATH_TOO_LONG', `演示数据目录路径过长（clamd 套接字须短于 100 字符）：${dataDir}`, 'demo data dir path too long for a unix socket');
+    const cfg = loadConfig({
+      env: {},
+      overrides: { dataDir, httpAddr, meili: { port: 0 }, clamd: `unix:${ownClamdSocket(dataDir)}`, clamdDatabaseDir: sigDir, integrity: { hour: 'off', scan: false }, backupDirs: [] },
+    });
+    if (ownClamdSocket(dataDir).length > 100)
+      throw new ApplianceError('DEMO_PATH_TOO_LONG', `演示数据目录路径过长（clamd 套接字须短于 100 字符）：${dataDir}`, 'demo data dir path too long for a unix socket');
 
     // People and posts before the appliance starts: no setup token, nothing to type.
     const sec = await openSecurity(cfg);
@@ -147,10 +158,24 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     const accounts: DemoAccount[] = [];
     for (const a of ACCOUNTS) {
       const password = demoPassword();
-      await sec.identity.createUser({ username: a.username, displayName: `${a.roleName}（演示）`, roles: [a.role], posts: a.posts, clearance: a.posts.length ? '内部' : undefined, passwordHash: await argon2Hasher.hash(password), mustChangePassword: false });
+      await sec.identity.createUser({
+        username: a.username,
+        displayName: `${a.roleName}（演示）`,
+        roles: [a.role],
+        posts: a.posts,
+        clearance: a.posts.length ? '内部' : undefined,
+        passwordHash: await argon2Hasher.hash(password),
+        mustChangePassword: false,
+      });
       accounts.push({ ...a, password });
     }
-    await sec.audit.append({ ...consoleActor(), action: 'demo.setup', target: '-', outcome: 'success', details: { demo: true, accounts: accounts.map((a) => a.username), posts: DEMO_POSTS.map((p) => p.code), signatures: 'ClamAV test signatures only' } });
+    await sec.audit.append({
+      ...consoleActor(),
+      action: 'demo.setup',
+      target: '-',
+      outcome: 'success',
+      details: { demo: true, accounts: accounts.map((a) => a.username), posts: DEMO_POSTS.map((p) => p.code), signatures: 'ClamAV test signatures only' },
+    });
 
     o.log.warn({ demo: true, dataDir, signatures: sigDir }, '演示模式：临时数据目录，仅 ClamAV 测试特征库（不是真实病毒库），停止后删除 / demo mode: throwaway data, test signatures only');
     const running = await startAppliance(cfg, o.log, { demo: true });

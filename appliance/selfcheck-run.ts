@@ -64,7 +64,15 @@ export function startSelfcheckSchedule(cfg: Config, deps: { audit: AuditLog; log
       last = r;
       const failures = r.checks.filter((c) => c.status === 'failure');
       const warnings = r.checks.filter((c) => c.status === 'warning');
-      await deps.audit.append({ actor: 'system', role: 'system', source: 'system', action: 'selfcheck.run', target: '-', outcome: failures.length ? 'failure' : 'success', details: { counts: r.counts, failures: failures.map((c) => ({ id: c.id, message: c.message })), warnings: warnings.map((c) => c.id) } });
+      await deps.audit.append({
+        actor: 'system',
+        role: 'system',
+        source: 'system',
+        action: 'selfcheck.run',
+        target: '-',
+        outcome: failures.length ? 'failure' : 'success',
+        details: { counts: r.counts, failures: failures.map((c) => ({ id: c.id, message: c.message })), warnings: warnings.map((c) => c.id) },
+      });
       if (failures.length) deps.log.warn({ component: 'selfcheck', failures: failures.map((c) => `${c.id}: ${c.message}`) }, 'self-check found failures');
       else deps.log.info({ component: 'selfcheck', counts: r.counts }, 'self-check done');
     } catch (e) {

@@ -56,7 +56,16 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
     const { host, port } = parseHostPort(cfg.httpAddr);
     // Outside loopback only HTTPS: the operator's certificate or the appliance CA's (tls.ts).
     const tls: TlsMaterial | undefined = isLoopbackHost(host) ? undefined : await loadOrIssueTls(cfg, host);
-    const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log, secureCookies: Boolean(tls), bindSessionToAddress: cfg.tls.bindSessionToAddress, stateDir: dataPath(cfg.dataDir, 'run'), ceiling: cfg.classificationCeiling });
+    const auth = await createAuth({
+      configDir: sec.configDir,
+      identity: sec.identity,
+      audit: sec.audit,
+      log,
+      secureCookies: Boolean(tls),
+      bindSessionToAddress: cfg.tls.bindSessionToAddress,
+      stateDir: dataPath(cfg.dataDir, 'run'),
+      ceiling: cfg.classificationCeiling,
+    });
     // Sessions and login locks live in data/run (0600, atomic writes): a restart keeps both.
     cleanups.unshift(() => auth.close());
     // Folded denial counts are written before the trail is left (the last cleanup but the lock).
@@ -87,26 +96,39 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
       consoleToken: consoleToken.token,
       caCert: async () => (cfg.tls.cert ? undefined : readFile(applianceCaPath(cfg.dataDir), 'utf8').catch(() => undefined)),
       health: () =>
-        healthReport({
-          meilisearch: () => meili.health(),
-          clamd: () => clamd.health(),
-          disk: () => diskHealth(cfg.dataDir, cfg.disk, sec.audit.reserveInUse),
-          ocrData: () => ocrDataStatus(cfg.ocr.lang),
-          selfcheck: () => selfcheck?.health() ?? selfcheckHealth(undefined),
-          backup: () => backupHealth(cfg),
-        }, { demo: opts.demo }),
+        healthReport(
+          {
+            meilisearch: () => meili.health(),
+            clamd: () => clamd.health(),
+            disk: () => diskHealth(cfg.dataDir, cfg.disk, sec.audit.reserveInUse),
+            ocrData: () => ocrDataStatus(cfg.ocr.lang),
+            selfcheck: () => selfcheck?.health() ?? selfcheckHealth(undefined),
+            backup: () => backupHealth(cfg),
+          },
+          { demo: opts.demo },
+        ),
     });
     const http = await new Promise<Server>((resolve, reject) => {
       const srv = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app.callback()).listen(port, host) : app.listen(port, host);
       srv.once('listening', () => resolve(srv));
       srv.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new ApplianceError('HTTP_LISTEN_FAILED', `无法在 ${cfg.httpAddr} 上监听：${e.code === 'EADDRINUSE' ? '端口已被占用' : e.message}`, `cannot listen on ${cfg.httpAddr}: ${e.message}`, { cause: e })),
+        reject(
+          new ApplianceError('HTTP_LISTEN_FAILED', `无法在 ${cfg.httpAddr} 上监听：${e.code === 'EADDRINUSE' ? '端口已被占用' : e.message}`, `cannot listen on ${cfg.httpAddr}: ${e.message}`, {
+            cause: e,
+          }),
+        ),
       );
     });
     const addr = http.address();
     const httpAddr = typeof addr === 'object' && addr ? `${host}:${addr.port}` : cfg.httpAddr;
     const url = `${tls ? 'https' : 'http'}://${httpAddr}/`;
-    cleanups.unshift(() => new Promise<void>((r) => { http.close(() => r()); http.closeAllConnections(); }));
+    cleanups.unshift(
+      () =>
+        new Promise<void>((r) => {
+          http.close(() => r());
+          http.closeAllConnections();
+        }),
+    );
     // First of all on stop: tasks started from the web finish cleanly (a backup removes its partial file).
     cleanups.unshift(async () => {
       for (const h of stopHooks) await h();

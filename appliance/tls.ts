@@ -92,7 +92,29 @@ async function issueCa(dir: string): Promise<void> {
   const work = await mkdtemp(join(dir, '.issue-'));
   try {
     const subject = `/O=Archive Appliance/CN=Archive Appliance CA ${randomBytes(4).toString('hex')}`;
-    await openssl(['req', '-x509', '-new', '-key', join(dir, 'ca.key'), '-sha256', '-days', '3650', '-subj', subject, '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash', '-out', join(work, 'ca.crt')], work);
+    await openssl(
+      [
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        join(dir, 'ca.key'),
+        '-sha256',
+        '-days',
+        '3650',
+        '-subj',
+        subject,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE,pathlen:0',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-addext',
+        'subjectKeyIdentifier=hash',
+        '-out',
+        join(work, 'ca.crt'),
+      ],
+      work,
+    );
     await writeFileAtomic(join(dir, 'ca.crt'), await readFile(join(work, 'ca.crt')), 0o600);
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -105,10 +127,34 @@ async function issueServer(dir: string, names: string[]): Promise<void> {
   try {
     await writeFile(join(work, 'server.key'), key, { mode: 0o600 });
     const san = names.map((n) => (isIP(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-    await writeFile(join(work, 'ext.cnf'), `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n`);
+    await writeFile(
+      join(work, 'ext.cnf'),
+      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n`,
+    );
     await openssl(['req', '-new', '-key', join(work, 'server.key'), '-subj', `/O=Archive Appliance/CN=${names[0]}`, '-out', join(work, 'server.csr')], work);
     // 397 days: what browsers accept for a server certificate; a restart after that issues a new one.
-    await openssl(['x509', '-req', '-in', join(work, 'server.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', '397', '-sha256', '-extfile', join(work, 'ext.cnf'), '-out', join(work, 'server.crt')], work);
+    await openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        join(work, 'server.csr'),
+        '-CA',
+        join(dir, 'ca.crt'),
+        '-CAkey',
+        join(dir, 'ca.key'),
+        '-set_serial',
+        `0x${randomBytes(16).toString('hex')}`,
+        '-days',
+        '397',
+        '-sha256',
+        '-extfile',
+        join(work, 'ext.cnf'),
+        '-out',
+        join(work, 'server.crt'),
+      ],
+      work,
+    );
     await writeFileAtomic(join(dir, 'server.key'), key, 0o600);
     await writeFileAtomic(join(dir, 'server.crt'), await readFile(join(work, 'server.crt')), 0o600);
   } finally {
@@ -127,7 +173,9 @@ export async function loadOrIssueTls(cfg: Pick<Config, 'dataDir' | 'tls'>, host:
     try {
       [cert, key] = await Promise.all([readFile(cfg.tls.cert, 'utf8'), readFile(cfg.tls.key, 'utf8')]);
     } catch (e) {
-      throw new ApplianceError('TLS_FILES_UNREADABLE', `无法读取配置的 HTTPS 证书或私钥（tls.cert / tls.key）：${(e as Error).message}`, `tls.cert/tls.key unreadable: ${(e as Error).message}`, { cause: e });
+      throw new ApplianceError('TLS_FILES_UNREADABLE', `无法读取配置的 HTTPS 证书或私钥（tls.cert / tls.key）：${(e as Error).message}`, `tls.cert/tls.key unreadable: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     let ok = false;
     try {
@@ -157,4 +205,3 @@ export async function loadOrIssueTls(cfg: Pick<Config, 'dataDir' | 'tls'>, host:
   const [cert, key, ca] = await Promise.all([readFile(join(dir, 'server.crt'), 'utf8'), readFile(join(dir, 'server.key'), 'utf8'), readFile(join(dir, 'ca.crt'), 'utf8')]);
   return { cert: `${cert.trim()}\n${ca.trim()}\n`, key, ca, source: 'appliance-ca' };
 }
-

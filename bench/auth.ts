@@ -42,7 +42,11 @@ async function concurrentLogins(dir: string): Promise<void> {
   const csrf = ((await (await fetch(`${base}/api/auth/csrf`)).json()) as { csrfToken: string }).csrfToken;
   const login = async (username: string, password: string) => {
     const t = performance.now();
-    const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: `archive_csrf=${csrf}`, 'x-csrf-token': csrf }, body: JSON.stringify({ username, password }) });
+    const r = await fetch(`${base}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: `archive_csrf=${csrf}`, 'x-csrf-token': csrf },
+      body: JSON.stringify({ username, password }),
+    });
     await r.arrayBuffer();
     return { status: r.status, ms: performance.now() - t };
   };
@@ -57,7 +61,9 @@ async function concurrentLogins(dir: string): Promise<void> {
   verifies = 0;
   const t = performance.now();
   const wrong = await Promise.all(Array.from({ length: 30 }, () => login('user30', 'Wrong-pass-2026!')));
-  console.log(`login     30 concurrent wrong passwords, one account: ${verifies} argon2 verifications, ${wrong.filter((r) => r.status === 429).length} refused as locked, all answered in ${(performance.now() - t).toFixed(0)} ms`);
+  console.log(
+    `login     30 concurrent wrong passwords, one account: ${verifies} argon2 verifications, ${wrong.filter((r) => r.status === 429).length} refused as locked, all answered in ${(performance.now() - t).toFixed(0)} ms`,
+  );
   await new Promise<void>((r) => server.close(() => r()));
 }
 
@@ -97,7 +103,11 @@ async function main(): Promise<void> {
     const csrfRes = await fetch(`${base}/api/auth/csrf`);
     const csrf = ((await csrfRes.json()) as { csrfToken: string }).csrfToken;
     const login = async (username: string, password: string) => {
-      const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: `archive_csrf=${csrf}`, 'x-csrf-token': csrf }, body: JSON.stringify({ username, password }) });
+      const r = await fetch(`${base}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie: `archive_csrf=${csrf}`, 'x-csrf-token': csrf },
+        body: JSON.stringify({ username, password }),
+      });
       await r.arrayBuffer();
       return r.status;
     };

@@ -59,12 +59,25 @@ while (written < targetMb * 1e6) {
   await writeFile(join(dir, 'text.json'), JSON.stringify(text));
   await writeFile(join(dir, 'document.pdf'), pdf);
   const now = new Date().toISOString();
-  const meta: ItemMetadata = { itemId, archivalCode: `J012-2014-Y-BGS-${String(n).padStart(4, '0')}`, classification: '内部', posts: ['BGS-KY'], pageCount: PAGES, originals: [{ name: 'scan.tif', sha256: createHash('sha256').update(scan).digest('hex'), bytes: scan.length }], createdAt: now, updatedAt: now };
+  const meta: ItemMetadata = {
+    itemId,
+    archivalCode: `J012-2014-Y-BGS-${String(n).padStart(4, '0')}`,
+    classification: '内部',
+    posts: ['BGS-KY'],
+    pageCount: PAGES,
+    originals: [{ name: 'scan.tif', sha256: createHash('sha256').update(scan).digest('hex'), bytes: scan.length }],
+    createdAt: now,
+    updatedAt: now,
+  };
   await store.putItem({ meta, dir });
   written += scan.length + PAGES * PAGE_BYTES + pdf.length;
 }
 await rm(join(root, 'stage'), { recursive: true, force: true });
-const bytes = Number(execSync(`du -sb --apparent-size ${join(cfg.dataDir, 'items')}`).toString().split('\t')[0]);
+const bytes = Number(
+  execSync(`du -sb --apparent-size ${join(cfg.dataDir, 'items')}`)
+    .toString()
+    .split('\t')[0],
+);
 const mb = bytes / 1e6;
 // Warm the page cache once so neither side pays for the first read.
 execSync(`cat $(find ${cfg.dataDir}/items -type f) > /dev/null`, { shell: '/bin/bash', maxBuffer: 1 << 26 });
@@ -112,16 +125,28 @@ for (let round = 1; round <= ROUNDS; round++) {
     const tb = await time(b);
     return [await time(a), tb];
   };
-  const [tCreate, tBaseC] = await pair(() => createBackup(cfg, { out }), () => sh(tarEnc));
+  const [tCreate, tBaseC] = await pair(
+    () => createBackup(cfg, { out }),
+    () => sh(tarEnc),
+  );
   await rm(join(root, 'base.enc'));
   // The same, made durable as the backup is (it fsyncs its file before calling it done).
   const tBaseS = await time(() => sh(`${tarEnc} && sync ${root}/base.enc`));
-  const [tVerify, tBaseV] = await pair(async () => verifyBackup([out], await openKey()), () => sh(`openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:bench -in ${root}/base.enc | tar -tf - > /dev/null`));
+  const [tVerify, tBaseV] = await pair(
+    async () => verifyBackup([out], await openKey()),
+    () => sh(`openssl enc -d -aes-256-ctr -pbkdf2 -pass pass:bench -in ${root}/base.enc | tar -tf - > /dev/null`),
+  );
   const tKdf = await time(async () => openBackupFile(out, await openKey()));
-  const [tStruct, tSum] = await pair(() => verifyBackupStructure([out], [signer]), () => sh(`sha256sum ${out} > /dev/null`));
+  const [tStruct, tSum] = await pair(
+    () => verifyBackupStructure([out], [signer]),
+    () => sh(`sha256sum ${out} > /dev/null`),
+  );
   rounds['verify, structure and signature only (no key)'].push([mb / tStruct, mb / tSum]);
   kdf.push(tKdf);
-  const [tCheck, tSha] = await pair(() => runIntegrityCheck(cfg), () => sh(`find ${cfg.dataDir}/items -type f -print0 | xargs -0 sha256sum > /dev/null`));
+  const [tCheck, tSha] = await pair(
+    () => runIntegrityCheck(cfg),
+    () => sh(`find ${cfg.dataDir}/items -type f -print0 | xargs -0 sha256sum > /dev/null`),
+  );
   rounds.create.push([mb / tCreate, mb / tBaseC]);
   rounds['create, baseline synced'].push([mb / tCreate, mb / tBaseS]);
   rounds.verify.push([mb / tVerify, mb / tBaseV]);
@@ -142,7 +167,9 @@ console.log('| operation | archive MB/s | baseline MB/s | ratio (median) | ratio
 console.log('|---|---|---|---|---|---|');
 for (const [name, rs] of Object.entries(rounds) as Array<[keyof typeof OPS, Array<[number, number]>]>) {
   const ratios = rs.map(([a, b]) => a / b);
-  console.log(`| ${name} | ${median(rs.map((r) => r[0])).toFixed(0)} | ${median(rs.map((r) => r[1])).toFixed(0)} | ${median(ratios).toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(' ')} | ${OPS[name]} |`);
+  console.log(
+    `| ${name} | ${median(rs.map((r) => r[0])).toFixed(0)} | ${median(rs.map((r) => r[1])).toFixed(0)} | ${median(ratios).toFixed(2)} | ${ratios.map((r) => r.toFixed(2)).join(' ')} | ${OPS[name]} |`,
+  );
 }
 console.log(`\nkey opening (scrypt identity + X25519 unwrap): median ${(median(kdf) * 1000).toFixed(0)} ms per backup file, whatever its size`);
 if (!process.env.ARCHIVE_BENCH_KEEP) await rm(root, { recursive: true, force: true });

@@ -16,7 +16,17 @@ const actions = ['item.search', 'item.view', 'item.page.view', 'auth.login', 'it
 const t0 = performance.now();
 const pending: Array<Promise<unknown>> = [];
 for (let i = 0; i < N; i++) {
-  pending.push(audit.append({ actor: `user${i % 37}`, role: 'staff', source: '10.0.0.5', action: actions[i % actions.length], target: i % 2 ? `item${String(i % 500).padStart(6, '0')}` : '-', outcome: i % 50 ? 'success' : 'denied', details: { q: '档案 管理', total: i % 13 } }));
+  pending.push(
+    audit.append({
+      actor: `user${i % 37}`,
+      role: 'staff',
+      source: '10.0.0.5',
+      action: actions[i % actions.length],
+      target: i % 2 ? `item${String(i % 500).padStart(6, '0')}` : '-',
+      outcome: i % 50 ? 'success' : 'denied',
+      details: { q: '档案 管理', total: i % 13 },
+    }),
+  );
   if (pending.length >= 2000) await Promise.all(pending.splice(0));
 }
 await Promise.all(pending);
@@ -50,7 +60,11 @@ await time('xlsx', async () => {
   const out = sink();
   await auditXlsxStream(auditRows(all(), refs), out, '审计记录');
 });
-for (const [label, f, offset] of [['page 1', {}, 0], ['page deep', {}, Math.max(0, N - 300)], ['filtered', { actor: 'user3', outcome: 'denied' }, 0]] as const) {
+for (const [label, f, offset] of [
+  ['page 1', {}, 0],
+  ['page deep', {}, Math.max(0, N - 300)],
+  ['filtered', { actor: 'user3', outcome: 'denied' }, 0],
+] as const) {
   const p0 = performance.now();
   const r = await auditPage(join(dir, 'audit'), f, offset, 200);
   console.log(`${label.padEnd(9)} ${((performance.now() - p0) / 1000).toFixed(2)} s for a page of ${r.records.length} of ${r.total} (two passes over the trail)`);

@@ -75,16 +75,34 @@ function makeItem(i: number): StoredItem {
   const department = pick(DEPTS);
   const no = String(i % 10000).padStart(4, '0');
   const pageCount = 1 + Math.floor(rand() * 6);
-  const pages: PageText[] = Array.from({ length: pageCount }, (_, k) => ({ page: k + 1, width: 2480, height: 3508, dpi: 300, rotation: 0, text: pageText(), confidence: 90, lines: [], source: 'ocr' }));
+  const pages: PageText[] = Array.from({ length: pageCount }, (_, k) => ({
+    page: k + 1,
+    width: 2480,
+    height: 3508,
+    dpi: 300,
+    rotation: 0,
+    text: pageText(),
+    confidence: 90,
+    lines: [],
+    source: 'ocr',
+  }));
   const posts = [...new Set([pick(POSTS), ...(rand() < 0.3 ? [pick(POSTS)] : [])])];
   const meta: ItemMetadata = {
     itemId: `B${String(i).padStart(7, '0')}`,
     archivalCode: `${fonds}-${year}-${retention}-${department}-${no}`,
-    fonds, year, retention, department, itemNo: i % 10000,
+    fonds,
+    year,
+    retention,
+    department,
+    itemNo: i % 10000,
     title: pick(TITLES),
     docNumber: rand() < 0.6 ? `市编办发〔${year}〕${1 + Math.floor(rand() * 120)}号` : undefined,
     classification: (rand() < 0.7 ? '公开' : '内部') as Classification,
-    posts, pageCount, originals: [], createdAt: '2026-11-01T00:00:00Z', updatedAt: '2026-11-01T00:00:00Z',
+    posts,
+    pageCount,
+    originals: [],
+    createdAt: '2026-11-01T00:00:00Z',
+    updatedAt: '2026-11-01T00:00:00Z',
   };
   return { meta, pages };
 }
@@ -157,7 +175,11 @@ try {
     // An index kept from before the page-text store answers through the pages index.
     if (readdirSync(join(dir, 'texts')).length === 0) console.log('NOTE: the kept index lacks page-text files (built by an older version): rebuild it for current figures');
   }
-  console.log(skipIndexing ? `index reused (${existing.numberOfDocuments} page docs)` : `indexed ${pages} pages in ${itemNo} items: ${indexSec.toFixed(0)} s, ${(pages / indexSec).toFixed(0)} pages/s (batches of ~${BATCH_PAGES} pages; items + pages indexes)`);
+  console.log(
+    skipIndexing
+      ? `index reused (${existing.numberOfDocuments} page docs)`
+      : `indexed ${pages} pages in ${itemNo} items: ${indexSec.toFixed(0)} s, ${(pages / indexSec).toFixed(0)} pages/s (batches of ~${BATCH_PAGES} pages; items + pages indexes)`,
+  );
 
   // ---- queries: substrings of indexed pages (2–6 chars), two-word queries, 档号 prefixes, years ----
   const queries: string[] = [];
@@ -178,7 +200,10 @@ try {
     } else if (kind < 0.9) queries.push(it.meta.archivalCode!.slice(0, 9));
     else queries.push(String(it.meta.year));
   }
-  const viewers: Viewer[] = POSTS.flatMap((p) => [{ posts: [p], clearance: '公开' as Classification }, { posts: [p, pick(POSTS)], clearance: '内部' as Classification }]);
+  const viewers: Viewer[] = POSTS.flatMap((p) => [
+    { posts: [p], clearance: '公开' as Classification },
+    { posts: [p, pick(POSTS)], clearance: '内部' as Classification },
+  ]);
   const cases = Array.from({ length: REQUESTS }, (_, i) => ({ q: queries[i % queries.length], v: viewers[i % viewers.length] }));
 
   const service = (c: { q: string; v: Viewer }) => svc.search(c.v, { q: c.q, limit: 20 });
@@ -212,25 +237,46 @@ try {
     const username = `bench${i}`;
     if (!(await sec.identity.findUser(username))) await sec.identity.createUser({ username, roles: ['staff'], posts: v.posts, clearance: v.clearance, passwordHash: hash, mustChangePassword: false });
     const csrf = (await http('GET', '/api/auth/csrf', {})).cookies[0];
-    const login = await http('POST', '/api/auth/login', { cookie: csrf, 'x-csrf-token': csrf.split('=')[1], 'content-type': 'application/json' }, JSON.stringify({ username, password: 'Bench-password-2026' }));
+    const login = await http(
+      'POST',
+      '/api/auth/login',
+      { cookie: csrf, 'x-csrf-token': csrf.split('=')[1], 'content-type': 'application/json' },
+      JSON.stringify({ username, password: 'Bench-password-2026' }),
+    );
     if (login.status !== 200) throw new Error(`login ${username}: ${login.status} ${login.text}`);
     cookieOf.set(v, login.cookies.join('; '));
   }
 
   // The measured HTTP requests (straight to Meilisearch, and to the appliance) go out from their
   // own thread (bench/http-load.mjs), as a browser's would from another machine.
-  interface HttpReq { host: string; port: number; path: string; method: string; headers: Record<string, string | number>; body?: string }
+  interface HttpReq {
+    host: string;
+    port: number;
+    path: string;
+    method: string;
+    headers: Record<string, string | number>;
+    body?: string;
+  }
   const meili = new URL(conn.host);
   const rawReqs: HttpReq[] = cases.map((c) => {
     const body = JSON.stringify({
-      q: parseQuery(c.q).terms.map((t) => t.phrase).join(' '),
+      q: parseQuery(c.q)
+        .terms.map((t) => t.phrase)
+        .join(' '),
       matchingStrategy: 'all',
       filter: accessFilter(c.v),
       facets: ['year', 'fonds', 'department', 'retention'],
       limit: 20,
       attributesToRetrieve: ['itemId', 'archivalCode', 'title', 'docNumber', 'year', 'fonds', 'department', 'retention', 'pageCount'],
     });
-    return { host: meili.hostname, port: Number(meili.port), path: '/indexes/items/search', method: 'POST', headers: { Authorization: `Bearer ${conn.apiKey}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }, body };
+    return {
+      host: meili.hostname,
+      port: Number(meili.port),
+      path: '/indexes/items/search',
+      method: 'POST',
+      headers: { Authorization: `Bearer ${conn.apiKey}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      body,
+    };
   });
   const apiReqs: HttpReq[] = cases.map((c) => ({ host: '127.0.0.1', port, path: `/api/search?q=${encodeURIComponent(c.q)}&limit=20`, method: 'GET', headers: { cookie: cookieOf.get(c.v)! } }));
   const load = new Worker(new URL('./http-load.mjs', import.meta.url));
@@ -260,7 +306,10 @@ try {
 
   // Warm up caches (tokens, the OS's page cache) before timing.
   await viaLoad(4, rawReqs.slice(0, 100));
-  await run(4, cases.slice(0, 100).map((c) => () => service(c)));
+  await run(
+    4,
+    cases.slice(0, 100).map((c) => () => service(c)),
+  );
   await viaLoad(4, apiReqs.slice(0, 100));
 
   console.log('\nlatency ms (p50 / p95 / p99), same queries and filter; ratio = p95 / raw p95');
@@ -268,7 +317,10 @@ try {
   for (const c of [1, 8, 32]) {
     // Alternate order per level so drift on the shared CPU hits both sides.
     const r1 = await viaLoad(c, rawReqs);
-    const s1 = await run(c, cases.map((x) => () => service(x)));
+    const s1 = await run(
+      c,
+      cases.map((x) => () => service(x)),
+    );
     const k1 = await viaLoad(c, apiReqs);
     const r2 = await viaLoad(c, rawReqs);
     const r = [...r1, ...r2];

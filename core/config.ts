@@ -13,82 +13,91 @@ export type Classification = (typeof CLASSIFICATIONS)[number];
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8080');
 const port = z.coerce.number().int().min(0).max(65535);
 
-const schema = z.object({
-  dataDir: z.string().min(1),
-  httpAddr: hostPort,
-  meili: z
-    .object({
-      /** Loopback port for Meilisearch; 0 picks a free port at start (tests). */
-      port,
-      /** Another Meilisearch binary carried in on approved media, with its SHA-256. */
-      binary: z.string().min(1).optional(),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'expected 64 hex digits').optional(),
-    })
-    .strict()
-    .refine((m) => (m.binary === undefined) === (m.sha256 === undefined), {
-      message: 'meili.binary and meili.sha256 must be given together',
-    }),
-  /** clamd address: unix:/path/to/socket or tcp:127.0.0.1:3310 (loopback only). */
-  clamd: z.string().regex(/^(unix:\/.+|tcp:(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{1,5})$/, 'expected unix:/path or tcp:127.0.0.1:PORT'),
-  ocr: z.object({ workers: z.coerce.number().int().min(1).max(64), lang: z.string().regex(/^[a-z_]+(\+[a-z_]+)*$/) }).strict(),
-  classificationCeiling: z.enum(CLASSIFICATIONS),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
-  /** The hot folder's batch is taken once nothing in it has changed for this long. */
-  inboxSettleMs: z.coerce.number().int().min(500).max(3_600_000),
-  /** clamd's DatabaseDirectory, where `archive signatures import` installs signatures. */
-  clamdDatabaseDir: z.string().min(1),
-  /** Signatures older than this many days make the scanner "degraded" (import fresh ones). */
-  signatureMaxAgeDays: z.coerce.number().int().min(1).max(3650),
-  /** The daily 四性检测: hour of day (0-23) or "off"; `scan` adds a full ClamAV re-scan. */
-  integrity: z.object({ hour: z.union([z.literal('off'), z.coerce.number().int().min(0).max(23)]), scan: z.boolean() }).strict(),
-  /**
-   * Where backups made or verified from the web page may be written and read (the mount points
-   * of removable media); the console takes any path. Absolute paths only.
-   */
-  backupDirs: z.array(z.string().regex(/^\/./, 'expected an absolute path')).max(32),
-  /**
-   * The daily backup: hour of day (0-23) or "off"; `target` the folder it writes to (absolute,
-   * outside the data dir); `keep` how many of its own backups stay there (older ones removed);
-   * health is degraded when the newest good backup is older than `maxAgeHours`.
-   */
-  backup: z
-    .object({
-      schedule: z.union([z.literal('off'), z.coerce.number().int().min(0).max(23)]),
-      target: z.string().regex(/^\/./, 'expected an absolute path').optional(),
-      keep: z.coerce.number().int().min(1).max(1000),
-      maxAgeHours: z.coerce.number().int().min(1).max(24 * 366),
-    })
-    .strict(),
-  /**
-   * Free space on the data dir's filesystem. Health turns degraded below
-   * degradedBelowGiB or degradedBelowPercent; below refuseWorkBelowGiB new ingest work is refused
-   * so the audit trail keeps room; auditReserveMiB is held in data/run/audit-reserve and given
-   * back to the trail if a write ever finds the disk full.
-   */
-  disk: z
-    .object({
-      degradedBelowGiB: z.coerce.number().min(0).max(1_000_000),
-      degradedBelowPercent: z.coerce.number().min(0).max(100),
-      refuseWorkBelowGiB: z.coerce.number().min(0).max(1_000_000),
-      auditReserveMiB: z.coerce.number().int().min(0).max(16_384),
-    })
-    .strict(),
-  /**
-   * HTTPS. Outside loopback the appliance speaks only TLS: with the operator's
-   * certificate and key (PEM files) when both are given, else with one issued by the appliance's
-   * own CA in data/config/tls/. bindSessionToAddress refuses a session cookie from another address.
-   */
-  tls: z
-    .object({
-      cert: z.string().min(1).optional(),
-      key: z.string().min(1).optional(),
-      /** Extra names (DNS or IP) for the appliance's own certificate, besides the listen address. */
-      names: z.array(z.string().min(1).max(253)).max(32),
-      bindSessionToAddress: z.boolean(),
-    })
-    .strict()
-    .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'tls.cert and tls.key must be given together' }),
-}).strict();
+const schema = z
+  .object({
+    dataDir: z.string().min(1),
+    httpAddr: hostPort,
+    meili: z
+      .object({
+        /** Loopback port for Meilisearch; 0 picks a free port at start (tests). */
+        port,
+        /** Another Meilisearch binary carried in on approved media, with its SHA-256. */
+        binary: z.string().min(1).optional(),
+        sha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/i, 'expected 64 hex digits')
+          .optional(),
+      })
+      .strict()
+      .refine((m) => (m.binary === undefined) === (m.sha256 === undefined), {
+        message: 'meili.binary and meili.sha256 must be given together',
+      }),
+    /** clamd address: unix:/path/to/socket or tcp:127.0.0.1:3310 (loopback only). */
+    clamd: z.string().regex(/^(unix:\/.+|tcp:(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{1,5})$/, 'expected unix:/path or tcp:127.0.0.1:PORT'),
+    ocr: z.object({ workers: z.coerce.number().int().min(1).max(64), lang: z.string().regex(/^[a-z_]+(\+[a-z_]+)*$/) }).strict(),
+    classificationCeiling: z.enum(CLASSIFICATIONS),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+    /** The hot folder's batch is taken once nothing in it has changed for this long. */
+    inboxSettleMs: z.coerce.number().int().min(500).max(3_600_000),
+    /** clamd's DatabaseDirectory, where `archive signatures import` installs signatures. */
+    clamdDatabaseDir: z.string().min(1),
+    /** Signatures older than this many days make the scanner "degraded" (import fresh ones). */
+    signatureMaxAgeDays: z.coerce.number().int().min(1).max(3650),
+    /** The daily 四性检测: hour of day (0-23) or "off"; `scan` adds a full ClamAV re-scan. */
+    integrity: z.object({ hour: z.union([z.literal('off'), z.coerce.number().int().min(0).max(23)]), scan: z.boolean() }).strict(),
+    /**
+     * Where backups made or verified from the web page may be written and read (the mount points
+     * of removable media); the console takes any path. Absolute paths only.
+     */
+    backupDirs: z.array(z.string().regex(/^\/./, 'expected an absolute path')).max(32),
+    /**
+     * The daily backup: hour of day (0-23) or "off"; `target` the folder it writes to (absolute,
+     * outside the data dir); `keep` how many of its own backups stay there (older ones removed);
+     * health is degraded when the newest good backup is older than `maxAgeHours`.
+     */
+    backup: z
+      .object({
+        schedule: z.union([z.literal('off'), z.coerce.number().int().min(0).max(23)]),
+        target: z.string().regex(/^\/./, 'expected an absolute path').optional(),
+        keep: z.coerce.number().int().min(1).max(1000),
+        maxAgeHours: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 366),
+      })
+      .strict(),
+    /**
+     * Free space on the data dir's filesystem. Health turns degraded below
+     * degradedBelowGiB or degradedBelowPercent; below refuseWorkBelowGiB new ingest work is refused
+     * so the audit trail keeps room; auditReserveMiB is held in data/run/audit-reserve and given
+     * back to the trail if a write ever finds the disk full.
+     */
+    disk: z
+      .object({
+        degradedBelowGiB: z.coerce.number().min(0).max(1_000_000),
+        degradedBelowPercent: z.coerce.number().min(0).max(100),
+        refuseWorkBelowGiB: z.coerce.number().min(0).max(1_000_000),
+        auditReserveMiB: z.coerce.number().int().min(0).max(16_384),
+      })
+      .strict(),
+    /**
+     * HTTPS. Outside loopback the appliance speaks only TLS: with the operator's
+     * certificate and key (PEM files) when both are given, else with one issued by the appliance's
+     * own CA in data/config/tls/. bindSessionToAddress refuses a session cookie from another address.
+     */
+    tls: z
+      .object({
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        /** Extra names (DNS or IP) for the appliance's own certificate, besides the listen address. */
+        names: z.array(z.string().min(1).max(253)).max(32),
+        bindSessionToAddress: z.boolean(),
+      })
+      .strict()
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'tls.cert and tls.key must be given together' }),
+  })
+  .strict();
 
 export type Config = z.infer<typeof schema>;
 

@@ -30,7 +30,8 @@ export async function diskHealth(path: string, t: DiskThresholds = DEFAULTS, res
     if (free < 0.5 * GiB) return { status: 'down', reason: `可用空间仅 ${freeGiB} GiB，导入会失败`, freeBytes: free, totalBytes: total };
     if (reserveInUse) return { status: 'degraded', reason: `磁盘曾写满，审计预留空间已动用（可用 ${freeGiB} GiB）：请清理空间`, freeBytes: free, totalBytes: total };
     if (free < t.refuseWorkBelowGiB * GiB) return { status: 'degraded', reason: `可用空间仅 ${freeGiB} GiB：已暂停接收新的导入，审计照常记录`, freeBytes: free, totalBytes: total };
-    if (free < t.degradedBelowGiB * GiB || free / total < t.degradedBelowPercent / 100) return { status: 'degraded', reason: `可用空间 ${freeGiB} GiB（偏低，${low}）`, freeBytes: free, totalBytes: total };
+    if (free < t.degradedBelowGiB * GiB || free / total < t.degradedBelowPercent / 100)
+      return { status: 'degraded', reason: `可用空间 ${freeGiB} GiB（偏低，${low}）`, freeBytes: free, totalBytes: total };
     return { status: 'ok', reason: `可用空间 ${freeGiB} GiB`, freeBytes: free, totalBytes: total };
   } catch (e) {
     return { status: 'down', reason: `无法读取磁盘用量：${(e as Error).message}` };
@@ -50,6 +51,11 @@ export async function assertRoomForWork(dataDir: string, t: DiskThresholds = DEF
     return; // unreadable usage is reported by health; the writes themselves still fail closed
   }
   if (free < t.refuseWorkBelowGiB * GiB) {
-    throw new ApplianceError('DISK_LOW', `数据目录所在磁盘可用空间仅 ${(free / GiB).toFixed(2)} GiB（低于 ${t.refuseWorkBelowGiB} GiB），暂停接收新的导入，以保证审计记录可写。请系统管理员清理空间或扩容。`, `data dir below ${t.refuseWorkBelowGiB} GiB free: new work refused`, { status: 507, details: { freeBytes: free } });
+    throw new ApplianceError(
+      'DISK_LOW',
+      `数据目录所在磁盘可用空间仅 ${(free / GiB).toFixed(2)} GiB（低于 ${t.refuseWorkBelowGiB} GiB），暂停接收新的导入，以保证审计记录可写。请系统管理员清理空间或扩容。`,
+      `data dir below ${t.refuseWorkBelowGiB} GiB free: new work refused`,
+      { status: 507, details: { freeBytes: free } },
+    );
   }
 }

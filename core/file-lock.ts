@@ -18,7 +18,6 @@ import { ApplianceError } from './errors.ts';
 const held = new Map<string, Promise<void>>();
 const STALE_EMPTY_MS = 5_000;
 
-
 async function isStale(lockPath: string): Promise<boolean> {
   let text: string;
   let mtime: number;
@@ -64,7 +63,9 @@ async function acquire(lockPath: string, timeoutMs: number): Promise<void> {
     if (await isStale(lockPath)) {
       // Move aside rather than unlink, so a lock another process has just re-created is not removed twice.
       const aside = `${lockPath}.stale-${randomBytes(4).toString('hex')}`;
-      await rename(lockPath, aside).then(() => rm(aside, { force: true })).catch(() => undefined);
+      await rename(lockPath, aside)
+        .then(() => rm(aside, { force: true }))
+        .catch(() => undefined);
       continue;
     }
     if (Date.now() > deadline) {

@@ -33,7 +33,10 @@ export async function sha256File(path: string, opts: { sync?: boolean } = {}): P
 
 /** Whether anything exists at `path` (a missing parent or no permission count as no). */
 export function pathExists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**

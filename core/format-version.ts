@@ -21,7 +21,12 @@ export function checkFormatVersion(format: VersionedFormat, found: unknown, wher
     throw new ApplianceError('FORMAT_INVALID', `${where} 的格式版本号无效（${String(found)}）。`, `${where}: invalid ${format} formatVersion ${String(found)}`, { status: 500 });
   }
   if (v > supported) {
-    throw new ApplianceError('FORMAT_TOO_NEW', `${where} 是较新版本的格式（${format} 第 ${v} 版，本程序只能读到第 ${supported} 版）：请先升级本程序再读取，数据未作任何改动。`, `${where}: ${format} version ${v} is newer than this program reads (${supported})`, { status: 500, details: { format, found: v, supported } });
+    throw new ApplianceError(
+      'FORMAT_TOO_NEW',
+      `${where} 是较新版本的格式（${format} 第 ${v} 版，本程序只能读到第 ${supported} 版）：请先升级本程序再读取，数据未作任何改动。`,
+      `${where}: ${format} version ${v} is newer than this program reads (${supported})`,
+      { status: 500, details: { format, found: v, supported } },
+    );
   }
   return v;
 }

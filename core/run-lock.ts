@@ -76,7 +76,9 @@ export async function runningAppliance(dataDir: string): Promise<RunInfo | undef
 
 /** One `archive serve` per data dir: a second would fight the first over Meilisearch and the store. */
 export function acquireRunLock(dataDir: string, httpAddr: string): Promise<PidLock<Omit<RunInfo, 'pid'>>> {
-  return acquirePidLock(runFile(dataDir), { httpAddr, startedAt: new Date().toISOString() }, (other) =>
-    new ApplianceError('ALREADY_RUNNING', `该数据目录已有设备服务在运行（进程 ${other.pid}，地址 ${other.httpAddr}）。`, `an appliance is already running on ${dataDir} (pid ${other.pid})`),
+  return acquirePidLock(
+    runFile(dataDir),
+    { httpAddr, startedAt: new Date().toISOString() },
+    (other) => new ApplianceError('ALREADY_RUNNING', `该数据目录已有设备服务在运行（进程 ${other.pid}，地址 ${other.httpAddr}）。`, `an appliance is already running on ${dataDir} (pid ${other.pid})`),
   );
 }

@@ -64,10 +64,16 @@ export function corrupt(what: string, en: string, details: Record<string, unknow
 const notBackup = (why: string, zh = why) => new ApplianceError('BACKUP_FORMAT', `不是本系统的备份文件，或格式版本不受支持（${zh}）。`, `not an appliance backup: ${why}`, { status: 400 });
 
 export const badSignature = () =>
-  new ApplianceError('BACKUP_BAD_SIGNATURE', '备份签名不符：该备份不是本设备所做，或在签名后被改动、被重新加密。该备份不能用于恢复。', 'backup signature does not verify', { status: 400, details: { reason: 'signature' } });
+  new ApplianceError('BACKUP_BAD_SIGNATURE', '备份签名不符：该备份不是本设备所做，或在签名后被改动、被重新加密。该备份不能用于恢复。', 'backup signature does not verify', {
+    status: 400,
+    details: { reason: 'signature' },
+  });
 
 const untrustedSigner = (fp: string) =>
-  new ApplianceError('BACKUP_SIGNER_UNTRUSTED', `备份由未受信任的签名密钥（指纹 ${fp}）签名：不是本设备（或 --signer 所指设备）所做的备份，已拒绝。`, `backup signed by an untrusted key ${fp}`, { status: 400, details: { signer: fp } });
+  new ApplianceError('BACKUP_SIGNER_UNTRUSTED', `备份由未受信任的签名密钥（指纹 ${fp}）签名：不是本设备（或 --signer 所指设备）所做的备份，已拒绝。`, `backup signed by an untrusted key ${fp}`, {
+    status: 400,
+    details: { signer: fp },
+  });
 
 export const noRecipient = () =>
   new ApplianceError('BACKUP_NOT_A_RECIPIENT', '所给私钥不是该备份的接收方（或私钥不对应），无法解密。备份文件本身未被判定为损坏。', 'the identity is not a recipient of this backup', { status: 400 });
@@ -119,7 +125,14 @@ export function newBackupHeader(recipients: string[], signer: Pick<SigningKey, '
   if (!recipients.length) throw new Error('no recipients');
   const fileKey = randomBytes(32);
   const prefix = randomBytes(7);
-  const json: HeaderJson = { v: 2, ...info, chunkSize: CHUNK_SIZE, noncePrefix: prefix.toString('hex'), recipients: recipients.map((r) => wrapFor(r, fileKey)), signer: { type: 'Ed25519', publicKey: signerText(signer.publicRaw) } };
+  const json: HeaderJson = {
+    v: 2,
+    ...info,
+    chunkSize: CHUNK_SIZE,
+    noncePrefix: prefix.toString('hex'),
+    recipients: recipients.map((r) => wrapFor(r, fileKey)),
+    signer: { type: 'Ed25519', publicKey: signerText(signer.publicRaw) },
+  };
   const body = Buffer.from(JSON.stringify(json), 'utf8');
   const head = Buffer.alloc(PREFIX);
   BACKUP_MAGIC.copy(head, 0);
@@ -152,7 +165,8 @@ function parseHeader(raw: Buffer): { json: HeaderJson; digest: Buffer } {
   } catch {
     throw corrupt('文件头无法解析', 'header JSON invalid', { chunk: 0 });
   }
-  if (json.v !== 2 || json.chunkSize !== CHUNK_SIZE || !/^[0-9a-f]{14}$/.test(json.noncePrefix) || !Array.isArray(json.recipients) || json.signer?.type !== 'Ed25519') throw notBackup('header fields', '文件头字段不符');
+  if (json.v !== 2 || json.chunkSize !== CHUNK_SIZE || !/^[0-9a-f]{14}$/.test(json.noncePrefix) || !Array.isArray(json.recipients) || json.signer?.type !== 'Ed25519')
+    throw notBackup('header fields', '文件头字段不符');
   signerRaw(json.signer.publicKey);
   return { json, digest: Buffer.from(digest) };
 }
@@ -224,7 +238,12 @@ export async function openBackupFile(path: string, key: BackupOpenKey): Promise<
   const signer = assertTrustedSigner(env, key.trustedSigners);
   const fileKey = unwrap(env.json.recipients, key.identity);
   if (!fileKey) throw noRecipient();
-  return { info: env.info, offset: env.offset, signer, chunks: { key: hkdf(fileKey, Buffer.alloc(0), PAYLOAD_INFO), prefix: Buffer.from(env.json.noncePrefix, 'hex'), aad: env.digest, chunkSize: env.json.chunkSize } };
+  return {
+    info: env.info,
+    offset: env.offset,
+    signer,
+    chunks: { key: hkdf(fileKey, Buffer.alloc(0), PAYLOAD_INFO), prefix: Buffer.from(env.json.noncePrefix, 'hex'), aad: env.digest, chunkSize: env.json.chunkSize },
+  };
 }
 
 /** Read only the header of a backup file (for chain order and listings); its trust comes later. */

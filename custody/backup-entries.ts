@@ -42,7 +42,10 @@ export interface ManifestEnd {
 }
 
 export function newBackupId(now = new Date()): string {
-  const t = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const t = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `bk-${t}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -57,13 +60,23 @@ export function unsafeEntry(path: string, type: string): string | undefined {
   if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'absolute path';
   const parts = path.replace(/\/$/, '').split('/');
   if (parts.some((p) => p === '' || p === '.' || p === '..')) return 'path with "..", "." or empty component';
-  if (parts.length === 1) return type !== 'Directory' && (path === BACKUP_INFO || path === BACKUP_MANIFEST) ? undefined : (BACKUP_SUBDIRS as readonly string[]).includes(path) && type === 'Directory' ? undefined : 'unexpected top-level entry';
+  if (parts.length === 1)
+    return type !== 'Directory' && (path === BACKUP_INFO || path === BACKUP_MANIFEST)
+      ? undefined
+      : (BACKUP_SUBDIRS as readonly string[]).includes(path) && type === 'Directory'
+        ? undefined
+        : 'unexpected top-level entry';
   if (!(BACKUP_SUBDIRS as readonly string[]).includes(parts[0])) return `outside the backup's folders (${parts[0]})`;
   return undefined;
 }
 
 export function unsafeEntryError(path: string, why: string): ApplianceError {
-  return new ApplianceError('BACKUP_UNSAFE_ENTRY', `备份中含有不安全的条目“${path.slice(0, 200)}”（${zhWhy(why)}），已拒绝，未写入任何文件到目标目录之外。`, `unsafe entry ${path.slice(0, 200)}: ${why}`, { status: 400, details: { path: path.slice(0, 500), reason: why } });
+  return new ApplianceError(
+    'BACKUP_UNSAFE_ENTRY',
+    `备份中含有不安全的条目“${path.slice(0, 200)}”（${zhWhy(why)}），已拒绝，未写入任何文件到目标目录之外。`,
+    `unsafe entry ${path.slice(0, 200)}: ${why}`,
+    { status: 400, details: { path: path.slice(0, 500), reason: why } },
+  );
 }
 
 function zhWhy(why: string): string {

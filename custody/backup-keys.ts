@@ -22,7 +22,12 @@ const b64u = (b: Buffer) => b.toString('base64url');
 export const fingerprint = (raw: Buffer): string => createHash('sha256').update(raw).digest('hex').slice(0, 16);
 
 function badPublic(text: string, kind: string): ApplianceError {
-  return new ApplianceError('BACKUP_BAD_PUBLIC_KEY', `不是有效的${kind}公钥：${text.slice(0, 60)}（应以 ${kind === '备份接收' ? RECIPIENT_PREFIX : SIGNER_PREFIX} 开头）。`, `not a valid ${kind === '备份接收' ? 'recipient' : 'signer'} public key`, { status: 400 });
+  return new ApplianceError(
+    'BACKUP_BAD_PUBLIC_KEY',
+    `不是有效的${kind}公钥：${text.slice(0, 60)}（应以 ${kind === '备份接收' ? RECIPIENT_PREFIX : SIGNER_PREFIX} 开头）。`,
+    `not a valid ${kind === '备份接收' ? 'recipient' : 'signer'} public key`,
+    { status: 400 },
+  );
 }
 
 function rawFrom(text: string, prefix: string, kind: string): Buffer {
@@ -76,7 +81,10 @@ function scryptKey(passphrase: string, salt: Buffer, k: { N: number; r: number; 
 }
 
 export function assertPassphrase(passphrase: string): void {
-  if ([...passphrase].length < MIN_PASSPHRASE) throw new ApplianceError('BACKUP_WEAK_PASSPHRASE', `私钥保护口令至少 ${MIN_PASSPHRASE} 个字符（私钥文件会离开机房，须经得起离线猜测）。`, `passphrase shorter than ${MIN_PASSPHRASE}`, { status: 400 });
+  if ([...passphrase].length < MIN_PASSPHRASE)
+    throw new ApplianceError('BACKUP_WEAK_PASSPHRASE', `私钥保护口令至少 ${MIN_PASSPHRASE} 个字符（私钥文件会离开机房，须经得起离线猜测）。`, `passphrase shorter than ${MIN_PASSPHRASE}`, {
+      status: 400,
+    });
 }
 
 /** A new recipient key pair: the identity file's text (private key sealed under the passphrase) and the public key. */
@@ -90,7 +98,16 @@ export async function generateIdentity(passphrase: string, cost: { N: number; r:
   const c = createCipheriv('aes-256-gcm', kek, nonce);
   c.setAAD(Buffer.from(pub, 'utf8'));
   const sealed = Buffer.concat([c.update(rawOf(privateKey, 'd')), c.final(), c.getAuthTag()]);
-  const file: IdentityFile = { format: 'archive-backup-identity', v: 1, type: 'X25519', publicKey: pub, created: new Date().toISOString(), kdf: { alg: 'scrypt', ...cost, salt: salt.toString('base64') }, nonce: nonce.toString('base64'), sealedKey: sealed.toString('base64') };
+  const file: IdentityFile = {
+    format: 'archive-backup-identity',
+    v: 1,
+    type: 'X25519',
+    publicKey: pub,
+    created: new Date().toISOString(),
+    kdf: { alg: 'scrypt', ...cost, salt: salt.toString('base64') },
+    nonce: nonce.toString('base64'),
+    sealedKey: sealed.toString('base64'),
+  };
   return { identityFile: `${JSON.stringify(file, null, 2)}\n`, publicKey: pub };
 }
 
@@ -168,11 +185,23 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKe
       try {
         return parseSigningKey(text);
       } catch (e) {
-        throw new ApplianceError('BACKUP_SIGNING_KEY', `本机备份签名密钥文件 ${path} 已损坏：${(e as Error).message}。备份已拒绝（不会另生成新密钥以免旧备份无法校验）。`, `signing key file damaged: ${(e as Error).message}`, { status: 500 });
+        throw new ApplianceError(
+          'BACKUP_SIGNING_KEY',
+          `本机备份签名密钥文件 ${path} 已损坏：${(e as Error).message}。备份已拒绝（不会另生成新密钥以免旧备份无法校验）。`,
+          `signing key file damaged: ${(e as Error).message}`,
+          { status: 500 },
+        );
       }
     }
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const file: SigningKeyFile = { format: 'archive-backup-signing-key', v: 1, type: 'Ed25519', publicKey: signerText(rawOf(publicKey, 'x')), created: new Date().toISOString(), privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64') };
+    const file: SigningKeyFile = {
+      format: 'archive-backup-signing-key',
+      v: 1,
+      type: 'Ed25519',
+      publicKey: signerText(rawOf(publicKey, 'x')),
+      created: new Date().toISOString(),
+      privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+    };
     try {
       const fh = await open(path, 'wx', 0o600);
       try {
@@ -229,7 +258,13 @@ export async function addRecipient(dataDir: string, publicKey: string, opts: { l
   const fp = fingerprint(raw);
   if (list.some((r) => r.fingerprint === fp)) throw new ApplianceError('BACKUP_RECIPIENT_EXISTS', `该公钥已登记（指纹 ${fp}）。`, 'recipient already registered', { status: 409 });
   if (list.length >= 4) throw new ApplianceError('BACKUP_RECIPIENTS_FULL', '最多登记 4 个备份接收公钥。', 'at most 4 recipients', { status: 400 });
-  const rec: RegisteredRecipient = { publicKey: recipientText(raw), fingerprint: fp, label: opts.label ?? (list.length ? '异地封存' : '安全保密管理员'), addedBy: opts.actor.actor, addedAt: new Date().toISOString() };
+  const rec: RegisteredRecipient = {
+    publicKey: recipientText(raw),
+    fingerprint: fp,
+    label: opts.label ?? (list.length ? '异地封存' : '安全保密管理员'),
+    addedBy: opts.actor.actor,
+    addedAt: new Date().toISOString(),
+  };
   await writeFileAtomic(recipientsPath(dataDir), `${JSON.stringify({ v: 1, recipients: [...list, rec] }, null, 2)}\n`);
   await audit.append({ ...opts.actor, action: 'backup.recipient.add', target: fp, outcome: 'success', details: { publicKey: rec.publicKey, label: rec.label, asRole: '安全保密管理员' } });
   await audit.settle();

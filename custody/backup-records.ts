@@ -58,5 +58,8 @@ export async function listBackupRecords(dataDir: string): Promise<BackupRecord[]
 }
 
 function unknown(id: string): ApplianceError {
-  return new ApplianceError('BACKUP_PARENT_UNKNOWN', `找不到备份 ${id} 的本机记录，无法在其基础上做增量备份；请先做一次完整备份。`, `no local record of backup ${id}`, { status: 404, details: { backupId: id } });
+  return new ApplianceError('BACKUP_PARENT_UNKNOWN', `找不到备份 ${id} 的本机记录，无法在其基础上做增量备份；请先做一次完整备份。`, `no local record of backup ${id}`, {
+    status: 404,
+    details: { backupId: id },
+  });
 }

@@ -65,7 +65,10 @@ async function extractOne(file: string, dir: string, key: BackupOpenKey, onProgr
   const meter = progressMeter('restore', opened.size, onProgress);
   meter.add(opened.offset);
   try {
-    await pipeline(opened.plaintext((n) => meter.add(n)), unpack);
+    await pipeline(
+      opened.plaintext((n) => meter.add(n)),
+      unpack,
+    );
   } catch (e) {
     // tar may still be finishing writes it had started: let them land (inside staging) before cleanup.
     await settled(dir);
@@ -103,7 +106,10 @@ async function settled(dir: string): Promise<void> {
   let last = -1;
   for (let i = 0; i < 40; i++) {
     await new Promise((r) => setTimeout(r, 50));
-    const n = await readdir(dir, { recursive: true }).then((x) => x.length, () => 0);
+    const n = await readdir(dir, { recursive: true }).then(
+      (x) => x.length,
+      () => 0,
+    );
     if (n === last) return;
     last = n;
   }
@@ -150,10 +156,13 @@ async function checkItems(base: string, info: BackupInfo): Promise<number> {
  */
 export async function restoreBackup(files: string[], opts: RestoreOptions): Promise<RestoreResult> {
   const target = resolve(opts.dataDir);
-  const existed = await stat(target).then((s) => {
-    if (!s.isDirectory()) throw notEmpty(target);
-    return true;
-  }, () => false);
+  const existed = await stat(target).then(
+    (s) => {
+      if (!s.isDirectory()) throw notEmpty(target);
+      return true;
+    },
+    () => false,
+  );
   if (existed && (await readdir(target)).length) throw notEmpty(target);
   const headers = [];
   for (const file of files) headers.push({ ...(await readBackupHeader(file)), file });
@@ -196,12 +205,21 @@ export async function restoreBackup(files: string[], opts: RestoreOptions): Prom
   await audit.resume({ ...actor, action: 'audit.resume', target: 'audit', outcome: 'success', details: { reason: 'restore', backupId: info!.backupId } }).catch((e: unknown) => {
     if (!(e instanceof ApplianceError && e.code === 'AUDIT_RESUME_NOT_NEEDED')) throw e;
   });
-  await audit.append({ ...(opts.actor ?? { actor: 'console', role: 'console', source: 'console' }), action: 'backup.restore', target: info!.backupId, outcome: 'success', details: { backups: result.backups, items, auditHeadAtBackup: info!.auditHead } });
+  await audit.append({
+    ...(opts.actor ?? { actor: 'console', role: 'console', source: 'console' }),
+    action: 'backup.restore',
+    target: info!.backupId,
+    outcome: 'success',
+    details: { backups: result.backups, items, auditHeadAtBackup: info!.auditHead },
+  });
   await audit.settle();
   if (opts.reindex) result.indexed = await opts.reindex(opts.cfg ? { ...opts.cfg, dataDir: target } : loadConfig({ overrides: { dataDir: target } }));
   return result;
 }
 
 function notEmpty(dir: string): ApplianceError {
-  return new ApplianceError('RESTORE_TARGET_NOT_EMPTY', `恢复目标目录 ${dir} 不是空目录。为防止覆盖现有数据，恢复只写入空目录（或尚不存在的目录）。`, `restore target ${dir} is not empty`, { status: 409, details: { dataDir: dir } });
+  return new ApplianceError('RESTORE_TARGET_NOT_EMPTY', `恢复目标目录 ${dir} 不是空目录。为防止覆盖现有数据，恢复只写入空目录（或尚不存在的目录）。`, `restore target ${dir} is not empty`, {
+    status: 409,
+    details: { dataDir: dir },
+  });
 }

@@ -54,7 +54,13 @@ export async function pruneScheduled(cfg: Config, target: string, keep: number):
   const mine = [];
   for (const r of await listBackupRecords(cfg.dataDir)) {
     if (!r.scheduled || dirname(r.file) !== dir) continue;
-    if (!(await stat(r.file).then((s) => s.isFile(), () => false))) continue;
+    if (
+      !(await stat(r.file).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      continue;
     mine.push(r);
   }
   const removed: string[] = [];
@@ -76,12 +82,20 @@ export async function runScheduledBackup(cfg: Config, opts: { signal?: AbortSign
   try {
     const target = cfg.backup.target;
     if (!target) throw new ApplianceError('BACKUP_TARGET_MISSING', '未配置定时备份的目标目录（backup.target）。', 'backup.target not set', { status: 500 });
-    if (!(await stat(target).then((s) => s.isDirectory(), () => false))) {
+    if (
+      !(await stat(target).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ))
+    ) {
       const e = new ApplianceError('BACKUP_TARGET_MISSING', `定时备份的目标目录 ${target} 不存在或不是目录（介质未挂载？）；本次备份未做。`, `backup target ${target} missing`, { status: 500 });
       await audit.append({ ...SCHEDULER_ACTOR, action: 'backup.create', target, outcome: 'failure', details: { error: e.code, message: e.message } });
       throw e;
     }
-    const stamp = now().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const stamp = now()
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
     const r = await createBackup(cfg, { out: join(target, `archive-${stamp}.bak`), actor: SCHEDULER_ACTOR, scheduled: true, signal: opts.signal });
     run = { at: now().toISOString(), outcome: 'success', backupId: r.backupId, file: r.out };
     const pruned = await pruneScheduled(cfg, target, cfg.backup.keep);
@@ -112,7 +126,8 @@ export async function backupHealth(cfg: Config, now = new Date()): Promise<Compo
   const state = await readState(cfg.dataDir);
   const newest = (await listBackupRecords(cfg.dataDir)).at(-1);
   const lastGood = [newest?.created, state.lastGood?.at].filter(Boolean).sort().at(-1);
-  if (state.lastRun?.outcome === 'failure') // The code only: health is read widely, the message (paths) is on the sysadmin's page.
+  if (state.lastRun?.outcome === 'failure')
+    // The code only: health is read widely, the message (paths) is on the sysadmin's page.
     return { status: 'degraded', reason: `上次定时备份失败（${state.lastRun.at}，${state.lastRun.error?.code ?? 'INTERNAL'}），详见系统管理页` };
   if (!lastGood) return { status: 'degraded', reason: '尚无成功的备份' };
   const ageH = (now.getTime() - Date.parse(lastGood)) / 3_600_000;
@@ -124,11 +139,15 @@ export async function backupHealth(cfg: Config, now = new Date()): Promise<Compo
 export function scheduleBackups(cfg: Config, deps: { log: Logger }): () => Promise<void> {
   if (!scheduleEnabled(cfg)) return async () => {};
   const stopping = new AbortController();
-  const s = startDaily(cfg.backup.schedule as number, async () => {
-    const r = await runScheduledBackup(cfg, { signal: stopping.signal });
-    if (r.outcome === 'success') deps.log.info({ backupId: r.backupId, file: r.file, pruned: r.pruned?.length ?? 0 }, 'scheduled backup finished');
-    else deps.log.error({ error: r.error }, 'scheduled backup failed');
-  }, { onError: (e) => deps.log.error({ err: (e as Error).message }, 'scheduled backup failed') });
+  const s = startDaily(
+    cfg.backup.schedule as number,
+    async () => {
+      const r = await runScheduledBackup(cfg, { signal: stopping.signal });
+      if (r.outcome === 'success') deps.log.info({ backupId: r.backupId, file: r.file, pruned: r.pruned?.length ?? 0 }, 'scheduled backup finished');
+      else deps.log.error({ error: r.error }, 'scheduled backup failed');
+    },
+    { onError: (e) => deps.log.error({ err: (e as Error).message }, 'scheduled backup failed') },
+  );
   deps.log.info({ next: s.next().toISOString(), target: cfg.backup.target }, 'daily backup scheduled');
   return async () => {
     stopping.abort();

@@ -30,8 +30,7 @@ function toError(e: WorkerError): Error {
   }
 }
 
-const workerExited = (code: number) =>
-  new ApplianceError('BACKUP_WORKER', `备份的加密线程意外退出（代码 ${code}），操作未完成，请重试。`, `backup worker exited (${code})`, { status: 500 });
+const workerExited = (code: number) => new ApplianceError('BACKUP_WORKER', `备份的加密线程意外退出（代码 ${code}），操作未完成，请重试。`, `backup worker exited (${code})`, { status: 500 });
 
 const SMALL = 256 * 1024;
 /** Plaintext handed over but not yet written: past this, write() waits for the worker. */
@@ -185,9 +184,12 @@ export interface ReadableBackup extends OpenedBackup {
  * cannot be opened, BACKUP_SIGNER_UNTRUSTED / BACKUP_NOT_A_RECIPIENT / BACKUP_CORRUPT from the header.
  */
 export async function openBackupForReading(file: string, key: BackupOpenKey): Promise<ReadableBackup> {
-  const size = await stat(file).then((s) => s.size, (e: Error) => {
-    throw new ApplianceError('BACKUP_NOT_FOUND', `无法打开备份文件：${file}（${e.message}）`, `cannot open backup ${file}`);
-  });
+  const size = await stat(file).then(
+    (s) => s.size,
+    (e: Error) => {
+      throw new ApplianceError('BACKUP_NOT_FOUND', `无法打开备份文件：${file}（${e.message}）`, `cannot open backup ${file}`);
+    },
+  );
   const opener = new Opener(file);
   const opened = await openBackupFile(file, key).catch(async (e: unknown) => {
     await opener.cancel();
@@ -242,7 +244,11 @@ function openedBackupStream(opener: Opener, offset: number, size: number, p: Chu
     destroy(err, cb) {
       const w = worker;
       worker = undefined;
-      if (w) void w.terminate().then(() => cb(err), () => cb(err));
+      if (w)
+        void w.terminate().then(
+          () => cb(err),
+          () => cb(err),
+        );
       else {
         if (!opener.used) void opener.cancel();
         cb(err);

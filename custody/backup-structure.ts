@@ -24,9 +24,12 @@ export interface StructureChecked extends BackupHeaderInfo {
 const TAG = 16;
 
 export async function verifyBackupStructureFile(file: string, trustedSigners: string[], onProgress?: (p: BackupProgress) => void): Promise<StructureChecked> {
-  const size = await stat(file).then((s) => s.size, (e: Error) => {
-    throw new ApplianceError('BACKUP_NOT_FOUND', `无法打开备份文件：${file}（${e.message}）`, `cannot open backup ${file}`);
-  });
+  const size = await stat(file).then(
+    (s) => s.size,
+    (e: Error) => {
+      throw new ApplianceError('BACKUP_NOT_FOUND', `无法打开备份文件：${file}（${e.message}）`, `cannot open backup ${file}`);
+    },
+  );
   const env = await readBackupEnvelope(file);
   const signer = assertTrustedSigner(env, trustedSigners);
   const rest = size - SIG_LEN - env.offset;
@@ -54,7 +57,11 @@ export async function verifyBackupStructureFile(file: string, trustedSigners: st
 }
 
 /** Structure and signature of several files, and their chain when a full backup is among them. */
-export async function verifyBackupStructure(files: string[], trustedSigners: string[], onProgress?: (p: BackupProgress) => void): Promise<{ ok: true; contentChecked: false; backups: StructureChecked[]; chain: boolean }> {
+export async function verifyBackupStructure(
+  files: string[],
+  trustedSigners: string[],
+  onProgress?: (p: BackupProgress) => void,
+): Promise<{ ok: true; contentChecked: false; backups: StructureChecked[]; chain: boolean }> {
   const backups: StructureChecked[] = [];
   for (const f of files) backups.push(await verifyBackupStructureFile(f, trustedSigners, onProgress));
   const chain = backups.some((b) => b.kind === 'full');

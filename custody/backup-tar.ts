@@ -145,5 +145,8 @@ export async function* tarEntries(sources: TarSource[], done: (w: TarWritten) =>
 export const TAR_END = Buffer.alloc(BLOCK * 2);
 
 function sourceChanged(path: string, why: string): ApplianceError {
-  return new ApplianceError('BACKUP_SOURCE_CHANGED', `备份期间文件 ${path} 被截短或移除，备份已中止（未生成备份文件），请重试。`, `${path} changed during backup: ${why}`, { status: 409, details: { path } });
+  return new ApplianceError('BACKUP_SOURCE_CHANGED', `备份期间文件 ${path} 被截短或移除，备份已中止（未生成备份文件），请重试。`, `${path} changed during backup: ${why}`, {
+    status: 409,
+    details: { path },
+  });
 }

@@ -26,10 +26,18 @@ export interface VerifiedBackup {
 const SMALL_LIMIT = 512 * 1024 * 1024;
 
 /** Check the archive's entries against its manifest and its items against their own manifests. */
-export function checkAgainstManifest(info: BackupInfo | undefined, manifestText: string | undefined, seen: Map<string, { size: number; sha256: string }>, order: string[]): { lines: ManifestLine[]; end: ManifestEnd } {
+export function checkAgainstManifest(
+  info: BackupInfo | undefined,
+  manifestText: string | undefined,
+  seen: Map<string, { size: number; sha256: string }>,
+  order: string[],
+): { lines: ManifestLine[]; end: ManifestEnd } {
   if (!info || order[0] !== BACKUP_INFO) throw manifestMismatch('缺少开头的 backup.json', 'backup.json missing or not first');
   if (manifestText === undefined || order[order.length - 1] !== BACKUP_MANIFEST) throw manifestMismatch('缺少末尾的清单 manifest.jsonl', 'manifest.jsonl missing or not last');
-  const rows = manifestText.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ManifestLine | ManifestEnd);
+  const rows = manifestText
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ManifestLine | ManifestEnd);
   const end = rows.pop() as ManifestEnd | undefined;
   if (!end || end.end !== true || end.backupId !== info.backupId) throw manifestMismatch('清单结尾缺失或不属于此备份', 'manifest end line missing or for another backup');
   const lines = rows as ManifestLine[];
@@ -126,7 +134,10 @@ export async function verifyBackupFile(file: string, key: BackupOpenKey, onProgr
   meter.add(opened.offset);
   try {
     // A worker reads and authenticates the chunks while this thread parses and hashes.
-    await pipeline(opened.plaintext((n) => meter.add(n)), parser);
+    await pipeline(
+      opened.plaintext((n) => meter.add(n)),
+      parser,
+    );
   } catch (e) {
     // In strict mode tar throws some structure errors instead of warning about them.
     const code = (e as { code?: unknown }).code;
@@ -138,9 +149,21 @@ export async function verifyBackupFile(file: string, key: BackupOpenKey, onProgr
   try {
     const { end } = checkAgainstManifest(info, manifestText, seen, order);
     const i = info!;
-    if ((header.backupId !== i.backupId || header.parentId !== i.parentId)) throw manifestMismatch('文件头与 backup.json 的备份编号不符', 'header and backup.json disagree');
+    if (header.backupId !== i.backupId || header.parentId !== i.parentId) throw manifestMismatch('文件头与 backup.json 的备份编号不符', 'header and backup.json disagree');
     const damaged = [...new Set([...i.damaged, ...itemProblems(i, seen, itemManifests)])];
-    return { file, backupId: i.backupId, parentId: i.parentId, kind: i.kind, created: i.created, files: end.files, bytes: end.bytes, items: Object.keys(i.items).length, included: i.included.length, damaged, info: i };
+    return {
+      file,
+      backupId: i.backupId,
+      parentId: i.parentId,
+      kind: i.kind,
+      created: i.created,
+      files: end.files,
+      bytes: end.bytes,
+      items: Object.keys(i.items).length,
+      included: i.included.length,
+      damaged,
+      info: i,
+    };
   } catch (e) {
     if (isApplianceError(e)) throw e;
     throw manifestMismatch('清单无法解析', `manifest unparseable: ${(e as Error).message}`);
@@ -151,7 +174,12 @@ export async function verifyBackupFile(file: string, key: BackupOpenKey, onProgr
 export function orderChain<T extends { backupId: string; parentId: string | null; kind: string; file: string }>(backups: T[]): T[] {
   const full = backups.filter((b) => b.kind === 'full');
   if (full.length !== 1) {
-    throw new ApplianceError('BACKUP_CHAIN_BROKEN', full.length ? '一次恢复只能包含一个完整备份。' : '缺少完整备份：增量备份须与其所基于的完整备份一起恢复。', `need exactly one full backup, got ${full.length}`, { status: 400 });
+    throw new ApplianceError(
+      'BACKUP_CHAIN_BROKEN',
+      full.length ? '一次恢复只能包含一个完整备份。' : '缺少完整备份：增量备份须与其所基于的完整备份一起恢复。',
+      `need exactly one full backup, got ${full.length}`,
+      { status: 400 },
+    );
   }
   const chain = [full[0]];
   const rest = backups.filter((b) => b !== full[0]);
@@ -159,7 +187,12 @@ export function orderChain<T extends { backupId: string; parentId: string | null
     const i = rest.findIndex((b) => b.parentId === chain[chain.length - 1].backupId);
     if (i < 0) {
       const orphan = rest[0];
-      throw new ApplianceError('BACKUP_CHAIN_BROKEN', `增量备份 ${orphan.backupId}（${orphan.file}）所基于的备份 ${orphan.parentId} 不在本次恢复中，备份链不完整。`, `chain broken at ${orphan.backupId} (parent ${orphan.parentId})`, { status: 400, details: { backupId: orphan.backupId, parentId: orphan.parentId } });
+      throw new ApplianceError(
+        'BACKUP_CHAIN_BROKEN',
+        `增量备份 ${orphan.backupId}（${orphan.file}）所基于的备份 ${orphan.parentId} 不在本次恢复中，备份链不完整。`,
+        `chain broken at ${orphan.backupId} (parent ${orphan.parentId})`,
+        { status: 400, details: { backupId: orphan.backupId, parentId: orphan.parentId } },
+      );
     }
     chain.push(rest.splice(i, 1)[0]);
   }

@@ -126,7 +126,10 @@ function open() {
       const send = async (parts, consumed, end, error) => {
         while (credits <= 0) await new Promise((r) => (wake = r));
         credits--;
-        parentPort.postMessage({ parts, consumed, end, error }, parts.map((b) => b.buffer));
+        parentPort.postMessage(
+          { parts, consumed, end, error },
+          parts.map((b) => b.buffer),
+        );
       };
       openChunks(m.open, send).catch((e) => fail({ reason: 'io', message: e.message }));
     }

@@ -87,7 +87,12 @@ export async function assertBackupTarget(cfg: Config, file: string): Promise<str
 }
 
 export const noRecipients = () =>
-  new ApplianceError('BACKUP_NO_RECIPIENTS', '尚未登记备份接收公钥，不能备份：请安全保密管理员先用 archive backup keygen 生成密钥对（私钥留在其移动介质上），再用 archive backup recipients add 登记公钥。', 'no backup recipient registered', { status: 409 });
+  new ApplianceError(
+    'BACKUP_NO_RECIPIENTS',
+    '尚未登记备份接收公钥，不能备份：请安全保密管理员先用 archive backup keygen 生成密钥对（私钥留在其移动介质上），再用 archive backup recipients add 登记公钥。',
+    'no backup recipient registered',
+    { status: 409 },
+  );
 
 /**
  * Make an encrypted backup of config/, items/, audit/ and jobs/ as one stream: tar → AES-256-GCM
@@ -112,7 +117,11 @@ export async function createBackup(cfg: Config, opts: CreateBackupOptions): Prom
     const backupId = newBackupId();
     const kind = parent ? 'incremental' : 'full';
     const created = new Date().toISOString();
-    const { header, chunks } = newBackupHeader(recipients.map((r) => r.publicKey), signing, { backupId, parentId: parent?.backupId ?? null, kind, created });
+    const { header, chunks } = newBackupHeader(
+      recipients.map((r) => r.publicKey),
+      signing,
+      { backupId, parentId: parent?.backupId ?? null, kind, created },
+    );
     const src = await collectSources(cfg.dataDir, parent?.items);
     const info: BackupInfo = { format: 'archive-backup', v: 1, backupId, parentId: parent?.backupId ?? null, kind, created, auditHead, items: src.items, included: src.included, damaged: src.damaged };
     const infoBytes = Buffer.from(JSON.stringify(info));
@@ -121,7 +130,11 @@ export async function createBackup(cfg: Config, opts: CreateBackupOptions): Prom
     async function* tarStream(): AsyncGenerator<Buffer> {
       const now = new Date();
       yield* tarEntry({ path: BACKUP_INFO, data: infoBytes, size: infoBytes.length, mtime: now }, (w) => written.push(w));
-      yield* tarEntries(src.sources, (w) => written.push(w), (n) => meter.add(n));
+      yield* tarEntries(
+        src.sources,
+        (w) => written.push(w),
+        (n) => meter.add(n),
+      );
       const lines = written.map((w): ManifestLine => ({ path: w.path, size: w.size, sha256: w.sha256 }));
       const end: ManifestEnd = { end: true, backupId, files: lines.length, bytes: lines.reduce((n, l) => n + l.size, 0) };
       const manifest = Buffer.from([...lines, end].map((l) => JSON.stringify(l)).join('\n') + '\n');
@@ -134,7 +147,13 @@ export async function createBackup(cfg: Config, opts: CreateBackupOptions): Prom
     const sink = SealedFileWriter.create(tmp, header, chunks, signing.pkcs8, opts.flushEvery);
     try {
       for await (const b of tarStream()) {
-        if (opts.signal?.aborted) throw new ApplianceError('BACKUP_ABORTED', '备份已中止（设备正在停止）：未完成的备份文件已删除，介质上没有留下半个备份。请在设备重新启动后重做。', 'backup aborted: the appliance is stopping', { status: 503 });
+        if (opts.signal?.aborted)
+          throw new ApplianceError(
+            'BACKUP_ABORTED',
+            '备份已中止（设备正在停止）：未完成的备份文件已删除，介质上没有留下半个备份。请在设备重新启动后重做。',
+            'backup aborted: the appliance is stopping',
+            { status: 503 },
+          );
         await sink.write(b, isReadBuffer(b));
       }
       outBytes = await sink.end();
@@ -147,12 +166,62 @@ export async function createBackup(cfg: Config, opts: CreateBackupOptions): Prom
     }
     meter.finish();
     const files = written.length;
-    const result: BackupResult = { backupId, parentId: info.parentId, kind, out, files, bytes: src.bytes, outBytes, items: Object.keys(src.items).length, included: src.included.length, damaged: src.damaged, ms: Date.now() - t0, recipients: recipients.map((r) => r.fingerprint), signer: signing.publicKey };
-    await saveBackupRecord(cfg.dataDir, { backupId, parentId: info.parentId, kind, created: info.created, file: out, outBytes, files, bytes: src.bytes, auditHead, items: src.items, included: src.included.length, recipients: result.recipients, signer: signing.publicKey, ...(opts.scheduled ? { scheduled: true } : {}) });
-    await audit.append({ ...actor, action: 'backup.create', target: backupId, outcome: 'success', details: { kind, parentId: info.parentId, file: out, files, bytes: src.bytes, outBytes, items: result.items, included: result.included, damaged: src.damaged, auditHead: { seq: auditHead.seq, hash: auditHead.hash }, recipients: result.recipients, signer: signing.publicKey } });
+    const result: BackupResult = {
+      backupId,
+      parentId: info.parentId,
+      kind,
+      out,
+      files,
+      bytes: src.bytes,
+      outBytes,
+      items: Object.keys(src.items).length,
+      included: src.included.length,
+      damaged: src.damaged,
+      ms: Date.now() - t0,
+      recipients: recipients.map((r) => r.fingerprint),
+      signer: signing.publicKey,
+    };
+    await saveBackupRecord(cfg.dataDir, {
+      backupId,
+      parentId: info.parentId,
+      kind,
+      created: info.created,
+      file: out,
+      outBytes,
+      files,
+      bytes: src.bytes,
+      auditHead,
+      items: src.items,
+      included: src.included.length,
+      recipients: result.recipients,
+      signer: signing.publicKey,
+      ...(opts.scheduled ? { scheduled: true } : {}),
+    });
+    await audit.append({
+      ...actor,
+      action: 'backup.create',
+      target: backupId,
+      outcome: 'success',
+      details: {
+        kind,
+        parentId: info.parentId,
+        file: out,
+        files,
+        bytes: src.bytes,
+        outBytes,
+        items: result.items,
+        included: result.included,
+        damaged: src.damaged,
+        auditHead: { seq: auditHead.seq, hash: auditHead.hash },
+        recipients: result.recipients,
+        signer: signing.publicKey,
+      },
+    });
     return result;
   } catch (e) {
-    await audit.append({ ...actor, action: 'backup.create', target: out, outcome: 'failure', details: { error: (e as ApplianceError).code ?? 'INTERNAL', message: (e as Error).message } }).catch(() => undefined);
+    await audit
+      .append({ ...actor, action: 'backup.create', target: out, outcome: 'failure', details: { error: (e as ApplianceError).code ?? 'INTERNAL', message: (e as Error).message } })
+      .catch(() => undefined);
     throw e;
   }
 }

@@ -35,9 +35,14 @@ export function startDaily(hour: number, task: () => Promise<unknown>, opts: { n
     const base = Math.max(now().getTime(), after);
     due = new Date(base + msUntilHour(new Date(base), hour));
     const dueAt = due.getTime();
-    timer = setTimeout(() => {
-      running = task().catch((e) => opts.onError?.(e)).finally(() => arm(dueAt));
-    }, Math.max(0, dueAt - now().getTime()));
+    timer = setTimeout(
+      () => {
+        running = task()
+          .catch((e) => opts.onError?.(e))
+          .finally(() => arm(dueAt));
+      },
+      Math.max(0, dueAt - now().getTime()),
+    );
     timer.unref();
   };
   arm();

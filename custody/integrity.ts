@@ -30,9 +30,20 @@ export interface IntegrityReport {
   ms: number;
   counts: Record<ItemStatus, number> & { total: number };
   authenticity: { ok: boolean; audit: { ok: boolean; records: number; firstBroken?: string } };
-  completeness: { ok: boolean; untrackedPaths: string[]; gaps: Array<{ series: string; missing: string[] }>; index: (Omit<ConsistencyReport, 'ok'> & { ok: boolean }) | { ok: boolean; skipped: string } };
+  completeness: {
+    ok: boolean;
+    untrackedPaths: string[];
+    gaps: Array<{ series: string; missing: string[] }>;
+    index: (Omit<ConsistencyReport, 'ok'> & { ok: boolean }) | { ok: boolean; skipped: string };
+  };
   usability: { ok: boolean };
-  security: { ok: boolean; scanned: number | null; infected: Array<{ itemId: string; path: string; signature: string }>; aboveCeiling: string[]; signatures: (SignatureStatus & { maxAgeDays: number; stale: boolean }) | { unavailable: string } };
+  security: {
+    ok: boolean;
+    scanned: number | null;
+    infected: Array<{ itemId: string; path: string; signature: string }>;
+    aboveCeiling: string[];
+    signatures: (SignatureStatus & { maxAgeDays: number; stale: boolean }) | { unavailable: string };
+  };
   /** Items with any problem (ok items are only counted). */
   items: ItemCheck[];
   /** Every item id seen on disk, so the next check can name an item that vanished entirely. */
@@ -68,7 +79,10 @@ async function expectedIds(dataDir: string): Promise<Set<string>> {
       /* a torn line: the other sources still name the item */
     }
   }
-  const last = await readFile(integrityLatestPath(dataDir), 'utf8').then((t) => JSON.parse(t) as Partial<IntegrityReport>, () => undefined);
+  const last = await readFile(integrityLatestPath(dataDir), 'utf8').then(
+    (t) => JSON.parse(t) as Partial<IntegrityReport>,
+    () => undefined,
+  );
   for (const id of last?.itemIds ?? []) if (ITEM_ID.test(id)) ids.add(id);
   return ids;
 }
@@ -141,7 +155,7 @@ async function checkItem(store: ItemStore, id: string, cfg: Config, opts: Integr
           }
         } catch (e) {
           // Not scanned is never "clean" (Archivematica's rule): it is a problem of its own.
-          add('unsafe', `未能扫描 ${f}（${e instanceof ApplianceError ? e.zh : (e as { code?: string }).code ?? '扫描出错'}）`);
+          add('unsafe', `未能扫描 ${f}（${e instanceof ApplianceError ? e.zh : ((e as { code?: string }).code ?? '扫描出错')}）`);
         }
       }
     }
@@ -216,7 +230,10 @@ export async function runIntegrityCheck(cfg: Config, opts: IntegrityOptions = {}
   for (const g of gaps) problems.push(`件号不连续：${g.series} 缺 ${g.missing.slice(0, 20).join('、')}${g.missing.length > 20 ? ` 等 ${g.missing.length} 件` : ''}`);
   const later = series.filter((g) => g.firstNo > 1);
   if (later.length) {
-    const named = later.slice(0, 10).map((g) => `${g.series} 自 ${String(g.firstNo).padStart(4, '0')} 起`).join('、');
+    const named = later
+      .slice(0, 10)
+      .map((g) => `${g.series} 自 ${String(g.firstNo).padStart(4, '0')} 起`)
+      .join('、');
     warnings.push(`${later.length} 个序列的件号不从 0001 开始（此前的件尚未归档，或已缺失）：${named}${later.length > 10 ? ' 等' : ''}`);
   }
 
@@ -273,7 +290,16 @@ export async function runIntegrityCheck(cfg: Config, opts: IntegrityOptions = {}
     action: 'integrity.check',
     target: 'archive',
     outcome: report.ok ? 'success' : 'failure',
-    details: { counts, scan: Boolean(opts.scan), auditOk: audit.ok, gaps: gaps.length, untrackedPaths: untrackedPaths.length, problems: problems.slice(0, 50), problemCount: problems.length, items: itemProblems.slice(0, 100).map((c) => ({ itemId: c.itemId, status: c.status })) },
+    details: {
+      counts,
+      scan: Boolean(opts.scan),
+      auditOk: audit.ok,
+      gaps: gaps.length,
+      untrackedPaths: untrackedPaths.length,
+      problems: problems.slice(0, 50),
+      problemCount: problems.length,
+      items: itemProblems.slice(0, 100).map((c) => ({ itemId: c.itemId, status: c.status })),
+    },
   });
   return report;
 }

@@ -66,7 +66,7 @@ const invalid = (zh: string, en: string, details: Record<string, unknown> = {}) 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; out: string }> {
   return new Promise((res) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       res({ code, out: `${stdout}${stderr}` });
     });
   });
@@ -105,7 +105,11 @@ function parseSigtool(out: string): Pick<SignatureFileInfo, 'version' | 'buildTi
   const sigs = Number(get('Signatures'));
   const bt = get('Build time');
   const t = bt ? new Date(bt.replace(/^(\d+ \w+ \d{4}) (\d{2})-(\d{2})/, '$1 $2:$3')) : undefined;
-  return { ...(Number.isFinite(version) ? { version } : {}), ...(Number.isFinite(sigs) ? { signatures: sigs } : {}), ...(t && !Number.isNaN(t.getTime()) ? { buildTime: t.toISOString() } : bt ? { buildTime: bt } : {}) };
+  return {
+    ...(Number.isFinite(version) ? { version } : {}),
+    ...(Number.isFinite(sigs) ? { signatures: sigs } : {}),
+    ...(t && !Number.isNaN(t.getTime()) ? { buildTime: t.toISOString() } : bt ? { buildTime: bt } : {}),
+  };
 }
 
 /** The database name a file belongs to: daily.cvd, daily.cld and daily.cud are one database. */
@@ -117,7 +121,12 @@ export async function importSignatures(src: string, opts: SignatureImportOptions
   const staging = join(dirname(dbDir), `.${basename(dbDir)}-import-${randomBytes(4).toString('hex')}`);
   let swapped: Array<{ name: string; old?: string }> | undefined;
   try {
-    if (!(await stat(dbDir).then((s) => s.isDirectory(), () => false))) {
+    if (
+      !(await stat(dbDir).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ))
+    ) {
       throw new ApplianceError('SIGNATURES_DB_DIR', `病毒库目录不存在：${dbDir}（clamd 的 DatabaseDirectory）`, `database dir missing: ${dbDir}`, { status: 400 });
     }
     const { files, ignored } = await sources(src);
@@ -132,7 +141,8 @@ export async function importSignatures(src: string, opts: SignatureImportOptions
       const info: SignatureFileInfo = { name, sha256: await sha256Of(to), bytes: (await stat(to)).size };
       if (CVD_LIKE.has(extname(name).toLowerCase())) {
         const r = await run('sigtool', ['--info', to], 120_000);
-        if (r.code !== 0) throw invalid(`${name} 不是有效的 ClamAV 病毒库（sigtool：${r.out.trim().split('\n').slice(-1)[0] ?? ''}）`, `${name}: sigtool --info failed: ${r.out.slice(0, 300)}`, { file: name });
+        if (r.code !== 0)
+          throw invalid(`${name} 不是有效的 ClamAV 病毒库（sigtool：${r.out.trim().split('\n').slice(-1)[0] ?? ''}）`, `${name}: sigtool --info failed: ${r.out.slice(0, 300)}`, { file: name });
         Object.assign(info, parseSigtool(r.out));
       }
       infos.push(info);
@@ -150,7 +160,12 @@ export async function importSignatures(src: string, opts: SignatureImportOptions
     await writeFile(join(staging, 'canary.bin'), canary);
     const load = await run('clamscan', ['--no-summary', `--database=${join(staging, 'test')}`, join(staging, 'canary.bin')], 600_000);
     if (load.code !== 1 || !load.out.includes(canaryName)) {
-      const why = load.out.split('\n').filter((l) => /error/i.test(l)).slice(0, 3).join('；') || `clamscan exit ${load.code}`;
+      const why =
+        load.out
+          .split('\n')
+          .filter((l) => /error/i.test(l))
+          .slice(0, 3)
+          .join('；') || `clamscan exit ${load.code}`;
       throw invalid(`新病毒库无法加载（${why}）`, `test load failed: ${load.out.slice(0, 500)}`);
     }
 
@@ -166,7 +181,10 @@ export async function importSignatures(src: string, opts: SignatureImportOptions
     }
     // The canary is rolled back like any file: a canary left behind in a folder without real
     // signatures would let clamd start there, scanning with nothing.
-    const oldCanary = await rename(join(dbDir, CANARY_FILE), join(staging, 'old', CANARY_FILE)).then(() => join(staging, 'old', CANARY_FILE), () => undefined);
+    const oldCanary = await rename(join(dbDir, CANARY_FILE), join(staging, 'old', CANARY_FILE)).then(
+      () => join(staging, 'old', CANARY_FILE),
+      () => undefined,
+    );
     swapped.push({ name: CANARY_FILE, old: oldCanary });
     await writeFile(join(staging, 'canary.hdb'), canaryLine, { mode: 0o644 });
     await rename(join(staging, 'canary.hdb'), join(dbDir, CANARY_FILE));
@@ -178,14 +196,31 @@ export async function importSignatures(src: string, opts: SignatureImportOptions
     const status = loaded ? await clamdSignatures(opts.clamd) : await installedStatus(infos);
     const maxAge = opts.maxAgeDays ?? SIGNATURE_MAX_AGE_DAYS;
     const warnings: string[] = [];
-    if (!loaded) warnings.push('clamd 未运行：病毒库已通过试加载并安装，clamd 启动时加载。请启动 clamd（systemctl start clamav-daemon），再用 archive signatures status 确认；在此之前归档会因扫描服务不可用而暂停。');
+    if (!loaded)
+      warnings.push(
+        'clamd 未运行：病毒库已通过试加载并安装，clamd 启动时加载。请启动 clamd（systemctl start clamav-daemon），再用 archive signatures status 确认；在此之前归档会因扫描服务不可用而暂停。',
+      );
     if (status.ageDays !== undefined && status.ageDays > maxAge) warnings.push(`导入后病毒库仍已 ${status.ageDays} 天（上限 ${maxAge} 天），请尽快取得更新的病毒库。`);
     const result: SignatureImportResult = { databaseDir: dbDir, files: infos, ignored, replaced: superseded, status, loaded, reloadMs, warnings };
-    await opts.audit?.append({ ...actor, action: 'signatures.import', target: dbDir, outcome: 'success', details: { files: infos, replaced: superseded, loaded, engine: status.engine, version: status.signatureVersion ?? null, date: status.signatureDate ?? null, ageDays: status.ageDays ?? null } });
+    await opts.audit?.append({
+      ...actor,
+      action: 'signatures.import',
+      target: dbDir,
+      outcome: 'success',
+      details: { files: infos, replaced: superseded, loaded, engine: status.engine, version: status.signatureVersion ?? null, date: status.signatureDate ?? null, ageDays: status.ageDays ?? null },
+    });
     return result;
   } catch (e) {
     if (swapped) await rollback(dbDir, swapped, opts.clamd);
-    await opts.audit?.append({ ...actor, action: 'signatures.import', target: dbDir, outcome: 'failure', details: { source: src, error: (e as ApplianceError).code ?? 'INTERNAL', message: (e as Error).message.slice(0, 300) } }).catch(() => undefined);
+    await opts.audit
+      ?.append({
+        ...actor,
+        action: 'signatures.import',
+        target: dbDir,
+        outcome: 'failure',
+        details: { source: src, error: (e as ApplianceError).code ?? 'INTERNAL', message: (e as Error).message.slice(0, 300) },
+      })
+      .catch(() => undefined);
     throw e;
   } finally {
     await rm(staging, { recursive: true, force: true });
@@ -208,7 +243,13 @@ async function reloadAndWait(clamd: string, canary: Buffer, canaryName: string, 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const v = await scanStream(clamd, (async function* () { yield canary; })(), { timeoutMs: 30_000 });
+      const v = await scanStream(
+        clamd,
+        (async function* () {
+          yield canary;
+        })(),
+        { timeoutMs: 30_000 },
+      );
       if (v.verdict === 'infected' && v.signature.startsWith(canaryName)) return true;
     } catch {
       /* clamd may be busy loading; keep asking until the deadline */

@@ -129,7 +129,11 @@ export async function planItems(paths: string[]): Promise<{ items: PlannedItem[]
     for (const raw of await readdir(p, { encoding: 'buffer' })) {
       const name = decodeName(raw);
       if (name === undefined) {
-        problems.push({ path: shownPath(root, join(p, raw.toString('latin1'))), code: 'NAME_NOT_UTF8', message: `文件名不是 UTF-8 编码（按 GB18030 读作“${iconv.decode(raw, 'gb18030')}”），无法可靠保存，请重命名后再导入：${shownPath(root, p)}` });
+        problems.push({
+          path: shownPath(root, join(p, raw.toString('latin1'))),
+          code: 'NAME_NOT_UTF8',
+          message: `文件名不是 UTF-8 编码（按 GB18030 读作“${iconv.decode(raw, 'gb18030')}”），无法可靠保存，请重命名后再导入：${shownPath(root, p)}`,
+        });
       } else if (!name.startsWith('.') && !/\.csv$/i.test(name)) names.push(name);
     }
     for (const name of naturalSort(names)) await visit(join(p, name), root, depth + 1);

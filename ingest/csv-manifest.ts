@@ -113,7 +113,12 @@ export async function readCsvManifest(csvPath: string, opts: CsvCheckOptions = {
   } catch (e) {
     if (e instanceof ApplianceError) throw e;
     if (e instanceof RefusedFile) {
-      throw new ApplianceError(e.kind === 'link' ? 'LINK_REFUSED' : 'SPECIAL_FILE_REFUSED', `CSV 清单“${basename(abs)}”${e.kind === 'link' ? '是符号链接' : '不是普通文件'}，已拒绝（导入不跟随链接）`, `CSV manifest is a ${e.kind}: refused`, { status: 400, details: { problems: [{ line: 0, code: e.kind === 'link' ? 'LINK_REFUSED' : 'SPECIAL_FILE_REFUSED', message: basename(abs) }] } });
+      throw new ApplianceError(
+        e.kind === 'link' ? 'LINK_REFUSED' : 'SPECIAL_FILE_REFUSED',
+        `CSV 清单“${basename(abs)}”${e.kind === 'link' ? '是符号链接' : '不是普通文件'}，已拒绝（导入不跟随链接）`,
+        `CSV manifest is a ${e.kind}: refused`,
+        { status: 400, details: { problems: [{ line: 0, code: e.kind === 'link' ? 'LINK_REFUSED' : 'SPECIAL_FILE_REFUSED', message: basename(abs) }] } },
+      );
     }
     // The name only: an uploaded CSV lives under the server's own folders, which are nobody's business.
     throw new ApplianceError('CSV_NOT_FOUND', `找不到 CSV 清单文件：${basename(csvPath)}`, `CSV not readable: ${basename(csvPath)}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { status: 400 });
@@ -133,7 +138,12 @@ export async function readCsvManifest(csvPath: string, opts: CsvCheckOptions = {
     // A link is refused wherever it leads: as the row itself or as a folder on its way.
     const real = st.isSymbolicLink() ? undefined : await realpath(row.path).catch(() => undefined);
     if (real !== row.path) {
-      manifest.problems.push({ line: row.line, ...fileCol, code: 'LINK_REFUSED', message: `${where(row.line, fileCol)}：“${row.file}”是符号链接或经过符号链接，已拒绝（导入不跟随链接，请复制文件本身）` });
+      manifest.problems.push({
+        line: row.line,
+        ...fileCol,
+        code: 'LINK_REFUSED',
+        message: `${where(row.line, fileCol)}：“${row.file}”是符号链接或经过符号链接，已拒绝（导入不跟随链接，请复制文件本身）`,
+      });
       continue;
     }
     if (st.isFile()) row.kind = 'file';
@@ -141,9 +151,19 @@ export async function readCsvManifest(csvPath: string, opts: CsvCheckOptions = {
       row.kind = 'folder';
       for (const e of await readdir(row.path, { withFileTypes: true })) {
         if (e.isSymbolicLink()) {
-          manifest.problems.push({ line: row.line, ...fileCol, code: 'LINK_REFUSED', message: `${where(row.line, fileCol)}：目录“${row.file}”中的“${e.name}”是符号链接，已拒绝（导入不跟随链接，请复制文件本身）` });
+          manifest.problems.push({
+            line: row.line,
+            ...fileCol,
+            code: 'LINK_REFUSED',
+            message: `${where(row.line, fileCol)}：目录“${row.file}”中的“${e.name}”是符号链接，已拒绝（导入不跟随链接，请复制文件本身）`,
+          });
         } else if (!e.isFile() && !e.isDirectory()) {
-          manifest.problems.push({ line: row.line, ...fileCol, code: 'SPECIAL_FILE_REFUSED', message: `${where(row.line, fileCol)}：目录“${row.file}”中的“${e.name}”不是普通文件（设备、管道或套接字），已拒绝` });
+          manifest.problems.push({
+            line: row.line,
+            ...fileCol,
+            code: 'SPECIAL_FILE_REFUSED',
+            message: `${where(row.line, fileCol)}：目录“${row.file}”中的“${e.name}”不是普通文件（设备、管道或套接字），已拒绝`,
+          });
         }
       }
     } else manifest.problems.push({ line: row.line, ...fileCol, code: 'SPECIAL_FILE_REFUSED', message: `${where(row.line, fileCol)}：“${row.file}”不是普通文件或目录（设备、管道或套接字），已拒绝` });
@@ -189,11 +209,23 @@ export function parseCsvManifest(bytes: Uint8Array, baseDir: string, opts: CsvCh
     const key = aliases.get(name) ?? aliases.get(name.toLowerCase());
     if (!key) {
       if (name === '' || IGNORED.has(name) || IGNORED.has(name.toLowerCase())) return;
-      problems.push({ line: 1, column: raw, columnNumber: i + 1, code: 'CSV_UNKNOWN_COLUMN', message: `第 1 行（表头）第 ${i + 1} 列：表头“${raw}”无法识别。可用的列：${Object.values(CSV_COLUMNS).join('、')}（或英文 ${Object.keys(CSV_COLUMNS).join(', ')}）` });
+      problems.push({
+        line: 1,
+        column: raw,
+        columnNumber: i + 1,
+        code: 'CSV_UNKNOWN_COLUMN',
+        message: `第 1 行（表头）第 ${i + 1} 列：表头“${raw}”无法识别。可用的列：${Object.values(CSV_COLUMNS).join('、')}（或英文 ${Object.keys(CSV_COLUMNS).join(', ')}）`,
+      });
       return;
     }
     if (colIndex.has(key)) {
-      problems.push({ line: 1, column: raw, columnNumber: i + 1, code: 'CSV_DUPLICATE_COLUMN', message: `第 1 行（表头）第 ${i + 1} 列：表头“${raw}”与第 ${colIndex.get(key)! + 1} 列“${headerOf[key]}”重复` });
+      problems.push({
+        line: 1,
+        column: raw,
+        columnNumber: i + 1,
+        code: 'CSV_DUPLICATE_COLUMN',
+        message: `第 1 行（表头）第 ${i + 1} 列：表头“${raw}”与第 ${colIndex.get(key)! + 1} 列“${headerOf[key]}”重复`,
+      });
       return;
     }
     colIndex.set(key, i);
@@ -284,7 +316,15 @@ export function parseCsvManifest(bytes: Uint8Array, baseDir: string, opts: CsvCh
 
     const posts = cell('posts');
     if (posts) {
-      const list = [...new Set(posts.normalize('NFC').split(/[;；，、,]/).map((p) => p.trim()).filter(Boolean))];
+      const list = [
+        ...new Set(
+          posts
+            .normalize('NFC')
+            .split(/[;；，、,]/)
+            .map((p) => p.trim())
+            .filter(Boolean),
+        ),
+      ];
       const malformed = list.filter((p) => p.length > 64 || /\s/.test(p));
       const unknown = opts.knownPosts ? list.filter((p) => !opts.knownPosts!.has(p)) : [];
       if (list.length === 0) bad('posts', 'CSV_BAD_POSTS', '岗位为空');
@@ -314,10 +354,15 @@ export function requireValidCsv(m: CsvManifest, csvPath = 'CSV'): CsvManifestRow
   const csvName = basename(csvPath);
   const shown = m.problems.slice(0, 50).map((p) => p.message);
   if (m.problems.length > 50) shown.push(`……另有 ${m.problems.length - 50} 处问题`);
-  throw new ApplianceError('CSV_INVALID', `CSV 清单“${csvName}”有 ${m.problems.length} 处问题，未导入任何文件：\n  ${shown.join('\n  ')}`, `CSV ${csvName}: ${m.problems.length} problems; nothing imported`, {
-    status: 400,
-    details: { problems: m.problems },
-  });
+  throw new ApplianceError(
+    'CSV_INVALID',
+    `CSV 清单“${csvName}”有 ${m.problems.length} 处问题，未导入任何文件：\n  ${shown.join('\n  ')}`,
+    `CSV ${csvName}: ${m.problems.length} problems; nothing imported`,
+    {
+      status: 400,
+      details: { problems: m.problems },
+    },
+  );
 }
 
 /** A relative path inside the CSV's folder: no absolute paths, drive letters, UNC or "..". */

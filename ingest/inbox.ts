@@ -101,7 +101,11 @@ export class InboxWatcher {
             }
           }
           const report = join(this.dir, `导入结果-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`);
-          await writeFile(report, `任务 ${jobId} 已导入这批文件中的其余部分。以下文件被拒绝，原样保留在收件箱中（删除或替换为文件本身后会自动重试）：\n\n${refused.map((p) => p.message).join('\n')}\n`, 'utf8');
+          await writeFile(
+            report,
+            `任务 ${jobId} 已导入这批文件中的其余部分。以下文件被拒绝，原样保留在收件箱中（删除或替换为文件本身后会自动重试）：\n\n${refused.map((p) => p.message).join('\n')}\n`,
+            'utf8',
+          );
           // Not taken again until someone changes what was left.
           this.refused = await snapshot(this.dir);
           this.last = this.refused;

@@ -95,13 +95,36 @@ export async function submitJob(jobs: JobStore, items: IntakeItem[], opts: Intak
         continue;
       }
       for (const f of item.files) if (typeof f === 'string') opts.taken?.push(f);
-      jobItems.push({ n: n + 1, label: item.label, itemId: item.replaces ?? newItemId(), replaces: item.replaces, sources, metadata: item.metadata, csvLine: item.csvLine, stage: 'received', outcome: 'pending', pagesDone: 0 });
+      jobItems.push({
+        n: n + 1,
+        label: item.label,
+        itemId: item.replaces ?? newItemId(),
+        replaces: item.replaces,
+        sources,
+        metadata: item.metadata,
+        csvLine: item.csvLine,
+        stage: 'received',
+        outcome: 'pending',
+        pagesDone: 0,
+      });
     }
     const now = new Date().toISOString();
     if (jobItems.length === 0) {
       throw new ApplianceError('NOTHING_TO_INGEST', `没有可导入的文件：\n  ${problems.map((p) => p.message).join('\n  ')}`, 'nothing to ingest', { details: { problems } });
     }
-    const job: Job = { id, createdAt: now, updatedAt: now, via: opts.via, ...(opts.batch ? { batch: opts.batch } : {}), actor: opts.actor, options: { posts: opts.posts, classification: opts.classification }, state: 'queued', items: jobItems, problems, root: opts.root };
+    const job: Job = {
+      id,
+      createdAt: now,
+      updatedAt: now,
+      via: opts.via,
+      ...(opts.batch ? { batch: opts.batch } : {}),
+      actor: opts.actor,
+      options: { posts: opts.posts, classification: opts.classification },
+      state: 'queued',
+      items: jobItems,
+      problems,
+      root: opts.root,
+    };
     await staging.commit(job);
     return job;
   } catch (e) {

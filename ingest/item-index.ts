@@ -12,7 +12,9 @@ export interface IndexEntry {
 
 /** Key of an item's exact set of source files, whatever order they came in. */
 export function sourceSetKey(sha256s: string[]): string {
-  return createHash('sha256').update([...sha256s].sort().join('\n')).digest('hex');
+  return createHash('sha256')
+    .update([...sha256s].sort().join('\n'))
+    .digest('hex');
 }
 
 /**
@@ -147,4 +149,3 @@ export class ItemIndex {
 function entryOf(meta: ItemMetadata): IndexEntry {
   return { id: meta.itemId, ...(meta.archivalCode ? { code: meta.archivalCode } : {}), sources: meta.originals.map((o) => o.sha256) };
 }
-

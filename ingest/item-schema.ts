@@ -41,9 +41,7 @@ export const itemMetadataSchema = z
     classification: z.enum(CLASSIFICATIONS),
     posts: z.array(z.string().min(1).max(64)).max(500),
     pageCount: z.number().int().min(1).max(100_000),
-    originals: z
-      .array(z.object({ name: z.string().refine(isSafeComponent, 'unsafe file name'), sha256, bytes: z.number().int().min(0) }).strict())
-      .min(1),
+    originals: z.array(z.object({ name: z.string().refine(isSafeComponent, 'unsafe file name'), sha256, bytes: z.number().int().min(0) }).strict()).min(1),
     createdAt: z.string().min(1),
     updatedAt: z.string().min(1),
     cataloguePending: z.literal(true).optional(),

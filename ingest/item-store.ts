@@ -125,7 +125,10 @@ export class ItemStore {
     checkFormatVersion('item.json', (parsed as { formatVersion?: unknown } | undefined)?.formatVersion, `条目 ${id} 的 item.json`);
     const r = checkItemMetadata(parsed);
     if (!r.ok || r.value.itemId !== id) {
-      throw new ApplianceError('ITEM_CORRUPT', `条目 ${id} 的元数据（item.json）已损坏，请运行完整性校验。`, `item.json of ${id} is corrupt${r.ok ? ': wrong itemId' : `: ${r.problems.join('; ')}`}`, { status: 500, details: { itemId: id } });
+      throw new ApplianceError('ITEM_CORRUPT', `条目 ${id} 的元数据（item.json）已损坏，请运行完整性校验。`, `item.json of ${id} is corrupt${r.ok ? ': wrong itemId' : `: ${r.problems.join('; ')}`}`, {
+        status: 500,
+        details: { itemId: id },
+      });
     }
     return r.value;
   }
@@ -158,8 +161,17 @@ export class ItemStore {
       throw new ApplianceError('ITEM_PAGE_NOT_FOUND', `条目 ${id} 没有第 ${n} 页（共 ${meta.pageCount} 页）。`, `item ${id} has no page ${n}`, { status: 404 });
     }
     const base = join(this.itemDir(id), 'pages', String(n).padStart(4, '0'));
-    for (const [ext, contentType] of [['jpg', 'image/jpeg'], ['png', 'image/png']] as const) {
-      if (await lstat(`${base}.${ext}`).then((s) => s.isFile(), () => false)) return { path: `${base}.${ext}`, contentType };
+    for (const [ext, contentType] of [
+      ['jpg', 'image/jpeg'],
+      ['png', 'image/png'],
+    ] as const) {
+      if (
+        await lstat(`${base}.${ext}`).then(
+          (s) => s.isFile(),
+          () => false,
+        )
+      )
+        return { path: `${base}.${ext}`, contentType };
     }
     throw new ApplianceError('ITEM_CORRUPT', `条目 ${id} 的第 ${n} 页图像缺失，请运行完整性校验。`, `page ${n} of ${id} missing`, { status: 500 });
   }
@@ -270,7 +282,9 @@ export class ItemStore {
       }
       const manifest = await readFile(join(dir, MANIFEST_NAME), 'utf8').then(parseManifest, () => undefined);
       if (!manifest || !manifest.has(ITEM_JSON)) {
-        throw new ApplianceError('ITEM_DAMAGED', `条目 ${id} 的清单（manifest）缺失或损坏，已拒绝修改；请先运行完整性校验。`, `manifest of ${id} missing or corrupt; refusing to update`, { status: 409 });
+        throw new ApplianceError('ITEM_DAMAGED', `条目 ${id} 的清单（manifest）缺失或损坏，已拒绝修改；请先运行完整性校验。`, `manifest of ${id} missing or corrupt; refusing to update`, {
+          status: 409,
+        });
       }
       // Whatever must happen before the change may exist (a narrowing edit first takes the item out
       // of the old audience's search); if it throws, nothing is written. Inside the serial queue,
@@ -403,7 +417,10 @@ export class ItemStore {
       for (const o of meta.originals) {
         const e = entries.find((x) => x.path === `original/${o.name}`);
         if (e?.sha256 !== o.sha256) {
-          throw new ApplianceError('ITEM_SOURCE_MISMATCH', `原件 ${o.name} 的内容与扫描时不一致，已拒绝归档。`, `original ${o.name} does not match its recorded SHA-256`, { status: 409, details: { name: o.name } });
+          throw new ApplianceError('ITEM_SOURCE_MISMATCH', `原件 ${o.name} 的内容与扫描时不一致，已拒绝归档。`, `original ${o.name} does not match its recorded SHA-256`, {
+            status: 409,
+            details: { name: o.name },
+          });
         }
       }
       const written: ItemMetadata = { ...checked, formatVersion: FORMAT_VERSIONS['item.json'] };
@@ -479,10 +496,15 @@ async function checkLayout(dir: string, meta: ItemMetadata): Promise<void> {
     }
   }
   if (problems.length) {
-    throw new ApplianceError('ITEM_LAYOUT_INVALID', `待归档条目 ${meta.itemId} 的文件不完整或有多余内容：${problems.slice(0, 5).join('；')}`, `staged item ${meta.itemId} invalid: ${problems.join('; ')}`, {
-      status: 500,
-      details: { problems },
-    });
+    throw new ApplianceError(
+      'ITEM_LAYOUT_INVALID',
+      `待归档条目 ${meta.itemId} 的文件不完整或有多余内容：${problems.slice(0, 5).join('；')}`,
+      `staged item ${meta.itemId} invalid: ${problems.join('; ')}`,
+      {
+        status: 500,
+        details: { problems },
+      },
+    );
   }
 }
 
@@ -523,6 +545,8 @@ function invalid(problems: string[]): ApplianceError {
 }
 
 function codeTaken(code: string, holder: string): ApplianceError {
-  return new ApplianceError('ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被占用，档号必须唯一。`, `archival code ${code} already used by ${holder}`, { status: 409, details: { archivalCode: code, itemId: holder } });
+  return new ApplianceError('ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被占用，档号必须唯一。`, `archival code ${code} already used by ${holder}`, {
+    status: 409,
+    details: { archivalCode: code, itemId: holder },
+  });
 }
-

@@ -1,7 +1,6 @@
 import type { Classification, Logger, ItemMetadata, PageText } from '../core/index.ts';
 import type { ScanVerdict } from '../security/index.ts';
 
-
 /** How a page goes into the searchable PDF: a scan image, or a page of a PDF that already had text. */
 export type PdfSource = { kind: 'jpeg' | 'png'; bytes: Uint8Array } | { kind: 'copy'; file: string; page: number };
 

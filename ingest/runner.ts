@@ -18,7 +18,10 @@ const RETRY_MS = 5_000;
 export class JournalWriteError extends ApplianceError {
   constructor(jobId: string, cause: unknown) {
     const why = (cause as Error).message;
-    super('JOB_JOURNAL_WRITE', `无法写入任务 ${jobId} 的日志（${why}）。任务已暂停，磁盘恢复可写后自动从上一步继续，已完成的工作不会丢失。`, `cannot write the journal of job ${jobId}: ${why}`, { status: 503, cause });
+    super('JOB_JOURNAL_WRITE', `无法写入任务 ${jobId} 的日志（${why}）。任务已暂停，磁盘恢复可写后自动从上一步继续，已完成的工作不会丢失。`, `cannot write the journal of job ${jobId}: ${why}`, {
+      status: 503,
+      cause,
+    });
   }
 }
 
@@ -44,7 +47,11 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
   private watcher?: FSWatcher;
   private saving = Promise.resolve();
 
-  constructor(private readonly jobs: JobStore, private readonly deps: IngestDeps, private readonly opts: { pageConcurrency: number; retryMs?: number }) {
+  constructor(
+    private readonly jobs: JobStore,
+    private readonly deps: IngestDeps,
+    private readonly opts: { pageConcurrency: number; retryMs?: number },
+  ) {
     super();
   }
 
@@ -282,7 +289,12 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
   private async indexItem(job: Job, item: JobItem): Promise<void> {
     const t0 = performance.now();
     const { meta, pages } = await this.deps.loadStored(item.itemId);
-    await this.whileUnavailable(job, '检索服务暂不可用', () => this.deps.index(meta, pages), (e) => !isApplianceError(e) || e.code.startsWith('SEARCH_UNAVAILABLE'));
+    await this.whileUnavailable(
+      job,
+      '检索服务暂不可用',
+      () => this.deps.index(meta, pages),
+      (e) => !isApplianceError(e) || e.code.startsWith('SEARCH_UNAVAILABLE'),
+    );
     item.timings = { ...item.timings, index: Math.round(performance.now() - t0) };
     item.stage = 'indexed';
     await this.save(job, item);
@@ -290,7 +302,13 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     item.outcome = 'archived';
     item.finishedAt = new Date().toISOString();
     await this.save(job, item);
-    await this.deps.audit({ actor: job.actor, action: item.replaces ? 'item.reocr' : 'ingest.item', target: item.itemId, outcome: 'success', details: { job: job.id, label: item.label, archivalCode: item.metadata.archivalCode, pages: item.pageCount } });
+    await this.deps.audit({
+      actor: job.actor,
+      action: item.replaces ? 'item.reocr' : 'ingest.item',
+      target: item.itemId,
+      outcome: 'success',
+      details: { job: job.id, label: item.label, archivalCode: item.metadata.archivalCode, pages: item.pageCount },
+    });
     await rm(this.workDir(job, item), { recursive: true, force: true });
   }
 
@@ -300,11 +318,22 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     if (classificationRank(classification) > classificationRank(this.deps.ceiling)) {
       await this.finish(job, item, 'refused', 'ABOVE_CEILING', `密级“${classification}”高于本设备允许的最高密级“${this.deps.ceiling}”，不得导入本网络。`);
       await rm(this.jobs.filesDir(job.id, item.n), { recursive: true, force: true });
-      await this.deps.audit({ actor: job.actor, action: 'ingest.refused', target: item.label, outcome: 'refused', details: { job: job.id, reason: 'above-ceiling', classification, ceiling: this.deps.ceiling } });
+      await this.deps.audit({
+        actor: job.actor,
+        action: 'ingest.refused',
+        target: item.label,
+        outcome: 'refused',
+        details: { job: job.id, reason: 'above-ceiling', classification, ceiling: this.deps.ceiling },
+      });
       return true;
     }
     for (const [i, path] of this.files(job, item).entries()) {
-      const verdict = await this.whileUnavailable(job, '病毒扫描服务不可用，导入暂停', () => this.deps.scan(path), (e) => this.deps.scanRetryable(e));
+      const verdict = await this.whileUnavailable(
+        job,
+        '病毒扫描服务不可用，导入暂停',
+        () => this.deps.scan(path),
+        (e) => this.deps.scanRetryable(e),
+      );
       if (verdict.verdict === 'infected') {
         await this.quarantine(job, item, item.sources[i].name, verdict.signature);
         return true;
@@ -326,7 +355,13 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     if (code && holder) {
       item.codeHolder = holder;
       await this.finish(job, item, 'failed', 'ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被占用，档号必须唯一。`);
-      await this.deps.audit({ actor: job.actor, action: 'ingest.refused', target: item.label, outcome: 'refused', details: { job: job.id, reason: 'archival-code-taken', archivalCode: code, existing: holder } });
+      await this.deps.audit({
+        actor: job.actor,
+        action: 'ingest.refused',
+        target: item.label,
+        outcome: 'refused',
+        details: { job: job.id, reason: 'archival-code-taken', archivalCode: code, existing: holder },
+      });
       return true;
     }
     return false;
@@ -343,7 +378,15 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
   private async quarantine(job: Job, item: JobItem, file: string, signature: string): Promise<void> {
     const dir = join(this.deps.dataDir, 'quarantine', `${job.id}-${item.n}`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const record = { time: new Date().toISOString(), job: job.id, item: item.label, actor: job.actor, infectedFile: file, signature, files: item.sources.map(({ name, sha256, bytes }) => ({ name, sha256, bytes })) };
+    const record = {
+      time: new Date().toISOString(),
+      job: job.id,
+      item: item.label,
+      actor: job.actor,
+      infectedFile: file,
+      signature,
+      files: item.sources.map(({ name, sha256, bytes }) => ({ name, sha256, bytes })),
+    };
     await writeFileAtomic(join(dir, 'record.json'), JSON.stringify(record, null, 1));
     const staged = this.jobs.filesDir(job.id, item.n);
     await rename(staged, join(dir, 'files'));

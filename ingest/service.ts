@@ -39,7 +39,10 @@ export interface SubmitOptions {
 async function folderFiles(dir: string): Promise<string[]> {
   // Regular files only: links and devices were refused when the CSV was checked, and staging
   // opens each file without following a link in any case.
-  const names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).filter((n) => !n.startsWith('.') && (PAGE_IMAGE_EXT.has(extname(n).toLowerCase()) || DOCUMENT_EXT.has(extname(n).toLowerCase())));
+  const names = (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .filter((n) => !n.startsWith('.') && (PAGE_IMAGE_EXT.has(extname(n).toLowerCase()) || DOCUMENT_EXT.has(extname(n).toLowerCase())));
   return naturalSort(names).map((n) => join(dir, n));
 }
 
@@ -48,10 +51,15 @@ async function folderFiles(dir: string): Promise<string[]> {
  * row reported before anything is copied; items the CSV does not name are still taken, with the
  * batch's defaults, so nothing in the batch is silently left behind.
  */
-export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'manifest' | 'posts' | 'classification' | 'knownPosts' | 'filer'> & { ceiling: Classification }): Promise<{ items: IntakeItem[]; problems: PlanProblem[] }> {
+export async function planIntake(
+  paths: string[],
+  opts: Pick<SubmitOptions, 'manifest' | 'posts' | 'classification' | 'knownPosts' | 'filer'> & { ceiling: Classification },
+): Promise<{ items: IntakeItem[]; problems: PlanProblem[] }> {
   const unknown = opts.knownPosts ? (opts.posts ?? []).filter((p) => !opts.knownPosts!.has(p)) : [];
   if (unknown.length) {
-    throw new ApplianceError('POSTS_UNKNOWN', `岗位不存在：${unknown.join('、')}。请核对岗位代码（archive post list），或请安全保密管理员先建立岗位。`, `unknown posts: ${unknown.join(', ')}`, { details: { posts: unknown } });
+    throw new ApplianceError('POSTS_UNKNOWN', `岗位不存在：${unknown.join('、')}。请核对岗位代码（archive post list），或请安全保密管理员先建立岗位。`, `unknown posts: ${unknown.join(', ')}`, {
+      details: { posts: unknown },
+    });
   }
   const items: IntakeItem[] = [];
   const named = new Set<string>();
@@ -69,10 +77,23 @@ export async function planIntake(paths: string[], opts: Pick<SubmitOptions, 'man
   const noPosts = items.filter((i) => !(i.metadata.posts?.length || opts.posts?.length));
   if (noPosts.length) {
     const names = noPosts.slice(0, 10).map((i) => (i.csvLine ? `第 ${i.csvLine} 行 ${i.label}` : i.label));
-    throw new ApplianceError('POSTS_REQUIRED', `以下条目未指定岗位（无人可以查阅）：${names.join('、')}${noPosts.length > 10 ? ` 等 ${noPosts.length} 件` : ''}。请在 CSV 的“岗位”列填写，或用 --posts 指定。`, 'items without posts', { details: { items: noPosts.map((i) => i.label) } });
+    throw new ApplianceError(
+      'POSTS_REQUIRED',
+      `以下条目未指定岗位（无人可以查阅）：${names.join('、')}${noPosts.length > 10 ? ` 等 ${noPosts.length} 件` : ''}。请在 CSV 的“岗位”列填写，或用 --posts 指定。`,
+      'items without posts',
+      { details: { items: noPosts.map((i) => i.label) } },
+    );
   }
   // As the runner will file them (runner.ts: the CSV's posts and 密级 win over the batch's).
-  if (opts.filer) assertMayFile(opts.filer, items.map((i) => ({ label: i.csvLine ? `第 ${i.csvLine} 行 ${i.label}` : i.label, posts: i.metadata.posts?.length ? i.metadata.posts : (opts.posts ?? []), classification: i.metadata.classification ?? opts.classification ?? '内部' })));
+  if (opts.filer)
+    assertMayFile(
+      opts.filer,
+      items.map((i) => ({
+        label: i.csvLine ? `第 ${i.csvLine} 行 ${i.label}` : i.label,
+        posts: i.metadata.posts?.length ? i.metadata.posts : (opts.posts ?? []),
+        classification: i.metadata.classification ?? opts.classification ?? '内部',
+      })),
+    );
   return { items, problems: plan.problems };
 }
 
@@ -84,7 +105,15 @@ async function auditRefusedFiles(audit: AuditLog, opts: Pick<SubmitOptions, 'act
   const refused = problems.filter((p) => REFUSED_FILE_CODES.has(p.code));
   if (!refused.length) return;
   const files = refused.map((p) => p.path ?? (p.line !== undefined ? `第 ${p.line} 行` : '-'));
-  await audit.append({ actor: opts.actor.name, role: opts.actor.role, source: opts.actor.source, action: 'ingest.file-refused', target: files[0], outcome: 'denied', details: { via: opts.via, count: refused.length, files: files.slice(0, 50), reasons: [...new Set(refused.map((p) => p.code))], messages: refused.slice(0, 10).map((p) => p.message) } });
+  await audit.append({
+    actor: opts.actor.name,
+    role: opts.actor.role,
+    source: opts.actor.source,
+    action: 'ingest.file-refused',
+    target: files[0],
+    outcome: 'denied',
+    details: { via: opts.via, count: refused.length, files: files.slice(0, 50), reasons: [...new Set(refused.map((p) => p.code))], messages: refused.slice(0, 10).map((p) => p.message) },
+  });
 }
 
 function problemsOf(e: unknown): Array<{ code: string; path?: string; message: string; line?: number }> {
@@ -95,13 +124,31 @@ function problemsOf(e: unknown): Array<{ code: string; path?: string; message: s
 export async function submitIntake(jobs: JobStore, audit: AuditLog, items: IntakeItem[], opts: SubmitOptions & { problems?: PlanProblem[]; root?: string }): Promise<Job> {
   let job: Job;
   try {
-    job = await submitJob(jobs, items, { via: opts.via, actor: opts.actor, posts: opts.posts ?? [], classification: opts.classification ?? '内部', maxFileBytes: MAX_FILE_BYTES, problems: opts.problems, taken: opts.taken, root: opts.root, batch: opts.batch });
+    job = await submitJob(jobs, items, {
+      via: opts.via,
+      actor: opts.actor,
+      posts: opts.posts ?? [],
+      classification: opts.classification ?? '内部',
+      maxFileBytes: MAX_FILE_BYTES,
+      problems: opts.problems,
+      taken: opts.taken,
+      root: opts.root,
+      batch: opts.batch,
+    });
   } catch (e) {
     await auditRefusedFiles(audit, opts, problemsOf(e));
     throw e;
   }
   await auditRefusedFiles(audit, opts, job.problems);
-  await audit.append({ actor: opts.actor.name, role: opts.actor.role, source: opts.actor.source, action: 'ingest.submit', target: job.id, outcome: 'success', details: { via: opts.via, items: job.items.length, problems: job.problems.length } });
+  await audit.append({
+    actor: opts.actor.name,
+    role: opts.actor.role,
+    source: opts.actor.source,
+    action: 'ingest.submit',
+    target: job.id,
+    outcome: 'success',
+    details: { via: opts.via, items: job.items.length, problems: job.problems.length },
+  });
   return job;
 }
 
@@ -121,13 +168,32 @@ export async function submitPaths(cfg: Config, jobs: JobStore, audit: AuditLog, 
     planned = await planIntake(paths, { ...opts, ceiling: cfg.classificationCeiling });
   } catch (e) {
     // Classified rows in a CSV stop the whole batch before anything is copied; the security officer still needs the record.
-    const above = e instanceof ApplianceError && e.code === 'CSV_INVALID' ? ((e.details as { problems?: Array<{ line: number; code: string }> } | undefined)?.problems ?? []).filter((p) => p.code === 'CSV_ABOVE_CEILING') : [];
+    const above =
+      e instanceof ApplianceError && e.code === 'CSV_INVALID'
+        ? ((e.details as { problems?: Array<{ line: number; code: string }> } | undefined)?.problems ?? []).filter((p) => p.code === 'CSV_ABOVE_CEILING')
+        : [];
     await auditRefusedFiles(audit, opts, e instanceof ApplianceError && ['CSV_INVALID', 'LINK_REFUSED', 'SPECIAL_FILE_REFUSED'].includes(e.code) ? problemsOf(e) : []);
     if (above.length) {
-      await audit.append({ actor: opts.actor.name, role: opts.actor.role, source: opts.actor.source, action: 'ingest.refused', target: opts.manifest ?? '-', outcome: 'denied', details: { via: opts.via, reason: 'above-ceiling', ceiling: cfg.classificationCeiling, lines: above.map((p) => p.line) } });
+      await audit.append({
+        actor: opts.actor.name,
+        role: opts.actor.role,
+        source: opts.actor.source,
+        action: 'ingest.refused',
+        target: opts.manifest ?? '-',
+        outcome: 'denied',
+        details: { via: opts.via, reason: 'above-ceiling', ceiling: cfg.classificationCeiling, lines: above.map((p) => p.line) },
+      });
     }
     if (e instanceof ApplianceError && e.code === 'FILING_FORBIDDEN') {
-      await audit.append({ actor: opts.actor.name, role: opts.actor.role, source: opts.actor.source, action: 'ingest.refused', target: '-', outcome: 'denied', details: { via: opts.via, reason: 'filing-rights', ...(e.details as Record<string, unknown>) } });
+      await audit.append({
+        actor: opts.actor.name,
+        role: opts.actor.role,
+        source: opts.actor.source,
+        action: 'ingest.refused',
+        target: '-',
+        outcome: 'denied',
+        details: { via: opts.via, reason: 'filing-rights', ...(e.details as Record<string, unknown>) },
+      });
     }
     throw e;
   }
@@ -180,7 +246,15 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
     loadStored: (id) => store.loadStored(id),
     index: (meta, pages) => deps.search.indexItem(meta, pages),
     audit: async (e) => {
-      await deps.audit.append({ actor: e.actor.name, role: e.actor.role, source: e.actor.source, action: e.action, target: e.target ?? '-', outcome: e.outcome === 'refused' ? 'denied' : e.outcome, details: e.details });
+      await deps.audit.append({
+        actor: e.actor.name,
+        role: e.actor.role,
+        source: e.actor.source,
+        action: e.action,
+        target: e.target ?? '-',
+        outcome: e.outcome === 'refused' ? 'denied' : e.outcome,
+        details: e.details,
+      });
     },
   };
   const runner = new IngestRunner(jobs, runnerDeps, { pageConcurrency: cfg.ocr.workers + 1 });

@@ -50,7 +50,10 @@ export class Indexer {
   /** While a rebuild runs and its sweep of the text store: the items indexed meanwhile. */
   private touched?: Set<string>;
 
-  constructor(conn: MeiliConnection, private readonly texts: PageTextStore) {
+  constructor(
+    conn: MeiliConnection,
+    private readonly texts: PageTextStore,
+  ) {
     this.client = adminClient(conn);
   }
 
@@ -85,9 +88,22 @@ export class Indexer {
     if (texts) {
       for (const b of built) this.touched?.add(b.item.itemId);
       try {
-        await Promise.all(built.map((b) => this.texts.write(b.item.itemId, b.item.contentHash, b.pages.map((p) => p.text))));
+        await Promise.all(
+          built.map((b) =>
+            this.texts.write(
+              b.item.itemId,
+              b.item.contentHash,
+              b.pages.map((p) => p.text),
+            ),
+          ),
+        );
       } catch (e) {
-        throw new ApplianceError('SEARCH_TEXTS_UNWRITABLE', `无法写入页面文本文件（${(e as Error).message}），未编入索引。请检查数据目录的磁盘空间与权限。`, `${what}: page-text files: ${(e as Error).message}`, { cause: e });
+        throw new ApplianceError(
+          'SEARCH_TEXTS_UNWRITABLE',
+          `无法写入页面文本文件（${(e as Error).message}），未编入索引。请检查数据目录的磁盘空间与权限。`,
+          `${what}: page-text files: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
     }
     // Enqueued one after the other (Meilisearch runs tasks in enqueue order): page documents
@@ -121,7 +137,18 @@ export class Indexer {
     if (!opts.deadlineMs) return work;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ApplianceError('SEARCH_UNAVAILABLE', `检索服务在 ${Math.round(opts.deadlineMs! / 1000)} 秒内未确认索引更新，请稍后重试或查看设备状态。`, `meilisearch did not confirm index item ${meta.itemId} within ${opts.deadlineMs} ms`, { status: 503 })), opts.deadlineMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new ApplianceError(
+              'SEARCH_UNAVAILABLE',
+              `检索服务在 ${Math.round(opts.deadlineMs! / 1000)} 秒内未确认索引更新，请稍后重试或查看设备状态。`,
+              `meilisearch did not confirm index item ${meta.itemId} within ${opts.deadlineMs} ms`,
+              { status: 503 },
+            ),
+          ),
+        opts.deadlineMs,
+      );
     });
     work.catch(() => undefined); // settles after the deadline too; its failure is already answered
     try {
@@ -202,7 +229,10 @@ export class Indexer {
       }
       await flush();
       await runTask('swap rebuilt indexes', () =>
-        this.client.swapIndexes([{ indexes: [INDEX_ITEMS, tmpItems], rename: false }, { indexes: [INDEX_PAGES, tmpPages], rename: false }]),
+        this.client.swapIndexes([
+          { indexes: [INDEX_ITEMS, tmpItems], rename: false },
+          { indexes: [INDEX_PAGES, tmpPages], rename: false },
+        ]),
       );
     } catch (e) {
       this.rebuilding = false;
@@ -238,7 +268,9 @@ export class Indexer {
   /** Compare the index with the item store: missing, stale and orphaned documents. */
   async consistency(source: AsyncIterable<StoredItem>): Promise<ConsistencyReport> {
     await this.ensureIndexes();
-    const indexed = new Map((await this.allDocs<Pick<ItemDoc, 'id' | 'contentHash' | 'pageCount' | 'truncatedPages'>>(INDEX_ITEMS, ['id', 'contentHash', 'pageCount', 'truncatedPages'])).map((d) => [d.id, d]));
+    const indexed = new Map(
+      (await this.allDocs<Pick<ItemDoc, 'id' | 'contentHash' | 'pageCount' | 'truncatedPages'>>(INDEX_ITEMS, ['id', 'contentHash', 'pageCount', 'truncatedPages'])).map((d) => [d.id, d]),
+    );
     const pageIds = new Set((await this.allDocs<Pick<PageDoc, 'id'>>(INDEX_PAGES, ['id'])).map((d) => d.id));
     const r: ConsistencyReport = { ok: true, storeItems: 0, indexedItems: indexed.size, missing: [], stale: [], orphaned: [], orphanedPages: [], truncated: [] };
     const seen = new Set<string>();

@@ -13,7 +13,10 @@ export function meiliError(e: unknown, what: string): ApplianceError {
     const code = e.cause?.code ?? 'unknown';
     return new ApplianceError('SEARCH_REJECTED', `检索服务拒绝了请求（${what}）：${code}`, `meilisearch rejected ${what}: ${e.message}`, { status: 502, details: { meiliCode: code }, cause: e });
   }
-  return new ApplianceError('SEARCH_UNAVAILABLE', `检索服务不可用（${what}），请稍后重试或查看设备状态。`, `meilisearch unavailable during ${what}: ${(e as Error)?.message ?? String(e)}`, { status: 503, cause: e });
+  return new ApplianceError('SEARCH_UNAVAILABLE', `检索服务不可用（${what}），请稍后重试或查看设备状态。`, `meilisearch unavailable during ${what}: ${(e as Error)?.message ?? String(e)}`, {
+    status: 503,
+    cause: e,
+  });
 }
 
 /** Enqueue, wait for the task, and turn a failed task into an ApplianceError. */

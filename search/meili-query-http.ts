@@ -44,7 +44,12 @@ export function meiliPost<T>(host: string, key: string, path: string, body: unkn
           else {
             const err = parsed as Partial<MeiliHttpError>;
             const code = err.code ?? `http_${res.statusCode}`;
-            reject(new ApplianceError('SEARCH_REJECTED', `检索服务拒绝了请求：${code}`, `meilisearch ${path}: ${res.statusCode} ${code}: ${err.message ?? ''}`, { status: res.statusCode === 401 || res.statusCode === 403 ? 403 : 502, details: { meiliCode: code } }));
+            reject(
+              new ApplianceError('SEARCH_REJECTED', `检索服务拒绝了请求：${code}`, `meilisearch ${path}: ${res.statusCode} ${code}: ${err.message ?? ''}`, {
+                status: res.statusCode === 401 || res.statusCode === 403 ? 403 : 502,
+                details: { meiliCode: code },
+              }),
+            );
           }
         });
       },

@@ -151,7 +151,11 @@ export class QueryService {
    */
   private readonly cache = new PageTextCache(20_000_000);
 
-  constructor(private readonly conn: MeiliConnection, private readonly tokens: TenantTokens, private readonly texts: PageTextStore) {}
+  constructor(
+    private readonly conn: MeiliConnection,
+    private readonly tokens: TenantTokens,
+    private readonly texts: PageTextStore,
+  ) {}
 
   /** A poster bound to the viewer's tenant token; undefined when the viewer may see nothing. */
   private async client(viewer: Viewer): Promise<Poster | undefined> {
@@ -222,7 +226,10 @@ export class QueryService {
       else missing.push(h);
     }
     if (missing.length === 0) return out;
-    const limit = Math.min(MAX_PAGES_FETCHED, missing.reduce((n, h) => n + h.pageCount, 0));
+    const limit = Math.min(
+      MAX_PAGES_FETCHED,
+      missing.reduce((n, h) => n + h.pageCount, 0),
+    );
     const res = await client<SearchResponse<Pick<PageDoc, 'itemId' | 'page' | 'text'>>>(`/indexes/${INDEX_PAGES}/search`, {
       filter: `itemId IN [${missing.map((h) => filterString(h.itemId)).join(', ')}]`,
       sort: ['page:asc'],

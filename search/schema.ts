@@ -128,9 +128,19 @@ export function pageDocId(itemId: string, page: number): string {
 export function contentHash(meta: ItemMetadata, pages: PageText[]): string {
   const h = createHash('sha256');
   const m = {
-    itemId: meta.itemId, archivalCode: meta.archivalCode, title: meta.title, docNumber: meta.docNumber, responsible: meta.responsible,
-    date: meta.date, year: meta.year, fonds: meta.fonds, department: meta.department, retention: meta.retention,
-    classification: meta.classification, posts: [...meta.posts].sort(), pageCount: meta.pageCount,
+    itemId: meta.itemId,
+    archivalCode: meta.archivalCode,
+    title: meta.title,
+    docNumber: meta.docNumber,
+    responsible: meta.responsible,
+    date: meta.date,
+    year: meta.year,
+    fonds: meta.fonds,
+    department: meta.department,
+    retention: meta.retention,
+    classification: meta.classification,
+    posts: [...meta.posts].sort(),
+    pageCount: meta.pageCount,
   };
   h.update(JSON.stringify(m));
   for (const p of [...pages].sort((a, b) => a.page - b.page)) h.update(`\0${p.page}\0${p.text}`);
@@ -145,7 +155,12 @@ function checkPages(meta: ItemMetadata, pages: PageText[]): PageText[] {
     }
   });
   if (sorted.length !== meta.pageCount) {
-    throw new ApplianceError('SEARCH_BAD_PAGES', `件 ${meta.itemId} 的页数（${meta.pageCount}）与页面文本数（${sorted.length}）不符`, `item ${meta.itemId}: pageCount ${meta.pageCount} but ${sorted.length} pages`, { status: 400 });
+    throw new ApplianceError(
+      'SEARCH_BAD_PAGES',
+      `件 ${meta.itemId} 的页数（${meta.pageCount}）与页面文本数（${sorted.length}）不符`,
+      `item ${meta.itemId}: pageCount ${meta.pageCount} but ${sorted.length} pages`,
+      { status: 400 },
+    );
   }
   if (meta.posts.length === 0) {
     throw new ApplianceError('SEARCH_NO_POSTS', `件 ${meta.itemId} 未指定岗位，无人可见，不予编入索引`, `item ${meta.itemId} has no posts`, { status: 400 });

@@ -7,7 +7,11 @@ export function escapeHtml(s: string): string {
 
 /** Occurrences of the terms in a text, merged: term-match.ts matches as the index does. */
 function ranges(text: string, terms: QueryTerm[], opts: { first?: boolean } = {}): Array<[number, number]> {
-  return occurrences(text, terms.map((t) => t.needle), opts);
+  return occurrences(
+    text,
+    terms.map((t) => t.needle),
+    opts,
+  );
 }
 
 function render(text: string, from: number, to: number, marks: Array<[number, number]>): string {
@@ -27,9 +31,7 @@ const LATIN_OR_DIGIT = /[\p{Script=Latin}\p{N}]/u;
 
 /** Text as one line for display: a line break is a space between two Latin words or numbers, else nothing. */
 export function displayText(text: string): string {
-  const joined = text.replace(/[ \t]*\n+[ \t]*/g, (m: string, off: number, s: string) =>
-    LATIN_OR_DIGIT.test(s[off - 1] ?? '') && LATIN_OR_DIGIT.test(s[off + m.length] ?? '') ? ' ' : '',
-  );
+  const joined = text.replace(/[ \t]*\n+[ \t]*/g, (m: string, off: number, s: string) => (LATIN_OR_DIGIT.test(s[off - 1] ?? '') && LATIN_OR_DIGIT.test(s[off + m.length] ?? '') ? ' ' : ''));
   return normalizeText(joined).trim();
 }
 

@@ -44,7 +44,11 @@ export async function signTenantToken(key: SearchKey, viewer: Viewer, indexes: s
 export class TenantTokens {
   private cache = new Map<string, TenantToken>();
 
-  constructor(private readonly key: () => Promise<SearchKey>, private readonly indexes: string[], private readonly ttlMs = 60 * 60_000) {}
+  constructor(
+    private readonly key: () => Promise<SearchKey>,
+    private readonly indexes: string[],
+    private readonly ttlMs = 60 * 60_000,
+  ) {}
 
   async tokenFor(viewer: Viewer, expiresAt?: Date): Promise<TenantToken | undefined> {
     const filter = accessFilter(viewer);

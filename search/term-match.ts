@@ -12,7 +12,8 @@
 
 const KEPT = /^[\p{L}\p{N}]$/u;
 /** Letters and digits whose NFKC form differs (checked once per text; rare in practice). */
-const COMPAT = /[\u00aa\u00b2\u00b3\u00b9\u00ba\u00bc-\u00be\u0132\u0133\u013f\u0140\u017f\u01c4-\u01cc\u1d2c-\u1dbf\u2070-\u209f\u2100-\u218f\u2460-\u24ff\u2f00-\u2fdf\u3038-\u303a\u3131-\u318e\u3192-\u319f\u3200-\u33ff\uf900-\ufaff\ufb00-\ufb4f\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff66-\uffdc]|\ud835|\ud87e/u;
+const COMPAT =
+  /[\u00aa\u00b2\u00b3\u00b9\u00ba\u00bc-\u00be\u0132\u0133\u013f\u0140\u017f\u01c4-\u01cc\u1d2c-\u1dbf\u2070-\u209f\u2100-\u218f\u2460-\u24ff\u2f00-\u2fdf\u3038-\u303a\u3131-\u318e\u3192-\u319f\u3200-\u33ff\uf900-\ufaff\ufb00-\ufb4f\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff66-\uffdc]|\ud835|\ud87e/u;
 /** BMP code unit → 0 not yet seen, 1 letter or digit, 2 neither. */
 const kinds = new Uint8Array(0x10000);
 for (let c = 0; c < 0x80; c++) kinds[c] = /[0-9A-Za-z]/.test(String.fromCharCode(c)) ? 1 : 2;
@@ -49,7 +50,7 @@ export function lowerText(text: string): string | undefined {
 /** Where the match starting at `at` ends (exclusive), or -1: `hay[at]` equals needle[0]. */
 function matchAt(hay: string, at: number, needle: string): number {
   let i = at + 1;
-  for (let j = 1; j < needle.length; ) {
+  for (let j = 1; j < needle.length;) {
     if (i >= hay.length) return -1;
     const c = hay.charCodeAt(i);
     if (c === needle.charCodeAt(j)) {
@@ -84,7 +85,7 @@ function* find(hay: string, needle: string): Generator<[number, number]> {
 function* findSlow(text: string, needle: string): Generator<[number, number]> {
   const units: Array<{ at: number; end: number }> = [];
   let folded = '';
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const cp = text.codePointAt(i)!;
     const w = cp > 0xffff ? 2 : 1;
     for (const c of String.fromCodePoint(cp).normalize('NFKC').toLowerCase()) {

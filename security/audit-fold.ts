@@ -102,7 +102,14 @@ export class DenialFolder {
         action: 'auth.denied.folded',
         target: '-',
         outcome: 'denied',
-        details: { count: w.count, from: new Date(w.start).toISOString(), to: new Date().toISOString(), kinds: w.kinds, targets: Object.fromEntries(w.targets), targetsOmitted: w.targets.size >= this.maxTargets },
+        details: {
+          count: w.count,
+          from: new Date(w.start).toISOString(),
+          to: new Date().toISOString(),
+          kinds: w.kinds,
+          targets: Object.fromEntries(w.targets),
+          targetsOmitted: w.targets.size >= this.maxTargets,
+        },
       });
     } catch (e) {
       this.o.onError?.(e);

@@ -5,7 +5,21 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promis
 import { join } from 'node:path';
 import { ApplianceError, fsyncDir, withFileLock } from '../core/index.ts';
 import { AUDIT_FILE_RE, GENESIS_HASH, auditFileName, capAuditDetails, capAuditText, recordHash, recordLine, type AuditEntry, type AuditRecord } from './audit-record.ts';
-import { SEALS_FILE, SEAL_KEY_FILE, SEAL_EVERY_RECORDS, SEAL_INTERVAL_MS, defaultVerificationKeyFile, evolveKey, lastSeal, readKeyState, sealHead, startSealing, writeKeyState, type Seal, type SealKeyState } from './audit-seal.ts';
+import {
+  SEALS_FILE,
+  SEAL_KEY_FILE,
+  SEAL_EVERY_RECORDS,
+  SEAL_INTERVAL_MS,
+  defaultVerificationKeyFile,
+  evolveKey,
+  lastSeal,
+  readKeyState,
+  sealHead,
+  startSealing,
+  writeKeyState,
+  type Seal,
+  type SealKeyState,
+} from './audit-seal.ts';
 
 /** Last record of the chain, as recorded in audit/head.json after every append (backups keep it). */
 export interface AuditHead {
@@ -20,7 +34,7 @@ export interface AuditHead {
 const fdatasyncFd = promisify(fdatasync);
 
 function writeAll(fd: number, buf: Buffer): void {
-  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+  for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
 }
 
 export const HEAD_FILE = 'head.json';
@@ -176,7 +190,9 @@ export class AuditLog {
    */
   async ensureReserve(bytes: number): Promise<boolean> {
     if (!this.reservePath || bytes <= 0) return true;
-    const have = await stat(this.reservePath).then((s) => s.size).catch(() => 0);
+    const have = await stat(this.reservePath)
+      .then((s) => s.size)
+      .catch(() => 0);
     if (have >= bytes) return true;
     const fh = await open(this.reservePath, 'w', 0o600);
     try {
@@ -197,7 +213,9 @@ export class AuditLog {
   /** Give the reserve back to the filesystem; true if there was one to give. */
   private async releaseReserve(): Promise<boolean> {
     if (!this.reservePath) return false;
-    const had = await stat(this.reservePath).then(() => true).catch(() => false);
+    const had = await stat(this.reservePath)
+      .then(() => true)
+      .catch(() => false);
     if (!had) return false;
     await rm(this.reservePath, { force: true });
     this.reserveInUse = true;
@@ -305,7 +323,10 @@ export class AuditLog {
             await withFileLock(join(this.dir, LOCK_FILE), () => this.writeBatch(batch));
           }
         } catch (e) {
-          const err = e instanceof ApplianceError ? e : new ApplianceError('AUDIT_WRITE_FAILED', `审计记录写入失败：${(e as Error).message}。操作未完成。`, `audit append failed: ${(e as Error).message}`, { status: 503, cause: e });
+          const err =
+            e instanceof ApplianceError
+              ? e
+              : new ApplianceError('AUDIT_WRITE_FAILED', `审计记录写入失败：${(e as Error).message}。操作未完成。`, `audit append failed: ${(e as Error).message}`, { status: 503, cause: e });
           for (const p of batch) p.reject(err);
         }
       }
@@ -330,7 +351,9 @@ export class AuditLog {
         try {
           rec = JSON.parse(line) as AuditRecord;
         } catch {
-          throw new ApplianceError('AUDIT_TAIL_CORRUPT', `审计文件 ${last.name} 的最后一行无法解析，已拒绝继续写入。请运行 archive audit verify 检查。`, `last line of ${last.name} is not JSON`, { status: 503 });
+          throw new ApplianceError('AUDIT_TAIL_CORRUPT', `审计文件 ${last.name} 的最后一行无法解析，已拒绝继续写入。请运行 archive audit verify 检查。`, `last line of ${last.name} is not JSON`, {
+            status: 503,
+          });
         }
         t = { seq: rec.seq, hash: rec.hash, file: last.name, year: last.year };
       } else {
@@ -351,10 +374,20 @@ export class AuditLog {
     // Anything else without a head or a sealing key was cut or tampered with: refuse, never
     // rebuild (`archive audit resume` continues it as a recorded act).
     if (!head && !this.headOwed) {
-      throw new ApplianceError('AUDIT_HEAD_MISSING', '审计链 head.json 缺失或无法读取（末尾记录可能被删除），已拒绝继续写入审计记录。请安全审计员用验证密钥运行 archive audit verify，查明后由控制台运行 archive audit resume。', 'audit head.json missing: refusing to append', { status: 503 });
+      throw new ApplianceError(
+        'AUDIT_HEAD_MISSING',
+        '审计链 head.json 缺失或无法读取（末尾记录可能被删除），已拒绝继续写入审计记录。请安全审计员用验证密钥运行 archive audit verify，查明后由控制台运行 archive audit resume。',
+        'audit head.json missing: refusing to append',
+        { status: 503 },
+      );
     }
     if (!(await stat(join(this.dir, SEAL_KEY_FILE)).catch(() => undefined))) {
-      throw new ApplianceError('AUDIT_SEAL_KEY_MISSING', '审计封印密钥缺失，已拒绝继续写入审计记录。若刚从备份恢复或升级，请在控制台运行 archive audit resume（将生成新的验证密钥交安全审计员）。', 'audit sealing key missing: refusing to append', { status: 503 });
+      throw new ApplianceError(
+        'AUDIT_SEAL_KEY_MISSING',
+        '审计封印密钥缺失，已拒绝继续写入审计记录。若刚从备份恢复或升级，请在控制台运行 archive audit resume（将生成新的验证密钥交安全审计员）。',
+        'audit sealing key missing: refusing to append',
+        { status: 503 },
+      );
     }
     return t;
   }
@@ -450,7 +483,18 @@ export class AuditLog {
       // Round-trip so the stored details are exactly what gets hashed (no undefined, no NaN).
       // Long texts (paths, names) are capped with a hash of the whole: a record stays small.
       const details = capAuditDetails(JSON.parse(JSON.stringify(e.details ?? {}))) as Record<string, unknown>;
-      const base = { seq: seq + 1, time, actor: capAuditText(String(e.actor || '-')), role: capAuditText(String(e.role || '-')), source: capAuditText(String(e.source || '-')), action: capAuditText(String(e.action)), target: capAuditText(String(e.target ?? '-')), outcome: e.outcome, details, prev: hash };
+      const base = {
+        seq: seq + 1,
+        time,
+        actor: capAuditText(String(e.actor || '-')),
+        role: capAuditText(String(e.role || '-')),
+        source: capAuditText(String(e.source || '-')),
+        action: capAuditText(String(e.action)),
+        target: capAuditText(String(e.target ?? '-')),
+        outcome: e.outcome,
+        details,
+        prev: hash,
+      };
       const rec: AuditRecord = { ...base, hash: recordHash(base) };
       records.push(rec);
       seq = rec.seq;
@@ -500,11 +544,14 @@ export class AuditLog {
       this.sealOwed = true;
     }
     if (this.sealTimer) return;
-    this.sealTimer = setTimeout(() => {
-      this.sealTimer = undefined;
-      sealWaiting.delete(this);
-      this.sealNow().catch(() => undefined);
-    }, this.sealOwed ? 0 : this.sealIntervalMs);
+    this.sealTimer = setTimeout(
+      () => {
+        this.sealTimer = undefined;
+        sealWaiting.delete(this);
+        this.sealNow().catch(() => undefined);
+      },
+      this.sealOwed ? 0 : this.sealIntervalMs,
+    );
     this.sealTimer.unref();
     sealBeforeExit(this);
   }
@@ -523,14 +570,26 @@ export class AuditLog {
     if (!state) throw new ApplianceError('AUDIT_SEAL_KEY_MISSING', '审计封印密钥缺失，无法封印。', 'sealing key missing', { status: 503 });
     const last = await lastSeal(this.dir);
     const problem = sealStateProblem(state, last);
-    if (problem) throw new ApplianceError('AUDIT_SEAL_STATE', `审计封印状态不一致（${problem.zh}），已拒绝继续写入审计记录。请安全审计员用验证密钥运行 archive audit verify。`, `sealing state inconsistent: ${problem.en}`, { status: 503 });
+    if (problem)
+      throw new ApplianceError(
+        'AUDIT_SEAL_STATE',
+        `审计封印状态不一致（${problem.zh}），已拒绝继续写入审计记录。请安全审计员用验证密钥运行 archive audit verify。`,
+        `sealing state inconsistent: ${problem.en}`,
+        { status: 503 },
+      );
     if (last && last.key === state.key && last.i === state.i) {
       const k = Buffer.from(state.k, 'hex');
       state = { ...state, i: state.i + 1, k: evolveKey(k).toString('hex') };
       await writeKeyState(this.dir, state);
       k.fill(0);
     }
-    if (last && last.seq > t.seq) throw new ApplianceError('AUDIT_SEAL_STATE', `审计封印指向记录 ${last.seq}，而审计链只到 ${t.seq}（末尾记录被删除），已拒绝继续写入。`, `last seal covers seq ${last.seq} beyond the tail ${t.seq}`, { status: 503 });
+    if (last && last.seq > t.seq)
+      throw new ApplianceError(
+        'AUDIT_SEAL_STATE',
+        `审计封印指向记录 ${last.seq}，而审计链只到 ${t.seq}（末尾记录被删除），已拒绝继续写入。`,
+        `last seal covers seq ${last.seq} beyond the tail ${t.seq}`,
+        { status: 503 },
+      );
     if (last && last.seq === t.seq) {
       this.sealedSeq = t.seq;
       return undefined;
@@ -550,12 +609,15 @@ export class AuditLog {
     }
     this.seen = { tail, ...fileId, headIno: h.ino, headMtimeMs: h.mtimeMs };
     this.headLags = true;
-    this.headTimer ??= setTimeout(() => {
-      this.headTimer = undefined;
-      withFileLock(join(this.dir, LOCK_FILE), () => this.headIfLagging()).catch(() => {
-        this.headOwed = true;
-      });
-    }, Math.max(1, this.lastHeadAt + this.headDelayMs - performance.now()));
+    this.headTimer ??= setTimeout(
+      () => {
+        this.headTimer = undefined;
+        withFileLock(join(this.dir, LOCK_FILE), () => this.headIfLagging()).catch(() => {
+          this.headOwed = true;
+        });
+      },
+      Math.max(1, this.lastHeadAt + this.headDelayMs - performance.now()),
+    );
   }
 
   /** head.json brought up to `tail`; a failure leaves it owed (the next batch must write it first). */
@@ -594,5 +656,7 @@ export function sealStateProblem(state: SealKeyState, last: Seal | undefined): {
 }
 
 export async function auditDirExists(dir: string): Promise<boolean> {
-  return stat(dir).then((s) => s.isDirectory()).catch(() => false);
+  return stat(dir)
+    .then((s) => s.isDirectory())
+    .catch(() => false);
 }

@@ -39,7 +39,9 @@ export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
 
@@ -83,5 +85,23 @@ export function capAuditDetails(v: unknown, depth = 0): unknown {
 }
 
 /** How a check of the trail found it broken (audit-verify.ts for the chain, audit-seal-verify.ts for the seals). */
-export type AuditBreak = 'unparseable' | 'edited' | 'deleted' | 'reordered' | 'inserted' | 'chain' | 'truncated' | 'head-missing' | 'head-mismatch'
-  | 'seals-missing' | 'seal-unparseable' | 'seal-order' | 'seal-mismatch' | 'seal-beyond-end' | 'seal-forged' | 'seals-truncated' | 'seal-key-unknown' | 'seal-key-missing' | 'seal-key-forged';
+export type AuditBreak =
+  | 'unparseable'
+  | 'edited'
+  | 'deleted'
+  | 'reordered'
+  | 'inserted'
+  | 'chain'
+  | 'truncated'
+  | 'head-missing'
+  | 'head-mismatch'
+  | 'seals-missing'
+  | 'seal-unparseable'
+  | 'seal-order'
+  | 'seal-mismatch'
+  | 'seal-beyond-end'
+  | 'seal-forged'
+  | 'seals-truncated'
+  | 'seal-key-unknown'
+  | 'seal-key-missing'
+  | 'seal-key-forged';

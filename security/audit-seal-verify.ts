@@ -84,7 +84,10 @@ export function checkSeals(inp: Input): SealCheck {
   const segments: SegmentReport[] = [];
   const keyStateKind = inp.keyState === 'corrupt' ? 'corrupt' : inp.keyState ? 'present' : 'absent';
   const res: SealCheck = { keysGiven: inp.keys.length, segments, records: inp.records, unsealed: inp.records, lastRecordTime: inp.lastTime, keyState: keyStateKind, keyStateChecked: false };
-  const fail = (seq: number, line: number, kind: AuditBreak, zh: string, en: string): SealCheck => ({ ...res, broken: { seq, line, kind, zh: `${SEALS_FILE} 第 ${line} 行：${zh}`, en: `${SEALS_FILE}:${line}: ${en}` } });
+  const fail = (seq: number, line: number, kind: AuditBreak, zh: string, en: string): SealCheck => ({
+    ...res,
+    broken: { seq, line, kind, zh: `${SEALS_FILE} 第 ${line} 行：${zh}`, en: `${SEALS_FILE}:${line}: ${en}` },
+  });
   if (!inp.parsed) {
     if (inp.records > 0 || inp.keyState) return fail(0, 0, 'seals-missing', '封印文件缺失（封印被删除）：无法证明任何记录未被改动', 'seals.jsonl missing');
     return res;
@@ -98,7 +101,8 @@ export function checkSeals(inp: Input): SealCheck {
   for (const { seal, line } of inp.parsed.seals) {
     let seg = segments[segments.length - 1];
     if (!seg || seg.key !== seal.key) {
-      if (segments.some((x) => x.key === seal.key)) return fail(seal.seq, line, 'seal-order', `密钥 ${seal.key} 的封印在另一密钥的封印之后再次出现（封印被移动）`, `seals of key ${seal.key} reappear after another key's`);
+      if (segments.some((x) => x.key === seal.key))
+        return fail(seal.seq, line, 'seal-order', `密钥 ${seal.key} 的封印在另一密钥的封印之后再次出现（封印被移动）`, `seals of key ${seal.key} reappear after another key's`);
       if (seal.i !== 0) return fail(seal.seq, line, 'seal-order', `密钥 ${seal.key} 的封印第 0–${seal.i - 1} 期缺失（被删除）`, `seals 0..${seal.i - 1} of key ${seal.key} missing`);
       const k0 = byId.get(seal.key);
       cur = k0 ? Buffer.from(k0) : undefined;
@@ -109,13 +113,35 @@ export function checkSeals(inp: Input): SealCheck {
         ? fail(seal.seq, line, 'seal-order', `封印第 ${seal.i} 期出现在第 ${seg.lastI} 期之后（封印被复制或调换）`, `seal epoch ${seal.i} after ${seg.lastI}`)
         : fail(seal.seq, line, 'seal-order', `封印第 ${seg.lastI + 1}–${seal.i - 1} 期缺失（被删除）`, `seal epochs ${seg.lastI + 1}..${seal.i - 1} missing`);
     }
-    if (seal.seq <= prevSeq) return fail(seal.seq, line, 'seal-order', `封印第 ${seal.i} 期指向记录 ${seal.seq}，不在前一个封印（记录 ${prevSeq}）之后`, `seal ${seal.i} covers seq ${seal.seq}, not after ${prevSeq}`);
+    if (seal.seq <= prevSeq)
+      return fail(seal.seq, line, 'seal-order', `封印第 ${seal.i} 期指向记录 ${seal.seq}，不在前一个封印（记录 ${prevSeq}）之后`, `seal ${seal.i} covers seq ${seal.seq}, not after ${prevSeq}`);
     if (inp.chainOk) {
-      if (seal.seq > inp.records) return fail(seal.seq, line, 'seal-beyond-end', `封印第 ${seal.i} 期封住了记录 ${seal.seq}，而审计链只有 ${inp.records} 条：末尾记录被删除`, `seal ${seal.i} covers seq ${seal.seq} beyond the last record ${inp.records} (records cut)`);
-      if (inp.sealedHashes.get(seal.seq) !== seal.hash) return fail(seal.seq, line, 'seal-mismatch', `记录 ${seal.seq} 的哈希与封印第 ${seal.i} 期所封的不符（封印之前的记录被改动并重算了哈希链）`, `record ${seal.seq} hash differs from seal ${seal.i} (records before it edited and re-hashed)`);
+      if (seal.seq > inp.records)
+        return fail(
+          seal.seq,
+          line,
+          'seal-beyond-end',
+          `封印第 ${seal.i} 期封住了记录 ${seal.seq}，而审计链只有 ${inp.records} 条：末尾记录被删除`,
+          `seal ${seal.i} covers seq ${seal.seq} beyond the last record ${inp.records} (records cut)`,
+        );
+      if (inp.sealedHashes.get(seal.seq) !== seal.hash)
+        return fail(
+          seal.seq,
+          line,
+          'seal-mismatch',
+          `记录 ${seal.seq} 的哈希与封印第 ${seal.i} 期所封的不符（封印之前的记录被改动并重算了哈希链）`,
+          `record ${seal.seq} hash differs from seal ${seal.i} (records before it edited and re-hashed)`,
+        );
     }
     if (cur) {
-      if (!macMatches(cur, seal)) return fail(seal.seq, line, 'seal-forged', `封印第 ${seal.i} 期（记录 ${seal.seq}）的校验值与验证密钥不符（封印被伪造或改动）`, `seal ${seal.i} (seq ${seal.seq}) MAC does not verify (forged or altered)`);
+      if (!macMatches(cur, seal))
+        return fail(
+          seal.seq,
+          line,
+          'seal-forged',
+          `封印第 ${seal.i} 期（记录 ${seal.seq}）的校验值与验证密钥不符（封印被伪造或改动）`,
+          `seal ${seal.i} (seq ${seal.seq}) MAC does not verify (forged or altered)`,
+        );
       prevKey = cur;
       cur = evolveKey(cur);
     }
@@ -133,16 +159,37 @@ export function checkSeals(inp: Input): SealCheck {
     const k0 = byId.get(state.key);
     if (seg && seg !== last) return fail(0, 0, 'seal-key-forged', `封印密钥文件属于较早的密钥段 ${state.key}（密钥文件被替换）`, `sealing key file belongs to an earlier key ${state.key}`);
     if (!seg && state.i !== 0) return fail(0, 0, 'seals-truncated', `封印密钥已到第 ${state.i} 期，却没有它的任何封印（封印被删除）`, `sealing key at epoch ${state.i} but none of its seals`);
-    if (seg && state.i > seg.lastI + 1) return fail(0, 0, 'seals-truncated', `封印第 ${seg.lastI + 1}–${state.i - 1} 期缺失：封印密钥已到第 ${state.i} 期（末尾的封印被删除）`, `seal epochs ${seg.lastI + 1}..${state.i - 1} missing: the key is at epoch ${state.i}`);
-    if (seg && state.i < seg.lastI) return fail(0, 0, 'seal-key-forged', `封印密钥文件在第 ${state.i} 期，早于最后一个封印（第 ${seg.lastI} 期）：密钥文件被替换`, `sealing key at epoch ${state.i} before the last seal ${seg.lastI}`);
+    if (seg && state.i > seg.lastI + 1)
+      return fail(
+        0,
+        0,
+        'seals-truncated',
+        `封印第 ${seg.lastI + 1}–${state.i - 1} 期缺失：封印密钥已到第 ${state.i} 期（末尾的封印被删除）`,
+        `seal epochs ${seg.lastI + 1}..${state.i - 1} missing: the key is at epoch ${state.i}`,
+      );
+    if (seg && state.i < seg.lastI)
+      return fail(
+        0,
+        0,
+        'seal-key-forged',
+        `封印密钥文件在第 ${state.i} 期，早于最后一个封印（第 ${seg.lastI} 期）：密钥文件被替换`,
+        `sealing key at epoch ${state.i} before the last seal ${seg.lastI}`,
+      );
     if (k0) {
       // The key file must be exactly k_i: cutting seals and writing back an earlier index needs an erased key.
       const want = !seg ? Buffer.from(k0) : state.i === seg.lastI + 1 ? cur : prevKey;
-      if (!want || !want.equals(Buffer.from(state.k, 'hex'))) return fail(0, 0, 'seal-key-forged', `封印密钥文件与验证密钥推算出的第 ${state.i} 期密钥不符（密钥文件被替换）`, `sealing key file is not k_${state.i} of the verification key`);
+      if (!want || !want.equals(Buffer.from(state.k, 'hex')))
+        return fail(0, 0, 'seal-key-forged', `封印密钥文件与验证密钥推算出的第 ${state.i} 期密钥不符（密钥文件被替换）`, `sealing key file is not k_${state.i} of the verification key`);
       res.keyStateChecked = true;
     }
   } else if (inp.requireSealKey && (inp.records > 0 || segments.length)) {
-    return fail(0, 0, 'seal-key-missing', state === 'corrupt' ? '封印密钥文件已损坏：无法证明末尾的封印未被删除' : '封印密钥文件缺失：无法证明末尾的封印未被删除（刚恢复备份或升级的，请在控制台运行 archive audit resume）', state === 'corrupt' ? 'sealing key file corrupt' : 'sealing key file missing');
+    return fail(
+      0,
+      0,
+      'seal-key-missing',
+      state === 'corrupt' ? '封印密钥文件已损坏：无法证明末尾的封印未被删除' : '封印密钥文件缺失：无法证明末尾的封印未被删除（刚恢复备份或升级的，请在控制台运行 archive audit resume）',
+      state === 'corrupt' ? 'sealing key file corrupt' : 'sealing key file missing',
+    );
   }
   if (inp.keys.length && !segments.some((x) => x.verified) && !res.keyStateChecked) {
     const ids = [...byId.keys()].join('、');

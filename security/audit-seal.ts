@@ -108,8 +108,20 @@ export function parseVerificationKeys(text: string): Buffer[] {
 
 function validSeal(x: unknown): x is Seal {
   const s = x as Seal;
-  return !!s && typeof s === 'object' && s.v === 1 && typeof s.key === 'string' && Number.isInteger(s.i) && s.i >= 0 && Number.isInteger(s.seq) && s.seq > 0
-    && typeof s.hash === 'string' && typeof s.time === 'string' && typeof s.mac === 'string' && /^[0-9a-f]{64}$/.test(s.mac);
+  return (
+    !!s &&
+    typeof s === 'object' &&
+    s.v === 1 &&
+    typeof s.key === 'string' &&
+    Number.isInteger(s.i) &&
+    s.i >= 0 &&
+    Number.isInteger(s.seq) &&
+    s.seq > 0 &&
+    typeof s.hash === 'string' &&
+    typeof s.time === 'string' &&
+    typeof s.mac === 'string' &&
+    /^[0-9a-f]{64}$/.test(s.mac)
+  );
 }
 
 export function parseSeal(line: string): Seal | undefined {
@@ -140,7 +152,9 @@ export async function readKeyState(dir: string): Promise<SealKeyState | undefine
   } catch {
     /* below */
   }
-  throw new ApplianceError('AUDIT_SEAL_KEY_CORRUPT', '审计封印密钥文件已损坏，已拒绝继续写入审计记录。请安全审计员用验证密钥运行 archive audit verify。', 'sealing key file is corrupt', { status: 503 });
+  throw new ApplianceError('AUDIT_SEAL_KEY_CORRUPT', '审计封印密钥文件已损坏，已拒绝继续写入审计记录。请安全审计员用验证密钥运行 archive audit verify。', 'sealing key file is corrupt', {
+    status: 503,
+  });
 }
 
 /**
@@ -184,7 +198,10 @@ export async function writeKeyState(dir: string, next: SealKeyState): Promise<vo
 /** The last seal in the file (undefined when there is none yet); throws when the file is missing or its tail is not a seal. */
 export async function lastSeal(dir: string): Promise<Seal | undefined> {
   const fh = await open(join(dir, SEALS_FILE), 'r').catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') throw new ApplianceError('AUDIT_SEALS_MISSING', '审计封印文件 seals.jsonl 缺失，已拒绝继续写入审计记录。请安全审计员用验证密钥运行 archive audit verify。', 'seals.jsonl missing', { status: 503 });
+    if (e.code === 'ENOENT')
+      throw new ApplianceError('AUDIT_SEALS_MISSING', '审计封印文件 seals.jsonl 缺失，已拒绝继续写入审计记录。请安全审计员用验证密钥运行 archive audit verify。', 'seals.jsonl missing', {
+        status: 503,
+      });
     throw e;
   });
   try {
@@ -210,7 +227,7 @@ export async function appendSeal(dir: string, s: Seal): Promise<void> {
   try {
     size = fstatSync(fd).size;
     const buf = Buffer.from(sealLine(s));
-    for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+    for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
     await fdatasyncFd(fd);
   } catch (e) {
     if (size >= 0) {

@@ -27,7 +27,10 @@ async function snapshot(dir: string): Promise<Snapshot> {
     const files = (await auditFiles(dir)).map((f) => f.name);
     const sizes = new Map<string, number>();
     for (const f of files) sizes.set(f, (await stat(join(dir, f))).size);
-    const sealsSize = await stat(join(dir, SEALS_FILE)).then((st) => st.size, () => undefined);
+    const sealsSize = await stat(join(dir, SEALS_FILE)).then(
+      (st) => st.size,
+      () => undefined,
+    );
     const keyState = await readKeyState(dir).catch(() => 'corrupt' as const);
     return { files, sizes, head: await readHead(dir), sealsSize, keyState };
   };
@@ -62,8 +65,17 @@ export interface AuditVerifyResult {
 }
 
 const FIELDS: Array<[keyof AuditRecord, string]> = [
-  ['seq', 'number'], ['time', 'string'], ['actor', 'string'], ['role', 'string'], ['source', 'string'], ['action', 'string'],
-  ['target', 'string'], ['outcome', 'string'], ['details', 'object'], ['prev', 'string'], ['hash', 'string'],
+  ['seq', 'number'],
+  ['time', 'string'],
+  ['actor', 'string'],
+  ['role', 'string'],
+  ['source', 'string'],
+  ['action', 'string'],
+  ['target', 'string'],
+  ['outcome', 'string'],
+  ['details', 'object'],
+  ['prev', 'string'],
+  ['hash', 'string'],
 ];
 
 function parseRecord(line: string): AuditRecord | undefined {
@@ -113,7 +125,16 @@ export async function verifyAudit(dir: string, opts: AuditVerifyOptions = {}): P
   const snap = await snapshot(dir);
   const parsed = snap.sealsSize === undefined ? undefined : await readSeals(dir, snap.sealsSize);
   const chain = await verifyChain(dir, snap, new Set(parsed?.seals.map((x) => x.seal.seq)));
-  const check: SealCheck = checkSeals({ parsed, records: chain.records, chainOk: chain.ok, sealedHashes: chain.sealedHashes, keys: opts.keys ?? [], keyState: snap.keyState, requireSealKey: opts.requireSealKey ?? false, lastTime: chain.lastTime });
+  const check: SealCheck = checkSeals({
+    parsed,
+    records: chain.records,
+    chainOk: chain.ok,
+    sealedHashes: chain.sealedHashes,
+    keys: opts.keys ?? [],
+    keyState: snap.keyState,
+    requireSealKey: opts.requireSealKey ?? false,
+    lastTime: chain.lastTime,
+  });
   const { sealedHashes: _h, lastTime: _t, ...result } = chain;
   const seals = sealSummary(check);
   if (!result.ok) return { ...result, seals };
@@ -133,7 +154,12 @@ async function verifyChain(dir: string, snap: Snapshot, sealedSeqs: Set<number>)
   let lastAt = { file: '', line: 0 };
   const seen = new Set<number>();
   const broken = (seq: number, at: { file: string; line: number }, kind: AuditBreak, zh: string, en: string): ChainResult => ({
-    ok: false, records: count, files, sealedHashes, lastTime, firstBroken: { seq, file: at.file, line: at.line, kind, zh: `${at.file} 第 ${at.line} 行（记录 ${seq}）：${zh}`, en: `${at.file}:${at.line} (record ${seq}): ${en}` },
+    ok: false,
+    records: count,
+    files,
+    sealedHashes,
+    lastTime,
+    firstBroken: { seq, file: at.file, line: at.line, kind, zh: `${at.file} 第 ${at.line} 行（记录 ${seq}）：${zh}`, en: `${at.file}:${at.line} (record ${seq}): ${en}` },
   });
   for await (const l of lines(dir, files, snap.sizes)) {
     const rec = parseRecord(l.text);
@@ -144,13 +170,22 @@ async function verifyChain(dir: string, snap: Snapshot, sealedSeqs: Set<number>)
           ? broken(rec.seq, l, 'inserted', `序号重复，记录 ${rec.seq} 出现两次（插入或复制了记录）`, `seq ${rec.seq} appears twice (inserted)`)
           : broken(rec.seq, l, 'reordered', `顺序错误：此处应为记录 ${expected}`, `out of order: expected seq ${expected}`);
       }
-      if (await seqLater(dir, snap, l, expected)) return broken(expected, l, 'reordered', `顺序错误：记录 ${expected} 被移到了后面（此处为记录 ${rec.seq}）`, `record ${expected} was moved later (found ${rec.seq} here)`);
+      if (await seqLater(dir, snap, l, expected))
+        return broken(expected, l, 'reordered', `顺序错误：记录 ${expected} 被移到了后面（此处为记录 ${rec.seq}）`, `record ${expected} was moved later (found ${rec.seq} here)`);
       return broken(expected, l, 'deleted', `记录 ${expected}${rec.seq - 1 > expected ? `–${rec.seq - 1}` : ''} 缺失（被删除）`, `record(s) ${expected}..${rec.seq - 1} missing (deleted)`);
     }
     if (recordHash(rec) !== rec.hash) return broken(rec.seq, l, 'edited', '内容与其哈希不符（记录被改动）', 'content does not match its hash (edited)');
-    if (rec.prev !== prev) return broken(rec.seq, l, 'chain', `prev 与记录 ${rec.seq - 1} 的哈希不符（此前记录被改动并重算哈希，或记录被替换）`, `prev does not match hash of record ${rec.seq - 1} (replaced or re-hashed)`);
+    if (rec.prev !== prev)
+      return broken(
+        rec.seq,
+        l,
+        'chain',
+        `prev 与记录 ${rec.seq - 1} 的哈希不符（此前记录被改动并重算哈希，或记录被替换）`,
+        `prev does not match hash of record ${rec.seq - 1} (replaced or re-hashed)`,
+      );
     // The record head.json names must be that record, also when head.json is behind the file.
-    if (snap.head && rec.seq === snap.head.seq && rec.hash !== snap.head.hash) return broken(rec.seq, l, 'head-mismatch', '与 head.json 记录的哈希不符（记录被替换，其后的链被重算）', 'hash differs from head.json (record replaced, chain re-computed after it)');
+    if (snap.head && rec.seq === snap.head.seq && rec.hash !== snap.head.hash)
+      return broken(rec.seq, l, 'head-mismatch', '与 head.json 记录的哈希不符（记录被替换，其后的链被重算）', 'hash differs from head.json (record replaced, chain re-computed after it)');
     seen.add(rec.seq);
     // Kept only where a seal points: the seals check compares them.
     if (sealedSeqs.has(rec.seq)) sealedHashes.set(rec.seq, rec.hash);
@@ -164,7 +199,14 @@ async function verifyChain(dir: string, snap: Snapshot, sealedSeqs: Set<number>)
   const last = { seq: expected - 1, hash: prev };
   if (!head) {
     if (count === 0 && snap.sealsSize === undefined && !snap.keyState) return { ok: true, records: 0, files, sealedHashes, lastTime };
-    if (count === 0) return broken(0, { file: 'head.json', line: 0 }, 'head-missing', '缺少 head.json，而封印文件或封印密钥在：审计记录被整体删除', 'head.json missing while seals or the sealing key exist: the records were removed');
+    if (count === 0)
+      return broken(
+        0,
+        { file: 'head.json', line: 0 },
+        'head-missing',
+        '缺少 head.json，而封印文件或封印密钥在：审计记录被整体删除',
+        'head.json missing while seals or the sealing key exist: the records were removed',
+      );
     return broken(last.seq, lastAt, 'head-missing', '缺少 head.json，无法证明末尾记录未被删除', 'head.json missing: cannot prove the end was not cut');
   }
   if (head.seq > last.seq) {

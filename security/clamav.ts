@@ -130,10 +130,15 @@ function instream(address: string, source: AsyncIterable<Uint8Array>, opts: Scan
     const timer = setTimeout(
       () =>
         settle(
-          new ApplianceError('SCAN_TIMEOUT', `病毒扫描超时：clamd 在 ${Math.round(timeoutMs / 1000)} 秒内未给出结果。文件未被处理，稍后将重试。`, `clamd gave no verdict within ${timeoutMs} ms (${bytesSent} bytes sent)`, {
-            status: 503,
-            details: { address, timeoutMs, bytesSent, retryable: true },
-          }),
+          new ApplianceError(
+            'SCAN_TIMEOUT',
+            `病毒扫描超时：clamd 在 ${Math.round(timeoutMs / 1000)} 秒内未给出结果。文件未被处理，稍后将重试。`,
+            `clamd gave no verdict within ${timeoutMs} ms (${bytesSent} bytes sent)`,
+            {
+              status: 503,
+              details: { address, timeoutMs, bytesSent, retryable: true },
+            },
+          ),
         ),
       timeoutMs,
     );

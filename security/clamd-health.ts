@@ -35,6 +35,9 @@ export async function clamdHealth(address: string, opts: { maxAgeDays?: number; 
     return { status: 'ok', reason: `运行中；${age}`, version, signatures };
   } catch (e) {
     // Say what to do: on a fresh appliance clamd cannot start until signatures come in on media.
-    return { status: 'down', reason: `无法连接 clamd（${address}）：${(e as Error).message} — 病毒扫描服务未运行，导入暂停。请启动 clamav-daemon；如尚无病毒特征库，先用 archive signatures import 从经批准的介质导入。` };
+    return {
+      status: 'down',
+      reason: `无法连接 clamd（${address}）：${(e as Error).message} — 病毒扫描服务未运行，导入暂停。请启动 clamav-daemon；如尚无病毒特征库，先用 archive signatures import 从经批准的介质导入。`,
+    };
   }
 }

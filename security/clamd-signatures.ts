@@ -69,10 +69,9 @@ export async function assertScannerReady(address: string, timeoutMs = 3_000): Pr
 
 export function scannerUnavailable(address: string, cause: unknown): ApplianceError {
   const why = (cause as Error)?.message ?? String(cause);
-  return new ApplianceError(
-    'SCANNER_UNAVAILABLE',
-    `病毒扫描服务（clamd）不可用：${address}。文件未被处理，待扫描服务恢复后将继续。`,
-    `clamd unavailable at ${address}: ${why}`,
-    { status: 503, cause, details: { address, reason: why, retryable: true } },
-  );
+  return new ApplianceError('SCANNER_UNAVAILABLE', `病毒扫描服务（clamd）不可用：${address}。文件未被处理，待扫描服务恢复后将继续。`, `clamd unavailable at ${address}: ${why}`, {
+    status: 503,
+    cause,
+    details: { address, reason: why, retryable: true },
+  });
 }

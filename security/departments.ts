@@ -16,9 +16,11 @@ export interface DepartmentNames {
 export const departmentsPath = (dataDir: string) => dataPath(dataDir, 'config', 'departments.json');
 
 const CODE = /^[A-Za-z0-9]{1,16}$/;
-export const departmentNamesBody = z.object({
-  names: z.record(z.string().max(32), z.string().max(64)),
-}).strict();
+export const departmentNamesBody = z
+  .object({
+    names: z.record(z.string().max(32), z.string().max(64)),
+  })
+  .strict();
 
 /** The table as saved; an absent file is an empty table, a damaged one an error (never silently empty). */
 export async function readDepartmentNames(dataDir: string): Promise<Record<string, string>> {

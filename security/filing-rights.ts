@@ -39,7 +39,18 @@ export function assertMayFile(filer: Filer, items: readonly Filing[]): void {
   const why = [
     outsidePosts.length ? `您无权向岗位 ${outsidePosts.join('、')} 归档（只能归入您所在或获授权的岗位：${[...allowed].join('、') || '无'}）` : '',
     aboveLevels.length ? `密级 ${aboveLevels.join('、')} 高于您的密级“${filer.clearance}”` : '',
-  ].filter(Boolean).join('；');
-  const names = problems.slice(0, 5).map((p) => p.label).join('、') + (problems.length > 5 ? ` 等 ${problems.length} 件` : '');
-  throw new ApplianceError('FILING_FORBIDDEN', `${why}。涉及：${names}。如需向其他岗位归档，请安全保密管理员授予归档岗位。`, `filing outside the filer's posts or clearance: ${problems.length} item(s)`, { status: 403, details: { posts: outsidePosts, classifications: aboveLevels, items: problems.length } });
+  ]
+    .filter(Boolean)
+    .join('；');
+  const names =
+    problems
+      .slice(0, 5)
+      .map((p) => p.label)
+      .join('、') + (problems.length > 5 ? ` 等 ${problems.length} 件` : '');
+  throw new ApplianceError(
+    'FILING_FORBIDDEN',
+    `${why}。涉及：${names}。如需向其他岗位归档，请安全保密管理员授予归档岗位。`,
+    `filing outside the filer's posts or clearance: ${problems.length} item(s)`,
+    { status: 403, details: { posts: outsidePosts, classifications: aboveLevels, items: problems.length } },
+  );
 }

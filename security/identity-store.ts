@@ -95,7 +95,9 @@ class DurableJsonFile implements Adapter<IdentityData> {
       if (d.version !== 1 || !Array.isArray(d.users) || !Array.isArray(d.posts)) throw new Error('unexpected shape');
       return d;
     } catch (e) {
-      throw new ApplianceError('IDENTITY_STORE_CORRUPT', `用户库文件已损坏，无法读取：${this.path}（${(e as Error).message}）。请从备份恢复。`, `identity store unreadable: ${this.path}`, { status: 503 });
+      throw new ApplianceError('IDENTITY_STORE_CORRUPT', `用户库文件已损坏，无法读取：${this.path}（${(e as Error).message}）。请从备份恢复。`, `identity store unreadable: ${this.path}`, {
+        status: 503,
+      });
     }
   }
   async write(data: IdentityData): Promise<void> {
@@ -213,15 +215,31 @@ export class IdentityStore {
       if (opts.requireVacantAdminRole) {
         const v = vacant(d);
         if (nu.roles.length !== 1 || !v.includes(nu.roles[0])) {
-          throw new ApplianceError('SETUP_ROLE_TAKEN', `初始设置只能创建尚无人担任的管理员角色（尚缺：${v.map((r) => ROLE_NAMES[r]).join('、') || '无'}）。`, `setup may only create a vacant administrator role`, { status: 409 });
+          throw new ApplianceError(
+            'SETUP_ROLE_TAKEN',
+            `初始设置只能创建尚无人担任的管理员角色（尚缺：${v.map((r) => ROLE_NAMES[r]).join('、') || '无'}）。`,
+            `setup may only create a vacant administrator role`,
+            { status: 409 },
+          );
         }
       }
       const posts = checkPosts(d, nu.posts ?? []);
       const clearance = checkClearance(nu.clearance ?? '公开');
       const t = this.now().toISOString();
       const user: UserRecord = {
-        id: randomUUID(), username, displayName: (nu.displayName ?? '').trim().slice(0, 64), roles: [...new Set(nu.roles)], posts, clearance,
-        passwordHash: nu.passwordHash, mustChangePassword: nu.mustChangePassword, ownPassword: nu.ownPassword ?? !nu.mustChangePassword, disabled: false, stamp: 1, createdAt: t, updatedAt: t,
+        id: randomUUID(),
+        username,
+        displayName: (nu.displayName ?? '').trim().slice(0, 64),
+        roles: [...new Set(nu.roles)],
+        posts,
+        clearance,
+        passwordHash: nu.passwordHash,
+        mustChangePassword: nu.mustChangePassword,
+        ownPassword: nu.ownPassword ?? !nu.mustChangePassword,
+        disabled: false,
+        stamp: 1,
+        createdAt: t,
+        updatedAt: t,
       };
       assertOwnPasswordForRoles(user, user.roles);
       d.users.push(user);
@@ -232,14 +250,20 @@ export class IdentityStore {
   async setRoles(username: string, roles: Role[]): Promise<{ before: Role[]; user: UserRecord }> {
     return this.updateUser(username, (u) => {
       assertRoleSet(roles);
-      assertOwnPasswordForRoles(u, roles.filter((r) => !u.roles.includes(r)));
+      assertOwnPasswordForRoles(
+        u,
+        roles.filter((r) => !u.roles.includes(r)),
+      );
       const before = u.roles;
       u.roles = [...new Set(roles)];
       return before;
     });
   }
 
-  async setAccess(username: string, change: { posts?: string[]; clearance?: Classification; filingPosts?: string[]; ceiling?: Classification }): Promise<{ before: { posts: string[]; clearance: Classification; filingPosts?: string[] }; user: UserRecord }> {
+  async setAccess(
+    username: string,
+    change: { posts?: string[]; clearance?: Classification; filingPosts?: string[]; ceiling?: Classification },
+  ): Promise<{ before: { posts: string[]; clearance: Classification; filingPosts?: string[] }; user: UserRecord }> {
     return this.updateUserWith(username, (u, d) => {
       // Filing posts appear in the record only where they matter (granted before, or now).
       const before = { posts: u.posts, clearance: u.clearance, ...(u.filingPosts?.length || change.filingPosts ? { filingPosts: u.filingPosts ?? [] } : {}) };
@@ -249,7 +273,11 @@ export class IdentityStore {
       if (change.clearance) {
         const c = checkClearance(change.clearance);
         if (change.ceiling && CLASSIFICATIONS.indexOf(c) > CLASSIFICATIONS.indexOf(change.ceiling)) {
-          throw new ApplianceError('CLEARANCE_ABOVE_CEILING', `密级“${c}”高于本机允许的最高密级“${change.ceiling}”：本机不存放该密级的档案，不能授予。`, `clearance ${c} above ceiling ${change.ceiling}`);
+          throw new ApplianceError(
+            'CLEARANCE_ABOVE_CEILING',
+            `密级“${c}”高于本机允许的最高密级“${change.ceiling}”：本机不存放该密级的档案，不能授予。`,
+            `clearance ${c} above ceiling ${change.ceiling}`,
+          );
         }
         u.clearance = c;
       }
@@ -278,12 +306,16 @@ export class IdentityStore {
 
   /** The secadmin confirms a reset: the account's item access returns (its session goes on). */
   async confirmReset(username: string): Promise<{ before: { by: string; at: string }; user: UserRecord }> {
-    return this.updateUserWith(username, (u) => {
-      if (!u.resetPending) throw new ApplianceError('NO_RESET_PENDING', `用户 ${u.username} 没有待确认的密码重置。`, `no pending reset for ${u.username}`, { status: 409 });
-      const before = u.resetPending;
-      u.resetPending = null;
-      return before;
-    }, { keepSessions: true });
+    return this.updateUserWith(
+      username,
+      (u) => {
+        if (!u.resetPending) throw new ApplianceError('NO_RESET_PENDING', `用户 ${u.username} 没有待确认的密码重置。`, `no pending reset for ${u.username}`, { status: 409 });
+        const before = u.resetPending;
+        u.resetPending = null;
+        return before;
+      },
+      { keepSessions: true },
+    );
   }
 
   async setDisabled(username: string, disabled: boolean): Promise<{ user: UserRecord }> {
@@ -356,7 +388,12 @@ function checkPosts(d: IdentityData, posts: string[], held: readonly string[] = 
 function assertOwnPasswordForRoles(u: UserRecord, added: readonly Role[]): void {
   const officer = added.filter((r) => OWN_PASSWORD_ROLES.includes(r));
   if (officer.length && !hasOwnPassword(u)) {
-    throw new ApplianceError('OWN_PASSWORD_REQUIRED', `只能把${officer.map((r) => ROLE_NAMES[r]).join('、')}角色授予已由本人设置过密码的账户：账户 ${u.username} 的密码仍是管理员设置的，请本人先登录修改密码。`, `${officer.join(',')} only for an account whose owner set the password: ${u.username}`, { status: 409 });
+    throw new ApplianceError(
+      'OWN_PASSWORD_REQUIRED',
+      `只能把${officer.map((r) => ROLE_NAMES[r]).join('、')}角色授予已由本人设置过密码的账户：账户 ${u.username} 的密码仍是管理员设置的，请本人先登录修改密码。`,
+      `${officer.join(',')} only for an account whose owner set the password: ${u.username}`,
+      { status: 409 },
+    );
   }
 }
 

@@ -89,7 +89,10 @@ export class Lockout {
     while (this.sourceLoad(source) >= this.maxPerSource) {
       const q = this.waiters.get(source) ?? [];
       if (q.length >= 1_000) {
-        throw new ApplianceError('SOURCE_LOCKED', '此地址的登录请求过多，请稍后重试。', 'too many logins waiting from one address', { status: 429, details: { scope: 'source', remainingSeconds: 60 } });
+        throw new ApplianceError('SOURCE_LOCKED', '此地址的登录请求过多，请稍后重试。', 'too many logins waiting from one address', {
+          status: 429,
+          details: { scope: 'source', remainingSeconds: 60 },
+        });
       }
       this.waiters.set(source, q);
       await new Promise<void>((r) => q.push(r));
@@ -151,10 +154,12 @@ export class Lockout {
       const scope: LockScope = la >= ls ? 'account' : 'source';
       const ms = Math.max(la, ls);
       const mins = Math.ceil(ms / 60_000);
-      const zh = scope === 'account'
-        ? `登录失败次数过多，该账户已被暂时锁定，请在 ${mins} 分钟后重试。如需立即解锁请联系系统管理员。`
-        : `此地址登录失败次数过多，已被暂时禁止登录，请在 ${mins} 分钟后重试。`;
-      throw new ApplianceError(scope === 'account' ? 'ACCOUNT_LOCKED' : 'SOURCE_LOCKED', zh, `${scope} locked for ${Math.ceil(ms / 1000)} s`, { status: 429, details: { scope, remainingSeconds: Math.ceil(ms / 1000) } });
+      const zh =
+        scope === 'account' ? `登录失败次数过多，该账户已被暂时锁定，请在 ${mins} 分钟后重试。如需立即解锁请联系系统管理员。` : `此地址登录失败次数过多，已被暂时禁止登录，请在 ${mins} 分钟后重试。`;
+      throw new ApplianceError(scope === 'account' ? 'ACCOUNT_LOCKED' : 'SOURCE_LOCKED', zh, `${scope} locked for ${Math.ceil(ms / 1000)} s`, {
+        status: 429,
+        details: { scope, remainingSeconds: Math.ceil(ms / 1000) },
+      });
     }
   }
 

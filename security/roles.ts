@@ -15,13 +15,37 @@ export const ROLE_NAMES: Record<Role, string> = {
 export const ADMIN_ROLES: readonly Role[] = ['sysadmin', 'secadmin', 'auditor'];
 
 export const PERMISSIONS = [
-  'item:search', 'item:read', 'item:ingest', 'item:edit',
-  'user:list', 'user:create', 'user:disable', 'user:password-reset', 'user:roles', 'user:access', 'user:unlock', 'user:confirm-reset',
-  'post:list', 'post:manage',
-  'service:manage', 'config:manage', 'backup:run', 'backup:restore', 'backup:recipients',
-  'signature:import', 'integrity:check', 'quarantine:review',
-  'audit:read', 'audit:export', 'audit:verify', 'audit:key',
-  'grant:staff', 'grant:archivist', 'grant:sysadmin', 'grant:secadmin', 'grant:auditor',
+  'item:search',
+  'item:read',
+  'item:ingest',
+  'item:edit',
+  'user:list',
+  'user:create',
+  'user:disable',
+  'user:password-reset',
+  'user:roles',
+  'user:access',
+  'user:unlock',
+  'user:confirm-reset',
+  'post:list',
+  'post:manage',
+  'service:manage',
+  'config:manage',
+  'backup:run',
+  'backup:restore',
+  'backup:recipients',
+  'signature:import',
+  'integrity:check',
+  'quarantine:review',
+  'audit:read',
+  'audit:export',
+  'audit:verify',
+  'audit:key',
+  'grant:staff',
+  'grant:archivist',
+  'grant:sysadmin',
+  'grant:secadmin',
+  'grant:auditor',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -37,8 +61,35 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   staff: ['item:search', 'item:read'],
   archivist: ['item:search', 'item:read', 'item:ingest', 'item:edit'],
-  sysadmin: ['user:list', 'user:create', 'user:disable', 'user:password-reset', 'user:unlock', 'user:roles', 'post:list', 'service:manage', 'config:manage', 'backup:run', 'backup:restore', 'grant:staff', 'grant:archivist', 'grant:sysadmin'],
-  secadmin: ['user:list', 'user:roles', 'user:access', 'user:confirm-reset', 'post:list', 'post:manage', 'signature:import', 'integrity:check', 'quarantine:review', 'backup:recipients', 'grant:secadmin'],
+  sysadmin: [
+    'user:list',
+    'user:create',
+    'user:disable',
+    'user:password-reset',
+    'user:unlock',
+    'user:roles',
+    'post:list',
+    'service:manage',
+    'config:manage',
+    'backup:run',
+    'backup:restore',
+    'grant:staff',
+    'grant:archivist',
+    'grant:sysadmin',
+  ],
+  secadmin: [
+    'user:list',
+    'user:roles',
+    'user:access',
+    'user:confirm-reset',
+    'post:list',
+    'post:manage',
+    'signature:import',
+    'integrity:check',
+    'quarantine:review',
+    'backup:recipients',
+    'grant:secadmin',
+  ],
   auditor: ['user:list', 'user:roles', 'post:list', 'audit:read', 'audit:export', 'audit:verify', 'audit:key', 'grant:auditor'],
 };
 
@@ -84,7 +135,11 @@ export function parseRole(s: string): Role {
 export function assertRoleSet(roles: readonly Role[]): void {
   const admin = roles.filter((r) => ADMIN_ROLES.includes(r));
   if (admin.length > 1 || (admin.length === 1 && roles.length > 1)) {
-    throw new ApplianceError('ADMIN_ROLE_CONFLICT', `三员分立：一个账户只能担任一个管理员角色，且不能兼任查阅人员或档案员（${roles.map((r) => ROLE_NAMES[r]).join('、')}）。`, `an account holds at most one administrator role and nothing else: ${roles.join(',')}`);
+    throw new ApplianceError(
+      'ADMIN_ROLE_CONFLICT',
+      `三员分立：一个账户只能担任一个管理员角色，且不能兼任查阅人员或档案员（${roles.map((r) => ROLE_NAMES[r]).join('、')}）。`,
+      `an account holds at most one administrator role and nothing else: ${roles.join(',')}`,
+    );
   }
 }
 

@@ -55,12 +55,20 @@ export function ipv4FromHex(hex: string): string {
 /** /proc/net/tcp6 writes IPv6 addresses as four little-endian 32-bit words; ipv6_route as plain hex. */
 function ipv6FromWords(hex: string): string {
   let plain = '';
-  for (let i = 0; i < 32; i += 8) plain += hex.slice(i, i + 8).match(/../g)!.reverse().join('');
+  for (let i = 0; i < 32; i += 8)
+    plain += hex
+      .slice(i, i + 8)
+      .match(/../g)!
+      .reverse()
+      .join('');
   return ipv6FromPlain(plain);
 }
 
 function ipv6FromPlain(hex: string): string {
-  const g = hex.toLowerCase().match(/.{4}/g)!.map((x) => parseInt(x, 16));
+  const g = hex
+    .toLowerCase()
+    .match(/.{4}/g)!
+    .map((x) => parseInt(x, 16));
   if (g.length >= 6 && g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`;
   // Shorten the longest run of zero groups, as people write them.
   let best = -1;
@@ -115,7 +123,6 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-
 export async function readInterfaces(sysRoot: string): Promise<NetInterface[]> {
   const base = join(sysRoot, 'class/net');
   const names = await readdir(base).catch(() => [] as string[]);
@@ -139,7 +146,12 @@ export async function readInterfaces(sysRoot: string): Promise<NetInterface[]> {
 /** Listening TCP sockets and bound UDP sockets (UDP has no LISTEN state: every unconnected one counts). */
 export async function readListeningSockets(procRoot: string): Promise<ListeningSocket[]> {
   const out: ListeningSocket[] = [];
-  const files: Array<[string, 'tcp' | 'udp', 4 | 6]> = [['net/tcp', 'tcp', 4], ['net/tcp6', 'tcp', 6], ['net/udp', 'udp', 4], ['net/udp6', 'udp', 6]];
+  const files: Array<[string, 'tcp' | 'udp', 4 | 6]> = [
+    ['net/tcp', 'tcp', 4],
+    ['net/tcp6', 'tcp', 6],
+    ['net/udp', 'udp', 4],
+    ['net/udp6', 'udp', 6],
+  ];
   for (const [file, proto, family] of files) {
     for (const l of (await lines(join(procRoot, file))).slice(1)) {
       const c = l.trim().split(/\s+/);

@@ -3,18 +3,7 @@ import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseHostPort, pathExists } from '../core/index.ts';
 import { readHead } from './audit-log.ts';
-import {
-  childPids,
-  isDefaultRoute,
-  isLoopbackAddress,
-  isWildcardAddress,
-  readInterfaces,
-  readListeningSockets,
-  readProc,
-  readRoutes,
-  socketOwners,
-  type ListeningSocket,
-} from './selfcheck-net.ts';
+import { childPids, isDefaultRoute, isLoopbackAddress, isWildcardAddress, readInterfaces, readListeningSockets, readProc, readRoutes, socketOwners, type ListeningSocket } from './selfcheck-net.ts';
 
 /**
  * The isolation self-check: is the appliance still where it belongs? Each check reads the machine
@@ -81,14 +70,25 @@ async function checkRoutes(procRoot: string): Promise<CheckResult> {
   const defaults = routes.filter(isDefaultRoute);
   const via = (r: (typeof routes)[number]) => `${r.family === 4 ? 'IPv4' : 'IPv6'} 经 ${r.iface}${r.gateway ? ` 网关 ${r.gateway}` : ''}`;
   if (defaults.length) {
-    return result('route.default', '默认路由', 'failure', `存在默认路由：${defaults.map(via).join('；')}。本机有通往外部网络的路径。`,
+    return result(
+      'route.default',
+      '默认路由',
+      'failure',
+      `存在默认路由：${defaults.map(via).join('；')}。本机有通往外部网络的路径。`,
       '删除默认路由（ip route del default；IPv6：ip -6 route del default），并从网络配置中去掉网关（/etc/network/interfaces 的 gateway 行、DHCP 下发的路由），然后重新运行 archive selfcheck。',
-      { defaults });
+      { defaults },
+    );
   }
   const gateways = routes.filter((r) => r.gateway);
   if (gateways.length) {
-    return result('route.default', '默认路由', 'warning', `无默认路由，但有经网关的静态路由：${gateways.map((r) => `${r.destination}/${r.prefix} ${via(r)}`).join('；')}。`,
-      '确认这些路由只通往本单位内网；不需要的请删除。', { gateways });
+    return result(
+      'route.default',
+      '默认路由',
+      'warning',
+      `无默认路由，但有经网关的静态路由：${gateways.map((r) => `${r.destination}/${r.prefix} ${via(r)}`).join('；')}。`,
+      '确认这些路由只通往本单位内网；不需要的请删除。',
+      { gateways },
+    );
   }
   return result('route.default', '默认路由', 'ok', `无默认路由，${routes.length} 条直连路由。`);
 }
@@ -100,7 +100,14 @@ async function checkInterfaces(sysRoot: string): Promise<CheckResult> {
   const wifi = ifs.filter((i) => i.wireless).map((i) => i.name);
   const details = { interfaces: ifs };
   if (wifiUp.length) {
-    return result('net.interfaces', '网络接口', 'failure', `无线网卡处于启用状态：${wifiUp.join('、')}。`, `立即停用（ip link set ${wifiUp[0]} down），并拆除或在 BIOS 中禁用无线网卡：涉密内网不得使用无线连接。`, details);
+    return result(
+      'net.interfaces',
+      '网络接口',
+      'failure',
+      `无线网卡处于启用状态：${wifiUp.join('、')}。`,
+      `立即停用（ip link set ${wifiUp[0]} down），并拆除或在 BIOS 中禁用无线网卡：涉密内网不得使用无线连接。`,
+      details,
+    );
   }
   if (wifi.length) {
     return result('net.interfaces', '网络接口', 'warning', `存在无线网卡（未启用）：${wifi.join('、')}。`, '拆除或在 BIOS 中禁用无线网卡。', details);
@@ -152,14 +159,30 @@ async function checkSockets(inp: SelfcheckInputs, procRoot: string): Promise<Che
 
   // Meilisearch: loopback only, whatever the configuration says.
   if (!meili) {
-    out.push(result('listen.meilisearch', 'Meilisearch 监听地址', inp.appPid ? 'failure' : 'warning', inp.appPid ? '设备服务在运行，但找不到其 Meilisearch 进程。' : 'Meilisearch 未运行（设备服务未启动），无法检查其监听地址。',
-      inp.appPid ? '查看设备服务日志；重启设备服务（systemctl restart archive）。' : '启动设备服务后再运行 archive selfcheck。'));
+    out.push(
+      result(
+        'listen.meilisearch',
+        'Meilisearch 监听地址',
+        inp.appPid ? 'failure' : 'warning',
+        inp.appPid ? '设备服务在运行，但找不到其 Meilisearch 进程。' : 'Meilisearch 未运行（设备服务未启动），无法检查其监听地址。',
+        inp.appPid ? '查看设备服务日志；重启设备服务（systemctl restart archive）。' : '启动设备服务后再运行 archive selfcheck。',
+      ),
+    );
   } else {
     const mine = sockets.filter((s) => s.pid === meili);
     const open = mine.filter((s) => !isLoopbackAddress(s.address));
-    out.push(open.length
-      ? result('listen.meilisearch', 'Meilisearch 监听地址', 'failure', `Meilisearch（进程 ${meili}）在非回环地址上监听：${open.map(describe).join('、')}。`, '立即停止设备服务（systemctl stop archive），检查是否有人改动了 Meilisearch 的启动参数或环境变量（MEILI_HTTP_ADDR），再启动。', { sockets: open })
-      : result('listen.meilisearch', 'Meilisearch 监听地址', 'ok', `Meilisearch（进程 ${meili}）仅在回环地址监听：${mine.map(describe).join('、') || '（未发现监听套接字）'}。`));
+    out.push(
+      open.length
+        ? result(
+            'listen.meilisearch',
+            'Meilisearch 监听地址',
+            'failure',
+            `Meilisearch（进程 ${meili}）在非回环地址上监听：${open.map(describe).join('、')}。`,
+            '立即停止设备服务（systemctl stop archive），检查是否有人改动了 Meilisearch 的启动参数或环境变量（MEILI_HTTP_ADDR），再启动。',
+            { sockets: open },
+          )
+        : result('listen.meilisearch', 'Meilisearch 监听地址', 'ok', `Meilisearch（进程 ${meili}）仅在回环地址监听：${mine.map(describe).join('、') || '（未发现监听套接字）'}。`),
+    );
   }
 
   // The appliance's own sockets: the configured web address, nothing else.
@@ -169,7 +192,16 @@ async function checkSockets(inp: SelfcheckInputs, procRoot: string): Promise<Che
     const web = mine.filter((s) => matchesConfigured(s, inp.httpAddr));
     const wide = web.filter((s) => !isLoopbackAddress(s.address));
     if (unexpected.length) {
-      out.push(result('listen.appliance', '设备服务监听地址', 'failure', `设备服务在配置之外的地址上监听：${unexpected.map(describe).join('、')}（配置的网页地址为 ${inp.httpAddr}）。`, '停止设备服务并检查配置（httpAddr / ARCHIVE_HTTP_ADDR）与启动方式；只应有配置的网页端口。', { sockets: unexpected }));
+      out.push(
+        result(
+          'listen.appliance',
+          '设备服务监听地址',
+          'failure',
+          `设备服务在配置之外的地址上监听：${unexpected.map(describe).join('、')}（配置的网页地址为 ${inp.httpAddr}）。`,
+          '停止设备服务并检查配置（httpAddr / ARCHIVE_HTTP_ADDR）与启动方式；只应有配置的网页端口。',
+          { sockets: unexpected },
+        ),
+      );
     } else if (!web.length) {
       out.push(result('listen.appliance', '设备服务监听地址', 'warning', `设备服务未在配置的网页地址 ${inp.httpAddr} 上监听。`, '查看设备服务日志，确认网页服务已启动。'));
     } else {
@@ -179,9 +211,18 @@ async function checkSockets(inp: SelfcheckInputs, procRoot: string): Promise<Che
 
   // Anything else listening beyond loopback is not ours; the operator should know it is there.
   const foreign = sockets.filter((s) => !isLoopbackAddress(s.address) && !(s.pid !== undefined && (ours.has(s.pid) || s.pid === meili)));
-  out.push(foreign.length
-    ? result('listen.other', '其他对外监听的服务', 'warning', `以下非本设备的服务在非回环地址上监听：${foreign.slice(0, 20).map(describe).join('、')}${foreign.length > 20 ? ` 等 ${foreign.length} 个` : ''}。`, '逐一确认这些服务是运维所必需的；不需要的请停用（systemctl disable --now 服务名）。', { sockets: foreign })
-    : result('listen.other', '其他对外监听的服务', 'ok', '没有其他服务在非回环地址上监听。'));
+  out.push(
+    foreign.length
+      ? result(
+          'listen.other',
+          '其他对外监听的服务',
+          'warning',
+          `以下非本设备的服务在非回环地址上监听：${foreign.slice(0, 20).map(describe).join('、')}${foreign.length > 20 ? ` 等 ${foreign.length} 个` : ''}。`,
+          '逐一确认这些服务是运维所必需的；不需要的请停用（systemctl disable --now 服务名）。',
+          { sockets: foreign },
+        )
+      : result('listen.other', '其他对外监听的服务', 'ok', '没有其他服务在非回环地址上监听。'),
+  );
   return out;
 }
 
@@ -191,7 +232,14 @@ async function checkTelemetry(inp: SelfcheckInputs, procRoot: string): Promise<C
   const p = (await readProc(procRoot, pid))!;
   const addr = p.cmdline[p.cmdline.indexOf('--http-addr') + 1];
   if (!p.cmdline.includes('--no-analytics')) {
-    return result('telemetry', '遥测（数据外发）', 'failure', `Meilisearch（进程 ${pid}）未带 --no-analytics 启动：它会尝试向外发送使用统计。`, '立即停止设备服务（systemctl stop archive），确认运行的是本设备安装的程序版本，再启动。', { cmdline: p.cmdline });
+    return result(
+      'telemetry',
+      '遥测（数据外发）',
+      'failure',
+      `Meilisearch（进程 ${pid}）未带 --no-analytics 启动：它会尝试向外发送使用统计。`,
+      '立即停止设备服务（systemctl stop archive），确认运行的是本设备安装的程序版本，再启动。',
+      { cmdline: p.cmdline },
+    );
   }
   if (!p.cmdline.includes('--http-addr') || !addr || !isLoopbackAddress(parseHostPort(addr).host)) {
     return result('telemetry', '遥测（数据外发）', 'failure', `Meilisearch（进程 ${pid}）的监听参数不是回环地址：${addr ?? '未指定'}。`, '停止设备服务并检查其启动方式。', { cmdline: p.cmdline });
@@ -215,9 +263,11 @@ async function checkPermissions(inp: SelfcheckInputs): Promise<CheckResult[]> {
       const s = await stat(join(inp.dataDir, sub)).catch(() => undefined);
       if (s && s.mode & 0o077) loose.push(`${join(inp.dataDir, sub)}（${modeStr(s.mode)}）`);
     }
-    out.push(loose.length
-      ? result('perm.dataDir', '数据目录权限', 'failure', `数据目录可被其他用户访问：${loose.join('、')}。`, `chmod 700 ${inp.dataDir}（及所列子目录）。`, { paths: loose })
-      : result('perm.dataDir', '数据目录权限', 'ok', `数据目录 ${inp.dataDir} 权限为 0700。`));
+    out.push(
+      loose.length
+        ? result('perm.dataDir', '数据目录权限', 'failure', `数据目录可被其他用户访问：${loose.join('、')}。`, `chmod 700 ${inp.dataDir}（及所列子目录）。`, { paths: loose })
+        : result('perm.dataDir', '数据目录权限', 'ok', `数据目录 ${inp.dataDir} 权限为 0700。`),
+    );
   }
   const configDir = join(inp.dataDir, 'config');
   const names = new Set([...FILE_MODE_FILES, ...(await readdir(configDir).catch(() => [] as string[]))]);
@@ -230,17 +280,37 @@ async function checkPermissions(inp: SelfcheckInputs): Promise<CheckResult[]> {
     checked++;
     if (s.mode & 0o077) loose.push(`${p}（${modeStr(s.mode)}）`);
   }
-  out.push(loose.length
-    ? result('perm.keys', '密钥与身份文件权限', 'failure', `密钥或身份文件可被其他用户读取：${loose.join('、')}。`, `chmod 600 ${loose.map((l) => l.replace(/（.*$/, '')).join(' ')}；若怀疑已泄露，请更换 Meilisearch 主密钥（删除 meili-master.key 后重启）并重置相关口令。`, { files: loose })
-    : result('perm.keys', '密钥与身份文件权限', 'ok', `${checked} 个密钥与身份文件权限均为 0600 或更严。`));
+  out.push(
+    loose.length
+      ? result(
+          'perm.keys',
+          '密钥与身份文件权限',
+          'failure',
+          `密钥或身份文件可被其他用户读取：${loose.join('、')}。`,
+          `chmod 600 ${loose.map((l) => l.replace(/（.*$/, '')).join(' ')}；若怀疑已泄露，请更换 Meilisearch 主密钥（删除 meili-master.key 后重启）并重置相关口令。`,
+          { files: loose },
+        )
+      : result('perm.keys', '密钥与身份文件权限', 'ok', `${checked} 个密钥与身份文件权限均为 0600 或更严。`),
+  );
 
   if (inp.configFile) {
-    const writable = await access(inp.configFile, constants.W_OK).then(() => true, () => false);
+    const writable = await access(inp.configFile, constants.W_OK).then(
+      () => true,
+      () => false,
+    );
     const s = await stat(inp.configFile).catch(() => undefined);
     const otherWrite = s ? (s.mode & 0o022) !== 0 : false;
-    out.push(writable || otherWrite
-      ? result('perm.config', '配置文件（含密级上限）', 'warning', `配置文件 ${inp.configFile} 可被${otherWrite ? '其他用户' : '设备服务用户'}修改：密级上限应只能由系统管理员在控制台修改。`, `chown root:archive ${inp.configFile} && chmod 640 ${inp.configFile}`)
-      : result('perm.config', '配置文件（含密级上限）', 'ok', `配置文件 ${inp.configFile} 对设备服务只读。`));
+    out.push(
+      writable || otherWrite
+        ? result(
+            'perm.config',
+            '配置文件（含密级上限）',
+            'warning',
+            `配置文件 ${inp.configFile} 可被${otherWrite ? '其他用户' : '设备服务用户'}修改：密级上限应只能由系统管理员在控制台修改。`,
+            `chown root:archive ${inp.configFile} && chmod 640 ${inp.configFile}`,
+          )
+        : result('perm.config', '配置文件（含密级上限）', 'ok', `配置文件 ${inp.configFile} 对设备服务只读。`),
+    );
   }
   return out;
 }
@@ -256,9 +326,17 @@ async function probe(id: string, title: string, fn: () => Promise<ProbeHealth> |
 async function checkClamd(inp: SelfcheckInputs): Promise<CheckResult> {
   const h = await probe('clamd', '病毒扫描服务与病毒库', inp.clamd);
   if ('id' in h) return h;
-  if (h.status === 'down') return result('clamd', '病毒扫描服务与病毒库', 'failure', `clamd 不可用：${h.reason.replace(/。$/, '')}。导入将暂停，直到扫描服务恢复。`, '启动扫描服务（systemctl start clamav-daemon）；首次安装须先从经批准的介质导入病毒库。');
+  if (h.status === 'down')
+    return result(
+      'clamd',
+      '病毒扫描服务与病毒库',
+      'failure',
+      `clamd 不可用：${h.reason.replace(/。$/, '')}。导入将暂停，直到扫描服务恢复。`,
+      '启动扫描服务（systemctl start clamav-daemon）；首次安装须先从经批准的介质导入病毒库。',
+    );
   if (h.status === 'degraded') return result('clamd', '病毒扫描服务与病毒库', 'warning', `clamd 运行中，但病毒库过旧：${h.reason}。`, '从经批准的介质导入最新病毒库。');
-  if (h.signatures?.ageDays === undefined) return result('clamd', '病毒扫描服务与病毒库', 'warning', `clamd 运行中，但只加载了自定义病毒库（无官方病毒库日期）：${h.reason}。`, '从经批准的介质导入官方病毒库（main/daily/bytecode）。');
+  if (h.signatures?.ageDays === undefined)
+    return result('clamd', '病毒扫描服务与病毒库', 'warning', `clamd 运行中，但只加载了自定义病毒库（无官方病毒库日期）：${h.reason}。`, '从经批准的介质导入官方病毒库（main/daily/bytecode）。');
   return result('clamd', '病毒扫描服务与病毒库', 'ok', `clamd 运行中，病毒库 ${h.signatures.ageDays} 天前发布。`);
 }
 
@@ -285,11 +363,23 @@ async function checkTime(inp: SelfcheckInputs, rootDir: string): Promise<CheckRe
   const now = (inp.now ?? (() => new Date()))();
   const title = '系统时钟与时间源';
   if (inp.buildTime && now.getTime() < inp.buildTime.getTime() - 24 * 3_600_000) {
-    return result('time', title, 'failure', `系统时钟（${now.toISOString()}）早于本程序的构建时间（${inp.buildTime.toISOString()}）：时钟不对。`, '校正系统时间（timedatectl set-time 或 date -s），并检查主板电池；审计记录的时间依赖于它。');
+    return result(
+      'time',
+      title,
+      'failure',
+      `系统时钟（${now.toISOString()}）早于本程序的构建时间（${inp.buildTime.toISOString()}）：时钟不对。`,
+      '校正系统时间（timedatectl set-time 或 date -s），并检查主板电池；审计记录的时间依赖于它。',
+    );
   }
   const head = await readHead(join(inp.dataDir, 'audit'));
   if (head?.time && now.getTime() < new Date(head.time).getTime() - 5 * 60_000) {
-    return result('time', title, 'failure', `系统时钟（${now.toISOString()}）早于最后一条审计记录的时间（${head.time}）：时钟被回拨过。`, '校正系统时间，并请安全审计员查明原因（审计记录的先后以序号为准）。');
+    return result(
+      'time',
+      title,
+      'failure',
+      `系统时钟（${now.toISOString()}）早于最后一条审计记录的时间（${head.time}）：时钟被回拨过。`,
+      '校正系统时间，并请安全审计员查明原因（审计记录的先后以序号为准）。',
+    );
   }
   const file = async (p: string) => readFile(join(rootDir, p), 'utf8').catch(() => undefined);
   const has = (p: string) => pathExists(join(rootDir, p));
@@ -300,7 +390,13 @@ async function checkTime(inp: SelfcheckInputs, rootDir: string): Promise<CheckRe
   const chrony = await has('run/chrony/chronyd.pid');
   const ntpd = (await has('run/ntpd.pid')) || (await has('run/ntpsec/ntpd.pid'));
   if (publicServer) {
-    return result('time', title, 'warning', `时间同步配置指向互联网上的服务器（${publicServer.trim()}）：本网络无法到达，时间实际未同步。`, '改为本单位内网的时间源（chrony.conf 的 server 行），或停用时间同步服务并定期人工校时。');
+    return result(
+      'time',
+      title,
+      'warning',
+      `时间同步配置指向互联网上的服务器（${publicServer.trim()}）：本网络无法到达，时间实际未同步。`,
+      '改为本单位内网的时间源（chrony.conf 的 server 行），或停用时间同步服务并定期人工校时。',
+    );
   }
   if (synced || chrony || ntpd) {
     return result('time', title, 'ok', `时钟未早于构建时间与最后审计记录；时间同步：${synced ? 'systemd-timesyncd 已同步' : chrony ? 'chronyd 运行中' : 'ntpd 运行中'}。`);

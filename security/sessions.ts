@@ -169,5 +169,14 @@ export class SessionStore {
 
 function isSession(v: unknown): v is Session {
   const s = v as Session;
-  return !!s && typeof s.userId === 'string' && typeof s.username === 'string' && typeof s.stamp === 'number' && typeof s.csrf === 'string' && typeof s.source === 'string' && typeof s.createdAt === 'number' && typeof s.lastSeen === 'number';
+  return (
+    !!s &&
+    typeof s.userId === 'string' &&
+    typeof s.username === 'string' &&
+    typeof s.stamp === 'number' &&
+    typeof s.csrf === 'string' &&
+    typeof s.source === 'string' &&
+    typeof s.createdAt === 'number' &&
+    typeof s.lastSeen === 'number'
+  );
 }

@@ -21,7 +21,10 @@ function digest(token: string): Buffer {
 export class SetupToken {
   private readonly path: string;
   readonly textPath: string;
-  constructor(configDir: string, private readonly identity: IdentityStore) {
+  constructor(
+    configDir: string,
+    private readonly identity: IdentityStore,
+  ) {
     this.path = join(configDir, FILE);
     this.textPath = join(configDir, SETUP_TOKEN_TEXT_FILE);
   }

@@ -13,7 +13,10 @@ export class StateFile<T> {
   private pending: Promise<void> | undefined;
   private lastError: unknown;
 
-  constructor(readonly path: string, private readonly snapshot: () => T) {}
+  constructor(
+    readonly path: string,
+    private readonly snapshot: () => T,
+  ) {}
 
   /** The stored state, or undefined when there is none or it does not parse (then it starts empty). */
   load(): unknown {

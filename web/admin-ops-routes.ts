@@ -83,7 +83,15 @@ export function adminOpsRoutes(router: Router, deps: AdminOpsDeps): void {
     try {
       const s = await clamdSignatures(cfg.clamd);
       const stale = s.ageDays !== undefined && s.ageDays > deps.cfg.signatureMaxAgeDays;
-      ctx.body = { status: 'up', engine: s.engine, signatureVersion: s.signatureVersion ?? null, signatureDate: s.signatureDate ?? null, ageDays: s.ageDays ?? null, maxAgeDays: deps.cfg.signatureMaxAgeDays, stale };
+      ctx.body = {
+        status: 'up',
+        engine: s.engine,
+        signatureVersion: s.signatureVersion ?? null,
+        signatureDate: s.signatureDate ?? null,
+        ageDays: s.ageDays ?? null,
+        maxAgeDays: deps.cfg.signatureMaxAgeDays,
+        stale,
+      };
     } catch (e) {
       // A stopped scanner is a status to show, not a server error.
       ctx.body = { status: 'down', reason: isApplianceError(e) ? e.zh : '病毒扫描服务不可用。', reasonEn: (e as Error).message, maxAgeDays: deps.cfg.signatureMaxAgeDays };

@@ -45,7 +45,10 @@ export interface WebDeps {
 
 /** Headers every answer carries: no framing, no sniffing, no inline script, nothing from outside. */
 async function securityHeaders(ctx: Koa.Context, next: Koa.Next): Promise<void> {
-  ctx.set('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+  ctx.set(
+    'Content-Security-Policy',
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  );
   ctx.set('X-Frame-Options', 'DENY');
   ctx.set('X-Content-Type-Options', 'nosniff');
   ctx.set('Referrer-Policy', 'no-referrer');
@@ -103,7 +106,8 @@ export function createWebApp(deps: WebDeps): Koa {
   auditSealRoutes(router, { auth: deps.auth });
   const cfg = deps.config;
   if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, departmentNames: cfg ? departmentNamesCache(cfg.dataDir) : undefined });
-  if (deps.search && deps.ingest) itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部', narrowingDeadlineMs: deps.narrowingDeadlineMs });
+  if (deps.search && deps.ingest)
+    itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部', narrowingDeadlineMs: deps.narrowingDeadlineMs });
   staticRoutes(router);
   if (deps.caCert) tlsRoutes(router, { caCert: deps.caCert });
   if (deps.config) {

@@ -67,7 +67,13 @@ export async function* auditRows(records: AsyncIterable<AuditRecord>, refs: (bat
     const found = await refs(asked);
     if (cache.size > 50_000) cache.clear();
     for (const id of asked.flatMap(itemIdsOf)) cache.set(id, found.get(id) ?? null);
-    for (const r of batch) yield auditRow(r, itemIdsOf(r).map((id) => cache.get(id)).find((x): x is ItemRef => Boolean(x)));
+    for (const r of batch)
+      yield auditRow(
+        r,
+        itemIdsOf(r)
+          .map((id) => cache.get(id))
+          .find((x): x is ItemRef => Boolean(x)),
+      );
     batch = [];
   };
   for await (const r of records) {
@@ -105,7 +111,21 @@ export function localTime(iso: string): string {
 }
 
 export function auditRow(r: AuditRecord, item?: ItemRef): string[] {
-  return [String(r.seq), localTime(r.time), r.actor, roleText(r.role), r.source, actionLabel(r.action), r.action, r.target, item?.archivalCode ?? '', item?.title ?? '', outcomeLabel(r.outcome), detailsText(r.details), r.hash];
+  return [
+    String(r.seq),
+    localTime(r.time),
+    r.actor,
+    roleText(r.role),
+    r.source,
+    actionLabel(r.action),
+    r.action,
+    r.target,
+    item?.archivalCode ?? '',
+    item?.title ?? '',
+    outcomeLabel(r.outcome),
+    detailsText(r.details),
+    r.hash,
+  ];
 }
 
 /**
@@ -159,11 +179,32 @@ export async function auditSummaryPdf(s: AuditSummary, by: { actor: string; at: 
   if (s.chain.ok) doc.text(`审计链完整：共 ${s.chain.records} 条记录，逐条校验哈希链接无误。`);
   else doc.warn(`审计链断裂：自第 ${s.chain.firstBroken?.seq ?? '?'} 条记录起无法证明未被改动。${s.chain.firstBroken?.zh ?? ''}`);
   doc.heading('按结果统计');
-  doc.table(['结果', '记录数'], Object.entries(s.byOutcome).sort((a, b) => b[1] - a[1]).map(([o, n]) => [outcomeLabel(o), String(n)]), [3, 1]);
+  doc.table(
+    ['结果', '记录数'],
+    Object.entries(s.byOutcome)
+      .sort((a, b) => b[1] - a[1])
+      .map(([o, n]) => [outcomeLabel(o), String(n)]),
+    [3, 1],
+  );
   doc.heading('按操作统计');
-  doc.table(['操作', '操作代码', '记录数', '成功', '失败', '拒绝'], s.byAction.map((a) => [actionLabel(a.action), a.action, String(a.count), String(a.outcomes.success ?? 0), String(a.outcomes.failure ?? 0), String((a.outcomes.denied ?? 0) + (a.outcomes.refused ?? 0))]), [4, 3, 1.2, 1, 1, 1]);
+  doc.table(
+    ['操作', '操作代码', '记录数', '成功', '失败', '拒绝'],
+    s.byAction.map((a) => [
+      actionLabel(a.action),
+      a.action,
+      String(a.count),
+      String(a.outcomes.success ?? 0),
+      String(a.outcomes.failure ?? 0),
+      String((a.outcomes.denied ?? 0) + (a.outcomes.refused ?? 0)),
+    ]),
+    [4, 3, 1.2, 1, 1, 1],
+  );
   doc.heading('按操作人统计');
-  doc.table(['操作人', '角色', '记录数', '成功', '失败', '拒绝'], s.byUser.map((u) => [u.actor, roleText(u.role), String(u.count), String(u.outcomes.success ?? 0), String(u.outcomes.failure ?? 0), String((u.outcomes.denied ?? 0) + (u.outcomes.refused ?? 0))]), [3, 3, 1.2, 1, 1, 1]);
+  doc.table(
+    ['操作人', '角色', '记录数', '成功', '失败', '拒绝'],
+    s.byUser.map((u) => [u.actor, roleText(u.role), String(u.count), String(u.outcomes.success ?? 0), String(u.outcomes.failure ?? 0), String((u.outcomes.denied ?? 0) + (u.outcomes.refused ?? 0))]),
+    [3, 3, 1.2, 1, 1, 1],
+  );
   doc.note('说明：本报告由档案检索一体机根据审计记录生成；“拒绝”含越权访问被拒与归档被拒。');
   return doc.save();
 }
@@ -186,7 +227,11 @@ export async function integrityReportPdf(r: IntegrityReport, by: { actor: string
     ['打印时间', localTime(by.at)],
   ]);
   doc.heading('四性检测结果');
-  doc.table(['检测项', '结果', '检测内容'], ASPECTS.map(([k, name, what]) => [name, r[k]?.ok ? '通过' : '未通过', what]), [1.2, 1, 5]);
+  doc.table(
+    ['检测项', '结果', '检测内容'],
+    ASPECTS.map(([k, name, what]) => [name, r[k]?.ok ? '通过' : '未通过', what]),
+    [1.2, 1, 5],
+  );
   const audit = r.authenticity.audit;
   doc.text(audit.ok ? `审计链：完整，${audit.records} 条记录。` : `审计链：断裂。${audit.firstBroken ?? ''}`);
   if ('missing' in r.completeness.index) {
@@ -194,13 +239,22 @@ export async function integrityReportPdf(r: IntegrityReport, by: { actor: string
     doc.text(`检索索引：${i.ok ? '与条目库一致' : `缺少 ${i.missing.length} 件，过时 ${i.stale.length} 件，多余 ${i.orphaned.length} 件`}。`);
   } else doc.text('检索索引：本次未检查。');
   const sig = r.security.signatures;
-  doc.text('unavailable' in sig ? '病毒特征库：病毒扫描服务不可用，未能确认版本。' : `病毒特征库：${sig.signatureVersion ?? '—'}${sig.ageDays !== undefined ? `，已 ${sig.ageDays} 天` : ''}${sig.stale ? '（已过期）' : ''}。`);
+  doc.text(
+    'unavailable' in sig
+      ? '病毒特征库：病毒扫描服务不可用，未能确认版本。'
+      : `病毒特征库：${sig.signatureVersion ?? '—'}${sig.ageDays !== undefined ? `，已 ${sig.ageDays} 天` : ''}${sig.stale ? '（已过期）' : ''}。`,
+  );
   doc.text(r.security.scanned === null ? '全量病毒扫描：本次未进行。' : `全量病毒扫描：已扫描 ${r.security.scanned} 件，发现病毒 ${r.security.infected.length} 个。`);
   doc.heading('条目统计');
   const statuses = ['ok', 'changed', 'missing', 'untracked', 'unusable', 'unsafe'] as const;
   doc.table(['条目总数', ...statuses.map((s) => ITEM_STATUS_ZH[s])], [[String(r.counts.total), ...statuses.map((s) => String(r.counts[s] ?? 0))]]);
   doc.heading('有问题的条目');
-  if (r.items.length) doc.table(['档号', '条目标识', '状态', '问题'], r.items.map((c) => [c.archivalCode ?? '（无档号）', c.itemId, ITEM_STATUS_ZH[c.status], c.problems.join('；')]), [2.2, 2.2, 1, 5]);
+  if (r.items.length)
+    doc.table(
+      ['档号', '条目标识', '状态', '问题'],
+      r.items.map((c) => [c.archivalCode ?? '（无档号）', c.itemId, ITEM_STATUS_ZH[c.status], c.problems.join('；')]),
+      [2.2, 2.2, 1, 5],
+    );
   else doc.text('所有条目均正常。');
   doc.heading('全部问题');
   if (r.problems.length) r.problems.forEach((p, i) => doc.text(`${i + 1}. ${p}`));

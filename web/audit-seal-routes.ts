@@ -52,7 +52,9 @@ export function auditSealRoutes(router: Router, deps: { auth: Auth }): void {
     if (!p) throw noneWaiting();
     if (p.keyId !== body.data.keyId) {
       await auth.record(ctx, { action: 'audit.seal.key.taken', target: body.data.keyId, outcome: 'failure', details: { error: 'AUDIT_VKEY_CHANGED', waiting: p.keyId } });
-      throw new ApplianceError('AUDIT_VKEY_CHANGED', `待取走的验证密钥已换成指纹 ${p.keyId} 的一把：请重新打开此页，取走新的密钥后再确认。`, 'the waiting key is not the one confirmed', { status: 409 });
+      throw new ApplianceError('AUDIT_VKEY_CHANGED', `待取走的验证密钥已换成指纹 ${p.keyId} 的一把：请重新打开此页，取走新的密钥后再确认。`, 'the waiting key is not the one confirmed', {
+        status: 409,
+      });
     }
     await eraseVerificationKey(file());
     await auth.record(ctx, { action: 'audit.seal.key.taken', target: p.keyId, outcome: 'success', details: { erased: file() } });
@@ -69,7 +71,12 @@ export function auditSealRoutes(router: Router, deps: { auth: Auth }): void {
       throw e;
     }
     const r = await verifyAudit(auth.audit.dir, { keys, requireSealKey: true });
-    await auth.record(ctx, { action: 'audit.verify', target: 'audit', outcome: r.ok ? 'success' : 'failure', details: { records: r.records, firstBroken: r.firstBroken ?? null, seals: r.seals?.status ?? null, withKey: true } });
+    await auth.record(ctx, {
+      action: 'audit.verify',
+      target: 'audit',
+      outcome: r.ok ? 'success' : 'failure',
+      details: { records: r.records, firstBroken: r.firstBroken ?? null, seals: r.seals?.status ?? null, withKey: true },
+    });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = r;
   });

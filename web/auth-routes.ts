@@ -10,7 +10,15 @@ import { normalizeUsername, publicUser, type UserRecord, assertPasswordPolicy, A
 
 const loginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
 const passwordBody = z.object({ current: z.string().min(1).max(1024), next: z.string().min(1).max(1024) }).strict();
-const setupBody = z.object({ token: z.string().min(1).max(256), username: z.string().min(1).max(64), password: z.string().min(1).max(1024), role: z.string().min(1).max(32), displayName: z.string().max(64).optional() }).strict();
+const setupBody = z
+  .object({
+    token: z.string().min(1).max(256),
+    username: z.string().min(1).max(64),
+    password: z.string().min(1).max(1024),
+    role: z.string().min(1).max(32),
+    displayName: z.string().max(64).optional(),
+  })
+  .strict();
 
 /** Setup failures count per source address only, so nobody on the network can lock setup for everyone. */
 const setupKey = (ip: string) => `#setup@${ip}`;
@@ -70,7 +78,13 @@ export function registerAuthRoutes(router: Router, a: AuthCore): void {
       // a wrong password for a real account stays a record of its own.
       await (user ? a.record : a.recordDenial)(ctx, { actor: name, action: 'auth.login', target: name, outcome: 'failure', details: { reason: user ? 'wrong-password' : 'unknown-user' } });
       for (const scope of attempt.closed) {
-        await a.record(ctx, { actor: name, action: 'auth.lockout', target: scope === 'account' ? name : source, outcome: 'success', details: { scope, minutes: Math.round(a.lockout.lockMs / 60_000) } });
+        await a.record(ctx, {
+          actor: name,
+          action: 'auth.lockout',
+          target: scope === 'account' ? name : source,
+          outcome: 'success',
+          details: { scope, minutes: Math.round(a.lockout.lockMs / 60_000) },
+        });
       }
       throw loginFailed();
     }
@@ -188,7 +202,10 @@ export function registerAuthRoutes(router: Router, a: AuthCore): void {
       const role = parseRole(body.role);
       if (!ADMIN_ROLES.includes(role)) throw new ApplianceError('SETUP_ROLE_INVALID', '初始设置只能创建系统管理员、安全保密管理员或安全审计员账户。', 'setup creates administrators only');
       assertPasswordPolicy(body.password, name);
-      user = await a.identity.createUser({ username: name, displayName: body.displayName, roles: [role], passwordHash: await a.hasher.hash(body.password), mustChangePassword: false }, { requireVacantAdminRole: true });
+      user = await a.identity.createUser(
+        { username: name, displayName: body.displayName, roles: [role], passwordHash: await a.hasher.hash(body.password), mustChangePassword: false },
+        { requireVacantAdminRole: true },
+      );
     } catch (e) {
       if (e instanceof ApplianceError) return fail(e.code, e);
       throw e;

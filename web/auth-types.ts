@@ -69,4 +69,3 @@ export interface AuthCore extends Auth {
   clearSessionCookies(ctx: Koa.Context): void;
   cookieOptions: { httpOnly: boolean; sameSite: 'strict'; secure: boolean; path: string; overwrite: boolean };
 }
-

@@ -3,14 +3,26 @@ import type Router from '@koa/router';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Classification, Logger } from '../core/index.ts';
-import { type AuditLog, DenialFolder, type AuditEntry, type IdentityStore, Lockout, type LockoutOptions, argon2Hasher, type PasswordHasher, roleLabel, SessionStore, type SessionOptions, SetupToken } from '../security/index.ts';
+import {
+  type AuditLog,
+  DenialFolder,
+  type AuditEntry,
+  type IdentityStore,
+  Lockout,
+  type LockoutOptions,
+  argon2Hasher,
+  type PasswordHasher,
+  roleLabel,
+  SessionStore,
+  type SessionOptions,
+  SetupToken,
+} from '../security/index.ts';
 import { CSRF_COOKIE, SESSION_COOKIE, createGuard, type AuthContext } from './authorize.ts';
 import { registerAuthRoutes } from './auth-routes.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
 import type { Auth, AuthCore, AuthOptions, RequestAuditEntry } from './auth-types.ts';
 
 export type { Auth, AuthCore, AuthOptions, RequestAuditEntry } from './auth-types.ts';
-
 
 export async function createAuth(o: AuthOptions): Promise<Auth> {
   const hasher = o.hasher ?? argon2Hasher;
@@ -20,7 +32,15 @@ export async function createAuth(o: AuthOptions): Promise<Auth> {
   const cookieOptions = { httpOnly: true, sameSite: 'strict' as const, secure, path: '/', overwrite: true };
   const record = async (ctx: Koa.Context, e: RequestAuditEntry): Promise<void> => {
     const a = (ctx.state as Record<string, unknown>).auth as AuthContext | undefined;
-    await o.audit.append({ actor: e.actor ?? a?.user.username ?? '-', role: a ? roleLabel(a.roles) : '-', source: ctx.ip || '-', action: e.action, target: e.target, outcome: e.outcome, details: e.details });
+    await o.audit.append({
+      actor: e.actor ?? a?.user.username ?? '-',
+      role: a ? roleLabel(a.roles) : '-',
+      source: ctx.ip || '-',
+      action: e.action,
+      target: e.target,
+      outcome: e.outcome,
+      details: e.details,
+    });
   };
   const folder = new DenialFolder((e) => o.audit.append(e), { onError: (e) => o.log.error({ err: (e as Error).message }, 'folded audit record not written') });
   const recordDenial = async (ctx: Koa.Context, e: RequestAuditEntry): Promise<void> => {
@@ -53,7 +73,16 @@ export async function createAuth(o: AuthOptions): Promise<Auth> {
     clearSessionCookies(ctx) {
       ctx.cookies.set(SESSION_COOKIE, '', { ...cookieOptions, maxAge: 0 });
     },
-    guard: (router) => createGuard(router, { identity: o.identity, sessions, log: o.log, record, recordDenial, bindSessionToAddress: o.bindSessionToAddress ?? true, clearSessionCookies: (ctx) => core.clearSessionCookies(ctx) }),
+    guard: (router) =>
+      createGuard(router, {
+        identity: o.identity,
+        sessions,
+        log: o.log,
+        record,
+        recordDenial,
+        bindSessionToAddress: o.bindSessionToAddress ?? true,
+        clearSessionCookies: (ctx) => core.clearSessionCookies(ctx),
+      }),
     routes(router) {
       registerAuthRoutes(router, core);
       registerAdminRoutes(router, core);

@@ -2,16 +2,27 @@ import type Koa from 'koa';
 import type Router from '@koa/router';
 import { timingSafeEqual } from 'node:crypto';
 import { ApplianceError, type Logger, type Viewer } from '../core/index.ts';
-import { type AuditEntry, type IdentityStore, type PublicUser, publicUser, ITEM_PERMISSIONS, effectivePermissions, permissionsOf, roleLabel, type Permission, type Role, type Session, type SessionStore } from '../security/index.ts';
+import {
+  type AuditEntry,
+  type IdentityStore,
+  type PublicUser,
+  publicUser,
+  ITEM_PERMISSIONS,
+  effectivePermissions,
+  permissionsOf,
+  roleLabel,
+  type Permission,
+  type Role,
+  type Session,
+  type SessionStore,
+} from '../security/index.ts';
 
 export const SESSION_COOKIE = 'archive_session';
 export const CSRF_COOKIE = 'archive_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 
 /** How a route is protected. Every route on the router must carry exactly one such declaration. */
-export type RoutePolicy =
-  | { kind: 'public' }
-  | { kind: 'session'; permission?: Permission; duringPasswordChange?: boolean };
+export type RoutePolicy = { kind: 'public' } | { kind: 'session'; permission?: Permission; duringPasswordChange?: boolean };
 
 /** Who is calling, set by the guard on every route that needs a session. */
 export interface AuthContext {
@@ -72,7 +83,12 @@ export function currentViewer(ctx: Koa.Context): Viewer {
 
 /** Item access held back after an administrator's password reset (security/identity-store.ts). */
 export function awaitingConfirmation(): ApplianceError {
-  return new ApplianceError('RESET_AWAITING_CONFIRMATION', '您的密码已由管理员重置：查阅、下载与采集档案的权限须待安全保密管理员确认此次重置后恢复。', 'item access suspended until the security officer confirms the password reset', { status: 403 });
+  return new ApplianceError(
+    'RESET_AWAITING_CONFIRMATION',
+    '您的密码已由管理员重置：查阅、下载与采集档案的权限须待安全保密管理员确认此次重置后恢复。',
+    'item access suspended until the security officer confirms the password reset',
+    { status: 403 },
+  );
 }
 
 export function sameToken(a: string | undefined, b: string | undefined): boolean {
@@ -116,7 +132,9 @@ async function authenticate(ctx: Koa.Context, d: GuardDeps): Promise<AuthContext
   if (!user || user.disabled || user.stamp !== session.stamp) {
     d.sessions.destroyKey(key);
     d.clearSessionCookies(ctx);
-    throw new ApplianceError('SESSION_INVALIDATED', user?.disabled ? '账户已停用，会话已结束。' : '您的账户（岗位、角色、密级或密码）已变更，请重新登录。', 'session invalidated by account change', { status: 401 });
+    throw new ApplianceError('SESSION_INVALIDATED', user?.disabled ? '账户已停用，会话已结束。' : '您的账户（岗位、角色、密级或密码）已变更，请重新登录。', 'session invalidated by account change', {
+      status: 401,
+    });
   }
   return { user: publicUser(user), roles: user.roles, permissions: effectivePermissions(user), session, sessionKey: key };
 }

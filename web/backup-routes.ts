@@ -33,7 +33,12 @@ const createBody = z.object({ out: z.string().min(2).max(1000), incrementalFrom:
 const verifyBody = z.object({ files: z.array(z.string().min(2).max(1000)).min(1).max(50) }).strict();
 
 function badPath(path: string, dirs: string[]): ApplianceError {
-  return new ApplianceError('BACKUP_PATH_NOT_ALLOWED', `路径 ${path} 不在允许的备份目录（${dirs.join('、') || '未配置'}）之内。网页只能读写移动介质的挂载点；其他位置请在控制台操作。`, `path ${path} outside backupDirs`, { status: 400, details: { path, backupDirs: dirs } });
+  return new ApplianceError(
+    'BACKUP_PATH_NOT_ALLOWED',
+    `路径 ${path} 不在允许的备份目录（${dirs.join('、') || '未配置'}）之内。网页只能读写移动介质的挂载点；其他位置请在控制台操作。`,
+    `path ${path} outside backupDirs`,
+    { status: 400, details: { path, backupDirs: dirs } },
+  );
 }
 
 /** The real path of `path` (or of its folder, for a file still to be written), if it lies under one of `dirs`. */
@@ -43,7 +48,10 @@ async function confined(path: string, dirs: string[], mustExist: boolean): Promi
   try {
     real = mustExist ? await realpath(path) : join(await realpath(dirname(path)), basename(path));
   } catch {
-    throw new ApplianceError('BACKUP_PATH_MISSING', `${mustExist ? '文件' : '目录'}不存在或无法访问：${mustExist ? path : dirname(path)}（介质是否已挂载？）`, `cannot resolve ${path}`, { status: 400, details: { path } });
+    throw new ApplianceError('BACKUP_PATH_MISSING', `${mustExist ? '文件' : '目录'}不存在或无法访问：${mustExist ? path : dirname(path)}（介质是否已挂载？）`, `cannot resolve ${path}`, {
+      status: 400,
+      details: { path },
+    });
   }
   for (const d of dirs) {
     const root = await realpath(d).catch(() => undefined);
@@ -68,9 +76,15 @@ export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config; on
   });
 
   /** Start `work` as the one running task; answers 409 while another runs. */
-  function start(ctx: Koa.Context, kind: BackupTask['kind'], work: (onProgress: (p: BackupProgress) => void, actor: { actor: string; role: string; source: string }) => Promise<Record<string, unknown>>): BackupTask {
+  function start(
+    ctx: Koa.Context,
+    kind: BackupTask['kind'],
+    work: (onProgress: (p: BackupProgress) => void, actor: { actor: string; role: string; source: string }) => Promise<Record<string, unknown>>,
+  ): BackupTask {
     if (task?.state === 'running') {
-      throw new ApplianceError('BACKUP_TASK_RUNNING', `已有备份任务在进行（${task.kind === 'create' ? '备份' : '校验'}，由 ${task.actor} 发起），请等它结束。`, 'a backup task is already running', { status: 409 });
+      throw new ApplianceError('BACKUP_TASK_RUNNING', `已有备份任务在进行（${task.kind === 'create' ? '备份' : '校验'}，由 ${task.actor} 发起），请等它结束。`, 'a backup task is already running', {
+        status: 409,
+      });
     }
     const who = currentUser(ctx);
     const actor = { actor: who.user.username, role: roleLabel(who.roles), source: ctx.ip || '-' };
@@ -99,7 +113,20 @@ export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config; on
     // createBackup records backup.create (success or failure) under this actor.
     const t = start(ctx, 'create', async (onProgress, actor) => {
       const r = await createBackup(cfg, { out: outPath, incrementalFrom, onProgress, actor, signal: stopping.signal });
-      return { backupId: r.backupId, kind: r.kind, parentId: r.parentId, out: r.out, files: r.files, bytes: r.bytes, outBytes: r.outBytes, items: r.items, included: r.included, damaged: r.damaged, ms: r.ms, recipients: r.recipients };
+      return {
+        backupId: r.backupId,
+        kind: r.kind,
+        parentId: r.parentId,
+        out: r.out,
+        files: r.files,
+        bytes: r.bytes,
+        outBytes: r.outBytes,
+        items: r.items,
+        included: r.included,
+        damaged: r.damaged,
+        ms: r.ms,
+        recipients: r.recipients,
+      };
     });
     ctx.status = 202;
     ctx.body = { task: t };
@@ -114,10 +141,18 @@ export function backupRoutes(router: Router, deps: { auth: Auth; cfg: Config; on
       try {
         const r = await verifyBackupStructure(files, signer ? [signer] : [], onProgress);
         const backups = r.backups.map((b) => ({ file: b.file, backupId: b.backupId, kind: b.kind, parentId: b.parentId, chunks: b.chunks, bytes: b.bytes, recipients: b.recipients }));
-        await auth.audit.append({ ...actor, action: 'backup.verify', target: files.join(' '), outcome: 'success', details: { backups: backups.map((b) => b.backupId), chain: r.chain, contentChecked: false } });
+        await auth.audit.append({
+          ...actor,
+          action: 'backup.verify',
+          target: files.join(' '),
+          outcome: 'success',
+          details: { backups: backups.map((b) => b.backupId), chain: r.chain, contentChecked: false },
+        });
         return { chain: r.chain, contentChecked: false, backups };
       } catch (e) {
-        await auth.audit.append({ ...actor, action: 'backup.verify', target: files.join(' '), outcome: 'failure', details: { error: isApplianceError(e) ? e.code : 'INTERNAL', message: (e as Error).message } }).catch(() => undefined);
+        await auth.audit
+          .append({ ...actor, action: 'backup.verify', target: files.join(' '), outcome: 'failure', details: { error: isApplianceError(e) ? e.code : 'INTERNAL', message: (e as Error).message } })
+          .catch(() => undefined);
         throw e;
       }
     });

@@ -62,10 +62,12 @@ async function receive(ctx: Koa.Context, dir: string): Promise<{ fields: Record<
       failure ??= new ApplianceError('FILE_TOO_LARGE', `文件超过大小上限（${MAX_FILE_BYTES / 1024 ** 2} MB）：${rel}`, `file too large: ${rel}`, { status: 413 });
     });
     writes.push(
-      mkdir(join(dest, '..'), { recursive: true, mode: 0o700 }).then(() => pipeline(stream, counter, createWriteStream(dest, { flags: 'wx', mode: 0o600 }))).catch((e) => {
-        failure ??= new ApplianceError('UPLOAD_FAILED', `文件接收失败：${rel}（${(e as Error).message}）`, `upload write failed: ${(e as Error).message}`, { status: 400 });
-        stream.resume();
-      }),
+      mkdir(join(dest, '..'), { recursive: true, mode: 0o700 })
+        .then(() => pipeline(stream, counter, createWriteStream(dest, { flags: 'wx', mode: 0o600 })))
+        .catch((e) => {
+          failure ??= new ApplianceError('UPLOAD_FAILED', `文件接收失败：${rel}（${(e as Error).message}）`, `upload write failed: ${(e as Error).message}`, { status: 400 });
+          stream.resume();
+        }),
     );
   });
   bb.on('filesLimit', () => {
@@ -103,11 +105,20 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
       const entries = (await readdir(dir)).filter((n) => !/\.csv$/i.test(n)).map((n) => join(dir, n));
       // The folder the archivist chose, whose name the browser sends apart from the files' paths.
       // eslint-disable-next-line no-control-regex
-      const batch = (fields.batch ?? '').replace(/[\u0000-\u001f\u007f/\\]/g, '').trim().slice(0, 200) || undefined;
+      const batch =
+        (fields.batch ?? '')
+          .replace(/[\u0000-\u001f\u007f/\\]/g, '')
+          .trim()
+          .slice(0, 200) || undefined;
       const job = await deps.ingest.submit(entries, {
         batch,
         manifest: csv[0] ? join(dir, csv[0]) : undefined,
-        posts: fields.posts ? fields.posts.split(/[,，;；、]/).map((s) => s.trim()).filter(Boolean) : undefined,
+        posts: fields.posts
+          ? fields.posts
+              .split(/[,，;；、]/)
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : undefined,
         classification,
         actor: { name: me.user.username, role: me.roles.join('+'), source: ctx.ip },
         via: 'upload',
@@ -157,7 +168,14 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
     }
     await deps.auth.record(ctx, { action: 'ingest.job.list', target: '-', outcome: 'success', details: { jobs: out.length } });
     ctx.body = out.map((v) => ({
-      id: v.id, batch: v.batch, createdAt: v.createdAt, startedAt: v.startedAt, finishedAt: v.finishedAt, via: v.via, actor: v.actor, reocrOf: v.reocrOf,
+      id: v.id,
+      batch: v.batch,
+      createdAt: v.createdAt,
+      startedAt: v.startedAt,
+      finishedAt: v.finishedAt,
+      via: v.via,
+      actor: v.actor,
+      reocrOf: v.reocrOf,
       ...v.progress,
       names: v.items.slice(0, 5).map((i) => i.name),
       failures: v.items.filter((i) => i.error).map((i) => ({ name: i.name, label: i.label, outcome: i.outcome, ...i.error })),
@@ -184,25 +202,29 @@ export function ingestRoutes(router: Router, deps: { auth: Auth; ingest: IngestS
       // Filtered now (the runner goes on mutating the journal), sent in order.
       const snapshot: Job = structuredClone(job);
       const n = item?.n;
-      chain = chain.then(async () => {
-        if (!open) return;
-        if (!(await live())) return close('session');
-        if (!(await jobVisible(snapshot, who, lookup, cache))) return;
-        const it = n === undefined ? undefined : snapshot.items.find((i) => i.n === n);
-        const itemSeen = it ? await itemVisible(snapshot, it, who, lookup, cache) : undefined;
-        if (it && !itemSeen?.visible) return;
-        const visible: JobItem[] = [];
-        for (const i of snapshot.items) if ((await itemVisible(snapshot, i, who, lookup, cache)).visible) visible.push(i);
-        const event = { ...visibleProgress(snapshot, visible), via: snapshot.via, item: it ? await viewItem(snapshot, it, who, lookup, itemSeen?.meta) : undefined };
-        if (open) stream.write(`event: progress\ndata: ${JSON.stringify(event)}\n\n`);
-      }).catch(() => close('error'));
+      chain = chain
+        .then(async () => {
+          if (!open) return;
+          if (!(await live())) return close('session');
+          if (!(await jobVisible(snapshot, who, lookup, cache))) return;
+          const it = n === undefined ? undefined : snapshot.items.find((i) => i.n === n);
+          const itemSeen = it ? await itemVisible(snapshot, it, who, lookup, cache) : undefined;
+          if (it && !itemSeen?.visible) return;
+          const visible: JobItem[] = [];
+          for (const i of snapshot.items) if ((await itemVisible(snapshot, i, who, lookup, cache)).visible) visible.push(i);
+          const event = { ...visibleProgress(snapshot, visible), via: snapshot.via, item: it ? await viewItem(snapshot, it, who, lookup, itemSeen?.meta) : undefined };
+          if (open) stream.write(`event: progress\ndata: ${JSON.stringify(event)}\n\n`);
+        })
+        .catch(() => close('error'));
     };
     const ping = setInterval(() => {
-      chain = chain.then(async () => {
-        if (!open) return;
-        if (!(await live())) return close('session');
-        stream.write(': keep-alive\n\n');
-      }).catch(() => close('error'));
+      chain = chain
+        .then(async () => {
+          if (!open) return;
+          if (!(await live())) return close('session');
+          stream.write(': keep-alive\n\n');
+        })
+        .catch(() => close('error'));
     }, deps.sessionCheckMs ?? SSE_SESSION_CHECK_MS);
     const close = (why: 'client' | 'session' | 'error') => {
       if (!open) return;

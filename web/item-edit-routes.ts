@@ -65,7 +65,26 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
     const pages = (await deps.store.readText(id)).map((p) => ({ page: p.page, confidence: Math.round(p.confidence * 10) / 10, source: p.source, chars: p.text.length }));
     await deps.auth.record(ctx, { action: 'item.view', target: id, outcome: 'success', details: { for: 'edit' } });
     const { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, createdAt, updatedAt, cataloguePending } = meta;
-    ctx.body = { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, createdAt, updatedAt, cataloguePending: cataloguePending ?? false, pages };
+    ctx.body = {
+      itemId,
+      archivalCode,
+      fonds,
+      year,
+      retention,
+      department,
+      itemNo,
+      title,
+      docNumber,
+      responsible,
+      date,
+      classification,
+      posts,
+      pageCount,
+      createdAt,
+      updatedAt,
+      cataloguePending: cataloguePending ?? false,
+      pages,
+    };
   });
 
   router.patch('/api/items/:id', requirePermission('item:edit'), async (ctx) => {
@@ -88,9 +107,17 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
       const holderId = String(e.details?.itemId ?? '');
       const holder = holderId ? await deps.store.getItem(holderId).catch(() => undefined) : undefined;
       const visible = holder && canSee(viewer, holder);
-      await deps.auth.record(ctx, { action: 'item.edit', target: id, outcome: 'denied', details: { error: e.code, archivalCode: code, existing: holderId || undefined, existingVisible: Boolean(visible) } });
+      await deps.auth.record(ctx, {
+        action: 'item.edit',
+        target: id,
+        outcome: 'denied',
+        details: { error: e.code, archivalCode: code, existing: holderId || undefined, existingVisible: Boolean(visible) },
+      });
       const named = visible ? `（条目 ${holder.itemId}${holder.title ? `《${holder.title}》` : ''}）` : '';
-      throw new ApplianceError('ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被占用${named}，档号必须唯一。`, 'archival code taken', { status: 409, details: visible ? { archivalCode: code, itemId: holder.itemId } : { archivalCode: code } });
+      throw new ApplianceError('ARCHIVAL_CODE_TAKEN', `档号 ${code} 已被占用${named}，档号必须唯一。`, 'archival code taken', {
+        status: 409,
+        details: visible ? { archivalCode: code, itemId: holder.itemId } : { archivalCode: code },
+      });
     };
     const patch: ItemMetadataPatch = {};
     for (const [k, v] of Object.entries(body)) {
@@ -100,8 +127,14 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
     }
     if (patch.classification) {
       const rank = classificationRank(patch.classification);
-      if (rank > classificationRank(deps.ceiling)) await fail(new ApplianceError('CLASSIFICATION_ABOVE_CEILING', `密级“${patch.classification}”高于本机允许的最高密级“${deps.ceiling}”，不能修改为该密级。`, 'classification above ceiling', { status: 400 }));
-      if (rank > classificationRank(viewer.clearance)) await fail(new ApplianceError('CLASSIFICATION_ABOVE_CLEARANCE', `密级“${patch.classification}”高于您的密级“${viewer.clearance}”。`, 'classification above editor clearance', { status: 400 }));
+      if (rank > classificationRank(deps.ceiling))
+        await fail(
+          new ApplianceError('CLASSIFICATION_ABOVE_CEILING', `密级“${patch.classification}”高于本机允许的最高密级“${deps.ceiling}”，不能修改为该密级。`, 'classification above ceiling', {
+            status: 400,
+          }),
+        );
+      if (rank > classificationRank(viewer.clearance))
+        await fail(new ApplianceError('CLASSIFICATION_ABOVE_CLEARANCE', `密级“${patch.classification}”高于您的密级“${viewer.clearance}”。`, 'classification above editor clearance', { status: 400 }));
     }
     if (patch.posts) {
       const registry = await deps.auth.identity.posts();
@@ -114,7 +147,9 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
       const me = currentUser(ctx).user;
       const moved = [...patch.posts.filter((p) => !before.posts.includes(p)), ...before.posts.filter((p) => !patch.posts!.includes(p))];
       try {
-        assertMayFile({ username: me.username, posts: me.posts, filingPosts: me.filingPosts, clearance: me.clearance }, [{ label: before.archivalCode ?? before.title ?? id, posts: moved, classification: patch.classification ?? before.classification }]);
+        assertMayFile({ username: me.username, posts: me.posts, filingPosts: me.filingPosts, clearance: me.clearance }, [
+          { label: before.archivalCode ?? before.title ?? id, posts: moved, classification: patch.classification ?? before.classification },
+        ]);
       } catch (e) {
         await deps.auth.record(ctx, { action: 'item.edit', target: id, outcome: 'denied', details: { error: (e as ApplianceError).code, posts: moved } });
         throw e;
@@ -140,7 +175,12 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
             // the store — hidden from some who may see it, never shown to one who may not — until
             // `archive reindex`.
             void deps.search.indexItem(current, pages).catch(() => undefined);
-            throw new ApplianceError('EDIT_NOT_INDEXED', '检索服务暂时无法更新，为防止条目在收窄范围后仍被原有人员检索到，本次修改未保存。请稍后重试。', `narrowing edit refused: index not confirmed (${(e as Error).message})`, { status: 503, cause: e });
+            throw new ApplianceError(
+              'EDIT_NOT_INDEXED',
+              '检索服务暂时无法更新，为防止条目在收窄范围后仍被原有人员检索到，本次修改未保存。请稍后重试。',
+              `narrowing edit refused: index not confirmed (${(e as Error).message})`,
+              { status: 503, cause: e },
+            );
           }
         },
       });

@@ -63,7 +63,15 @@ export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchSer
       offset: intParam(q.offset, 'offset', 0, SEARCH_LIMITS.maxOffset),
       limit: intParam(q.limit, 'limit', 1, SEARCH_LIMITS.maxLimit),
     };
-    const details = { q: params.q, year: params.year, fonds: params.fonds, department: params.department, retention: params.retention, offset: params.offset, ...(params.sort !== 'relevance' ? { sort: params.sort } : {}) };
+    const details = {
+      q: params.q,
+      year: params.year,
+      fonds: params.fonds,
+      department: params.department,
+      retention: params.retention,
+      offset: params.offset,
+      ...(params.sort !== 'relevance' ? { sort: params.sort } : {}),
+    };
     let result;
     try {
       result = await deps.search.search(currentViewer(ctx), params);

@@ -180,6 +180,9 @@ export async function viewJob(job: Job, who: JobWho, lookup: ItemLookup, cache?:
     hiddenItems: job.items.length - visible.length,
     // Files that did not become items carry no access fields: only the submitter hears of them.
     problems: own ? job.problems.map((p) => ({ code: p.code, message: relativise(p.message, job.root), path: p.path ? relativise(p.path, job.root) || basename(p.path) : undefined })) : [],
-    progress: visibleProgress(job, visible.map((v) => v.item)),
+    progress: visibleProgress(
+      job,
+      visible.map((v) => v.item),
+    ),
   };
 }

@@ -44,7 +44,11 @@ const BAD = rgb(0.7, 0.1, 0.1);
 export class PdfReport {
   private page!: PDFPage;
   private y = 0;
-  private constructor(private readonly doc: PDFDocument, private readonly font: PDFFont, private readonly title: string) {}
+  private constructor(
+    private readonly doc: PDFDocument,
+    private readonly font: PDFFont,
+    private readonly title: string,
+  ) {}
 
   static async create(title: string, fonts?: CjkFontSource[]): Promise<PdfReport> {
     const { bytes, source } = await loadCjkFont(fonts);

@@ -38,7 +38,8 @@ function filterDetails(f: AuditFilter): Record<string, unknown> {
 }
 
 const stamp = () => new Date().toISOString().slice(0, 10);
-const attachment = (ctx: Koa.Context, name: string) => ctx.set('Content-Disposition', `attachment; filename="${encodeURIComponent(name).replace(/%/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`);
+const attachment = (ctx: Koa.Context, name: string) =>
+  ctx.set('Content-Disposition', `attachment; filename="${encodeURIComponent(name).replace(/%/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`);
 
 /**
  * The reports people read: the audit trail page by page with Chinese labels and the
@@ -51,7 +52,10 @@ export function reportRoutes(router: Router, deps: ReportDeps): void {
   const auditDir = join(cfg.dataDir, 'audit');
 
   const itemRefs = itemRefReader(cfg.dataDir, deps.store);
-  const refOf = (r: AuditRecord, refs: Map<string, ItemRef>) => itemIdsOf(r).map((id) => refs.get(id)).find(Boolean);
+  const refOf = (r: AuditRecord, refs: Map<string, ItemRef>) =>
+    itemIdsOf(r)
+      .map((id) => refs.get(id))
+      .find(Boolean);
 
   router.get('/api/admin/audit/page', requirePermission('audit:read'), async (ctx) => {
     const f = auditFilterFrom(ctx.query);

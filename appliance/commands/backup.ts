@@ -5,7 +5,23 @@ import { EXIT, action, configFor, globalOptions } from '../cli-common.ts';
 import { loadConfig, ApplianceError } from '../../core/index.ts';
 import { reindexDataDir } from '../console-services.ts';
 import { consoleActor } from '../../security/index.ts';
-import { addRecipient, assertPassphrase, generateIdentity, listRecipients, loadOrCreateSigningKey, localSignerKey, openIdentity, signerRaw, createBackup, type BackupProgress, listBackupRecords, restoreBackup, verifyBackup, verifyBackupStructure, type BackupOpenKey } from '../../custody/index.ts';
+import {
+  addRecipient,
+  assertPassphrase,
+  generateIdentity,
+  listRecipients,
+  loadOrCreateSigningKey,
+  localSignerKey,
+  openIdentity,
+  signerRaw,
+  createBackup,
+  type BackupProgress,
+  listBackupRecords,
+  restoreBackup,
+  verifyBackup,
+  verifyBackupStructure,
+  type BackupOpenKey,
+} from '../../custody/index.ts';
 
 interface PassOptions {
   passphraseFile?: string;
@@ -20,7 +36,10 @@ interface OpenOptions extends PassOptions {
 /** The identity's passphrase from exactly one source; never from the command line (ps and shell history keep it). */
 async function passphraseFrom(opts: PassOptions): Promise<string> {
   const given = [opts.passphraseFile, opts.passphraseStdin].filter(Boolean).length;
-  if (given !== 1) throw new ApplianceError('BACKUP_KEY_SOURCE', '请用且只用一种方式提供私钥保护口令：--passphrase-file 或 --passphrase-stdin。', 'give exactly one of --passphrase-file, --passphrase-stdin', { status: 400 });
+  if (given !== 1)
+    throw new ApplianceError('BACKUP_KEY_SOURCE', '请用且只用一种方式提供私钥保护口令：--passphrase-file 或 --passphrase-stdin。', 'give exactly one of --passphrase-file, --passphrase-stdin', {
+      status: 400,
+    });
   let text: string;
   if (opts.passphraseStdin) {
     if (process.stdin.isTTY) process.stderr.write('请输入私钥保护口令后按 Ctrl-D：\n');
@@ -62,7 +81,13 @@ async function trustedSigners(opts: OpenOptions, dataDir: string): Promise<strin
   }
   const local = await localSignerKey(dataDir);
   if (local) out.push(local);
-  if (!out.length) throw new ApplianceError('BACKUP_SIGNER_REQUIRED', '不知道该信任哪台设备的备份签名：请用 --signer 给出做备份那台设备的签名公钥（在该设备上 archive backup signer 显示，登记接收公钥时已提示抄存）。', 'no trusted signer: give --signer', { status: 400 });
+  if (!out.length)
+    throw new ApplianceError(
+      'BACKUP_SIGNER_REQUIRED',
+      '不知道该信任哪台设备的备份签名：请用 --signer 给出做备份那台设备的签名公钥（在该设备上 archive backup signer 显示，登记接收公钥时已提示抄存）。',
+      'no trusted signer: give --signer',
+      { status: 400 },
+    );
   return out;
 }
 
@@ -73,9 +98,7 @@ async function openKeyFrom(opts: OpenOptions, dataDir: string): Promise<BackupOp
 }
 
 const passOptions = (c: Command) =>
-  c
-    .option('--passphrase-file <file>', '从文件读取私钥保护口令（首行）passphrase from a file')
-    .option('--passphrase-stdin', '从标准输入读取私钥保护口令 passphrase from stdin');
+  c.option('--passphrase-file <file>', '从文件读取私钥保护口令（首行）passphrase from a file').option('--passphrase-stdin', '从标准输入读取私钥保护口令 passphrase from stdin');
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -115,7 +138,9 @@ function progress(label: string, json: boolean): { cb: (p: BackupProgress) => vo
 }
 
 export function registerBackup(program: Command): void {
-  const backup = program.command('backup').description('加密备份与恢复：系统管理员做备份，只有安全保密管理员的私钥能打开\nencrypted backups only the security officer\'s key opens: create, verify, restore');
+  const backup = program
+    .command('backup')
+    .description("加密备份与恢复：系统管理员做备份，只有安全保密管理员的私钥能打开\nencrypted backups only the security officer's key opens: create, verify, restore");
 
   passOptions(
     backup
@@ -134,7 +159,10 @@ export function registerBackup(program: Command): void {
         throw new ApplianceError('BACKUP_KEYGEN', `无法写入密钥文件（已存在或不可写）：${(e as Error).message}`, `cannot write key files: ${(e as Error).message}`, { status: 400 });
       }
       if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify({ ok: true, identity: opts.out, publicKeyFile: `${opts.out}.pub`, publicKey })}\n`);
-      else process.stdout.write(`已生成备份接收密钥对：\n  私钥（口令保护，请离线保管）：${opts.out}\n  公钥：${opts.out}.pub\n  ${publicKey}\n下一步（安全保密管理员）：archive backup recipients add ${opts.out}.pub\n`);
+      else
+        process.stdout.write(
+          `已生成备份接收密钥对：\n  私钥（口令保护，请离线保管）：${opts.out}\n  公钥：${opts.out}.pub\n  ${publicKey}\n下一步（安全保密管理员）：archive backup recipients add ${opts.out}.pub\n`,
+        );
       return EXIT.ok;
     }),
   );
@@ -142,7 +170,7 @@ export function registerBackup(program: Command): void {
   const recipients = backup.command('recipients').description('备份接收公钥（安全保密管理员登记）recipient public keys');
   recipients
     .command('add <pubkey>')
-    .description('登记一个接收公钥（公钥文本或 .pub 文件；安全保密管理员的操作，记入审计）\nregister a recipient public key (the security officer\'s act; audited)')
+    .description("登记一个接收公钥（公钥文本或 .pub 文件；安全保密管理员的操作，记入审计）\nregister a recipient public key (the security officer's act; audited)")
     .option('--label <text>', '说明，如“异地封存” a label')
     .action(
       action(async (pub: string, opts: { label?: string }, cmd: Command) => {
@@ -169,7 +197,7 @@ export function registerBackup(program: Command): void {
 
   backup
     .command('signer')
-    .description('显示本机的备份签名公钥（异机恢复时 --signer 用）show this appliance\'s signing public key')
+    .description("显示本机的备份签名公钥（异机恢复时 --signer 用）show this appliance's signing public key")
     .action(
       action(async (_o: unknown, cmd: Command) => {
         const cfg = configFor(cmd);
@@ -180,31 +208,41 @@ export function registerBackup(program: Command): void {
 
   backup
     .command('create')
-    .description('创建加密备份（config/ items/ audit/ jobs/），加密给已登记的接收公钥并由本机签名；--incremental-from 只含此后变化的条目\ncreate a backup encrypted to the registered recipients, signed by this appliance')
+    .description(
+      '创建加密备份（config/ items/ audit/ jobs/），加密给已登记的接收公钥并由本机签名；--incremental-from 只含此后变化的条目\ncreate a backup encrypted to the registered recipients, signed by this appliance',
+    )
     .requiredOption('--out <file>', '备份文件（写到移动介质；不覆盖已有文件）output file')
     .option('--incremental-from <id|file>', '以此备份为基础做增量备份 parent backup id or file')
     .action(
-    action(async (opts: { out: string; incrementalFrom?: string }, cmd: Command) => {
-      const cfg = configFor(cmd);
-      const json = Boolean(globalOptions(cmd).json);
-      const bar = progress('备份', json);
-      let r;
-      try {
-        r = await createBackup(cfg, { out: opts.out, incrementalFrom: opts.incrementalFrom, onProgress: bar.cb, actor: consoleActor() });
-      } finally {
-        bar.stop();
-      }
-      const mbps = r.bytes / 1e6 / Math.max(0.001, r.ms / 1000);
-      if (json) process.stdout.write(`${JSON.stringify({ ok: true, ...r, mbps })}\n`);
-      else {
-        process.stdout.write(`备份完成：${r.backupId}（${r.kind === 'full' ? '完整' : `增量，基于 ${r.parentId}`}）→ ${r.out}\n  ${r.included}/${r.items} 个条目，${r.files} 个文件，${(r.bytes / 1e6).toFixed(1)} MB，${mbps.toFixed(1)} MB/s\n  接收方：${r.recipients.join('、')}\n`);
-        if (r.damaged.length) process.stderr.write(`警告：${r.damaged.length} 个条目与其自身清单不符，已按原样备份：${r.damaged.slice(0, 10).join('、')}。请运行 archive verify。\n`);
-      }
-      return EXIT.ok;
-    }),
-  );
+      action(async (opts: { out: string; incrementalFrom?: string }, cmd: Command) => {
+        const cfg = configFor(cmd);
+        const json = Boolean(globalOptions(cmd).json);
+        const bar = progress('备份', json);
+        let r;
+        try {
+          r = await createBackup(cfg, { out: opts.out, incrementalFrom: opts.incrementalFrom, onProgress: bar.cb, actor: consoleActor() });
+        } finally {
+          bar.stop();
+        }
+        const mbps = r.bytes / 1e6 / Math.max(0.001, r.ms / 1000);
+        if (json) process.stdout.write(`${JSON.stringify({ ok: true, ...r, mbps })}\n`);
+        else {
+          process.stdout.write(
+            `备份完成：${r.backupId}（${r.kind === 'full' ? '完整' : `增量，基于 ${r.parentId}`}）→ ${r.out}\n  ${r.included}/${r.items} 个条目，${r.files} 个文件，${(r.bytes / 1e6).toFixed(1)} MB，${mbps.toFixed(1)} MB/s\n  接收方：${r.recipients.join('、')}\n`,
+          );
+          if (r.damaged.length) process.stderr.write(`警告：${r.damaged.length} 个条目与其自身清单不符，已按原样备份：${r.damaged.slice(0, 10).join('、')}。请运行 archive verify。\n`);
+        }
+        return EXIT.ok;
+      }),
+    );
 
-  openOptions(backup.command('verify <files...>').description('校验备份。带 --identity：解密并认证每一块、核对清单，仅当可以恢复时退出码为 0；不带：只查结构与签名（不需任何秘密）\nwith --identity: full check; without: structure and signature only')).action(
+  openOptions(
+    backup
+      .command('verify <files...>')
+      .description(
+        '校验备份。带 --identity：解密并认证每一块、核对清单，仅当可以恢复时退出码为 0；不带：只查结构与签名（不需任何秘密）\nwith --identity: full check; without: structure and signature only',
+      ),
+  ).action(
     action(async (files: string[], opts: OpenOptions, cmd: Command) => {
       const cfg = configFor(cmd);
       const json = Boolean(globalOptions(cmd).json);
@@ -220,7 +258,8 @@ export function registerBackup(program: Command): void {
         }
         if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
         else {
-          for (const b of r.backups) process.stdout.write(`结构与签名完好：${b.file}\n  ${b.backupId}（${b.kind === 'full' ? '完整' : `增量，基于 ${b.parentId}`}），${b.chunks} 块，接收方 ${b.recipients.join('、')}\n`);
+          for (const b of r.backups)
+            process.stdout.write(`结构与签名完好：${b.file}\n  ${b.backupId}（${b.kind === 'full' ? '完整' : `增量，基于 ${b.parentId}`}），${b.chunks} 块，接收方 ${b.recipients.join('、')}\n`);
           process.stdout.write('注意：未解密，内容未校验（须安全保密管理员用 --identity 私钥做完整校验）。\n');
         }
         return EXIT.ok;
@@ -236,7 +275,9 @@ export function registerBackup(program: Command): void {
       if (json) process.stdout.write(`${JSON.stringify({ ok: true, contentChecked: true, chain: r.chain, backups: r.backups.map(({ info: _i, ...b }) => b) })}\n`);
       else {
         for (const b of r.backups) {
-          process.stdout.write(`备份完好（已解密校验）：${b.file}\n  ${b.backupId}（${b.kind === 'full' ? '完整' : `增量，基于 ${b.parentId}`}），${b.included}/${b.items} 个条目，${b.files} 个文件，${(b.bytes / 1e6).toFixed(1)} MB\n`);
+          process.stdout.write(
+            `备份完好（已解密校验）：${b.file}\n  ${b.backupId}（${b.kind === 'full' ? '完整' : `增量，基于 ${b.parentId}`}），${b.included}/${b.items} 个条目，${b.files} 个文件，${(b.bytes / 1e6).toFixed(1)} MB\n`,
+          );
           if (b.damaged.length) process.stderr.write(`  警告：${b.damaged.length} 个条目在备份时即与其清单不符：${b.damaged.slice(0, 10).join('、')}\n`);
         }
         if (!r.chain && r.backups.some((b) => b.kind === 'incremental')) process.stdout.write('注意：增量备份须与其完整备份及之前的增量一起恢复。\n');
@@ -248,7 +289,9 @@ export function registerBackup(program: Command): void {
   openOptions(
     backup
       .command('restore <files...>')
-      .description('恢复到空的数据目录（须用 --data-dir 指定），可带增量备份；须 --identity 私钥；随后重建检索索引\nrestore a full backup (+ incrementals) into an empty --data-dir with --identity, then reindex')
+      .description(
+        '恢复到空的数据目录（须用 --data-dir 指定），可带增量备份；须 --identity 私钥；随后重建检索索引\nrestore a full backup (+ incrementals) into an empty --data-dir with --identity, then reindex',
+      )
       .option('--no-reindex', '不重建检索索引 skip the reindex'),
   ).action(
     action(async (files: string[], opts: OpenOptions & { reindex: boolean }, cmd: Command) => {
@@ -265,7 +308,10 @@ export function registerBackup(program: Command): void {
         bar.stop();
       }
       if (g.json) process.stdout.write(`${JSON.stringify({ ok: true, ...r })}\n`);
-      else process.stdout.write(`恢复完成：${r.dataDir}\n  ${r.backups.map((b) => b.backupId).join(' → ')}，${r.items} 个条目${r.indexed ? `，已重建索引（${r.indexed.items} 条目，${r.indexed.pages} 页）` : ''}\n  建议接着运行：archive --data-dir ${r.dataDir} verify\n`);
+      else
+        process.stdout.write(
+          `恢复完成：${r.dataDir}\n  ${r.backups.map((b) => b.backupId).join(' → ')}，${r.items} 个条目${r.indexed ? `，已重建索引（${r.indexed.items} 条目，${r.indexed.pages} 页）` : ''}\n  建议接着运行：archive --data-dir ${r.dataDir} verify\n`,
+        );
       return EXIT.ok;
     }),
   );
@@ -278,9 +324,16 @@ export function registerBackup(program: Command): void {
         const cfg = configFor(cmd);
         const recs = await listBackupRecords(cfg.dataDir);
         if (globalOptions(cmd).json) {
-          for (const r of recs) process.stdout.write(`${JSON.stringify({ backupId: r.backupId, parentId: r.parentId, kind: r.kind, created: r.created, file: r.file, outBytes: r.outBytes, items: Object.keys(r.items).length, included: r.included })}\n`);
+          for (const r of recs)
+            process.stdout.write(
+              `${JSON.stringify({ backupId: r.backupId, parentId: r.parentId, kind: r.kind, created: r.created, file: r.file, outBytes: r.outBytes, items: Object.keys(r.items).length, included: r.included })}\n`,
+            );
         } else if (!recs.length) process.stdout.write('本机尚无备份记录。\n');
-        else for (const r of recs) process.stdout.write(`${r.backupId}  ${r.kind === 'full' ? '完整' : `增量←${r.parentId}`}  ${r.created}  ${r.included}/${Object.keys(r.items).length} 条目  ${(r.outBytes / 1e6).toFixed(1)} MB  ${r.file}\n`);
+        else
+          for (const r of recs)
+            process.stdout.write(
+              `${r.backupId}  ${r.kind === 'full' ? '完整' : `增量←${r.parentId}`}  ${r.created}  ${r.included}/${Object.keys(r.items).length} 条目  ${(r.outBytes / 1e6).toFixed(1)} MB  ${r.file}\n`,
+            );
       }),
     );
 }

@@ -33,5 +33,10 @@ export async function readPassword(opts: { passwordStdin?: boolean; passwordFile
 }
 
 export function list(s: string | undefined): string[] | undefined {
-  return s === undefined ? undefined : s.split(/[,，]/).map((x) => x.trim()).filter(Boolean);
+  return s === undefined
+    ? undefined
+    : s
+        .split(/[,，]/)
+        .map((x) => x.trim())
+        .filter(Boolean);
 }

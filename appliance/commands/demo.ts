@@ -7,7 +7,9 @@ import { underNpm, watchParent } from '../parent-watch.ts';
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('演示模式：临时数据目录、仅本机回环地址、ClamAV 测试特征库，建立三员、两个岗位及其人员并导入样例，打印地址与密码；Ctrl-C 停止并删除全部数据\nthrowaway demo appliance: temp data dir, loopback only, test signatures, accounts and samples; Ctrl-C stops it and deletes everything')
+    .description(
+      '演示模式：临时数据目录、仅本机回环地址、ClamAV 测试特征库，建立三员、两个岗位及其人员并导入样例，打印地址与密码；Ctrl-C 停止并删除全部数据\nthrowaway demo appliance: temp data dir, loopback only, test signatures, accounts and samples; Ctrl-C stops it and deletes everything',
+    )
     .option('--http-addr <host:port>', '监听地址，仅限回环地址 loopback listen address (default 127.0.0.1 on a free port)')
     .option('--samples <dir>', `样例目录 samples folder (default ${DEFAULT_SAMPLES_DIR})`)
     .option('--only <ids>', '只导入这些样例，逗号分隔 ingest only these samples, e.g. S0003,S0005')
@@ -21,13 +23,20 @@ export function registerDemo(program: Command): void {
           dataDir: g.dataDir,
           httpAddr: opts.httpAddr,
           samplesDir: opts.samples,
-          only: opts.only ? opts.only.split(/[,，]/).map((s) => s.trim()).filter(Boolean) : undefined,
+          only: opts.only
+            ? opts.only
+                .split(/[,，]/)
+                .map((s) => s.trim())
+                .filter(Boolean)
+            : undefined,
           log,
           say,
         });
         const url = `http://${demo.running.httpAddr}/`;
         if (g.json) {
-          process.stdout.write(`${JSON.stringify({ ok: true, demo: true, url, dataDir: demo.cfg.dataDir, accounts: demo.accounts, job: demo.job?.id, archived: demo.job?.items.filter((i) => i.outcome === 'archived').length ?? 0 })}\n`);
+          process.stdout.write(
+            `${JSON.stringify({ ok: true, demo: true, url, dataDir: demo.cfg.dataDir, accounts: demo.accounts, job: demo.job?.id, archived: demo.job?.items.filter((i) => i.outcome === 'archived').length ?? 0 })}\n`,
+          );
         } else {
           const w = (s: string) => process.stdout.write(`${s}\n`);
           w('');

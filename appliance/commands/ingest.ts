@@ -10,13 +10,20 @@ import { consoleActor, openSecurity } from '../../security/index.ts';
 const OUTCOME: Record<string, string> = { archived: '已归档', quarantined: '已隔离（病毒）', duplicate: '重复，未再归档', refused: '已拒绝', failed: '失败', pending: '未完成' };
 
 function parseList(v?: string): string[] | undefined {
-  return v ? v.split(/[,，;；、]/).map((s) => s.trim()).filter(Boolean) : undefined;
+  return v
+    ? v
+        .split(/[,，;；、]/)
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
 }
 
 /** Follow a job's journal until it is done, with a progress bar on a terminal and lines otherwise. */
 async function follow(jobs: JobStore, id: string, json: boolean, until: () => Promise<void> = () => new Promise((r) => setTimeout(r, 500))): Promise<Job> {
   const tty = process.stderr.isTTY && !json;
-  const bar = tty ? new cliProgress.SingleBar({ format: '{bar} {value}/{total} 页 | {rate} 页/分 | 剩余 {eta_formatted} | {status}', hideCursor: true, etaBuffer: 20 }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = tty
+    ? new cliProgress.SingleBar({ format: '{bar} {value}/{total} 页 | {rate} 页/分 | 剩余 {eta_formatted} | {status}', hideCursor: true, etaBuffer: 20 }, cliProgress.Presets.shades_classic)
+    : undefined;
   let lastLine = '';
   let started = false;
   for (;;) {
@@ -31,7 +38,10 @@ async function follow(jobs: JobStore, id: string, json: boolean, until: () => Pr
     } else if (!json) {
       // One line per change of pages, items or state (not per poll): logs stay readable.
       const key = `${p.itemsFinished}/${p.pagesDone}/${job.state}/${job.waitingReason ?? ''}`;
-      if (key !== lastLine) process.stderr.write(`进度：${p.itemsFinished}/${p.items} 件，${p.pagesDone}/${p.pagesTotal} 页${p.pagesPerMinute ? `，${p.pagesPerMinute} 页/分` : ''}${job.state === 'waiting' ? `；${job.waitingReason}` : ''}\n`);
+      if (key !== lastLine)
+        process.stderr.write(
+          `进度：${p.itemsFinished}/${p.items} 件，${p.pagesDone}/${p.pagesTotal} 页${p.pagesPerMinute ? `，${p.pagesPerMinute} 页/分` : ''}${job.state === 'waiting' ? `；${job.waitingReason}` : ''}\n`,
+        );
       lastLine = key;
     }
     if (job.state === 'done') {
@@ -45,13 +55,18 @@ async function follow(jobs: JobStore, id: string, json: boolean, until: () => Pr
 function report(job: Job, json: boolean): number {
   const bad = job.items.filter((i) => !['archived', 'duplicate'].includes(i.outcome));
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ok: bad.length === 0 && job.problems.length === 0, job: job.id, progress: jobProgress(job), items: job.items.map((i) => ({ label: i.label, itemId: i.outcome === 'archived' ? i.itemId : undefined, outcome: i.outcome, pages: i.pageCount, error: i.error, duplicateOf: i.duplicateOf })), problems: job.problems })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ok: bad.length === 0 && job.problems.length === 0, job: job.id, progress: jobProgress(job), items: job.items.map((i) => ({ label: i.label, itemId: i.outcome === 'archived' ? i.itemId : undefined, outcome: i.outcome, pages: i.pageCount, error: i.error, duplicateOf: i.duplicateOf })), problems: job.problems })}\n`,
+    );
   } else {
     // Named by 档号 and 题名 where the CSV gave them; the console (the machine's operator) also
     // learns which item a duplicate or a taken 档号 refers to — the web shows that only by the access rule.
     const name = (i: Job['items'][number]) => [i.metadata.archivalCode, i.metadata.title].filter(Boolean).join(' ') || i.label;
-    const other = (i: Job['items'][number]) => (i.duplicateOf ?? i.codeHolder ? `（已有条目 ${i.duplicateOf ?? i.codeHolder}）` : '');
-    for (const i of job.items) process.stdout.write(`${OUTCOME[i.outcome] ?? i.outcome}  ${name(i)}${i.outcome === 'archived' ? `  → ${i.itemId}（${i.pageCount} 页）` : ''}${i.error ? `  ${i.error.message}${other(i)}` : ''}\n`);
+    const other = (i: Job['items'][number]) => ((i.duplicateOf ?? i.codeHolder) ? `（已有条目 ${i.duplicateOf ?? i.codeHolder}）` : '');
+    for (const i of job.items)
+      process.stdout.write(
+        `${OUTCOME[i.outcome] ?? i.outcome}  ${name(i)}${i.outcome === 'archived' ? `  → ${i.itemId}（${i.pageCount} 页）` : ''}${i.error ? `  ${i.error.message}${other(i)}` : ''}\n`,
+      );
     for (const p of job.problems) process.stdout.write(`未导入  ${p.path}  ${p.message}\n`);
     const n = (o: string) => job.items.filter((i) => i.outcome === o).length;
     process.stdout.write(`任务 ${job.id}：归档 ${n('archived')} 件，重复 ${n('duplicate')}，隔离 ${n('quarantined')}，拒绝 ${n('refused')}，失败 ${n('failed')}，未导入文件 ${job.problems.length}\n`);
@@ -62,7 +77,9 @@ function report(job: Job, json: boolean): number {
 export function registerIngest(program: Command): void {
   program
     .command('ingest [path...]')
-    .description('导入扫描件：文件为一件，页面图片文件夹为一件，其余文件夹按批导入；可附 CSV 清单\ningest scans: a file is one item, a folder of page images is one item, other folders are batches; optional CSV manifest\n（只给 --manifest 时，CSV 所列即全部条目，路径相对于 CSV 所在目录 / with --manifest alone, the CSV names every item, relative to its folder）')
+    .description(
+      '导入扫描件：文件为一件，页面图片文件夹为一件，其余文件夹按批导入；可附 CSV 清单\ningest scans: a file is one item, a folder of page images is one item, other folders are batches; optional CSV manifest\n（只给 --manifest 时，CSV 所列即全部条目，路径相对于 CSV 所在目录 / with --manifest alone, the CSV names every item, relative to its folder）',
+    )
     .option('--manifest <csv>', 'CSV 清单（文件,档号,题名,文号,责任者,日期,保管期限,密级,岗位）')
     .option('--posts <list>', '默认岗位，逗号分隔 default posts (CSV 岗位 wins)')
     .option('--classification <密级>', `默认密级 default classification: ${CLASSIFICATIONS.join('/')}`, '内部')
@@ -80,7 +97,14 @@ export function registerIngest(program: Command): void {
         }
         const sec = await openSecurity(cfg);
         const knownPosts = new Set((await sec.identity.posts()).filter((p) => !p.disabled).map((p) => p.code));
-        const submitOpts = { manifest: opts.manifest, posts: parseList(opts.posts), classification: opts.classification as Classification, actor: { name: consoleActor().actor, role: consoleActor().role, source: consoleActor().source }, via: 'cli' as const, knownPosts: knownPosts.size ? knownPosts : undefined };
+        const submitOpts = {
+          manifest: opts.manifest,
+          posts: parseList(opts.posts),
+          classification: opts.classification as Classification,
+          actor: { name: consoleActor().actor, role: consoleActor().role, source: consoleActor().source },
+          via: 'cli' as const,
+          knownPosts: knownPosts.size ? knownPosts : undefined,
+        };
         const jobs = new JobStore(cfg.dataDir);
         if (await runningAppliance(cfg.dataDir)) {
           const job = await submitPaths(cfg, jobs, sec.audit, paths, submitOpts);

@@ -40,7 +40,19 @@ export function registerOcr(program: Command): void {
           await writeFileAtomic(out, r.pdf);
           const seconds = (Date.now() - started) / 1000;
           if (json) {
-            const pages = r.pages.map((p, i) => ({ page: p.page, source: p.source, confidence: p.confidence, rotation: p.rotation, skewDeg: r.skew[i], chars: [...p.text.replace(/\s/g, '')].length, lines: p.lines.length, width: p.width, height: p.height, dpi: p.dpi, text: p.text }));
+            const pages = r.pages.map((p, i) => ({
+              page: p.page,
+              source: p.source,
+              confidence: p.confidence,
+              rotation: p.rotation,
+              skewDeg: r.skew[i],
+              chars: [...p.text.replace(/\s/g, '')].length,
+              lines: p.lines.length,
+              width: p.width,
+              height: p.height,
+              dpi: p.dpi,
+              text: p.text,
+            }));
             process.stdout.write(`${JSON.stringify({ ok: true, output: out, bytes: r.pdf.length, seconds, pages })}\n`);
           } else {
             process.stderr.write(`已生成 ${out}（${r.pages.length} 页，${(r.pdf.length / 1e6).toFixed(1)} MB，用时 ${seconds.toFixed(1)} 秒）\n`);

@@ -23,7 +23,10 @@ export function registerReindex(program: Command): void {
           if (opts.check) {
             const r = await search.consistency(stored(store));
             if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
-            else process.stdout.write(`${r.ok ? '索引与条目库一致' : '索引与条目库不一致'}：条目库 ${r.storeItems} 件，索引 ${r.indexedItems} 件；缺失 ${r.missing.length}，过期 ${r.stale.length}，多余 ${r.orphaned.length}，多余页 ${r.orphanedPages.length}\n`);
+            else
+              process.stdout.write(
+                `${r.ok ? '索引与条目库一致' : '索引与条目库不一致'}：条目库 ${r.storeItems} 件，索引 ${r.indexedItems} 件；缺失 ${r.missing.length}，过期 ${r.stale.length}，多余 ${r.orphaned.length}，多余页 ${r.orphanedPages.length}\n`,
+              );
             return r.ok ? EXIT.ok : EXIT.failure;
           }
           const r = await search.reindex(stored(store));

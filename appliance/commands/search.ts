@@ -12,12 +12,25 @@ async function viewerOf(cfg: Config, username: string): Promise<{ viewer: Viewer
   const user = await sec.identity.findUser(username);
   if (!user || user.disabled) throw new ApplianceError('USER_UNKNOWN', `用户不存在或已停用：${username}`, `no enabled user ${username}`, { status: 404 });
   if (!can(user.roles, 'item:search')) throw new ApplianceError('FORBIDDEN', `用户 ${username} 的角色无权检索档案。`, `user ${username} may not search`, { status: 403 });
-  if (user.resetPending) throw new ApplianceError('RESET_AWAITING_CONFIRMATION', `用户 ${username} 的密码已被管理员重置，须待安全保密管理员确认后才能检索档案。`, `password reset of ${username} awaits the security officer`, { status: 403 });
+  if (user.resetPending)
+    throw new ApplianceError(
+      'RESET_AWAITING_CONFIRMATION',
+      `用户 ${username} 的密码已被管理员重置，须待安全保密管理员确认后才能检索档案。`,
+      `password reset of ${username} awaits the security officer`,
+      { status: 403 },
+    );
   return { viewer: { posts: [...user.posts], clearance: user.clearance }, audit: sec.audit };
 }
 
 function plain(html: string): string {
-  return html.replace(/<mark>/g, '【').replace(/<\/mark>/g, '】').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  return html
+    .replace(/<mark>/g, '【')
+    .replace(/<\/mark>/g, '】')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 export function registerSearch(program: Command): void {
@@ -45,7 +58,9 @@ export function registerSearch(program: Command): void {
           if (json) {
             for (const i of r.items) process.stdout.write(`${JSON.stringify({ itemId: i.itemId, archivalCode: i.archivalCode, title: i.title, pages: i.pages, snippet: i.snippet })}\n`);
           } else {
-            process.stdout.write(`共 ${r.total} 件${r.ignored.length ? `（忽略单字：${r.ignored.join(' ')}）` : ''}${r.total ? '' : `。${opts.user} 可查阅的档案中没有同时含这些词的；可换用其他词或减少词数`}\n`);
+            process.stdout.write(
+              `共 ${r.total} 件${r.ignored.length ? `（忽略单字：${r.ignored.join(' ')}）` : ''}${r.total ? '' : `。${opts.user} 可查阅的档案中没有同时含这些词的；可换用其他词或减少词数`}\n`,
+            );
             for (const i of r.items) {
               // No page: the words matched the catalogue data (档号, 题名, 年度 …), not the scanned text.
               const where = i.pages.length ? `第 ${i.pages.join('、')} 页` : '命中著录信息';

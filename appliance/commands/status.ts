@@ -52,7 +52,9 @@ export function registerStatus(program: Command): void {
         const token = await readConsoleToken(cfg.dataDir);
         const headers: Record<string, string> = token ? { 'x-archive-console': token } : {};
         const url = run.url ?? `http://${run.httpAddr}/`;
-        const report = (url.startsWith('https:') ? await httpsHealth(url, cfg, headers) : await (await fetch(`${url}api/health`, { headers, signal: AbortSignal.timeout(10_000) })).json()) as HealthReport;
+        const report = (
+          url.startsWith('https:') ? await httpsHealth(url, cfg, headers) : await (await fetch(`${url}api/health`, { headers, signal: AbortSignal.timeout(10_000) })).json()
+        ) as HealthReport;
         if (json) {
           process.stdout.write(`${JSON.stringify({ ok: report.status === 'ok', running: true, pid: run.pid, httpAddr: run.httpAddr, health: report })}\n`);
         } else {

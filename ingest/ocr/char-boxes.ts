@@ -79,7 +79,11 @@ export function unitsOf<S extends { text: string; box: TBox }>(symbols: S[], isW
   const flush = () => {
     if (!run.length) return;
     const b = run.map((s) => s.box);
-    out.push({ chars: run.map((s) => s.text), tess: { x0: Math.min(...b.map((x) => x.x0)), y0: Math.min(...b.map((x) => x.y0)), x1: Math.max(...b.map((x) => x.x1)), y1: Math.max(...b.map((x) => x.y1)) }, syms: run });
+    out.push({
+      chars: run.map((s) => s.text),
+      tess: { x0: Math.min(...b.map((x) => x.x0)), y0: Math.min(...b.map((x) => x.y0)), x1: Math.max(...b.map((x) => x.x1)), y1: Math.max(...b.map((x) => x.y1)) },
+      syms: run,
+    });
     run = [];
   };
   for (const s of symbols) {
@@ -168,7 +172,7 @@ function blobsOf(ink: Ink, x0: number, x1: number, y0: number, y1: number, em: n
     }
   }
   const runs: Array<[number, number]> = [];
-  for (let x = 0; x < w; ) {
+  for (let x = 0; x < w;) {
     if (!cols[x]) {
       x++;
       continue;
@@ -277,7 +281,7 @@ export function placeLine(ink: Ink, lineBox: TBox, units: Unit[]): TBox[][] {
     }
   }
   const groups: Array<[number, number] | null> = new Array(n).fill(null);
-  for (let i = n, j = m; i > 0 || j > 0; ) {
+  for (let i = n, j = m; i > 0 || j > 0;) {
     const f = from[i][j];
     if (f === -1) {
       j--;
@@ -310,7 +314,11 @@ function splitGroup(bs: Blob[], k: number): TBox[] {
     return splitEven(u, k).map((b) => ({ ...b, y0: u.y0, y1: u.y1 }));
   }
   const gaps = bs.slice(1).map((b, i) => ({ i: i + 1, gap: b.x0 - bs[i].x1 }));
-  const cuts = gaps.sort((a, b) => b.gap - a.gap || a.i - b.i).slice(0, k - 1).map((g) => g.i).sort((a, b) => a - b);
+  const cuts = gaps
+    .sort((a, b) => b.gap - a.gap || a.i - b.i)
+    .slice(0, k - 1)
+    .map((g) => g.i)
+    .sort((a, b) => a - b);
   const out: TBox[] = [];
   let start = 0;
   for (const c of [...cuts, bs.length]) {

@@ -50,7 +50,13 @@ function err(code: string, zh: string, en: string, file: string, extra: Record<s
 }
 
 const corrupt = (file: string, e: unknown, page?: number): ApplianceError =>
-  err('OCR_INPUT_CORRUPT', page === undefined ? '文件已损坏，无法解码' : `第 ${page + 1} 页已损坏，无法解码`, `corrupt or undecodable file (${String((e as Error)?.message ?? e)})`, file, page === undefined ? {} : { page: page + 1 });
+  err(
+    'OCR_INPUT_CORRUPT',
+    page === undefined ? '文件已损坏，无法解码' : `第 ${page + 1} 页已损坏，无法解码`,
+    `corrupt or undecodable file (${String((e as Error)?.message ?? e)})`,
+    file,
+    page === undefined ? {} : { page: page + 1 },
+  );
 
 type Kind = 'jpeg' | 'png' | 'tiff' | 'pdf';
 
@@ -115,12 +121,25 @@ async function openImage(file: string, buf: Buffer, kind: Kind, limits: DecodeLi
   const out: PageSource[] = [];
   for (let index = 0; index < pages; index++) {
     // Frames of a TIFF may differ in size: read each frame's own header.
-    const m = index === 0 ? meta : await sharp(buf, { page: index, limitInputPixels: false }).metadata().catch((e: unknown) => { throw corrupt(file, e, index); });
+    const m =
+      index === 0
+        ? meta
+        : await sharp(buf, { page: index, limitInputPixels: false })
+            .metadata()
+            .catch((e: unknown) => {
+              throw corrupt(file, e, index);
+            });
     const width = m.width ?? 0;
     const height = m.height ?? 0;
     if (!width || !height) throw corrupt(file, new Error('no image size'), index);
     if (width * height > limits.maxPixels) {
-      throw err('OCR_IMAGE_TOO_LARGE', `图像过大（${width}×${height} 像素，上限 ${Math.round(limits.maxPixels / 1e6)} 百万像素），疑似解压炸弹`, `image too large (${width}x${height} px > ${limits.maxPixels}), possible decompression bomb`, file, { page: index + 1, width, height });
+      throw err(
+        'OCR_IMAGE_TOO_LARGE',
+        `图像过大（${width}×${height} 像素，上限 ${Math.round(limits.maxPixels / 1e6)} 百万像素），疑似解压炸弹`,
+        `image too large (${width}x${height} px > ${limits.maxPixels}), possible decompression bomb`,
+        file,
+        { page: index + 1, width, height },
+      );
     }
     const channels: 1 | 3 = (m.channels ?? 1) >= 3 && m.space !== 'b-w' ? 3 : 1;
     const comp = comps[index] ?? 1;
@@ -167,7 +186,13 @@ function isPlainJpeg(s: PDFRawStream): boolean {
   const f = s.dict.lookup(PDFName.of('Filter'));
   const filters = f instanceof PDFArray ? f.asArray() : [f];
   const cs = s.dict.lookup(PDFName.of('ColorSpace'));
-  return filters.length === 1 && filters[0] === PDFName.of('DCTDecode') && (cs === PDFName.of('DeviceGray') || cs === PDFName.of('DeviceRGB')) && !s.dict.has(PDFName.of('Decode')) && !s.dict.has(PDFName.of('SMask'));
+  return (
+    filters.length === 1 &&
+    filters[0] === PDFName.of('DCTDecode') &&
+    (cs === PDFName.of('DeviceGray') || cs === PDFName.of('DeviceRGB')) &&
+    !s.dict.has(PDFName.of('Decode')) &&
+    !s.dict.has(PDFName.of('SMask'))
+  );
 }
 
 const num = (d: PDFDict, key: string): number => {

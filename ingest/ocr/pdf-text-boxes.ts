@@ -19,7 +19,12 @@ export async function placeOnRendered(text: PageText, jpeg: Uint8Array): Promise
     units.forEach((u, i) => u.syms.forEach((s, j) => (s.box = placed[i][j])));
     for (const w of line.words) {
       if (!w.symbols.length) continue;
-      w.box = { x0: Math.min(...w.symbols.map((s) => s.box.x0)), y0: Math.min(...w.symbols.map((s) => s.box.y0)), x1: Math.max(...w.symbols.map((s) => s.box.x1)), y1: Math.max(...w.symbols.map((s) => s.box.y1)) };
+      w.box = {
+        x0: Math.min(...w.symbols.map((s) => s.box.x0)),
+        y0: Math.min(...w.symbols.map((s) => s.box.y0)),
+        x1: Math.max(...w.symbols.map((s) => s.box.x1)),
+        y1: Math.max(...w.symbols.map((s) => s.box.y1)),
+      };
     }
   }
   return text;

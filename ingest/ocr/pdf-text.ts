@@ -38,7 +38,12 @@ export async function pdfPageText(file: string, pageIndex: number, pageNo: numbe
   const { stdout } = await run('pdftotext', ['-q', '-enc', 'UTF-8', '-bbox-layout', '-f', n, '-l', n, file, '-'], { maxBuffer: 1 << 28 });
   const k = dpi / 72;
   const page = /<page width="([\d.]+)" height="([\d.]+)">/.exec(stdout);
-  const box = (m: RegExpExecArray, i: number) => ({ x0: Math.round(Number(m[i]) * k), y0: Math.round(Number(m[i + 1]) * k), x1: Math.round(Number(m[i + 2]) * k), y1: Math.round(Number(m[i + 3]) * k) });
+  const box = (m: RegExpExecArray, i: number) => ({
+    x0: Math.round(Number(m[i]) * k),
+    y0: Math.round(Number(m[i + 1]) * k),
+    x1: Math.round(Number(m[i + 2]) * k),
+    y1: Math.round(Number(m[i + 3]) * k),
+  });
   const lines: OcrLine[] = [];
   const lineRe = /<line xMin="([\d.-]+)" yMin="([\d.-]+)" xMax="([\d.-]+)" yMax="([\d.-]+)">([\s\S]*?)<\/line>/g;
   for (let lm = lineRe.exec(stdout); lm; lm = lineRe.exec(stdout)) {

@@ -72,7 +72,10 @@ export async function createOcrPool(opts: OcrPoolOptions): Promise<OcrPool> {
         }),
       ]);
     } catch (e) {
-      void starting.then((w) => w.terminate(), () => undefined);
+      void starting.then(
+        (w) => w.terminate(),
+        () => undefined,
+      );
       throw new ApplianceError('OCR_ENGINE_START', `OCR 引擎无法启动：${String(e)}`, `OCR engine failed to start: ${String(e)}`, { status: 500 });
     } finally {
       clearTimeout(timer);
@@ -122,16 +125,27 @@ export async function createOcrPool(opts: OcrPoolOptions): Promise<OcrPool> {
     lang: opts.lang,
     async recognise(image, params) {
       const w = await acquire();
-      const job = w.recognize(Buffer.from(image.buffer, image.byteOffset, image.byteLength), {
-        user_defined_dpi: String(Math.round(params.dpi)),
-        tessedit_pageseg_mode: (params.psm ?? '3') as Tesseract.PSM,
-        // Tesseract's diagnostics ("Detected 120 diacritics") would otherwise land on our stdout,
-        // in the middle of a console command's --json output.
-        debug_file: '/dev/null',
-      } as unknown as Partial<Tesseract.RecognizeOptions>, { text: false, blocks: true });
+      const job = w.recognize(
+        Buffer.from(image.buffer, image.byteOffset, image.byteLength),
+        {
+          user_defined_dpi: String(Math.round(params.dpi)),
+          tessedit_pageseg_mode: (params.psm ?? '3') as Tesseract.PSM,
+          // Tesseract's diagnostics ("Detected 120 diacritics") would otherwise land on our stdout,
+          // in the middle of a console command's --json output.
+          debug_file: '/dev/null',
+        } as unknown as Partial<Tesseract.RecognizeOptions>,
+        { text: false, blocks: true },
+      );
       const r = await withTimeout(w, job);
       if (all.has(w)) release(w);
-      else if (!closed) spawn().then((nw) => { all.add(nw); release(nw); }, (e: unknown) => log().error({ err: String(e) }, 'OCR worker replacement failed'));
+      else if (!closed)
+        spawn().then(
+          (nw) => {
+            all.add(nw);
+            release(nw);
+          },
+          (e: unknown) => log().error({ err: String(e) }, 'OCR worker replacement failed'),
+        );
       if (!r.ok) {
         if (r.error instanceof ApplianceError) throw r.error;
         throw new ApplianceError('OCR_FAILED', `页面识别失败：${String(r.error)}`, `page OCR failed: ${String(r.error)}`, { status: 422 });

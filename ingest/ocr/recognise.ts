@@ -19,12 +19,14 @@ const BLANK_INK = 0.0005;
 
 export async function toGrey(px: Pixels): Promise<Pixels> {
   if (px.channels === 1) return px;
-  const data = await sharp(px.data, { raw: { width: px.width, height: px.height, channels: px.channels } }).greyscale().raw().toBuffer();
+  const data = await sharp(px.data, { raw: { width: px.width, height: px.height, channels: px.channels } })
+    .greyscale()
+    .raw()
+    .toBuffer();
   return { data, width: px.width, height: px.height, channels: 1 };
 }
 
 type TBox = { x0: number; y0: number; x1: number; y1: number };
-
 
 function mapBox(b: TBox, turn: Turn, w: number, h: number, scale: number): Box {
   const pts = [turn.toOriginal(b.x0, b.y0), turn.toOriginal(b.x1, b.y0), turn.toOriginal(b.x0, b.y1), turn.toOriginal(b.x1, b.y1)];
@@ -93,9 +95,7 @@ export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale 
         // Boxes stay in the frame Tesseract saw (turned, deskewed) until the characters are placed.
         const words: OcrWord[] = [];
         for (const word of line.words) {
-          const symbols: OcrSymbol[] = word.symbols
-            .filter((s) => s.text.trim() !== '')
-            .map((s) => ({ text: s.text, box: { ...s.bbox }, confidence: Math.round(s.confidence * 10) / 10 }));
+          const symbols: OcrSymbol[] = word.symbols.filter((s) => s.text.trim() !== '').map((s) => ({ text: s.text, box: { ...s.bbox }, confidence: Math.round(s.confidence * 10) / 10 }));
           const text = word.text.replace(/\s+/gu, '');
           if (!text) continue;
           words.push({ text, box: { ...word.bbox }, confidence: Math.round(word.confidence * 10) / 10, symbols });
@@ -143,11 +143,12 @@ function unionBox(bs: TBox[]): TBox {
 function meanConfidence(lines: OcrLine[]): number {
   let sum = 0;
   let n = 0;
-  for (const l of lines) for (const w of l.words) {
-    const k = [...w.text].length;
-    sum += w.confidence * k;
-    n += k;
-  }
+  for (const l of lines)
+    for (const w of l.words) {
+      const k = [...w.text].length;
+      sum += w.confidence * k;
+      n += k;
+    }
   return n ? Math.round((sum / n) * 10) / 10 : 0;
 }
 

@@ -16,7 +16,23 @@ import { PDFArray, PDFDict, PDFName, PDFRef, PDFStream, type PDFDocument, type P
 const ACTING_ANNOTATIONS = new Set(['Link', 'Widget', 'Screen', 'RichMedia', 'Movie', 'Sound', 'FileAttachment', '3D', 'Projection', 'PrinterMark', 'TrapNet', 'Watermark']);
 
 /** Keys that carry scripts, event actions, forms or embedded files, wherever they appear. */
-const DROP_KEYS = ['JS', 'JavaScript', 'AA', 'OpenAction', 'AcroForm', 'XFA', 'EmbeddedFiles', 'EmbeddedFile', 'EF', 'RichMediaContent', 'RichMediaSettings', 'URI', 'Launch', 'SubmitForm', 'ImportData'];
+const DROP_KEYS = [
+  'JS',
+  'JavaScript',
+  'AA',
+  'OpenAction',
+  'AcroForm',
+  'XFA',
+  'EmbeddedFiles',
+  'EmbeddedFile',
+  'EF',
+  'RichMediaContent',
+  'RichMediaSettings',
+  'URI',
+  'Launch',
+  'SubmitForm',
+  'ImportData',
+];
 
 /** Catalog entries of no use to a reader of an archived copy and able to act or hide content. */
 const CATALOG_DROP = ['Names', 'Dests', 'Outlines', 'Collection', 'Perms', 'Threads', 'SpiderInfo', 'Requirements', 'Legal'];

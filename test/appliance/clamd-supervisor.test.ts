@@ -35,15 +35,24 @@ describe('archive serve runs clamd itself on a machine without systemd', () => {
     const first = await waitFor(async () => (await health()).components?.clamd, 60_000, `serve up (output: ${app.output()})`);
     expect(first.status).toBe('down');
     expect(first.reason).toContain(NO_SIGNATURES_ZH);
-    const warned = app.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { code?: string; msg: string }).find((l) => l.code === 'NO_SIGNATURES');
+    const warned = app
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { code?: string; msg: string })
+      .find((l) => l.code === 'NO_SIGNATURES');
     expect(warned?.msg).toContain(NO_SIGNATURES_ZH);
 
     // Signatures arrive (the project's test set): clamd starts by itself, in the data dir.
     for (const f of await readdir(CLAMAV_FIXTURES)) await copyFile(join(CLAMAV_FIXTURES, f), join(db, f));
-    const up = await waitFor(async () => {
-      const c = (await health()).components.clamd;
-      return c.status === 'ok' ? c : undefined;
-    }, 90_000, `clamd up (output: ${app.output()})`);
+    const up = await waitFor(
+      async () => {
+        const c = (await health()).components.clamd;
+        return c.status === 'ok' ? c : undefined;
+      },
+      90_000,
+      `clamd up (output: ${app.output()})`,
+    );
     expect(up.reason).toMatch(/^运行中/);
     const sock = ownClamdSocket(dataDir);
     expect((await stat(sock)).isSocket()).toBe(true);
@@ -58,10 +67,14 @@ describe('archive serve runs clamd itself on a machine without systemd', () => {
 
     // It dies: the appliance starts a new one.
     process.kill(pid, 'SIGKILL');
-    const again = await waitFor(async () => {
-      const p = Number((await readFile(join(dataDir, 'run', 'clamd', 'clamd.pid'), 'utf8').catch(() => '0')).trim());
-      return p && p !== pid && pidAlive(p) && (await health()).components.clamd.status === 'ok' ? p : undefined;
-    }, 90_000, `clamd restarted (output: ${app.output()})`);
+    const again = await waitFor(
+      async () => {
+        const p = Number((await readFile(join(dataDir, 'run', 'clamd', 'clamd.pid'), 'utf8').catch(() => '0')).trim());
+        return p && p !== pid && pidAlive(p) && (await health()).components.clamd.status === 'ok' ? p : undefined;
+      },
+      90_000,
+      `clamd restarted (output: ${app.output()})`,
+    );
     expect(await ppidOf(again)).toBe(app.proc.pid);
 
     // The appliance stops: its clamd goes with it, socket removed.

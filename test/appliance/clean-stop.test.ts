@@ -16,7 +16,7 @@ async function processesNaming(needle: string): Promise<Array<{ pid: number; cmd
   return out;
 }
 
-describe('a clean stop from the README\'s own start command', () => {
+describe("a clean stop from the README's own start command", () => {
   let dataDir = '';
   afterAll(async () => {
     // Whatever the outcome, leave nothing running behind.
@@ -24,7 +24,7 @@ describe('a clean stop from the README\'s own start command', () => {
     await cleanup(dataDir);
   });
 
-  it('SIGTERM to `npx archive serve` (npm\'s wrapper) stops the server and its Meilisearch', async () => {
+  it("SIGTERM to `npx archive serve` (npm's wrapper) stops the server and its Meilisearch", async () => {
     dataDir = await tempDir('archive-stop-');
     const port = await freeLoopbackPort();
     let out = '';

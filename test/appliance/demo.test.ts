@@ -73,7 +73,10 @@ describe('archive demo', () => {
       const details = await sys.get('/api/health/details');
       expect(details.body.demo).toBe(true);
       expect(details.body.components.clamd.reason).toContain('演示模式：仅 ClamAV 测试特征库，不是真实病毒库');
-      const logs = err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { mode?: string; msg: string });
+      const logs = err
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { mode?: string; msg: string });
       expect(logs.length).toBeGreaterThan(0);
       expect(logs.every((l) => l.mode === '演示模式')).toBe(true);
       expect(logs.some((l) => l.msg.includes('仅 ClamAV 测试特征库'))).toBe(true);

@@ -32,7 +32,12 @@ describe('archive ingest --manifest CSV without PATH', () => {
     await copyFile(join(SHARED, 'samples/items/S0005.pdf'), join(stick, 'stray.pdf'));
     await writeFile(join(stick, 'items.csv'), '文件,档号,题名,日期,保管期限,密级,岗位\nscans/S0005.pdf,J220-2021-Y-SYDJ-0286,关于加强机构编制电子政务建设的调研报告,2021-05-23,永久,公开,BGS\n');
     const dataDir = join(work, 'data');
-    const r = await runCli(['ingest', '--manifest', join(stick, 'items.csv'), '--json'], { ARCHIVE_DATA_DIR: dataDir, ARCHIVE_CLAMD: clamd.address, ARCHIVE_MEILI_PORT: '0', ARCHIVE_LOG_LEVEL: 'warn' });
+    const r = await runCli(['ingest', '--manifest', join(stick, 'items.csv'), '--json'], {
+      ARCHIVE_DATA_DIR: dataDir,
+      ARCHIVE_CLAMD: clamd.address,
+      ARCHIVE_MEILI_PORT: '0',
+      ARCHIVE_LOG_LEVEL: 'warn',
+    });
     expect(r.code, r.err).toBe(0);
     const res = JSON.parse(r.out.trim().split('\n').pop()!) as { ok: boolean; items: Array<{ label: string; outcome: string; itemId: string }> };
     expect(res.ok).toBe(true);

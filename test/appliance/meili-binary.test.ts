@@ -29,7 +29,14 @@ describe('meilisearch binary and command line', () => {
 
       const res = await new Promise<{ code: number | null; err: string }>((resolve) => {
         const p = spawn(process.execPath, [CLI, 'serve'], {
-          env: { ...process.env, ARCHIVE_DATA_DIR: join(dir, 'data2'), ARCHIVE_HTTP_ADDR: '127.0.0.1:0', ARCHIVE_MEILI_PORT: '0', ARCHIVE_MEILI_BINARY: tampered, ARCHIVE_MEILI_SHA256: PINNED_MEILI_SHA256 },
+          env: {
+            ...process.env,
+            ARCHIVE_DATA_DIR: join(dir, 'data2'),
+            ARCHIVE_HTTP_ADDR: '127.0.0.1:0',
+            ARCHIVE_MEILI_PORT: '0',
+            ARCHIVE_MEILI_BINARY: tampered,
+            ARCHIVE_MEILI_SHA256: PINNED_MEILI_SHA256,
+          },
         });
         let err = '';
         p.stderr.on('data', (d) => (err += d));

@@ -3,7 +3,8 @@ import { meiliLineLevel, plainLine } from '../../appliance/meili-supervisor.ts';
 
 /** Lines as Meilisearch 1.21 writes them (coloured for a terminal). */
 const traced = (level: string, text: string) => `\x1b[2m2026-11-24T10:38:10.355287Z\x1b[0m \x1b[33m ${level}\x1b[0m \x1b[2mtracing_actix_web::middleware\x1b[0m\x1b[2m:\x1b[0m ${text}`;
-const notFound = (what: string, code: string) => traced('WARN', `Error encountered while processing the incoming HTTP request: ResponseError { code: 404, message: "${what} not found.", error_code: "${code}", error_type: "invalid_request" }`);
+const notFound = (what: string, code: string) =>
+  traced('WARN', `Error encountered while processing the incoming HTTP request: ResponseError { code: 404, message: "${what} not found.", error_code: "${code}", error_type: "invalid_request" }`);
 
 describe('Meilisearch output in the appliance log', () => {
   it('demotes the start-up banner and its links to debug', () => {
@@ -15,7 +16,8 @@ describe('Meilisearch output in the appliance log', () => {
       "A master key has been set. Requests to Meilisearch won't be authorized unless you provide an authentication key.",
       'Check out Meilisearch Cloud!\thttps://www.meilisearch.com/cloud?utm_campaign=oss&utm_source=engine&utm_medium=cli',
       'Discord:\t\t\thttps://discord.meilisearch.com',
-    ]) expect(meiliLineLevel(plainLine(line)), line).toBe('debug');
+    ])
+      expect(meiliLineLevel(plainLine(line)), line).toBe('debug');
   });
 
   it('demotes the 404s of the first-start lookups, strips colours', () => {

@@ -20,7 +20,11 @@ const SSHD_PID = 300;
 const TCP_HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
 /** One /proc/net/tcp LISTEN line: address as the kernel writes it (little-endian hex). */
 function tcpLine(i: number, ip: string, port: number, inode: number): string {
-  const hex = ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0').toUpperCase()).reverse().join('');
+  const hex = ip
+    .split('.')
+    .map((o) => Number(o).toString(16).padStart(2, '0').toUpperCase())
+    .reverse()
+    .join('');
   return `   ${i}: ${hex}:${port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 100 0 0 10 0\n`;
 }
 
@@ -48,7 +52,10 @@ async function machine(base: string, opts: { defaultRoute?: boolean; meiliAddr?:
   if (opts.defaultRoute) route.push('eth0\t00000000\t0138A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0');
   await writeFile(join(m.procRoot, 'net/route'), `${route.join('\n')}\n`);
   // The kernel's own unreachable default on lo (RTF_REJECT) is not a way out.
-  await writeFile(join(m.procRoot, 'net/ipv6_route'), '00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n');
+  await writeFile(
+    join(m.procRoot, 'net/ipv6_route'),
+    '00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n',
+  );
   const meiliAddr = opts.meiliAddr ?? '127.0.0.1';
   let tcp = TCP_HEADER + tcpLine(0, meiliAddr, 7700, 1001) + tcpLine(1, '192.168.56.20', 8080, 1002) + tcpLine(2, '0.0.0.0', 22, 2001);
   if (opts.extraAppSocket) tcp += tcpLine(3, '0.0.0.0', 9229, 1003);
@@ -58,7 +65,10 @@ async function machine(base: string, opts: { defaultRoute?: boolean; meiliAddr?:
   const meiliArgs = ['/var/lib/archive/run/bin/meilisearch-5354', '--http-addr', `${meiliAddr}:7700`, '--env', 'production', ...(opts.analytics ? [] : ['--no-analytics'])];
   await proc(m, MEILI_PID, 'meilisearch-535', meiliArgs, APP_PID, [1001]);
   await proc(m, SSHD_PID, 'sshd', ['/usr/sbin/sshd', '-D'], 1, [2001]);
-  for (const [name, type, oper, flags] of [['lo', '772', 'unknown', '0x9'], ['eth0', '1', 'up', '0x1003']]) {
+  for (const [name, type, oper, flags] of [
+    ['lo', '772', 'unknown', '0x9'],
+    ['eth0', '1', 'up', '0x1003'],
+  ]) {
     await mkdir(join(m.sysRoot, 'class/net', name), { recursive: true });
     await writeFile(join(m.sysRoot, 'class/net', name, 'type'), `${type}\n`);
     await writeFile(join(m.sysRoot, 'class/net', name, 'operstate'), `${oper}\n`);
@@ -73,7 +83,9 @@ async function machine(base: string, opts: { defaultRoute?: boolean; meiliAddr?:
   return m;
 }
 
-const fine = (extra: Partial<ProbeHealth> = {}) => async (): Promise<ProbeHealth> => ({ status: 'ok', reason: 'fine', ...extra });
+const fine =
+  (extra: Partial<ProbeHealth> = {}) =>
+  async (): Promise<ProbeHealth> => ({ status: 'ok', reason: 'fine', ...extra });
 
 function inputs(m: Machine, over: Partial<SelfcheckInputs> = {}): SelfcheckInputs {
   return {
@@ -172,14 +184,20 @@ describe('isolation self-check (simulated machine)', () => {
   it('reads the real routing table the way the kernel writes it', async () => {
     const routes = await readRoutes('/proc');
     const text = await readFile('/proc/net/route', 'utf8');
-    const hasDefault = text.split('\n').slice(1).some((l) => l.split(/\s+/)[1] === '00000000' && (parseInt(l.split(/\s+/)[3], 16) & 1) === 1);
+    const hasDefault = text
+      .split('\n')
+      .slice(1)
+      .some((l) => l.split(/\s+/)[1] === '00000000' && (parseInt(l.split(/\s+/)[3], 16) & 1) === 1);
     expect(routes.some((r) => r.family === 4 && r.prefix === 0)).toBe(hasDefault);
   });
 
   it('`archive selfcheck --json` reports every check with what to do, and records the run in the audit trail', async () => {
     const dataDir = join(work, 'cli-data');
     const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const p = spawn(process.execPath, [CLI, 'selfcheck', '--json'], { env: { ...process.env, ARCHIVE_DATA_DIR: dataDir, ARCHIVE_CLAMD: 'unix:/nonexistent/clamd.sock' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, [CLI, 'selfcheck', '--json'], {
+        env: { ...process.env, ARCHIVE_DATA_DIR: dataDir, ARCHIVE_CLAMD: 'unix:/nonexistent/clamd.sock' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       p.stdout.on('data', (d) => (out += d));
@@ -194,7 +212,10 @@ describe('isolation self-check (simulated machine)', () => {
     for (const c of rep.checks) if (c.status !== 'ok') expect(c.action, c.id).toMatch(/\p{Script=Han}/u);
     expect(rep.checks.find((c) => c.id === 'clamd')!.status).toBe('failure');
     expect(rep.checks.find((c) => c.id === 'ocr')!.status).toBe('ok');
-    const audit = (await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; outcome: string });
+    const audit = (await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; outcome: string });
     expect(audit.at(-1)).toMatchObject({ action: 'selfcheck.run', outcome: 'failure' });
   });
 });

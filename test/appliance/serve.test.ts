@@ -43,10 +43,14 @@ describe('archive serve', () => {
     const started = Date.now();
     app = await startServe();
     dataDirOfApp = app.dataDir;
-    const h = await waitFor(async () => {
-      const r = await health(app.base);
-      return r?.components.meilisearch.status === 'ok' ? r : undefined;
-    }, 30_000, `health ok (output: ${app.output()})`);
+    const h = await waitFor(
+      async () => {
+        const r = await health(app.base);
+        return r?.components.meilisearch.status === 'ok' ? r : undefined;
+      },
+      30_000,
+      `health ok (output: ${app.output()})`,
+    );
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(Object.keys(h.components).sort()).toEqual(['backup', 'clamd', 'disk', 'meilisearch', 'ocrData', 'selfcheck']);
     for (const c of Object.values(h.components)) {
@@ -74,12 +78,21 @@ describe('archive serve', () => {
     const out = await waitFor(async () => (app.output().includes('setup-token.txt') ? app.output() : undefined), 30_000, `log naming the token file (output: ${app.output()})`);
     // Not in the output (a service's stderr is the journal), only where it is.
     expect(out).not.toContain(token);
-    const logs = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; component?: string; line?: string });
-    expect(logs.find((l) => l.msg === 'appliance ready'), out).toBeDefined();
+    const logs = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string; component?: string; line?: string });
+    expect(
+      logs.find((l) => l.msg === 'appliance ready'),
+      out,
+    ).toBeDefined();
     // Meilisearch's banner (with its cloud advert) and the 404s of our own first-start lookups are debug.
     expect(out).not.toContain('Meilisearch Cloud');
     expect(out).not.toContain('index_not_found');
-    expect(logs.filter((l) => l.component === 'meilisearch' && l.level >= 40), out).toEqual([]);
+    expect(
+      logs.filter((l) => l.component === 'meilisearch' && l.level >= 40),
+      out,
+    ).toEqual([]);
   });
 
   it('starts meilisearch on loopback only, analytics off, master key 0600 and not on the command line', async () => {
@@ -105,10 +118,14 @@ describe('archive serve', () => {
   it('restarts meilisearch when it dies', async () => {
     const before = (await health(app.base))!.components.meilisearch.pid!;
     process.kill(before, 'SIGKILL');
-    const after = await waitFor(async () => {
-      const m = (await health(app.base))!.components.meilisearch;
-      return m.status === 'ok' && m.pid !== before ? m.pid : undefined;
-    }, 20_000, 'meilisearch restarted');
+    const after = await waitFor(
+      async () => {
+        const m = (await health(app.base))!.components.meilisearch;
+        return m.status === 'ok' && m.pid !== before ? m.pid : undefined;
+      },
+      20_000,
+      'meilisearch restarted',
+    );
     expect(after).not.toBe(before);
   });
 

@@ -56,7 +56,17 @@ describe('on-disk format versions', () => {
     const id = 'test-00ab';
     const staged = await jobs.stage(id);
     const now = new Date().toISOString();
-    await staged.commit({ id, createdAt: now, updatedAt: now, via: 'cli', actor: { name: 'console', role: '-', source: 'console' }, options: { posts: ['BGS'], classification: '内部' }, state: 'queued', items: [], problems: [] } as never);
+    await staged.commit({
+      id,
+      createdAt: now,
+      updatedAt: now,
+      via: 'cli',
+      actor: { name: 'console', role: '-', source: 'console' },
+      options: { posts: ['BGS'], classification: '内部' },
+      state: 'queued',
+      items: [],
+      problems: [],
+    } as never);
     const file = join(jobs.jobDir(id), 'job.json');
     expect(JSON.parse(await readFile(file, 'utf8')).formatVersion).toBe(FORMAT_VERSIONS['job.json']);
     expect((await jobs.load(id)).id).toBe(id);

@@ -27,7 +27,20 @@ interface FileEntry {
 /** A whole, valid full backup (info first, manifest last) of the given files, as tar blocks. */
 function archive(files: FileEntry[], opts: { lie?: string } = {}): Buffer[] {
   const now = new Date();
-  const info = Buffer.from(JSON.stringify({ format: 'archive-backup', v: 1, backupId: BACKUP_ID, parentId: null, kind: 'full', created: now.toISOString(), auditHead: { seq: 0, hash: '0'.repeat(64) }, items: {}, included: [], damaged: [] }));
+  const info = Buffer.from(
+    JSON.stringify({
+      format: 'archive-backup',
+      v: 1,
+      backupId: BACKUP_ID,
+      parentId: null,
+      kind: 'full',
+      created: now.toISOString(),
+      auditHead: { seq: 0, hash: '0'.repeat(64) },
+      items: {},
+      included: [],
+      damaged: [],
+    }),
+  );
   const all = [{ path: 'backup.json', data: info }, ...files];
   const blocks: Buffer[] = [];
   for (const f of all) blocks.push(tarHeader(f.path, f.data.length, now), f.data, pad(f.data.length));

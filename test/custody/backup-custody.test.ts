@@ -51,7 +51,10 @@ async function waitTask(c: Client, id: number): Promise<Record<string, any>> {
 }
 
 const auditLines = async () =>
-  (await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+  (await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, any>);
 
 /** An X25519 identity from any 32 bytes (what an attacker would try as a private key). */
 function identityFrom(raw: Buffer): BackupIdentity {
@@ -162,7 +165,7 @@ describe('backups the 系统管理员 can make but not open', () => {
     expect(String(rec[0].role)).toMatch(/安全保密管理员|secadmin/);
   });
 
-  it('the sysadmin\'s backup goes to the registered recipient, signed', async () => {
+  it("the sysadmin's backup goes to the registered recipient, signed", async () => {
     const sys = await sysadmin();
     const keys = await sys.get('/api/admin/backups/keys');
     expect(keys.body.recipients).toHaveLength(1);
@@ -172,7 +175,11 @@ describe('backups the 系统管理员 can make but not open', () => {
     const done = await waitTask(sys, started.body.task.id);
     expect(done).toMatchObject({ state: 'done', result: { kind: 'full', items: 3 } });
     // The auditor sees who made it and for whom it was encrypted.
-    expect((await auditLines()).filter((l) => l.action === 'backup.create').at(-1)).toMatchObject({ actor: 'sys1', outcome: 'success', details: { recipients: [fingerprint(recipientRaw(sec.publicKey))] } });
+    expect((await auditLines()).filter((l) => l.action === 'backup.create').at(-1)).toMatchObject({
+      actor: 'sys1',
+      outcome: 'success',
+      details: { recipients: [fingerprint(recipientRaw(sec.publicKey))] },
+    });
     expect((await sys.get('/api/admin/backups/keys')).body.signer).toMatch(/^ARCHBK1-ED25519-/);
     // The appliance's signing key was made by this first backup, readable by its owner only.
     expect((await stat(join(dir, 'config', 'backup-signing-key.json'))).mode & 0o077).toBe(0);
@@ -216,7 +223,7 @@ describe('backups the 系统管理员 can make but not open', () => {
     expect((await failure(openIdentity(sec.identityPath, 'the sysadmin guesses this'))).code).toBe('BACKUP_BAD_PASSPHRASE');
   });
 
-  it('the secadmin\'s key restores it exactly, and the Python reference decoder gives the same files', async () => {
+  it("the secadmin's key restores it exactly, and the Python reference decoder gives the same files", async () => {
     const signer = JSON.parse(await readFile(join(dir, 'config', 'backup-signing-key.json'), 'utf8')).publicKey as string;
     const identity = await openIdentity(sec.identityPath, PASSPHRASE);
     const target = join(secMedia, 'restored');

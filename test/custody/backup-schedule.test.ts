@@ -19,7 +19,10 @@ let cfg: Config;
 let sec: Secadmin;
 
 const audit = async (dataDir: string) =>
-  (await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+  (await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, any>);
 
 beforeAll(async () => {
   root = await tempDir('backup-schedule-');

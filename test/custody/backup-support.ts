@@ -51,7 +51,13 @@ export function newSigningKey(): SigningKey {
 }
 
 /** Seal plaintext into a backup file in the real format, to the given recipients, signed by `signing`. */
-export async function sealPlaintext(out: string, plaintext: Buffer, recipients: string[], signing: SigningKey, info = { backupId: 'bk-20260101T000000Z-abcdef', parentId: null, kind: 'full' as const, created: new Date().toISOString() }): Promise<void> {
+export async function sealPlaintext(
+  out: string,
+  plaintext: Buffer,
+  recipients: string[],
+  signing: SigningKey,
+  info = { backupId: 'bk-20260101T000000Z-abcdef', parentId: null, kind: 'full' as const, created: new Date().toISOString() },
+): Promise<void> {
   const { header, chunks } = newBackupHeader(recipients, signing, info);
   const sink = SealedFileWriter.create(out, header, chunks, signing.pkcs8);
   await sink.write(plaintext);

@@ -62,7 +62,7 @@ describe('backup: damage, wrong keys and hostile archives', () => {
     expect(r.backups[0].items).toBe(3);
   });
 
-  it('another recipient\'s key: BACKUP_NOT_A_RECIPIENT in Chinese, nothing restored', async () => {
+  it("another recipient's key: BACKUP_NOT_A_RECIPIENT in Chinese, nothing restored", async () => {
     const other = await makeSecadmin(root, 'someone-else');
     const wrong = { identity: other.identity, trustedSigners: KEY.trustedSigners };
     const v = await failure(verifyBackup([goodFile], wrong));
@@ -180,7 +180,10 @@ describe('backup: damage, wrong keys and hostile archives', () => {
 
   it('a tar entry named ../../../etc/x is refused and nothing lands outside the target', async () => {
     const file = join(root, 'traversal.bak');
-    await craft(file, [{ path: 'backup.json', data: Buffer.from('{}') }, { path: '../../../etc/x', data: Buffer.from('owned') }]);
+    await craft(file, [
+      { path: 'backup.json', data: Buffer.from('{}') },
+      { path: '../../../etc/x', data: Buffer.from('owned') },
+    ]);
     const base = join(root, 'trav');
     await mkdir(base);
     const target = join(base, 'a', 'data');
@@ -192,7 +195,7 @@ describe('backup: damage, wrong keys and hostile archives', () => {
     expect((await failure(verifyBackup([file], KEY))).code).toBe('BACKUP_UNSAFE_ENTRY');
     // Absolute paths too.
     const abs = join(root, 'abs.bak');
-    await craft(abs, [{ path: join(base, 'abs-owned') , data: Buffer.from('x') }]);
+    await craft(abs, [{ path: join(base, 'abs-owned'), data: Buffer.from('x') }]);
     expect((await failure(restoreBackup([abs], { dataDir: target, key: KEY, reindex: false }))).code).toBe('BACKUP_UNSAFE_ENTRY');
     expect(existsSync(join(base, 'abs-owned'))).toBe(false);
   });

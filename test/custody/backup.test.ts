@@ -82,9 +82,11 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     try {
       const search = createSearchService(s.conn, src.dataDir);
       await search.init();
-      await search.reindex((async function* () {
-        for (const id of store.ids()) yield await store.loadStored(id);
-      })());
+      await search.reindex(
+        (async function* () {
+          for (const id of store.ids()) yield await store.loadStored(id);
+        })(),
+      );
     } finally {
       await s.release();
     }
@@ -119,7 +121,9 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     expect(wrongPass.code).toBe(1);
     expect(wrongPass.stderr).toMatch(/BACKUP_BAD_PASSPHRASE/);
     // Restore trusts no signer by default on a machine without one: it says to give --signer.
-    const noSigner = await cli(['--data-dir', join(root, 'nosigner'), 'backup', 'restore', join(root, 'full.bak'), '--identity', keyfile, '--passphrase-file', pass, '--no-reindex'], { ARCHIVE_DATA_DIR: join(root, 'no-appliance-here') });
+    const noSigner = await cli(['--data-dir', join(root, 'nosigner'), 'backup', 'restore', join(root, 'full.bak'), '--identity', keyfile, '--passphrase-file', pass, '--no-reindex'], {
+      ARCHIVE_DATA_DIR: join(root, 'no-appliance-here'),
+    });
     expect(noSigner.code).toBe(1);
     expect(noSigner.stderr).toMatch(/BACKUP_SIGNER_REQUIRED/);
 
@@ -129,7 +133,21 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     expect(alone.stderr).toMatch(/BACKUP_CHAIN_BROKEN/);
 
     const target = join(root, 'restored');
-    const restore = await cli(['--data-dir', target, '--json', 'backup', 'restore', join(root, 'full.bak'), join(root, 'inc.bak'), '--identity', keyfile, '--passphrase-file', pass, '--signer', signer]);
+    const restore = await cli([
+      '--data-dir',
+      target,
+      '--json',
+      'backup',
+      'restore',
+      join(root, 'full.bak'),
+      join(root, 'inc.bak'),
+      '--identity',
+      keyfile,
+      '--passphrase-file',
+      pass,
+      '--signer',
+      signer,
+    ]);
     expect(restore.code, restore.stderr).toBe(0);
     expect(JSON.parse(restore.stdout)).toMatchObject({ items: 5, indexed: { items: 5 } });
 
@@ -224,7 +242,10 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     await expect(attempt).rejects.toMatchObject({ code: 'BACKUP_ABORTED', zh: expect.stringContaining('未完成的备份文件已删除') });
     expect((await readdir(dir)).filter((n) => n.includes('stopped'))).toEqual([]);
     expect(await listBackupRecords(cfg.dataDir)).toEqual([]);
-    const audit = (await readFile(join(cfg.dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; outcome: string; details: { error?: string } });
+    const audit = (await readFile(join(cfg.dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; outcome: string; details: { error?: string } });
     expect(audit.at(-1)).toMatchObject({ action: 'backup.create', outcome: 'failure', details: { error: 'BACKUP_ABORTED' } });
   });
 
@@ -237,9 +258,11 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     const s = await consoleServices(src);
     try {
       const search = createSearchService(s.conn, src.dataDir);
-      await search.reindex((async function* () {
-        for (const id of store.ids()) yield await store.loadStored(id);
-      })());
+      await search.reindex(
+        (async function* () {
+          for (const id of store.ids()) yield await store.loadStored(id);
+        })(),
+      );
     } finally {
       await s.release();
     }

@@ -73,7 +73,10 @@ describe('archive verify: the integrity report (四性检测)', () => {
     expect(find(again, gone)).toMatchObject({ status: 'missing' });
 
     const out = await new Promise<{ code: number | null; stdout: string }>((res) => {
-      const p = spawn(process.execPath, [CLI, '--data-dir', cfg.dataDir, '--json', 'verify', '--no-index'], { env: { ...process.env, ARCHIVE_CLAMD: 'unix:/nonexistent/clamd.sock' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, [CLI, '--data-dir', cfg.dataDir, '--json', 'verify', '--no-index'], {
+        env: { ...process.env, ARCHIVE_CLAMD: 'unix:/nonexistent/clamd.sock' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       p.stdout.on('data', (d) => (stdout += d));
       p.on('exit', (code) => res({ code, stdout }));
@@ -102,9 +105,13 @@ describe('archive verify: the integrity report (四性检测)', () => {
     const clock = new Date(2026, 0, 1, 1, 59, 59, 920).getTime();
     const t0 = Date.now();
     let runs = 0;
-    const s = startDaily(2, async () => {
-      runs++;
-    }, { now: () => new Date(clock + (Date.now() - t0)) });
+    const s = startDaily(
+      2,
+      async () => {
+        runs++;
+      },
+      { now: () => new Date(clock + (Date.now() - t0)) },
+    );
     await new Promise((r) => setTimeout(r, 400));
     expect(runs).toBe(1);
     expect(s.next().getHours()).toBe(2);
@@ -112,9 +119,13 @@ describe('archive verify: the integrity report (四性检测)', () => {
     // A wall clock that runs behind the timers (they fire "early" by its reading): still one run.
     const t1 = Date.now();
     let slowRuns = 0;
-    const slow = startDaily(2, async () => {
-      slowRuns++;
-    }, { now: () => new Date(clock + (Date.now() - t1) * 0.8) });
+    const slow = startDaily(
+      2,
+      async () => {
+        slowRuns++;
+      },
+      { now: () => new Date(clock + (Date.now() - t1) * 0.8) },
+    );
     await new Promise((r) => setTimeout(r, 400));
     expect(slowRuns).toBe(1);
     expect(slow.next().getDate()).toBe(2);

@@ -60,17 +60,29 @@ describe('archive signatures import (offline update) and the ClamAV re-scan', ()
     const bad = join(root, 'bad');
     await mkdir(bad);
     await writeFile(join(bad, 'daily.cvd'), randomBytes(4096));
-    await expect(importSignatures(join(bad, 'daily.cvd'), { databaseDir: clamd.databaseDir, clamd: clamd.address, audit })).rejects.toMatchObject({ code: 'SIGNATURES_INVALID', zh: expect.stringMatching(/daily\.cvd/) });
+    await expect(importSignatures(join(bad, 'daily.cvd'), { databaseDir: clamd.databaseDir, clamd: clamd.address, audit })).rejects.toMatchObject({
+      code: 'SIGNATURES_INVALID',
+      zh: expect.stringMatching(/daily\.cvd/),
+    });
     await writeFile(join(bad, 'broken.hdb'), 'this is not a signature\n');
-    await expect(importSignatures(join(bad, 'broken.hdb'), { databaseDir: clamd.databaseDir, clamd: clamd.address, audit })).rejects.toMatchObject({ code: 'SIGNATURES_INVALID', zh: expect.stringMatching(/无法加载/) });
+    await expect(importSignatures(join(bad, 'broken.hdb'), { databaseDir: clamd.databaseDir, clamd: clamd.address, audit })).rejects.toMatchObject({
+      code: 'SIGNATURES_INVALID',
+      zh: expect.stringMatching(/无法加载/),
+    });
     expect(await dbState()).toEqual(before);
     const recs = [];
     for await (const rec of exportAudit(audit.dir, {})) recs.push(rec);
-    expect(recs.slice(-2).map((r) => [r.action, r.outcome])).toEqual([['signatures.import', 'failure'], ['signatures.import', 'failure']]);
+    expect(recs.slice(-2).map((r) => [r.action, r.outcome])).toEqual([
+      ['signatures.import', 'failure'],
+      ['signatures.import', 'failure'],
+    ]);
 
     // The console command says the same, in Chinese, with a non-zero exit.
     const out = await new Promise<{ code: number | null; stderr: string }>((res) => {
-      const p = spawn(process.execPath, [CLI, '--data-dir', join(root, 'data'), 'signatures', 'import', join(bad, 'daily.cvd'), '--database-dir', clamd.databaseDir], { env: { ...process.env, ARCHIVE_CLAMD: clamd.address }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(process.execPath, [CLI, '--data-dir', join(root, 'data'), 'signatures', 'import', join(bad, 'daily.cvd'), '--database-dir', clamd.databaseDir], {
+        env: { ...process.env, ARCHIVE_CLAMD: clamd.address },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stderr = '';
       p.stderr.on('data', (d) => (stderr += d));
       p.on('exit', (code) => res({ code, stderr }));
@@ -129,7 +141,9 @@ describe('archive signatures import (offline update) and the ClamAV re-scan', ()
     const cfg = loadConfig({ overrides: { dataDir: join(root, 'data'), clamd: clamd.address } });
     const store = await ItemStore.open(cfg.dataDir);
     const clean = await makeItem(store, root, { itemNo: 1 });
-    const s = await (await import('../support/staged-item.ts')).stageItem(root, { pages: 1, originals: [{ name: 'attachment.com', bytes: eicarBytes() }], meta: { archivalCode: 'J012-2014-Y-BGS-0002' } });
+    const s = await (
+      await import('../support/staged-item.ts')
+    ).stageItem(root, { pages: 1, originals: [{ name: 'attachment.com', bytes: eicarBytes() }], meta: { archivalCode: 'J012-2014-Y-BGS-0002' } });
     await writeFile(join(s.dir, 'document.pdf'), await (await import('./backup-support.ts')).pdfWithPages(1));
     const infected = await store.putItem(s);
     const r = await runIntegrityCheck(cfg, { scan: true });

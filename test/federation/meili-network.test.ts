@@ -24,7 +24,11 @@ interface Seen {
 }
 
 async function api(m: MeiliHandle, method: string, path: string, body?: unknown, key = m.conn.apiKey): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${m.conn.host}${path}`, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(`${m.conn.host}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: r.status, json: await r.json().catch(() => undefined) };
 }
 
@@ -53,16 +57,22 @@ describe('Meilisearch remote federated search (the mechanism 联合检索 builds
       req.on('end', () => {
         seen.push({ method: req.method, url: req.url, headers: req.headers, body });
         const target = new URL(county.conn.host);
-        const fwd = request({ host: target.hostname, port: target.port, method: req.method, path: (req.url ?? '').replace(/^\/peer\/county/, ''), headers: { ...req.headers, host: target.host } }, (r) => {
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        });
+        const fwd = request(
+          { host: target.hostname, port: target.port, method: req.method, path: (req.url ?? '').replace(/^\/peer\/county/, ''), headers: { ...req.headers, host: target.host } },
+          (r) => {
+            res.writeHead(r.statusCode ?? 502, r.headers);
+            r.pipe(res);
+          },
+        );
         fwd.end(body);
       });
     });
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
     relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}/peer/county`;
-    for (const [m, office] of [[city, 'city'], [county, 'county']] as const) {
+    for (const [m, office] of [
+      [city, 'city'],
+      [county, 'county'],
+    ] as const) {
       expect((await api(m, 'PATCH', '/experimental-features', { network: true })).json.network).toBe(true);
       await api(m, 'POST', '/indexes/shared/documents', [
         { id: `${office}-1`, office, scope: '全辖区', title: `${office} 机构编制工作通知` },
@@ -103,7 +113,13 @@ describe('Meilisearch remote federated search (the mechanism 联合检索 builds
 
   it('a tenant token as the peer key: the remote applies its own filter to what the peer sees', async () => {
     const key = (await api(county, 'POST', '/keys', { actions: ['search'], indexes: ['shared'], expiresAt: null })).json;
-    const token = await generateTenantToken({ apiKey: key.key, apiKeyUid: key.uid, searchRules: { shared: { filter: 'scope = "全辖区"' } }, expiresAt: new Date(Date.now() + 3_600_000), algorithm: 'HS256' });
+    const token = await generateTenantToken({
+      apiKey: key.key,
+      apiKeyUid: key.uid,
+      searchRules: { shared: { filter: 'scope = "全辖区"' } },
+      expiresAt: new Date(Date.now() + 3_600_000),
+      algorithm: 'HS256',
+    });
     await api(city, 'PATCH', '/network', { remotes: { county: { url: relayUrl, searchApiKey: token } } });
     const r = await api(city, 'POST', '/multi-search', { federation: {}, queries: [{ indexUid: 'shared', q: '编制工作', federationOptions: { remote: 'county' } }] });
     expect(r.json.remoteErrors).toEqual({});

@@ -44,16 +44,32 @@ describe('CSV manifest', () => {
     ]);
     expect(m.rows[0].path).toBe(join(dir, 'scans', 'a.tif'));
     expect(m.rows[0].metadata).toEqual({
-      archivalCode: 'J012-2014-Y-BGS-0042', fonds: 'J012', year: 2014, retention: 'Y', department: 'BGS', itemNo: 42,
-      title: '关于机构编制的通知', docNumber: '呼编办发〔2014〕12号', responsible: '呼和浩特市机构编制委员会办公室',
-      date: '2014-03-12', classification: '内部', posts: ['BGS-KY', 'ZH'],
+      archivalCode: 'J012-2014-Y-BGS-0042',
+      fonds: 'J012',
+      year: 2014,
+      retention: 'Y',
+      department: 'BGS',
+      itemNo: 42,
+      title: '关于机构编制的通知',
+      docNumber: '呼编办发〔2014〕12号',
+      responsible: '呼和浩特市机构编制委员会办公室',
+      date: '2014-03-12',
+      classification: '内部',
+      posts: ['BGS-KY', 'ZH'],
     });
-    expect(m.rows[1].metadata).toMatchObject({ archivalCode: 'J012-2014-D30-BGS-0007', title: '会议纪要，第一次', date: '2014-03-05', retention: 'D30', classification: '公开', posts: ['BGS-KY', 'ZH', 'XX'] });
+    expect(m.rows[1].metadata).toMatchObject({
+      archivalCode: 'J012-2014-D30-BGS-0007',
+      title: '会议纪要，第一次',
+      date: '2014-03-05',
+      retention: 'D30',
+      classification: '公开',
+      posts: ['BGS-KY', 'ZH', 'XX'],
+    });
     expect(m.rows[2].metadata).toEqual({ title: '无档号的件', date: '2014-01-01' });
     expect(requireValidCsv(m)).toBe(m.rows);
   });
 
-  it('detects GB18030 (Excel\'s default here) and a UTF-8 BOM, and accepts English headers in any order', async () => {
+  it("detects GB18030 (Excel's default here) and a UTF-8 BOM, and accepts English headers in any order", async () => {
     const csv = `${HEADER}\nscans/a.tif,J012-2014-D10-BGS-0001,关于“三定”规定的通知,,,2014/3/12,10年,内部,ZH\n`;
     const gb = iconv.encode(csv, 'gb18030');
     expect(gb.equals(Buffer.from(csv))).toBe(false);
@@ -153,7 +169,7 @@ describe('CSV manifest', () => {
     for (const bad of ['..', 'a/../../b', '\\\\server\\share\\x', '~/x', 'a/..\\..\\b']) expect(checkRelativePath(bad).ok, bad).toBe(false);
   });
 
-  it('reports one problem per line with line and column, and never the server\'s path', async () => {
+  it("reports one problem per line with line and column, and never the server's path", async () => {
     const upload = join(dir, 'run', 'uploads', 'mq3x-5f2a');
     await mkdir(upload, { recursive: true });
     await writeFile(join(upload, 'a.tif'), 'x');
@@ -189,7 +205,7 @@ describe('CSV manifest', () => {
     expect(typo.problems[0].message).toMatch(/^第 1 行（表头）第 2 列：表头“提名”无法识别/);
   });
 
-  it('offers a template (UTF-8 with BOM, CRLF) with the README\'s headers and one example row that passes the check', () => {
+  it("offers a template (UTF-8 with BOM, CRLF) with the README's headers and one example row that passes the check", () => {
     const bytes = csvTemplate();
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const text = bytes.subarray(3).toString('utf8');
@@ -201,6 +217,13 @@ describe('CSV manifest', () => {
     expect(m.problems).toEqual([]);
     expect(m.encoding).toBe('utf-8');
     expect(m.rows).toHaveLength(1);
-    expect(m.rows[0].metadata).toMatchObject({ archivalCode: 'J012-2014-Y-BGS-0001', title: '关于召开档案工作会议的通知', date: '2014-03-12', retention: 'Y', classification: '内部', posts: ['BGS', 'ZH'] });
+    expect(m.rows[0].metadata).toMatchObject({
+      archivalCode: 'J012-2014-Y-BGS-0001',
+      title: '关于召开档案工作会议的通知',
+      date: '2014-03-12',
+      retention: 'Y',
+      classification: '内部',
+      posts: ['BGS', 'ZH'],
+    });
   });
 });

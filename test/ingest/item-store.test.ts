@@ -71,15 +71,31 @@ describe('item store', () => {
   it('is idempotent for a resumed job, and recognises the same files submitted again', async () => {
     const a = Buffer.from('page one');
     const b = Buffer.from('page two');
-    const s = await stageItem(staging, { originals: [{ name: '1.jpg', bytes: a }, { name: '2.jpg', bytes: b }] });
+    const s = await stageItem(staging, {
+      originals: [
+        { name: '1.jpg', bytes: a },
+        { name: '2.jpg', bytes: b },
+      ],
+    });
     const meta = await store.putItem(s);
     // The runner re-lays the folder and calls again after a crash: same id, same files.
-    const again = await stageItem(staging, { meta: { itemId: meta.itemId }, originals: [{ name: '1.jpg', bytes: a }, { name: '2.jpg', bytes: b }] });
+    const again = await stageItem(staging, {
+      meta: { itemId: meta.itemId },
+      originals: [
+        { name: '1.jpg', bytes: a },
+        { name: '2.jpg', bytes: b },
+      ],
+    });
     expect(await store.putItem(again)).toEqual(meta);
     expect(store.findBySourceSha256(sha(b))).toBe(meta.itemId);
     expect(store.findBySources([sha(b), sha(a)])).toBe(meta.itemId);
     expect(store.findBySources([sha(a)])).toBeUndefined();
-    const dup = await stageItem(staging, { originals: [{ name: 'x.jpg', bytes: b }, { name: 'y.jpg', bytes: a }] });
+    const dup = await stageItem(staging, {
+      originals: [
+        { name: 'x.jpg', bytes: b },
+        { name: 'y.jpg', bytes: a },
+      ],
+    });
     const e = await rejects(store.putItem(dup), 'ITEM_DUPLICATE');
     expect(e.details?.itemId).toBe(meta.itemId);
     expect(await store.itemExists(dup.meta.itemId)).toBe(false);

@@ -5,10 +5,29 @@ import { jobProgress, type Job, type JobItem } from '../../ingest/index.ts';
 // job's own run, never the pages of items that failed at once.
 
 const T0 = Date.parse('2026-11-24T10:00:00Z');
-const item = (n: number, outcome: JobItem['outcome'], pageCount: number, pagesDone: number): JobItem => ({ n, label: `i${n}`, itemId: `id${n}`, sources: [], metadata: {}, stage: 'received', outcome, pageCount, pagesDone });
+const item = (n: number, outcome: JobItem['outcome'], pageCount: number, pagesDone: number): JobItem => ({
+  n,
+  label: `i${n}`,
+  itemId: `id${n}`,
+  sources: [],
+  metadata: {},
+  stage: 'received',
+  outcome,
+  pageCount,
+  pagesDone,
+});
 const job = (state: Job['state'], items: JobItem[], finishedAfterMs?: number): Job => ({
-  id: 'j', createdAt: new Date(T0).toISOString(), updatedAt: new Date(T0).toISOString(), via: 'upload', actor: { name: 'a', role: 'archivist', source: '-' }, options: { posts: [], classification: '内部' },
-  state, items, problems: [], startedAt: new Date(T0).toISOString(), ...(finishedAfterMs === undefined ? {} : { finishedAt: new Date(T0 + finishedAfterMs).toISOString() }),
+  id: 'j',
+  createdAt: new Date(T0).toISOString(),
+  updatedAt: new Date(T0).toISOString(),
+  via: 'upload',
+  actor: { name: 'a', role: 'archivist', source: '-' },
+  options: { posts: [], classification: '内部' },
+  state,
+  items,
+  problems: [],
+  startedAt: new Date(T0).toISOString(),
+  ...(finishedAfterMs === undefined ? {} : { finishedAt: new Date(T0 + finishedAfterMs).toISOString() }),
 });
 
 describe('job progress rate', () => {
@@ -48,33 +67,49 @@ describe('page totals before OCR starts', () => {
       await writeFile(bad, Buffer.alloc(2048, 0x42));
       const want = { tif: (await openInputs([tif])).length, pdf: (await openInputs([pdf])).length };
       const jobs = new JobStore(dir);
-      const job = await submitJob(jobs, [
-        { label: 'S0001.tif', files: [tif], metadata: {} },
-        { label: 'S0005.pdf', files: [pdf], metadata: {} },
-        { label: '坏页.jpg', files: [bad], metadata: {} },
-      ], { via: 'cli', actor: { name: 'a', role: 'archivist', source: '-' }, posts: ['BGS'], classification: '内部', maxFileBytes: 2 ** 30 });
+      const job = await submitJob(
+        jobs,
+        [
+          { label: 'S0001.tif', files: [tif], metadata: {} },
+          { label: 'S0005.pdf', files: [pdf], metadata: {} },
+          { label: '坏页.jpg', files: [bad], metadata: {} },
+        ],
+        { via: 'cli', actor: { name: 'a', role: 'archivist', source: '-' }, posts: ['BGS'], classification: '内部', maxFileBytes: 2 ** 30 },
+      );
       // Intake copies and hashes; it parses nothing (the scanner has not seen the files yet).
       expect(job.items.map((i) => i.pagesExpected)).toEqual([undefined, undefined, undefined]);
 
       const scanned = new Set<string>();
       let atFirstOcr: Job | undefined;
       const never = () => Promise.reject(new Error('not reached in this test'));
-      const runner = new IngestRunner(jobs, {
-        dataDir: dir, ceiling: '内部', log: pino({ level: 'silent' }),
-        scan: async (path) => (scanned.add(path), { verdict: 'clean' }),
-        scanRetryable: () => false,
-        countPages: async (files) => {
-          for (const f of files) expect(scanned.has(f), `${f} counted before it was scanned`).toBe(true);
-          return (await openInputs(files).catch(() => undefined))?.length;
+      const runner = new IngestRunner(
+        jobs,
+        {
+          dataDir: dir,
+          ceiling: '内部',
+          log: pino({ level: 'silent' }),
+          scan: async (path) => (scanned.add(path), { verdict: 'clean' }),
+          scanRetryable: () => false,
+          countPages: async (files) => {
+            for (const f of files) expect(scanned.has(f), `${f} counted before it was scanned`).toBe(true);
+            return (await openInputs(files).catch(() => undefined))?.length;
+          },
+          openOcr: async () => {
+            atFirstOcr ??= await jobs.load(job.id);
+            throw new Error('stop here: the test looks at the journal when OCR would begin');
+          },
+          assemblePdf: never,
+          findDuplicate: async () => undefined,
+          archivalCodeTaken: async () => undefined,
+          storeItem: never,
+          replaceItem: never,
+          itemExists: async () => false,
+          loadStored: never,
+          index: never,
+          audit: async () => undefined,
         },
-        openOcr: async () => {
-          atFirstOcr ??= await jobs.load(job.id);
-          throw new Error('stop here: the test looks at the journal when OCR would begin');
-        },
-        assemblePdf: never, findDuplicate: async () => undefined, archivalCodeTaken: async () => undefined,
-        storeItem: never, replaceItem: never, itemExists: async () => false, loadStored: never, index: never,
-        audit: async () => undefined,
-      }, { pageConcurrency: 1, retryMs: 300 });
+        { pageConcurrency: 1, retryMs: 300 },
+      );
       runner.start();
       try {
         await waitFor(async () => atFirstOcr, 60_000, 'the runner reached OCR');

@@ -59,15 +59,31 @@ describe('ingest journal that cannot be written', () => {
     const jobs = new FillingDisk(dir);
     const stage = await jobs.stage('0000000aa-0a0a0a0a');
     const items = [1, 2].map((n) => ({
-      n, label: `secret-${n}.jpg`, itemId: `I000000000${n}`, sources: [{ name: 'p.jpg', staged: `files/${n}/p.jpg`, sha256: '0'.repeat(64), bytes: 3 }],
-      metadata: { classification: '秘密' as const }, stage: 'received' as const, outcome: 'pending' as const, pagesDone: 0,
+      n,
+      label: `secret-${n}.jpg`,
+      itemId: `I000000000${n}`,
+      sources: [{ name: 'p.jpg', staged: `files/${n}/p.jpg`, sha256: '0'.repeat(64), bytes: 3 }],
+      metadata: { classification: '秘密' as const },
+      stage: 'received' as const,
+      outcome: 'pending' as const,
+      pagesDone: 0,
     }));
     for (const it of items) {
       await mkdir(join(stage.dir, 'files', String(it.n)), { recursive: true });
       await writeFile(join(stage.dir, it.sources[0].staged), 'abc');
     }
     const now = new Date().toISOString();
-    await stage.commit({ id: '0000000aa-0a0a0a0a', createdAt: now, updatedAt: now, via: 'cli', actor: { name: 'console', role: 'console', source: 'console' }, options: { posts: ['BGS'], classification: '内部' }, state: 'queued', items, problems: [] });
+    await stage.commit({
+      id: '0000000aa-0a0a0a0a',
+      createdAt: now,
+      updatedAt: now,
+      via: 'cli',
+      actor: { name: 'console', role: 'console', source: 'console' },
+      options: { posts: ['BGS'], classification: '内部' },
+      state: 'queued',
+      items,
+      problems: [],
+    });
 
     const audit: AuditEvent[] = [];
     const runner = new IngestRunner(jobs, deps(dir, audit), { pageConcurrency: 1, retryMs: 300 });
@@ -86,15 +102,22 @@ describe('ingest journal that cannot be written', () => {
       expect(await readdir(join(dir, 'jobs', '0000000aa-0a0a0a0a'))).toContain('files');
 
       jobs.full = false;
-      const done = await waitFor(async () => {
-        const j = await jobs.load('0000000aa-0a0a0a0a');
-        return j.state === 'done' ? j : undefined;
-      }, 20_000, 'job done once the disk is writable');
-      expect(done.items.map((i) => [i.outcome, i.error?.code])).toEqual([['refused', 'ABOVE_CEILING'], ['refused', 'ABOVE_CEILING']]);
+      const done = await waitFor(
+        async () => {
+          const j = await jobs.load('0000000aa-0a0a0a0a');
+          return j.state === 'done' ? j : undefined;
+        },
+        20_000,
+        'job done once the disk is writable',
+      );
+      expect(done.items.map((i) => [i.outcome, i.error?.code])).toEqual([
+        ['refused', 'ABOVE_CEILING'],
+        ['refused', 'ABOVE_CEILING'],
+      ]);
       // Each refusal audited exactly once, then the job's start and end.
       expect(audit.filter((e) => e.action === 'ingest.refused').map((e) => e.target)).toEqual(['secret-1.jpg', 'secret-2.jpg']);
       // The job's end is recorded just after the journal says done (the staged files go first).
-      await waitFor(async () => (audit.some((e) => e.action === 'ingest.job.done') || undefined), 20_000, 'ingest.job.done recorded');
+      await waitFor(async () => audit.some((e) => e.action === 'ingest.job.done') || undefined, 20_000, 'ingest.job.done recorded');
       expect(audit.filter((e) => e.action === 'ingest.job.done')).toHaveLength(1);
     } finally {
       await runner.stop();

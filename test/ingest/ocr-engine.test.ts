@@ -171,7 +171,10 @@ describe('OCR of sample scans (JPEG, TIFF-JPEG 200 dpi, image-only PDF)', () => 
       const words = await pdftotextWords(pdfPath, i + 1);
       expect(words.length).toBeGreaterThan(10);
       const k = p.dpi / 72;
-      const scan = await sharp(join(dir, `box-${String(i).padStart(3, '0')}.jpg`)).greyscale().raw().toBuffer({ resolveWithObject: true });
+      const scan = await sharp(join(dir, `box-${String(i).padStart(3, '0')}.jpg`))
+        .greyscale()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       let inked = 0;
       let matched = 0;
       for (const w of words) {

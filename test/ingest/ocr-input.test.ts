@@ -150,7 +150,12 @@ describe('OCR text normalisation and CER', () => {
 });
 
 describe('Chinese print fixes on OCR words', () => {
-  const word = (text: string, confidence = 90): OcrWord => ({ text, confidence, box: { x0: 0, y0: 0, x1: 1, y1: 1 }, symbols: [...text].map((c) => ({ text: c, confidence, box: { x0: 0, y0: 0, x1: 1, y1: 1 } })) });
+  const word = (text: string, confidence = 90): OcrWord => ({
+    text,
+    confidence,
+    box: { x0: 0, y0: 0, x1: 1, y1: 1 },
+    symbols: [...text].map((c) => ({ text: c, confidence, box: { x0: 0, y0: 0, x1: 1, y1: 1 } })),
+  });
   const tidy = (...ws: OcrWord[]) => {
     tidyChinese(ws);
     return ws.map((w) => w.text).join('|');
@@ -182,11 +187,13 @@ describe('rotation geometry', () => {
       let sx = 0;
       let sy = 0;
       let n = 0;
-      for (let y = 0; y < pixels.height; y++) for (let x = 0; x < pixels.width; x++) if (pixels.data[y * pixels.width + x] < 128) {
-        sx += x + 0.5;
-        sy += y + 0.5;
-        n++;
-      }
+      for (let y = 0; y < pixels.height; y++)
+        for (let x = 0; x < pixels.width; x++)
+          if (pixels.data[y * pixels.width + x] < 128) {
+            sx += x + 0.5;
+            sy += y + 0.5;
+            n++;
+          }
       const [ox, oy] = turn.toOriginal(sx / n, sy / n);
       expect(Math.abs(ox - 30)).toBeLessThan(1.5);
       expect(Math.abs(oy - 10)).toBeLessThan(1.5);

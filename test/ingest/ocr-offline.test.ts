@@ -50,13 +50,19 @@ beforeAll(async () => {
 
 describe('archive ocr offline', () => {
   it('the network trap works (control)', async () => {
-    const r = await run(process.execPath, ['--import', preload, '-e', "fetch('http://127.0.0.1:9/').catch((e) => console.log(e.message)); try { require('node:net').connect(9, '127.0.0.1'); } catch (e) { console.log(e.message); }"]).catch((e: { stdout: string; stderr: string }) => e);
+    const r = await run(process.execPath, [
+      '--import',
+      preload,
+      '-e',
+      "fetch('http://127.0.0.1:9/').catch((e) => console.log(e.message)); try { require('node:net').connect(9, '127.0.0.1'); } catch (e) { console.log(e.message); }",
+    ]).catch((e: { stdout: string; stderr: string }) => e);
     expect(r.stderr).toContain('NETWORK ATTEMPT: fetch http://127.0.0.1:9/');
     expect(r.stderr).toContain('NETWORK ATTEMPT: net.connect');
   });
 
   it('the trap catches tesseract.js reaching for its CDN when langPath is missing (control)', async () => {
-    const script = "const T = require('tesseract.js'); T.createWorker('chi_sim', 1, { cacheMethod: 'none', errorHandler: () => {} }).then((w) => w.terminate(), (e) => { console.log('failed as it should:', String(e)); process.exit(0); }); setTimeout(() => process.exit(0), 3000);";
+    const script =
+      "const T = require('tesseract.js'); T.createWorker('chi_sim', 1, { cacheMethod: 'none', errorHandler: () => {} }).then((w) => w.terminate(), (e) => { console.log('failed as it should:', String(e)); process.exit(0); }); setTimeout(() => process.exit(0), 3000);";
     // (tesseract.js never settles createWorker when its download fails, hence the timer.)
     const r = await run(process.execPath, ['--import', preload, '-e', script], { cwd: ROOT }).catch((e: { stdout: string; stderr: string }) => e);
     expect(r.stderr).toMatch(/NETWORK ATTEMPT: fetch https:\/\/cdn\.jsdelivr\.net\/npm\/@tesseract\.js-data\/chi_sim/);

@@ -11,7 +11,6 @@ import { eicarBytes, startTestClamd, type TestClamd } from '../support/clamd.ts'
 
 const SAMPLES = join(SHARED, 'samples/items');
 
-
 /** A PNG whose header claims 50,000 × 50,000 pixels (a decompression bomb's calling card). */
 function bombPng(): Buffer {
   const ihdr = Buffer.alloc(13);
@@ -87,8 +86,21 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
     const store = await verifyAll(dataDir);
     expect(store.count).toBe(2);
     const meta = (await store.getItem(byLabel['S0003'].itemId!))!;
-    expect(meta).toMatchObject({ archivalCode: 'J012-2014-Y-BGS-0001', fonds: 'J012', year: 2014, retention: 'Y', department: 'BGS', itemNo: 1, posts: ['BGS', 'ZH'], classification: '内部', pageCount: 2 });
-    for (const [label, gt] of [['S0003', 'S0003'], ['S0005.pdf', 'S0005']]) {
+    expect(meta).toMatchObject({
+      archivalCode: 'J012-2014-Y-BGS-0001',
+      fonds: 'J012',
+      year: 2014,
+      retention: 'Y',
+      department: 'BGS',
+      itemNo: 1,
+      posts: ['BGS', 'ZH'],
+      classification: '内部',
+      pageCount: 2,
+    });
+    for (const [label, gt] of [
+      ['S0003', 'S0003'],
+      ['S0005.pdf', 'S0005'],
+    ]) {
       const pdf = store.documentPath(byLabel[label].itemId!);
       execFileSync('qpdf', ['--check', pdf]);
       const text = squash(execFileSync('pdftotext', ['-enc', 'UTF-8', pdf, '-']).toString('utf8'));
@@ -101,7 +113,11 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
     const audit = await verifyAudit(join(dataDir, 'audit'));
     expect(audit.ok).toBe(true);
     const trail = (await readdir(join(dataDir, 'audit'))).filter((f) => f.endsWith('.jsonl'));
-    const records = (await Promise.all(trail.map((f) => readFile(join(dataDir, 'audit', f), 'utf8')))).join('').trim().split('\n').map((l) => JSON.parse(l) as { action: string; outcome: string });
+    const records = (await Promise.all(trail.map((f) => readFile(join(dataDir, 'audit', f), 'utf8'))))
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; outcome: string });
     expect(records.filter((x) => x.action === 'ingest.quarantine')).toHaveLength(1);
     expect(records.filter((x) => x.action === 'ingest.item' && x.outcome === 'success')).toHaveLength(2);
 
@@ -145,10 +161,14 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
       expect(await new JobStore(dataDir).list()).toEqual([]);
       // Fixed by the archivist: the batch is taken, archived, and the inbox emptied.
       await writeFile(join(inbox, 'items.csv'), '文件,档号,岗位\nscan1,J012-2015-D10-BGS-0007,BGS\n');
-      const job = await waitFor(async () => {
-        const [j] = await new JobStore(dataDir).list();
-        return j?.state === 'done' ? j : undefined;
-      }, 120_000, 'inbox job done');
+      const job = await waitFor(
+        async () => {
+          const [j] = await new JobStore(dataDir).list();
+          return j?.state === 'done' ? j : undefined;
+        },
+        120_000,
+        'inbox job done',
+      );
       expect(job).toMatchObject({ via: 'inbox', items: [{ outcome: 'archived', metadata: { archivalCode: 'J012-2015-D10-BGS-0007' } }] });
       expect((await readdir(inbox)).filter((n) => !n.startsWith('导入结果-'))).toEqual([]);
     } finally {
@@ -166,16 +186,24 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
     const jobId = (JSON.parse(sub.out.trim()) as { job: string }).job;
     const jobs = new JobStore(dataDir);
     // Kill the appliance once some OCR is done but the batch is not.
-    await waitFor(async () => {
-      const j = await jobs.load(jobId);
-      return j.items.some((i) => i.pagesDone >= 1) && j.state !== 'done' ? true : undefined;
-    }, 180_000, 'OCR under way');
+    await waitFor(
+      async () => {
+        const j = await jobs.load(jobId);
+        return j.items.some((i) => i.pagesDone >= 1) && j.state !== 'done' ? true : undefined;
+      },
+      180_000,
+      'OCR under way',
+    );
     await app.stop('SIGKILL');
     app = await startServe(env, dataDir);
-    const done = await waitFor(async () => {
-      const j = await jobs.load(jobId);
-      return j.state === 'done' ? j : undefined;
-    }, 300_000, 'job resumed and done');
+    const done = await waitFor(
+      async () => {
+        const j = await jobs.load(jobId);
+        return j.state === 'done' ? j : undefined;
+      },
+      300_000,
+      'job resumed and done',
+    );
     expect(done.items.map((i) => i.outcome)).toEqual(['archived', 'archived']);
     const store = await verifyAll(dataDir);
     expect(store.count).toBe(2);
@@ -188,10 +216,14 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
     await copyFile(join(SAMPLES, 'S0008/page-001.jpg'), join(one, 'p1.jpg'));
     const sub2 = await runCli(['ingest', one, '--posts', 'BGS', '--json'], { ARCHIVE_DATA_DIR: dataDir, ARCHIVE_CLAMD: clamd.address });
     const job2 = (JSON.parse(sub2.out.trim()) as { job: string }).job;
-    const waiting: Job = await waitFor(async () => {
-      const j = await jobs.load(job2);
-      return j.state === 'waiting' ? j : undefined;
-    }, 60_000, 'job waiting for clamd');
+    const waiting: Job = await waitFor(
+      async () => {
+        const j = await jobs.load(job2);
+        return j.state === 'waiting' ? j : undefined;
+      },
+      60_000,
+      'job waiting for clamd',
+    );
     expect(waiting.waitingReason).toContain('病毒扫描');
     await new Promise((r) => setTimeout(r, 3_000));
     expect((await jobs.load(job2)).items[0].stage).toBe('received');
@@ -199,10 +231,14 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
     const health = (await (await consoleHealth(app.base, app.dataDir)).json()) as { components: { clamd: { status: string } } };
     expect(health.components.clamd.status).toBe('down');
     clamd = await startTestClamd({ socketPath: socket });
-    const done2 = await waitFor(async () => {
-      const j = await jobs.load(job2);
-      return j.state === 'done' ? j : undefined;
-    }, 120_000, 'job done after clamd is back');
+    const done2 = await waitFor(
+      async () => {
+        const j = await jobs.load(job2);
+        return j.state === 'done' ? j : undefined;
+      },
+      120_000,
+      'job done after clamd is back',
+    );
     expect(done2.items[0].outcome).toBe('archived');
     await app.stop();
     expect((await verifyAll(dataDir)).count).toBe(3);

@@ -65,7 +65,10 @@ describe('re-OCR of an archived item', () => {
     const r = await search.search({ posts: ['BGS'], clearance: '内部' }, { q: phrase });
     expect(r.items.map((i) => i.itemId)).toEqual([itemId]);
 
-    const trail = (await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; target: string });
+    const trail = (await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; target: string });
     expect(trail.filter((x) => x.action === 'item.reocr' && x.target === itemId)).toHaveLength(1);
   });
 

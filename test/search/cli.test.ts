@@ -46,7 +46,10 @@ describe('archive search', () => {
     const a = await cli('search', '除湿机', '--user', 'alice', '--json');
     expect(a.stderr).toBe('');
     expect(a.code).toBe(0);
-    const lines = a.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = a.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l.itemId).sort()).toEqual(['S0001', 'S0003']);
     for (const l of lines) {
       expect(Object.keys(l)).toEqual(['itemId', 'archivalCode', 'title', 'pages', 'snippet']);
@@ -54,7 +57,12 @@ describe('archive search', () => {
       expect(l.pages).toEqual([2]);
     }
     const b = await cli('search', '除湿机', '--user', 'bob', '--json', '--limit', '1');
-    expect(b.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { itemId: string }).itemId)).toHaveLength(1);
+    expect(
+      b.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { itemId: string }).itemId),
+    ).toHaveLength(1);
     expect(['S0002', 'S0007']).toContain((JSON.parse(b.stdout) as { itemId: string }).itemId);
     const none = await cli('search', 'J105-2018-D30-JGBZ-0009', '--user', 'alice', '--json');
     expect(none.code).toBe(0);

@@ -106,7 +106,11 @@ describe('indexer', () => {
     expect(before.some((r) => r.items.some((i) => i.pages.length > 0 && i.snippet.includes('<mark>')))).toBe(true);
     const texts = join(m.dir, 'texts');
     const files = () => readdirSync(texts).flatMap((d) => readdirSync(join(texts, d)).map((f) => join(texts, d, f)));
-    expect(files().map((f) => basename(f)).sort()).toEqual(items.map((i) => i.meta.itemId).sort());
+    expect(
+      files()
+        .map((f) => basename(f))
+        .sort(),
+    ).toEqual(items.map((i) => i.meta.itemId).sort());
     // One file gone, one torn, one from other content (as after a crash or a copied data dir).
     const [gone, torn, other] = files();
     rmSync(gone);
@@ -121,7 +125,11 @@ describe('indexer', () => {
     writeFileSync(join(dirname(gone), 'NOT-IN-STORE'), readFileSync(stranger));
     await svc.reindex(iter(items));
     expect((await svc.consistency(iter(items))).ok).toBe(true);
-    expect(files().map((f) => basename(f)).sort()).toEqual(items.map((i) => i.meta.itemId).sort());
+    expect(
+      files()
+        .map((f) => basename(f))
+        .sort(),
+    ).toEqual(items.map((i) => i.meta.itemId).sort());
     expect(await Promise.all(qs.map((q) => svc.search(viewer, { q, limit: 100 })))).toEqual(before);
   });
 

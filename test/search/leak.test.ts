@@ -26,8 +26,14 @@ let svc: SearchService;
 let items: GtItem[];
 
 function contains(it: GtItem, q: string): boolean {
-  const streams = [gramChars(it.pages.map((p) => p.text).join('\n')).join(''), ...[it.meta.title, it.meta.docNumber, it.meta.archivalCode, it.meta.responsible].filter((s): s is string => !!s).map((s) => gramChars(s).join(''))];
-  return q.split(/\s+/).filter(Boolean).every((t) => streams.some((s) => s.includes(gramChars(t).join(''))));
+  const streams = [
+    gramChars(it.pages.map((p) => p.text).join('\n')).join(''),
+    ...[it.meta.title, it.meta.docNumber, it.meta.archivalCode, it.meta.responsible].filter((s): s is string => !!s).map((s) => gramChars(s).join('')),
+  ];
+  return q
+    .split(/\s+/)
+    .filter(Boolean)
+    .every((t) => streams.some((s) => s.includes(gramChars(t).join(''))));
 }
 
 function expectedFacets(matching: GtItem[]) {
@@ -48,7 +54,10 @@ beforeAll(async () => {
   m = await startMeili();
   svc = createSearchService(m.conn, m.dir);
   await svc.init();
-  items = loadGroundTruth((id) => POSTS[id], (id): Classification => (INTERNAL.has(id) ? '内部' : '公开'));
+  items = loadGroundTruth(
+    (id) => POSTS[id],
+    (id): Classification => (INTERNAL.has(id) ? '内部' : '公开'),
+  );
   await svc.indexItems(items);
 });
 
@@ -71,14 +80,22 @@ describe('access rule inside Meilisearch (tenant tokens)', () => {
         for (const f of ['year', 'fonds', 'department', 'retention'] as const) expect(r.facets[f], `${q} ${f}`).toEqual(exp[f]);
         for (const hit of r.items) {
           const it = items.find((i) => i.meta.itemId === hit.itemId)!;
-          const shown = hit.snippet.replace(/<\/?mark>/g, '').replace(/^…|…$/g, '').replace(/&amp;/g, '&');
+          const shown = hit.snippet
+            .replace(/<\/?mark>/g, '')
+            .replace(/^…|…$/g, '')
+            .replace(/&amp;/g, '&');
           const texts = displayText(it.pages.map((p) => p.text).join('\n'));
           expect(texts.includes(shown) || it.pages.some((p) => displayText(p.text).includes(shown)), `${q} snippet of ${hit.itemId}`).toBe(true);
         }
         for (const facetName of ['fonds', 'department', 'retention'] as const) {
           const fs = await svc.facetSearch(viewer, { facetName, q });
-          const want = Object.entries(exp[facetName]).map(([value, count]) => ({ value, count })).sort((a, b) => a.value.localeCompare(b.value));
-          expect(fs.sort((a, b) => a.value.localeCompare(b.value)), `${q} facet search ${facetName}`).toEqual(want);
+          const want = Object.entries(exp[facetName])
+            .map(([value, count]) => ({ value, count }))
+            .sort((a, b) => a.value.localeCompare(b.value));
+          expect(
+            fs.sort((a, b) => a.value.localeCompare(b.value)),
+            `${q} facet search ${facetName}`,
+          ).toEqual(want);
         }
       }
       // A foreign item's own 档号 and title find nothing, not even a count.
@@ -96,7 +113,11 @@ describe('access rule inside Meilisearch (tenant tokens)', () => {
     const viewer = viewers['P1/内部'];
     const t = (await svc.sessionToken(viewer, new Date(Date.now() + 60_000)))!;
     const call = (path: string, body?: unknown, token = t.token) =>
-      fetch(`${m.conn.host}${path}`, { method: body ? 'POST' : 'GET', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+      fetch(`${m.conn.host}${path}`, {
+        method: body ? 'POST' : 'GET',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: body ? JSON.stringify(body) : undefined,
+      });
     const visibleIds = new Set(items.filter((i) => canSee(viewer, i.meta)).map((i) => i.meta.itemId));
     // Straight to both indexes with the token, trying to filter for the other post: nothing foreign.
     for (const index of ['items', 'pages']) {
@@ -108,8 +129,13 @@ describe('access rule inside Meilisearch (tenant tokens)', () => {
     // Page texts live in the pages index: retrieved, highlighted or cropped through the token,
     // they are only the visible items' own; and they are not searchable (no channel by q).
     const withTexts = await call('/indexes/pages/search', {
-      q: '', limit: 1000, filter: `posts = ${JSON.stringify(P2)} OR classificationRank >= 0`,
-      attributesToRetrieve: ['itemId', 'page', 'text'], attributesToHighlight: ['*'], attributesToCrop: ['text'], showMatchesPosition: true,
+      q: '',
+      limit: 1000,
+      filter: `posts = ${JSON.stringify(P2)} OR classificationRank >= 0`,
+      attributesToRetrieve: ['itemId', 'page', 'text'],
+      attributesToHighlight: ['*'],
+      attributesToCrop: ['text'],
+      showMatchesPosition: true,
     });
     expect(withTexts.status).toBe(200);
     const textHits = ((await withTexts.json()) as { hits: Array<{ itemId: string; page: number; text: string }> }).hits;

@@ -15,7 +15,11 @@ let items: GtItem[];
 let streams: Map<string, string[]>;
 
 function occursIn(itemId: string, q: string): boolean {
-  const terms = q.normalize('NFKC').split(/\s+/u).map((t) => gramChars(t).join('')).filter((t) => t.length >= 2);
+  const terms = q
+    .normalize('NFKC')
+    .split(/\s+/u)
+    .map((t) => gramChars(t).join(''))
+    .filter((t) => t.length >= 2);
   return terms.every((t) => streams.get(itemId)!.some((s) => s.includes(t)));
 }
 
@@ -39,8 +43,17 @@ function sampleSubstrings(n: number): Array<{ itemId: string; page: number; q: s
     const pg = pages[Math.floor(rand() * pages.length)];
     const len = 2 + Math.floor(rand() * 5);
     const at = Math.floor(rand() * (pg.chars.length - len));
-    const q = pg.chars.slice(at, at + len).join('').replace(/\n/g, '');
-    if (q.normalize('NFKC').split(/\s+/u).some((t) => gramChars(t).length >= 2)) out.push({ itemId: pg.itemId, page: pg.page, q });
+    const q = pg.chars
+      .slice(at, at + len)
+      .join('')
+      .replace(/\n/g, '');
+    if (
+      q
+        .normalize('NFKC')
+        .split(/\s+/u)
+        .some((t) => gramChars(t).length >= 2)
+    )
+      out.push({ itemId: pg.itemId, page: pg.page, q });
   }
   return out;
 }
@@ -54,7 +67,10 @@ beforeAll(async () => {
   streams = new Map(
     items.map((it) => [
       it.meta.itemId,
-      [gramChars(it.pages.map((p) => p.text).join('\n')).join(''), ...[it.meta.title, it.meta.docNumber, it.meta.archivalCode, it.meta.responsible].filter((s): s is string => !!s).map((s) => gramChars(s).join(''))],
+      [
+        gramChars(it.pages.map((p) => p.text).join('\n')).join(''),
+        ...[it.meta.title, it.meta.docNumber, it.meta.archivalCode, it.meta.responsible].filter((s): s is string => !!s).map((s) => gramChars(s).join('')),
+      ],
     ]),
   );
 });
@@ -81,8 +97,12 @@ describe('recall on the samples', () => {
     // the baseline the bigram design replaces.
     const admin = adminClient(m.conn);
     await runTask('naive index', () => admin.createIndex('naive', { primaryKey: 'id' }));
-    await runTask('naive settings', () => admin.index('naive').updateSettings({ searchableAttributes: ['text'], filterableAttributes: ['itemId'], localizedAttributes: [{ attributePatterns: ['text'], locales: ['cmn'] }] }));
-    await runTask('naive docs', () => admin.index('naive').addDocuments(items.flatMap((it) => it.pages.map((p) => ({ id: `${it.meta.itemId}-${p.page}`, itemId: it.meta.itemId, text: p.text.replace(/\n/g, '') })))));
+    await runTask('naive settings', () =>
+      admin.index('naive').updateSettings({ searchableAttributes: ['text'], filterableAttributes: ['itemId'], localizedAttributes: [{ attributePatterns: ['text'], locales: ['cmn'] }] }),
+    );
+    await runTask('naive docs', () =>
+      admin.index('naive').addDocuments(items.flatMap((it) => it.pages.map((p) => ({ id: `${it.meta.itemId}-${p.page}`, itemId: it.meta.itemId, text: p.text.replace(/\n/g, '') })))),
+    );
     let naiveMiss = 0;
     let naiveFalse = 0;
     let naiveMissAll = 0;
@@ -94,7 +114,9 @@ describe('recall on the samples', () => {
       const rAll = await admin.index('naive').search(`"${s.q}"`, { limit: 100, attributesToRetrieve: ['itemId'] });
       if (!rAll.hits.some((h) => h.itemId === s.itemId)) naiveMissAll++;
     }
-    console.log(`[recall] baseline jieba index: matchingStrategy last ${samples.length - naiveMiss}/${samples.length} found, ${naiveFalse} false hits; phrase ${samples.length - naiveMissAll}/${samples.length} found`);
+    console.log(
+      `[recall] baseline jieba index: matchingStrategy last ${samples.length - naiveMiss}/${samples.length} found, ${naiveFalse} false hits; phrase ${samples.length - naiveMissAll}/${samples.length} found`,
+    );
 
     expect(misses.map((r) => r.q)).toEqual([]);
     expect(falseHits).toEqual([]);
@@ -131,10 +153,21 @@ describe('recall on the samples', () => {
       const p1 = gramChars(it.pages[0].text);
       const p2 = gramChars(it.pages[1].text);
       for (let k = 0; k < 3; k++) {
-        const w1 = p1.slice(Math.floor(rand() * (p1.length - 4))).slice(0, 4).join('');
-        const w2 = p2.slice(Math.floor(rand() * (p2.length - 4))).slice(0, 4).join('');
+        const w1 = p1
+          .slice(Math.floor(rand() * (p1.length - 4)))
+          .slice(0, 4)
+          .join('');
+        const w2 = p2
+          .slice(Math.floor(rand() * (p2.length - 4)))
+          .slice(0, 4)
+          .join('');
         // Only a real cross-page pair: no single page anywhere holds both words.
-        const onOnePage = items.some((o) => o.pages.some((p) => { const s = gramChars(p.text).join(''); return s.includes(w1) && s.includes(w2); }));
+        const onOnePage = items.some((o) =>
+          o.pages.some((p) => {
+            const s = gramChars(p.text).join('');
+            return s.includes(w1) && s.includes(w2);
+          }),
+        );
         if (onOnePage) continue;
         tried++;
         const r = await svc.search(viewer, { q: `${w1} ${w2}`, limit: 100 });
@@ -158,7 +191,11 @@ describe('recall on the samples', () => {
       if (![...streams.keys()].some((id) => occursIn(id, s))) absent.push(s);
     }
     const glued = ['档案数字化除湿机', '节能降耗公文处理', '登录地址摄氏度', '除湿机归档范围', '公务用车档案盒', '呼伦贝尔上虞区'];
-    for (const g of glued) expect([...streams.keys()].some((id) => occursIn(id, g)), g).toBe(false);
+    for (const g of glued)
+      expect(
+        [...streams.keys()].some((id) => occursIn(id, g)),
+        g,
+      ).toBe(false);
     const results = await inBatches([...absent, ...glued], 8, async (q) => ({ q, r: await svc.search(viewer, { q }) }));
     const noisy = results.filter((x) => x.r.total > 0 || x.r.items.length > 0).map((x) => x.q);
     console.log(`[recall] absent strings: ${results.length - noisy.length}/${results.length} returned nothing`);

@@ -52,7 +52,15 @@ export function loadGroundTruth(posts: (id: string) => string[] = () => ['ZH'], 
       const gt = JSON.parse(readFileSync(join(dir, f), 'utf8')) as GtFile;
       const [fonds, , retention, department] = gt.metadata.archive_code.split('-');
       const pages: PageText[] = gt.pages.map((p) => ({
-        page: p.page, width: 2480, height: 3508, dpi: 300, rotation: 0, text: p.lines.join('\n'), confidence: 100, lines: [], source: 'ocr',
+        page: p.page,
+        width: 2480,
+        height: 3508,
+        dpi: 300,
+        rotation: 0,
+        text: p.lines.join('\n'),
+        confidence: 100,
+        lines: [],
+        source: 'ocr',
       }));
       const meta: ItemMetadata = {
         itemId: gt.item_id,

@@ -20,7 +20,10 @@ describe('search text handling', () => {
   });
 
   it('matches text kept as printed the way the index folds it (NFKC, lower case)', () => {
-    const pages = [{ page: 1, text: '第①条　规定，ＡＢＣ档案' }, { page: 2, text: '各⼀级单位' }];
+    const pages = [
+      { page: 1, text: '第①条　规定，ＡＢＣ档案' },
+      { page: 2, text: '各⼀级单位' },
+    ];
     expect(matchPages(parseQuery('1条').terms, pages).pages).toEqual([1]);
     expect(matchPages(parseQuery('abc档案').terms, pages).pages).toEqual([1]);
     expect(matchPages(parseQuery('一级').terms, pages).pages).toEqual([2]);
@@ -60,14 +63,21 @@ describe('search text handling', () => {
     expect(matchPages(parseQuery('库房温度 除湿机').terms, pages).pages).toEqual([1, 2, 3]);
     expect(matchPages(parseQuery('温度除湿机').terms, pages).pages).toEqual([]);
     // As the index matches: case, punctuation, spaces and line breaks inside a term do not count.
-    const mixed = [{ page: 2, text: '依据 GB/T\n18894-2016，第 12\n号' }, { page: 1, text: '无关' }];
+    const mixed = [
+      { page: 2, text: '依据 GB/T\n18894-2016，第 12\n号' },
+      { page: 1, text: '无关' },
+    ];
     expect(matchPages(parseQuery('gbt188942016').terms, mixed).pages).toEqual([2]);
     expect(matchPages(parseQuery('第12号').terms, mixed).pages).toEqual([2]);
     expect(matchPages(parseQuery('T18894 关第').terms, mixed).pages).toEqual([2]);
   });
 
   it('finds a term wherever the index would: case, punctuation, astral characters, İ and Σ', () => {
-    const at = (text: string, q: string) => occurrences(text, parseQuery(q).terms.map((t) => needleOf(t.chars))).map(([a, b]) => text.slice(a, b));
+    const at = (text: string, q: string) =>
+      occurrences(
+        text,
+        parseQuery(q).terms.map((t) => needleOf(t.chars)),
+      ).map(([a, b]) => text.slice(a, b));
     expect(at('依据GB/T 18894，另见 gb-t18894。', 'gbt18894')).toEqual(['GB/T 18894', 'gb-t18894']);
     expect(at('编制\n办公室；编制办公室', '编制办公室')).toEqual(['编制\n办公室', '编制办公室']);
     expect(at('编制，，办公', '制办')).toEqual(['制，，办']);

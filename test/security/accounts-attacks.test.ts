@@ -40,7 +40,15 @@ const log = createLogger({ level: 'silent' });
 const stateDir = () => dataPath(dir, 'run');
 
 async function listen(a: Auth): Promise<{ server: Server; base: string }> {
-  const app = createWebApp({ log, auth: a, search, ingest, uploadDir: dataPath(dir, 'run', 'uploads'), classificationCeiling: '内部', health: async () => ({ status: 'ok', time: '', components: {} }) });
+  const app = createWebApp({
+    log,
+    auth: a,
+    search,
+    ingest,
+    uploadDir: dataPath(dir, 'run', 'uploads'),
+    classificationCeiling: '内部',
+    health: async () => ({ status: 'ok', time: '', components: {} }),
+  });
   const s: Server = await new Promise((r) => {
     const x = app.listen(0, '127.0.0.1', () => r(x));
   });
@@ -55,7 +63,10 @@ async function close(s: Server): Promise<void> {
 }
 
 const audit = async () =>
-  (await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { actor: string; action: string; outcome: string; target: string; details?: Record<string, unknown> });
+  (await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { actor: string; action: string; outcome: string; target: string; details?: Record<string, unknown> });
 
 async function as(name: string, password = GOOD_PASSWORD): Promise<Client> {
   const c = new Client(base);
@@ -69,7 +80,11 @@ async function upload(c: Client, fields: Record<string, string>, files: Array<{ 
   const fd = new FormData();
   for (const [k, v] of Object.entries(fields)) fd.append(k, v);
   for (const f of files) fd.append('files', new Blob([new Uint8Array(f.bytes)]), f.name);
-  const res = await fetch(`${base}/api/ingest/upload`, { method: 'POST', body: fd, headers: { cookie: [...c.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'x-csrf-token': c.cookies.get('archive_csrf') ?? '' } });
+  const res = await fetch(`${base}/api/ingest/upload`, {
+    method: 'POST',
+    body: fd,
+    headers: { cookie: [...c.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'x-csrf-token': c.cookies.get('archive_csrf') ?? '' },
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -79,12 +94,22 @@ beforeAll(async () => {
   const cfg = loadConfig({ overrides: { dataDir: m.dir } });
   search = createSearchService(m.conn, m.dir);
   await search.init();
-  await search.indexItems(loadGroundTruth(() => ['BGS'], () => '内部'));
+  await search.indexItems(
+    loadGroundTruth(
+      () => ['BGS'],
+      () => '内部',
+    ),
+  );
   sec = await openSecurity(cfg);
   hasher = countingHasher();
   auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log, hasher, stateDir: stateDir(), ceiling: '内部' });
   ingest = await createIngestService(cfg, { log, audit: sec.audit, search, knownPosts: async () => new Set((await sec.identity.posts()).filter((p) => !p.disabled).map((p) => p.code)) });
-  for (const [code, name] of [['BGS', '办公室'], ['ZH', '综合科'], ['OLD', '旧岗位']]) await sec.identity.createPost({ code, name });
+  for (const [code, name] of [
+    ['BGS', '办公室'],
+    ['ZH', '综合科'],
+    ['OLD', '旧岗位'],
+  ])
+    await sec.identity.createPost({ code, name });
   const hash = await argon2Hasher.hash(GOOD_PASSWORD);
   const add = (username: string, roles: Array<'staff' | 'archivist' | 'sysadmin' | 'secadmin' | 'auditor'>, posts: string[] = []) =>
     sec.identity.createUser({ username, roles, posts, clearance: '内部', passwordHash: hash, mustChangePassword: false });
@@ -237,7 +262,10 @@ describe('filing rights: an archivist files only into posts they hold, at most a
     expect(r1.body.error.code).toBe('FILING_FORBIDDEN');
     expect(r1.body.error.message).toContain('无权向岗位 ZH 归档');
     const csv = Buffer.from('文件,题名,岗位\nb.jpg,他岗文件,ZH\n');
-    const r2 = await upload(li, { posts: 'BGS' }, [{ name: 'items.csv', bytes: csv }, { name: 'b.jpg', bytes: jpg }]);
+    const r2 = await upload(li, { posts: 'BGS' }, [
+      { name: 'items.csv', bytes: csv },
+      { name: 'b.jpg', bytes: jpg },
+    ]);
     expect(r2.status).toBe(403);
     expect(r2.body.error.code).toBe('FILING_FORBIDDEN');
     const r3 = await upload(li, { posts: 'BGS', classification: '秘密' }, [{ name: 'c.jpg', bytes: jpg }]);
@@ -304,11 +332,13 @@ describe('lockout: counted before the password is checked, and kept with session
   it('30 concurrent wrong passwords for one account reach argon2 at most 5 times', async () => {
     const name = 'zhang';
     const before = hasher.verifies.length;
-    const clients = await Promise.all(Array.from({ length: 30 }, async () => {
-      const c = new Client(base);
-      await c.get('/api/auth/csrf');
-      return c;
-    }));
+    const clients = await Promise.all(
+      Array.from({ length: 30 }, async () => {
+        const c = new Client(base);
+        await c.get('/api/auth/csrf');
+        return c;
+      }),
+    );
     // Each from its own source would be the same here (127.0.0.1): the per-account limit is what bites first.
     const answers = await Promise.all(clients.map((c) => c.req('POST', '/api/auth/login', { username: name, password: 'Wrong#guess-000' })));
     const checked = hasher.verifies.length - before;
@@ -368,11 +398,13 @@ describe('lockout: counted before the password is checked, and kept with session
     const hash = (await sec.identity.findUser('aud'))!.passwordHash;
     const names = Array.from({ length: 30 }, (_, i) => `colleague${i}`);
     for (const username of names) await sec.identity.createUser({ username, roles: ['staff'], posts: ['BGS'], clearance: '内部', passwordHash: hash, mustChangePassword: false });
-    const clients = await Promise.all(names.map(async () => {
-      const c = new Client(base);
-      await c.get('/api/auth/csrf');
-      return c;
-    }));
+    const clients = await Promise.all(
+      names.map(async () => {
+        const c = new Client(base);
+        await c.get('/api/auth/csrf');
+        return c;
+      }),
+    );
     const ok = await Promise.all(clients.map((c, i) => c.req('POST', '/api/auth/login', { username: names[i], password: GOOD_PASSWORD })));
     expect(ok.map((r) => r.status)).toEqual(names.map(() => 200));
 

@@ -15,13 +15,19 @@ const YEAR = `audit-${new Date().getFullYear()}.jsonl`;
 const auditOf = (d: string) => join(d, 'audit');
 
 async function records(d: string): Promise<AuditRecord[]> {
-  return (await readFile(join(auditOf(d), YEAR), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord);
+  return (await readFile(join(auditOf(d), YEAR), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditRecord);
 }
 async function writeRecords(d: string, recs: AuditRecord[]): Promise<void> {
   await writeFile(join(auditOf(d), YEAR), recs.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 async function seals(d: string): Promise<Seal[]> {
-  return (await readFile(join(auditOf(d), 'seals.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Seal);
+  return (await readFile(join(auditOf(d), 'seals.jsonl'), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Seal);
 }
 async function writeSeals(d: string, s: Seal[]): Promise<void> {
   await writeFile(join(auditOf(d), 'seals.jsonl'), s.map((x) => `${JSON.stringify(x)}\n`).join(''));
@@ -80,7 +86,15 @@ describe('forward-secure sealing of the audit trail', () => {
     expect(await readFile(vk, 'utf8')).toContain(formatVerificationKey(k0));
     // settle() sealed the last three: seals 0…6, and the key file is k_7, not k0.
     const s = await seals(pristine);
-    expect(s.map((x) => [x.i, x.seq])).toEqual([[0, 5], [1, 10], [2, 15], [3, 20], [4, 25], [5, 30], [6, 33]]);
+    expect(s.map((x) => [x.i, x.seq])).toEqual([
+      [0, 5],
+      [1, 10],
+      [2, 15],
+      [3, 20],
+      [4, 25],
+      [5, 30],
+      [6, 33],
+    ]);
     const st = await keyState(pristine);
     let k = k0;
     for (let i = 0; i < 7; i++) k = evolveKey(k);
@@ -105,7 +119,10 @@ describe('forward-secure sealing of the audit trail', () => {
     // Only the head rewritten: the seals past the end show it, key or not.
     expect((await verifyAudit(auditOf(d))).firstBroken).toMatchObject({ kind: 'seal-beyond-end', file: 'seals.jsonl' });
     // The seals past the end cut too: the key file's epoch shows that seals are missing.
-    await writeSeals(d, (await seals(d)).filter((s) => s.seq <= 17));
+    await writeSeals(
+      d,
+      (await seals(d)).filter((s) => s.seq <= 17),
+    );
     expect((await verifyAudit(auditOf(d), withKey())).firstBroken).toMatchObject({ kind: 'seals-truncated' });
     // And the key file set back to epoch 3 (with the only key the forger has): passes the chain,
     // the verification key proves the file is not k_3.
@@ -125,7 +142,10 @@ describe('forward-secure sealing of the audit trail', () => {
   it('(b) records cut and head.json deleted: the next append refuses instead of rebuilding it, verify fails', async () => {
     const d = await copy();
     await writeRecords(d, (await records(d)).slice(0, 12));
-    await writeSeals(d, (await seals(d)).filter((s) => s.seq <= 12));
+    await writeSeals(
+      d,
+      (await seals(d)).filter((s) => s.seq <= 12),
+    );
     await rm(join(auditOf(d), 'head.json'));
     await expect(new AuditLog(auditOf(d), AT_ONCE).append(entry(99))).rejects.toMatchObject({ code: 'AUDIT_HEAD_MISSING' });
     expect(await stat(join(auditOf(d), 'head.json')).catch(() => undefined)).toBeUndefined();
@@ -145,10 +165,13 @@ describe('forward-secure sealing of the audit trail', () => {
     // The forger also re-makes every seal with the one key there is, the current one.
     const st = await keyState(d);
     const kNow = Buffer.from(st.k, 'hex');
-    await writeSeals(d, (await seals(d)).map((s) => {
-      const base = { ...s, hash: forged[s.seq - 1].hash };
-      return { ...base, mac: sealMac(kNow, base) };
-    }));
+    await writeSeals(
+      d,
+      (await seals(d)).map((s) => {
+        const base = { ...s, hash: forged[s.seq - 1].hash };
+        return { ...base, mac: sealMac(kNow, base) };
+      }),
+    );
     expect(await verifyAudit(auditOf(d))).toMatchObject({ ok: true, seals: { status: 'unchecked' } });
     const w = await verifyAudit(auditOf(d), withKey());
     expect(w.ok).toBe(false);
@@ -175,23 +198,29 @@ describe('forward-secure sealing of the audit trail', () => {
     expect((await verifyAudit(auditOf(d), withKey())).firstBroken).toMatchObject({ kind: 'seal-order' });
     // The same seals numbered 2, 3, … as the originals: the MAC with k_7 is not k_2's.
     k = Buffer.from(st.k, 'hex');
-    await writeSeals(d, [...old.slice(0, 2), ...old.slice(2).map((s) => {
-      const base = { ...s, hash: forged[s.seq - 1].hash };
-      const seal = { ...base, mac: sealMac(k, base) };
-      k = evolveKey(k);
-      return seal;
-    })]);
+    await writeSeals(d, [
+      ...old.slice(0, 2),
+      ...old.slice(2).map((s) => {
+        const base = { ...s, hash: forged[s.seq - 1].hash };
+        const seal = { ...base, mac: sealMac(k, base) };
+        k = evolveKey(k);
+        return seal;
+      }),
+    ]);
     expect((await verifyAudit(auditOf(d), withKey())).firstBroken).toMatchObject({ kind: 'seal-forged', seq: 15 });
     // A whole new key of the forger's own, every seal re-made from epoch 0: not the auditor's key.
     const { randomBytes } = await import('node:crypto');
     const mine = randomBytes(32);
     let mk: Buffer = mine;
-    await writeSeals(d, old.map((s) => {
-      const base = { ...s, key: keyIdOf(mine), hash: forged[s.seq - 1].hash };
-      const seal = { ...base, mac: sealMac(mk, base) };
-      mk = evolveKey(mk);
-      return seal;
-    }));
+    await writeSeals(
+      d,
+      old.map((s) => {
+        const base = { ...s, key: keyIdOf(mine), hash: forged[s.seq - 1].hash };
+        const seal = { ...base, mac: sealMac(mk, base) };
+        mk = evolveKey(mk);
+        return seal;
+      }),
+    );
     await writeFile(join(auditOf(d), SEAL_KEY_FILE), JSON.stringify({ v: 1, key: keyIdOf(mine), i: old.length, k: mk.toString('hex') }));
     expect(await verifyAudit(auditOf(d))).toMatchObject({ ok: true });
     expect((await verifyAudit(auditOf(d), withKey())).firstBroken).toMatchObject({ kind: 'seal-key-unknown' });
@@ -285,10 +314,15 @@ describe('forward-secure sealing of the audit trail', () => {
     recs[2] = { ...recs[2], actor: 'nobody' };
     const forged = await rehash(d, recs);
     const kNow = Buffer.from((await keyState(d)).k, 'hex');
-    await writeSeals(d, (await seals(d)).filter((x) => x.seq <= forged.length).map((x) => {
-      const base = { ...x, hash: forged[x.seq - 1].hash };
-      return { ...base, mac: sealMac(kNow, base) };
-    }));
+    await writeSeals(
+      d,
+      (await seals(d))
+        .filter((x) => x.seq <= forged.length)
+        .map((x) => {
+          const base = { ...x, hash: forged[x.seq - 1].hash };
+          return { ...base, mac: sealMac(kNow, base) };
+        }),
+    );
     expect(cli('audit', 'verify').status).toBe(0);
     const caught = cli('audit', 'verify', '--verification-key', keyFile);
     expect(caught.status).toBe(1);
@@ -325,11 +359,13 @@ describe('forward-secure sealing of the audit trail', () => {
     expect(partial).toMatchObject({ ok: true, seals: { status: 'partial' } });
     expect(partial.seals!.zh).toContain(keyIdOf(k1));
     expect(await verifyAudit(auditOf(d), { keys: [k0, k1], requireSealKey: true })).toMatchObject({ ok: true, records: 35, seals: { status: 'verified' } });
-    await expect(log.resume({ actor: 'console', role: 'console', source: 'console:test', action: 'audit.resume', target: 'audit', outcome: 'success' })).rejects.toMatchObject({ code: 'AUDIT_RESUME_NOT_NEEDED' });
+    await expect(log.resume({ actor: 'console', role: 'console', source: 'console:test', action: 'audit.resume', target: 'audit', outcome: 'success' })).rejects.toMatchObject({
+      code: 'AUDIT_RESUME_NOT_NEEDED',
+    });
   });
 });
 
-describe('the auditor\'s verification key and seal check on the web', () => {
+describe("the auditor's verification key and seal check on the web", () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();

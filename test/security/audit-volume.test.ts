@@ -41,7 +41,12 @@ describe('audit volume', () => {
     expect((await t.auditTail(1))[0]).toMatchObject({ action: 'auth.login', outcome: 'failure', source: '127.0.0.1', target: 'nobody-0', details: { reason: 'unknown-user', burst: 'first' } });
     const statuses: number[] = [];
     for (let i = 1; i < 200; i++) {
-      const r = i % 3 === 0 ? await c.req('POST', '/api/auth/login', { username: `nobody-${i}`, password: 'x' }, { csrf: false }) : i % 3 === 1 ? await c.login(`nobody-${i}`, 'x') : await c.req('POST', '/api/auth/setup', { token: 'guess', username: `x${i}`, password: 'x', role: 'sysadmin' });
+      const r =
+        i % 3 === 0
+          ? await c.req('POST', '/api/auth/login', { username: `nobody-${i}`, password: 'x' }, { csrf: false })
+          : i % 3 === 1
+            ? await c.login(`nobody-${i}`, 'x')
+            : await c.req('POST', '/api/auth/setup', { token: 'guess', username: `x${i}`, password: 'x', role: 'sysadmin' });
       statuses.push(r.status);
     }
     expect(statuses.every((s) => s >= 400)).toBe(true);
@@ -87,7 +92,15 @@ describe('audit volume', () => {
 
   it('long paths and targets are stored capped, with the SHA-256 of the whole', async () => {
     const long = `/srv/scans/${'很长的目录名/'.repeat(600)}page-0001.tif`;
-    const rec = await t.auth.audit.append({ actor: 'console', role: 'console', source: 'console:test', action: 'ingest.file-refused', target: long, outcome: 'denied', details: { files: [long], nested: { path: long } } });
+    const rec = await t.auth.audit.append({
+      actor: 'console',
+      role: 'console',
+      source: 'console:test',
+      action: 'ingest.file-refused',
+      target: long,
+      outcome: 'denied',
+      details: { files: [long], nested: { path: long } },
+    });
     const hash = createHash('sha256').update(long).digest('hex');
     expect(rec.target.length).toBeLessThan(400);
     expect(rec.target.startsWith(long.slice(0, 256))).toBe(true);
@@ -122,11 +135,15 @@ describe('disk thresholds and the audit reserve', () => {
     const cfg = { ...defaultConfig(), dataDir: join(dir, 'data'), disk: { ...disk, refuseWorkBelowGiB: 1e6 } };
     await mkdir(cfg.dataDir);
     const audit = new AuditLog(join(dir, 'data', 'audit'));
-    await expect(submitPaths(cfg, new JobStore(cfg.dataDir), audit, [join(dir, 'b')], { actor: { name: 'c', role: 'console', source: 'console' }, via: 'cli', posts: ['ZH'] })).rejects.toMatchObject({ code: 'DISK_LOW' });
+    await expect(submitPaths(cfg, new JobStore(cfg.dataDir), audit, [join(dir, 'b')], { actor: { name: 'c', role: 'console', source: 'console' }, via: 'cli', posts: ['ZH'] })).rejects.toMatchObject({
+      code: 'DISK_LOW',
+    });
     // The service the upload route and re-OCR use refuses the same way (the route asks before receiving a byte).
     const svc = await createIngestService(cfg, { log: createLogger({ level: 'silent' }), audit, search: undefined as unknown as SearchService });
     await expect(svc.assertRoom()).rejects.toMatchObject({ code: 'DISK_LOW' });
-    await expect(svc.submitItems([{ label: 'a.tif', files: [join(dir, 'b', 'a.tif')], metadata: {} }], { actor: { name: 'c', role: 'console', source: 'console' }, via: 'reocr', posts: ['ZH'] })).rejects.toMatchObject({ code: 'DISK_LOW' });
+    await expect(
+      svc.submitItems([{ label: 'a.tif', files: [join(dir, 'b', 'a.tif')], metadata: {} }], { actor: { name: 'c', role: 'console', source: 'console' }, via: 'reocr', posts: ['ZH'] }),
+    ).rejects.toMatchObject({ code: 'DISK_LOW' });
     expect(await new JobStore(cfg.dataDir).list()).toEqual([]);
   });
 

@@ -14,7 +14,12 @@ async function lines(dir: string, file = `audit-${new Date().getFullYear()}.json
 }
 
 async function rewrite(dir: string, fn: (l: string[]) => string[], file = `audit-${new Date().getFullYear()}.jsonl`): Promise<void> {
-  await writeFile(join(dir, file), fn(await lines(dir, file)).map((l) => `${l}\n`).join(''));
+  await writeFile(
+    join(dir, file),
+    fn(await lines(dir, file))
+      .map((l) => `${l}\n`)
+      .join(''),
+  );
 }
 
 describe('audit trail', () => {
@@ -72,13 +77,15 @@ describe('audit trail', () => {
   it('an edit with a re-computed hash breaks the next link', async () => {
     const { recordHash } = await import('../../security/audit-record.ts');
     const d = await copy();
-    await rewrite(d, (l) => l.map((x, i) => {
-      if (i !== 4) return x;
-      const r = JSON.parse(x) as AuditRecord;
-      r.target = 'forged';
-      r.hash = recordHash(r);
-      return JSON.stringify(r);
-    }));
+    await rewrite(d, (l) =>
+      l.map((x, i) => {
+        if (i !== 4) return x;
+        const r = JSON.parse(x) as AuditRecord;
+        r.target = 'forged';
+        r.hash = recordHash(r);
+        return JSON.stringify(r);
+      }),
+    );
     const v = await verifyAudit(d);
     expect(v.firstBroken).toMatchObject({ seq: 6, line: 6, kind: 'chain' });
   });
@@ -273,7 +280,10 @@ describe('audit trail', () => {
     const today = new Date().toLocaleDateString('sv-SE');
     const ex = cli('audit', 'export', '--from', today, '--to', today);
     expect(ex.status).toBe(0);
-    const exported = ex.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+    const exported = ex.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditRecord);
     expect(exported.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]); // 11 = the verify above
     expect(cli('audit', 'export', '--from', '2001-01-01', '--to', '2001-12-31').stdout).toBe('');
     await rewrite(join(dataDir, 'audit'), (l) => l.map((x, i) => (i === 6 ? x.replace('"actor":"u7"', '"actor":"u0"') : x)));

@@ -64,11 +64,22 @@ describe('console commands on the data dir of a running server', () => {
     const recs = await t.auditTail(100);
     const mine = recs.filter((r) => r.actor === 'console');
     expect(mine.map((r) => `${r.action}:${r.outcome}`)).toEqual([
-      'post.create:success', 'post.create:success', 'user.create:success', 'user.create:failure', 'user.create:failure',
-      'user.access:success', 'user.disable:success', 'user.enable:success', 'user.password.reset:success',
+      'post.create:success',
+      'post.create:success',
+      'user.create:success',
+      'user.create:failure',
+      'user.create:failure',
+      'user.access:success',
+      'user.disable:success',
+      'user.enable:success',
+      'user.password.reset:success',
     ]);
     let os = 'unknown';
-    try { os = userInfo().username; } catch { /* no passwd entry */ }
+    try {
+      os = userInfo().username;
+    } catch {
+      /* no passwd entry */
+    }
     expect(mine.every((r) => r.source === `console:${os}` && r.role === 'console')).toBe(true);
     expect((await verifyAudit(t.sec.audit.dir)).ok).toBe(true);
   });

@@ -226,7 +226,13 @@ describe('links and special files are refused at every door', () => {
     const left = (await readdir(inbox)).sort();
     expect(left.filter((n) => !n.startsWith('导入结果-'))).toEqual(['box', 'etc']);
     expect(await readdir(join(inbox, 'box'))).toEqual(['theirs.tif']);
-    const report = await readFile(join(inbox, left.find((n) => n.startsWith('导入结果-'))!), 'utf8');
+    const report = await readFile(
+      join(
+        inbox,
+        left.find((n) => n.startsWith('导入结果-'))!,
+      ),
+      'utf8',
+    );
     expect(report).toContain('已拒绝符号链接：box/theirs.tif');
     expect(report).not.toContain(dir);
     // Not retried while nothing changes.

@@ -29,7 +29,13 @@ describe('health without a session tells only ok / degraded / down (#17.7)', () 
   beforeAll(async () => {
     t = await startTestApp({ health: detailedReport, consoleToken: CONSOLE_TOKEN });
     await t.sec.identity.createPost({ code: 'BGS', name: '办公室' });
-    const users: Array<[string, Role[]]> = [['sam', ['staff']], ['amy', ['archivist']], ['sys', ['sysadmin']], ['sec', ['secadmin']], ['aud', ['auditor']]];
+    const users: Array<[string, Role[]]> = [
+      ['sam', ['staff']],
+      ['amy', ['archivist']],
+      ['sys', ['sysadmin']],
+      ['sec', ['secadmin']],
+      ['aud', ['auditor']],
+    ];
     for (const [u, roles] of users) {
       await t.addUser(u, roles, roles.includes('staff') || roles.includes('archivist') ? { posts: ['BGS'] } : {});
       as[u] = t.client();

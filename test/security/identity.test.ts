@@ -20,7 +20,10 @@ describe('identity store', () => {
   const nu = (username: string, roles: Parameters<IdentityStore['createUser']>[0]['roles'], extra = {}) => ({ username, roles, passwordHash: 'x', mustChangePassword: true, ...extra });
 
   it('refuses two administrator roles, or an administrator role with a working role', async () => {
-    for (const roles of [['sysadmin', 'auditor'], ['secadmin', 'staff']] as const) {
+    for (const roles of [
+      ['sysadmin', 'auditor'],
+      ['secadmin', 'staff'],
+    ] as const) {
       await expect(server.createUser(nu('bad', [...roles]))).rejects.toMatchObject({ code: 'ADMIN_ROLE_CONFLICT' });
     }
     await server.createUser(nu('worker', ['staff', 'archivist']));

@@ -54,7 +54,25 @@ function qpdfJson(file: string): string {
   return execFileSync('qpdf', ['--json', '--json-stream-data=inline', file], { maxBuffer: 1 << 28 }).toString('utf8');
 }
 
-const ARMED = ['/JavaScript', '"/JS":', '/OpenAction', '"/AA":', '"/A":', '/Launch', '/URI', '/AcroForm', '/XFA', '/EmbeddedFile', '/EmbeddedFiles', '/Filespec', '/Widget', '/Link', 'evil.example', 'pwned-by-js', 'calc.exe'];
+const ARMED = [
+  '/JavaScript',
+  '"/JS":',
+  '/OpenAction',
+  '"/AA":',
+  '"/A":',
+  '/Launch',
+  '/URI',
+  '/AcroForm',
+  '/XFA',
+  '/EmbeddedFile',
+  '/EmbeddedFiles',
+  '/Filespec',
+  '/Widget',
+  '/Link',
+  'evil.example',
+  'pwned-by-js',
+  'calc.exe',
+];
 
 function expectArmed(json: string, yes: boolean): void {
   for (const k of ARMED) expect(json.includes(k), k).toBe(yes);

@@ -45,7 +45,13 @@ describe('what each role can and cannot do over HTTP', () => {
   beforeAll(async () => {
     t = await startTestApp();
     await t.sec.identity.createPost({ code: 'BGS', name: '办公室' });
-    const users: Array<[string, Role[]]> = [['sam', ['staff']], ['amy', ['archivist']], ['sys', ['sysadmin']], ['sec', ['secadmin']], ['aud', ['auditor']]];
+    const users: Array<[string, Role[]]> = [
+      ['sam', ['staff']],
+      ['amy', ['archivist']],
+      ['sys', ['sysadmin']],
+      ['sec', ['secadmin']],
+      ['aud', ['auditor']],
+    ];
     for (const [u, roles] of users) {
       await t.addUser(u, roles);
       as[u] = t.client();
@@ -72,7 +78,16 @@ describe('what each role can and cannot do over HTTP', () => {
       const me = await as[u].get('/api/auth/me');
       expect(me.status).toBe(200);
       expect(me.body.permissions).toContain('item:read');
-      for (const r of [routes.listUsers(as[u]), routes.createStaff(as[u], `x${u}`), routes.setAccess(as[u]), routes.addPost(as[u], `P${u}`), routes.listPosts(as[u]), routes.verify(as[u]), routes.exportAudit(as[u]), routes.disable(as[u])]) {
+      for (const r of [
+        routes.listUsers(as[u]),
+        routes.createStaff(as[u], `x${u}`),
+        routes.setAccess(as[u]),
+        routes.addPost(as[u], `P${u}`),
+        routes.listPosts(as[u]),
+        routes.verify(as[u]),
+        routes.exportAudit(as[u]),
+        routes.disable(as[u]),
+      ]) {
         const res = await r;
         expect(res.status).toBe(403);
         expect(res.body.error.code).toBe('FORBIDDEN');
@@ -124,7 +139,10 @@ describe('what each role can and cannot do over HTTP', () => {
     expect(ex.status).toBe(200);
     expect(ex.headers.get('content-type')).toContain('application/x-ndjson');
     // What the other administrators did is in it.
-    const lines = String(ex.body).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = String(ex.body)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.some((r) => r.actor === 'sys' && r.action === 'user.create')).toBe(true);
     expect(lines.some((r) => r.actor === 'sec' && r.action === 'user.access')).toBe(true);
     const read = await c.get('/api/admin/audit/records?action=user&actor=sys');

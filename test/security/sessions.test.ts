@@ -106,10 +106,7 @@ describe('login, sessions, CSRF, lockout', () => {
   it('sessions end on role change, password reset and disable too', async () => {
     const sys = t.client();
     await sys.login('sys');
-    for (const change of [
-      () => sys.req('PUT', '/api/admin/users/eve/roles', { roles: ['archivist'] }),
-      () => sys.req('POST', '/api/admin/users/eve/password', { password: 'Reset!pass-2026' }),
-    ]) {
+    for (const change of [() => sys.req('PUT', '/api/admin/users/eve/roles', { roles: ['archivist'] }), () => sys.req('POST', '/api/admin/users/eve/password', { password: 'Reset!pass-2026' })]) {
       const eve = t.client();
       expect((await eve.login('eve', (await t.sec.identity.findUser('eve'))!.mustChangePassword ? 'Reset!pass-2026' : GOOD_PASSWORD)).status).toBe(200);
       expect((await change()).status).toBe(200);
@@ -138,7 +135,10 @@ describe('login, sessions, CSRF, lockout', () => {
     expect((await c.login('ben', 'wrong-password')).status).toBe(401);
     const recs = await t.auditTail(2);
     expect(await t.auditCount()).toBe(before + 2);
-    expect(recs.map((r) => [r.action, r.outcome])).toEqual([['auth.login', 'failure'], ['auth.lockout', 'success']]);
+    expect(recs.map((r) => [r.action, r.outcome])).toEqual([
+      ['auth.login', 'failure'],
+      ['auth.lockout', 'success'],
+    ]);
     const locked = await c.login('ben', GOOD_PASSWORD);
     expect(locked.status).toBe(429);
     expect(locked.body.error.code).toBe('ACCOUNT_LOCKED');
@@ -229,7 +229,7 @@ describe('deny by default', () => {
   });
 
   it('a route without a declared policy answers 403, never its data', async () => {
-    expect((await (await fetch(`${base}/api/declared`)).json())).toEqual({ ok: true });
+    expect(await (await fetch(`${base}/api/declared`)).json()).toEqual({ ok: true });
     const r = await fetch(`${base}/api/forgot`);
     expect(r.status).toBe(403);
     expect(await r.json()).toEqual({ error: { code: 'ROUTE_NOT_DECLARED' } });

@@ -46,7 +46,12 @@ export interface TestApp {
 export async function startTestApp(opts: { lockout?: { maxPerAccount?: number; maxPerSource?: number }; health?: () => Promise<HealthReport>; consoleToken?: string } = {}): Promise<TestApp> {
   const dir = await tempDir('archive-sec-');
   const sec = await openSecurity({ dataDir: dir });
-  const clock = { now: Date.now(), advance(ms: number) { clock.now += ms; } };
+  const clock = {
+    now: Date.now(),
+    advance(ms: number) {
+      clock.now += ms;
+    },
+  };
   const hasher = countingHasher();
   const log = createLogger({ level: 'silent' });
   const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log, now: () => clock.now, hasher, lockout: opts.lockout });
@@ -60,10 +65,19 @@ export async function startTestApp(opts: { lockout?: { maxPerAccount?: number; m
   const readLines = async () => {
     const { readFile } = await import('node:fs/promises');
     const text = await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
-    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   };
   return {
-    dir, base, auth, sec, hasher, clock, passwordHash,
+    dir,
+    base,
+    auth,
+    sec,
+    hasher,
+    clock,
+    passwordHash,
     async addUser(username, roles, o = {}) {
       await sec.identity.createUser({ username, roles, posts: o.posts, clearance: o.clearance, passwordHash, mustChangePassword: o.mustChange ?? false });
     },
@@ -71,7 +85,10 @@ export async function startTestApp(opts: { lockout?: { maxPerAccount?: number; m
     auditCount: async () => (await readLines()).length,
     auditTail: async (n) => (await readLines()).slice(-n),
     async close() {
-      await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
       await cleanup(dir);
     },
   };

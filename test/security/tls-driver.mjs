@@ -94,6 +94,11 @@ try {
   proc.kill('SIGTERM');
   await new Promise((r) => proc.once('exit', r));
   const audit = await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
-  out.mismatchAudited = audit.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.action === 'auth.session.address-mismatch').map((r) => ({ source: r.source, outcome: r.outcome, boundTo: r.details.boundTo }));
+  out.mismatchAudited = audit
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.action === 'auth.session.address-mismatch')
+    .map((r) => ({ source: r.source, outcome: r.outcome, boundTo: r.details.boundTo }));
   console.log(JSON.stringify(out));
 }

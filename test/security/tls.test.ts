@@ -24,8 +24,29 @@ describe('HTTPS outside loopback', () => {
     for (const h of ['0.0.0.0', '10.250.0.1', '192.168.1.10', '::', 'archive.local']) expect(isLoopbackHost(h), h).toBe(false);
   });
 
-  it('serves the operator\'s certificate when tls.cert and tls.key are set, and refuses a key that does not match', async () => {
-    const mk = (name: string) => execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=archive.example', '-days', '30', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`)], { stdio: 'ignore' });
+  it("serves the operator's certificate when tls.cert and tls.key are set, and refuses a key that does not match", async () => {
+    const mk = (name: string) =>
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-subj',
+          '/CN=archive.example',
+          '-days',
+          '30',
+          '-keyout',
+          join(dir, `${name}.key`),
+          '-out',
+          join(dir, `${name}.crt`),
+        ],
+        { stdio: 'ignore' },
+      );
     mk('op');
     mk('other');
     const cfg = { ...defaultConfig(), dataDir: join(dir, 'opdata') };

@@ -16,7 +16,12 @@ export async function writeInputs(page: SyntheticPage, dir: string, base = 'page
   };
   await writeFile(files.jpeg, jpeg);
   await writeFile(files.png, page.png);
-  await writeFile(files.tiff, await grey().tiff({ compression: 'lzw', xres: page.dpi / 25.4, yres: page.dpi / 25.4 }).toBuffer());
+  await writeFile(
+    files.tiff,
+    await grey()
+      .tiff({ compression: 'lzw', xres: page.dpi / 25.4, yres: page.dpi / 25.4 })
+      .toBuffer(),
+  );
   // A scanner's PDF: one JPEG per page at the page's physical size.
   const doc = await PDFDocument.create();
   const img = await doc.embedJpg(jpeg);

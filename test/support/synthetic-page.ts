@@ -70,7 +70,11 @@ export async function drawPage(lines: string[], opts: { width?: number; dpi?: nu
     if (x1 < 0) throw new Error(`no ink drawn for ${c.ch}: is fonts-wqy-zenhei installed?`);
     chars.push({ ch: c.ch, line: c.line, box: { x0, y0, x1, y1 } });
   }
-  const png = await sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } }).greyscale().withMetadata({ density: dpi }).png().toBuffer();
+  const png = await sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } })
+    .greyscale()
+    .withMetadata({ density: dpi })
+    .png()
+    .toBuffer();
   return { png, width: info.width, height: info.height, dpi, lines, chars };
 }
 

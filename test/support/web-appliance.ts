@@ -70,7 +70,17 @@ export async function startWebAppliance(o: { clamd?: string; posts?: string[]; w
   const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
   const ingest = await createIngestService(cfg, { log, audit: sec.audit, search, knownPosts: async () => new Set((await sec.identity.posts()).map((p) => p.code)) });
   for (const code of o.posts ?? []) await sec.identity.createPost({ code, name: `岗位${code}` });
-  const app = createWebApp({ log, auth, search, ingest, uploadDir: join(dataDir, 'run', 'uploads'), config: cfg, classificationCeiling: cfg.classificationCeiling, health: async () => ({ status: 'ok', time: '', components: {} }), ...o.web });
+  const app = createWebApp({
+    log,
+    auth,
+    search,
+    ingest,
+    uploadDir: join(dataDir, 'run', 'uploads'),
+    config: cfg,
+    classificationCeiling: cfg.classificationCeiling,
+    health: async () => ({ status: 'ok', time: '', components: {} }),
+    ...o.web,
+  });
   const server: Server = await new Promise((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
   });
@@ -78,7 +88,15 @@ export async function startWebAppliance(o: { clamd?: string; posts?: string[]; w
   const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
   let staged = 0;
   return {
-    dir, cfg, base, app, meili, search, ingest, sec, auth,
+    dir,
+    cfg,
+    base,
+    app,
+    meili,
+    search,
+    ingest,
+    sec,
+    auth,
     async addUser(username, roles, u = {}) {
       await sec.identity.createUser({ username, roles, posts: u.posts, clearance: u.clearance, passwordHash, mustChangePassword: false });
     },
@@ -96,7 +114,10 @@ export async function startWebAppliance(o: { clamd?: string; posts?: string[]; w
     },
     async audit() {
       const text = await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
-      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditLine);
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as AuditLine);
     },
     router() {
       const mw = app.middleware.find((m) => (m as unknown as { router?: Router }).router);

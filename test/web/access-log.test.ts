@@ -10,7 +10,16 @@ import { cleanup, tempDir, waitFor } from '../support/appliance.ts';
 
 // The access line ('http') is written after the answer has gone out (web/app.ts): still exactly
 // one per request, with the status the client got, and one for a request the client gave up on.
-interface Line { msg: string; method: string; path: string; status: number; ms: number; ip: string; requestId: string; aborted?: boolean }
+interface Line {
+  msg: string;
+  method: string;
+  path: string;
+  status: number;
+  ms: number;
+  ip: string;
+  requestId: string;
+  aborted?: boolean;
+}
 const lines: Line[] = [];
 let dir: string;
 let server: Server;
@@ -41,7 +50,12 @@ const http = () => lines.filter((l) => l.msg === 'http');
 describe('access log', () => {
   it('one line per request, with the status the client got', async () => {
     const c = new Client(base);
-    const got = [(await c.get('/api/auth/csrf')).status, (await c.get('/api/auth/me')).status, (await c.get('/api/no-such-route')).status, (await c.req('POST', '/api/auth/logout', {}, { csrf: false })).status];
+    const got = [
+      (await c.get('/api/auth/csrf')).status,
+      (await c.get('/api/auth/me')).status,
+      (await c.get('/api/no-such-route')).status,
+      (await c.req('POST', '/api/auth/logout', {}, { csrf: false })).status,
+    ];
     expect(got).toEqual([200, 401, 404, 401]);
     const logged = await waitFor(async () => (http().length >= 4 ? http() : undefined), 5_000, 'access lines');
     expect(logged.map((l) => [l.method, l.path, l.status])).toEqual([
@@ -67,12 +81,26 @@ describe('access log', () => {
     // client goes away long before the answer.
     const body = JSON.stringify({ username: 'nobody-here', password: 'Whatever-2026' });
     await new Promise<void>((resolve) => {
-      const req = request(`${base}/api/auth/login`, { method: 'POST', headers: { cookie: `archive_csrf=${csrf}`, 'x-csrf-token': csrf, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+      const req = request(`${base}/api/auth/login`, {
+        method: 'POST',
+        headers: { cookie: `archive_csrf=${csrf}`, 'x-csrf-token': csrf, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      });
       req.on('error', () => resolve());
       req.end(body, () => setTimeout(() => req.destroy(), 20));
     });
-    const logged = await waitFor(async () => http().slice(before).find((l) => l.path === '/api/auth/login'), 10_000, 'access line of the abandoned login');
+    const logged = await waitFor(
+      async () =>
+        http()
+          .slice(before)
+          .find((l) => l.path === '/api/auth/login'),
+      10_000,
+      'access line of the abandoned login',
+    );
     expect(logged.aborted).toBe(true);
-    expect(http().slice(before).filter((l) => l.path === '/api/auth/login')).toHaveLength(1);
+    expect(
+      http()
+        .slice(before)
+        .filter((l) => l.path === '/api/auth/login'),
+    ).toHaveLength(1);
   });
 });

@@ -43,7 +43,11 @@ describe('accounts in the browser', () => {
     const token = await readSetupToken(app);
     const setup = new Client(app.base);
     await setup.get('/api/auth/csrf');
-    for (const [role, username] of [['sysadmin', 'sysadm'], ['secadmin', 'secadm'], ['auditor', 'auditr']]) {
+    for (const [role, username] of [
+      ['sysadmin', 'sysadm'],
+      ['secadmin', 'secadm'],
+      ['auditor', 'auditr'],
+    ]) {
       expect((await setup.req('POST', '/api/auth/setup', { token, username, password: PW, role })).status).toBe(201);
     }
     const sys = await api('sysadm', PW);

@@ -35,11 +35,26 @@ beforeAll(async () => {
   const log = createLogger({ level: 'silent' });
   const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
   const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
-  const users: Array<[string, Role[]]> = [['sec1', ['secadmin']], ['sys1', ['sysadmin']], ['aud1', ['auditor']], ['staff1', ['staff']]];
-  for (const [username, roles] of users) await sec.identity.createUser({ username, roles, passwordHash, mustChangePassword: false, ...(roles[0] === 'staff' ? { posts: [], clearance: '内部' as const } : {}) });
+  const users: Array<[string, Role[]]> = [
+    ['sec1', ['secadmin']],
+    ['sys1', ['sysadmin']],
+    ['aud1', ['auditor']],
+    ['staff1', ['staff']],
+  ];
+  for (const [username, roles] of users)
+    await sec.identity.createUser({ username, roles, passwordHash, mustChangePassword: false, ...(roles[0] === 'staff' ? { posts: [], clearance: '内部' as const } : {}) });
   await saveBackupRecord(dir, {
-    backupId: 'bk-20261124T030000Z-a1b2c3', parentId: null, kind: 'full', created: '2026-11-24T03:00:00.000Z', file: '/media/usb/bk-20261124T030000Z-a1b2c3.archive-backup',
-    outBytes: 2048, files: 12, bytes: 4096, auditHead: { seq: 1, hash: 'x', file: 'audit-2026.jsonl', time: '2026-11-24T03:00:00.000Z' }, items: { a1: 'h1', b2: 'h2' }, included: 2,
+    backupId: 'bk-20261124T030000Z-a1b2c3',
+    parentId: null,
+    kind: 'full',
+    created: '2026-11-24T03:00:00.000Z',
+    file: '/media/usb/bk-20261124T030000Z-a1b2c3.archive-backup',
+    outBytes: 2048,
+    files: 12,
+    bytes: 4096,
+    auditHead: { seq: 1, hash: 'x', file: 'audit-2026.jsonl', time: '2026-11-24T03:00:00.000Z' },
+    items: { a1: 'h1', b2: 'h2' },
+    included: 2,
   });
   const app = createWebApp({ log, auth, health: () => healthReport({}), config: cfg, onStop: (h) => stopHooks.push(h) });
   server = await new Promise((r) => {
@@ -48,12 +63,18 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   auditLines = async () => {
     const text = await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
-    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   };
 });
 
 afterAll(async () => {
-  await new Promise<void>((r) => { server?.close(() => r()); server?.closeAllConnections(); });
+  await new Promise<void>((r) => {
+    server?.close(() => r());
+    server?.closeAllConnections();
+  });
   await cleanup(dir);
   await cleanup(media);
 });
@@ -121,7 +142,18 @@ describe('admin ops routes', () => {
     const r = await sys.get('/api/admin/backups');
     expect(r.status).toBe(200);
     expect(r.body.backups).toEqual([
-      { id: 'bk-20261124T030000Z-a1b2c3', kind: 'full', parent: null, created: '2026-11-24T03:00:00.000Z', file: '/media/usb/bk-20261124T030000Z-a1b2c3.archive-backup', outBytes: 2048, bytes: 4096, files: 12, items: 2, included: 2 },
+      {
+        id: 'bk-20261124T030000Z-a1b2c3',
+        kind: 'full',
+        parent: null,
+        created: '2026-11-24T03:00:00.000Z',
+        file: '/media/usb/bk-20261124T030000Z-a1b2c3.archive-backup',
+        outBytes: 2048,
+        bytes: 4096,
+        files: 12,
+        items: 2,
+        included: 2,
+      },
     ]);
     expect((await (await as('aud1')).get('/api/admin/backups')).status).toBe(403);
     expect((await (await as('sec1')).get('/api/admin/backups')).status).toBe(403);
@@ -161,7 +193,10 @@ describe('admin ops routes', () => {
 
     const trail = await auditLines();
     expect(trail.filter((l) => l.action === 'backup.create').at(-1)).toMatchObject({ actor: 'sys1', outcome: 'success', target: done.result.backupId });
-    expect(trail.filter((l) => l.action === 'backup.verify').map((l) => [l.actor, l.outcome])).toEqual([['sys1', 'success'], ['sys1', 'failure']]);
+    expect(trail.filter((l) => l.action === 'backup.verify').map((l) => [l.actor, l.outcome])).toEqual([
+      ['sys1', 'success'],
+      ['sys1', 'failure'],
+    ]);
   });
 
   it('backups from the web: only inside the configured media dirs, never over a file, only for the sysadmin', async () => {
@@ -177,11 +212,11 @@ describe('admin ops routes', () => {
     expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'nope', 'x.bak') })).body.error.code).toBe('BACKUP_PATH_MISSING');
     for (const u of ['aud1', 'sec1', 'staff1']) {
       const c = await as(u);
-      expect((await c.req('POST', '/api/admin/backups', { out: join(media, 'usb', `${u}.bak`)})).status).toBe(403);
-      expect((await c.req('POST', '/api/admin/backups/verify', { files: [join(media, 'usb', 'full.bak')]})).status).toBe(403);
+      expect((await c.req('POST', '/api/admin/backups', { out: join(media, 'usb', `${u}.bak`) })).status).toBe(403);
+      expect((await c.req('POST', '/api/admin/backups/verify', { files: [join(media, 'usb', 'full.bak')] })).status).toBe(403);
       expect((await c.get('/api/admin/backups/task')).status).toBe(403);
     }
-    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'usb', 'nocsrf.bak')}, { csrf: false })).status).toBe(403);
+    expect((await sys.req('POST', '/api/admin/backups', { out: join(media, 'usb', 'nocsrf.bak') }, { csrf: false })).status).toBe(403);
   });
 
   it('signatures: status down with a Chinese reason when clamd is not running; others refused', async () => {
@@ -248,7 +283,7 @@ describe('stopping the appliance', () => {
   it('backups: the appliance stopping mid-backup leaves no partial file on the medium', async () => {
     const sys = await as('sys1');
     const out = join(media, 'usb', 'stopping.bak');
-    const started = await sys.req('POST', '/api/admin/backups', { out});
+    const started = await sys.req('POST', '/api/admin/backups', { out });
     expect(started.status).toBe(202);
     // What `archive serve` does first on SIGTERM; it returns once the backup has cleaned up.
     for (const h of stopHooks) await h();

@@ -6,7 +6,20 @@ import { ROOT } from '../support/appliance.ts';
 export const SCREENSHOTS = join(ROOT, 'test-artifacts/screenshots');
 
 /** Flags that keep Debian's Chromium from calling home at start (see field notes). */
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-default-apps', '--disable-extensions', '--no-default-browser-check', '--disable-features=Translate,MediaRouter,OptimizationHints', '--lang=zh-CN'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-default-apps',
+  '--disable-extensions',
+  '--no-default-browser-check',
+  '--disable-features=Translate,MediaRouter,OptimizationHints',
+  '--lang=zh-CN',
+];
 
 /** Headless Debian Chromium; launch() gives every run a fresh temporary profile (user-data dir). */
 export async function launchChromium(): Promise<Browser> {

@@ -9,10 +9,30 @@ const sym = (text: string, x: number, y: number) => ({ text, box: box(x, y, x + 
 
 /** Two lines: "档案管理" and "业务培训班", one symbol per character, 10 px wide. */
 const page = {
-  page: 1, width: 200, height: 100, dpi: 300, rotation: 0, text: '档案管理\n业务培训班', confidence: 90, source: 'ocr',
+  page: 1,
+  width: 200,
+  height: 100,
+  dpi: 300,
+  rotation: 0,
+  text: '档案管理\n业务培训班',
+  confidence: 90,
+  source: 'ocr',
   lines: [
-    { text: '档案 管理', box: box(0, 0, 40, 12), confidence: 90, words: [{ text: '档案', box: box(0, 0, 20, 12), confidence: 90, symbols: [sym('档', 0, 0), sym('案', 10, 0)] }, { text: '管理', box: box(20, 0, 40, 12), confidence: 90, symbols: [sym('管', 20, 0), sym('理', 30, 0)] }] },
-    { text: '业务培训班', box: box(0, 20, 50, 32), confidence: 90, words: [{ text: '业务培训班', box: box(0, 20, 50, 32), confidence: 90, symbols: ['业', '务', '培', '训', '班'].map((c, i) => sym(c, i * 10, 20)) }] },
+    {
+      text: '档案 管理',
+      box: box(0, 0, 40, 12),
+      confidence: 90,
+      words: [
+        { text: '档案', box: box(0, 0, 20, 12), confidence: 90, symbols: [sym('档', 0, 0), sym('案', 10, 0)] },
+        { text: '管理', box: box(20, 0, 40, 12), confidence: 90, symbols: [sym('管', 20, 0), sym('理', 30, 0)] },
+      ],
+    },
+    {
+      text: '业务培训班',
+      box: box(0, 20, 50, 32),
+      confidence: 90,
+      words: [{ text: '业务培训班', box: box(0, 20, 50, 32), confidence: 90, symbols: ['业', '务', '培', '训', '班'].map((c, i) => sym(c, i * 10, 20)) }],
+    },
   ],
 };
 
@@ -23,7 +43,10 @@ describe('hit boxes on the scan', () => {
 
   it('splits a phrase that wraps onto the next line into one box per line', () => {
     const b = hitBoxes(page, ['管理业务']);
-    expect(b.map((x) => [x.line, x.x0, x.x1])).toEqual([[0, 20, 40], [1, 0, 20]]);
+    expect(b.map((x) => [x.line, x.x0, x.x1])).toEqual([
+      [0, 20, 40],
+      [1, 0, 20],
+    ]);
   });
 
   it('finds every occurrence, ignores absent terms, folds width and spaces', () => {

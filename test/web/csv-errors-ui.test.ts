@@ -40,7 +40,7 @@ describe('采集: CSV problems and the CSV template in real Chromium', () => {
     await cleanup(work);
   });
 
-  it('lists each CSV problem on its own line with line and column, without the server\'s path; the template downloads as UTF-8 with BOM', async () => {
+  it("lists each CSV problem on its own line with line and column, without the server's path; the template downloads as UTF-8 with BOM", async () => {
     w = await watchedPage(browser, outside, problems);
     const page = w.page;
     await page.goto(app.base);

@@ -32,7 +32,11 @@ async function upload(cl: Client, files: Array<{ name: string; bytes: Buffer | s
   const fd = new FormData();
   for (const [k, v] of Object.entries(fields)) fd.append(k, v);
   for (const f of files) fd.append('files', new Blob([typeof f.bytes === 'string' ? f.bytes : new Uint8Array(f.bytes)]), f.name);
-  const res = await fetch(`${cl.base}/api/ingest/upload`, { method: 'POST', body: fd, headers: { cookie: [...cl.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'x-csrf-token': cl.cookies.get('archive_csrf')! } });
+  const res = await fetch(`${cl.base}/api/ingest/upload`, {
+    method: 'POST',
+    body: fd,
+    headers: { cookie: [...cl.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'x-csrf-token': cl.cookies.get('archive_csrf')! },
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -56,7 +60,24 @@ function events(cl: Client) {
 /** Everything of 甲's side 乙 must never read. */
 function secretsOfA(o: { ownCode?: boolean } = {}): string[] {
   // 乙's CSV names 甲's 档号 itself: in 乙's own job that code is 乙's own input, not a leak.
-  return [jobA, jobA2, a1.itemId, a0.itemId, ...(o.ownCode ? [] : [a1.archivalCode!]), a0.archivalCode!, a1.title!, a0.title!, sha(bytes.a1), sha(bytes.a0), 'a1-copy', 'a0-copy', '甲的说明', '"jia"', '127.0.0.1', w.dir];
+  return [
+    jobA,
+    jobA2,
+    a1.itemId,
+    a0.itemId,
+    ...(o.ownCode ? [] : [a1.archivalCode!]),
+    a0.archivalCode!,
+    a1.title!,
+    a0.title!,
+    sha(bytes.a1),
+    sha(bytes.a0),
+    'a1-copy',
+    'a0-copy',
+    '甲的说明',
+    '"jia"',
+    '127.0.0.1',
+    w.dir,
+  ];
 }
 
 function expectNoneOf(text: string, secrets: string[], where: string) {
@@ -84,7 +105,15 @@ afterAll(async () => {
 describe('jobs are shown per person', () => {
   it('甲, 乙 and 丙 upload; the runner works the jobs while everyone watches the event stream', async () => {
     const streams = { jia: events(c.jia), yi: events(c.yi), bing: events(c.bing), ding: events(c.ding) };
-    const ra = await upload(c.jia, [{ name: 'a1-copy.jpg', bytes: bytes.a1 }, { name: 'a0-copy.jpg', bytes: bytes.a0 }, { name: '甲的说明.txt', bytes: '说明' }], { posts: 'BGS', classification: '内部' });
+    const ra = await upload(
+      c.jia,
+      [
+        { name: 'a1-copy.jpg', bytes: bytes.a1 },
+        { name: 'a0-copy.jpg', bytes: bytes.a0 },
+        { name: '甲的说明.txt', bytes: '说明' },
+      ],
+      { posts: 'BGS', classification: '内部' },
+    );
     expect(ra.status, JSON.stringify(ra.body)).toBe(202);
     jobA = ra.body.job;
     // 丙 (BGS, 公开) may not file a 内部 item (filing rights: at most their clearance)…
@@ -93,24 +122,44 @@ describe('jobs are shown per person', () => {
     expect(refused.body.error.code).toBe('FILING_FORBIDDEN');
     // …but a job of theirs from before the secadmin lowered their clearance holds one: their own
     // job, whose item they may no longer see.
-    jobA2 = (await w.ingest.submitItems([{ label: 'a1-copy.jpg', files: [await tmpFile('a1-copy.jpg', bytes.a1)], metadata: { posts: ['BGS'], classification: '内部' } }], { via: 'upload', actor: { name: 'bing', role: 'archivist', source: '127.0.0.1' }, posts: [], classification: '内部' })).id;
+    jobA2 = (
+      await w.ingest.submitItems([{ label: 'a1-copy.jpg', files: [await tmpFile('a1-copy.jpg', bytes.a1)], metadata: { posts: ['BGS'], classification: '内部' } }], {
+        via: 'upload',
+        actor: { name: 'bing', role: 'archivist', source: '127.0.0.1' },
+        posts: [],
+        classification: '内部',
+      })
+    ).id;
     // 乙 uploads a copy of 甲's file, and a new file whose CSV claims 甲's 档号.
     const csv = '文件,档号,题名,文号,责任者,日期,保管期限,密级,岗位\nnew.jpg,J012-2014-Y-BGS-0001,乙的新件,,,,Y,内部,ZH\n';
     const fresh = randomBytes(3000);
     fresh.set([0xff, 0xd8, 0xff, 0xe0]);
-    const rb = await upload(c.yi, [{ name: 'copy.jpg', bytes: bytes.a1 }, { name: 'new.jpg', bytes: fresh }, { name: 'items.csv', bytes: csv }], { posts: 'ZH', classification: '内部' });
+    const rb = await upload(
+      c.yi,
+      [
+        { name: 'copy.jpg', bytes: bytes.a1 },
+        { name: 'new.jpg', bytes: fresh },
+        { name: 'items.csv', bytes: csv },
+      ],
+      { posts: 'ZH', classification: '内部' },
+    );
     expect(rb.status, JSON.stringify(rb.body)).toBe(202);
     jobB = rb.body.job;
     // A batch from the command line holding one item of each post.
-    jobCli = (await w.ingest.submitItems([
-      { label: 'BGS件', files: [await tmpFile('cli-a0.jpg', bytes.a0)], metadata: { posts: ['BGS'], classification: '公开' } },
-      { label: 'ZH件', files: [await tmpFile('cli-b1.jpg', bytes.b1)], metadata: { posts: ['ZH'], classification: '内部' } },
-    ], { via: 'cli', actor: { name: 'root', role: 'console', source: 'console' }, posts: [], classification: '内部' })).id;
+    jobCli = (
+      await w.ingest.submitItems(
+        [
+          { label: 'BGS件', files: [await tmpFile('cli-a0.jpg', bytes.a0)], metadata: { posts: ['BGS'], classification: '公开' } },
+          { label: 'ZH件', files: [await tmpFile('cli-b1.jpg', bytes.b1)], metadata: { posts: ['ZH'], classification: '内部' } },
+        ],
+        { via: 'cli', actor: { name: 'root', role: 'console', source: 'console' }, posts: [], classification: '内部' },
+      )
+    ).id;
 
     await w.ingest.drain();
     for (const id of [jobA, jobA2, jobB, jobCli]) expect((await w.ingest.jobs.load(id)).state).toBe('done');
-    await waitFor(async () => (streams.jia.text().includes(`"jobId":"${jobA}","state":"done"`) || undefined), 30_000, "甲's done event");
-    await waitFor(async () => (streams.yi.text().includes(`"jobId":"${jobB}","state":"done"`) || undefined), 30_000, "乙's done event");
+    await waitFor(async () => streams.jia.text().includes(`"jobId":"${jobA}","state":"done"`) || undefined, 30_000, "甲's done event");
+    await waitFor(async () => streams.yi.text().includes(`"jobId":"${jobB}","state":"done"`) || undefined, 30_000, "乙's done event");
     await new Promise((r) => setTimeout(r, 500));
     for (const s of Object.values(streams)) s.abort();
 
@@ -125,7 +174,7 @@ describe('jobs are shown per person', () => {
     expect(streams.jia.text()).toContain('a1-copy');
   }, 180_000);
 
-  it('乙 reads no trace of 甲 in /api/jobs or /api/jobs/:id; 甲\'s job answers like one that does not exist', async () => {
+  it("乙 reads no trace of 甲 in /api/jobs or /api/jobs/:id; 甲's job answers like one that does not exist", async () => {
     const list = await c.yi.get('/api/jobs');
     expect(list.status).toBe(200);
     expect(list.body.map((j: { id: string }) => j.id).sort()).toEqual([jobB, jobCli].sort());
@@ -170,7 +219,12 @@ describe('jobs are shown per person', () => {
     const copy = r.body.items.find((i: { label: string }) => i.label === 'copy.jpg');
     const fresh = r.body.items.find((i: { label: string }) => i.label === 'new.jpg');
     expect(copy).toMatchObject({ label: 'copy.jpg', outcome: 'duplicate', error: { code: 'DUPLICATE', message: '该文件已归档，未重复归档。' } });
-    expect(fresh).toMatchObject({ name: `${a1.archivalCode} 乙的新件`, csvLine: 2, outcome: 'failed', error: { code: 'ARCHIVAL_CODE_TAKEN', message: `档号 ${a1.archivalCode} 已被占用，档号必须唯一。` } });
+    expect(fresh).toMatchObject({
+      name: `${a1.archivalCode} 乙的新件`,
+      csvLine: 2,
+      outcome: 'failed',
+      error: { code: 'ARCHIVAL_CODE_TAKEN', message: `档号 ${a1.archivalCode} 已被占用，档号必须唯一。` },
+    });
     const trail = await w.audit();
     const refused = trail.filter((x) => x.action === 'ingest.refused' && x.actor === 'yi').map((x) => x.details);
     expect(refused).toHaveLength(2);
@@ -188,7 +242,10 @@ describe('jobs are shown per person', () => {
     expect(mine.body.error.message).toContain(a1.itemId);
     expect(mine.body.error.message).toContain(a1.title);
     const denied = (await w.audit()).filter((x) => x.action === 'item.edit' && x.outcome === 'denied');
-    expect(denied.map((x) => [x.actor, x.details?.existing, x.details?.existingVisible])).toEqual([['yi', a1.itemId, false], ['jia', a1.itemId, true]]);
+    expect(denied.map((x) => [x.actor, x.details?.existing, x.details?.existingVisible])).toEqual([
+      ['yi', a1.itemId, false],
+      ['jia', a1.itemId, true],
+    ]);
     expect((await w.ingest.store.getItem(b1.itemId))!.archivalCode).toBe(b1.archivalCode);
   });
 
@@ -198,7 +255,7 @@ describe('jobs are shown per person', () => {
     await c.yi.get(`/api/jobs/${jobB}`);
     await c.yi.get(`/api/jobs/${jobA}`);
     const s = events(c.yi);
-    await waitFor(async () => (s.text().includes('connected') || undefined), 10_000, 'stream open');
+    await waitFor(async () => s.text().includes('connected') || undefined, 10_000, 'stream open');
     s.abort();
     const recs = (await w.audit()).slice(before).filter((x) => x.actor === 'yi');
     expect(recs.map((x) => [x.action, x.outcome, x.target])).toEqual([
@@ -214,24 +271,24 @@ describe('an open event stream ends with its session', () => {
   it('logout, disabling and a change of posts each close the stream; leaving the page logs no stack trace', async () => {
     const errors = vi.spyOn(console, 'error');
     const jia = events(c.jia);
-    await waitFor(async () => (jia.text().includes('connected') || undefined), 10_000, 'stream open');
+    await waitFor(async () => jia.text().includes('connected') || undefined, 10_000, 'stream open');
     expect((await c.jia.req('POST', '/api/auth/logout')).status).toBeLessThan(300);
     expect(await jia.ended).toBe('closed by server');
     expect(jia.text()).toContain('SESSION_ENDED');
 
     const yi = events(c.yi);
-    await waitFor(async () => (yi.text().includes('connected') || undefined), 10_000, 'stream open');
+    await waitFor(async () => yi.text().includes('connected') || undefined, 10_000, 'stream open');
     await w.sec.identity.setDisabled('yi', true); // as the console would: no request of 乙's involved
     expect(await yi.ended).toBe('closed by server');
 
     const ding = events(c.ding);
-    await waitFor(async () => (ding.text().includes('connected') || undefined), 10_000, 'stream open');
+    await waitFor(async () => ding.text().includes('connected') || undefined, 10_000, 'stream open');
     await w.sec.identity.setAccess('ding', { posts: ['BGS'] });
     expect(await ding.ended).toBe('closed by server');
 
     // A person who leaves the 采集 page: the stream is cut by the client.
     const bing = events(c.bing);
-    await waitFor(async () => (bing.text().includes('connected') || undefined), 10_000, 'stream open');
+    await waitFor(async () => bing.text().includes('connected') || undefined, 10_000, 'stream open');
     bing.abort();
     await new Promise((r) => setTimeout(r, 500));
     expect(errors).not.toHaveBeenCalled();

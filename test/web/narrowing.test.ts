@@ -55,7 +55,7 @@ function stopMeili(): () => void {
 
 /** Until search answers again (after a stall or a restart). */
 async function backUp(): Promise<void> {
-  await waitFor(async () => ((await bgs.get(`/api/search?q=${encodeURIComponent('库房温湿度')}`)).status === 200 || undefined), 120_000, 'Meilisearch back');
+  await waitFor(async () => (await bgs.get(`/api/search?q=${encodeURIComponent('库房温湿度')}`)).status === 200 || undefined, 120_000, 'Meilisearch back');
 }
 
 beforeAll(async () => {
@@ -73,7 +73,7 @@ afterAll(async () => {
 });
 
 describe('narrowing is fail-closed', () => {
-  it('a narrowing reported done has already left the old audience\'s search', { timeout: 400_000 }, async () => {
+  it("a narrowing reported done has already left the old audience's search", { timeout: 400_000 }, async () => {
     const a = await newItem(['BGS', 'ZH'], '公开');
     expect(await found(bgs, a.title)).toBe(true);
     expect(await narrow(a.id, { posts: ['ZH'] })).toBe(200);

@@ -28,7 +28,11 @@ beforeAll(async () => {
   const page = sharp(join(SHARED, 'samples/items/S0008/page-001.jpg'));
   const { width } = await page.metadata();
   const scan = await page.extract({ left: 0, top: 0, width: width!, height: 700 }).jpeg().toBuffer();
-  const meta = await w.putItem({ pages: 1, originals: [{ name: 'page-001.jpg', bytes: scan }], meta: { archivalCode: 'J012-2018-Y-BGS-0008', title: '库房温湿度检查记录', posts: ['BGS'], classification: '内部' } });
+  const meta = await w.putItem({
+    pages: 1,
+    originals: [{ name: 'page-001.jpg', bytes: scan }],
+    meta: { archivalCode: 'J012-2018-Y-BGS-0008', title: '库房温湿度检查记录', posts: ['BGS'], classification: '内部' },
+  });
   itemId = meta.itemId;
   w.ingest.start({ inbox: false });
   browser = await launchChromium();

@@ -38,10 +38,18 @@ beforeAll(async () => {
   const log = createLogger({ level: 'silent' });
   const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
   const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
-  const users: Array<[string, Role[]]> = [['sec1', ['secadmin']], ['sys1', ['sysadmin']], ['aud1', ['auditor']], ['zhang', ['staff']]];
-  for (const [username, roles] of users) await sec.identity.createUser({ username, roles, passwordHash, mustChangePassword: false, ...(roles[0] === 'staff' ? { posts: [], clearance: '内部' as const } : {}) });
+  const users: Array<[string, Role[]]> = [
+    ['sec1', ['secadmin']],
+    ['sys1', ['sysadmin']],
+    ['aud1', ['auditor']],
+    ['zhang', ['staff']],
+  ];
+  for (const [username, roles] of users)
+    await sec.identity.createUser({ username, roles, passwordHash, mustChangePassword: false, ...(roles[0] === 'staff' ? { posts: [], clearance: '内部' as const } : {}) });
   const store = await ItemStore.open(dir);
-  const staged = await stageItem(join(dir, 'items', '.tmp'), { meta: { archivalCode: 'J012-2014-Y-BGS-0042', fonds: 'J012', year: 2014, retention: 'Y', department: 'BGS', itemNo: 42, title: '关于档案库房温湿度检查的通知' } });
+  const staged = await stageItem(join(dir, 'items', '.tmp'), {
+    meta: { archivalCode: 'J012-2014-Y-BGS-0042', fonds: 'J012', year: 2014, retention: 'Y', department: 'BGS', itemNo: 42, title: '关于档案库房温湿度检查的通知' },
+  });
   const meta = await store.putItem(staged);
   item = { itemId: meta.itemId, archivalCode: meta.archivalCode!, title: meta.title! };
   // A busy trail: more views than one page of the old view held, a denied one, a target that
@@ -58,7 +66,10 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await new Promise<void>((r) => { server?.close(() => r()); server?.closeAllConnections(); });
+  await new Promise<void>((r) => {
+    server?.close(() => r());
+    server?.closeAllConnections();
+  });
   await cleanup(dir);
 });
 
@@ -81,7 +92,10 @@ async function pdfText(pdf: Buffer): Promise<string> {
 
 async function trail(): Promise<Array<Record<string, any>>> {
   const text = await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 describe('the audit page', () => {
@@ -98,7 +112,14 @@ describe('the audit page', () => {
     expect(new Set(seqs).size).toBe(VIEWS + 1); // no record twice, none left out
     expect(seqs).toEqual([...seqs].sort((a, b) => b - a)); // newest first
     const newest = first.body.records[0];
-    expect(newest).toMatchObject({ action: 'item.view', actionLabel: '查看条目', outcome: 'denied', outcomeLabel: '拒绝', roleLabel: '查阅人员', item: { archivalCode: item.archivalCode, title: item.title } });
+    expect(newest).toMatchObject({
+      action: 'item.view',
+      actionLabel: '查看条目',
+      outcome: 'denied',
+      outcomeLabel: '拒绝',
+      roleLabel: '查阅人员',
+      item: { archivalCode: item.archivalCode, title: item.title },
+    });
     expect(newest.detailPairs).toEqual([['路径', '/api/items/x']]);
     // Past the end: an empty page, the same total.
     const beyond = await aud.get(`/api/admin/audit/page?${q}&offset=5000&limit=10`);
@@ -115,8 +136,15 @@ describe('the audit page', () => {
 
   it('has a Chinese label for every action the appliance records', async () => {
     // Codes appended anywhere in the source (action: 'x.y' or audited(a, 'x.y'…)).
-    const { stdout } = await run('grep', ['-rhoE', "(action: |audited\\(a, |consoleAudited\\([a-z.]+, )'[a-z]+(\\.[a-z-]+)+'", 'security', 'web', 'ingest', 'appliance', 'search'], { cwd: join(import.meta.dirname, '../..') });
-    const codes = new Set(stdout.split('\n').filter(Boolean).map((l) => l.slice(l.indexOf("'") + 1, -1)));
+    const { stdout } = await run('grep', ['-rhoE', "(action: |audited\\(a, |consoleAudited\\([a-z.]+, )'[a-z]+(\\.[a-z-]+)+'", 'security', 'web', 'ingest', 'appliance', 'search'], {
+      cwd: join(import.meta.dirname, '../..'),
+    });
+    const codes = new Set(
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.slice(l.indexOf("'") + 1, -1)),
+    );
     expect(codes.size).toBeGreaterThan(20);
     expect([...codes].filter((c) => !(c in ACTION_LABELS))).toEqual([]);
   });
@@ -156,7 +184,11 @@ describe('audit exports', () => {
     const row = ws.getRow(2);
     expect([row.getCell(3).value, row.getCell(6).value, row.getCell(9).value, row.getCell(10).value, row.getCell(11).value]).toEqual(['zhang', '查看条目', item.archivalCode, item.title, '拒绝']);
     const j = await bytes(aud, '/api/admin/audit/export/jsonl?action=item.search');
-    const recs = j.body.toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const recs = j.body
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(recs.map((x) => x.action)).toEqual(['item.search']);
     const exports = (await trail()).filter((x) => x.action === 'audit.export' && x.actor === 'aud1').map((x) => x.details.format);
     expect(exports).toEqual(expect.arrayContaining(['csv', 'xlsx', 'jsonl']));
@@ -183,7 +215,10 @@ describe('audit exports', () => {
     expect(wb.worksheets[0].rowCount).toBe(2);
     expect(wb.worksheets[0].getRow(2).getCell(6).value).toBe('检索');
     const rec = (await trail()).filter((x) => x.action === 'audit.export' && x.actor === 'console');
-    expect(rec.map((x) => [x.details.format, x.details.records])).toEqual([['csv', 1], ['xlsx', 1]]);
+    expect(rec.map((x) => [x.details.format, x.details.records])).toEqual([
+      ['csv', 1],
+      ['xlsx', 1],
+    ]);
   }, 60_000);
 
   it('nobody but the auditor exports or reads the trail', async () => {
@@ -218,13 +253,17 @@ describe('printable reports', () => {
     const r = await bytes(sec1, '/api/integrity/latest.pdf');
     expect(r.status).toBe(200);
     const text = await pdfText(r.body);
-    for (const s of ['电子档案完整性检测报告（四性检测）', '四性检测结果', '真实性', '完整性', '可用性', '安全性', '条目统计', '有问题的条目', '全部问题', item.archivalCode, '被改动']) expect(text).toContain(s);
+    for (const s of ['电子档案完整性检测报告（四性检测）', '四性检测结果', '真实性', '完整性', '可用性', '安全性', '条目统计', '有问题的条目', '全部问题', item.archivalCode, '被改动'])
+      expect(text).toContain(s);
     expect(text).not.toMatch(/\b(changed|missing|untracked|unusable|unsafe|ok)\b/);
     expect((await trail()).filter((x) => x.action === 'integrity.print').at(-1)).toMatchObject({ actor: 'sec1', outcome: 'success' });
     for (const who of ['aud1', 'zhang', 'sys1']) expect((await bytes(await as(who), '/api/integrity/latest.pdf')).status).toBe(403);
     const report = JSON.parse(await readFile(join(dir, 'config', 'integrity-latest.json'), 'utf8'));
     expect(report.problems.join('\n')).not.toMatch(/[a-z]{4,}：/); // no "changed："
-    await expect(integrityReportPdf(report, { actor: 'sec1', at: new Date().toISOString() }, [{ path: join(dir, 'no-such-font.ttc') }])).rejects.toMatchObject({ code: 'REPORT_FONT_MISSING', zh: expect.stringMatching(/缺少中文字体.*fonts-wqy-zenhei/) });
+    await expect(integrityReportPdf(report, { actor: 'sec1', at: new Date().toISOString() }, [{ path: join(dir, 'no-such-font.ttc') }])).rejects.toMatchObject({
+      code: 'REPORT_FONT_MISSING',
+      zh: expect.stringMatching(/缺少中文字体.*fonts-wqy-zenhei/),
+    });
   });
 });
 

@@ -12,7 +12,7 @@ import { startWebAppliance, type WebAppliance } from '../support/web-appliance.t
 const NO_ITEM_DATA: Record<string, string> = {
   '/api/health': 'service status only (no item, no count of items)',
   '/api/auth/csrf': 'sets the CSRF cookie; no data',
-  '/api/auth/me': 'the caller\'s own account',
+  '/api/auth/me': "the caller's own account",
   '/api/auth/setup': 'whether first-start setup is pending',
   '/api/admin/users': 'accounts (roles, posts, clearances); no item data — account changes are audited where made',
   '/api/admin/posts': 'the post registry; no item data',
@@ -20,9 +20,9 @@ const NO_ITEM_DATA: Record<string, string> = {
   '/api/admin/backups/task': 'the state of a running backup (bytes, files)',
   '/api/signatures': 'ClamAV signature versions',
   '/api/health/details': 'component health for the sysadmin and secadmin (refusals to others are audited); no item data',
-  '/api/auth/alive': 'whether the caller\'s own session still lives',
-  '/api/admin/backups/keys': 'backup recipients\' public keys, the signer and the schedule',
-  '/api/security/backup-recipients': 'backup recipients\' public keys',
+  '/api/auth/alive': "whether the caller's own session still lives",
+  '/api/admin/backups/keys': "backup recipients' public keys, the signer and the schedule",
+  '/api/security/backup-recipients': "backup recipients' public keys",
   '/api/admin/departments': 'the 机构 code → name table (configuration, no item)',
   '/api/ingest/csv-template': 'the empty CSV template with its example row',
 };

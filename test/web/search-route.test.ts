@@ -21,7 +21,11 @@ let server: Server;
 let base: string;
 let auditFile: string;
 const searches = async () =>
-  (await readFile(auditFile, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { action: string; actor: string; outcome: string; details: Record<string, unknown> }).filter((r) => r.action === 'item.search');
+  (await readFile(auditFile, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { action: string; actor: string; outcome: string; details: Record<string, unknown> })
+    .filter((r) => r.action === 'item.search');
 
 beforeAll(async () => {
   dir = await tempDir('archive-search-route-');

@@ -36,8 +36,21 @@ function item(i: number, post: 'A' | 'B', random: () => number): { meta: ItemMet
   const text = `关于档案工作的通知 第${i}号 ${post === 'B' ? '保密岗位专用' : '公开岗位'}`;
   return {
     meta: {
-      itemId, archivalCode: `${fonds}-${year}-${retention}-${dept}-${String(itemNo).padStart(4, '0')}`, fonds, year, retention, department: dept, itemNo,
-      title: `档案工作通知 ${i}`, date, classification: '内部', posts: [post === 'A' ? 'POST-A' : 'POST-B'], pageCount: 1, originals: [], createdAt: '2026-11-01T00:00:00Z', updatedAt: '2026-11-01T00:00:00Z',
+      itemId,
+      archivalCode: `${fonds}-${year}-${retention}-${dept}-${String(itemNo).padStart(4, '0')}`,
+      fonds,
+      year,
+      retention,
+      department: dept,
+      itemNo,
+      title: `档案工作通知 ${i}`,
+      date,
+      classification: '内部',
+      posts: [post === 'A' ? 'POST-A' : 'POST-B'],
+      pageCount: 1,
+      originals: [],
+      createdAt: '2026-11-01T00:00:00Z',
+      updatedAt: '2026-11-01T00:00:00Z',
     },
     pages: [{ page: 1, width: 100, height: 100, dpi: 300, rotation: 0, text, confidence: 100, lines: [], source: 'ocr' }],
   };
@@ -99,7 +112,11 @@ describe('search sort', () => {
     for (const q of ['', `q=${encodeURIComponent('档案工作')}&`]) {
       const got = await all(c, `${q}sort=archivalCode`);
       const codes = got.map((h) => h.archivalCode);
-      expect(codes).toEqual(mine().map((i) => i.archivalCode!).sort());
+      expect(codes).toEqual(
+        mine()
+          .map((i) => i.archivalCode!)
+          .sort(),
+      );
       expect(got.some((h) => h.itemId.startsWith('sortb'))).toBe(false);
     }
     // A query only post B's items contain finds nothing, sorted or not.
@@ -115,7 +132,11 @@ describe('search sort', () => {
     const byId = new Map(items.map((i) => [i.itemId, i]));
     const dates = got.map((h) => byId.get(h.itemId)!.date!);
     expect(dates).toEqual([...dates].sort().reverse());
-    expect(got.map((h) => h.itemId).sort()).toEqual(mine().map((i) => i.itemId).sort());
+    expect(got.map((h) => h.itemId).sort()).toEqual(
+      mine()
+        .map((i) => i.itemId)
+        .sort(),
+    );
     const rel = await c.get(`/api/search?q=${encodeURIComponent('档案工作')}&limit=100`);
     expect(rel.body.total).toBe(mine().length);
     const bad = await c.get(`/api/search?q=${encodeURIComponent('档案工作')}&sort=posts`);
@@ -152,7 +173,10 @@ describe('search sort', () => {
       await page.fill('#search-input', '档案工作');
       await page.selectOption('#search-sort', 'archivalCode');
       await page.waitForURL(/sort=archivalCode/);
-      const want = mine().map((i) => i.archivalCode!).sort().slice(0, 20);
+      const want = mine()
+        .map((i) => i.archivalCode!)
+        .sort()
+        .slice(0, 20);
       await expect.poll(() => page.locator('#results .hit .code').allTextContents()).toEqual(want);
       const facet = await page.locator('#facets [data-facet="department"]').textContent();
       expect(facet).toContain('办公室');

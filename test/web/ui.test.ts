@@ -79,7 +79,11 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     await page.click('#setup-submit');
     await expect.poll(() => page.textContent('#setup-form .error')).toContain('初始设置令牌无效');
 
-    for (const [role, name] of [['sysadmin', 'sysadm'], ['secadmin', 'secadm'], ['auditor', 'auditr']]) {
+    for (const [role, name] of [
+      ['sysadmin', 'sysadm'],
+      ['secadmin', 'secadm'],
+      ['auditor', 'auditr'],
+    ]) {
       await page.fill('#setup-token', token!);
       await page.selectOption('#setup-role', role);
       await page.fill('#setup-username', name);
@@ -103,7 +107,11 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     // Components are named in Chinese, not by their internal codes.
     expect(await page.textContent('#health [data-component="clamd"] th')).toBe('病毒扫描');
     await page.waitForSelector('#chart-disk');
-    for (const [name, role] of [['zhang', 'staff'], ['li', 'archivist'], ['wang', 'staff']]) {
+    for (const [name, role] of [
+      ['zhang', 'staff'],
+      ['li', 'archivist'],
+      ['wang', 'staff'],
+    ]) {
       await page.fill('#new-username', name);
       await page.fill('#new-password', FIRST);
       await page.check(`#new-role-${role}`);
@@ -124,13 +132,20 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     const page = await fresh();
     await login(page, 'secadm');
     await page.waitForURL(/#\/security$/);
-    for (const [code, name] of [['BGS', '办公室'], ['ZH', '综合科']]) {
+    for (const [code, name] of [
+      ['BGS', '办公室'],
+      ['ZH', '综合科'],
+    ]) {
       await page.fill('#post-code', code);
       await page.fill('#post-name', name);
       await page.click('#create-post');
       await page.waitForSelector(`#posts tr[data-post="${code}"]`);
     }
-    for (const [user, post] of [['zhang', 'BGS'], ['li', 'BGS'], ['wang', 'ZH']]) {
+    for (const [user, post] of [
+      ['zhang', 'BGS'],
+      ['li', 'BGS'],
+      ['wang', 'ZH'],
+    ]) {
       const row = page.locator(`#access tr[data-user="${user}"]`);
       await row.locator(`input[data-post="${post}"]`).check();
       await row.locator('select').selectOption('内部');
@@ -148,9 +163,12 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     // A stray note in the folder is refused by name, without the server's staging path.
     await writeFile(join(batch, '说明.txt'), '扫描说明');
     const csv = join(work, 'items.csv');
-    await writeFile(csv, '文件,档号,题名,日期,保管期限,密级,岗位\n' +
-      'S0003,J012-2016-Y-BGS-0193,关于推进档案数字化建设情况的报告,2016-06-27,永久,内部,BGS\n' +
-      'S0005.pdf,J220-2021-Y-SYDJ-0286,关于加强机构编制电子政务建设的调研报告,2021-05-23,永久,公开,BGS\n');
+    await writeFile(
+      csv,
+      '文件,档号,题名,日期,保管期限,密级,岗位\n' +
+        'S0003,J012-2016-Y-BGS-0193,关于推进档案数字化建设情况的报告,2016-06-27,永久,内部,BGS\n' +
+        'S0005.pdf,J220-2021-Y-SYDJ-0286,关于加强机构编制电子政务建设的调研报告,2021-05-23,永久,公开,BGS\n',
+    );
     const page = await fresh();
     await login(page, 'li');
     await page.waitForURL(/#\/ingest$/);
@@ -190,7 +208,13 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     await page.click('#edit-reocr');
     await expect.poll(() => page.textContent('#edit-form .ok')).toContain('重新识别任务');
     await expect
-      .poll(() => page.evaluate(async () => ((await (await fetch('/api/jobs')).json()) as Array<{ state: string; via: string; itemsFinished: number }>).some((j) => j.via === 'reocr' && j.state === 'done' && j.itemsFinished === 1)), { timeout: 180_000 })
+      .poll(
+        () =>
+          page.evaluate(async () =>
+            ((await (await fetch('/api/jobs')).json()) as Array<{ state: string; via: string; itemsFinished: number }>).some((j) => j.via === 'reocr' && j.state === 'done' && j.itemsFinished === 1),
+          ),
+        { timeout: 180_000 },
+      )
       .toBe(true);
     // Its own waits allow 240 s for the batch and 180 s for the re-OCR: the suite's 120 s default cut it short under load.
   }, 600_000);
@@ -328,7 +352,17 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     // zhang's searches are in the last hour's bar.
     expect(await page.locator('#chart-search-activity rect.bar').evaluateAll((rs) => rs.some((r) => Number(r.getAttribute('height')) > 0))).toBe(true);
     const trail = page.locator('#audit-records');
-    for (const [actor, action] of [['sysadm', 'user.create'], ['secadm', 'post.create'], ['secadm', 'user.access'], ['li', 'ingest.submit'], ['li', 'item.edit'], ['zhang', 'item.search'], ['zhang', 'item.page.view'], ['zhang', 'item.download'], ['wang', 'item.view']]) {
+    for (const [actor, action] of [
+      ['sysadm', 'user.create'],
+      ['secadm', 'post.create'],
+      ['secadm', 'user.access'],
+      ['li', 'ingest.submit'],
+      ['li', 'item.edit'],
+      ['zhang', 'item.search'],
+      ['zhang', 'item.page.view'],
+      ['zhang', 'item.download'],
+      ['wang', 'item.view'],
+    ]) {
       await expect.poll(() => trail.locator(`tr[data-actor="${actor}"][data-action="${action}"]`).count(), { message: `${actor} ${action}` }).toBeGreaterThan(0);
     }
     expect(await trail.locator('tr[data-actor="wang"][data-action="item.view"].denied').count()).toBeGreaterThan(0);

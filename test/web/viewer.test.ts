@@ -69,7 +69,11 @@ describe('viewer in real Chromium: exact hit outlines, zoom, thumbnails; items w
     await mkdir(join(batch, '件甲'), { recursive: true });
     drawn = await drawPage(LINES);
     await writeFile(join(batch, '绘制页.jpg'), await sharp(drawn.png).jpeg({ quality: 92 }).withMetadata({ density: 300 }).toBuffer());
-    const other = async (lines: string[]) => sharp((await drawPage(lines)).png).jpeg({ quality: 90 }).withMetadata({ density: 300 }).toBuffer();
+    const other = async (lines: string[]) =>
+      sharp((await drawPage(lines)).png)
+        .jpeg({ quality: 90 })
+        .withMetadata({ density: 300 })
+        .toBuffer();
     await writeFile(join(batch, `${NAMED_FILE}.jpg`), await other(['会议定于三月十二日上午九时在三楼会议室举行。']));
     await writeFile(join(batch, '件甲', 'page-1.jpg'), await other(['请各科室于本周五前报送年度工作总结。']));
     await cp(join(SHARED, 'samples/items/S0003'), join(batch, 'S0003'), { recursive: true });

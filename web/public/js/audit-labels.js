@@ -85,17 +85,86 @@ export const ROLE_LABELS = {
 
 /** Names of the keys found in records' details. */
 export const DETAIL_LABELS = {
-  q: '检索词', total: '结果数', year: '年度', fonds: '全宗', department: '机构', retention: '保管期限', offset: '起始位置', sort: '排序',
-  from: '起', to: '止', actor: '操作人', filterAction: '操作筛选', filterOutcome: '结果筛选', records: '记录数', format: '格式', offsetRecords: '翻页位置',
-  error: '错误代码', code: '错误代码', message: '说明', reason: '原因', method: '请求方法', permission: '所需权限', path: '路径',
-  job: '任务', via: '来源方式', items: '条目', label: '名称', archivalCode: '档号', title: '题名', pages: '页数', page: '页码', itemId: '条目',
-  file: '文件', files: '文件数', signature: '病毒特征', classification: '密级', ceiling: '本机密级上限',
-  mustChangePassword: '须修改密码', roles: '角色', before: '变更前', after: '变更后', posts: '岗位', clearance: '密级', name: '名称',
-  counts: '统计', scan: '病毒扫描', auditOk: '审计链完好', gaps: '件号缺口', untrackedPaths: '未登记路径', problems: '问题', problemCount: '问题数',
-  firstBroken: '首个断点', chainOk: '审计链完好', backupId: '备份号', parentId: '基于', bytes: '字节数', included: '包含条目', ms: '用时（毫秒）',
-  status: '状态', engine: '引擎', version: '版本', replaced: '替换', failures: '失败数', minutes: '分钟', seq: '序号',
-  archived: '已归档', quarantined: '已隔离', duplicate: '重复', refused: '已拒绝', failed: '失败', ok: '正常', changed: '被改动', missing: '缺失',
-  untracked: '未登记', unusable: '不可用', unsafe: '不安全', upload: '上传', cli: '命令行', inbox: '监视文件夹', reocr: '重新识别',
+  q: '检索词',
+  total: '结果数',
+  year: '年度',
+  fonds: '全宗',
+  department: '机构',
+  retention: '保管期限',
+  offset: '起始位置',
+  sort: '排序',
+  from: '起',
+  to: '止',
+  actor: '操作人',
+  filterAction: '操作筛选',
+  filterOutcome: '结果筛选',
+  records: '记录数',
+  format: '格式',
+  offsetRecords: '翻页位置',
+  error: '错误代码',
+  code: '错误代码',
+  message: '说明',
+  reason: '原因',
+  method: '请求方法',
+  permission: '所需权限',
+  path: '路径',
+  job: '任务',
+  via: '来源方式',
+  items: '条目',
+  label: '名称',
+  archivalCode: '档号',
+  title: '题名',
+  pages: '页数',
+  page: '页码',
+  itemId: '条目',
+  file: '文件',
+  files: '文件数',
+  signature: '病毒特征',
+  classification: '密级',
+  ceiling: '本机密级上限',
+  mustChangePassword: '须修改密码',
+  roles: '角色',
+  before: '变更前',
+  after: '变更后',
+  posts: '岗位',
+  clearance: '密级',
+  name: '名称',
+  counts: '统计',
+  scan: '病毒扫描',
+  auditOk: '审计链完好',
+  gaps: '件号缺口',
+  untrackedPaths: '未登记路径',
+  problems: '问题',
+  problemCount: '问题数',
+  firstBroken: '首个断点',
+  chainOk: '审计链完好',
+  backupId: '备份号',
+  parentId: '基于',
+  bytes: '字节数',
+  included: '包含条目',
+  ms: '用时（毫秒）',
+  status: '状态',
+  engine: '引擎',
+  version: '版本',
+  replaced: '替换',
+  failures: '失败数',
+  minutes: '分钟',
+  seq: '序号',
+  archived: '已归档',
+  quarantined: '已隔离',
+  duplicate: '重复',
+  refused: '已拒绝',
+  failed: '失败',
+  ok: '正常',
+  changed: '被改动',
+  missing: '缺失',
+  untracked: '未登记',
+  unusable: '不可用',
+  unsafe: '不安全',
+  upload: '上传',
+  cli: '命令行',
+  inbox: '监视文件夹',
+  reocr: '重新识别',
 };
 
 export function actionLabel(code) {
@@ -109,7 +178,10 @@ export function outcomeLabel(code) {
 /** 'secadmin' → 安全保密管理员; 'staff+archivist' → 查阅人员、档案员; '-' stays '-'. */
 export function roleText(role) {
   if (!role || role === '-') return '-';
-  return String(role).split('+').map((r) => (Object.prototype.hasOwnProperty.call(ROLE_LABELS, r) ? ROLE_LABELS[r] : r)).join('、');
+  return String(role)
+    .split('+')
+    .map((r) => (Object.prototype.hasOwnProperty.call(ROLE_LABELS, r) ? ROLE_LABELS[r] : r))
+    .join('、');
 }
 
 export function detailLabel(key) {
@@ -150,10 +222,14 @@ export function detailValue(v, depth = 0, key = '') {
 /** The details of a record as [名称, 值] pairs in the record's own order. */
 export function detailPairs(details) {
   if (!details || typeof details !== 'object') return [];
-  return Object.entries(details).filter(([, v]) => v !== undefined).map(([k, v]) => [detailLabel(k), detailValue(v, 0, k)]);
+  return Object.entries(details)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => [detailLabel(k), detailValue(v, 0, k)]);
 }
 
 /** The details as one line: 检索词：机构编制；结果数：3. */
 export function detailsText(details) {
-  return detailPairs(details).map(([k, v]) => `${k}：${v}`).join('；');
+  return detailPairs(details)
+    .map(([k, v]) => `${k}：${v}`)
+    .join('；');
 }

@@ -37,26 +37,41 @@ export function sealCard() {
     const taken = h('button.danger', { type: 'button', id: 'seal-key-taken' }, t('sealKeyTaken'));
     const print = h('button', { type: 'button', id: 'seal-key-print' }, t('sealKeyPrint'));
     print.addEventListener('click', () => window.print());
-    taken.addEventListener('click', busy(taken, msgs, async () => {
-      if (!window.confirm(t('sealKeyConfirm'))) return;
-      await post('/api/admin/audit/seal/key/taken', { keyId: k.keyId });
-      await showKey();
-      msgs.ok(t('sealKeyErased', { id: k.keyId }));
-    }));
-    clear(keyBox, h('div.vkey', { id: 'seal-key-waiting' },
-      h('h3', t('sealKeyWaiting')),
-      h('p', t('sealKeyIntro', { id: k.keyId, time: fmtTime(k.createdAt) })),
-      h('pre.vkey-text', { id: 'seal-key-text' }, grouped(k.key)),
-      h('img.vkey-qr', { src: `/api/admin/audit/seal/key.svg?id=${k.keyId}`, alt: t('sealQrAlt'), width: 220, height: 220 }),
-      h('div.row', print, taken)));
+    taken.addEventListener(
+      'click',
+      busy(taken, msgs, async () => {
+        if (!window.confirm(t('sealKeyConfirm'))) return;
+        await post('/api/admin/audit/seal/key/taken', { keyId: k.keyId });
+        await showKey();
+        msgs.ok(t('sealKeyErased', { id: k.keyId }));
+      }),
+    );
+    clear(
+      keyBox,
+      h(
+        'div.vkey',
+        { id: 'seal-key-waiting' },
+        h('h3', t('sealKeyWaiting')),
+        h('p', t('sealKeyIntro', { id: k.keyId, time: fmtTime(k.createdAt) })),
+        h('pre.vkey-text', { id: 'seal-key-text' }, grouped(k.key)),
+        h('img.vkey-qr', { src: `/api/admin/audit/seal/key.svg?id=${k.keyId}`, alt: t('sealQrAlt'), width: 220, height: 220 }),
+        h('div.row', print, taken),
+      ),
+    );
   }
 
-  form.addEventListener('submit', busy(go, msgs, async () => {
-    clear(result);
-    const v = await post('/api/admin/audit/seal/verify', { key: pasted.value });
-    clear(result, h('p', { class: v.ok ? 'ok' : 'error', id: 'seal-status' }, v.ok ? t('sealOk') : t('sealBad'), v.firstBroken?.zh ? ` — ${v.firstBroken.zh}` : ''),
-      v.seals?.zh ? h('p', { id: 'seal-summary' }, v.seals.zh) : null);
-  }));
+  form.addEventListener(
+    'submit',
+    busy(go, msgs, async () => {
+      clear(result);
+      const v = await post('/api/admin/audit/seal/verify', { key: pasted.value });
+      clear(
+        result,
+        h('p', { class: v.ok ? 'ok' : 'error', id: 'seal-status' }, v.ok ? t('sealOk') : t('sealBad'), v.firstBroken?.zh ? ` — ${v.firstBroken.zh}` : ''),
+        v.seals?.zh ? h('p', { id: 'seal-summary' }, v.seals.zh) : null,
+      );
+    }),
+  );
 
   showKey().catch((e) => msgs.error(e));
   return card;

@@ -24,17 +24,28 @@ function filterQuery(actor, action, outcome, from, to) {
 
 function detailsCell(pairs) {
   if (!pairs?.length) return '';
-  return h('dl.pairs', pairs.map(([k, v]) => [h('dt', k), h('dd', v)]));
+  return h(
+    'dl.pairs',
+    pairs.map(([k, v]) => [h('dt', k), h('dd', v)]),
+  );
 }
 
 export function render(main, route) {
   const msgs = messageArea();
   const p = route.params;
   const actor = h('input', { id: 'audit-actor', value: p.get('actor') ?? '', autocomplete: 'off' });
-  const action = h('select', { id: 'audit-action' }, h('option', { value: '' }, t('auditAll')),
-    Object.entries(ACTION_LABELS).map(([code, label]) => h('option', { value: code, selected: p.get('action') === code }, `${label}（${code}）`)));
-  const outcome = h('select', { id: 'audit-outcome' }, h('option', { value: '' }, t('auditAll')),
-    Object.entries(OUTCOME_LABELS).map(([code, label]) => h('option', { value: code, selected: p.get('outcome') === code }, label)));
+  const action = h(
+    'select',
+    { id: 'audit-action' },
+    h('option', { value: '' }, t('auditAll')),
+    Object.entries(ACTION_LABELS).map(([code, label]) => h('option', { value: code, selected: p.get('action') === code }, `${label}（${code}）`)),
+  );
+  const outcome = h(
+    'select',
+    { id: 'audit-outcome' },
+    h('option', { value: '' }, t('auditAll')),
+    Object.entries(OUTCOME_LABELS).map(([code, label]) => h('option', { value: code, selected: p.get('outcome') === code }, label)),
+  );
   const from = h('input', { id: 'audit-from', type: 'date', value: p.get('from') ?? '' });
   const to = h('input', { id: 'audit-to', type: 'date', value: p.get('to') ?? '' });
   const go = h('button.primary', { type: 'submit', id: 'audit-filter' }, t('filter'));
@@ -47,9 +58,17 @@ export function render(main, route) {
   const list = h('div', { id: 'audit-records' });
   const count = h('p.status', { id: 'audit-count', 'aria-live': 'polite' });
   const pager = h('nav.pager', { 'aria-label': 'pages' });
-  const form = h('form.card.filters', { id: 'audit-form' }, h('h2', t('auditTitle')), msgs.el,
+  const form = h(
+    'form.card.filters',
+    { id: 'audit-form' },
+    h('h2', t('auditTitle')),
+    msgs.el,
     h('div.row', field(t('actor'), actor), field(t('action'), action), field(t('outcome2'), outcome), field(t('from'), from), field(t('to'), to), go),
-    h('div.row.actions', exportCsv, exportXlsx, exportLink, printPdf), count, list, pager);
+    h('div.row.actions', exportCsv, exportXlsx, exportLink, printPdf),
+    count,
+    list,
+    pager,
+  );
   clear(main, h('section.audit', h('div.grid', h('div', chain, sealCard(), chart), form)));
   let offset = Number(p.get('offset') ?? 0) || 0;
 
@@ -69,17 +88,32 @@ export function render(main, route) {
     pq.set('limit', String(PAGE));
     const r = await get(`/api/admin/audit/page?${pq}`);
     count.textContent = r.total ? t('auditCount', { total: r.total, from: r.offset + 1, to: r.offset + r.records.length }) : '';
-    clear(list, r.records.length ? table([t('time'), t('actor'), t('action'), t('target'), t('outcome2'), t('source'), t('auditDetails')], r.records.map((x) => h('tr', { 'data-action': x.action, 'data-actor': x.actor, 'data-seq': String(x.seq), class: x.outcome },
-      h('td.nowrap', fmtTime(x.time)),
-      h('td.nowrap', x.actor, x.roleLabel && x.roleLabel !== '-' ? h('small.muted', ` ${x.roleLabel}`) : null),
-      h('td.nowrap', { title: x.action }, x.actionLabel),
-      h('td.target', x.item ? [h('span.code', x.item.archivalCode ?? t('noArchivalCode')), ' ', h('span.title', x.item.title ?? ''), h('small.muted', ` ${x.target}`)] : x.target),
-      h('td.nowrap', { 'data-outcome': x.outcome }, x.outcomeLabel),
-      h('td', x.source),
-      h('td.details', detailsCell(x.detailPairs))))) : h('p.muted', t('noResults')));
-    clear(pager,
+    clear(
+      list,
+      r.records.length
+        ? table(
+            [t('time'), t('actor'), t('action'), t('target'), t('outcome2'), t('source'), t('auditDetails')],
+            r.records.map((x) =>
+              h(
+                'tr',
+                { 'data-action': x.action, 'data-actor': x.actor, 'data-seq': String(x.seq), class: x.outcome },
+                h('td.nowrap', fmtTime(x.time)),
+                h('td.nowrap', x.actor, x.roleLabel && x.roleLabel !== '-' ? h('small.muted', ` ${x.roleLabel}`) : null),
+                h('td.nowrap', { title: x.action }, x.actionLabel),
+                h('td.target', x.item ? [h('span.code', x.item.archivalCode ?? t('noArchivalCode')), ' ', h('span.title', x.item.title ?? ''), h('small.muted', ` ${x.target}`)] : x.target),
+                h('td.nowrap', { 'data-outcome': x.outcome }, x.outcomeLabel),
+                h('td', x.source),
+                h('td.details', detailsCell(x.detailPairs)),
+              ),
+            ),
+          )
+        : h('p.muted', t('noResults')),
+    );
+    clear(
+      pager,
       h('button', { type: 'button', id: 'audit-prev', disabled: offset === 0, onclick: () => turn(Math.max(0, offset - PAGE)) }, t('auditNewer')),
-      h('button', { type: 'button', id: 'audit-next', disabled: r.offset + r.records.length >= r.total, onclick: () => turn(offset + PAGE) }, t('auditOlder')));
+      h('button', { type: 'button', id: 'audit-next', disabled: r.offset + r.records.length >= r.total, onclick: () => turn(offset + PAGE) }, t('auditOlder')),
+    );
   }
 
   function turn(to) {
@@ -91,24 +125,40 @@ export function render(main, route) {
   async function status() {
     try {
       const v = await get('/api/admin/audit/verify');
-      clear(chain, h('h2', t('chain')), h('p', { class: v.ok ? 'ok' : 'error', id: 'chain-status' }, v.ok ? `✓ ${t('chainOk', { n: v.records })}` : `✗ ${t('chainBroken', { n: v.firstBroken?.seq ?? '?' })}`, v.firstBroken?.zh ? ` — ${v.firstBroken.zh}` : ''), v.seals?.zh ? h('p.muted', { id: 'chain-seals' }, v.seals.zh) : null);
+      clear(
+        chain,
+        h('h2', t('chain')),
+        h(
+          'p',
+          { class: v.ok ? 'ok' : 'error', id: 'chain-status' },
+          v.ok ? `✓ ${t('chainOk', { n: v.records })}` : `✗ ${t('chainBroken', { n: v.firstBroken?.seq ?? '?' })}`,
+          v.firstBroken?.zh ? ` — ${v.firstBroken.zh}` : '',
+        ),
+        v.seals?.zh ? h('p.muted', { id: 'chain-seals' }, v.seals.zh) : null,
+      );
     } catch (e) {
       clear(chain, h('h2', t('chain')), h('div.error', { role: 'alert' }, e.message));
     }
     try {
       const since = new Date(Date.now() - 24 * 3600_000).toISOString();
       const r = await get(`/api/admin/audit/records?${new URLSearchParams({ action: 'item.search', from: since, limit: '1000' })}`);
-      const buckets = bucketTimes(r.records.map((x) => x.time), { spanMs: 24 * 3600_000, n: 24 });
+      const buckets = bucketTimes(
+        r.records.map((x) => x.time),
+        { spanMs: 24 * 3600_000, n: 24 },
+      );
       clear(chart, h('h2', t('searchActivity')), h('figure', barChart(t('searchActivity'), buckets, 'chart-search-activity'), h('figcaption', `${r.records.length} / 24 h`)));
     } catch (e) {
       clear(chart, h('h2', t('searchActivity')), h('div.error', { role: 'alert' }, e.message));
     }
   }
 
-  form.addEventListener('submit', busy(go, msgs, async () => {
-    offset = 0;
-    await load();
-  }));
+  form.addEventListener(
+    'submit',
+    busy(go, msgs, async () => {
+      offset = 0;
+      await load();
+    }),
+  );
   load().catch((e) => msgs.error(e));
   status();
 }

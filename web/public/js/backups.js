@@ -25,12 +25,18 @@ export function backupsPanel() {
     if (task.state === 'running') {
       const p = task.progress;
       const frac = p?.total ? p.bytes / p.total : 0;
-      clear(status, h('p', `${label}：${t('backupRunning', { who: task.actor })}`), progressBar(frac, 'backup-progress'), p ? h('small', `${fmtBytes(p.bytes)}${p.total ? ` / ${fmtBytes(p.total)}` : ''} · ${p.mbps} MB/s`) : null);
+      clear(
+        status,
+        h('p', `${label}：${t('backupRunning', { who: task.actor })}`),
+        progressBar(frac, 'backup-progress'),
+        p ? h('small', `${fmtBytes(p.bytes)}${p.total ? ` / ${fmtBytes(p.total)}` : ''} · ${p.mbps} MB/s`) : null,
+      );
     } else if (task.state === 'done') {
       const r = task.result;
-      const text = task.kind === 'create'
-        ? t('backupDone', { id: r.backupId, file: r.out, items: r.included, size: fmtBytes(r.outBytes) })
-        : t('backupVerified', { list: r.backups.map((b) => b.backupId).join('、') });
+      const text =
+        task.kind === 'create'
+          ? t('backupDone', { id: r.backupId, file: r.out, items: r.included, size: fmtBytes(r.outBytes) })
+          : t('backupVerified', { list: r.backups.map((b) => b.backupId).join('、') });
       clear(status, h('div.ok', { role: 'status' }, text));
     } else clear(status, h('div.error', { role: 'alert' }, `${label}：${task.error.message}`, h('small.code', ` [${task.error.code}]`)));
   }
@@ -46,14 +52,24 @@ export function backupsPanel() {
 
   async function loadKeys() {
     const k = await get('/api/admin/backups/keys');
-    clear(keys,
+    clear(
+      keys,
       k.recipients.length
         ? h('p', `${t('backupRecipients')}：`, ...k.recipients.map((r) => h('code', { 'data-fingerprint': r.fingerprint }, `${r.fingerprint}（${r.label}） `)))
         : h('p.error', { id: 'backup-no-recipients' }, t('backupNoRecipients')),
-      k.signer ? h('p.muted', `${t('backupSigner')}：`, h('code', k.signer)) : null);
+      k.signer ? h('p.muted', `${t('backupSigner')}：`, h('code', k.signer)) : null,
+    );
     const s = k.schedule;
-    clear(schedule, h('p', `${t('backupSchedule')}：`, !s?.enabled ? t('backupScheduleOff')
-      : `${s.hour}:00 → ${s.target}（${s.keep}）· ${t('backupLastGood')} ${s.lastGood ? fmtTime(s.lastGood.at) : t('backupNever')}${s.lastRun && s.lastRun.outcome !== 'success' ? ` · ${t('backupLastRun')} ${fmtTime(s.lastRun.at)} ${s.lastRun.error?.message ?? ''}` : ''}`));
+    clear(
+      schedule,
+      h(
+        'p',
+        `${t('backupSchedule')}：`,
+        !s?.enabled
+          ? t('backupScheduleOff')
+          : `${s.hour}:00 → ${s.target}（${s.keep}）· ${t('backupLastGood')} ${s.lastGood ? fmtTime(s.lastGood.at) : t('backupNever')}${s.lastRun && s.lastRun.outcome !== 'success' ? ` · ${t('backupLastRun')} ${fmtTime(s.lastRun.at)} ${s.lastRun.error?.message ?? ''}` : ''}`,
+      ),
+    );
   }
 
   async function load() {
@@ -70,23 +86,42 @@ export function backupsPanel() {
       clear(list, h('p.muted', t('noBackups')));
       return;
     }
-    clear(list, table([t('time'), t('backupKind'), t('backupId'), t('backupParent'), t('backupItems'), t('backupSize'), t('backupFile')], r.backups.map((b) =>
-      h('tr', { 'data-backup': b.id },
-        h('td', fmtTime(b.created)), h('td', t(`backupKinds.${b.kind}`)), h('td', h('code', b.id)), h('td', b.parent ? h('code', b.parent) : '—'),
-        h('td', String(b.items)), h('td', fmtBytes(b.outBytes)), h('td.path', b.file)))));
+    clear(
+      list,
+      table(
+        [t('time'), t('backupKind'), t('backupId'), t('backupParent'), t('backupItems'), t('backupSize'), t('backupFile')],
+        r.backups.map((b) =>
+          h(
+            'tr',
+            { 'data-backup': b.id },
+            h('td', fmtTime(b.created)),
+            h('td', t(`backupKinds.${b.kind}`)),
+            h('td', h('code', b.id)),
+            h('td', b.parent ? h('code', b.parent) : '—'),
+            h('td', String(b.items)),
+            h('td', fmtBytes(b.outBytes)),
+            h('td.path', b.file),
+          ),
+        ),
+      ),
+    );
   }
 
-  const form = h('form.backup-form', { id: 'backup-form' },
-    field(t('backupOut'), out), field(t('backupKind'), base), runBtn,
-    field(t('backupVerifyFiles'), verifyFiles), verifyBtn);
-  form.addEventListener('submit', busy(runBtn, msgs, async () => {
-    await post('/api/admin/backups', { out: out.value.trim(), ...(base.value ? { incrementalFrom: base.value } : {}) });
-    await follow();
-  }));
-  verifyBtn.addEventListener('click', busy(verifyBtn, msgs, async () => {
-    await post('/api/admin/backups/verify', { files: verifyFiles.value.trim().split(/\s+/).filter(Boolean) });
-    await follow();
-  }));
+  const form = h('form.backup-form', { id: 'backup-form' }, field(t('backupOut'), out), field(t('backupKind'), base), runBtn, field(t('backupVerifyFiles'), verifyFiles), verifyBtn);
+  form.addEventListener(
+    'submit',
+    busy(runBtn, msgs, async () => {
+      await post('/api/admin/backups', { out: out.value.trim(), ...(base.value ? { incrementalFrom: base.value } : {}) });
+      await follow();
+    }),
+  );
+  verifyBtn.addEventListener(
+    'click',
+    busy(verifyBtn, msgs, async () => {
+      await post('/api/admin/backups/verify', { files: verifyFiles.value.trim().split(/\s+/).filter(Boolean) });
+      await follow();
+    }),
+  );
 
   const el = h('div.card', { id: 'backups' }, h('h2', t('backups')), msgs.el, keys, schedule, form, status, list, h('p.muted', { id: 'backup-console-note' }, t('backupConsoleNote')));
   load();

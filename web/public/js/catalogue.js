@@ -19,9 +19,17 @@ export function render(main, route) {
   (async () => {
     try {
       const r = await get('/api/catalogue/pending');
-      clear(pending, r.items.length ? table([t('title'), t('pageCount'), ''], r.items.map((it) => h('tr', { 'data-item': it.itemId },
-        h('td', it.title ?? it.itemId), h('td', it.pageCount),
-        h('td', h('a.button', { href: `#/catalogue/${encodeURIComponent(it.itemId)}` }, t('edit')))))) : h('p.muted', t('pendingNone')));
+      clear(
+        pending,
+        r.items.length
+          ? table(
+              [t('title'), t('pageCount'), ''],
+              r.items.map((it) =>
+                h('tr', { 'data-item': it.itemId }, h('td', it.title ?? it.itemId), h('td', it.pageCount), h('td', h('a.button', { href: `#/catalogue/${encodeURIComponent(it.itemId)}` }, t('edit')))),
+              ),
+            )
+          : h('p.muted', t('pendingNone')),
+      );
     } catch (e) {
       clear(pending, h('div.error', { role: 'alert' }, e.message));
     }
@@ -30,9 +38,23 @@ export function render(main, route) {
   async function list() {
     try {
       const r = await get(`/api/search?${new URLSearchParams({ q: input.value.trim(), limit: '50' })}`);
-      clear(box, table([t('archivalCode'), t('title'), t('year'), t('pageCount'), ''], r.items.map((it) => h('tr', { 'data-item': it.itemId },
-        h('td', it.archivalCode ?? '–'), h('td', it.title ?? it.itemId), h('td', it.year ?? ''), h('td', it.pageCount),
-        h('td', h('a.button', { href: `#/catalogue/${encodeURIComponent(it.itemId)}` }, t('edit')))))));
+      clear(
+        box,
+        table(
+          [t('archivalCode'), t('title'), t('year'), t('pageCount'), ''],
+          r.items.map((it) =>
+            h(
+              'tr',
+              { 'data-item': it.itemId },
+              h('td', it.archivalCode ?? '–'),
+              h('td', it.title ?? it.itemId),
+              h('td', it.year ?? ''),
+              h('td', it.pageCount),
+              h('td', h('a.button', { href: `#/catalogue/${encodeURIComponent(it.itemId)}` }, t('edit'))),
+            ),
+          ),
+        ),
+      );
     } catch (e) {
       clear(box, h('div.error', { role: 'alert' }, e.message));
     }
@@ -59,38 +81,64 @@ async function edit(editor, id) {
     docNumber: text('docNumber', item.docNumber),
     responsible: text('responsible', item.responsible),
     date: h('input', { name: 'date', id: 'edit-date', value: item.date ?? '', pattern: '\\d{4}-\\d{2}-\\d{2}', placeholder: 'YYYY-MM-DD' }),
-    classification: h('select', { name: 'classification', id: 'edit-classification' }, ['公开', '内部'].map((c) => h('option', { value: c, selected: c === item.classification }, c))),
+    classification: h(
+      'select',
+      { name: 'classification', id: 'edit-classification' },
+      ['公开', '内部'].map((c) => h('option', { value: c, selected: c === item.classification }, c)),
+    ),
     posts: text('posts', item.posts.join(', ')),
   };
   const save = h('button.primary', { type: 'submit', id: 'edit-save' }, t('save'));
   // Re-OCR runs as an ordinary job: its progress shows on the 采集 page like any batch.
   const reocr = h('button', { type: 'button', id: 'edit-reocr' }, t('reocr'));
-  reocr.addEventListener('click', busy(reocr, msgs, async () => {
-    const r = await post(`/api/items/${encodeURIComponent(id)}/reocr`);
-    msgs.ok(t('reocrQueued', { job: r.job }));
-  }));
+  reocr.addEventListener(
+    'click',
+    busy(reocr, msgs, async () => {
+      const r = await post(`/api/items/${encodeURIComponent(id)}/reocr`);
+      msgs.ok(t('reocrQueued', { job: r.job }));
+    }),
+  );
   const low = item.pages.filter((p) => p.source === 'ocr' && p.confidence < LOW_CONFIDENCE);
-  const form = h('form.card', { id: 'edit-form' }, h('h2', `${t('edit')}: ${item.archivalCode ?? item.title ?? item.itemId}`), item.cataloguePending ? h('p.flag', { id: 'edit-pending' }, `⚑ ${t('pendingTitle')}`) : null, msgs.el,
+  const form = h(
+    'form.card',
+    { id: 'edit-form' },
+    h('h2', `${t('edit')}: ${item.archivalCode ?? item.title ?? item.itemId}`),
+    item.cataloguePending ? h('p.flag', { id: 'edit-pending' }, `⚑ ${t('pendingTitle')}`) : null,
+    msgs.el,
     ...Object.entries(fields).map(([k, el]) => field(t(k), el, k === 'archivalCode' ? '全宗号-年度-保管期限-机构代码-件号，如 J012-2014-Y-BGS-0042' : undefined)),
     save,
     h('h3', t('reviewPages')),
-    table([t('page', { n: '' }).trim(), t('confidence'), ''], item.pages.map((p) => h('tr', { class: low.includes(p) ? 'flag' : undefined, 'data-page': p.page },
-      h('td', p.page), h('td', `${p.confidence}`), h('td', low.includes(p) ? h('a', { href: `#/item/${encodeURIComponent(id)}?page=${p.page}` }, `⚠ ${t('lowConfidence')}`) : '')))),
-    h('div.row', reocr, h('span.muted', t('reocrNote'))));
-  form.addEventListener('submit', busy(save, msgs, async () => {
-    // Browser-side checks only help the person; the server validates again and has the last word.
-    if (fields.date.value && !/^\d{4}-\d{2}-\d{2}$/.test(fields.date.value)) throw new Error('日期须为 YYYY-MM-DD。');
-    const body = {
-      archivalCode: fields.archivalCode.value.trim(),
-      title: fields.title.value.trim(),
-      docNumber: fields.docNumber.value.trim(),
-      responsible: fields.responsible.value.trim(),
-      date: fields.date.value.trim(),
-      classification: fields.classification.value,
-      posts: fields.posts.value.split(/[,，;；、\s]+/).filter(Boolean),
-    };
-    const r = await patch(`/api/items/${encodeURIComponent(id)}`, body);
-    msgs.ok(`${t('saved')} ${r.archivalCode ?? ''}`);
-  }));
+    table(
+      [t('page', { n: '' }).trim(), t('confidence'), ''],
+      item.pages.map((p) =>
+        h(
+          'tr',
+          { class: low.includes(p) ? 'flag' : undefined, 'data-page': p.page },
+          h('td', p.page),
+          h('td', `${p.confidence}`),
+          h('td', low.includes(p) ? h('a', { href: `#/item/${encodeURIComponent(id)}?page=${p.page}` }, `⚠ ${t('lowConfidence')}`) : ''),
+        ),
+      ),
+    ),
+    h('div.row', reocr, h('span.muted', t('reocrNote'))),
+  );
+  form.addEventListener(
+    'submit',
+    busy(save, msgs, async () => {
+      // Browser-side checks only help the person; the server validates again and has the last word.
+      if (fields.date.value && !/^\d{4}-\d{2}-\d{2}$/.test(fields.date.value)) throw new Error('日期须为 YYYY-MM-DD。');
+      const body = {
+        archivalCode: fields.archivalCode.value.trim(),
+        title: fields.title.value.trim(),
+        docNumber: fields.docNumber.value.trim(),
+        responsible: fields.responsible.value.trim(),
+        date: fields.date.value.trim(),
+        classification: fields.classification.value,
+        posts: fields.posts.value.split(/[,，;；、\s]+/).filter(Boolean),
+      };
+      const r = await patch(`/api/items/${encodeURIComponent(id)}`, body);
+      msgs.ok(`${t('saved')} ${r.archivalCode ?? ''}`);
+    }),
+  );
   clear(editor, form);
 }

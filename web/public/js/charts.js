@@ -27,7 +27,11 @@ function fmt(v) {
 export function barChart(title, points, id) {
   const svg = frame(title, id);
   const max = Math.max(1, ...points.map((p) => p.value));
-  axis(svg, max, points.map((p) => p.label));
+  axis(
+    svg,
+    max,
+    points.map((p) => p.label),
+  );
   const w = (W - PAD.l - PAD.r) / Math.max(1, points.length);
   points.forEach((p, i) => {
     const hgt = ((H - PAD.t - PAD.b) * p.value) / max;
@@ -40,7 +44,11 @@ export function barChart(title, points, id) {
 export function lineChart(title, points, id) {
   const svg = frame(title, id);
   const max = Math.max(1, ...points.map((p) => p.value));
-  axis(svg, max, points.map((p) => p.label));
+  axis(
+    svg,
+    max,
+    points.map((p) => p.label),
+  );
   const step = (W - PAD.l - PAD.r) / Math.max(1, points.length - 1);
   const xy = points.map((p, i) => [PAD.l + i * step, H - PAD.b - ((H - PAD.t - PAD.b) * p.value) / max]);
   svg.append(h('polyline.line', { points: xy.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ') }));
@@ -52,7 +60,11 @@ export function lineChart(title, points, id) {
 export function usageBar(title, used, total, label, id) {
   const svg = h('svg.chart.usage', { viewBox: `0 0 ${W} 40`, role: 'img', 'aria-label': title, id }, h('title', title));
   const frac = total > 0 ? Math.min(1, used / total) : 0;
-  svg.append(h('rect.track', { x: 0, y: 6, width: W, height: 16, rx: 3 }), h('rect', { class: `fill ${frac > 0.95 ? 'down' : frac > 0.85 ? 'degraded' : 'ok'}`, x: 0, y: 6, width: W * frac, height: 16, rx: 3 }), h('text.tick', { x: 0, y: 36 }, label));
+  svg.append(
+    h('rect.track', { x: 0, y: 6, width: W, height: 16, rx: 3 }),
+    h('rect', { class: `fill ${frac > 0.95 ? 'down' : frac > 0.85 ? 'degraded' : 'ok'}`, x: 0, y: 6, width: W * frac, height: 16, rx: 3 }),
+    h('text.tick', { x: 0, y: 36 }, label),
+  );
   return svg;
 }
 

@@ -10,22 +10,41 @@ export function departmentsPanel() {
   const rowsBox = h('tbody', { id: 'department-rows' });
   const add = h('button', { type: 'button', id: 'department-add' }, t('addDepartment'));
   const save = h('button.primary', { type: 'submit', id: 'department-save' }, t('saveDepartments'));
-  const row = (code = '', name = '') => h('tr', h('td', h('input.dept-code', { value: code, maxlength: 16, 'aria-label': t('departmentCode') })), h('td', h('input.dept-name', { value: name, maxlength: 64, 'aria-label': t('departmentName') })));
-  const form = h('form.card', { id: 'departments' }, h('h2', t('departmentsTitle')), h('p.muted', t('departmentsNote')), msgs.el,
-    h('table', h('thead', h('tr', h('th', t('departmentCode')), h('th', t('departmentName')))), rowsBox), h('div.row.actions', add, save));
+  const row = (code = '', name = '') =>
+    h(
+      'tr',
+      h('td', h('input.dept-code', { value: code, maxlength: 16, 'aria-label': t('departmentCode') })),
+      h('td', h('input.dept-name', { value: name, maxlength: 64, 'aria-label': t('departmentName') })),
+    );
+  const form = h(
+    'form.card',
+    { id: 'departments' },
+    h('h2', t('departmentsTitle')),
+    h('p.muted', t('departmentsNote')),
+    msgs.el,
+    h('table', h('thead', h('tr', h('th', t('departmentCode')), h('th', t('departmentName')))), rowsBox),
+    h('div.row.actions', add, save),
+  );
   add.addEventListener('click', () => rowsBox.append(row()));
-  form.addEventListener('submit', busy(save, msgs, async () => {
-    const names = {};
-    for (const tr of rowsBox.querySelectorAll('tr')) {
-      const code = tr.querySelector('.dept-code').value.trim();
-      if (code) names[code] = tr.querySelector('.dept-name').value.trim();
-    }
-    const r = await put('/api/admin/departments', { names });
-    show(r.names);
-    msgs.ok(t('saved'));
-  }));
+  form.addEventListener(
+    'submit',
+    busy(save, msgs, async () => {
+      const names = {};
+      for (const tr of rowsBox.querySelectorAll('tr')) {
+        const code = tr.querySelector('.dept-code').value.trim();
+        if (code) names[code] = tr.querySelector('.dept-name').value.trim();
+      }
+      const r = await put('/api/admin/departments', { names });
+      show(r.names);
+      msgs.ok(t('saved'));
+    }),
+  );
   function show(names) {
-    clear(rowsBox, Object.entries(names).map(([c, n]) => row(c, n)), row());
+    clear(
+      rowsBox,
+      Object.entries(names).map(([c, n]) => row(c, n)),
+      row(),
+    );
   }
   async function load() {
     try {

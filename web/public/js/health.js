@@ -23,11 +23,28 @@ export function healthPanel() {
       return;
     }
     const disk = r.components?.disk;
-    clear(el,
+    clear(
+      el,
       h('h2', t('health'), ' ', badge(r.status), h('button.link', { type: 'button', onclick: load }, t('refresh'))),
       h('p.muted', fmtTime(r.time)),
-      table([t('componentCol'), t('statusCol'), t('reasonCol')], Object.entries(r.components ?? {}).map(([name, c]) => h('tr', { 'data-component': name }, h('th', { scope: 'row' }, componentName(name)), h('td', badge(c.status)), h('td', c.reason ?? '')))),
-      disk?.totalBytes ? h('figure', usageBar(t('diskUse'), disk.totalBytes - disk.freeBytes, disk.totalBytes, `${t('used')} ${fmtBytes(disk.totalBytes - disk.freeBytes)} / ${fmtBytes(disk.totalBytes)} · ${t('free')} ${fmtBytes(disk.freeBytes)}`, 'chart-disk'), h('figcaption', t('diskUse'))) : null);
+      table(
+        [t('componentCol'), t('statusCol'), t('reasonCol')],
+        Object.entries(r.components ?? {}).map(([name, c]) => h('tr', { 'data-component': name }, h('th', { scope: 'row' }, componentName(name)), h('td', badge(c.status)), h('td', c.reason ?? ''))),
+      ),
+      disk?.totalBytes
+        ? h(
+            'figure',
+            usageBar(
+              t('diskUse'),
+              disk.totalBytes - disk.freeBytes,
+              disk.totalBytes,
+              `${t('used')} ${fmtBytes(disk.totalBytes - disk.freeBytes)} / ${fmtBytes(disk.totalBytes)} · ${t('free')} ${fmtBytes(disk.freeBytes)}`,
+              'chart-disk',
+            ),
+            h('figcaption', t('diskUse')),
+          )
+        : null,
+    );
   }
   load();
   return { el, load, report: () => get('/api/health/details').catch(() => undefined) };

@@ -51,5 +51,9 @@ export function hitBoxes(page, terms) {
 
 /** Terms of a query string the way a person typed them: words split on spaces, quotes dropped. */
 export function termsOf(q) {
-  return (q ?? '').replace(/["“”]/g, ' ').split(/[\s,，]+/).map((s) => s.replace(/^-/, '')).filter(Boolean);
+  return (q ?? '')
+    .replace(/["“”]/g, ' ')
+    .split(/[\s,，]+/)
+    .map((s) => s.replace(/^-/, ''))
+    .filter(Boolean);
 }

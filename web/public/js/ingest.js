@@ -35,11 +35,20 @@ export function render(main) {
   const folderInput = h('input', { type: 'file', id: 'folder-input', webkitdirectory: true, multiple: true });
   const csvInput = h('input', { type: 'file', id: 'csv-input', accept: '.csv,text/csv' });
   const posts = h('input', { id: 'posts-input', placeholder: 'BGS, ZH' });
-  const classification = h('select', { id: 'classification-input' }, ['内部', '公开'].map((c) => h('option', { value: c }, c)));
+  const classification = h(
+    'select',
+    { id: 'classification-input' },
+    ['内部', '公开'].map((c) => h('option', { value: c }, c)),
+  );
   const chosen = h('p.muted', { id: 'selection-info' });
   const uploadBar = h('div');
   const submit = h('button.primary', { type: 'submit', id: 'upload-submit', disabled: true }, t('upload'));
-  const drop = h('div.dropzone', { id: 'dropzone', tabindex: '0' }, h('p', t('dropHere')), h('div.row', h('label.button', t('chooseFiles'), filesInput), h('label.button', t('chooseFolder'), folderInput)));
+  const drop = h(
+    'div.dropzone',
+    { id: 'dropzone', tabindex: '0' },
+    h('p', t('dropHere')),
+    h('div.row', h('label.button', t('chooseFiles'), filesInput), h('label.button', t('chooseFolder'), folderInput)),
+  );
 
   const setSelection = (list) => {
     const plan = planSelection(list);
@@ -66,9 +75,18 @@ export function render(main) {
     setSelection(await dropped(e.dataTransfer));
   });
 
-  const form = h('form.card', { id: 'upload-form' }, h('h2', t('ingestTitle')), msgs.el, drop, chosen,
+  const form = h(
+    'form.card',
+    { id: 'upload-form' },
+    h('h2', t('ingestTitle')),
+    msgs.el,
+    drop,
+    chosen,
     h('div.row', field(t('csvFile'), csvInput), field(t('postsField'), posts), field(t('classification'), classification)),
-    h('p.muted', h('a', { href: '/api/ingest/csv-template', download: '', id: 'csv-template' }, t('csvTemplate')), ' ', t('csvTemplateHint')), uploadBar, submit);
+    h('p.muted', h('a', { href: '/api/ingest/csv-template', download: '', id: 'csv-template' }, t('csvTemplate')), ' ', t('csvTemplateHint')),
+    uploadBar,
+    submit,
+  );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     submit.disabled = true;
@@ -136,18 +154,38 @@ export function render(main) {
     const failed = verdict === 'failed' || verdict === 'partial';
     const frac = p.pagesTotal ? (p.pagesDone - (p.pagesFailed ?? 0)) / p.pagesTotal : 0;
     const reocr = card.reocrOf ? t('reocrOf', { item: [card.reocrOf.archivalCode, card.reocrOf.title].filter(Boolean).join(' ') || card.reocrOf.itemId }) : null;
-    clear(card.el,
-      h('div.row', card.batch ? h('strong.batch', `${t('batch')}：${card.batch}`) : null, h('strong', p.jobId), reocr ? h('span.reocr', reocr) : null, h(`span.badge.${verdict}`, { 'data-state': p.state, 'data-verdict': verdict }, t(`jobState.${verdict}`)), h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })), h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
-        p.pagesPerMinute ? h('span.rate', t('pagesPerMin', { v: p.pagesPerMinute })) : null, p.etaSeconds !== undefined && p.state !== 'done' ? h('span.eta', t('eta', { v: fmtDuration(p.etaSeconds) })) : null,
-        p.hiddenItems ? h('span.muted.hidden-items', t('hiddenItems', { n: p.hiddenItems })) : null),
+    clear(
+      card.el,
+      h(
+        'div.row',
+        card.batch ? h('strong.batch', `${t('batch')}：${card.batch}`) : null,
+        h('strong', p.jobId),
+        reocr ? h('span.reocr', reocr) : null,
+        h(`span.badge.${verdict}`, { 'data-state': p.state, 'data-verdict': verdict }, t(`jobState.${verdict}`)),
+        h('span', t('itemsFinished', { done: p.itemsFinished, total: p.items })),
+        h('span', t('pagesDone', { done: p.pagesDone, total: p.pagesTotal })),
+        p.pagesPerMinute ? h('span.rate', t('pagesPerMin', { v: p.pagesPerMinute })) : null,
+        p.etaSeconds !== undefined && p.state !== 'done' ? h('span.eta', t('eta', { v: fmtDuration(p.etaSeconds) })) : null,
+        p.hiddenItems ? h('span.muted.hidden-items', t('hiddenItems', { n: p.hiddenItems })) : null,
+      ),
       p.waitingReason ? h('p.error', p.waitingReason) : null,
       withClass(progressBar(frac, `job-progress-${p.jobId}`), failed),
-      h('ul.items', [...card.items].map(([n, it]) => {
-        const bad = ['failed', 'refused', 'quarantined'].includes(it.outcome);
-        const itemFrac = it.outcome === 'archived' || it.outcome === 'duplicate' ? 1 : it.pageCount ? it.pagesDone / it.pageCount : 0;
-        return h('li', { 'data-item': it.label, 'data-outcome': it.outcome },
-          h('span.label', { title: it.label }, it.name ?? it.label), withClass(progressBar(itemFrac), bad), h('span', `${t(`stage.${it.stage}`)} · ${t(`outcome.${it.outcome}`)}`), it.error ? h('small.error', it.error.message) : null);
-      })));
+      h(
+        'ul.items',
+        [...card.items].map(([n, it]) => {
+          const bad = ['failed', 'refused', 'quarantined'].includes(it.outcome);
+          const itemFrac = it.outcome === 'archived' || it.outcome === 'duplicate' ? 1 : it.pageCount ? it.pagesDone / it.pageCount : 0;
+          return h(
+            'li',
+            { 'data-item': it.label, 'data-outcome': it.outcome },
+            h('span.label', { title: it.label }, it.name ?? it.label),
+            withClass(progressBar(itemFrac), bad),
+            h('span', `${t(`stage.${it.stage}`)} · ${t(`outcome.${it.outcome}`)}`),
+            it.error ? h('small.error', it.error.message) : null,
+          );
+        }),
+      ),
+    );
   }
   function withClass(bar, failed) {
     if (failed) bar.classList.add('failed');
@@ -214,15 +252,34 @@ export function render(main) {
     if (!jobs.length) return clear(jobsBox, h('p.muted', t('noJobs')));
     const rows = jobs.map((j) => {
       const verdict = jobVerdict(j.state, listedOutcomes(j));
-      return h('tr', { 'data-job': j.id, 'data-state': j.state, 'data-verdict': verdict },
-      h('td', fmtTime(j.createdAt)),
-      h('td', j.batch ? [h('strong.batch', j.batch), h('br'), h('small.muted', j.id)] : j.id, j.reocrOf ? h('div.muted', t('reocrOf', { item: [j.reocrOf.archivalCode, j.reocrOf.title].filter(Boolean).join(' ') || j.reocrOf.itemId })) : j.names?.length ? h('div.muted', j.names.join('、')) : null),
-      h('td', j.actor),
-      h('td', h(`span.badge.${verdict}`, { 'data-verdict': verdict }, t(`jobState.${verdict}`)), ' ', t('itemsFinished', { done: j.itemsFinished, total: j.items }), j.hiddenItems ? h('div.muted', t('hiddenItems', { n: j.hiddenItems })) : null),
-      h('td', t('pagesDone', { done: j.pagesDone, total: j.pagesTotal })),
-      h('td',
-        j.failures.map((f) => h('div.error', `${f.name ?? f.label}: ${t(`outcome.${f.outcome}`)} — ${f.message ?? f.code ?? ''}`)),
-        j.problems.map((p) => h('div.warn', p.message ?? p.code ?? ''))));
+      return h(
+        'tr',
+        { 'data-job': j.id, 'data-state': j.state, 'data-verdict': verdict },
+        h('td', fmtTime(j.createdAt)),
+        h(
+          'td',
+          j.batch ? [h('strong.batch', j.batch), h('br'), h('small.muted', j.id)] : j.id,
+          j.reocrOf
+            ? h('div.muted', t('reocrOf', { item: [j.reocrOf.archivalCode, j.reocrOf.title].filter(Boolean).join(' ') || j.reocrOf.itemId }))
+            : j.names?.length
+              ? h('div.muted', j.names.join('、'))
+              : null,
+        ),
+        h('td', j.actor),
+        h(
+          'td',
+          h(`span.badge.${verdict}`, { 'data-verdict': verdict }, t(`jobState.${verdict}`)),
+          ' ',
+          t('itemsFinished', { done: j.itemsFinished, total: j.items }),
+          j.hiddenItems ? h('div.muted', t('hiddenItems', { n: j.hiddenItems })) : null,
+        ),
+        h('td', t('pagesDone', { done: j.pagesDone, total: j.pagesTotal })),
+        h(
+          'td',
+          j.failures.map((f) => h('div.error', `${f.name ?? f.label}: ${t(`outcome.${f.outcome}`)} — ${f.message ?? f.code ?? ''}`)),
+          j.problems.map((p) => h('div.warn', p.message ?? p.code ?? '')),
+        ),
+      );
     });
     clear(jobsBox, table([t('time'), 'ID', t('actor'), t('jobsTitle'), t('pageCount'), t('failures')], rows, { id: 'jobs-table' }));
   }
@@ -241,13 +298,31 @@ export function render(main) {
       for (const b of buckets) {
         // The pages of a job spread evenly over the time it ran.
         const overlap = Math.max(0, Math.min(e, b.end) - Math.max(s, b.start));
-        b.pages += e > s ? (j.pagesDone * overlap) / (e - s) : (s >= b.start && s < b.end ? j.pagesDone : 0);
+        b.pages += e > s ? (j.pagesDone * overlap) / (e - s) : s >= b.start && s < b.end ? j.pagesDone : 0;
         if (c <= b.end && (!j.finishedAt || e > b.end)) b.queue++;
       }
     }
-    clear(charts,
-      h('figure', lineChart(t('ingestRate'), buckets.map((b) => ({ label: hhmm(b.end), value: (b.pages * 3600_000) / size })), 'chart-ingest-rate'), h('figcaption', t('ingestRate'))),
-      h('figure', barChart(t('queueLength'), buckets.map((b) => ({ label: hhmm(b.end), value: b.queue })), 'chart-queue'), h('figcaption', t('queueLength'))));
+    clear(
+      charts,
+      h(
+        'figure',
+        lineChart(
+          t('ingestRate'),
+          buckets.map((b) => ({ label: hhmm(b.end), value: (b.pages * 3600_000) / size })),
+          'chart-ingest-rate',
+        ),
+        h('figcaption', t('ingestRate')),
+      ),
+      h(
+        'figure',
+        barChart(
+          t('queueLength'),
+          buckets.map((b) => ({ label: hhmm(b.end), value: b.queue })),
+          'chart-queue',
+        ),
+        h('figcaption', t('queueLength')),
+      ),
+    );
   }
 
   refreshJobs();

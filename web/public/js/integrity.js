@@ -8,19 +8,49 @@ import { busy, messageArea, table } from './ui.js';
 const STATUSES = ['ok', 'changed', 'missing', 'untracked', 'unusable', 'unsafe'];
 
 function reportView(r) {
-  const counts = table([t('integrityTotal'), ...STATUSES.map((x) => t(`integrityStatus.${x}`))],
-    h('tr', h('td', String(r.counts.total)), STATUSES.map((x) => h('td', { 'data-status': x, class: x !== 'ok' && r.counts[x] ? 'bad' : undefined }, String(r.counts[x] ?? 0)))), { id: 'integrity-counts' });
+  const counts = table(
+    [t('integrityTotal'), ...STATUSES.map((x) => t(`integrityStatus.${x}`))],
+    h(
+      'tr',
+      h('td', String(r.counts.total)),
+      STATUSES.map((x) => h('td', { 'data-status': x, class: x !== 'ok' && r.counts[x] ? 'bad' : undefined }, String(r.counts[x] ?? 0))),
+    ),
+    { id: 'integrity-counts' },
+  );
   const four = ['authenticity', 'completeness', 'usability', 'security'].map((k) =>
-    h(`span.badge.${r[k]?.ok ? 'ok' : 'down'}`, { 'data-aspect': k }, `${t(`integrityAspects.${k}`)} ${r[k]?.ok ? '✓' : '✗'}`));
+    h(`span.badge.${r[k]?.ok ? 'ok' : 'down'}`, { 'data-aspect': k }, `${t(`integrityAspects.${k}`)} ${r[k]?.ok ? '✓' : '✗'}`),
+  );
   const items = r.items.length
-    ? table([t('integrityItem'), t('integrityStatusCol'), t('integrityProblems')], r.items.map((c) =>
-      h('tr', { 'data-item': c.itemId }, h('td', c.archivalCode ?? c.itemId), h('td', t(`integrityStatus.${c.status}`)), h('td', c.problems.join('；')))), { id: 'integrity-items' })
+    ? table(
+        [t('integrityItem'), t('integrityStatusCol'), t('integrityProblems')],
+        r.items.map((c) => h('tr', { 'data-item': c.itemId }, h('td', c.archivalCode ?? c.itemId), h('td', t(`integrityStatus.${c.status}`)), h('td', c.problems.join('；')))),
+        { id: 'integrity-items' },
+      )
     : h('p.muted', t('integrityNoItemProblems'));
-  return h('div', { id: 'integrity-report' },
+  return h(
+    'div',
+    { id: 'integrity-report' },
     h('p', h(`strong.${r.ok ? 'ok' : 'bad'}`, r.ok ? t('integrityOk') : t('integrityBad')), ' · ', t('integrityRanAt', { time: fmtTime(r.finishedAt), ms: r.ms })),
-    h('div.row', four), counts, items,
-    r.problems.length ? h('details', h('summary', t('integrityAllProblems', { n: r.problems.length })), h('ul', r.problems.map((p) => h('li', p)))) : null,
-    r.warnings.length ? h('ul.warnings', r.warnings.map((w) => h('li.warn', w))) : null);
+    h('div.row', four),
+    counts,
+    items,
+    r.problems.length
+      ? h(
+          'details',
+          h('summary', t('integrityAllProblems', { n: r.problems.length })),
+          h(
+            'ul',
+            r.problems.map((p) => h('li', p)),
+          ),
+        )
+      : null,
+    r.warnings.length
+      ? h(
+          'ul.warnings',
+          r.warnings.map((w) => h('li.warn', w)),
+        )
+      : null,
+  );
 }
 
 export function integrityPanel() {
@@ -30,15 +60,18 @@ export function integrityPanel() {
   // The PDF is made on the appliance (Chinese font embedded) from the latest saved report.
   const print = h('a.button', { id: 'integrity-pdf', href: '/api/integrity/latest.pdf', download: '' }, t('printPdf'));
   const el = h('div.card', { id: 'integrity' }, h('h2', t('integrityTitle')), msgs.el, h('div.row.actions', run, print), body);
-  run.addEventListener('click', busy(run, msgs, async () => {
-    clear(body, h('p.muted', t('integrityRunning')));
-    try {
-      clear(body, reportView(await post('/api/integrity/run')));
-    } catch (e) {
-      clear(body);
-      throw e;
-    }
-  }));
+  run.addEventListener(
+    'click',
+    busy(run, msgs, async () => {
+      clear(body, h('p.muted', t('integrityRunning')));
+      try {
+        clear(body, reportView(await post('/api/integrity/run')));
+      } catch (e) {
+        clear(body);
+        throw e;
+      }
+    }),
+  );
   async function load() {
     try {
       clear(body, reportView(await get('/api/integrity/latest')));
@@ -67,10 +100,17 @@ export function signaturesPanel() {
       clear(body, h('div.error', { role: 'alert' }, s.reason || t('signaturesDown')));
       return;
     }
-    clear(body,
-      h('dl', [h('dt', t('signatureEngine')), h('dd', s.engine)], [h('dt', t('signatureVersion')), h('dd', s.signatureVersion ?? '—')],
-        [h('dt', t('signatureDate')), h('dd', s.signatureDate ? fmtTime(s.signatureDate) : '—')], [h('dt', t('signatureAge')), h('dd', s.ageDays ?? '—')]),
-      s.stale ? h('div.error', { role: 'alert', id: 'signature-stale' }, t('signatureStale', { days: s.ageDays, max: s.maxAgeDays })) : null);
+    clear(
+      body,
+      h(
+        'dl',
+        [h('dt', t('signatureEngine')), h('dd', s.engine)],
+        [h('dt', t('signatureVersion')), h('dd', s.signatureVersion ?? '—')],
+        [h('dt', t('signatureDate')), h('dd', s.signatureDate ? fmtTime(s.signatureDate) : '—')],
+        [h('dt', t('signatureAge')), h('dd', s.ageDays ?? '—')],
+      ),
+      s.stale ? h('div.error', { role: 'alert', id: 'signature-stale' }, t('signatureStale', { days: s.ageDays, max: s.maxAgeDays })) : null,
+    );
   }
   load();
   return { el, load };

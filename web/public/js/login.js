@@ -13,11 +13,14 @@ export async function showLogin(main, done, notice) {
   const password = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const submit = h('button.primary', { type: 'submit', id: 'login-submit' }, t('login'));
   const form = h('form.card.login', { id: 'login-form' }, h('h1', t('loginTitle')), msgs.el, field(t('username'), username), field(t('password'), password), submit);
-  form.addEventListener('submit', busy(submit, msgs, async () => {
-    const m = await post('/api/auth/login', { username: username.value.trim(), password: password.value });
-    password.value = '';
-    done(m);
-  }));
+  form.addEventListener(
+    'submit',
+    busy(submit, msgs, async () => {
+      const m = await post('/api/auth/login', { username: username.value.trim(), password: password.value });
+      password.value = '';
+      done(m);
+    }),
+  );
   const setupSlot = h('div');
   clear(main, h('div.login-page', form, setupSlot));
   username.focus();
@@ -37,26 +40,43 @@ async function renderSetup(slot) {
   }
   const msgs = messageArea();
   const token = h('input', { id: 'setup-token', autocomplete: 'off', required: true });
-  const role = h('select', { id: 'setup-role' }, info.vacantRoles.map((r) => h('option', { value: r.code }, t(`roleNames.${r.code}`))));
+  const role = h(
+    'select',
+    { id: 'setup-role' },
+    info.vacantRoles.map((r) => h('option', { value: r.code }, t(`roleNames.${r.code}`))),
+  );
   const username = h('input', { id: 'setup-username', autocomplete: 'off', required: true });
   const displayName = h('input', { id: 'setup-display-name', autocomplete: 'off' });
   const password = h('input', { id: 'setup-password', type: 'password', autocomplete: 'new-password', required: true });
   const submit = h('button.primary', { type: 'submit', id: 'setup-submit' }, t('createAdmin'));
-  const form = h('form.card.setup', { id: 'setup-form' },
-    h('h2', t('setupTitle')), h('p.muted', t('setupIntro')), msgs.el,
-    field(t('setupToken'), token), field(t('role'), role), field(t('username'), username), field(t('displayName'), displayName), field(t('password'), password),
-    h('p.muted', t('setupVacant', { roles: info.vacantRoles.map((r) => t(`roleNames.${r.code}`)).join('、') })), submit);
-  form.addEventListener('submit', busy(submit, msgs, async () => {
-    const keep = token.value.trim();
-    const r = await post('/api/auth/setup', { token: keep, username: username.value.trim(), password: password.value, role: role.value, displayName: displayName.value.trim() || undefined });
-    await renderSetup(slot);
-    const again = slot.querySelector('#setup-token');
-    if (again) again.value = keep;
-    const note = h('div.ok', { role: 'status', id: 'setup-done' }, t('setupDone', { name: r.user.username }));
-    const area = slot.querySelector('.messages');
-    if (area) area.replaceChildren(note);
-    else slot.replaceChildren(note);
-  }));
+  const form = h(
+    'form.card.setup',
+    { id: 'setup-form' },
+    h('h2', t('setupTitle')),
+    h('p.muted', t('setupIntro')),
+    msgs.el,
+    field(t('setupToken'), token),
+    field(t('role'), role),
+    field(t('username'), username),
+    field(t('displayName'), displayName),
+    field(t('password'), password),
+    h('p.muted', t('setupVacant', { roles: info.vacantRoles.map((r) => t(`roleNames.${r.code}`)).join('、') })),
+    submit,
+  );
+  form.addEventListener(
+    'submit',
+    busy(submit, msgs, async () => {
+      const keep = token.value.trim();
+      const r = await post('/api/auth/setup', { token: keep, username: username.value.trim(), password: password.value, role: role.value, displayName: displayName.value.trim() || undefined });
+      await renderSetup(slot);
+      const again = slot.querySelector('#setup-token');
+      if (again) again.value = keep;
+      const note = h('div.ok', { role: 'status', id: 'setup-done' }, t('setupDone', { name: r.user.username }));
+      const area = slot.querySelector('.messages');
+      if (area) area.replaceChildren(note);
+      else slot.replaceChildren(note);
+    }),
+  );
   slot.replaceChildren(form);
 }
 
@@ -67,11 +87,25 @@ export function showPasswordChange(main, done, me) {
   const next = h('input', { id: 'pw-new', type: 'password', autocomplete: 'new-password', required: true });
   const again = h('input', { id: 'pw-again', type: 'password', autocomplete: 'new-password', required: true });
   const submit = h('button.primary', { type: 'submit', id: 'pw-submit' }, t('changePassword'));
-  const form = h('form.card.login', { id: 'password-form' }, h('h1', t('changePassword')), h('p', t('mustChange')), r ? h('p.error', { id: 'reset-notice', role: 'status' }, t('resetNotice', { by: r.by, time: new Date(r.at).toLocaleString() })) : null, msgs.el, field(t('currentPassword'), current), field(t('newPassword'), next), field(t('repeatPassword'), again), submit);
-  form.addEventListener('submit', busy(submit, msgs, async () => {
-    if (next.value !== again.value) throw new Error(t('passwordMismatch'));
-    done(await post('/api/auth/password', { current: current.value, next: next.value }));
-  }));
+  const form = h(
+    'form.card.login',
+    { id: 'password-form' },
+    h('h1', t('changePassword')),
+    h('p', t('mustChange')),
+    r ? h('p.error', { id: 'reset-notice', role: 'status' }, t('resetNotice', { by: r.by, time: new Date(r.at).toLocaleString() })) : null,
+    msgs.el,
+    field(t('currentPassword'), current),
+    field(t('newPassword'), next),
+    field(t('repeatPassword'), again),
+    submit,
+  );
+  form.addEventListener(
+    'submit',
+    busy(submit, msgs, async () => {
+      if (next.value !== again.value) throw new Error(t('passwordMismatch'));
+      done(await post('/api/auth/password', { current: current.value, next: next.value }));
+    }),
+  );
   clear(main, h('div.login-page', form));
   current.focus();
 }

@@ -48,9 +48,26 @@ export function parseHash() {
 function header() {
   const m = state.me;
   const current = parseHash().name;
-  const langBtn = h('button.link', { type: 'button', id: 'lang-switch', onclick: () => { setLang(lang() === 'en' ? 'zh-CN' : 'en'); start(); } }, t('language'));
+  const langBtn = h(
+    'button.link',
+    {
+      type: 'button',
+      id: 'lang-switch',
+      onclick: () => {
+        setLang(lang() === 'en' ? 'zh-CN' : 'en');
+        start();
+      },
+    },
+    t('language'),
+  );
   if (!m) return clear(top, h('div.brand', t('appName')), h('div.spacer'), langBtn);
-  const nav = h('nav', { 'aria-label': 'main' }, Object.entries(PAGES).filter(([, p]) => p.nav && can(p.perm)).map(([name, p]) => h('a', { href: `#/${name}`, class: name === current ? 'active' : undefined, 'aria-current': name === current ? 'page' : undefined }, t(p.nav))));
+  const nav = h(
+    'nav',
+    { 'aria-label': 'main' },
+    Object.entries(PAGES)
+      .filter(([, p]) => p.nav && can(p.perm))
+      .map(([name, p]) => h('a', { href: `#/${name}`, class: name === current ? 'active' : undefined, 'aria-current': name === current ? 'page' : undefined }, t(p.nav))),
+  );
   const who = h('span.who', `${m.user.displayName || m.user.username} · ${m.user.roles.map((r) => t(`roleNames.${r}`)).join('、')}`);
   const out = h('button.link', { type: 'button', id: 'logout', onclick: logout }, t('logout'));
   clear(top, h('div.brand', t('appName')), nav, h('div.spacer'), who, langBtn, out);
@@ -103,7 +120,13 @@ async function route() {
 export function resetNotice(m) {
   const r = m.user.resetPending;
   const time = r?.at ? new Date(r.at).toLocaleString() : '';
-  return h('div.card.notice', { id: 'reset-notice', role: 'status' }, h('h2', t('resetNoticeTitle')), h('p', t('resetNotice', { by: r?.by ?? '', time })), m.mustChangePassword ? null : h('p', t('resetNoticeWaiting')));
+  return h(
+    'div.card.notice',
+    { id: 'reset-notice', role: 'status' },
+    h('h2', t('resetNoticeTitle')),
+    h('p', t('resetNotice', { by: r?.by ?? '', time })),
+    m.mustChangePassword ? null : h('p', t('resetNoticeWaiting')),
+  );
 }
 
 /** Every few seconds: is the session still alive? (Does not count as activity on the server.) */

@@ -23,10 +23,19 @@ function facetLabel(name, value, names) {
 
 export function render(main, route) {
   const p = route.params;
-  const state = { q: p.get('q') ?? '', sort: SORTS.includes(p.get('sort')) ? p.get('sort') : 'relevance', offset: Number(p.get('offset') ?? 0) || 0, filters: Object.fromEntries(FACETS.map(([f]) => [f, p.get(f) ?? ''])) };
+  const state = {
+    q: p.get('q') ?? '',
+    sort: SORTS.includes(p.get('sort')) ? p.get('sort') : 'relevance',
+    offset: Number(p.get('offset') ?? 0) || 0,
+    filters: Object.fromEntries(FACETS.map(([f]) => [f, p.get(f) ?? ''])),
+  };
   const input = h('input', { id: 'search-input', type: 'search', value: state.q, placeholder: t('searchPlaceholder'), 'aria-label': t('searchLabel'), autocomplete: 'off' });
   const status = h('p.status', { id: 'search-status', 'aria-live': 'polite' });
-  const sort = h('select', { id: 'search-sort', 'aria-label': t('sortLabel') }, SORTS.map((s) => h('option', { value: s, selected: state.sort === s }, t(`sortNames.${s}`))));
+  const sort = h(
+    'select',
+    { id: 'search-sort', 'aria-label': t('sortLabel') },
+    SORTS.map((s) => h('option', { value: s, selected: state.sort === s }, t(`sortNames.${s}`))),
+  );
   sort.addEventListener('change', () => {
     state.sort = sort.value;
     state.offset = 0;
@@ -85,26 +94,103 @@ export function render(main, route) {
   function show(r) {
     status.textContent = r.total ? t('resultsCount', { total: r.total, from: r.offset + 1, to: r.offset + r.items.length }) : t('noResults');
     const terms = r.terms ?? [];
-    clear(results, r.items.map((it) => {
-      const link = new URLSearchParams();
-      if (state.q) link.set('q', state.q);
-      for (const term of terms) link.append('t', term);
-      link.set('page', String(it.pages?.[0] ?? it.snippetPage ?? 1));
-      return h('li.hit', { 'data-item': it.itemId },
-        h('a.hit-link', { href: `#/item/${encodeURIComponent(it.itemId)}?${link}` }, h('span.code', it.archivalCode ?? it.itemId), ' ', h('span.title', safeMarks(it.titleHtml || it.title || ''))),
-        h('div.meta', [it.year ? h('span', `${t('year')} ${it.year}`) : null, it.retention ? h('span', t(`retentionNames.${it.retention}`)) : null, it.department ? h('span', { title: it.department }, facetLabel('department', it.department, r.departmentNames)) : null, terms.length && it.pages?.length ? h('span.pages', t('pagesMatched', { pages: it.pages.join('、') })) : null]),
-        it.snippet ? h('p.snippet', safeMarks(it.snippet)) : null);
-    }));
-    clear(facets, FACETS.map(([f, label]) => {
-      const counts = Object.entries(r.facets?.[f] ?? {}).sort((a, b) => (f === 'year' ? Number(b[0]) - Number(a[0]) : b[1] - a[1]));
-      if (!counts.length && !state.filters[f]) return null;
-      return h('div.facet', { 'data-facet': f }, h('h3', t(label)), h('ul', counts.map(([value, n]) => {
-        const on = state.filters[f] === value;
-        return h('li', h('button.facet-value', { type: 'button', class: on ? 'on' : undefined, 'aria-pressed': on ? 'true' : 'false', onclick: () => { state.filters[f] = on ? '' : value; state.offset = 0; run(); } }, h('span', { title: value }, facetLabel(f, value, r.departmentNames)), h('span.count', String(n))));
-      })));
-    }), Object.values(state.filters).some(Boolean) ? h('button.link', { type: 'button', onclick: () => { for (const [f] of FACETS) state.filters[f] = ''; state.offset = 0; run(); } }, t('clearFilters')) : null);
-    const prev = h('button', { type: 'button', id: 'page-prev', disabled: state.offset === 0, onclick: () => { state.offset = Math.max(0, state.offset - LIMIT); run(); } }, t('prev'));
-    const next = h('button', { type: 'button', id: 'page-next', disabled: r.offset + r.items.length >= r.total, onclick: () => { state.offset += LIMIT; run(); } }, t('next'));
+    clear(
+      results,
+      r.items.map((it) => {
+        const link = new URLSearchParams();
+        if (state.q) link.set('q', state.q);
+        for (const term of terms) link.append('t', term);
+        link.set('page', String(it.pages?.[0] ?? it.snippetPage ?? 1));
+        return h(
+          'li.hit',
+          { 'data-item': it.itemId },
+          h('a.hit-link', { href: `#/item/${encodeURIComponent(it.itemId)}?${link}` }, h('span.code', it.archivalCode ?? it.itemId), ' ', h('span.title', safeMarks(it.titleHtml || it.title || ''))),
+          h('div.meta', [
+            it.year ? h('span', `${t('year')} ${it.year}`) : null,
+            it.retention ? h('span', t(`retentionNames.${it.retention}`)) : null,
+            it.department ? h('span', { title: it.department }, facetLabel('department', it.department, r.departmentNames)) : null,
+            terms.length && it.pages?.length ? h('span.pages', t('pagesMatched', { pages: it.pages.join('、') })) : null,
+          ]),
+          it.snippet ? h('p.snippet', safeMarks(it.snippet)) : null,
+        );
+      }),
+    );
+    clear(
+      facets,
+      FACETS.map(([f, label]) => {
+        const counts = Object.entries(r.facets?.[f] ?? {}).sort((a, b) => (f === 'year' ? Number(b[0]) - Number(a[0]) : b[1] - a[1]));
+        if (!counts.length && !state.filters[f]) return null;
+        return h(
+          'div.facet',
+          { 'data-facet': f },
+          h('h3', t(label)),
+          h(
+            'ul',
+            counts.map(([value, n]) => {
+              const on = state.filters[f] === value;
+              return h(
+                'li',
+                h(
+                  'button.facet-value',
+                  {
+                    type: 'button',
+                    class: on ? 'on' : undefined,
+                    'aria-pressed': on ? 'true' : 'false',
+                    onclick: () => {
+                      state.filters[f] = on ? '' : value;
+                      state.offset = 0;
+                      run();
+                    },
+                  },
+                  h('span', { title: value }, facetLabel(f, value, r.departmentNames)),
+                  h('span.count', String(n)),
+                ),
+              );
+            }),
+          ),
+        );
+      }),
+      Object.values(state.filters).some(Boolean)
+        ? h(
+            'button.link',
+            {
+              type: 'button',
+              onclick: () => {
+                for (const [f] of FACETS) state.filters[f] = '';
+                state.offset = 0;
+                run();
+              },
+            },
+            t('clearFilters'),
+          )
+        : null,
+    );
+    const prev = h(
+      'button',
+      {
+        type: 'button',
+        id: 'page-prev',
+        disabled: state.offset === 0,
+        onclick: () => {
+          state.offset = Math.max(0, state.offset - LIMIT);
+          run();
+        },
+      },
+      t('prev'),
+    );
+    const next = h(
+      'button',
+      {
+        type: 'button',
+        id: 'page-next',
+        disabled: r.offset + r.items.length >= r.total,
+        onclick: () => {
+          state.offset += LIMIT;
+          run();
+        },
+      },
+      t('next'),
+    );
     clear(pager, prev, next);
   }
 

@@ -7,8 +7,18 @@ export function showError(container, err) {
   // A list of problems (a CSV's bad cells) is shown one per line under the first line of the message.
   const problems = Array.isArray(err?.details?.problems) ? err.details.problems : undefined;
   const text = err?.message ?? String(err);
-  const box = h('div.error', { role: 'alert' }, h('span.msg', problems ? text.split('\n')[0] : text), err?.code ? h('small.code', ` [${err.code}]`) : null,
-    problems ? h('ul.problems', problems.map((p) => h('li', { 'data-line': p.line ?? '', 'data-column': p.columnNumber ?? '' }, p.message ?? p.code ?? ''))) : null);
+  const box = h(
+    'div.error',
+    { role: 'alert' },
+    h('span.msg', problems ? text.split('\n')[0] : text),
+    err?.code ? h('small.code', ` [${err.code}]`) : null,
+    problems
+      ? h(
+          'ul.problems',
+          problems.map((p) => h('li', { 'data-line': p.line ?? '', 'data-column': p.columnNumber ?? '' }, p.message ?? p.code ?? '')),
+        )
+      : null,
+  );
   container.prepend(box);
   return box;
 }
@@ -36,7 +46,18 @@ export function badge(status) {
 }
 
 export function table(headers, rows, attrs) {
-  return h('table', attrs, h('thead', h('tr', headers.map((x) => h('th', { scope: 'col' }, x)))), h('tbody', rows));
+  return h(
+    'table',
+    attrs,
+    h(
+      'thead',
+      h(
+        'tr',
+        headers.map((x) => h('th', { scope: 'col' }, x)),
+      ),
+    ),
+    h('tbody', rows),
+  );
 }
 
 /** Run an async action from a button: disabled while it runs, errors to the message area. */

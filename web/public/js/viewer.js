@@ -29,32 +29,59 @@ export async function render(main, route) {
     stage.style.width = `${zoom * 100}%`;
     zoomLabel.textContent = `${Math.round(zoom * 100)}%`;
   };
-  const step = (dir) => setZoom(dir > 0 ? ZOOMS.find((z) => z > zoom + 1e-9) ?? zoom : [...ZOOMS].reverse().find((z) => z < zoom - 1e-9) ?? zoom);
+  const step = (dir) => setZoom(dir > 0 ? (ZOOMS.find((z) => z > zoom + 1e-9) ?? zoom) : ([...ZOOMS].reverse().find((z) => z < zoom - 1e-9) ?? zoom));
   const zoomOut = h('button', { type: 'button', id: 'zoom-out', title: t('zoomOut'), 'aria-label': t('zoomOut'), onclick: () => step(-1) }, '−');
   const zoomIn = h('button', { type: 'button', id: 'zoom-in', title: t('zoomIn'), 'aria-label': t('zoomIn'), onclick: () => step(1) }, '+');
   const zoomFit = h('button', { type: 'button', id: 'zoom-fit', onclick: () => setZoom(1) }, t('zoomFit'));
   // Thumbnails: every page, loaded lazily; a page holding a hit is marked with its count.
-  const thumbs = h('nav.thumbs', { id: 'page-thumbs', 'aria-label': t('thumbnails') },
+  const thumbs = h(
+    'nav.thumbs',
+    { id: 'page-thumbs', 'aria-label': t('thumbnails') },
     Array.from({ length: meta.pageCount }, (_, i) => {
       const p = pages.find((x) => x.page === i + 1);
       const hits = p && terms.length ? hitBoxes(p, terms).length : 0;
-      return h('button.thumb', { type: 'button', 'data-page': i + 1, 'data-hits': hits, title: t('page', { n: i + 1 }), onclick: () => go(i + 1) },
+      return h(
+        'button.thumb',
+        { type: 'button', 'data-page': i + 1, 'data-hits': hits, title: t('page', { n: i + 1 }), onclick: () => go(i + 1) },
         h('img', { src: `/api/items/${encodeURIComponent(id)}/pages/${i + 1}`, alt: t('page', { n: i + 1 }), loading: 'lazy' }),
-        h('span.thumb-n', String(i + 1)), hits ? h('span.thumb-hits', String(hits)) : null);
-    }));
+        h('span.thumb-n', String(i + 1)),
+        hits ? h('span.thumb-hits', String(hits)) : null,
+      );
+    }),
+  );
   const prev = h('button', { type: 'button', id: 'viewer-prev', onclick: () => go(n - 1) }, `← ${t('prevPage')}`);
   const next = h('button', { type: 'button', id: 'viewer-next', onclick: () => go(n + 1) }, `${t('nextPage')} →`);
   const text = h('pre.page-text', { id: 'page-text', tabindex: '0' });
-  const info = h('dl.meta-list', [
-    ['archivalCode', meta.archivalCode], ['docNumber', meta.docNumber], ['year', meta.year], ['retention', meta.retention && t(`retentionNames.${meta.retention}`)],
-    ['responsible', meta.responsible], ['date', meta.date], ['classification', meta.classification], ['pageCount', meta.pageCount],
-  ].filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => [h('dt', t(k)), h('dd', String(v))]));
-  clear(main, h('section.viewer',
-    h('div.viewer-head', h('a.back', { href: `#/search${back.size ? `?${back}` : ''}`, id: 'back-to-results' }, `← ${t('backToResults')}`), h('h1', { id: 'item-title' }, meta.title ?? meta.itemId),
-      h('a.button.primary', { id: 'download-pdf', href: `/api/items/${encodeURIComponent(id)}/document.pdf`, download: `${meta.archivalCode ?? meta.itemId}.pdf` }, t('downloadPdf'))),
-    info,
-    h('div.viewer-nav', prev, counter, next, h('span.zoom', zoomOut, zoomLabel, zoomIn, zoomFit), hitsInfo, h('small.muted', t('keysViewer'))),
-    h('div.viewer-body.with-thumbs', thumbs, h('figure.page', { id: 'page-figure' }, stage), h('div.text-pane', h('h2', t('recognisedText')), text))));
+  const info = h(
+    'dl.meta-list',
+    [
+      ['archivalCode', meta.archivalCode],
+      ['docNumber', meta.docNumber],
+      ['year', meta.year],
+      ['retention', meta.retention && t(`retentionNames.${meta.retention}`)],
+      ['responsible', meta.responsible],
+      ['date', meta.date],
+      ['classification', meta.classification],
+      ['pageCount', meta.pageCount],
+    ]
+      .filter(([, v]) => v !== undefined && v !== null && v !== '')
+      .map(([k, v]) => [h('dt', t(k)), h('dd', String(v))]),
+  );
+  clear(
+    main,
+    h(
+      'section.viewer',
+      h(
+        'div.viewer-head',
+        h('a.back', { href: `#/search${back.size ? `?${back}` : ''}`, id: 'back-to-results' }, `← ${t('backToResults')}`),
+        h('h1', { id: 'item-title' }, meta.title ?? meta.itemId),
+        h('a.button.primary', { id: 'download-pdf', href: `/api/items/${encodeURIComponent(id)}/document.pdf`, download: `${meta.archivalCode ?? meta.itemId}.pdf` }, t('downloadPdf')),
+      ),
+      info,
+      h('div.viewer-nav', prev, counter, next, h('span.zoom', zoomOut, zoomLabel, zoomIn, zoomFit), hitsInfo, h('small.muted', t('keysViewer'))),
+      h('div.viewer-body.with-thumbs', thumbs, h('figure.page', { id: 'page-figure' }, stage), h('div.text-pane', h('h2', t('recognisedText')), text)),
+    ),
+  );
   setZoom(1);
 
   function draw() {

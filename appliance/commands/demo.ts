@@ -51,10 +51,11 @@ export function registerDemo(program: Command): void {
           w('══════════════════════════════════════════════════════════════════════════════');
         }
         await new Promise<void>((resolve) => {
-          const onSignal = () => void demo.stop().then(resolve);
-          process.once('SIGINT', onSignal);
-          process.once('SIGTERM', onSignal);
-          process.once('SIGHUP', onSignal);
+          // Ctrl-C reaches npm, its shell and this process at once, and npm may signal again on its
+          // way out: the first signal starts the stop, later ones must not cut the clean-up short.
+          let stopping: Promise<void> | undefined;
+          const onSignal = () => void (stopping ??= demo.stop().then(resolve));
+          for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
           if (underNpm()) watchParent(onSignal);
         });
         say('演示已停止，临时数据已删除。');

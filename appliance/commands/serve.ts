@@ -17,19 +17,21 @@ export function registerServe(program: Command): void {
         const running = await startAppliance(cfg, log);
         process.stderr.write(`档案检索一体机已启动：${running.url}  数据目录 ${cfg.dataDir}\n`);
         await new Promise<void>((resolve) => {
+          // Ctrl-C reaches npm, its shell and this process at once, and npm may signal again on its
+          // way out: the first signal starts the stop, later ones must not cut it short.
+          let stopping: Promise<void> | undefined;
+          const stop = () => void (stopping ??= running.stop().then(resolve));
           const onSignal = (sig: NodeJS.Signals) => {
-            log.info({ signal: sig }, 'shutting down');
-            void running.stop().then(resolve);
+            log.info({ signal: sig }, stopping ? 'already shutting down' : 'shutting down');
+            stop();
           };
-          process.once('SIGINT', onSignal);
-          process.once('SIGTERM', onSignal);
-          // A closed terminal or SSH session: stop cleanly instead of dying with Meilisearch orphaned.
-          process.once('SIGHUP', onSignal);
+          // SIGHUP: a closed terminal or SSH session stops cleanly instead of orphaning Meilisearch.
+          for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
           // Under npx/npm, the signal goes to npm, which dies without passing it on (appliance/parent-watch.ts).
           if (underNpm()) {
             watchParent((was, now) => {
               log.info({ parentWas: was, parentNow: now }, 'npm wrapper ended; shutting down');
-              void running.stop().then(resolve);
+              stop();
             });
           }
         });

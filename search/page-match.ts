@@ -1,15 +1,19 @@
-import { hasTerm, lowerText, termRanges, type Needle } from './term-match.ts';
+import { hasCompatChars, hasTerm, lowerText, termRanges, type Needle } from './term-match.ts';
 import type { QueryTerm } from './char-pairs.ts';
 import { snippet } from './snippet.ts';
 
 /** Characters either side of a page break that are searched for a term running across it. */
 const ACROSS = 48;
 
-/** A page text; `low` (its lower-cased form) is filled on first use and kept with a cached page. */
+/**
+ * A page text; `low` (its lower-cased form) and `compat` (hasCompatChars) are filled on first use
+ * and kept with a cached page, so a page shown by many searches is looked over once.
+ */
 export interface MatchPage {
   page: number;
   text: string;
   low?: string | null;
+  compat?: boolean;
 }
 
 export interface PageMatch {
@@ -21,9 +25,10 @@ export interface PageMatch {
 }
 
 function has(p: MatchPage, n: Needle): boolean {
-  if (!n.cased) return hasTerm(p.text, n);
+  p.compat ??= hasCompatChars(p.text);
+  if (!n.cased) return hasTerm(p.text, n, undefined, p.compat);
   if (p.low === undefined) p.low = lowerText(p.text) ?? null;
-  return hasTerm(p.text, n, p.low ?? undefined);
+  return hasTerm(p.text, n, p.low ?? undefined, p.compat);
 }
 
 /**
@@ -48,8 +53,9 @@ export function matchPages(terms: QueryTerm[], pagesIn: MatchPage[]): PageMatch 
     if (!next || next.page !== p.page + 1) continue;
     const tail = p.text.slice(-ACROSS);
     const joined = tail + next.text.slice(0, ACROSS);
+    const compat = hasCompatChars(joined);
     for (const n of needles) {
-      for (const [a, b] of termRanges(joined, n)) {
+      for (const [a, b] of termRanges(joined, n, undefined, compat)) {
         if (a < tail.length && b > tail.length) {
           found.add(p.page);
           found.add(next.page);

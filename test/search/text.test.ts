@@ -142,3 +142,15 @@ describe('search text handling', () => {
     expect(c.get('i19', 'h')).toBeDefined();
   });
 });
+
+describe('page texts kept as printed, matched as the index folds them', () => {
+  it('finds terms written in compatibility characters (full-width, circled, mathematical letters in surrogate pairs)', () => {
+    const at = (text: string, term: string) => occurrences(text, [needleOf(gramChars(term))]);
+    expect(at('编号ＡＢ１２号', 'ab12')).toEqual([[2, 6]]);
+    expect(at('见①号文件', '1号')).toEqual([[1, 3]]);
+    // 𝐀𝐁𝐂 are surrogate pairs: each letter is two code units, and the range covers them whole.
+    expect(at('文件𝐀𝐁𝐂', 'abc')).toEqual([[2, 8]]);
+    expect(at('档案，管理', '档案管理')).toEqual([[0, 5]]);
+    expect(matchPages(parseQuery('ab12').terms, [{ page: 1, text: '编号ＡＢ１２号' }]).pages).toEqual([1]);
+  });
+});

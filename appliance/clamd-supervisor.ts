@@ -5,6 +5,7 @@ import { extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Config, Logger, ComponentHealth } from '../core/index.ts';
 import { clamdCommand, clamdHealth, type ClamdHealth } from '../security/index.ts';
+import { stopChild } from './child-stop.ts';
 import { SIGNATURE_EXTS } from '../custody/index.ts';
 
 /** Debian's clamd (package clamav-daemon). */
@@ -264,14 +265,7 @@ export class ClamdSupervisor {
     this.stopping = true;
     clearTimeout(this.timer);
     clearTimeout(this.poll);
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(killer);
-    }
+    await stopChild(this.child);
     this.child = undefined;
     if (this.address === `unix:${ownClamdSocket(this.cfg.dataDir)}` || this.mode.kind === 'own') {
       await rm(ownClamdSocket(this.cfg.dataDir), { force: true });

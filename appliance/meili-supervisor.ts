@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Config, ApplianceError, type Logger, type ComponentHealth, type MeiliConnection } from '../core/index.ts';
 import { preparedMeiliBinary } from './meili-binary.ts';
+import { stopChild } from './child-stop.ts';
 import { meiliMasterKey } from './meili-master-key.ts';
 
 export interface MeiliPaths {
@@ -267,14 +268,7 @@ export class MeiliSupervisor {
     this.stopping = true;
     clearTimeout(this.timer);
     clearInterval(this.healthTimer);
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(killer);
-    }
+    await stopChild(this.child);
     this.child = undefined;
     await rm(this.pidFile(), { force: true });
     this.lastHealth = { status: 'down', reason: '已停止' };

@@ -1,8 +1,8 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, fdatasync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
+import { appendFlushed } from './durable-append.ts';
 import { ApplianceError, fsyncDir, writeFileAtomic } from '../core/index.ts';
 import { canonicalJson } from './audit-record.ts';
 
@@ -32,8 +32,6 @@ const EVOLVE_LABEL = 'archive-audit-evolve';
 const KEY_ID_LABEL = 'archive-audit-key-id\0';
 const VK_PREFIX = 'ARCHIVE-AUDIT-VK1';
 const VK_RE = /ARCHIVE-AUDIT-VK1-([0-9a-f]{64})-([0-9a-f]{8})/gi;
-
-const fdatasyncFd = promisify(fdatasync);
 
 export interface Seal {
   v: 1;
@@ -221,23 +219,9 @@ export async function lastSeal(dir: string): Promise<Seal | undefined> {
 
 /** Append one seal and flush it (never half a line: a failed write is cut back). */
 export async function appendSeal(dir: string, s: Seal): Promise<void> {
-  const path = join(dir, SEALS_FILE);
-  const fd = openSync(path, 'a', 0o600);
-  let size = -1;
+  const fd = openSync(join(dir, SEALS_FILE), 'a', 0o600);
   try {
-    size = fstatSync(fd).size;
-    const buf = Buffer.from(sealLine(s));
-    for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
-    await fdatasyncFd(fd);
-  } catch (e) {
-    if (size >= 0) {
-      try {
-        ftruncateSync(fd, size);
-      } catch {
-        /* lastSeal refuses it */
-      }
-    }
-    throw e;
+    await appendFlushed(fd, Buffer.from(sealLine(s)));
   } finally {
     closeSync(fd);
   }

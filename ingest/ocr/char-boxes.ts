@@ -1,4 +1,5 @@
 import type { Pixels } from './decode.ts';
+import { otsuThreshold } from './otsu.ts';
 
 /**
  * Character boxes measured on the ink, not taken from Tesseract.
@@ -37,28 +38,7 @@ export function inkOf(px: Pixels): Ink {
     const off = y * px.width;
     for (let x = 0; x < px.width; x++) hist[px.data[off + x]]++;
   }
-  let total = 0;
-  for (let t = 0; t < 256; t++) total += hist[t];
-  let sum = 0;
-  for (let t = 0; t < 256; t++) sum += t * hist[t];
-  let sumB = 0;
-  let wB = 0;
-  let best = 0;
-  let threshold = 128;
-  for (let t = 0; t < 256; t++) {
-    wB += hist[t];
-    if (wB === 0) continue;
-    const wF = total - wB;
-    if (wF === 0) break;
-    sumB += t * hist[t];
-    const mB = sumB / wB;
-    const mF = (sum - sumB) / wF;
-    const between = wB * wF * (mB - mF) ** 2;
-    if (between > best) {
-      best = between;
-      threshold = t;
-    }
-  }
+  const threshold = otsuThreshold(hist);
   return { width: px.width, height: px.height, data: px.data, threshold };
 }
 

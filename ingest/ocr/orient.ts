@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { Pixels } from './decode.ts';
+import { otsuThreshold } from './otsu.ts';
 
 /** A grey image shrunk for layout measurements, with its dark (ink) pixels listed. */
 interface Ink {
@@ -9,32 +10,11 @@ interface Ink {
   height: number;
 }
 
-/** Otsu's threshold of a grey histogram. */
+/** Otsu's threshold of a grey image. */
 function otsu(data: Uint8Array): number {
   const hist = new Float64Array(256);
   for (let i = 0; i < data.length; i++) hist[data[i]]++;
-  const total = data.length;
-  let sum = 0;
-  for (let t = 0; t < 256; t++) sum += t * hist[t];
-  let sumB = 0;
-  let wB = 0;
-  let best = 0;
-  let thr = 128;
-  for (let t = 0; t < 256; t++) {
-    wB += hist[t];
-    if (!wB) continue;
-    const wF = total - wB;
-    if (!wF) break;
-    sumB += t * hist[t];
-    const mB = sumB / wB;
-    const mF = (sum - sumB) / wF;
-    const between = wB * wF * (mB - mF) ** 2;
-    if (between > best) {
-      best = between;
-      thr = t;
-    }
-  }
-  return thr;
+  return otsuThreshold(hist);
 }
 
 async function ink(grey: Pixels, targetWidth = 900): Promise<Ink> {

@@ -14,8 +14,25 @@ export function dataPath(dataDir: string, sub: DataSubdir, ...rest: string[]): s
   return join(dataDir, sub, ...rest);
 }
 
-/** Create the data dir (mode 0700: nobody else on the machine reads the archive) and its folders. */
-export async function ensureDataDir(dataDir: string): Promise<void> {
+/**
+ * Present in a data dir while a restore is writing it (custody/backup-restore.ts), removed as its
+ * last step: a data dir that still has it was cut off mid-restore and is not used.
+ */
+export const RESTORE_INCOMPLETE = 'RESTORE-INCOMPLETE.txt';
+
+/**
+ * Create the data dir (mode 0700: nobody else on the machine reads the archive) and its folders.
+ * Refuses (DATA_DIR_RESTORE_INCOMPLETE) a data dir a restore did not finish, unless `restoring`.
+ */
+export async function ensureDataDir(dataDir: string, opts: { restoring?: boolean } = {}): Promise<void> {
+  if (!opts.restoring && (await stat(join(dataDir, RESTORE_INCOMPLETE)).catch(() => undefined))) {
+    throw new ApplianceError(
+      'DATA_DIR_RESTORE_INCOMPLETE',
+      `数据目录 ${dataDir} 中的恢复没有完成（含 ${RESTORE_INCOMPLETE}），其中的数据不完整，不能使用。请清空该目录后重新恢复。`,
+      `data dir ${dataDir} holds an unfinished restore`,
+      { status: 503, details: { dataDir } },
+    );
+  }
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const st = await stat(dataDir);

@@ -7,7 +7,7 @@ export { log, createLogger, type Logger } from './log.ts';
 export { fsyncDir, pathExists, writeFileAtomic, sha256File, fileDigest } from './files.ts';
 export { pidAlive, runningAppliance, acquireRunLock } from './run-lock.ts';
 export { inLanes } from './concurrency.ts';
-export { dataPath, ensureDataDir } from './data-dir.ts';
+export { dataPath, ensureDataDir, RESTORE_INCOMPLETE } from './data-dir.ts';
 export { assertRoomForWork, diskHealth } from './disk.ts';
 export { type MeiliConnection } from './meili-connection.ts';
 export { withFileLock } from './file-lock.ts';

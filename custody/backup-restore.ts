@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { extract, type ReadEntry } from 'tar';
-import { loadConfig, type Config, ensureDataDir, ApplianceError, fileDigest, pathExists, sha256File, inLanes } from '../core/index.ts';
-import { listTree } from '../ingest/index.ts';
+import { loadConfig, type Config, ensureDataDir, ApplianceError, fsyncDir, pathExists, RESTORE_INCOMPLETE, sha256File, writeFileAtomic } from '../core/index.ts';
 import { AuditLog, type AuditEntry } from '../security/index.ts';
 import { readBackupHeader, type BackupOpenKey } from './backup-crypto.ts';
 import { openBackupForReading } from './backup-stream.ts';
-import { BACKUP_INFO, BACKUP_MANIFEST, BACKUP_SUBDIRS, itemShardPath, manifestMismatch, unsafeEntry, unsafeEntryError, type BackupInfo } from './backup-entries.ts';
+import { unpackBackup } from './backup-unpack.ts';
+import { syncTree } from './restore-durable.ts';
+import { BACKUP_SUBDIRS, itemShardPath, manifestMismatch, type BackupInfo } from './backup-entries.ts';
 import { checkAgainstManifest, orderChain } from './backup-verify.ts';
 import { progressMeter, type BackupProgress } from './backup.ts';
 
@@ -24,6 +23,8 @@ export interface RestoreOptions {
   cfg?: Config;
   onProgress?: (p: BackupProgress) => void;
   actor?: Pick<AuditEntry, 'actor' | 'role' | 'source'>;
+  /** Where the time went: called with a stage's name and its milliseconds (bench/restore.ts). */
+  onStage?: (stage: string, ms: number) => void;
 }
 
 export interface RestoreResult {
@@ -34,85 +35,37 @@ export interface RestoreResult {
   indexed?: { items: number; pages: number };
 }
 
-const REHASH_AT_ONCE = 4;
-
-/** Decrypt one backup into `dir` (inside the target) with tar's own guards plus ours; then check every file. */
-async function extractOne(file: string, dir: string, key: BackupOpenKey, onProgress?: (p: BackupProgress) => void): Promise<BackupInfo> {
+/**
+ * Decrypt one backup into `dir` (inside the target): every chunk authenticated by the opening worker,
+ * every entry checked (only files under the backup's folders), hashed as it is written
+ * (backup-unpack.ts), and the whole checked against the backup's manifest.
+ */
+async function extractOne(file: string, dir: string, key: BackupOpenKey, onProgress?: (p: BackupProgress) => void, lap: Lap = () => undefined): Promise<{ info: BackupInfo; files: number }> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  let refused: ApplianceError | undefined;
-  const order: string[] = [];
-  const unpack = extract({
-    cwd: dir,
-    strict: true,
-    // The archive holds files only; the folders tar makes for them are private like the data dir.
-    dmode: 0o700,
-    preserveOwner: false,
-    preservePaths: false,
-    noMtime: false,
-    filter: (path: string, entry) => {
-      const e = entry as ReadEntry;
-      const why = unsafeEntry(path, e.type);
-      if (why) {
-        refused ??= unsafeEntryError(path, why);
-        unpack.abort(refused);
-        return false;
-      }
-      if (e.type !== 'Directory') order.push(path);
-      return true;
-    },
-  });
   const opened = await openBackupForReading(file, key);
+  lap('open (header, key unwrap)');
   const meter = progressMeter('restore', opened.size, onProgress);
   meter.add(opened.offset);
-  try {
-    await pipeline(
-      opened.plaintext((n) => meter.add(n)),
-      unpack,
-    );
-  } catch (e) {
-    // tar may still be finishing writes it had started: let them land (inside staging) before cleanup.
-    await settled(dir);
-    throw refused ?? e;
-  }
-  if (refused) throw refused;
+  const { seen, order, infoText, manifestText } = await unpackBackup(
+    opened.plaintext((n) => meter.add(n)),
+    dir,
+  );
   meter.finish();
-  // Every file on disk, hashed again, against the manifest: what the restore keeps is what was backed up.
-  const listing = await listTree(dir);
-  if (listing.other.length) throw unsafeEntryError(listing.other[0], 'entry type link is not allowed');
-  // A few files at a time: reads overlap (~0.8 -> ~0.5 s for 503 MB in 1,328 files here).
-  const digests: Array<{ size: number; sha256: string }> = [];
-  await inLanes(listing.files.length, REHASH_AT_ONCE, async (i) => {
-    digests[i] = await fileDigest(join(dir, listing.files[i]));
-  });
-  const seen = new Map(listing.files.map((f, i) => [f, digests[i]]));
+  lap('decrypt + unpack + hash');
   let info: BackupInfo;
   try {
-    info = JSON.parse(await readFile(join(dir, BACKUP_INFO), 'utf8')) as BackupInfo;
+    info = JSON.parse(infoText ?? '') as BackupInfo;
   } catch {
     throw manifestMismatch('backup.json 缺失或无法解析', 'backup.json missing');
   }
-  const manifestText = await readFile(join(dir, BACKUP_MANIFEST), 'utf8').catch(() => undefined);
   try {
     checkAgainstManifest(info, manifestText, seen, order);
   } catch (e) {
     if (e instanceof ApplianceError) throw e;
     throw manifestMismatch('清单无法解析', (e as Error).message);
   }
-  return info;
-}
-
-/** Wait (up to 2 s) until nothing more appears under dir: an aborted tar stops writing soon after. */
-async function settled(dir: string): Promise<void> {
-  let last = -1;
-  for (let i = 0; i < 40; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    const n = await readdir(dir, { recursive: true }).then(
-      (x) => x.length,
-      () => 0,
-    );
-    if (n === last) return;
-    last = n;
-  }
+  lap('manifest check');
+  return { info, files: seen.size };
 }
 
 async function moveReplacing(from: string, to: string): Promise<void> {
@@ -155,6 +108,7 @@ async function checkItems(base: string, info: BackupInfo): Promise<number> {
  * place; on any problem the staging folder is removed and the target is left as it was.
  */
 export async function restoreBackup(files: string[], opts: RestoreOptions): Promise<RestoreResult> {
+  const lap = stageClock(opts.onStage);
   const target = resolve(opts.dataDir);
   const existed = await stat(target).then(
     (s) => {
@@ -167,7 +121,12 @@ export async function restoreBackup(files: string[], opts: RestoreOptions): Prom
   const headers = [];
   for (const file of files) headers.push({ ...(await readBackupHeader(file)), file });
   const chain = orderChain(headers);
+  lap('headers, chain');
   await mkdir(target, { recursive: true, mode: 0o700 });
+  // On disk before anything else: a restore cut off (power, kill) leaves a data dir that says so,
+  // and that the appliance refuses to use (ensureDataDir), instead of one that looks whole.
+  const marker = join(target, RESTORE_INCOMPLETE);
+  await writeFileAtomic(marker, incompleteNote(chain));
   const staging = join(target, `.restore-${randomBytes(4).toString('hex')}`);
   let info: BackupInfo | undefined;
   let totalFiles = 0;
@@ -176,9 +135,9 @@ export async function restoreBackup(files: string[], opts: RestoreOptions): Prom
     const base = join(staging, '0');
     for (let i = 0; i < chain.length; i++) {
       const dir = i === 0 ? base : join(staging, String(i));
-      const got = await extractOne(chain[i].file, dir, opts.key, opts.onProgress);
+      const { info: got, files } = await extractOne(chain[i].file, dir, opts.key, opts.onProgress, lap);
       if (got.backupId !== chain[i].backupId || got.parentId !== chain[i].parentId) throw manifestMismatch('文件头与 backup.json 的备份编号不符', 'header and backup.json disagree');
-      totalFiles += (await listTree(dir)).files.length;
+      totalFiles += files;
       if (i > 0) {
         await applyIncremental(base, dir, got);
         await rm(dir, { recursive: true, force: true });
@@ -186,17 +145,28 @@ export async function restoreBackup(files: string[], opts: RestoreOptions): Prom
       info = got;
     }
     items = await checkItems(base, info!);
+    lap('item manifests');
+    // Every byte checked: now on the disk (one syncfs) before any of it is moved into place.
+    await syncTree(staging);
+    lap('sync to disk');
     for (const sub of BACKUP_SUBDIRS) {
       if (await pathExists(join(base, sub))) await rename(join(base, sub), join(target, sub));
     }
+    await fsyncDir(target);
+    lap('move into place');
   } catch (e) {
     await rm(staging, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     if (!existed) await rm(target, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }).catch(() => undefined);
+    else {
+      // The target was empty: what is in it now is this restore's (a rename may have gone through).
+      for (const sub of BACKUP_SUBDIRS) await rm(join(target, sub), { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }).catch(() => undefined);
+      await rm(marker, { force: true }).catch(() => undefined);
+    }
     throw e;
   }
-  // In place from here on: a failure below must never remove what was restored.
+  // In place from here on: a failure below must never remove what was restored (the marker stays).
   await rm(staging, { recursive: true, force: true });
-  await ensureDataDir(target);
+  await ensureDataDir(target, { restoring: true });
   const result: RestoreResult = { dataDir: target, backups: chain.map((c) => ({ file: c.file, backupId: c.backupId, kind: c.kind })), items, files: totalFiles };
   const audit = new AuditLog(join(target, 'audit'));
   // A backup carries no sealing key: the restored trail goes on under a new one (a new
@@ -213,8 +183,36 @@ export async function restoreBackup(files: string[], opts: RestoreOptions): Prom
     details: { backups: result.backups, items, auditHeadAtBackup: info!.auditHead },
   });
   await audit.settle();
+  lap('audit resume + record');
+  // Whole, checked, on disk and on record: only now is the data dir usable.
+  await rm(marker);
+  await fsyncDir(target);
+  lap('done marker');
   if (opts.reindex) result.indexed = await opts.reindex(opts.cfg ? { ...opts.cfg, dataDir: target } : loadConfig({ overrides: { dataDir: target } }));
   return result;
+}
+
+function incompleteNote(chain: Array<{ file: string; backupId: string }>): string {
+  return [
+    '恢复未完成：本目录正在由备份恢复写入，或恢复在中途被中断（断电、终止）。',
+    '其中的数据不完整，系统不会使用本目录。请清空本目录后重新执行恢复。',
+    'Restore in progress or cut off: the data in this directory is incomplete and is not used. Empty it and restore again.',
+    `started: ${new Date().toISOString()}`,
+    ...chain.map((c) => `backup: ${c.backupId} (${c.file})`),
+    '',
+  ].join('\n');
+}
+
+type Lap = (stage: string) => void;
+
+/** Each call reports the time since the one before under the stage it names. */
+function stageClock(onStage?: (stage: string, ms: number) => void): Lap {
+  let t = performance.now();
+  return (stage) => {
+    const now = performance.now();
+    onStage?.(stage, now - t);
+    t = now;
+  };
 }
 
 function notEmpty(dir: string): ApplianceError {

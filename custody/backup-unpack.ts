@@ -286,7 +286,7 @@ function writeError(e: unknown): unknown {
   if (isApplianceError(e)) return e;
   const err = e as NodeJS.ErrnoException;
   // The staging folder is new and only this restore writes to it: a file already there is a second entry of the same name.
-  if (err.code === 'EEXIST' || err.code === 'ENOTDIR' || err.code === 'ELOOP') return manifestMismatch('有重复的条目', `duplicate entry: ${err.message}`);
+  if (err.code === 'EEXIST' || err.code === 'EISDIR' || err.code === 'ENOTDIR' || err.code === 'ELOOP') return manifestMismatch('有重复的条目', `duplicate entry: ${err.message}`);
   if (typeof err.code === 'string' && !err.code.startsWith('ERR_')) {
     return new ApplianceError('RESTORE_WRITE_FAILED', `写入恢复数据失败：${err.message}。请检查目标磁盘是否已满或只读；恢复未完成，已写入的临时内容已删除。`, `restore write failed: ${err.message}`, {
       status: 500,

@@ -15,7 +15,7 @@ const SYNC = '/bin/sync';
 
 export async function syncTree(dir: string): Promise<void> {
   const how = await new Promise<'done' | 'missing'>((resolve, reject) => {
-    execFile(SYNC, ['-f', dir], { timeout: 0 }, (e, _out, stderr) => {
+    execFile(SYNC, ['-f', dir], (e, _out, stderr) => {
       if (!e) return resolve('done');
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return resolve('missing');
       reject(syncFailed(String(stderr).trim() || e.message));

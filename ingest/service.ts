@@ -12,7 +12,7 @@ import { ItemStore } from './item-store.ts';
 import { JobStore, type Job, type JobActor } from './jobs.ts';
 import { createOcrPool, type OcrPool } from './ocr/pool.ts';
 import { openOcrSession } from './ocr/page-session.ts';
-import { assembleItemPdf } from './pdf/assemble-item.ts';
+import { writeItemPdf } from './pdf/assemble-item.ts';
 import { openInputs } from './ocr/decode.ts';
 import { IngestRunner } from './runner.ts';
 import type { IngestDeps } from './runner-deps.ts';
@@ -233,7 +233,7 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
     scanRetryable: isRetryableScanError,
     openOcr: async (files) => openOcrSession(await getPool(), files),
     countPages: async (files) => (await openInputs(files).catch(() => undefined))?.length,
-    assemblePdf: (pages) => assembleItemPdf(pages),
+    assemblePdf: async (pages, out) => void (await writeItemPdf(pages, out)),
     findDuplicate: async (shas) => store.findBySources(shas),
     archivalCodeTaken: async (code) => store.findByArchivalCode(code),
     storeItem: async (staged) => {

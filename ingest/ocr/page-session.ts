@@ -40,7 +40,10 @@ const raw = (px: Pixels) => {
 
 /** How the scan goes into the PDF: its own JPEG untouched, lossy sources as JPEG, lossless as PNG-Flate. */
 export async function pdfImage(src: PageSource, px: Pixels): Promise<{ image: PageImage; viewer: Uint8Array }> {
-  if (src.jpeg) return { image: { kind: 'jpeg', bytes: src.jpeg }, viewer: src.jpeg };
+  if (src.jpeg) {
+    const bytes = await src.jpeg();
+    return { image: { kind: 'jpeg', bytes }, viewer: bytes };
+  }
   if (src.lossy) {
     // Already JPEG-compressed (inside a TIFF): a JPEG again keeps the size close to the input.
     const bytes = await raw(px).jpeg({ quality: 90, chromaSubsampling: '4:4:4' }).toBuffer();

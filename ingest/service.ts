@@ -218,12 +218,22 @@ export interface IngestService {
   stop(): Promise<void>;
 }
 
-export async function createIngestService(cfg: Config, deps: { log: Logger; audit: AuditLog; search: SearchService; knownPosts?: () => Promise<ReadonlySet<string>> }): Promise<IngestService> {
+export async function createIngestService(
+  cfg: Config,
+  deps: {
+    log: Logger;
+    audit: AuditLog;
+    search: SearchService;
+    knownPosts?: () => Promise<ReadonlySet<string>>;
+    /** Another OCR engine (bench/big-item.ts --substitute-ocr measures memory without OCR's time). */
+    ocrPool?: () => Promise<OcrPool>;
+  },
+): Promise<IngestService> {
   const jobs = new JobStore(cfg.dataDir);
   const store = await ItemStore.open(cfg.dataDir);
   let pool: Promise<OcrPool> | undefined;
   // Workers start with the first job, not with the appliance: ~370 MB each.
-  const getPool = () => (pool ??= createOcrPool({ workers: cfg.ocr.workers, lang: cfg.ocr.lang, cacheDir: dataPath(cfg.dataDir, 'run', 'ocr-lang') }));
+  const getPool = () => (pool ??= deps.ocrPool?.() ?? createOcrPool({ workers: cfg.ocr.workers, lang: cfg.ocr.lang, cacheDir: dataPath(cfg.dataDir, 'run', 'ocr-lang') }));
 
   const runnerDeps: IngestDeps = {
     dataDir: cfg.dataDir,

@@ -341,7 +341,9 @@ function pdfPageSource(file: string, buf: Buffer, at: { hint: number }, page: PD
       pixels: async () => {
         try {
           if (jpeg) {
-            const { data, info } = await sharp(await jpeg(), { limitInputPixels: limits.maxPixels, failOn: 'error' }).raw().toBuffer({ resolveWithObject: true });
+            const { data, info } = await sharp(await jpeg(), { limitInputPixels: limits.maxPixels, failOn: 'error' })
+              .raw()
+              .toBuffer({ resolveWithObject: true });
             return { data, width: info.width, height: info.height, channels: info.channels === 3 ? 3 : 1 };
           }
           return await pdftoppm(file, index, dpi, grey || !main);

@@ -62,11 +62,15 @@ export async function pdfImage(src: PageSource, px: Pixels): Promise<{ image: Pa
   }
   if (src.lossy) {
     // Already JPEG-compressed (inside a TIFF): a JPEG again keeps the size close to the input.
-    const bytes = await raw(px).jpeg({ quality: 90, chromaSubsampling: '4:4:4', optimiseCoding: small(px) }).toBuffer();
+    const bytes = await raw(px)
+      .jpeg({ quality: 90, chromaSubsampling: '4:4:4', optimiseCoding: small(px) })
+      .toBuffer();
     return { image: { kind: 'jpeg', bytes }, viewer: bytes };
   }
   // One after the other: at once, a 600-DPI colour page's two encoders held 200 MB more.
   const png = await raw(px).png({ compressionLevel: 3 }).toBuffer();
-  const viewer = await raw(px).jpeg({ quality: 85, optimiseCoding: small(px) }).toBuffer();
+  const viewer = await raw(px)
+    .jpeg({ quality: 85, optimiseCoding: small(px) })
+    .toBuffer();
   return { image: { kind: 'png', bytes: png }, viewer };
 }

@@ -274,12 +274,18 @@ async function openPdf(file: string, buf: Buffer, limits: DecodeLimits): Promise
 }
 
 /**
- * Where a stream's bytes lie in the file: pdf-lib hands them out as a copy. Found by its middle
- * (scanners' JPEG headers are all alike) searching on from the last page's image, and checked
- * byte for byte, so what is read back later is exactly these bytes wherever they were found.
+ * Where a stream's bytes lie in the file. Given a Buffer, pdf-lib hands out views into it, and the
+ * offset is read off. Otherwise (a copy) the bytes are found by their middle (scanners' JPEG
+ * headers are all alike), searching on from the last page's image, and checked byte for byte, so
+ * what is read back later is exactly these bytes wherever they were found.
  */
 function locate(buf: Buffer, bytes: Uint8Array, at: { hint: number }): number | undefined {
   const len = bytes.length;
+  // pdf-lib hands out views into the buffer it parsed when given a Buffer: the offset is exact.
+  if (bytes.buffer === buf.buffer) {
+    const start = bytes.byteOffset - buf.byteOffset;
+    if (start >= 0 && start + len <= buf.length) return start;
+  }
   const mid = Math.floor(len / 2);
   const probe = Buffer.from(bytes.buffer, bytes.byteOffset + mid, Math.min(64, len - mid));
   for (const from of [at.hint, 0]) {
@@ -326,6 +332,9 @@ function pdfPageSource(file: string, buf: Buffer, at: { hint: number }, page: PD
     // The page keeps only where its JPEG lies, not the bytes: a 500-page PDF's images stay on disk.
     const start = dct ? locate(buf, dct, at) : undefined;
     const length = dct?.length ?? 0;
+    // Only plain values from here on: a closure that kept the page or its image stream would keep
+    // the whole parsed file (pdf-lib's streams are views into it) for as long as the page source.
+    const renderGrey = grey || !main;
     const jpeg = dct && start !== undefined ? () => readRange(file, start, length) : undefined;
     return {
       file,
@@ -335,7 +344,7 @@ function pdfPageSource(file: string, buf: Buffer, at: { hint: number }, page: PD
       width: jpeg ? imgW : width,
       height: jpeg ? imgH : height,
       dpi,
-      channels: grey || !main ? 1 : 3,
+      channels: renderGrey ? 1 : 3,
       jpeg,
       lossy: Boolean(main && isPlainJpeg(main)),
       pixels: async () => {
@@ -346,7 +355,7 @@ function pdfPageSource(file: string, buf: Buffer, at: { hint: number }, page: PD
               .toBuffer({ resolveWithObject: true });
             return { data, width: info.width, height: info.height, channels: info.channels === 3 ? 3 : 1 };
           }
-          return await pdftoppm(file, index, dpi, grey || !main);
+          return await pdftoppm(file, index, dpi, renderGrey);
         } catch (e) {
           throw corrupt(file, e, index);
         }

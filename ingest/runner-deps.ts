@@ -41,7 +41,8 @@ export interface IngestDeps {
   openOcr(files: string[]): Promise<OcrItemSession>;
   /** Pages of scanned files from their headers (no pixels decoded); undefined when they cannot be opened. */
   countPages(files: string[]): Promise<number | undefined>;
-  assemblePdf(pages: RecognisedPage[]): Promise<Uint8Array>;
+  /** Writes the item's searchable PDF to `out` (atomically), reading the pages one at a time. */
+  assemblePdf(pages: AsyncIterable<RecognisedPage>, out: string): Promise<void>;
   /** Items already archived with exactly these source hashes (duplicate detection). */
   findDuplicate(sha256s: string[]): Promise<string | undefined>;
   archivalCodeTaken(code: string): Promise<string | undefined>;

@@ -268,10 +268,8 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     if (item.stage === 'scanned' || item.stage === 'ocr') {
       await timed('ocr', () => this.recognise(job, item));
       if (this.stopped) return;
-      await timed('assemble', async () => {
-        const pdf = await this.deps.assemblePdf(await this.loadPages(job, item));
-        await writeFileAtomic(join(this.workDir(job, item), 'document.pdf'), pdf);
-      });
+      // Page by page from the work folder: a 500-page item is never in memory whole.
+      await timed('assemble', () => this.deps.assemblePdf(this.loadPages(job, item), join(this.workDir(job, item), 'document.pdf')));
       item.stage = 'assembled';
       await this.save(job, item);
     }
@@ -424,16 +422,15 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     }
   }
 
-  private async loadPages(job: Job, item: JobItem): Promise<RecognisedPage[]> {
+  /** The recognised pages from the work folder, read one at a time as they are asked for. */
+  private async *loadPages(job: Job, item: JobItem): AsyncGenerator<RecognisedPage> {
     const work = this.workDir(job, item);
-    const pages: RecognisedPage[] = [];
     for (let i = 1; i <= (item.pageCount ?? 0); i++) {
       const n = String(i).padStart(4, '0');
       const saved = JSON.parse(await readFile(join(work, `page-${i}.json`), 'utf8')) as { text: PageText; pdf: PdfSource | { kind: 'jpeg' | 'png' } };
       const pdf: PdfSource = 'bytes' in saved.pdf || saved.pdf.kind === 'copy' ? (saved.pdf as PdfSource) : { kind: saved.pdf.kind, bytes: await readFile(join(work, `pdf-${n}.${saved.pdf.kind}`)) };
-      pages.push({ text: saved.text, viewer: await readFile(join(work, `viewer-${n}.jpg`)), pdf });
+      yield { text: saved.text, viewer: await readFile(join(work, `viewer-${n}.jpg`)), pdf };
     }
-    return pages;
   }
 
   /** Lay the item out as the store keeps it, then hand it over for the atomic move into items/. */
@@ -446,9 +443,12 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
       const from = join(this.jobs.jobDir(job.id), s.staged);
       await link(from, join(dir, ITEM_LAYOUT.original(s.name))).catch(() => copyFile(from, join(dir, ITEM_LAYOUT.original(s.name))));
     }
-    const pages = await this.loadPages(job, item);
-    for (const p of pages) await writeFile(join(dir, ITEM_LAYOUT.page(p.text.page)), p.viewer);
-    await writeFile(join(dir, ITEM_LAYOUT.text), JSON.stringify(pages.map((p) => p.text)));
+    const pages: PageText[] = [];
+    for await (const p of this.loadPages(job, item)) {
+      await writeFile(join(dir, ITEM_LAYOUT.page(p.text.page)), p.viewer);
+      pages.push(p.text);
+    }
+    await writeFile(join(dir, ITEM_LAYOUT.text), JSON.stringify(pages));
     await link(join(work, 'document.pdf'), join(dir, ITEM_LAYOUT.pdf)).catch(() => copyFile(join(work, 'document.pdf'), join(dir, ITEM_LAYOUT.pdf)));
     const now = new Date().toISOString();
     const md = item.metadata;

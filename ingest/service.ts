@@ -12,7 +12,7 @@ import { ItemStore } from './item-store.ts';
 import { JobStore, type Job, type JobActor } from './jobs.ts';
 import { createOcrPool, type OcrPool } from './ocr/pool.ts';
 import { openOcrSession } from './ocr/page-session.ts';
-import { assembleItemPdf } from './pdf/assemble-item.ts';
+import { writeItemPdf } from './pdf/assemble-item.ts';
 import { openInputs } from './ocr/decode.ts';
 import { IngestRunner } from './runner.ts';
 import type { IngestDeps } from './runner-deps.ts';
@@ -218,12 +218,22 @@ export interface IngestService {
   stop(): Promise<void>;
 }
 
-export async function createIngestService(cfg: Config, deps: { log: Logger; audit: AuditLog; search: SearchService; knownPosts?: () => Promise<ReadonlySet<string>> }): Promise<IngestService> {
+export async function createIngestService(
+  cfg: Config,
+  deps: {
+    log: Logger;
+    audit: AuditLog;
+    search: SearchService;
+    knownPosts?: () => Promise<ReadonlySet<string>>;
+    /** Another OCR engine (bench/big-item.ts --substitute-ocr measures memory without OCR's time). */
+    ocrPool?: () => Promise<OcrPool>;
+  },
+): Promise<IngestService> {
   const jobs = new JobStore(cfg.dataDir);
   const store = await ItemStore.open(cfg.dataDir);
   let pool: Promise<OcrPool> | undefined;
   // Workers start with the first job, not with the appliance: ~370 MB each.
-  const getPool = () => (pool ??= createOcrPool({ workers: cfg.ocr.workers, lang: cfg.ocr.lang, cacheDir: dataPath(cfg.dataDir, 'run', 'ocr-lang') }));
+  const getPool = () => (pool ??= deps.ocrPool?.() ?? createOcrPool({ workers: cfg.ocr.workers, lang: cfg.ocr.lang, cacheDir: dataPath(cfg.dataDir, 'run', 'ocr-lang') }));
 
   const runnerDeps: IngestDeps = {
     dataDir: cfg.dataDir,
@@ -233,7 +243,7 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
     scanRetryable: isRetryableScanError,
     openOcr: async (files) => openOcrSession(await getPool(), files),
     countPages: async (files) => (await openInputs(files).catch(() => undefined))?.length,
-    assemblePdf: (pages) => assembleItemPdf(pages),
+    assemblePdf: async (pages, out) => void (await writeItemPdf(pages, out)),
     findDuplicate: async (shas) => store.findBySources(shas),
     archivalCodeTaken: async (code) => store.findByArchivalCode(code),
     storeItem: async (staged) => {

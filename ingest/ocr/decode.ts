@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
 import { PDFArray, PDFDict, PDFDocument, PDFName, PDFNumber, PDFRawStream, type PDFPage } from 'pdf-lib';
@@ -36,8 +36,11 @@ export interface PageSource {
   height: number;
   dpi: number;
   channels: 1 | 3;
-  /** The page's own JPEG bytes (a JPEG file, or a DCTDecode image copied out of a PDF). */
-  jpeg?: Uint8Array;
+  /**
+   * The page's own JPEG bytes (a JPEG file, or a DCTDecode image copied out of a PDF), read from
+   * the file when asked for: a source holds no page's bytes in memory.
+   */
+  jpeg?: () => Promise<Uint8Array>;
   /** Source pixels already went through lossy compression (JPEG inside TIFF): re-encode as JPEG. */
   lossy: boolean;
   /** For PDF inputs: the 0-based page in that PDF. */
@@ -83,48 +86,69 @@ export function sensibleDpi(density: number | undefined, width: number, height: 
   return 300;
 }
 
-/** Compression per TIFF frame (tag 259), to know which frames already went through JPEG. */
-function tiffCompressions(buf: Buffer): number[] {
-  const out: number[] = [];
-  const le = buf.toString('latin1', 0, 2) === 'II';
-  const u16 = (o: number) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
-  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  if (u16(2) !== 42) return out; // BigTIFF: not parsed, treated as lossless
-  let ifd = u32(4);
-  const seen = new Set<number>();
-  while (ifd && ifd + 2 <= buf.length && !seen.has(ifd) && out.length < 100_000) {
-    seen.add(ifd);
-    const n = u16(ifd);
-    let comp = 1;
-    for (let i = 0; i < n; i++) {
-      const e = ifd + 2 + i * 12;
-      if (e + 12 > buf.length) break;
-      if (u16(e) === 259) comp = u16(e + 8);
-    }
-    out.push(comp);
-    const next = ifd + 2 + n * 12;
-    ifd = next + 4 <= buf.length ? u32(next) : 0;
-  }
-  return out;
+/** `length` bytes at `at` (fewer at the end of the file). */
+async function readAt(fh: FileHandle, at: number, length: number): Promise<Buffer> {
+  const b = Buffer.alloc(length);
+  const { bytesRead } = await fh.read(b, 0, length, at);
+  return b.subarray(0, bytesRead);
 }
 
-async function openImage(file: string, buf: Buffer, kind: Kind, limits: DecodeLimits): Promise<PageSource[]> {
+/**
+ * Compression per TIFF frame (tag 259), to know which frames already went through JPEG. Only the
+ * directories are read (a few hundred bytes per frame), not the image data.
+ */
+async function tiffCompressions(file: string, size: number): Promise<number[]> {
+  const out: number[] = [];
+  const fh = await open(file, 'r');
+  try {
+    const head = await readAt(fh, 0, 8);
+    if (head.length < 8) return out;
+    const le = head.toString('latin1', 0, 2) === 'II';
+    const u16 = (b: Buffer, o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
+    const u32 = (b: Buffer, o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+    if (u16(head, 2) !== 42) return out; // BigTIFF: not parsed, treated as lossless
+    let ifd = u32(head, 4);
+    const seen = new Set<number>();
+    while (ifd && ifd + 2 <= size && !seen.has(ifd) && out.length < 100_000) {
+      seen.add(ifd);
+      const n = u16(await readAt(fh, ifd, 2), 0);
+      const dir = await readAt(fh, ifd + 2, n * 12 + 4);
+      let comp = 1;
+      for (let i = 0; i < n; i++) {
+        const e = i * 12;
+        if (e + 12 > dir.length) break;
+        if (u16(dir, e) === 259) comp = u16(dir, e + 8);
+      }
+      out.push(comp);
+      ifd = n * 12 + 4 <= dir.length ? u32(dir, n * 12) : 0;
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Images are read by libvips from the file, a page at a time (a multi-page TIFF of 500 scans is
+ * never in memory whole): the headers here, the pixels of one page when that page is read.
+ */
+async function openImage(file: string, size: number, kind: Kind, limits: DecodeLimits): Promise<PageSource[]> {
   let meta: Metadata;
   try {
-    meta = await sharp(buf, { limitInputPixels: false }).metadata();
+    meta = await sharp(file, { limitInputPixels: false }).metadata();
   } catch (e) {
     throw corrupt(file, e);
   }
   const pages = kind === 'tiff' ? (meta.pages ?? 1) : 1;
   if (pages > limits.maxPages) throw err('OCR_TOO_MANY_PAGES', `页数过多（${pages} 页，上限 ${limits.maxPages} 页）`, `too many pages (${pages} > ${limits.maxPages})`, file);
-  const comps = kind === 'tiff' ? tiffCompressions(buf) : [];
+  const comps = kind === 'tiff' ? await tiffCompressions(file, size) : [];
   const out: PageSource[] = [];
   for (let index = 0; index < pages; index++) {
     // Frames of a TIFF may differ in size: read each frame's own header.
     const m =
       index === 0
         ? meta
-        : await sharp(buf, { page: index, limitInputPixels: false })
+        : await sharp(file, { page: index, limitInputPixels: false })
             .metadata()
             .catch((e: unknown) => {
               throw corrupt(file, e, index);
@@ -151,11 +175,11 @@ async function openImage(file: string, buf: Buffer, kind: Kind, limits: DecodeLi
       height,
       dpi: sensibleDpi(m.density, width, height),
       channels,
-      jpeg: kind === 'jpeg' && (m.orientation ?? 1) === 1 ? buf : undefined,
+      jpeg: kind === 'jpeg' && (m.orientation ?? 1) === 1 ? () => readFile(file) : undefined,
       lossy: kind === 'jpeg' || comp === 6 || comp === 7 || comp === 34712,
       pixels: async () => {
         try {
-          let img = sharp(buf, { page: index, limitInputPixels: limits.maxPixels, failOn: 'error' });
+          let img = sharp(file, { page: index, limitInputPixels: limits.maxPixels, failOn: 'error' });
           // A JPEG with an EXIF rotation is shown upright by viewers: OCR (and re-encode) it that way.
           if (kind === 'jpeg') img = img.autoOrient();
           img = channels === 3 ? img.removeAlpha().toColourspace('srgb') : img.greyscale();
@@ -241,14 +265,53 @@ async function openPdf(file: string, buf: Buffer, limits: DecodeLimits): Promise
     throw corrupt(file, e);
   }
   try {
-    return pages.map((page, index) => pdfPageSource(file, page, index, texts[index] ?? '', limits));
+    const at = { hint: 0 };
+    return pages.map((page, index) => pdfPageSource(file, buf, at, page, index, texts[index] ?? '', limits));
   } catch (e) {
     if (e instanceof ApplianceError) throw e;
     throw corrupt(file, e);
   }
 }
 
-function pdfPageSource(file: string, page: PDFPage, index: number, pageText: string, limits: DecodeLimits): PageSource {
+/**
+ * Where a stream's bytes lie in the file. Given a Buffer, pdf-lib hands out views into it, and the
+ * offset is read off. Otherwise (a copy) the bytes are found by their middle (scanners' JPEG
+ * headers are all alike), searching on from the last page's image, and checked byte for byte, so
+ * what is read back later is exactly these bytes wherever they were found.
+ */
+function locate(buf: Buffer, bytes: Uint8Array, at: { hint: number }): number | undefined {
+  const len = bytes.length;
+  // pdf-lib hands out views into the buffer it parsed when given a Buffer: the offset is exact.
+  if (bytes.buffer === buf.buffer) {
+    const start = bytes.byteOffset - buf.byteOffset;
+    if (start >= 0 && start + len <= buf.length) return start;
+  }
+  const mid = Math.floor(len / 2);
+  const probe = Buffer.from(bytes.buffer, bytes.byteOffset + mid, Math.min(64, len - mid));
+  for (const from of [at.hint, 0]) {
+    for (let i = buf.indexOf(probe, from + mid); i >= 0; i = buf.indexOf(probe, i + 1)) {
+      const start = i - mid;
+      if (start >= 0 && buf.subarray(start, start + len).equals(bytes)) {
+        at.hint = start + len;
+        return start;
+      }
+    }
+  }
+  return undefined;
+}
+
+async function readRange(file: string, start: number, length: number): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const b = await readAt(fh, start, length);
+    if (b.length !== length) throw new Error('file shorter than when it was opened');
+    return b;
+  } finally {
+    await fh.close();
+  }
+}
+
+function pdfPageSource(file: string, buf: Buffer, at: { hint: number }, page: PDFPage, index: number, pageText: string, limits: DecodeLimits): PageSource {
   {
     const { width: wPt, height: hPt } = page.getSize();
     const hasText = pageText.replace(/\s+/g, '').length >= 8;
@@ -265,7 +328,14 @@ function pdfPageSource(file: string, page: PDFPage, index: number, pageText: str
       throw err('OCR_IMAGE_TOO_LARGE', `第 ${index + 1} 页过大，疑似解压炸弹`, `page ${index + 1} too large, possible decompression bomb`, file, { page: index + 1, width, height });
     }
     const grey = main ? main.dict.lookup(PDFName.of('ColorSpace')) === PDFName.of('DeviceGray') : false;
-    const jpeg = !hasText && images.length === 1 && main && isPlainJpeg(main) && Math.abs(imgW / imgH - wPt / hPt) < 0.01 && page.getRotation().angle % 360 === 0 ? main.contents : undefined;
+    const dct = !hasText && images.length === 1 && main && isPlainJpeg(main) && Math.abs(imgW / imgH - wPt / hPt) < 0.01 && page.getRotation().angle % 360 === 0 ? main.contents : undefined;
+    // The page keeps only where its JPEG lies, not the bytes: a 500-page PDF's images stay on disk.
+    const start = dct ? locate(buf, dct, at) : undefined;
+    const length = dct?.length ?? 0;
+    // Only plain values from here on: a closure that kept the page or its image stream would keep
+    // the whole parsed file (pdf-lib's streams are views into it) for as long as the page source.
+    const renderGrey = grey || !main;
+    const jpeg = dct && start !== undefined ? () => readRange(file, start, length) : undefined;
     return {
       file,
       index,
@@ -274,16 +344,18 @@ function pdfPageSource(file: string, page: PDFPage, index: number, pageText: str
       width: jpeg ? imgW : width,
       height: jpeg ? imgH : height,
       dpi,
-      channels: grey || !main ? 1 : 3,
+      channels: renderGrey ? 1 : 3,
       jpeg,
       lossy: Boolean(main && isPlainJpeg(main)),
       pixels: async () => {
         try {
           if (jpeg) {
-            const { data, info } = await sharp(jpeg, { limitInputPixels: limits.maxPixels, failOn: 'error' }).raw().toBuffer({ resolveWithObject: true });
+            const { data, info } = await sharp(await jpeg(), { limitInputPixels: limits.maxPixels, failOn: 'error' })
+              .raw()
+              .toBuffer({ resolveWithObject: true });
             return { data, width: info.width, height: info.height, channels: info.channels === 3 ? 3 : 1 };
           }
-          return await pdftoppm(file, index, dpi, grey || !main);
+          return await pdftoppm(file, index, dpi, renderGrey);
         } catch (e) {
           throw corrupt(file, e, index);
         }
@@ -306,15 +378,22 @@ export async function openInputs(files: string[], limits: DecodeLimits = DEFAULT
       throw err('OCR_INPUT_MISSING', '文件不存在或无法读取', 'input file not found or unreadable', file);
     }
     if (size === 0) throw err('OCR_INPUT_EMPTY', '文件为空（0 字节）', 'empty file (0 bytes)', file);
-    const buf = await readFile(file);
-    const kind = sniff(buf);
+    const head = await open(file, 'r').then(async (fh) => {
+      try {
+        return await readAt(fh, 0, 1024);
+      } finally {
+        await fh.close();
+      }
+    });
+    const kind = sniff(head);
     if (!kind) {
       // A .jpg that is not a JPEG is a damaged scan (truncated copy, bad sector), not a format the
       // archivist chose: tell them to scan it again, not that the format is unsupported.
       if (SCAN_EXT.test(file)) throw err('OCR_INPUT_CORRUPT', '文件已损坏（内容不是有效的扫描图像）', 'corrupt file (content is not a valid scan image)', file);
       throw err('OCR_INPUT_UNSUPPORTED', '不支持的文件格式（支持 JPEG、PNG、TIFF、PDF）', 'unsupported file format (JPEG, PNG, TIFF, PDF are supported)', file);
     }
-    const pages = kind === 'pdf' ? await openPdf(file, buf, limits) : await openImage(file, buf, kind, limits);
+    // A PDF is parsed whole once here (pdf-lib), then let go; images are read page by page.
+    const pages = kind === 'pdf' ? await openPdf(file, await readFile(file), limits) : await openImage(file, size, kind, limits);
     all.push(...pages);
     if (all.length > limits.maxPages) throw err('OCR_TOO_MANY_PAGES', `页数过多（上限 ${limits.maxPages} 页）`, `too many pages (> ${limits.maxPages})`, file);
   }

@@ -16,6 +16,13 @@ const MIN_DESKEW_DEG = 0.1;
 const RECHECK_CONFIDENCE = 60;
 /** Ink below this fraction of the page: a blank page, nothing to read. */
 const BLANK_INK = 0.0005;
+/**
+ * Scans finer than this are read at OCR_DPI: Tesseract is trained on print at about 300 DPI, and a
+ * 600-DPI A4 page (35 million pixels) would grow an OCR worker's memory, which WebAssembly never
+ * gives back, by hundreds of megabytes. Boxes are scaled back to the scan's own pixels.
+ */
+const MAX_OCR_DPI = 400;
+const OCR_DPI = 300;
 
 export async function toGrey(px: Pixels): Promise<Pixels> {
   if (px.channels === 1) return px;
@@ -24,6 +31,18 @@ export async function toGrey(px: Pixels): Promise<Pixels> {
     .raw()
     .toBuffer();
   return { data, width: px.width, height: px.height, channels: 1 };
+}
+
+/** Grey pixels scaled down by `scale` (0 < scale < 1). */
+async function shrink(px: Pixels, scale: number): Promise<Pixels> {
+  const width = Math.max(1, Math.round(px.width * scale));
+  const height = Math.max(1, Math.round(px.height * scale));
+  const data = await sharp(px.data, { raw: { width: px.width, height: px.height, channels: 1 } })
+    .resize(width, height, { kernel: 'lanczos3' })
+    .greyscale()
+    .raw()
+    .toBuffer();
+  return { data, width, height, channels: 1 };
 }
 
 type TBox = { x0: number; y0: number; x1: number; y1: number };
@@ -159,7 +178,14 @@ interface Attempt {
   confidence: number;
 }
 
-async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 90 | 180 | 270, skewAtZero: number | undefined): Promise<Attempt> {
+/** The scan's own size, and the factor from it to the pixels OCR reads. */
+interface Frame {
+  width: number;
+  height: number;
+  scale: number;
+}
+
+async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 90 | 180 | 270, skewAtZero: number | undefined, frame: Frame): Promise<Attempt> {
   // Skew is measured on the upright image (a quarter-turn changes which way lines run).
   let skew = skewAtZero;
   if (skew === undefined) {
@@ -171,7 +197,7 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   // Page segmentation 3 (automatic): measured best on the samples (PSM 4: +0.2 points CER, PSM 6:
   // +1.2). Full resolution: shrinking 300 DPI scans to 240 cost +0.3 points CER.
   const page = await pool.recognise(toPgm(pixels), { dpi, psm: '3' });
-  const lines = toLines(page, turn, grey.width, grey.height, 1, inkOf(pixels));
+  const lines = toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels));
   return { rotation, skewDeg: skew, lines, confidence: meanConfidence(lines) };
 }
 
@@ -188,24 +214,27 @@ export interface RecogniseResult {
  * vertical or the upright reading came out with low confidence (an upside-down page).
  */
 export async function recognisePage(pool: OcrPool, src: PageSource, pageNo: number, pixels?: Pixels): Promise<RecogniseResult> {
-  const grey = await toGrey(pixels ?? (await src.pixels()));
-  const base = { page: pageNo, width: grey.width, height: grey.height, dpi: src.dpi, source: 'ocr' as const };
+  const full = await toGrey(pixels ?? (await src.pixels()));
+  const base = { page: pageNo, width: full.width, height: full.height, dpi: src.dpi, source: 'ocr' as const };
+  const grey = src.dpi > MAX_OCR_DPI ? await shrink(full, OCR_DPI / src.dpi) : full;
+  const frame: Frame = { width: full.width, height: full.height, scale: grey.width / full.width };
+  const dpi = Math.round(src.dpi * frame.scale);
   const layout = await measureLayout(grey);
   if (layout.inkRatio < BLANK_INK) return { text: { ...base, rotation: 0, text: '', confidence: 0, lines: [] }, skewDeg: 0 };
 
   let osdDone = false;
   let best: Attempt | undefined;
   if (layout.sideways) {
-    const o = await pool.detectOrientation(toPgm(grey), src.dpi);
+    const o = await pool.detectOrientation(toPgm(grey), dpi);
     osdDone = true;
-    best = await attempt(pool, grey, src.dpi, o.degrees, o.degrees === 0 ? layout.skewDeg : undefined);
+    best = await attempt(pool, grey, dpi, o.degrees, o.degrees === 0 ? layout.skewDeg : undefined, frame);
   } else {
-    best = await attempt(pool, grey, src.dpi, 0, layout.skewDeg);
+    best = await attempt(pool, grey, dpi, 0, layout.skewDeg, frame);
   }
   if (best.confidence < RECHECK_CONFIDENCE && !osdDone) {
-    const o = await pool.detectOrientation(toPgm(grey), src.dpi);
+    const o = await pool.detectOrientation(toPgm(grey), dpi);
     if (o.degrees !== 0) {
-      const other = await attempt(pool, grey, src.dpi, o.degrees, undefined);
+      const other = await attempt(pool, grey, dpi, o.degrees, undefined, frame);
       if (other.confidence > best.confidence) best = other;
     }
   }

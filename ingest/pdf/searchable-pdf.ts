@@ -1,7 +1,11 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PDFDocument, PDFName, PDFRawStream, degrees, type PDFPage, type PDFRef } from 'pdf-lib';
 import type { Box, OcrLine, OcrWord, PageText } from '../../core/index.ts';
 import { needsSpace } from '../ocr/tidy-text.ts';
 import { ASCENT, DESCENT, embedGlyphlessFont } from './glyphless-font.ts';
+import { PdfStreamWriter } from './pdf-stream-writer.ts';
 import { sanitisePdf } from './sanitise.ts';
 
 /** The scan as it goes into the PDF. */
@@ -197,32 +201,49 @@ async function addScanPage(doc: PDFDocument, font: PDFRef, input: PdfPageInput):
 }
 
 /**
- * The searchable PDF: every scanned page shows the scan at its physical size (pixels × 72 / DPI)
- * with the invisible text over it; pages that came from a PDF with its own text are copied as they
- * are.
+ * The searchable PDF, written to `out` page by page (pdf-stream-writer.ts): every scanned page
+ * shows the scan at its physical size (pixels × 72 / DPI) with the invisible text over it; pages
+ * that came from a PDF with its own text are copied as they are. Only the page being written is in
+ * memory, and of a PDF the pages are copied from, the one being read.
  */
-export async function buildSearchablePdf(pages: PdfPageInput[], opts: { title?: string } = {}): Promise<Uint8Array> {
-  const doc = await PDFDocument.create({ updateMetadata: false });
-  doc.setProducer('archive appliance (档案检索一体机)');
-  doc.setCreator('archive ocr');
-  if (opts.title) doc.setTitle(opts.title);
-  const font = embedGlyphlessFont(doc);
-  const sources = new Map<Uint8Array, PDFDocument>();
-  for (const p of pages) {
-    if (p.copyOf) {
-      let src = sources.get(p.copyOf.pdf);
-      if (!src) {
-        src = await PDFDocument.load(p.copyOf.pdf, { updateMetadata: false });
-        sources.set(p.copyOf.pdf, src);
+export async function writeSearchablePdf(pages: AsyncIterable<PdfPageInput> | Iterable<PdfPageInput>, out: string, opts: { title?: string } = {}): Promise<number> {
+  const w = await PdfStreamWriter.create(out);
+  try {
+    const fonts = await w.scratch();
+    const font = embedGlyphlessFont(fonts);
+    await w.add(fonts);
+    let source: { bytes: Uint8Array; doc: PDFDocument } | undefined;
+    for await (const p of pages) {
+      const doc = await w.scratch();
+      if (p.copyOf) {
+        if (source?.bytes !== p.copyOf.pdf) source = { bytes: p.copyOf.pdf, doc: await PDFDocument.load(p.copyOf.pdf, { updateMetadata: false }) };
+        const [copied] = await doc.copyPages(source.doc, [p.copyOf.page]);
+        doc.addPage(copied);
+        // Pages copied from a PDF from outside bring their annotations and actions: disarmed here,
+        // on the document staff will download (sanitise.ts), one page at a time.
+        sanitisePdf(doc);
+      } else {
+        await addScanPage(doc, font, p);
       }
-      const [copied] = await doc.copyPages(src, [p.copyOf.page]);
-      doc.addPage(copied);
-    } else {
-      await addScanPage(doc, font, p);
+      await w.add(doc);
     }
+    const n = w.pageCount;
+    await w.finish({ title: opts.title, producer: 'archive appliance (档案检索一体机)', creator: 'archive ocr' });
+    return n;
+  } catch (e) {
+    await w.abort();
+    throw e;
   }
-  // Pages copied from a PDF from outside bring their annotations and actions: disarmed here, on
-  // the document staff will download (sanitise.ts).
-  sanitisePdf(doc);
-  return doc.save();
+}
+
+/** The searchable PDF in memory (for `archive ocr` and tests); the ingest runner writes it to disk with writeSearchablePdf. */
+export async function buildSearchablePdf(pages: PdfPageInput[], opts: { title?: string } = {}): Promise<Uint8Array> {
+  const dir = await mkdtemp(join(tmpdir(), 'archive-pdf-'));
+  try {
+    const out = join(dir, 'document.pdf');
+    await writeSearchablePdf(pages, out, opts);
+    return await readFile(out);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,7 +1,7 @@
 // Input checks, text normalisation, CER and rotation geometry: no OCR engine needed, so fast.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PDFDocument } from 'pdf-lib';
+import { PDFDocument, PDFName, PDFRawStream } from 'pdf-lib';
 import { crc32, deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { isApplianceError } from '../../core/errors.ts';
@@ -57,7 +57,7 @@ describe('OCR input decoding', () => {
       [300, 3, false],
     ]);
     const [jpg] = await openInputs([join(ITEMS, 'S0003/page-001.jpg')]);
-    expect(jpg.jpeg).toEqual(await readFile(join(ITEMS, 'S0003/page-001.jpg')));
+    expect(await jpg.jpeg?.()).toEqual(await readFile(join(ITEMS, 'S0003/page-001.jpg')));
     const pdf = await openInputs([join(ITEMS, 'S0005.pdf')]);
     expect(pdf.map((p) => [p.kind, p.width, p.height, p.dpi, Boolean(p.jpeg)])).toEqual([
       ['raster', 2480, 3508, 300, true],
@@ -66,6 +66,15 @@ describe('OCR input decoding', () => {
     // The DCT stream copied out of the PDF decodes to the page's pixels.
     const px = await pdf[0].pixels();
     expect([px.width, px.height, px.channels]).toEqual([2480, 3508, 3]);
+    // Each page's JPEG is read from the file when asked for, byte for byte the PDF's image stream.
+    const doc = await PDFDocument.load(await readFile(join(ITEMS, 'S0005.pdf')));
+    const streams = doc.context
+      .enumerateIndirectObjects()
+      .map(([, o]) => o)
+      .filter((o): o is PDFRawStream => o instanceof PDFRawStream && o.dict.get(PDFName.of('Subtype')) === PDFName.of('Image'))
+      .map((o) => Buffer.from(o.contents).toString('base64'));
+    for (const p of pdf) expect(streams).toContain(Buffer.from((await p.jpeg?.()) ?? []).toString('base64'));
+    expect((await pdf[0].jpeg?.())?.length).toBeGreaterThan(10_000);
   });
 
   it('guesses DPI sensibly when the file has none', () => {

@@ -6,3 +6,4 @@ export { SORTS } from './query.ts';
 export type { StoredItem, ConsistencyReport } from './indexer.ts';
 
 export { SEARCH_LIMITS } from './query.ts';
+export { INDEX_SHARED, SHARED_SETTINGS, buildSharedDocs, type SharedScope, type SharedDoc, type SharedItemDoc, type SharedPageDoc } from './shared-schema.ts';

@@ -7,3 +7,4 @@ export type { StoredItem, ConsistencyReport } from './indexer.ts';
 
 export { SEARCH_LIMITS } from './query.ts';
 export { INDEX_SHARED, SHARED_SETTINGS, buildSharedDocs, type SharedScope, type SharedDoc, type SharedItemDoc, type SharedPageDoc } from './shared-schema.ts';
+export { SharedIndexWriter, type SharedEntry } from './shared-writer.ts';

@@ -14,7 +14,8 @@ import { ITEMS_SETTINGS, buildDocs, pageDocId, type ItemDoc } from './schema.ts'
  * - one `kind: 'page'` document per page (id `${itemId}-p${page}`), not searchable, holding the page
  *   text: the asking office fetches the pages of the items on its result page by filter, to list
  *   the matching pages and cut the snippet exactly as for a local hit (search/page-match.ts).
- * No posts and no classification rank (internal to the office); `scope` is what a peer's key
+ * No posts (internal to the office); the classification rank stays so the asking office can hold
+ * remote hits to its user's clearance; `scope` is what a peer's key
  * filters on: the parent sees `scope IN ["parent","all"]`, any other office `scope = "all"`.
  * An item of scope 本单位 (office), or beyond the secadmin's sharing policy, is never written here.
  */
@@ -30,6 +31,8 @@ interface SharedCommon {
   /** The sharing office's code (office.code). */
   office: string;
   scope: SharedScope;
+  /** 密级 rank: the asking office holds a remote hit to its user's clearance (tenant token rule). */
+  classificationRank: number;
 }
 
 export interface SharedItemDoc extends SharedCommon, Pick<ItemDoc, 'archivalCode' | 'title' | 'docNumber' | 'responsible' | 'date' | 'year' | 'fonds' | 'department' | 'retention' | 'pageCount'> {
@@ -51,7 +54,7 @@ export interface SharedPageDoc extends SharedCommon {
 
 export type SharedDoc = SharedItemDoc | SharedPageDoc;
 
-export const SHARED_FILTERABLE = ['kind', 'scope', 'office', 'itemId', 'page', 'year', 'fonds', 'department', 'retention'];
+export const SHARED_FILTERABLE = ['kind', 'scope', 'office', 'classificationRank', 'itemId', 'page', 'year', 'fonds', 'department', 'retention'];
 
 export const SHARED_SETTINGS: Settings = {
   ...ITEMS_SETTINGS,
@@ -62,7 +65,7 @@ export const SHARED_SETTINGS: Settings = {
 /** The shared documents of one item (the caller decides that it is shared, and how widely). */
 export function buildSharedDocs(meta: ItemMetadata, pages: PageText[], office: string, scope: SharedScope): { item: SharedItemDoc; pages: SharedPageDoc[] } {
   const built = buildDocs(meta, pages);
-  const { posts: _posts, classificationRank: _rank, id: _id, ...rest } = built.item;
+  const { posts: _posts, id: _id, ...rest } = built.item;
   const item: SharedItemDoc = {
     ...rest,
     id: meta.itemId,
@@ -75,6 +78,6 @@ export function buildSharedDocs(meta: ItemMetadata, pages: PageText[], office: s
   };
   const pageDocs: SharedPageDoc[] = [...pages]
     .sort((a, b) => a.page - b.page)
-    .map((p) => ({ id: pageDocId(meta.itemId, p.page), kind: 'page', itemId: meta.itemId, office, scope, page: p.page, text: normalizeText(p.text) }));
+    .map((p) => ({ id: pageDocId(meta.itemId, p.page), kind: 'page', itemId: meta.itemId, office, scope, classificationRank: built.item.classificationRank, page: p.page, text: normalizeText(p.text) }));
   return { item, pages: pageDocs };
 }

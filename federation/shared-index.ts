@@ -1,9 +1,9 @@
-import { ApplianceError, type ItemMetadata, type PageText, createLogger, isApplianceError } from '../core/index.ts';
+import { ApplianceError, type ItemMetadata, type PageText, isApplianceError, log as rootLog } from '../core/index.ts';
 import { SharedIndexWriter, type SharedEntry } from '../search/index.ts';
 import { effectiveScope, readSharingPolicy, scopeReach, sharingPolicyBody, writeSharingPolicy, type NotSharedReason, type SharingPolicy } from './sharing-policy.ts';
 import type { z } from 'zod';
 
-const log = createLogger('federation');
+const log = { warn: (o: object, m: string) => rootLog().warn({ room: 'federation', ...o }, m) };
 
 /** What the shared index needs of the item store. */
 export interface SharedItemSource {
@@ -54,9 +54,7 @@ export class SharedIndex {
   private lastReport?: ReconcileReport & { at: string };
   private lock: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    private readonly deps: { dataDir: string; writer: SharedIndexWriter; store: SharedItemSource; office: string | undefined },
-  ) {
+  constructor(private readonly deps: { dataDir: string; writer: SharedIndexWriter; store: SharedItemSource; office: string | undefined }) {
     this.writer = deps.writer;
   }
 

@@ -45,7 +45,8 @@ export async function readSharingPolicy(dataDir: string): Promise<SharingPolicy>
   }
   const r = stored.safeParse(parsed);
   // A damaged policy shares nothing until the secadmin saves it again (never the default silently).
-  if (!r.success) throw new ApplianceError('SHARING_POLICY_CORRUPT', '共享策略文件（config/sharing-policy.json）已损坏，暂停共享；请由安全保密管理员重新保存共享策略。', 'sharing policy damaged', { status: 500 });
+  if (!r.success)
+    throw new ApplianceError('SHARING_POLICY_CORRUPT', '共享策略文件（config/sharing-policy.json）已损坏，暂停共享；请由安全保密管理员重新保存共享策略。', 'sharing policy damaged', { status: 500 });
   return r.data as SharingPolicy;
 }
 
@@ -74,7 +75,10 @@ export function policyAllows(policy: SharingPolicy, meta: Pick<ItemMetadata, 'cl
 }
 
 /** How far the item actually goes out: its scope if the policy allows it, else nowhere. */
-export function effectiveScope(policy: SharingPolicy, meta: Pick<ItemMetadata, 'classification' | 'posts' | 'sharing'>): { scope: Exclude<SharingScope, 'office'> } | { scope: 'office'; reason: NotSharedReason } {
+export function effectiveScope(
+  policy: SharingPolicy,
+  meta: Pick<ItemMetadata, 'classification' | 'posts' | 'sharing'>,
+): { scope: Exclude<SharingScope, 'office'> } | { scope: 'office'; reason: NotSharedReason } {
   const scope = sharingScopeOf(meta);
   if (scope === 'office') return { scope: 'office', reason: 'office' };
   const why = policyAllows(policy, meta);

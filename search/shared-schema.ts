@@ -78,6 +78,15 @@ export function buildSharedDocs(meta: ItemMetadata, pages: PageText[], office: s
   };
   const pageDocs: SharedPageDoc[] = [...pages]
     .sort((a, b) => a.page - b.page)
-    .map((p) => ({ id: pageDocId(meta.itemId, p.page), kind: 'page', itemId: meta.itemId, office, scope, classificationRank: built.item.classificationRank, page: p.page, text: normalizeText(p.text) }));
+    .map((p) => ({
+      id: pageDocId(meta.itemId, p.page),
+      kind: 'page',
+      itemId: meta.itemId,
+      office,
+      scope,
+      classificationRank: built.item.classificationRank,
+      page: p.page,
+      text: normalizeText(p.text),
+    }));
   return { item, pages: pageDocs };
 }

@@ -106,7 +106,15 @@ export class SharedIndexWriter {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new ApplianceError('SEARCH_UNAVAILABLE', `检索服务在 ${Math.round(deadlineMs / 1000)} 秒内未确认共享索引更新，请稍后重试或查看设备状态。`, `${what}: not confirmed within ${deadlineMs} ms`, { status: 503 })),
+        () =>
+          reject(
+            new ApplianceError(
+              'SEARCH_UNAVAILABLE',
+              `检索服务在 ${Math.round(deadlineMs / 1000)} 秒内未确认共享索引更新，请稍后重试或查看设备状态。`,
+              `${what}: not confirmed within ${deadlineMs} ms`,
+              { status: 503 },
+            ),
+          ),
         deadlineMs,
       );
     });

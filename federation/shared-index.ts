@@ -54,7 +54,7 @@ export class SharedIndex {
   private lastReport?: ReconcileReport & { at: string };
   private lock: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly deps: { dataDir: string; writer: SharedIndexWriter; store: SharedItemSource; office: string | undefined }) {
+  constructor(private readonly deps: { dataDir: string; writer: SharedIndexWriter; store: SharedItemSource; office: string | undefined; narrowingDeadlineMs?: number }) {
     this.writer = deps.writer;
   }
 
@@ -96,7 +96,7 @@ export class SharedIndex {
    * new, narrower state first and Meilisearch confirms it, else SHARING_NOT_INDEXED and the caller
    * writes nothing.
    */
-  async beforeWrite(current: ItemMetadata, next: ItemMetadata, deadlineMs = SHARING_NARROWING_DEADLINE_MS): Promise<boolean> {
+  async beforeWrite(current: ItemMetadata, next: ItemMetadata, deadlineMs = this.deps.narrowingDeadlineMs ?? SHARING_NARROWING_DEADLINE_MS): Promise<boolean> {
     const before = await this.reach(current);
     const after = await this.reach(next);
     if (scopeReach(after) >= scopeReach(before)) return false;
@@ -122,7 +122,7 @@ export class SharedIndex {
    * shared index first, confirmed; only then is the policy saved. Items it newly allows follow in a
    * reconcile right after.
    */
-  setPolicy(body: z.infer<typeof sharingPolicyBody>, by: string, deadlineMs = SHARING_NARROWING_DEADLINE_MS): Promise<{ policy: SharingPolicy; withdrawn: number }> {
+  setPolicy(body: z.infer<typeof sharingPolicyBody>, by: string, deadlineMs = this.deps.narrowingDeadlineMs ?? SHARING_NARROWING_DEADLINE_MS): Promise<{ policy: SharingPolicy; withdrawn: number }> {
     return this.exclusive(() => this.setPolicyNow(body, by, deadlineMs)).then((r) => {
       void this.reconcile().catch((e) => log.warn({ err: (e as Error).message }, 'shared index reconcile after policy change failed'));
       return r;

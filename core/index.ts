@@ -1,7 +1,7 @@
 // core/: (describe the room)
 export { ApplianceError, isApplianceError } from './errors.ts';
 export { RETENTIONS, type Retention, type Box, type OcrSymbol, type OcrWord, type OcrLine, type PageText, type ItemMetadata } from './item.ts';
-export { CLASSIFICATIONS, parseHostPort, loadConfig, PINNED_MEILI_SHA256, type Classification, type Config } from './config.ts';
+export { CLASSIFICATIONS, OFFICE_CODE_RE, parseHostPort, loadConfig, PINNED_MEILI_SHA256, type Classification, type Config } from './config.ts';
 export { classificationRank, canSee, type Viewer } from './access.ts';
 export { log, createLogger, type Logger } from './log.ts';
 export { fsyncDir, pathExists, writeFileAtomic, sha256File, fileDigest } from './files.ts';

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { generateTenantToken } from 'meilisearch/token';
 import { ApplianceError, type MeiliConnection } from '../core/index.ts';
+import { INDEX_SHARED } from '../search/index.ts';
 import type { Peer } from './peers.ts';
 
-/** The index of shared items (owned by search/: the sharing side's writer fills it). */
-export const SHARED_INDEX = 'shared';
+/** The index of shared items (its schema and writer are search/'s). */
+export const SHARED_INDEX = INDEX_SHARED;
 
 /** How long a peer's token lives; the peer's relay fetches a new one before it ends. */
 export const PEER_TOKEN_TTL_MS = 7 * 86_400_000;

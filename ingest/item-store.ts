@@ -40,7 +40,7 @@ export interface ItemVerification {
   untracked: string[];
 }
 
-type Editable = 'archivalCode' | 'title' | 'docNumber' | 'responsible' | 'date' | 'classification' | 'posts';
+type Editable = 'archivalCode' | 'title' | 'docNumber' | 'responsible' | 'date' | 'classification' | 'posts' | 'sharing';
 /** Catalogue fields an archivist may change; null clears an optional field. 档号 parts follow the 档号. */
 export type ItemMetadataPatch = { [K in Editable]?: ItemMetadata[K] | null };
 
@@ -263,7 +263,7 @@ export class ItemStore {
       const next: ItemMetadata = { ...meta };
       const record = next as unknown as Record<string, unknown>;
       for (const [k, v] of Object.entries(patch)) {
-        if (!['archivalCode', 'title', 'docNumber', 'responsible', 'date', 'classification', 'posts'].includes(k) || v === undefined) continue;
+        if (!['archivalCode', 'title', 'docNumber', 'responsible', 'date', 'classification', 'posts', 'sharing'].includes(k) || v === undefined) continue;
         if (v === null) {
           if (k === 'classification' || k === 'posts') throw invalid([`${k}: required`]);
           delete record[k];

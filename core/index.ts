@@ -26,3 +26,4 @@ export { type MeiliConnection } from './meili-connection.ts';
 export { withFileLock } from './file-lock.ts';
 export { healthReport, type ComponentHealth, type HealthReport } from './health.ts';
 export { FORMAT_VERSIONS, checkFormatVersion, type VersionedFormat } from './format-version.ts';
+export { OFFICE_CODE_RE } from './config.ts';

@@ -69,12 +69,14 @@ export async function startWebAppliance(
     reconcileMs?: number;
     /** How long a narrowing of 共享范围 waits for Meilisearch (SharedIndex). */
     sharingDeadlineMs?: number;
+    /** More configuration (e.g. ARCHIVE_OFFICE_CODE, ARCHIVE_FEDERATION_ADDR). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<WebAppliance> {
   const dir = await tempDir('archive-web-');
   const dataDir = join(dir, 'data');
   await ensureDataDir(dataDir);
-  const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dataDir, ARCHIVE_MEILI_PORT: '0', ...(o.clamd ? { ARCHIVE_CLAMD: o.clamd } : {}) } });
+  const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dataDir, ARCHIVE_MEILI_PORT: '0', ...(o.clamd ? { ARCHIVE_CLAMD: o.clamd } : {}), ...o.env } });
   const meili = new MeiliSupervisor(cfg, pino({ level: 'silent' }));
   await meili.start();
   const log = createLogger({ level: 'silent' });

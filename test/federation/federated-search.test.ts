@@ -2,6 +2,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invite, join, listPeers, startFederation, type FederationService } from '../../federation/index.ts';
 import { freeLoopbackPort } from '../../appliance/meili-supervisor.ts';
+import { acquireRunLock } from '../../core/run-lock.ts';
+import { runCli } from '../support/appliance.ts';
 import type { Client } from '../security/support.ts';
 import { startWebAppliance, type WebAppliance } from '../support/web-appliance.ts';
 
@@ -20,6 +22,8 @@ interface Office {
   fed?: FederationService;
   names: Map<string, string>;
   staff?: Client;
+  lock?: { release(): Promise<void> };
+  env?: Record<string, string>;
 }
 
 const offices: Record<string, Office> = {};
@@ -33,11 +37,14 @@ async function startOffice(code: string, name: string): Promise<Office> {
     office: { code, name },
     reconcileMs: 500,
     env: { ARCHIVE_OFFICE_CODE: code, ARCHIVE_OFFICE_NAME: name, ARCHIVE_FEDERATION_ADDR: addr },
-    remotes: () => (o.fed?.activeRemotes() ?? []).map((c) => ({ code: c, name: o.names.get(c) ?? c })),
+    federation: () => o.fed,
   });
   o.fed = await startFederation({ cfg: o.w.cfg, conn: o.w.meili.connection, audit: o.w.sec.audit, log, watchMs: 200, timeoutMs: 3_000 });
   await o.w.addUser('cha', ['staff'], { posts: ['BGS'], clearance: '内部' });
   o.staff = await o.w.login('cha');
+  // As `archive serve` would: a console command (archive search) then uses this Meilisearch.
+  o.lock = await acquireRunLock(o.w.cfg.dataDir, o.w.base.replace('http://', ''));
+  o.env = { ARCHIVE_DATA_DIR: o.w.cfg.dataDir, ARCHIVE_OFFICE_CODE: code, ARCHIVE_OFFICE_NAME: name, ARCHIVE_FEDERATION_ADDR: addr };
   return o;
 }
 
@@ -106,6 +113,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const o of Object.values(offices)) {
     await o.fed?.stop().catch(() => undefined);
+    await o.lock?.release().catch(() => undefined);
     await o.w?.close().catch(() => undefined);
   }
 });
@@ -174,6 +182,26 @@ describe('联合检索 across four appliances', () => {
     expect(recs.at(-1)).toMatchObject({ actor: 'cha', outcome: 'success' });
     expect((recs.at(-1)!.details!.offices as string[]).sort()).toEqual(['A', 'B', 'CITY', 'D']);
     expect(recs.at(-1)!.details!.failed).toEqual([]);
+  });
+
+  it('archive search --federated --json: one JSON line per hit, each with its office; audited at the console', { timeout: 120_000 }, async () => {
+    const { CITY } = offices;
+    const r = await runCli(['--json', 'search', '机构编制', '--user', 'cha', '--federated'], CITY.env!, ['ARCHIVE_CONFIG']);
+    expect(r.code, r.err).toBe(0);
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Hit);
+    expect(lines.every((l) => typeof l.office === 'string')).toBe(true);
+    expect(
+      lines
+        .filter((l) => l.office === 'A')
+        .map((l) => l.itemId)
+        .sort(),
+    ).toEqual([ids.all, ids.parent].sort());
+    const rec = (await CITY.w.audit()).filter((a) => a.action === 'item.search' && a.actor === 'console').at(-1)!;
+    expect(rec.details).toMatchObject({ federated: true, failed: [] });
+    expect((rec.details!.offices as string[]).sort()).toEqual(['A', 'B', 'CITY', 'D']);
   });
 
   it('a stopped office is named and the search still answers with the others', { timeout: 120_000 }, async () => {

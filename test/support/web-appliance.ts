@@ -65,7 +65,8 @@ export async function startWebAppliance(
     posts?: string[];
     web?: Partial<WebDeps>;
     office?: { code: string; name: string };
-    remotes?: () => Array<{ code: string; name: string }>;
+    /** The federation transport (started after the app, so looked up at each search). */
+    federation?: () => { activeRemotes(): string[]; peerStates(): Array<{ code: string; name: string }> } | undefined;
     reconcileMs?: number;
     /** How long a narrowing of 共享范围 waits for Meilisearch (SharedIndex). */
     sharingDeadlineMs?: number;
@@ -92,7 +93,9 @@ export async function startWebAppliance(
   if (sharing && o.reconcileMs) sharing.start(o.reconcileMs);
   const office = o.office;
   const app = createWebApp({
-    ...(sharing ? { sharing, federation: { self: () => office, remotes: o.remotes ?? (() => []) } } : {}),
+    ...(sharing && office
+      ? { sharing, federation: { office: () => office, activeRemotes: () => o.federation?.()?.activeRemotes() ?? [], peerStates: () => o.federation?.()?.peerStates() ?? [] } }
+      : {}),
     log,
     auth,
     search,

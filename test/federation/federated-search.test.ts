@@ -4,6 +4,8 @@ import { invite, join, listPeers, startFederation, type FederationService } from
 import { freeLoopbackPort } from '../../appliance/meili-supervisor.ts';
 import { acquireRunLock } from '../../core/run-lock.ts';
 import { runCli } from '../support/appliance.ts';
+import { GOOD_PASSWORD } from '../security/support.ts';
+import { launchChromium, watchedPage } from '../web/browser.ts';
 import type { Client } from '../security/support.ts';
 import { startWebAppliance, type WebAppliance } from '../support/web-appliance.ts';
 
@@ -202,6 +204,32 @@ describe('联合检索 across four appliances', () => {
     const rec = (await CITY.w.audit()).filter((a) => a.action === 'item.search' && a.actor === 'console').at(-1)!;
     expect(rec.details).toMatchObject({ federated: true, failed: [] });
     expect((rec.details!.offices as string[]).sort()).toEqual(['A', 'B', 'CITY', 'D']);
+  });
+
+  it('the search page: 联合检索 shows remote hits with their office, not as links', { timeout: 180_000 }, async () => {
+    const browser = await launchChromium();
+    try {
+      const outside: string[] = [];
+      const problems: string[] = [];
+      const { page } = await watchedPage(browser, outside, problems);
+      await page.goto(`${offices.B.w.base}/`);
+      await page.fill('#login-username', 'cha');
+      await page.fill('#login-password', GOOD_PASSWORD);
+      await page.click('#login-submit');
+      await page.waitForSelector('#search-input');
+      await page.selectOption('#search-scope', 'federated');
+      await page.fill('#search-input', '全辖区');
+      await page.waitForURL(/scope=federated/);
+      const remote = page.locator(`#results li.hit.remote[data-item="${ids.all}"]`);
+      await remote.waitFor();
+      expect(await remote.locator('.office').textContent()).toBe('由 甲县编办 保管');
+      expect(await remote.locator('a').count()).toBe(0);
+      expect(await remote.locator('.snippet mark').first().textContent()).toBe('全辖区');
+      expect(outside).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('a stopped office is named and the search still answers with the others', { timeout: 120_000 }, async () => {

@@ -34,7 +34,8 @@ describe("the asking user's tenant token and remote queries", () => {
   let county: MeiliHandle;
   let key: { key: string; uid: string };
   const viewer = { posts: ['A'], clearance: '公开' as const };
-  const token = (rules: object) => generateTenantToken({ apiKey: key.key, apiKeyUid: key.uid, searchRules: rules, expiresAt: new Date(Date.now() + 3_600_000), algorithm: 'HS256' });
+  const token = (rules: Parameters<typeof generateTenantToken>[0]['searchRules']) =>
+    generateTenantToken({ apiKey: key.key, apiKeyUid: key.uid, searchRules: rules, expiresAt: new Date(Date.now() + 3_600_000), algorithm: 'HS256' });
   const query = {
     federation: {},
     queries: [

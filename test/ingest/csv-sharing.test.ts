@@ -23,7 +23,9 @@ describe('CSV column 共享范围', () => {
   });
 
   it('the template carries the column with a valid example', () => {
-    const text = csvTemplate().toString('utf8').replace(/^\ufeff/, '');
+    const text = csvTemplate()
+      .toString('utf8')
+      .replace(/^\ufeff/, '');
     expect(text.split('\r\n')[0]).toContain('共享范围');
     const m = parseCsvManifest(csvTemplate(), '/base', {});
     expect(m.problems).toEqual([]);

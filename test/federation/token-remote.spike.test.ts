@@ -3,7 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMeili, type MeiliHandle } from '../search/support.ts';
 
 async function api(m: MeiliHandle, method: string, path: string, body?: unknown, key = m.conn.apiKey): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${m.conn.host}${path}`, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(`${m.conn.host}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: r.status, json: await r.json().catch(() => undefined) };
 }
 async function settled(m: MeiliHandle): Promise<void> {
@@ -32,7 +36,13 @@ describe('spike', () => {
   it('token variants', async () => {
     const key = (await api(city, 'POST', '/keys', { actions: ['search'], indexes: ['items', 'pages', 'shared'], expiresAt: null })).json;
     const keyNoShared = (await api(city, 'POST', '/keys', { actions: ['search'], indexes: ['items', 'pages'], expiresAt: null })).json;
-    const q = { federation: {}, queries: [{ indexUid: 'items', q: '编制工作' }, { indexUid: 'shared', q: '编制工作', federationOptions: { remote: 'county' } }] };
+    const q = {
+      federation: {},
+      queries: [
+        { indexUid: 'items', q: '编制工作' },
+        { indexUid: 'shared', q: '编制工作', federationOptions: { remote: 'county' } },
+      ],
+    };
     const tok = (k: any, rules: any) => generateTenantToken({ apiKey: k.key, apiKeyUid: k.uid, searchRules: rules, expiresAt: new Date(Date.now() + 3600_000), algorithm: 'HS256' });
     const variants: Record<string, string> = {
       noSharedRule: await tok(key, { items: { filter: 'posts IN ["A"]' } }),

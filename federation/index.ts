@@ -6,6 +6,6 @@ export { DEFAULT_SHARING_POLICY, NOT_SHARED_ZH, effectiveScope, policyAllows, re
 // endpoint, the loopback relay that Meilisearch's /network points at).
 export { startFederation, type FederationService, type FederationDeps } from './service.ts';
 export { invite, join, removePeer, listPeers, officeOf, federationIdentity, type OfficeIdentity, type JoinResult } from './membership.ts';
-export { parseRelation, RELATION_ZH, type Relation } from './invitation.ts';
+export { checkInvitationFile, parseRelation, RELATION_ZH, type Relation } from './invitation.ts';
 export { peerFilter } from './peer-keys.ts';
 export type { PeerState } from './relay.ts';

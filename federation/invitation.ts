@@ -146,3 +146,8 @@ export function readSignedFile(raw: Buffer | string, now = new Date()): { body: 
   if (body.kind === 'invitation' && Date.parse(body.expiresAt) < now.getTime()) throw refuse(`邀请已于 ${body.expiresAt} 过期，请对方重新签发`, 'invitation expired');
   return { body, fingerprint: cert.fingerprint256 };
 }
+
+/** Check a file as `join` will (signature, shape, expiry) without touching anything; its kind. */
+export function checkInvitationFile(raw: Buffer): InvitationBody['kind'] {
+  return readSignedFile(raw).body.kind;
+}

@@ -82,3 +82,27 @@ export function tokenKeyUid(token: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Every joined peer's key present in Meilisearch, under its uid (Meilisearch is derived data: after
+ * a restore or a rebuilt database the keys are gone). A recreated key gets a new value (it depends
+ * on the master key): the caller stores it; the peer's old token then fails once and its relay
+ * fetches a new one.
+ */
+export async function ensurePeerKey(conn: MeiliConnection, peer: Pick<Peer, 'code' | 'keyUid' | 'key'>): Promise<string> {
+  const r = await admin(conn, 'GET', `/keys/${encodeURIComponent(peer.keyUid)}`);
+  if (r.status === 200) return r.json.key as string;
+  if (r.status !== 404)
+    throw new ApplianceError('FEDERATION_KEY_FAILED', `无法读取单位 ${peer.code} 的检索密钥：${r.json?.code ?? r.status}`, `cannot read peer key: ${JSON.stringify(r.json)}`, { status: 502 });
+  const c = await admin(conn, 'POST', '/keys', {
+    uid: peer.keyUid,
+    name: `federation-peer-${peer.code}`,
+    description: `联合检索：单位 ${peer.code} 的检索密钥（只读、仅 shared 索引）`,
+    actions: ['search'],
+    indexes: [SHARED_INDEX],
+    expiresAt: null,
+  });
+  if (c.status !== 201)
+    throw new ApplianceError('FEDERATION_KEY_FAILED', `无法为单位 ${peer.code} 重建检索密钥：${c.json?.code ?? c.status}`, `cannot recreate peer key: ${JSON.stringify(c.json)}`, { status: 502 });
+  return c.json.key as string;
+}

@@ -157,9 +157,15 @@ export async function startRelay(opts: { identity: FederationIdentity; log: Logg
     const s = state.get(peer.code) ?? {};
     state.set(peer.code, s);
     try {
-      const token = await tokenFor(peer, deadline);
-      const a = await callPeer(opts.identity, peer, '/multi-search', body, { authorization: `Bearer ${token}`, 'meili-proxy-search': 'true' }, deadline);
-      if (a.status === 401 || a.status === 403) tokens.delete(peer.code);
+      let a: Answer | undefined;
+      // A refused token (the peer rebuilt its keys, or an old one expired early) is fetched anew once.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const token = await tokenFor(peer, deadline);
+        a = await callPeer(opts.identity, peer, '/multi-search', body, { authorization: `Bearer ${token}`, 'meili-proxy-search': 'true' }, deadline);
+        if (a.status !== 401 && a.status !== 403) break;
+        tokens.delete(peer.code);
+      }
+      if (!a) throw new Error('no answer');
       s.reachable = true;
       s.lastAnswerAt = new Date().toISOString();
       s.lastError = a.status === 200 ? undefined : `HTTP ${a.status}`;

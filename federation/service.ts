@@ -3,7 +3,8 @@ import type { AuditLog } from '../security/index.ts';
 import { startEndpoint, type FederationEndpoint } from './endpoint.ts';
 import { federationIdentity, officeOf, removePeer, type OfficeIdentity } from './membership.ts';
 import { syncNetwork } from './network-sync.ts';
-import { peersStamp, readPeers, type Peer } from './peers.ts';
+import { peersStamp, readPeers, updatePeers, type Peer } from './peers.ts';
+import { ensurePeerKey } from './peer-keys.ts';
 import { startRelay, type PeerState, type Relay } from './relay.ts';
 
 /**
@@ -14,6 +15,9 @@ import { startRelay, type PeerState, type Relay } from './relay.ts';
  */
 export interface FederationService {
   office(): OfficeIdentity;
+  /** For the federated search (web/federated-search.ts FederationView): this office and its joined peers. */
+  self(): OfficeIdentity;
+  remotes(): OfficeIdentity[];
   /** Remote names for a federated query besides `self` (= office().code): every joined peer. */
   activeRemotes(): string[];
   peerStates(): PeerState[];
@@ -39,6 +43,10 @@ export interface FederationDeps {
 export async function startFederation(deps: FederationDeps): Promise<FederationService> {
   const office = officeOf(deps.cfg);
   const identity = await federationIdentity(deps.cfg);
+  // Keys back in Meilisearch if its database was rebuilt (restore, reindex): a peer never silently loses access.
+  await updatePeers(deps.cfg.dataDir, async (f) => {
+    for (const p of f.peers) p.key = await ensurePeerKey(deps.conn, p);
+  });
   let peers: Peer[] = (await readPeers(deps.cfg.dataDir)).peers;
   const relay: Relay = await startRelay({ identity, log: deps.log, timeoutMs: deps.timeoutMs });
   relay.update(peers);
@@ -71,6 +79,8 @@ export async function startFederation(deps: FederationDeps): Promise<FederationS
   deps.log.info({ office: office.code, endpoint: endpoint.addr, relayPort: relay.port, peers: peers.length }, 'federation ready');
   return {
     office: () => office,
+    self: () => office,
+    remotes: () => peers.map((p) => ({ code: p.code, name: p.name })),
     activeRemotes: () => peers.map((p) => p.code),
     peerStates: () => relay.states(),
     endpointAddr: endpoint.addr,

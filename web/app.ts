@@ -20,6 +20,8 @@ import { tlsRoutes } from './tls-routes.ts';
 import type { SharedIndex } from '../federation/index.ts';
 import { sharingRoutes } from './sharing-routes.ts';
 import type { FederationView } from './federated-search.ts';
+import type { FederationService } from '../federation/index.ts';
+import { federationRoutes } from './federation-routes.ts';
 
 export interface WebDeps {
   log: Logger;
@@ -47,6 +49,8 @@ export interface WebDeps {
   /** 联合检索: the shared index (what this office shares) and who a federated search asks. */
   sharing?: SharedIndex;
   federation?: FederationView;
+  /** 联合检索's transport (peers and their state, removal) for the 系统管理员's page. */
+  federationPeers?: FederationService;
 }
 
 /** Headers every answer carries: no framing, no sniffing, no inline script, nothing from outside. */
@@ -123,6 +127,7 @@ export function createWebApp(deps: WebDeps): Koa {
       sharing: deps.sharing,
     });
   if (deps.sharing && deps.ingest) sharingRoutes(router, { auth: deps.auth, store: deps.ingest.store, sharing: deps.sharing });
+  federationRoutes(router, { auth: deps.auth, federation: deps.federationPeers });
   staticRoutes(router);
   if (deps.caCert) tlsRoutes(router, { caCert: deps.caCert });
   if (deps.config) {

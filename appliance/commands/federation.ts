@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { action, configFor, EXIT, globalOptions } from '../cli-common.ts';
 import { consoleServices } from '../console-services.ts';
 import { ApplianceError } from '../../core/index.ts';
-import { invite, join, listPeers, parseRelation, removePeer, RELATION_ZH } from '../../federation/index.ts';
+import { checkInvitationFile, invite, join, listPeers, parseRelation, removePeer, RELATION_ZH } from '../../federation/index.ts';
 import { openSecurity } from '../../security/index.ts';
 import { consoleAudited } from './console-audit.ts';
 
@@ -53,24 +53,25 @@ export function registerFederation(program: Command): void {
           throw new ApplianceError('FILE_UNREADABLE', `无法读取文件：${file}（${(e as NodeJS.ErrnoException).code ?? e}）`, `cannot read ${file}`);
         });
         const sec = await openSecurity(cfg);
-        const services = await consoleServices(cfg);
-        try {
-          const r = await consoleAudited(sec.audit, 'federation.join', file, async () => {
-            // An invitation needs somewhere to write the reply before anything changes.
-            if (!opts.out && raw.includes('"kind": "invitation"')) throw new ApplianceError('USAGE', '读入邀请文件时须用 --out 指定回执文件。', '--out is required when accepting an invitation');
+        const r = await consoleAudited(sec.audit, 'federation.join', file, async () => {
+          // Checked before anything starts or changes: a refused file costs nothing and leaves nothing.
+          const kind = checkInvitationFile(raw);
+          if (kind === 'invitation' && !opts.out) throw new ApplianceError('USAGE', '读入邀请文件时须用 --out 指定回执文件。', '--out is required when accepting an invitation');
+          const services = await consoleServices(cfg);
+          try {
             const joined = await join(cfg, services.conn, raw);
             if (joined.reply) await writeNew(opts.out!, joined.reply);
             return { result: joined, details: { office: joined.peer.code, name: joined.peer.name, relation: joined.peer.relation, fingerprint: joined.peer.fingerprint } };
-          });
-          if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify({ ok: true, peer: r.peer, reply: r.reply ? opts.out : undefined, fingerprint: r.ownFingerprint })}\n`);
-          else {
-            process.stdout.write(`已加入单位 ${r.peer.code} ${r.peer.name}（对方为本单位的${RELATION_ZH[r.peer.relation]}，地址 ${r.peer.addr}）\n对方证书指纹：${r.peer.fingerprint}\n`);
-            if (r.reply) process.stdout.write(`回执已写入：${opts.out}，请带回对方单位执行 archive federation join ${opts.out}\n本单位证书指纹：${r.ownFingerprint}\n`);
+          } finally {
+            await services.release();
           }
-          return EXIT.ok;
-        } finally {
-          await services.release();
+        });
+        if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify({ ok: true, peer: r.peer, reply: r.reply ? opts.out : undefined, fingerprint: r.ownFingerprint })}\n`);
+        else {
+          process.stdout.write(`已加入单位 ${r.peer.code} ${r.peer.name}（对方为本单位的${RELATION_ZH[r.peer.relation]}，地址 ${r.peer.addr}）\n对方证书指纹：${r.peer.fingerprint}\n`);
+          if (r.reply) process.stdout.write(`回执已写入：${opts.out}，请带回对方单位执行 archive federation join ${opts.out}\n本单位证书指纹：${r.ownFingerprint}\n`);
         }
+        return EXIT.ok;
       }),
     );
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callPeer } from '../../federation/relay.ts';
 import type { FederationIdentity } from '../../federation/identity.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
+import { startWebAppliance } from '../support/web-appliance.ts';
 import { federated, makeOffice, mtls, putShared, type Office } from './support.ts';
 
 /**
@@ -242,6 +243,17 @@ describe('federation transport: invitations, mutual TLS endpoint, relay', () => 
       expect((await federated(city, '机构编制')).json.remoteErrors).toEqual({});
     });
 
+    it('a Meilisearch database rebuilt without the peer keys (restore, reindex): keys come back at start, peers fetch new tokens', async () => {
+      const peersFile = JSON.parse(await readFile(join(city.dir, 'config', 'federation', 'peers.json'), 'utf8')) as { peers: Array<{ code: string; keyUid: string }> };
+      for (const p of peersFile.peers) expect((await city.api('DELETE', `/keys/${p.keyUid}`)).status).toBe(204);
+      await city.stopFederation();
+      await city.start();
+      for (const p of peersFile.peers) expect((await city.api('GET', `/keys/${p.keyUid}`)).json.actions).toEqual(['search']);
+      const r1 = await federated(county1, '机构编制');
+      expect(r1.json.remoteErrors).toEqual({});
+      expect(hits(r1)).toContain('CITY:CITY-all');
+    });
+
     it('a removed peer: its key stops working at once, then its certificate; it leaves /network', async () => {
       const search = { federation: {}, queries: [{ indexUid: 'shared', q: '机构编制' }] };
       const token = (await mtls(city, ids.CITY.cert, ids.COUNTY1, 'POST', '/federation/credential', {})).json.token as string;
@@ -261,12 +273,42 @@ describe('federation transport: invitations, mutual TLS endpoint, relay', () => 
       expect(hits(r1).every((h) => h.startsWith('COUNTY1:'))).toBe(true);
     });
 
+    it('the 系统管理员 page: peers with their state, removal revokes the key; nobody else may see or remove', async () => {
+      const w = await startWebAppliance({ web: { federationPeers: city.fed } });
+      try {
+        await w.addUser('xitong', ['sysadmin']);
+        await w.addUser('anquan', ['secadmin']);
+        await w.addUser('chayue', ['staff']);
+        const admin = await w.login('xitong');
+        const r = await admin.req('GET', '/api/admin/federation');
+        expect(r.status).toBe(200);
+        expect(r.body).toMatchObject({ enabled: true, office: { code: 'CITY', name: '市编办' }, peers: [{ code: 'COUNTY2', relation: 'child', reachable: true, documentsShared: 2 }] });
+        expect(JSON.stringify(r.body)).not.toMatch(/"key"|BEGIN/);
+        for (const u of ['anquan', 'chayue']) {
+          const c = await w.login(u);
+          expect((await c.req('GET', '/api/admin/federation')).status, u).toBe(403);
+          expect((await c.req('DELETE', '/api/admin/federation/peers/COUNTY2')).status, u).toBe(403);
+        }
+        expect(city.fed!.activeRemotes()).toEqual(['COUNTY2']);
+        const token = (await mtls(city, ids.CITY.cert, ids.COUNTY2, 'POST', '/federation/credential', {})).json.token as string;
+        expect((await admin.req('DELETE', '/api/admin/federation/peers/COUNTY2')).status).toBe(200);
+        expect(city.fed!.activeRemotes()).toEqual([]);
+        expect((await city.api('POST', '/multi-search', { queries: [{ indexUid: 'shared', q: '' }] }, token)).status).toBe(403);
+        expect((await w.audit()).filter((a) => a.action.startsWith('federation.')).map((a) => `${a.actor}:${a.action}:${a.outcome}`)).toEqual([
+          'xitong:federation.peers.view:success',
+          'xitong:federation.remove:success',
+        ]);
+      } finally {
+        await w.close();
+      }
+    });
+
     it('the console removes a peer while nothing runs', async () => {
       await Promise.all([city.stop(), county1.stop(), county2.stop()]);
-      const r = await city.cli(['federation', 'remove', 'COUNTY2']);
+      const r = await county1.cli(['federation', 'remove', 'CITY']);
       expect(r.code, r.err).toBe(0);
-      expect(r.out).toContain('已移除单位 COUNTY2');
-      expect(JSON.parse((await city.cli(['--json', 'federation', 'list'])).out).peers).toEqual([]);
+      expect(r.out).toContain('已移除单位 CITY');
+      expect(JSON.parse((await county1.cli(['--json', 'federation', 'list'])).out).peers).toEqual([]);
       const unknown = await city.cli(['federation', 'remove', 'NOPE']);
       expect(unknown.code).toBe(1);
       expect(unknown.err).toContain('FEDERATION_PEER_UNKNOWN');

@@ -157,6 +157,36 @@ describe('联合检索 across four appliances', () => {
     }
   });
 
+  it('facets and counts straight from Meilisearch over the network see only what the peer key allows', { timeout: 60_000 }, async () => {
+    // As a curious administrator of B or CITY could ask through their own Meilisearch (master key).
+    const facets = async (from: Office) => {
+      const c = from.w.meili.connection;
+      const r = await fetch(`${c.host}/multi-search`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${c.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          federation: { facetsByIndex: { shared: ['scope', 'classificationRank', 'kind'] } },
+          queries: [{ indexUid: 'shared', q: '', federationOptions: { remote: 'A' } }],
+        }),
+      });
+      return (await r.json()) as {
+        hits: Array<{ itemId: string }>;
+        estimatedTotalHits: number;
+        facetsByIndex: { shared: { distribution: Record<string, Record<string, number>> } };
+        remoteErrors: object;
+      };
+    };
+    const b = await facets(offices.B);
+    expect(b.remoteErrors).toEqual({});
+    expect(new Set(b.hits.map((h) => h.itemId))).toEqual(new Set([ids.all]));
+    expect(b.estimatedTotalHits).toBe(3); // the item and its two pages
+    expect(b.facetsByIndex.shared.distribution.scope).toEqual({ all: 3 });
+    expect(b.facetsByIndex.shared.distribution.classificationRank).toEqual({ '0': 3 });
+    const city = await facets(offices.CITY);
+    expect(new Set(city.hits.map((h) => h.itemId))).toEqual(new Set([ids.all, ids.parent]));
+    expect(city.facetsByIndex.shared.distribution.scope).toEqual({ all: 3, parent: 3 });
+  });
+
   it("the asking office's own items come from its items index under its user's access rule, its shared index is not reached", async () => {
     const { B } = offices;
     const r = await fsearch(B, '机构编制通知');

@@ -3,6 +3,7 @@ import { SharedIndexWriter, type SharedEntry } from '../search/index.ts';
 import { effectiveScope, readSharingPolicy, scopeReach, sharingPolicyBody, writeSharingPolicy, type NotSharedReason, type SharingPolicy } from './sharing-policy.ts';
 import type { z } from 'zod';
 
+const NOTHING: SharingPolicy = { version: 1, classifications: [], posts: [] };
 const log = { warn: (o: object, m: string) => rootLog().warn({ room: 'federation', ...o }, m) };
 
 /** What the shared index needs of the item store. */
@@ -62,9 +63,16 @@ export class SharedIndex {
     return this.deps.office;
   }
 
+  /** The policy; a damaged file shares nothing (until the secadmin saves the policy again), and edits go on. */
   async policy(): Promise<SharingPolicy> {
-    this.policyCache ??= await readSharingPolicy(this.deps.dataDir);
-    return this.policyCache;
+    if (this.policyCache) return this.policyCache;
+    try {
+      this.policyCache = await readSharingPolicy(this.deps.dataDir);
+      return this.policyCache;
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'sharing policy unreadable: nothing is shared until it is saved again');
+      return NOTHING;
+    }
   }
 
   async status(meta: ItemMetadata): Promise<ItemSharingStatus> {
@@ -110,11 +118,15 @@ export class SharedIndex {
   }
 
   /** After an item was stored, edited or deleted: bring its shared documents in line (best effort; the reconcile repairs). */
-  async syncItem(itemId: string): Promise<void> {
-    const meta = await this.deps.store.getItem(itemId);
-    const reach = meta ? await this.reach(meta) : 'office';
-    if (!meta || reach === 'office') await this.writer.remove([itemId]);
-    else await this.writer.put([{ meta, pages: await this.deps.store.readText(itemId), scope: reach }], this.deps.office!);
+  syncItem(itemId: string): Promise<void> {
+    // Under the lock: it writes what the store says at that moment, so a narrowing that follows
+    // cannot be overtaken by this (older, wider) write landing after it.
+    return this.exclusive(async () => {
+      const meta = await this.deps.store.getItem(itemId);
+      const reach = meta ? await this.reach(meta) : 'office';
+      if (!meta || reach === 'office') await this.writer.remove([itemId]);
+      else await this.writer.put([{ meta, pages: await this.deps.store.readText(itemId), scope: reach }], this.deps.office!);
+    });
   }
 
   /**
@@ -182,8 +194,16 @@ export class SharedIndex {
       let pages: PageText[] | undefined;
       let hash = this.hashes.get(key);
       if (!hash) {
-        pages = await this.deps.store.readText(m.itemId);
-        hash = SharedIndexWriter.hashOf({ meta: m, pages, scope: reach }, this.deps.office!);
+        try {
+          pages = await this.deps.store.readText(m.itemId);
+          hash = SharedIndexWriter.hashOf({ meta: m, pages, scope: reach }, this.deps.office!);
+        } catch (e) {
+          // An item whose text cannot be read is not shared (and leaves the index below); the others go on.
+          log.warn({ itemId: m.itemId, err: (e as Error).message }, 'shared index: item skipped');
+          seen.delete(m.itemId);
+          report.shared--;
+          continue;
+        }
       }
       hashes.set(key, hash);
       const have = indexed.get(m.itemId);

@@ -98,15 +98,17 @@ export function sharingRoutes(router: Router, deps: { auth: Auth; store: ItemSto
     const done: string[] = [];
     try {
       for (const m of items) {
-        await deps.sharing.exclusive(() =>
-          deps.store.updateMetadata(
-            m.itemId,
-            { sharing: body.sharing === 'office' ? null : body.sharing },
-            { beforeWrite: async (next, current) => void (await deps.sharing.beforeWrite(current, next)) },
-          ),
+        await deps.sharing.exclusive(
+          () =>
+            deps.store.updateMetadata(
+              m.itemId,
+              { sharing: body.sharing === 'office' ? null : body.sharing },
+              { beforeWrite: async (next, current) => void (await deps.sharing.beforeWrite(current, next)) },
+            ),
+          { bounded: true },
         );
         done.push(m.itemId);
-        await deps.sharing.syncItem(m.itemId).catch(() => undefined);
+        await deps.sharing.syncItemSoon(m.itemId);
       }
     } catch (e) {
       await deps.auth.record(ctx, {

@@ -123,10 +123,13 @@ describe('federation transport: invitations, mutual TLS endpoint, relay', () => 
       expect(r1.json.remoteErrors).toEqual({});
       expect(hits(r1)).toEqual(['CITY:CITY-all', 'COUNTY1:COUNTY1-all', 'COUNTY1:COUNTY1-parent']);
       // The city's state of its peers: reachable, answered, how many documents each lets it see.
+      // (The count is refreshed beside the searches, never on their path: it comes with a later answer.)
+      await expect.poll(async () => (await federated(city, '机构编制'), city.fed!.peerStates().find((p) => p.code === 'COUNTY1')?.documentsShared)).toBe(2);
       const s = city.fed!.peerStates().find((p) => p.code === 'COUNTY1')!;
       expect(s).toMatchObject({ reachable: true, documentsShared: 2, relation: 'child' });
       expect(Date.parse(s.lastAnswerAt!)).toBeGreaterThan(Date.now() - 60_000);
-      expect(county1.fed!.peerStates()[0]).toMatchObject({ code: 'CITY', reachable: true, documentsShared: 1 });
+      await expect.poll(async () => (await federated(county1, '机构编制'), county1.fed!.peerStates()[0].documentsShared)).toBe(1);
+      expect(county1.fed!.peerStates()[0]).toMatchObject({ code: 'CITY', reachable: true });
       // Answering side's audit: the asking office and the query.
       const answered = (await county1.audit()).filter((x) => x.action === 'federation.search.answer');
       expect(answered.at(-1)).toMatchObject({ actor: 'office:CITY', outcome: 'success', details: { office: 'CITY', q: '机构编制' } });
@@ -280,6 +283,7 @@ describe('federation transport: invitations, mutual TLS endpoint, relay', () => 
         await w.addUser('anquan', ['secadmin']);
         await w.addUser('chayue', ['staff']);
         const admin = await w.login('xitong');
+        await expect.poll(async () => (await federated(city, '机构编制'), city.fed!.peerStates().find((p) => p.code === 'COUNTY2')?.documentsShared)).toBe(2);
         const r = await admin.req('GET', '/api/admin/federation');
         expect(r.status).toBe(200);
         expect(r.body).toMatchObject({ enabled: true, office: { code: 'CITY', name: '市编办' }, peers: [{ code: 'COUNTY2', relation: 'child', reachable: true, documentsShared: 2 }] });

@@ -7,7 +7,6 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../core/config.ts';
-import { freeLoopbackPort } from '../appliance/meili-supervisor.ts';
 import { invite, join as joinFile, startFederation, type FederationService } from '../federation/index.ts';
 import { SHARED_SETTINGS } from '../search/index.ts';
 import { openSecurity } from '../security/index.ts';
@@ -87,7 +86,7 @@ try {
   for (let i = 0; i < MAX; i++) {
     const code = `O${String(i).padStart(2, '0')}`;
     const dir = join(root, code);
-    const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dir, ARCHIVE_OFFICE_CODE: code, ARCHIVE_OFFICE_NAME: `单位${code}`, ARCHIVE_FEDERATION_ADDR: `127.0.0.1:${await freeLoopbackPort()}` } });
+    const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dir, ARCHIVE_OFFICE_CODE: code, ARCHIVE_OFFICE_NAME: `单位${code}`, ARCHIVE_FEDERATION_ADDR: '127.0.0.1:0' } });
     const meili = await startMeili({ dir });
     offices.push({ code, cfg, meili });
     corpora.push(pagesOf(code));
@@ -99,6 +98,11 @@ try {
     await fill(m, corpora.slice(0, n).flat());
   }
   corpora.length = 0;
+  // Endpoints on free ports first (the address each invitation names is the one it got).
+  for (const o of offices) {
+    o.fed = await startFederation({ cfg: o.cfg, conn: o.meili.conn, audit: (await openSecurity(o.cfg)).audit, log });
+    o.cfg.federation.addr = o.fed.endpointAddr;
+  }
   // The asking office (O00, the city) joins every other one as its 下级, by the invitation files.
   const [city, ...peers] = offices;
   for (const p of peers) {
@@ -106,7 +110,7 @@ try {
     const j = await joinFile(p.cfg, p.meili.conn, Buffer.from(inv.file));
     await joinFile(city.cfg, city.meili.conn, Buffer.from(j.reply!));
   }
-  for (const o of offices) o.fed = await startFederation({ cfg: o.cfg, conn: o.meili.conn, audit: (await openSecurity(o.cfg)).audit, log });
+  for (const o of offices) await o.fed!.reload();
   for (const m of [...offices.map((o) => o.meili), ...baselines.values()]) await settled(m);
   console.log(`setup: ${MAX} offices × ${PAGES} pages, baselines ${SIZES.map((n) => `${n * PAGES}`).join(' / ')} pages, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 

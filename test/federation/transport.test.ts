@@ -217,7 +217,7 @@ describe('federation transport: invitations, mutual TLS endpoint, relay', () => 
       expect(viaRelay.status).toBe(403);
     });
 
-    it('a stopped peer and a peer that never answers are named in remoteErrors; the search still answers, Meilisearch does not retry', async () => {
+    it('a stopped peer, a peer that never answers and an impostor at its address are named in remoteErrors; the search still answers, Meilisearch does not retry', async () => {
       await county2.stopFederation();
       const r = await federated(city, '机构编制');
       expect(r.status).toBe(200);
@@ -241,6 +241,35 @@ describe('federation transport: invitations, mutual TLS endpoint, relay', () => 
       } finally {
         hang.closeAllConnections();
         await new Promise((res) => hang.close(res));
+      }
+      // An impostor at the county's address, with a certificate of its own for the same office code,
+      // answering with hits of its own: the relay's pin refuses it before anything is sent.
+      const { loadOrCreateIdentity } = await import('../../federation/identity.ts');
+      const impostorId = await loadOrCreateIdentity(join(root, 'impostor'), 'COUNTY2', '127.0.0.1');
+      let impostorRequests = 0;
+      const impostor: Server = createServer({ key: impostorId.key, cert: impostorId.cert, requestCert: true, rejectUnauthorized: false }, (_req, res) => {
+        impostorRequests += 1;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            hits: [{ id: 'FAKE', _federation: { indexUid: 'shared', queriesPosition: 0, weightedRankingScore: 1 } }],
+            processingTimeMs: 0,
+            limit: 20,
+            offset: 0,
+            estimatedTotalHits: 1,
+          }),
+        );
+      });
+      await new Promise<void>((res) => impostor.listen(Number(port), host, res));
+      try {
+        const faked = await federated(city, '机构编制');
+        expect(faked.status).toBe(200);
+        expect(Object.keys(faked.json.remoteErrors)).toEqual(['COUNTY2']);
+        expect(hits(faked).some((h) => h.includes('FAKE'))).toBe(false);
+        expect(impostorRequests).toBe(0);
+      } finally {
+        impostor.closeAllConnections();
+        await new Promise((res) => impostor.close(res));
       }
       await county2.start({ timeoutMs: 2_000 });
       expect((await federated(city, '机构编制')).json.remoteErrors).toEqual({});

@@ -8,6 +8,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../core/config.ts';
 import { invite, join as joinFile, startFederation, type FederationService } from '../federation/index.ts';
+import { loadOrCreateIdentity } from '../federation/identity.ts';
+import { readPeers } from '../federation/peers.ts';
+import { callPeer } from '../federation/relay.ts';
+import { Agent } from 'node:https';
 import { SHARED_SETTINGS } from '../search/index.ts';
 import { openSecurity } from '../security/index.ts';
 import { cleanup, tempDir } from '../test/support/appliance.ts';
@@ -153,6 +157,33 @@ try {
     );
   }
   console.log('(target: p95 at 13 offices within 2× of the single appliance)');
+
+  // Where a remote's time goes: one peer's endpoint called directly as the relay calls it (mutual
+  // TLS on a kept connection, the answering side's audit record, its Meilisearch), beside that
+  // peer's Meilisearch called directly with the same token.
+  const id = await loadOrCreateIdentity(city.cfg.dataDir, city.code);
+  const peer = (await readPeers(city.cfg.dataDir)).peers.find((p) => p.code === peers[0].code)!;
+  const agent = new Agent({ keepAlive: true });
+  const cred = JSON.parse((await callPeer(id, peer, '/federation/credential', '{}', {}, Date.now() + 10_000, agent)).body.toString()) as { token: string };
+  const viaEndpoint: number[] = [];
+  const direct: number[] = [];
+  for (const q of words) {
+    const body = JSON.stringify({ federation: { limit: 20 }, queries: [query(q)] });
+    let s = performance.now();
+    await callPeer(id, peer, '/multi-search', body, { authorization: `Bearer ${cred.token}`, 'meili-proxy-search': 'true' }, Date.now() + 10_000, agent);
+    viaEndpoint.push(performance.now() - s);
+    s = performance.now();
+    await fetch(`${peers[0].meili.conn.host}/multi-search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${cred.token}`, 'meili-proxy-search': 'true' },
+      body,
+    });
+    direct.push(performance.now() - s);
+  }
+  agent.destroy();
+  console.log(
+    `one peer: through its endpoint p50/p95 ${pct(viaEndpoint, 50).toFixed(1)} / ${pct(viaEndpoint, 95).toFixed(1)} ms; its Meilisearch directly ${pct(direct, 50).toFixed(1)} / ${pct(direct, 95).toFixed(1)} ms`,
+  );
 } finally {
   for (const o of offices) {
     await o.fed?.stop().catch(() => undefined);

@@ -3,6 +3,7 @@ import { SharedIndexWriter, type SharedEntry } from '../search/index.ts';
 import { effectiveScope, readSharingPolicy, scopeReach, sharingPolicyBody, writeSharingPolicy, type NotSharedReason, type SharingPolicy } from './sharing-policy.ts';
 import type { z } from 'zod';
 
+const NOTHING: SharingPolicy = { version: 1, classifications: [], posts: [] };
 const log = { warn: (o: object, m: string) => rootLog().warn({ room: 'federation', ...o }, m) };
 
 /** What the shared index needs of the item store. */
@@ -52,9 +53,9 @@ export class SharedIndex {
   /** itemId:updatedAt:scope → contentHash, so the reconcile reads a text.json only when an item changed. */
   private hashes = new Map<string, string>();
   private lastReport?: ReconcileReport & { at: string };
-  private lock: Promise<unknown> = Promise.resolve();
+  private lock: Promise<void> = Promise.resolve();
 
-  constructor(private readonly deps: { dataDir: string; writer: SharedIndexWriter; store: SharedItemSource; office: string | undefined }) {
+  constructor(private readonly deps: { dataDir: string; writer: SharedIndexWriter; store: SharedItemSource; office: string | undefined; narrowingDeadlineMs?: number }) {
     this.writer = deps.writer;
   }
 
@@ -62,9 +63,16 @@ export class SharedIndex {
     return this.deps.office;
   }
 
+  /** The policy; a damaged file shares nothing (until the secadmin saves the policy again), and edits go on. */
   async policy(): Promise<SharingPolicy> {
-    this.policyCache ??= await readSharingPolicy(this.deps.dataDir);
-    return this.policyCache;
+    if (this.policyCache) return this.policyCache;
+    try {
+      this.policyCache = await readSharingPolicy(this.deps.dataDir);
+      return this.policyCache;
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'sharing policy unreadable: nothing is shared until it is saved again');
+      return NOTHING;
+    }
   }
 
   async status(meta: ItemMetadata): Promise<ItemSharingStatus> {
@@ -78,10 +86,29 @@ export class SharedIndex {
    * store before an edit must not put the wider, old state back after the edit's narrowing. An edit
    * wraps its whole store write in it.
    */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
-    this.lock = run.catch(() => undefined);
-    return run;
+  exclusive<T>(fn: () => Promise<T>, opts: { bounded?: boolean } = {}): Promise<T> {
+    const prev = this.lock;
+    let release!: () => void;
+    const done = new Promise<void>((r) => (release = r));
+    this.lock = prev.then(() => done);
+    return (async () => {
+      if (opts.bounded) {
+        // A person's edit does not wait behind a stalled Meilisearch for minutes: refused, nothing written.
+        const waitMs = this.deps.narrowingDeadlineMs ?? SHARING_NARROWING_DEADLINE_MS;
+        let timer: NodeJS.Timeout | undefined;
+        const got = await Promise.race([prev.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs)))]);
+        clearTimeout(timer);
+        if (!got) {
+          void prev.then(release);
+          throw new ApplianceError('SHARING_BUSY', '共享索引正忙（检索服务未及时响应），本次修改未保存。请稍后重试。', `shared index busy: waited ${waitMs} ms`, { status: 503 });
+        }
+      } else await prev;
+      try {
+        return await fn();
+      } finally {
+        release();
+      }
+    })();
   }
 
   /** The scope the item goes out under now (office = not shared); nothing leaves without an office code. */
@@ -96,7 +123,7 @@ export class SharedIndex {
    * new, narrower state first and Meilisearch confirms it, else SHARING_NOT_INDEXED and the caller
    * writes nothing.
    */
-  async beforeWrite(current: ItemMetadata, next: ItemMetadata, deadlineMs = SHARING_NARROWING_DEADLINE_MS): Promise<boolean> {
+  async beforeWrite(current: ItemMetadata, next: ItemMetadata, deadlineMs = this.deps.narrowingDeadlineMs ?? SHARING_NARROWING_DEADLINE_MS): Promise<boolean> {
     const before = await this.reach(current);
     const after = await this.reach(next);
     if (scopeReach(after) >= scopeReach(before)) return false;
@@ -110,11 +137,26 @@ export class SharedIndex {
   }
 
   /** After an item was stored, edited or deleted: bring its shared documents in line (best effort; the reconcile repairs). */
-  async syncItem(itemId: string): Promise<void> {
-    const meta = await this.deps.store.getItem(itemId);
-    const reach = meta ? await this.reach(meta) : 'office';
-    if (!meta || reach === 'office') await this.writer.remove([itemId]);
-    else await this.writer.put([{ meta, pages: await this.deps.store.readText(itemId), scope: reach }], this.deps.office!);
+  syncItem(itemId: string): Promise<void> {
+    // Under the lock: it writes what the store says at that moment, so a narrowing that follows
+    // cannot be overtaken by this (older, wider) write landing after it.
+    return this.exclusive(async () => {
+      const meta = await this.deps.store.getItem(itemId);
+      const reach = meta ? await this.reach(meta) : 'office';
+      if (!meta || reach === 'office') await this.writer.remove([itemId]);
+      else await this.writer.put([{ meta, pages: await this.deps.store.readText(itemId), scope: reach }], this.deps.office!);
+    });
+  }
+
+  /**
+   * syncItem for a route: waits at most the narrowing deadline, then answers while the sync goes
+   * on in order under the lock (or fails, and the reconcile repairs it).
+   */
+  async syncItemSoon(itemId: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const work = this.syncItem(itemId).catch((e) => log.warn({ itemId, err: (e as Error).message }, 'shared index: sync failed; the reconcile repairs it'));
+    await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, this.deps.narrowingDeadlineMs ?? SHARING_NARROWING_DEADLINE_MS)))]);
+    clearTimeout(timer);
   }
 
   /**
@@ -122,7 +164,7 @@ export class SharedIndex {
    * shared index first, confirmed; only then is the policy saved. Items it newly allows follow in a
    * reconcile right after.
    */
-  setPolicy(body: z.infer<typeof sharingPolicyBody>, by: string, deadlineMs = SHARING_NARROWING_DEADLINE_MS): Promise<{ policy: SharingPolicy; withdrawn: number }> {
+  setPolicy(body: z.infer<typeof sharingPolicyBody>, by: string, deadlineMs = this.deps.narrowingDeadlineMs ?? SHARING_NARROWING_DEADLINE_MS): Promise<{ policy: SharingPolicy; withdrawn: number }> {
     return this.exclusive(() => this.setPolicyNow(body, by, deadlineMs)).then((r) => {
       void this.reconcile().catch((e) => log.warn({ err: (e as Error).message }, 'shared index reconcile after policy change failed'));
       return r;
@@ -155,7 +197,7 @@ export class SharedIndex {
 
   /** Compare the item store with the shared index and repair every difference. One at a time. */
   reconcile(): Promise<ReconcileReport> {
-    this.running ??= this.exclusive(() => this.reconcileOnce()).finally(() => (this.running = undefined));
+    this.running ??= this.reconcileOnce().finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -168,9 +210,12 @@ export class SharedIndex {
     const report: ReconcileReport = { shared: 0, added: 0, updated: 0, removed: 0, ms: 0 };
     const seen = new Set<string>();
     let batch: SharedEntry[] = [];
+    // The diff is found without the lock; each batch is written under it from the store as it is
+    // then (an edit or a narrowing meanwhile wins), so the lock is held for one batch at a time.
     const flush = async () => {
-      if (batch.length && this.deps.office) await this.writer.put(batch, this.deps.office);
+      const ids = batch.map((e) => e.meta.itemId);
       batch = [];
+      if (ids.length) await this.exclusive(() => this.writeCurrent(ids));
     };
     const hashes = new Map<string, string>();
     for await (const m of this.deps.store.listItems()) {
@@ -182,25 +227,55 @@ export class SharedIndex {
       let pages: PageText[] | undefined;
       let hash = this.hashes.get(key);
       if (!hash) {
-        pages = await this.deps.store.readText(m.itemId);
-        hash = SharedIndexWriter.hashOf({ meta: m, pages, scope: reach }, this.deps.office!);
+        try {
+          pages = await this.deps.store.readText(m.itemId);
+          hash = SharedIndexWriter.hashOf({ meta: m, pages, scope: reach }, this.deps.office!);
+        } catch (e) {
+          // An item whose text cannot be read is not shared (and leaves the index below); the others go on.
+          log.warn({ itemId: m.itemId, err: (e as Error).message }, 'shared index: item skipped');
+          seen.delete(m.itemId);
+          report.shared--;
+          continue;
+        }
       }
       hashes.set(key, hash);
       const have = indexed.get(m.itemId);
       if (have === hash) continue;
       if (have === undefined) report.added++;
       else report.updated++;
-      batch.push({ meta: m, pages: pages ?? (await this.deps.store.readText(m.itemId)), scope: reach });
-      if (batch.length >= 100) await flush();
+      batch.push({ meta: m, pages: [], scope: reach });
+      if (batch.length >= 50) await flush();
     }
     await flush();
     this.hashes = hashes;
     const gone = [...indexed.keys()].filter((id) => !seen.has(id));
-    if (gone.length) await this.writer.remove(gone);
+    for (let i = 0; i < gone.length; i += 50) await this.exclusive(() => this.writeCurrent(gone.slice(i, i + 50)));
     report.removed = gone.length;
     report.ms = Date.now() - started;
     this.lastReport = { ...report, at: new Date().toISOString() };
     return report;
+  }
+
+  /** Under the lock: write these items' shared state as the store and the policy say now. */
+  private async writeCurrent(ids: string[]): Promise<void> {
+    const put: SharedEntry[] = [];
+    const out: string[] = [];
+    for (const id of ids) {
+      const meta = await this.deps.store.getItem(id).catch(() => undefined);
+      const reach = meta ? await this.reach(meta) : 'office';
+      if (!meta || reach === 'office') {
+        out.push(id);
+        continue;
+      }
+      try {
+        put.push({ meta, pages: await this.deps.store.readText(id), scope: reach });
+      } catch (e) {
+        log.warn({ itemId: id, err: (e as Error).message }, 'shared index: item skipped');
+        out.push(id);
+      }
+    }
+    if (out.length) await this.writer.remove(out);
+    if (put.length) await this.writer.put(put, this.deps.office!);
   }
 
   /** Rebuild from nothing (archive reindex). */

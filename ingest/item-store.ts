@@ -270,8 +270,9 @@ export class ItemStore {
         } else record[k] = v;
       }
       if (patch.archivalCode === null) for (const k of ['fonds', 'year', 'retention', 'department', 'itemNo']) delete record[k];
-      // The archivist has looked at the catalogue data and saved it: no longer 待著录.
-      delete record.cataloguePending;
+      // The archivist has looked at the catalogue data and saved it: no longer 待著录 (a change of
+      // 共享范围 alone, e.g. in bulk, is not a look at the catalogue data).
+      if (Object.keys(patch).some((k) => k !== 'sharing')) delete record.cataloguePending;
       normaliseCode(next);
       next.updatedAt = new Date().toISOString();
       const checked = checkItemMetadata(next);

@@ -3,10 +3,12 @@ import { isApplianceError, type Viewer } from '../core/index.ts';
 import { notFederated, type FederationTarget, type SearchParams, type SearchService } from '../search/index.ts';
 import type { Auth } from './auth.ts';
 
-/** Who a federated search asks: this office and the peers whose transport is up (fed-net's federation/). */
+/** Who a federated search asks: this office and its joined peers (federation/'s FederationService has this shape). */
 export interface FederationView {
-  self(): { code: string; name: string } | undefined;
-  remotes(): Array<{ code: string; name: string }>;
+  office(): { code: string; name: string };
+  /** Meilisearch remote names (= office codes) of the joined peers. */
+  activeRemotes(): string[];
+  peerStates(): Array<{ code: string; name: string }>;
 }
 
 /**
@@ -20,12 +22,13 @@ export async function federatedSearch(
   params: SearchParams,
   details: Record<string, unknown>,
 ): Promise<void> {
-  const self = deps.federation?.self();
+  const self = deps.federation?.office();
   if (!self) {
     await deps.auth.record(ctx, { action: 'item.search', target: 'federated', outcome: 'failure', details: { ...details, federated: true, error: 'FEDERATION_OFF' } });
     throw notFederated();
   }
-  const target: FederationTarget = { self, remotes: deps.federation!.remotes() };
+  const names = new Map(deps.federation!.peerStates().map((p) => [p.code, p.name]));
+  const target: FederationTarget = { self, remotes: deps.federation!.activeRemotes().map((code) => ({ code, name: names.get(code) ?? code })) };
   const asked = [self.code, ...target.remotes.map((r) => r.code)];
   let result;
   try {

@@ -203,7 +203,7 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
             }
           },
         });
-      after = deps.sharing ? await deps.sharing.exclusive(write) : await write();
+      after = deps.sharing ? await deps.sharing.exclusive(write, { bounded: true }) : await write();
     } catch (e) {
       if (e instanceof ApplianceError && e.code === 'ARCHIVAL_CODE_TAKEN') await codeTaken(e);
       if (e instanceof ApplianceError) await fail(e);
@@ -220,7 +220,7 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
       }
     }
     // Widening of 共享范围 follows the store; the reconcile repairs a failure within a minute.
-    if (deps.sharing) await deps.sharing.syncItem(id).catch(() => undefined);
+    if (deps.sharing) await deps.sharing.syncItemSoon(id);
     const changed = Object.keys(patch).filter((k) => JSON.stringify((before as unknown as Record<string, unknown>)[k]) !== JSON.stringify((after as unknown as Record<string, unknown>)[k]));
     await deps.auth.record(ctx, { action: 'item.edit', target: id, outcome: 'success', details: { changed, indexed } });
     if (!indexed) {

@@ -56,8 +56,12 @@ export function sharingRoutes(router: Router, deps: { auth: Auth; store: ItemSto
   router.get('/api/items/:id/sharing', requirePermission('item:read'), async (ctx) => {
     const id = String(ctx.params.id ?? '');
     const meta = await deps.store.getItem(id).catch(() => undefined);
-    if (!meta || !canSee(currentViewer(ctx), meta)) throw notFound();
+    if (!meta || !canSee(currentViewer(ctx), meta)) {
+      await deps.auth.record(ctx, { action: 'item.view', target: id.slice(0, 80), outcome: 'denied', details: { path: ctx.path } });
+      throw notFound();
+    }
     const s = await deps.sharing.status(meta);
+    await deps.auth.record(ctx, { action: 'item.view', target: id, outcome: 'success', details: { for: 'sharing' } });
     ctx.body = {
       ...s,
       label: SHARING_SCOPE_LABELS[s.scope],
@@ -94,15 +98,17 @@ export function sharingRoutes(router: Router, deps: { auth: Auth; store: ItemSto
     const done: string[] = [];
     try {
       for (const m of items) {
-        await deps.sharing.exclusive(() =>
-          deps.store.updateMetadata(
-            m.itemId,
-            { sharing: body.sharing === 'office' ? null : body.sharing },
-            { beforeWrite: async (next, current) => void (await deps.sharing.beforeWrite(current, next)) },
-          ),
+        await deps.sharing.exclusive(
+          () =>
+            deps.store.updateMetadata(
+              m.itemId,
+              { sharing: body.sharing === 'office' ? null : body.sharing },
+              { beforeWrite: async (next, current) => void (await deps.sharing.beforeWrite(current, next)) },
+            ),
+          { bounded: true },
         );
         done.push(m.itemId);
-        await deps.sharing.syncItem(m.itemId).catch(() => undefined);
+        await deps.sharing.syncItemSoon(m.itemId);
       }
     } catch (e) {
       await deps.auth.record(ctx, {

@@ -52,16 +52,10 @@ describe('archive serve with 联合检索', () => {
     await cleanup(root);
   });
 
-  it('joined at the console while running; Meilisearch searches both; a removal at the console reaches the running appliance', async () => {
-    for (const code of ['SHI', 'XIAN']) {
-      const net = await api(code, 'GET', '/network');
-      expect(net.json.self).toBe(code);
-      await api(code, 'PATCH', '/indexes/shared/settings', { filterableAttributes: ['scope', 'kind', 'office'] });
-      await api(code, 'POST', '/indexes/shared/documents', [
-        { id: `${code}-1`, kind: 'item', office: code, scope: 'all', title: `${code} 机构编制 通知` },
-        { id: `${code}-2`, kind: 'item', office: code, scope: 'parent', title: `${code} 机构编制 报告` },
-      ]);
-    }
+  it('joined at the console while running; each Meilisearch reaches the other through relay and endpoint; a removal at the console reaches the running appliance', async () => {
+    // (What is in `shared` is the running appliance's SharedIndex's business, from its item store:
+    // test/federation/federated-search.test.ts. Here the transport: who answers whom.)
+    for (const code of ['SHI', 'XIAN']) expect((await api(code, 'GET', '/network')).json.self).toBe(code);
     const inv = join(root, 'invite.json');
     const reply = join(root, 'reply.json');
     expect((await cli('SHI', ['federation', 'invite', '--invitee', '下级', '--out', inv])).code).toBe(0);
@@ -74,10 +68,10 @@ describe('archive serve with 联合检索', () => {
     await expect.poll(async () => Object.keys((await api('XIAN', 'GET', '/network')).json.remotes).sort()).toEqual(['SHI', 'XIAN']);
     const search = (from: string, remotes: string[]) =>
       api(from, 'POST', '/multi-search', { federation: {}, queries: remotes.map((remote) => ({ indexUid: 'shared', q: '机构编制', federationOptions: { remote } })) });
-    await expect.poll(async () => ((await search('SHI', ['SHI', 'XIAN'])).json.hits as Array<{ id: string }> | undefined)?.map((h) => h.id).sort()).toEqual(['SHI-1', 'SHI-2', 'XIAN-1', 'XIAN-2']);
+    await expect.poll(async () => (await search('SHI', ['SHI', 'XIAN'])).json.remoteErrors).toEqual({});
     const fromCounty = await search('XIAN', ['XIAN', 'SHI']);
+    expect(fromCounty.status).toBe(200);
     expect(fromCounty.json.remoteErrors).toEqual({});
-    expect(fromCounty.json.hits.map((h: { id: string }) => h.id).sort()).toEqual(['SHI-1', 'XIAN-1', 'XIAN-2']);
     // Removed at the city's console: the county's searches there fail from now on, and /network follows.
     const rm = await cli('SHI', ['federation', 'remove', 'XIAN']);
     expect(rm.code, rm.err).toBe(0);

@@ -7,8 +7,11 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../core/config.ts';
-import { freeLoopbackPort } from '../appliance/meili-supervisor.ts';
 import { invite, join as joinFile, startFederation, type FederationService } from '../federation/index.ts';
+import { loadOrCreateIdentity } from '../federation/identity.ts';
+import { readPeers } from '../federation/peers.ts';
+import { callPeer } from '../federation/relay.ts';
+import { Agent } from 'node:https';
 import { SHARED_SETTINGS } from '../search/index.ts';
 import { openSecurity } from '../security/index.ts';
 import { cleanup, tempDir } from '../test/support/appliance.ts';
@@ -87,7 +90,7 @@ try {
   for (let i = 0; i < MAX; i++) {
     const code = `O${String(i).padStart(2, '0')}`;
     const dir = join(root, code);
-    const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dir, ARCHIVE_OFFICE_CODE: code, ARCHIVE_OFFICE_NAME: `单位${code}`, ARCHIVE_FEDERATION_ADDR: `127.0.0.1:${await freeLoopbackPort()}` } });
+    const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dir, ARCHIVE_OFFICE_CODE: code, ARCHIVE_OFFICE_NAME: `单位${code}`, ARCHIVE_FEDERATION_ADDR: '127.0.0.1:0' } });
     const meili = await startMeili({ dir });
     offices.push({ code, cfg, meili });
     corpora.push(pagesOf(code));
@@ -99,6 +102,11 @@ try {
     await fill(m, corpora.slice(0, n).flat());
   }
   corpora.length = 0;
+  // Endpoints on free ports first (the address each invitation names is the one it got).
+  for (const o of offices) {
+    o.fed = await startFederation({ cfg: o.cfg, conn: o.meili.conn, audit: (await openSecurity(o.cfg)).audit, log });
+    o.cfg.federation.addr = o.fed.endpointAddr;
+  }
   // The asking office (O00, the city) joins every other one as its 下级, by the invitation files.
   const [city, ...peers] = offices;
   for (const p of peers) {
@@ -106,7 +114,7 @@ try {
     const j = await joinFile(p.cfg, p.meili.conn, Buffer.from(inv.file));
     await joinFile(city.cfg, city.meili.conn, Buffer.from(j.reply!));
   }
-  for (const o of offices) o.fed = await startFederation({ cfg: o.cfg, conn: o.meili.conn, audit: (await openSecurity(o.cfg)).audit, log });
+  for (const o of offices) await o.fed!.reload();
   for (const m of [...offices.map((o) => o.meili), ...baselines.values()]) await settled(m);
   console.log(`setup: ${MAX} offices × ${PAGES} pages, baselines ${SIZES.map((n) => `${n * PAGES}`).join(' / ')} pages, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
@@ -149,6 +157,33 @@ try {
     );
   }
   console.log('(target: p95 at 13 offices within 2× of the single appliance)');
+
+  // Where a remote's time goes: one peer's endpoint called directly as the relay calls it (mutual
+  // TLS on a kept connection, the answering side's audit record, its Meilisearch), beside that
+  // peer's Meilisearch called directly with the same token.
+  const id = await loadOrCreateIdentity(city.cfg.dataDir, city.code);
+  const peer = (await readPeers(city.cfg.dataDir)).peers.find((p) => p.code === peers[0].code)!;
+  const agent = new Agent({ keepAlive: true });
+  const cred = JSON.parse((await callPeer(id, peer, '/federation/credential', '{}', {}, Date.now() + 10_000, agent)).body.toString()) as { token: string };
+  const viaEndpoint: number[] = [];
+  const direct: number[] = [];
+  for (const q of words) {
+    const body = JSON.stringify({ federation: { limit: 20 }, queries: [query(q)] });
+    let s = performance.now();
+    await callPeer(id, peer, '/multi-search', body, { authorization: `Bearer ${cred.token}`, 'meili-proxy-search': 'true' }, Date.now() + 10_000, agent);
+    viaEndpoint.push(performance.now() - s);
+    s = performance.now();
+    await fetch(`${peers[0].meili.conn.host}/multi-search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${cred.token}`, 'meili-proxy-search': 'true' },
+      body,
+    });
+    direct.push(performance.now() - s);
+  }
+  agent.destroy();
+  console.log(
+    `one peer: through its endpoint p50/p95 ${pct(viaEndpoint, 50).toFixed(1)} / ${pct(viaEndpoint, 95).toFixed(1)} ms; its Meilisearch directly ${pct(direct, 50).toFixed(1)} / ${pct(direct, 95).toFixed(1)} ms`,
+  );
 } finally {
   for (const o of offices) {
     await o.fed?.stop().catch(() => undefined);

@@ -112,9 +112,20 @@ export async function startEndpoint(deps: EndpointDeps): Promise<FederationEndpo
   const context = (peers: Peer[]) => ({ key: deps.identity.key, cert: deps.identity.cert, ca: peers.length ? peers.map((p) => p.cert) : [deps.identity.cert] });
   const counts = new Map<string, { n: number; at: number }>();
 
-  async function sharedCount(peer: Peer): Promise<number | undefined> {
+  const refreshing = new Set<string>();
+  /** The last count (refreshed in the background at most once a minute: never on a search's path). */
+  function sharedCount(peer: Peer): number | undefined {
     const hit = counts.get(peer.code);
-    if (hit && Date.now() - hit.at < 60_000) return hit.n;
+    if ((!hit || Date.now() - hit.at >= 60_000) && !refreshing.has(peer.code)) {
+      refreshing.add(peer.code);
+      void countShared(peer)
+        .catch(() => undefined)
+        .finally(() => refreshing.delete(peer.code));
+    }
+    return hit?.n;
+  }
+
+  async function countShared(peer: Peer): Promise<number | undefined> {
     // Counted with the peer's own token: exactly what that office may see, nothing it may not.
     const { token } = await peerToken(peer);
     const r = await fetch(`${deps.conn.host}/indexes/${SHARED_INDEX}/search`, {
@@ -197,7 +208,7 @@ export async function startEndpoint(deps: EndpointDeps): Promise<FederationEndpo
       outcome: upstream.ok ? 'success' : 'failure',
       details: { office: peer.code, officeName: peer.name, q, status: upstream.status },
     });
-    const n = upstream.ok ? await sharedCount(peer) : undefined;
+    const n = upstream.ok ? sharedCount(peer) : undefined;
     res.writeHead(upstream.status, { 'content-type': 'application/json', ...(n === undefined ? {} : { [SHARED_COUNT_HEADER]: String(n) }) });
     res.end(text);
   };

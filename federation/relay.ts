@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseHostPort, type Logger } from '../core/index.ts';
 import { CREDENTIAL_PATH, MAX_SEARCH_BODY, SHARED_COUNT_HEADER } from './endpoint.ts';
@@ -58,6 +58,7 @@ export function callPeer(
   body: Buffer | string,
   headers: Record<string, string>,
   deadline: number,
+  agent: Agent | false = false,
 ): Promise<Answer> {
   const { host, port } = parseHostPort(peer.addr);
   return new Promise((resolve, reject) => {
@@ -76,7 +77,7 @@ export function callPeer(
         // only its exact fingerprint (whatever name or address it was issued for).
         checkServerIdentity: (_h, cert) => (cert.fingerprint256 === peer.fingerprint ? undefined : new Error('server certificate is not the pinned one')),
         headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers },
-        agent: false,
+        agent,
         minVersion: 'TLSv1.2',
       },
       (res) => {
@@ -131,11 +132,19 @@ export async function startRelay(opts: { identity: FederationIdentity; log: Logg
   let peers = new Map<string, Peer>();
   const tokens = new Map<string, { token: string; expiresAt: number; fingerprint: string }>();
   const state = new Map<string, Omit<PeerState, 'code' | 'name' | 'relation' | 'addr'>>();
+  // Connections to a peer are kept open between searches (a TLS handshake per search cost more than
+  // the search itself, bench/federation.ts); each new one is pinned the same way.
+  const agents = new Map<string, Agent>();
+  const agentFor = (peer: Peer) => {
+    let a = agents.get(peer.code);
+    if (!a) agents.set(peer.code, (a = new Agent({ keepAlive: true, maxSockets: 8, keepAliveMsecs: 1_000 })));
+    return a;
+  };
 
   async function tokenFor(peer: Peer, deadline: number): Promise<string> {
     const t = tokens.get(peer.code);
     if (t && t.fingerprint === peer.fingerprint && t.expiresAt - Date.now() > 86_400_000) return t.token;
-    const a = await callPeer(opts.identity, peer, CREDENTIAL_PATH, '{}', {}, deadline);
+    const a = await callPeer(opts.identity, peer, CREDENTIAL_PATH, '{}', {}, deadline, agentFor(peer));
     if (a.status !== 200) throw new Error(`credential refused (${a.status})`);
     const v = JSON.parse(a.body.toString('utf8')) as { token?: unknown; expiresAt?: unknown };
     if (typeof v.token !== 'string' || typeof v.expiresAt !== 'string') throw new Error('credential answer malformed');
@@ -161,7 +170,7 @@ export async function startRelay(opts: { identity: FederationIdentity; log: Logg
       // A refused token (the peer rebuilt its keys, or an old one expired early) is fetched anew once.
       for (let attempt = 0; attempt < 2; attempt++) {
         const token = await tokenFor(peer, deadline);
-        a = await callPeer(opts.identity, peer, '/multi-search', body, { authorization: `Bearer ${token}`, 'meili-proxy-search': 'true' }, deadline);
+        a = await callPeer(opts.identity, peer, '/multi-search', body, { authorization: `Bearer ${token}`, 'meili-proxy-search': 'true' }, deadline, agentFor(peer));
         if (a.status !== 401 && a.status !== 403) break;
         tokens.delete(peer.code);
       }
@@ -196,10 +205,18 @@ export async function startRelay(opts: { identity: FederationIdentity; log: Logg
       peers = new Map(list.map((p) => [p.code, p]));
       for (const code of [...tokens.keys()]) if (!peers.has(code) || tokens.get(code)!.fingerprint !== peers.get(code)!.fingerprint) tokens.delete(code);
       for (const code of [...state.keys()]) if (!peers.has(code)) state.delete(code);
+      for (const [code, a] of [...agents]) {
+        const p = peers.get(code);
+        if (!p || tokens.get(code)?.fingerprint !== p.fingerprint) {
+          a.destroy();
+          agents.delete(code);
+        }
+      }
     },
     states: () => [...peers.values()].map((p) => ({ code: p.code, name: p.name, relation: p.relation, addr: p.addr, ...state.get(p.code) })),
     close: () =>
       new Promise<void>((r) => {
+        for (const a of agents.values()) a.destroy();
         server.close(() => r());
         server.closeAllConnections();
       }),

@@ -123,10 +123,13 @@ describe('federation transport: invitations, mutual TLS endpoint, relay', () => 
       expect(r1.json.remoteErrors).toEqual({});
       expect(hits(r1)).toEqual(['CITY:CITY-all', 'COUNTY1:COUNTY1-all', 'COUNTY1:COUNTY1-parent']);
       // The city's state of its peers: reachable, answered, how many documents each lets it see.
+      // (The count is refreshed beside the searches, never on their path: it comes with a later answer.)
+      await expect.poll(async () => (await federated(city, '机构编制'), city.fed!.peerStates().find((p) => p.code === 'COUNTY1')?.documentsShared)).toBe(2);
       const s = city.fed!.peerStates().find((p) => p.code === 'COUNTY1')!;
       expect(s).toMatchObject({ reachable: true, documentsShared: 2, relation: 'child' });
       expect(Date.parse(s.lastAnswerAt!)).toBeGreaterThan(Date.now() - 60_000);
-      expect(county1.fed!.peerStates()[0]).toMatchObject({ code: 'CITY', reachable: true, documentsShared: 1 });
+      await expect.poll(async () => (await federated(county1, '机构编制'), county1.fed!.peerStates()[0].documentsShared)).toBe(1);
+      expect(county1.fed!.peerStates()[0]).toMatchObject({ code: 'CITY', reachable: true });
       // Answering side's audit: the asking office and the query.
       const answered = (await county1.audit()).filter((x) => x.action === 'federation.search.answer');
       expect(answered.at(-1)).toMatchObject({ actor: 'office:CITY', outcome: 'success', details: { office: 'CITY', q: '机构编制' } });
@@ -214,7 +217,7 @@ describe('federation transport: invitations, mutual TLS endpoint, relay', () => 
       expect(viaRelay.status).toBe(403);
     });
 
-    it('a stopped peer and a peer that never answers are named in remoteErrors; the search still answers, Meilisearch does not retry', async () => {
+    it('a stopped peer, a peer that never answers and an impostor at its address are named in remoteErrors; the search still answers, Meilisearch does not retry', async () => {
       await county2.stopFederation();
       const r = await federated(city, '机构编制');
       expect(r.status).toBe(200);
@@ -238,6 +241,35 @@ describe('federation transport: invitations, mutual TLS endpoint, relay', () => 
       } finally {
         hang.closeAllConnections();
         await new Promise((res) => hang.close(res));
+      }
+      // An impostor at the county's address, with a certificate of its own for the same office code,
+      // answering with hits of its own: the relay's pin refuses it before anything is sent.
+      const { loadOrCreateIdentity } = await import('../../federation/identity.ts');
+      const impostorId = await loadOrCreateIdentity(join(root, 'impostor'), 'COUNTY2', '127.0.0.1');
+      let impostorRequests = 0;
+      const impostor: Server = createServer({ key: impostorId.key, cert: impostorId.cert, requestCert: true, rejectUnauthorized: false }, (_req, res) => {
+        impostorRequests += 1;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            hits: [{ id: 'FAKE', _federation: { indexUid: 'shared', queriesPosition: 0, weightedRankingScore: 1 } }],
+            processingTimeMs: 0,
+            limit: 20,
+            offset: 0,
+            estimatedTotalHits: 1,
+          }),
+        );
+      });
+      await new Promise<void>((res) => impostor.listen(Number(port), host, res));
+      try {
+        const faked = await federated(city, '机构编制');
+        expect(faked.status).toBe(200);
+        expect(Object.keys(faked.json.remoteErrors)).toEqual(['COUNTY2']);
+        expect(hits(faked).some((h) => h.includes('FAKE'))).toBe(false);
+        expect(impostorRequests).toBe(0);
+      } finally {
+        impostor.closeAllConnections();
+        await new Promise((res) => impostor.close(res));
       }
       await county2.start({ timeoutMs: 2_000 });
       expect((await federated(city, '机构编制')).json.remoteErrors).toEqual({});
@@ -280,6 +312,7 @@ describe('federation transport: invitations, mutual TLS endpoint, relay', () => 
         await w.addUser('anquan', ['secadmin']);
         await w.addUser('chayue', ['staff']);
         const admin = await w.login('xitong');
+        await expect.poll(async () => (await federated(city, '机构编制'), city.fed!.peerStates().find((p) => p.code === 'COUNTY2')?.documentsShared)).toBe(2);
         const r = await admin.req('GET', '/api/admin/federation');
         expect(r.status).toBe(200);
         expect(r.body).toMatchObject({ enabled: true, office: { code: 'CITY', name: '市编办' }, peers: [{ code: 'COUNTY2', relation: 'child', reachable: true, documentsShared: 2 }] });

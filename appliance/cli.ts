@@ -14,6 +14,7 @@ import { registerBackup } from './commands/backup.ts';
 import { registerVerify } from './commands/verify.ts';
 import { registerSignatures } from './commands/signatures.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerFederation } from './commands/federation.ts';
 import { commanderErrorZh } from './cli-errors.ts';
 
 const program = new Command();
@@ -44,5 +45,6 @@ registerBackup(program);
 registerVerify(program);
 registerSignatures(program);
 registerDemo(program);
+registerFederation(program);
 
 await program.parseAsync(process.argv);

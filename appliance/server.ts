@@ -7,10 +7,11 @@ import { issueConsoleToken } from './console-token.ts';
 import { applianceCaPath, isLoopbackHost, loadOrIssueTls, type TlsMaterial } from './tls.ts';
 import { readFile } from 'node:fs/promises';
 import { createIngestService, ocrDataStatus, type IngestService } from '../ingest/index.ts';
-import { createSearchService } from '../search/index.ts';
+import { createSearchService, SharedIndexWriter } from '../search/index.ts';
 import { openSecurity, setupTokenNotice } from '../security/index.ts';
 import { backupHealth, scheduleBackups, scheduleIntegrityCheck } from '../custody/index.ts';
 import { createAuth, createWebApp } from '../web/index.ts';
+import { SharedIndex, startFederation, type FederationService } from '../federation/index.ts';
 import { selfcheckHealth, startSelfcheckSchedule, type SelfcheckSchedule } from './selfcheck-run.ts';
 
 export interface RunningAppliance {
@@ -75,9 +76,19 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
     const setupToken = await auth.issueSetupToken();
     const search = createSearchService(meili.connection, cfg.dataDir);
     await search.init();
+    // 联合检索 (only with federation.addr): the mutual-TLS endpoint, the relay, Meilisearch's /network.
+    let federation: FederationService | undefined;
+    if (cfg.federation.addr) {
+      federation = await startFederation({ cfg, conn: meili.connection, audit: sec.audit, log });
+      cleanups.unshift(() => federation!.stop());
+    }
     const ingest = await createIngestService(cfg, { log, audit: sec.audit, search, knownPosts: async () => new Set((await sec.identity.posts()).filter((p) => !p.disabled).map((p) => p.code)) });
     ingest.start({ inboxSettleMs: cfg.inboxSettleMs });
     cleanups.unshift(() => ingest.stop());
+    // 联合检索: the shared index follows the item store and the secadmin's sharing policy (nothing leaves without office.code).
+    const sharing = new SharedIndex({ dataDir: cfg.dataDir, writer: new SharedIndexWriter(meili.connection), store: ingest.store, office: cfg.office.code });
+    sharing.start();
+    cleanups.unshift(() => sharing.stop());
     cleanups.unshift(scheduleIntegrityCheck(cfg, { log, search, store: ingest.store }));
     cleanups.unshift(scheduleBackups(cfg, { log }));
     let selfcheck: SelfcheckSchedule | undefined;
@@ -90,10 +101,13 @@ export async function startAppliance(cfg: Config, log: Logger, opts: StartOption
       auth,
       search,
       ingest,
+      sharing,
       uploadDir: dataPath(cfg.dataDir, 'run', 'uploads'),
       classificationCeiling: cfg.classificationCeiling,
       config: cfg,
       consoleToken: consoleToken.token,
+      federation,
+      federationPeers: federation,
       caCert: async () => (cfg.tls.cert ? undefined : readFile(applianceCaPath(cfg.dataDir), 'utf8').catch(() => undefined)),
       health: () =>
         healthReport(

@@ -5,7 +5,7 @@
 // (bench/http-load.mjs), the service columns are calls in this process. Prints figures and
 // ratios; asserts nothing.
 //   npx tsx bench/search.ts [--pages 200000] [--requests 400] [--keep DIR]
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { Agent, request, type Server } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
@@ -19,7 +19,8 @@ import { meiliPost } from '../search/meili-query-http.ts';
 import { parseQuery } from '../search/char-pairs.ts';
 import { accessFilter } from '../search/tenant-token.ts';
 import type { Viewer } from '../core/access.ts';
-import { SHARED, cleanup, tempDir } from '../test/support/appliance.ts';
+import { cleanup, tempDir } from '../test/support/appliance.ts';
+import { groundTruthSentences, syntheticPageText } from './synthetic-corpus.ts';
 import { rng } from '../test/search/support.ts';
 import { createIngestService } from '../ingest/index.ts';
 import { argon2Hasher, openSecurity } from '../security/index.ts';
@@ -38,35 +39,13 @@ const KEEP = keepIdx > 0 ? process.argv[keepIdx + 1] : undefined;
 const rand = rng(42);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 
-// Sentences of the ground truth; numbers in them are re-drawn so digits vary across the corpus.
-const gtDir = join(SHARED, 'samples', 'gt');
-const sentences = [
-  ...new Set(
-    readdirSync(gtDir)
-      .filter((f) => f.endsWith('.json'))
-      .flatMap((f) => (JSON.parse(readFileSync(join(gtDir, f), 'utf8')) as { pages: Array<{ lines: string[] }> }).pages.map((p) => p.lines.join('')))
-      .flatMap((t) => t.split(/(?<=[。；！？])/u))
-      .map((s) => s.trim())
-      .filter((s) => s.length >= 6),
-  ),
-];
+const sentences = groundTruthSentences();
 const POSTS = ['BGS', 'ZH', 'DAS', 'XXZX', 'JGBZ', 'RSK', 'CWK', 'SYDJ'];
 const FONDS = ['J012', 'J031', 'J105', 'J220'];
 const DEPTS = ['BGS', 'DAS', 'DZZW', 'JGBZ', 'SYDJ', 'XXZX'];
 const TITLES = sentences.filter((s) => s.startsWith('关于') && s.length < 40);
 
-function pageText(): string {
-  const lines: string[] = [];
-  let n = 0;
-  const target = 550 + Math.floor(rand() * 350);
-  while (n < target) {
-    const s = pick(sentences).replace(/\d+/g, (d) => String(Math.floor(rand() * 10 ** d.length)).padStart(d.length, '0'));
-    // Printed lines of ~30 characters, as OCR gives them.
-    for (let i = 0; i < s.length; i += 30) lines.push(s.slice(i, i + 30));
-    n += s.length;
-  }
-  return lines.join('\n');
-}
+const pageText = () => syntheticPageText(sentences, rand);
 
 function makeItem(i: number): StoredItem {
   const year = 2000 + Math.floor(rand() * 26);

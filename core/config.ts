@@ -10,6 +10,9 @@ export const PINNED_MEILI_SHA256 = '5354d854974433f8f903e59347c1c6a7f2ad947f21b3
 export const CLASSIFICATIONS = ['公开', '内部', '秘密', '机密', '绝密'] as const;
 export type Classification = (typeof CLASSIFICATIONS)[number];
 
+/** 全宗号 / office code: also a Meilisearch remote name and a path segment, so a plain token. */
+export const OFFICE_CODE_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8080');
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -96,8 +99,24 @@ const schema = z
       })
       .strict()
       .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'tls.cert and tls.key must be given together' }),
+    /**
+     * This office (全宗号 and 单位), as peers of the federation (联合检索) know it. The code names
+     * the office in Meilisearch's /network and on every remote hit.
+     */
+    office: z
+      .object({
+        code: z.string().regex(OFFICE_CODE_RE, '单位代码（全宗号）须为 1-32 位字母、数字、- 或 _，以字母或数字开头 expected 1-32 letters, digits, - or _').optional(),
+        name: z.string().trim().min(1, '单位名称不能为空 office name must not be empty').max(64, '单位名称最长 64 字 office name at most 64 characters').optional(),
+      })
+      .strict(),
+    /** The federation endpoint (mutual TLS, intranet address, HOST:PORT); off unless set. */
+    federation: z.object({ addr: hostPort.optional() }).strict(),
   })
-  .strict();
+  .strict()
+  .refine((c) => !c.federation.addr || (c.office.code && c.office.name), {
+    message: '启用联合检索（federation.addr）须先设置单位代码和名称（office.code / office.name）federation.addr needs office.code and office.name',
+    path: ['federation', 'addr'],
+  });
 
 export type Config = z.infer<typeof schema>;
 
@@ -118,6 +137,8 @@ export function defaultConfig(): Config {
     backup: { schedule: 3, keep: 7, maxAgeHours: 36 },
     disk: { degradedBelowGiB: 5, degradedBelowPercent: 5, refuseWorkBelowGiB: 1, auditReserveMiB: 64 },
     tls: { names: [], bindSessionToAddress: true },
+    office: {},
+    federation: {},
   };
 }
 
@@ -158,6 +179,11 @@ function fromEnv(env: Env): Record<string, unknown> {
   if (env.ARCHIVE_TLS_NAMES) tls.names = env.ARCHIVE_TLS_NAMES.split(/[,\s]+/).filter(Boolean);
   if (env.ARCHIVE_SESSION_BIND_ADDRESS) tls.bindSessionToAddress = !['0', 'false', 'no', 'off'].includes(env.ARCHIVE_SESSION_BIND_ADDRESS.toLowerCase());
   if (Object.keys(tls).length) out.tls = tls;
+  const office: Record<string, unknown> = {};
+  if (env.ARCHIVE_OFFICE_CODE) office.code = env.ARCHIVE_OFFICE_CODE;
+  if (env.ARCHIVE_OFFICE_NAME) office.name = env.ARCHIVE_OFFICE_NAME;
+  if (Object.keys(office).length) out.office = office;
+  if (env.ARCHIVE_FEDERATION_ADDR) out.federation = { addr: env.ARCHIVE_FEDERATION_ADDR };
   if (env.ARCHIVE_MEILI_PORT) meili.port = env.ARCHIVE_MEILI_PORT;
   if (env.ARCHIVE_MEILI_BINARY) meili.binary = env.ARCHIVE_MEILI_BINARY;
   if (env.ARCHIVE_MEILI_SHA256) meili.sha256 = env.ARCHIVE_MEILI_SHA256;

@@ -1,6 +1,19 @@
 // core/: (describe the room)
 export { ApplianceError, isApplianceError } from './errors.ts';
-export { RETENTIONS, type Retention, type Box, type OcrSymbol, type OcrWord, type OcrLine, type PageText, type ItemMetadata } from './item.ts';
+export {
+  RETENTIONS,
+  SHARING_SCOPES,
+  SHARING_SCOPE_LABELS,
+  sharingScopeOf,
+  type SharingScope,
+  type Retention,
+  type Box,
+  type OcrSymbol,
+  type OcrWord,
+  type OcrLine,
+  type PageText,
+  type ItemMetadata,
+} from './item.ts';
 export { CLASSIFICATIONS, parseHostPort, loadConfig, PINNED_MEILI_SHA256, type Classification, type Config } from './config.ts';
 export { classificationRank, canSee, type Viewer } from './access.ts';
 export { log, createLogger, type Logger } from './log.ts';
@@ -13,3 +26,4 @@ export { type MeiliConnection } from './meili-connection.ts';
 export { withFileLock } from './file-lock.ts';
 export { healthReport, type ComponentHealth, type HealthReport } from './health.ts';
 export { FORMAT_VERSIONS, checkFormatVersion, type VersionedFormat } from './format-version.ts';
+export { OFFICE_CODE_RE } from './config.ts';

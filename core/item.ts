@@ -4,6 +4,20 @@ import type { Classification } from './config.ts';
 export const RETENTIONS = ['Y', 'D30', 'D10'] as const;
 export type Retention = (typeof RETENTIONS)[number];
 
+/**
+ * 共享范围 of an item in 联合检索 (federation/): 本单位 never leaves the office (the default, also
+ * when absent), 上级 is searchable by the office's parent in the federation, 全辖区 by every office.
+ * Within the 安全保密管理员's sharing policy: an item beyond it is not shared whatever its scope.
+ */
+export const SHARING_SCOPES = ['office', 'parent', 'all'] as const;
+export type SharingScope = (typeof SHARING_SCOPES)[number];
+export const SHARING_SCOPE_LABELS: Record<SharingScope, string> = { office: '本单位', parent: '上级', all: '全辖区' };
+
+/** The item's scope; absent means 本单位. */
+export function sharingScopeOf(meta: { sharing?: SharingScope }): SharingScope {
+  return meta.sharing ?? 'office';
+}
+
 /** A box in page-image pixels (origin top-left). */
 export interface Box {
   x0: number;
@@ -80,4 +94,6 @@ export interface ItemMetadata {
    * file or folder name it was given; listed for the archivist until they save its metadata.
    */
   cataloguePending?: true;
+  /** 共享范围 (SHARING_SCOPES); absent = 'office' (本单位). */
+  sharing?: SharingScope;
 }

@@ -2,7 +2,7 @@ import { lstat, readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
-import { CLASSIFICATIONS, type Classification, ApplianceError, classificationRank, type Retention } from '../core/index.ts';
+import { CLASSIFICATIONS, type Classification, ApplianceError, classificationRank, type Retention, SHARING_SCOPES, SHARING_SCOPE_LABELS } from '../core/index.ts';
 import { parseArchivalCode } from './archival-code.ts';
 import type { IntakeMetadata } from './jobs.ts';
 import { openRegularNoFollow, RefusedFile } from './no-follow.ts';
@@ -18,6 +18,7 @@ import { openRegularNoFollow, RefusedFile } from './no-follow.ts';
  *   保管期限 retention    Y D30 D10 or 永久 定期30年 30年 定期10年 10年
  *   密级 classification   公开 内部 秘密 机密 绝密
  *   岗位 posts            several posts separated by ; ； ， or 、 (a post code never holds these)
+ *   共享范围 sharing      本单位 上级 全辖区 (联合检索; empty = 本单位)
  *
  * 序号/no, 页数/pages and 备注/notes columns are allowed and ignored; any other column is an
  * error, so a misspelt header never silently drops what the archivist typed. UTF-8 (with or
@@ -36,6 +37,7 @@ export const CSV_COLUMNS = {
   retention: '保管期限',
   classification: '密级',
   posts: '岗位',
+  sharing: '共享范围',
 } as const;
 export type CsvColumn = keyof typeof CSV_COLUMNS;
 
@@ -331,6 +333,13 @@ export function parseCsvManifest(bytes: Uint8Array, baseDir: string, opts: CsvCh
       else if (malformed.length) bad('posts', 'CSV_BAD_POSTS', `岗位代码“${malformed[0]}”无效（多个岗位请用 ; 或 ， 分隔）`);
       else if (unknown.length) bad('posts', 'CSV_UNKNOWN_POST', `岗位 ${unknown.join('、')} 不存在`);
       else metadata.posts = list;
+    }
+
+    const sharing = cell('sharing').normalize('NFKC');
+    if (sharing) {
+      const scope = SHARING_SCOPES.find((k) => k === sharing || SHARING_SCOPE_LABELS[k] === sharing);
+      if (!scope) bad('sharing', 'CSV_BAD_SHARING', `共享范围“${sharing}”无法识别，应为 ${SHARING_SCOPES.map((k) => SHARING_SCOPE_LABELS[k]).join('、')} 之一`);
+      else if (scope !== 'office') metadata.sharing = scope;
     }
 
     if (f.ok) out.rows.push({ line, file, path, metadata });

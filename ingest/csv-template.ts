@@ -22,6 +22,7 @@ export function csvTemplate(): Buffer {
     retention: '永久',
     classification: '内部',
     posts: 'BGS；ZH',
+    sharing: '本单位',
   };
   const cell = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
   const rows = [header, (Object.keys(CSV_COLUMNS) as Array<keyof typeof CSV_COLUMNS>).map((k) => example[k])];

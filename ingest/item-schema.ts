@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CLASSIFICATIONS, type ItemMetadata, RETENTIONS } from '../core/index.ts';
+import { CLASSIFICATIONS, type ItemMetadata, RETENTIONS, SHARING_SCOPES } from '../core/index.ts';
 
 /** Item ids are URL-safe and usable as a folder name: lower-case letters, digits, - and _. */
 export const ITEM_ID = /^[0-9a-z][0-9a-z_-]{5,63}$/;
@@ -45,6 +45,7 @@ export const itemMetadataSchema = z
     createdAt: z.string().min(1),
     updatedAt: z.string().min(1),
     cataloguePending: z.literal(true).optional(),
+    sharing: z.enum(SHARING_SCOPES).optional(),
   })
   .strict();
 

@@ -40,7 +40,7 @@ export interface ItemVerification {
   untracked: string[];
 }
 
-type Editable = 'archivalCode' | 'title' | 'docNumber' | 'responsible' | 'date' | 'classification' | 'posts';
+type Editable = 'archivalCode' | 'title' | 'docNumber' | 'responsible' | 'date' | 'classification' | 'posts' | 'sharing';
 /** Catalogue fields an archivist may change; null clears an optional field. 档号 parts follow the 档号. */
 export type ItemMetadataPatch = { [K in Editable]?: ItemMetadata[K] | null };
 
@@ -263,15 +263,16 @@ export class ItemStore {
       const next: ItemMetadata = { ...meta };
       const record = next as unknown as Record<string, unknown>;
       for (const [k, v] of Object.entries(patch)) {
-        if (!['archivalCode', 'title', 'docNumber', 'responsible', 'date', 'classification', 'posts'].includes(k) || v === undefined) continue;
+        if (!['archivalCode', 'title', 'docNumber', 'responsible', 'date', 'classification', 'posts', 'sharing'].includes(k) || v === undefined) continue;
         if (v === null) {
           if (k === 'classification' || k === 'posts') throw invalid([`${k}: required`]);
           delete record[k];
         } else record[k] = v;
       }
       if (patch.archivalCode === null) for (const k of ['fonds', 'year', 'retention', 'department', 'itemNo']) delete record[k];
-      // The archivist has looked at the catalogue data and saved it: no longer 待著录.
-      delete record.cataloguePending;
+      // The archivist has looked at the catalogue data and saved it: no longer 待著录 (a change of
+      // 共享范围 alone, e.g. in bulk, is not a look at the catalogue data).
+      if (Object.keys(patch).some((k) => k !== 'sharing')) delete record.cataloguePending;
       normaliseCode(next);
       next.updatedAt = new Date().toISOString();
       const checked = checkItemMetadata(next);

@@ -45,7 +45,7 @@ export interface SearchParams {
  * strict; ties and items without the field keep relevance. The tenant token's filter applies as
  * always: sorting only orders what the viewer may see.
  */
-const SORT_RULES: Record<Exclude<SearchSort, 'relevance'>, string[]> = {
+export const SORT_RULES: Record<Exclude<SearchSort, 'relevance'>, string[]> = {
   date: ['date:desc', 'year:desc', 'archivalCode:asc'],
   archivalCode: ['archivalCode:asc'],
 };
@@ -88,10 +88,10 @@ export interface FacetSearchParams extends Omit<SearchParams, 'offset' | 'limit'
   facetQuery?: string;
 }
 
-type ItemHit = Pick<ItemDoc, 'itemId' | 'archivalCode' | 'title' | 'docNumber' | 'year' | 'fonds' | 'department' | 'retention' | 'pageCount' | 'contentHash'>;
-type Poster = <T>(path: string, body: unknown) => Promise<T>;
+export type ItemHit = Pick<ItemDoc, 'itemId' | 'archivalCode' | 'title' | 'docNumber' | 'year' | 'fonds' | 'department' | 'retention' | 'pageCount' | 'contentHash'>;
+export type Poster = <T>(path: string, body: unknown) => Promise<T>;
 
-const RETRIEVE = ['itemId', 'archivalCode', 'title', 'docNumber', 'year', 'fonds', 'department', 'retention', 'pageCount', 'contentHash'];
+export const RETRIEVE = ['itemId', 'archivalCode', 'title', 'docNumber', 'year', 'fonds', 'department', 'retention', 'pageCount', 'contentHash'];
 /**
  * Page texts fetched from the pages index per result page (items whose page-text file is missing
  * or stale). A result page holding items of thousands of pages lists matching pages among the
@@ -103,7 +103,7 @@ function badParams(msg: string, en: string): ApplianceError {
   return new ApplianceError('SEARCH_BAD_PARAMS', msg, en, { status: 400 });
 }
 
-function validated(p: SearchParams): z.infer<typeof searchParamsSchema> {
+export function validated(p: SearchParams): z.infer<typeof searchParamsSchema> {
   const r = searchParamsSchema.safeParse(p);
   if (!r.success) {
     const where = r.error.issues.map((i) => i.path.join('.') || '(参数)').join('、');
@@ -135,7 +135,7 @@ export function parseTerms(q: string | undefined): { terms: QueryTerm[]; ignored
   return parsed;
 }
 
-function emptyFacets(): FacetCounts {
+export function emptyFacets(): FacetCounts {
   return Object.fromEntries(FACETS.map((f) => [f, {}])) as FacetCounts;
 }
 
@@ -158,7 +158,7 @@ export class QueryService {
   ) {}
 
   /** A poster bound to the viewer's tenant token; undefined when the viewer may see nothing. */
-  private async client(viewer: Viewer): Promise<Poster | undefined> {
+  async client(viewer: Viewer): Promise<Poster | undefined> {
     const t = await this.tokens.tokenFor(viewer);
     if (!t) return undefined;
     return <T>(path: string, body: unknown) => meiliPost<T>(this.conn.host, t.token, path, body);
@@ -213,7 +213,7 @@ export class QueryService {
    * Meilisearch, no phrase to evaluate again) and cached when whole. Only ever read for items
    * the viewer's own query just returned.
    */
-  private async pagesOf(client: Poster, hits: ItemHit[]): Promise<Map<string, MatchPage[]>> {
+  async pagesOf(client: Poster, hits: ItemHit[]): Promise<Map<string, MatchPage[]>> {
     const out = new Map<string, MatchPage[]>();
     const missing: ItemHit[] = [];
     for (const h of hits) {

@@ -2,6 +2,8 @@ import { dataPath, type MeiliConnection, type ItemMetadata, type PageText, type 
 import { Indexer, type ConsistencyReport, type ReindexReport, type StoredItem } from './indexer.ts';
 import { QueryService, type FacetSearchParams, type SearchParams, type SearchResult } from './query.ts';
 import { INDEX_ITEMS, INDEX_PAGES } from './schema.ts';
+import { FederatedQuery, type FederatedResult, type FederationTarget } from './federated-query.ts';
+import { INDEX_SHARED } from './shared-schema.ts';
 import { ensureSearchKey, type SearchKey } from './tenant-signing-key.ts';
 import { TenantTokens, type TenantToken } from './tenant-token.ts';
 import { PageTextStore } from './text-store.ts';
@@ -16,6 +18,8 @@ export interface SearchService {
   reindex(source: AsyncIterable<StoredItem>): Promise<ReindexReport>;
   consistency(source: AsyncIterable<StoredItem>): Promise<ConsistencyReport>;
   search(viewer: Viewer, params: SearchParams): Promise<SearchResult>;
+  /** 联合检索: this office under the viewer's access rule plus every peer's shared index, merged by Meilisearch. */
+  searchFederated(viewer: Viewer, params: SearchParams, target: FederationTarget): Promise<FederatedResult>;
   facetSearch(viewer: Viewer, params: FacetSearchParams): Promise<Array<{ value: string; count: number }>>;
   /** A tenant token for a session (until its end); undefined when the viewer holds no post. */
   sessionToken(viewer: Viewer, expiresAt: Date): Promise<TenantToken | undefined>;
@@ -29,7 +33,8 @@ export function createSearchService(conn: MeiliConnection, dataDir: string): Sea
   const indexes = [INDEX_ITEMS, INDEX_PAGES];
   let key: Promise<SearchKey> | undefined;
   const getKey = () => {
-    key ??= ensureSearchKey(conn, dataDir, indexes).catch((e) => {
+    // The key may also search `shared`: only federated tokens name it (federated-query.ts).
+    key ??= ensureSearchKey(conn, dataDir, [...indexes, INDEX_SHARED]).catch((e) => {
       key = undefined;
       throw e;
     });
@@ -39,6 +44,7 @@ export function createSearchService(conn: MeiliConnection, dataDir: string): Sea
   const texts = new PageTextStore(dataPath(dataDir, 'texts'));
   const indexer = new Indexer(conn, texts);
   const query = new QueryService(conn, tokens, texts);
+  const federated = new FederatedQuery(conn, getKey, query);
   return {
     init: async () => {
       await indexer.ensureIndexes();
@@ -50,6 +56,7 @@ export function createSearchService(conn: MeiliConnection, dataDir: string): Sea
     reindex: (source) => indexer.reindex(source),
     consistency: (source) => indexer.consistency(source),
     search: (viewer, params) => query.search(viewer, params),
+    searchFederated: (viewer, params, target) => federated.search(viewer, params, target),
     facetSearch: (viewer, params) => query.facetSearch(viewer, params),
     sessionToken: (viewer, expiresAt) => tokens.tokenFor(viewer, expiresAt),
   };

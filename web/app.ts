@@ -17,6 +17,11 @@ import { departmentNamesCache } from '../security/index.ts';
 import { healthRoutes } from './health-routes.ts';
 import { auditSealRoutes } from './audit-seal-routes.ts';
 import { tlsRoutes } from './tls-routes.ts';
+import type { SharedIndex } from '../federation/index.ts';
+import { sharingRoutes } from './sharing-routes.ts';
+import type { FederationView } from './federated-search.ts';
+import type { FederationService } from '../federation/index.ts';
+import { federationRoutes } from './federation-routes.ts';
 
 export interface WebDeps {
   log: Logger;
@@ -41,6 +46,11 @@ export interface WebDeps {
   onStop?: (hook: () => Promise<void>) => void;
   /** The appliance CA's certificate (PEM) for GET /ca.crt, when its own CA issued the HTTPS certificate. */
   caCert?: () => Promise<string | undefined>;
+  /** 联合检索: the shared index (what this office shares) and who a federated search asks. */
+  sharing?: SharedIndex;
+  federation?: FederationView;
+  /** 联合检索's transport (peers and their state, removal) for the 系统管理员's page. */
+  federationPeers?: FederationService;
 }
 
 /** Headers every answer carries: no framing, no sniffing, no inline script, nothing from outside. */
@@ -105,9 +115,19 @@ export function createWebApp(deps: WebDeps): Koa {
   deps.auth.routes(router);
   auditSealRoutes(router, { auth: deps.auth });
   const cfg = deps.config;
-  if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, departmentNames: cfg ? departmentNamesCache(cfg.dataDir) : undefined });
   if (deps.search && deps.ingest)
-    itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部', narrowingDeadlineMs: deps.narrowingDeadlineMs });
+    itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, departmentNames: cfg ? departmentNamesCache(cfg.dataDir) : undefined, federation: deps.federation });
+  if (deps.search && deps.ingest)
+    itemEditRoutes(router, {
+      auth: deps.auth,
+      search: deps.search,
+      store: deps.ingest.store,
+      ceiling: deps.classificationCeiling ?? '内部',
+      narrowingDeadlineMs: deps.narrowingDeadlineMs,
+      sharing: deps.sharing,
+    });
+  if (deps.sharing && deps.ingest) sharingRoutes(router, { auth: deps.auth, store: deps.ingest.store, sharing: deps.sharing });
+  federationRoutes(router, { auth: deps.auth, federation: deps.federationPeers });
   staticRoutes(router);
   if (deps.caCert) tlsRoutes(router, { caCert: deps.caCert });
   if (deps.config) {

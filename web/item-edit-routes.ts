@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { CLASSIFICATIONS, type Classification, ApplianceError, canSee, classificationRank, type ItemMetadata } from '../core/index.ts';
+import { CLASSIFICATIONS, type Classification, ApplianceError, canSee, classificationRank, type ItemMetadata, SHARING_SCOPES } from '../core/index.ts';
+import type { SharedIndex } from '../federation/index.ts';
 import type { ItemMetadataPatch, ItemStore } from '../ingest/index.ts';
 import type { SearchService } from '../search/index.ts';
 import { assertMayFile } from '../security/index.ts';
@@ -20,6 +21,7 @@ const patchBody = z
     date: optionalText(10),
     classification: z.enum(CLASSIFICATIONS).optional(),
     posts: z.array(z.string().trim().min(1).max(32)).min(1).max(50).optional(),
+    sharing: z.enum(SHARING_SCOPES).optional(),
   })
   .strict();
 
@@ -39,7 +41,7 @@ const notFound = () => new ApplianceError('ITEM_NOT_FOUND', '条目不存在或�
  * codes must exist: an edit can never hide an item from everyone or smuggle it above the ceiling.
  * The search index is rewritten from the stored item, and the change is on the audit trail.
  */
-export function itemEditRoutes(router: Router, deps: { auth: Auth; search: SearchService; store: ItemStore; ceiling: Classification; narrowingDeadlineMs?: number }): void {
+export function itemEditRoutes(router: Router, deps: { auth: Auth; search: SearchService; store: ItemStore; ceiling: Classification; narrowingDeadlineMs?: number; sharing?: SharedIndex }): void {
   // 待著录: items that came without catalogue data (their 题名 is only a file name), those the
   // archivist may see, newest first. Listing catalogue data is a read: audited with the count.
   router.get('/api/catalogue/pending', requirePermission('item:edit'), async (ctx) => {
@@ -66,6 +68,7 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
     await deps.auth.record(ctx, { action: 'item.view', target: id, outcome: 'success', details: { for: 'edit' } });
     const { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, createdAt, updatedAt, cataloguePending } = meta;
     ctx.body = {
+      sharing: meta.sharing ?? 'office',
       itemId,
       archivalCode,
       fonds,
@@ -155,6 +158,19 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
         throw e;
       }
     }
+    // 共享范围: only an archivist who may file into every post of the item decides whether it leaves the office.
+    if (patch.sharing && patch.sharing !== (before.sharing ?? 'office')) {
+      const me = currentUser(ctx).user;
+      try {
+        assertMayFile({ username: me.username, posts: me.posts, filingPosts: me.filingPosts, clearance: me.clearance }, [
+          { label: before.archivalCode ?? before.title ?? id, posts: patch.posts ?? before.posts, classification: patch.classification ?? before.classification },
+        ]);
+      } catch (e) {
+        await deps.auth.record(ctx, { action: 'item.edit', target: id, outcome: 'denied', details: { error: (e as ApplianceError).code, sharing: patch.sharing } });
+        throw e;
+      }
+      if (patch.sharing === 'office') patch.sharing = null;
+    }
     let after;
     // Narrowing (a post taken away, 密级 raised) is fail-closed: the index drops the old audience
     // first, confirmed by Meilisearch, and only then is the store written — so the item never shows
@@ -162,28 +178,32 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
     // is refused and the store is left as it was. Widening may lag (the store first, as before).
     let narrowed = false;
     try {
-      after = await deps.store.updateMetadata(id, patch, {
-        beforeWrite: async (next, current) => {
-          if (!isNarrowing(current, next)) return;
-          narrowed = true;
-          const pages = await deps.store.readText(id);
-          try {
-            await deps.search.indexItem(next, pages, { deadlineMs: deps.narrowingDeadlineMs ?? NARROWING_DEADLINE_MS });
-          } catch (e) {
-            // The update may still land in Meilisearch later (it was sent): put the stored state
-            // back behind it, in enqueue order. If that fails too, the index stays narrower than
-            // the store — hidden from some who may see it, never shown to one who may not — until
-            // `archive reindex`.
-            void deps.search.indexItem(current, pages).catch(() => undefined);
-            throw new ApplianceError(
-              'EDIT_NOT_INDEXED',
-              '检索服务暂时无法更新，为防止条目在收窄范围后仍被原有人员检索到，本次修改未保存。请稍后重试。',
-              `narrowing edit refused: index not confirmed (${(e as Error).message})`,
-              { status: 503, cause: e },
-            );
-          }
-        },
-      });
+      const write = () =>
+        deps.store.updateMetadata(id, patch, {
+          beforeWrite: async (next, current) => {
+            // Leaving the federation first (scope narrowed, or the change puts it beyond the sharing policy).
+            if (deps.sharing) await deps.sharing.beforeWrite(current, next);
+            if (!isNarrowing(current, next)) return;
+            narrowed = true;
+            const pages = await deps.store.readText(id);
+            try {
+              await deps.search.indexItem(next, pages, { deadlineMs: deps.narrowingDeadlineMs ?? NARROWING_DEADLINE_MS });
+            } catch (e) {
+              // The update may still land in Meilisearch later (it was sent): put the stored state
+              // back behind it, in enqueue order. If that fails too, the index stays narrower than
+              // the store — hidden from some who may see it, never shown to one who may not — until
+              // `archive reindex`.
+              void deps.search.indexItem(current, pages).catch(() => undefined);
+              throw new ApplianceError(
+                'EDIT_NOT_INDEXED',
+                '检索服务暂时无法更新，为防止条目在收窄范围后仍被原有人员检索到，本次修改未保存。请稍后重试。',
+                `narrowing edit refused: index not confirmed (${(e as Error).message})`,
+                { status: 503, cause: e },
+              );
+            }
+          },
+        });
+      after = deps.sharing ? await deps.sharing.exclusive(write, { bounded: true }) : await write();
     } catch (e) {
       if (e instanceof ApplianceError && e.code === 'ARCHIVAL_CODE_TAKEN') await codeTaken(e);
       if (e instanceof ApplianceError) await fail(e);
@@ -199,12 +219,31 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
         indexed = false;
       }
     }
+    // Widening of 共享范围 follows the store; the reconcile repairs a failure within a minute.
+    if (deps.sharing) await deps.sharing.syncItemSoon(id);
     const changed = Object.keys(patch).filter((k) => JSON.stringify((before as unknown as Record<string, unknown>)[k]) !== JSON.stringify((after as unknown as Record<string, unknown>)[k]));
     await deps.auth.record(ctx, { action: 'item.edit', target: id, outcome: 'success', details: { changed, indexed } });
     if (!indexed) {
       throw new ApplianceError('INDEX_STALE', '元数据已保存，但检索索引更新失败；请稍后重试或由系统管理员运行 archive reindex。', 'saved but not re-indexed', { status: 503 });
     }
     const { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, updatedAt } = after;
-    ctx.body = { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, updatedAt };
+    ctx.body = {
+      itemId,
+      archivalCode,
+      fonds,
+      year,
+      retention,
+      department,
+      itemNo,
+      title,
+      docNumber,
+      responsible,
+      date,
+      classification,
+      posts,
+      pageCount,
+      updatedAt,
+      sharing: after.sharing ?? 'office',
+    };
   });
 }

@@ -6,6 +6,7 @@ import { type ItemStore } from '../ingest/index.ts';
 import { SEARCH_LIMITS, SORTS, type SearchService, type SearchSort } from '../search/index.ts';
 import { currentViewer, requirePermission } from './authorize.ts';
 import { type Auth } from './auth.ts';
+import { federatedSearch, type FederationView } from './federated-search.ts';
 
 /** One answer for "does not exist" and "not yours": a refusal must not reveal that an item exists. */
 const notFound = () => new ApplianceError('ITEM_NOT_FOUND', '条目不存在或您无权查阅。', 'no such item (or not visible)', { status: 404 });
@@ -38,7 +39,7 @@ function publicMeta(m: ItemMetadata) {
  * (search is already filtered inside Meilisearch by the session's tenant token), and every
  * search, view, page view and download leaves an audit record.
  */
-export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchService; store: ItemStore; departmentNames?: () => Promise<Record<string, string>> }): void {
+export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchService; store: ItemStore; departmentNames?: () => Promise<Record<string, string>>; federation?: FederationView }): void {
   const visibleItem = async (ctx: Koa.Context): Promise<ItemMetadata> => {
     const id = String(ctx.params.id ?? '');
     const meta = await deps.store.getItem(id).catch(() => undefined);
@@ -72,6 +73,7 @@ export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchSer
       offset: params.offset,
       ...(params.sort !== 'relevance' ? { sort: params.sort } : {}),
     };
+    if (q.federated === '1') return federatedSearch(ctx, deps, currentViewer(ctx), params, details);
     let result;
     try {
       result = await deps.search.search(currentViewer(ctx), params);

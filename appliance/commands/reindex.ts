@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { action, configFor, EXIT, globalOptions } from '../cli-common.ts';
 import { consoleServices, storedItems as stored } from '../console-services.ts';
 import { ItemStore } from '../../ingest/index.ts';
-import { createSearchService } from '../../search/index.ts';
+import { createSearchService, SharedIndexWriter } from '../../search/index.ts';
+import { SharedIndex } from '../../federation/index.ts';
 import { consoleActor, openSecurity } from '../../security/index.ts';
 
 export function registerReindex(program: Command): void {
@@ -30,9 +31,14 @@ export function registerReindex(program: Command): void {
             return r.ok ? EXIT.ok : EXIT.failure;
           }
           const r = await search.reindex(stored(store));
-          await sec.audit.append({ ...consoleActor(), action: 'search.reindex', target: '-', outcome: 'success', details: { items: r.items, pages: r.pages, ms: r.ms } });
-          if (json) process.stdout.write(`${JSON.stringify({ ok: true, ...r })}\n`);
-          else process.stdout.write(`已重建索引：${r.items} 件，${r.pages} 页，用时 ${(r.ms / 1000).toFixed(1)} 秒${r.truncated.length ? `；${r.truncated.length} 件页数过多，尾部页面未编入` : ''}\n`);
+          // 联合检索's shared index is derived too: rebuilt from the store and the sharing policy.
+          const shared = await new SharedIndex({ dataDir: cfg.dataDir, writer: new SharedIndexWriter(services.conn), store, office: cfg.office.code }).rebuild();
+          await sec.audit.append({ ...consoleActor(), action: 'search.reindex', target: '-', outcome: 'success', details: { items: r.items, pages: r.pages, ms: r.ms, shared: shared.shared } });
+          if (json) process.stdout.write(`${JSON.stringify({ ok: true, ...r, shared: shared.shared })}\n`);
+          else
+            process.stdout.write(
+              `已重建索引：${r.items} 件，${r.pages} 页，用时 ${(r.ms / 1000).toFixed(1)} 秒${r.truncated.length ? `；${r.truncated.length} 件页数过多，尾部页面未编入` : ''}；联合检索共享 ${shared.shared} 件\n`,
+            );
           return EXIT.ok;
         } finally {
           await services.release();

@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { action, configFor, globalOptions } from '../cli-common.ts';
 import { type Config, ApplianceError, type Viewer } from '../../core/index.ts';
 import { consoleServices } from '../console-services.ts';
-import { can, openSecurity } from '../../security/index.ts';
-import { createSearchService } from '../../search/index.ts';
+import { can, openSecurity, type AuditLog } from '../../security/index.ts';
+import { createSearchService, type SearchService } from '../../search/index.ts';
+import { listPeers, officeOf } from '../../federation/index.ts';
 import { consoleAudited } from './console-audit.ts';
 
 /** Posts and clearance of an enabled account whose role may search (the same rule as the web routes). */
@@ -33,6 +34,32 @@ function plain(html: string): string {
     .replace(/&amp;/g, '&');
 }
 
+/** 联合检索 from the console: this office (under the user's access rule) and every joined office's shared index. */
+async function federatedSearch(cfg: Config, svc: SearchService, audit: AuditLog, viewer: Viewer, user: string, query: string, limit: number, json: boolean): Promise<void> {
+  const self = officeOf(cfg);
+  const remotes = (await listPeers(cfg.dataDir)).peers.map((p) => ({ code: p.code, name: p.name }));
+  const offices = [self.code, ...remotes.map((r) => r.code)];
+  const r = await consoleAudited(audit, 'item.search', user, async () => {
+    const result = await svc.searchFederated(viewer, { q: query, limit }, { self, remotes });
+    return { result, details: { q: query, federated: true, offices, failed: result.failed.map((f) => f.code), total: result.total, items: result.items.map((i) => `${i.office}:${i.itemId}`) } };
+  });
+  const unanswered = r.failed.length ? `${r.failed.length} 个单位未响应：${r.failed.map((f) => f.name).join('、')}` : '';
+  if (json) {
+    for (const i of r.items)
+      process.stdout.write(
+        `${JSON.stringify({ office: i.office, officeName: i.officeName, local: i.local, itemId: i.itemId, archivalCode: i.archivalCode, title: i.title, pages: i.pages, snippet: i.snippet })}\n`,
+      );
+    if (unanswered) process.stderr.write(`${unanswered}\n`);
+    return;
+  }
+  process.stdout.write(`联合检索 ${offices.length} 个单位，共 ${r.total} 件${unanswered ? `；${unanswered}` : ''}\n`);
+  for (const i of r.items) {
+    const where = i.pages.length ? `第 ${i.pages.join('、')} 页` : '命中著录信息';
+    const holder = i.local ? '本单位' : `由 ${i.officeName} 保管`;
+    process.stdout.write(`[${holder}] ${i.archivalCode ?? i.itemId}  ${i.title ?? ''}  ${where}\n    ${plain(i.snippet)}\n`);
+  }
+}
+
 export function registerSearch(program: Command): void {
   program
     // Words typed without quotes (archive search 档案 管理 …) are the same query as "档案 管理".
@@ -40,8 +67,9 @@ export function registerSearch(program: Command): void {
     .description('以某用户的岗位与密级检索档案（空格分隔的词须全部出现）\nsearch the archive as a user sees it (space-separated words must all occur)')
     .requiredOption('--user <name>', '以此用户身份检索 search as this user')
     .option('--limit <n>', '最多显示条数 max items (1-100)', '20')
+    .option('--federated', '联合检索：同时检索已加入单位共享的档案 also search what joined offices share')
     .action(
-      action(async (words: string[], opts: { user: string; limit: string }, cmd: Command) => {
+      action(async (words: string[], opts: { user: string; limit: string; federated?: boolean }, cmd: Command) => {
         const query = words.join(' ');
         const cfg = configFor(cmd);
         const json = Boolean(globalOptions(cmd).json);
@@ -51,6 +79,10 @@ export function registerSearch(program: Command): void {
         const meili = await consoleServices(cfg);
         try {
           const svc = createSearchService(meili.conn, cfg.dataDir);
+          if (opts.federated) {
+            await federatedSearch(cfg, svc, audit, viewer, opts.user, query, limit, json);
+            return;
+          }
           const r = await consoleAudited(audit, 'item.search', opts.user, async () => {
             const result = await svc.search(viewer, { q: query, limit });
             return { result, details: { q: query, total: result.total, items: result.items.map((i) => i.itemId) } };

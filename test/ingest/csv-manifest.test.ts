@@ -211,7 +211,7 @@ describe('CSV manifest', () => {
     const text = bytes.subarray(3).toString('utf8');
     const lines = text.split('\r\n');
     expect(lines[0]).toBe(Object.values(CSV_COLUMNS).join(','));
-    expect(lines[0]).toBe(HEADER);
+    expect(lines[0]).toBe(`${HEADER},共享范围`);
     expect(lines.filter(Boolean)).toHaveLength(2);
     const m = parseCsvManifest(bytes, '/base', { ceiling: '内部', knownPosts: new Set(['BGS', 'ZH']) });
     expect(m.problems).toEqual([]);

@@ -182,7 +182,7 @@ describe('access rule inside Meilisearch (tenant tokens)', () => {
     const res = await fetch(`${m.conn.host}/keys/${key.uid}`, { headers: { Authorization: `Bearer ${m.conn.apiKey}` } });
     const info = (await res.json()) as { actions: string[]; indexes: string[]; key: string };
     expect(info.actions).toEqual(['search']);
-    expect(info.indexes.sort()).toEqual(['items', 'pages']);
+    expect(info.indexes.sort()).toEqual(['items', 'pages', 'shared']); // shared: only in federated tokens (search/federated-query.ts)
     expect(info.key).toBe(key.key);
     // A second service on the same data dir reuses the key (tokens of running sessions stay valid).
     const again = createSearchService(m.conn, m.dir);

@@ -9,6 +9,8 @@ export interface StageOptions {
   /** Original files: name and content (random bytes when omitted). */
   originals?: Array<{ name: string; bytes?: Buffer }>;
   meta?: Partial<ItemMetadata>;
+  /** Page texts (page n gets texts[n-1]; `第n页` when omitted). */
+  texts?: string[];
 }
 
 /**
@@ -31,7 +33,7 @@ export async function stageItem(parent: string, opts: StageOptions = {}): Promis
   const text: PageText[] = [];
   for (let n = 1; n <= pages; n++) {
     await writeFile(join(dir, 'pages', `${String(n).padStart(4, '0')}.jpg`), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), randomBytes(500)]));
-    text.push({ page: n, width: 100, height: 100, dpi: 300, rotation: 0, text: `第${n}页`, confidence: 90, lines: [], source: 'ocr' });
+    text.push({ page: n, width: 100, height: 100, dpi: 300, rotation: 0, text: opts.texts?.[n - 1] ?? `第${n}页`, confidence: 90, lines: [], source: 'ocr' });
   }
   await writeFile(join(dir, 'text.json'), JSON.stringify(text));
   await writeFile(join(dir, 'document.pdf'), Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(300)]));

@@ -10,7 +10,8 @@ import { createLogger } from '../../core/log.ts';
 import { MeiliSupervisor } from '../../appliance/meili-supervisor.ts';
 import { createIngestService, type IngestService } from '../../ingest/index.ts';
 import { type ItemMetadata } from '../../core/index.ts';
-import { createSearchService, type SearchService } from '../../search/index.ts';
+import { createSearchService, SharedIndexWriter, type SearchService } from '../../search/index.ts';
+import { SharedIndex } from '../../federation/index.ts';
 import { argon2Hasher, openSecurity, type Role } from '../../security/index.ts';
 import { createAuth, type Auth } from '../../web/auth.ts';
 import type { SecurityStores } from '../../security/open-security.ts';
@@ -46,6 +47,8 @@ export interface WebAppliance {
   ingest: IngestService;
   sec: SecurityStores;
   auth: Auth;
+  /** With `office`: the shared index of 联合检索 (its reconcile runs every `reconcileMs` when given). */
+  sharing?: SharedIndex;
   addUser(username: string, roles: Role[], o?: { posts?: string[]; clearance?: Classification }): Promise<void>;
   login(username: string): Promise<Client>;
   /** Store an item (random page images, the given originals) and index it. */
@@ -56,11 +59,25 @@ export interface WebAppliance {
   close(): Promise<void>;
 }
 
-export async function startWebAppliance(o: { clamd?: string; posts?: string[]; web?: Partial<WebDeps> } = {}): Promise<WebAppliance> {
+export async function startWebAppliance(
+  o: {
+    clamd?: string;
+    posts?: string[];
+    web?: Partial<WebDeps>;
+    office?: { code: string; name: string };
+    /** The federation transport (started after the app, so looked up at each search). */
+    federation?: () => { activeRemotes(): string[]; peerStates(): Array<{ code: string; name: string }> } | undefined;
+    reconcileMs?: number;
+    /** How long a narrowing of 共享范围 waits for Meilisearch (SharedIndex). */
+    sharingDeadlineMs?: number;
+    /** More configuration (e.g. ARCHIVE_OFFICE_CODE, ARCHIVE_FEDERATION_ADDR). */
+    env?: Record<string, string>;
+  } = {},
+): Promise<WebAppliance> {
   const dir = await tempDir('archive-web-');
   const dataDir = join(dir, 'data');
   await ensureDataDir(dataDir);
-  const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dataDir, ARCHIVE_MEILI_PORT: '0', ...(o.clamd ? { ARCHIVE_CLAMD: o.clamd } : {}) } });
+  const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dataDir, ARCHIVE_MEILI_PORT: '0', ...(o.clamd ? { ARCHIVE_CLAMD: o.clamd } : {}), ...o.env } });
   const meili = new MeiliSupervisor(cfg, pino({ level: 'silent' }));
   await meili.start();
   const log = createLogger({ level: 'silent' });
@@ -70,7 +87,15 @@ export async function startWebAppliance(o: { clamd?: string; posts?: string[]; w
   const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
   const ingest = await createIngestService(cfg, { log, audit: sec.audit, search, knownPosts: async () => new Set((await sec.identity.posts()).map((p) => p.code)) });
   for (const code of o.posts ?? []) await sec.identity.createPost({ code, name: `岗位${code}` });
+  const sharing = o.office
+    ? new SharedIndex({ dataDir, writer: new SharedIndexWriter(meili.connection), store: ingest.store, office: o.office.code, narrowingDeadlineMs: o.sharingDeadlineMs })
+    : undefined;
+  if (sharing && o.reconcileMs) sharing.start(o.reconcileMs);
+  const office = o.office;
   const app = createWebApp({
+    ...(sharing && office
+      ? { sharing, federation: { office: () => office, activeRemotes: () => o.federation?.()?.activeRemotes() ?? [], peerStates: () => o.federation?.()?.peerStates() ?? [] } }
+      : {}),
     log,
     auth,
     search,
@@ -97,6 +122,7 @@ export async function startWebAppliance(o: { clamd?: string; posts?: string[]; w
     ingest,
     sec,
     auth,
+    sharing,
     async addUser(username, roles, u = {}) {
       await sec.identity.createUser({ username, roles, posts: u.posts, clearance: u.clearance, passwordHash, mustChangePassword: false });
     },
@@ -129,6 +155,7 @@ export async function startWebAppliance(o: { clamd?: string; posts?: string[]; w
         server.close(() => r());
         server.closeAllConnections();
       });
+      await sharing?.stop();
       await ingest.stop();
       await meili.stop();
       // A record still being sealed may create a file while the tree is removed: retry.

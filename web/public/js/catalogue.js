@@ -4,6 +4,7 @@ import { get, patch, post } from './api.js';
 import { clear, debounce, field, h } from './dom.js';
 import { t } from './i18n.js';
 import { busy, messageArea, table } from './ui.js';
+import { sharingSelect, st } from './sharing.js';
 
 /** Below this mean confidence a page is flagged for review. */
 export const LOW_CONFIDENCE = 75;
@@ -87,6 +88,7 @@ async function edit(editor, id) {
       ['公开', '内部'].map((c) => h('option', { value: c, selected: c === item.classification }, c)),
     ),
     posts: text('posts', item.posts.join(', ')),
+    sharing: sharingSelect(item.sharing),
   };
   const save = h('button.primary', { type: 'submit', id: 'edit-save' }, t('save'));
   // Re-OCR runs as an ordinary job: its progress shows on the 采集 page like any batch.
@@ -105,7 +107,9 @@ async function edit(editor, id) {
     h('h2', `${t('edit')}: ${item.archivalCode ?? item.title ?? item.itemId}`),
     item.cataloguePending ? h('p.flag', { id: 'edit-pending' }, `⚑ ${t('pendingTitle')}`) : null,
     msgs.el,
-    ...Object.entries(fields).map(([k, el]) => field(t(k), el, k === 'archivalCode' ? '全宗号-年度-保管期限-机构代码-件号，如 J012-2014-Y-BGS-0042' : undefined)),
+    ...Object.entries(fields).map(([k, el]) =>
+      field(k === 'sharing' ? st('sharing') : t(k), el, k === 'archivalCode' ? '全宗号-年度-保管期限-机构代码-件号，如 J012-2014-Y-BGS-0042' : k === 'sharing' ? st('sharingHint') : undefined),
+    ),
     save,
     h('h3', t('reviewPages')),
     table(
@@ -135,6 +139,8 @@ async function edit(editor, id) {
         date: fields.date.value.trim(),
         classification: fields.classification.value,
         posts: fields.posts.value.split(/[,，;；、\s]+/).filter(Boolean),
+        // Sent only when changed: deciding what leaves the office needs filing rights over all its posts.
+        ...(fields.sharing.value !== (item.sharing ?? 'office') ? { sharing: fields.sharing.value } : {}),
       };
       const r = await patch(`/api/items/${encodeURIComponent(id)}`, body);
       msgs.ok(`${t('saved')} ${r.archivalCode ?? ''}`);

@@ -3,6 +3,7 @@ import { get } from './api.js';
 import { clear, debounce, h, safeMarks } from './dom.js';
 import { t } from './i18n.js';
 import { showError } from './ui.js';
+import { remoteHit, scopeSelect, st } from './sharing.js';
 
 const FACETS = [
   ['year', 'facetYear'],
@@ -26,6 +27,7 @@ export function render(main, route) {
   const state = {
     q: p.get('q') ?? '',
     sort: SORTS.includes(p.get('sort')) ? p.get('sort') : 'relevance',
+    scope: p.get('scope') === 'federated' ? 'federated' : 'local',
     offset: Number(p.get('offset') ?? 0) || 0,
     filters: Object.fromEntries(FACETS.map(([f]) => [f, p.get(f) ?? ''])),
   };
@@ -41,11 +43,16 @@ export function render(main, route) {
     state.offset = 0;
     run();
   });
+  const scope = scopeSelect(state.scope, (v) => {
+    state.scope = v;
+    state.offset = 0;
+    run();
+  });
   const facets = h('aside.facets', { id: 'facets', 'aria-label': 'filters' });
   const results = h('ol.results', { id: 'results' });
   const pager = h('nav.pager', { 'aria-label': 'pages' });
   const errors = h('div');
-  clear(main, h('section.search', h('div.searchbar', input, h('label.sort', t('sortLabel'), ' ', sort)), errors, h('div.search-body', facets, h('div.search-main', status, results, pager))));
+  clear(main, h('section.search', h('div.searchbar', input, scope, h('label.sort', t('sortLabel'), ' ', sort)), errors, h('div.search-body', facets, h('div.search-main', status, results, pager))));
   let seq = 0;
 
   const hash = () => {
@@ -53,6 +60,7 @@ export function render(main, route) {
     if (state.q) q.set('q', state.q);
     for (const [f] of FACETS) if (state.filters[f]) q.set(f, state.filters[f]);
     if (state.sort !== 'relevance') q.set('sort', state.sort);
+    if (state.scope === 'federated') q.set('scope', 'federated');
     if (state.offset) q.set('offset', String(state.offset));
     return `#/search${q.size ? `?${q}` : ''}`;
   };
@@ -66,6 +74,7 @@ export function render(main, route) {
     const q = new URLSearchParams({ q: state.q, offset: String(state.offset), limit: String(LIMIT) });
     for (const [f] of FACETS) if (state.filters[f]) q.set(f, state.filters[f]);
     if (state.sort !== 'relevance') q.set('sort', state.sort);
+    if (state.scope === 'federated') q.set('federated', '1');
     let r;
     try {
       r = await get(`/api/search?${q}`);
@@ -93,10 +102,13 @@ export function render(main, route) {
 
   function show(r) {
     status.textContent = r.total ? t('resultsCount', { total: r.total, from: r.offset + 1, to: r.offset + r.items.length }) : t('noResults');
+    // 联合检索: offices that did not answer are named, the others' hits stand.
+    if (r.unanswered) status.textContent += `（${r.unanswered}）`;
     const terms = r.terms ?? [];
     clear(
       results,
       r.items.map((it) => {
+        if (it.local === false) return remoteHit(it, t);
         const link = new URLSearchParams();
         if (state.q) link.set('q', state.q);
         for (const term of terms) link.append('t', term);
@@ -110,6 +122,7 @@ export function render(main, route) {
             it.retention ? h('span', t(`retentionNames.${it.retention}`)) : null,
             it.department ? h('span', { title: it.department }, facetLabel('department', it.department, r.departmentNames)) : null,
             terms.length && it.pages?.length ? h('span.pages', t('pagesMatched', { pages: it.pages.join('、') })) : null,
+            it.local ? h('span.office', st('ownOffice')) : null,
           ]),
           it.snippet ? h('p.snippet', safeMarks(it.snippet)) : null,
         );

@@ -5,6 +5,7 @@ import { t } from './i18n.js';
 import { healthPanel } from './health.js';
 import { integrityPanel, signaturesPanel } from './integrity.js';
 import { departmentsPanel } from './departments.js';
+import { sharingPolicyPanel } from './sharing.js';
 import { busy, messageArea, table } from './ui.js';
 
 const CLEARANCES = ['公开', '内部', '秘密', '机密', '绝密'];
@@ -36,7 +37,7 @@ export function render(main) {
       h('h1', t('securityTitle')),
       h(
         'div.grid',
-        h('div', form, h('div.card', h('h2', t('postsTitle')), postsBox), departmentsPanel().el),
+        h('div', form, h('div.card', h('h2', t('postsTitle')), postsBox), departmentsPanel().el, sharingPolicyPanel().el),
         h('div', h('div.card', h('h2', t('resetsTitle')), resetsBox), h('div.card', h('h2', t('assign')), usersBox), health.el, signaturesPanel().el, integrityPanel().el),
       ),
     ),

@@ -4,6 +4,7 @@ import { clear, field, h } from './dom.js';
 import { t } from './i18n.js';
 import { healthPanel } from './health.js';
 import { backupsPanel } from './backups.js';
+import { federationPanel } from './federation.js';
 import { busy, messageArea, table } from './ui.js';
 
 const GRANTABLE = ['staff', 'archivist', 'sysadmin'];
@@ -82,7 +83,10 @@ export function render(main) {
     }),
   );
   const health = healthPanel();
-  clear(main, h('section.system', h('h1', t('systemTitle')), h('div.grid', h('div', form, h('div.card', h('h2', t('accounts')), users)), h('div', health.el, backupsPanel().el))));
+  clear(
+    main,
+    h('section.system', h('h1', t('systemTitle')), h('div.grid', h('div', form, h('div.card', h('h2', t('accounts')), users)), h('div', health.el, backupsPanel().el, federationPanel().el))),
+  );
 
   async function load() {
     const listMsgs = messageArea();

@@ -5,6 +5,7 @@ import { get } from './api.js';
 import { clear, h, markTerms } from './dom.js';
 import { t } from './i18n.js';
 import { hitBoxes, termsOf } from './hits.js';
+import { sharingInfo } from './sharing.js';
 
 export async function render(main, route) {
   const id = route.arg;
@@ -66,6 +67,7 @@ export async function render(main, route) {
     ]
       .filter(([, v]) => v !== undefined && v !== null && v !== '')
       .map(([k, v]) => [h('dt', t(k)), h('dd', String(v))]),
+    sharingInfo(id),
   );
   clear(
     main,

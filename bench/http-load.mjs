@@ -6,14 +6,15 @@ import { parentPort } from 'node:worker_threads';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-function send(r) {
+function send(r, retried = false) {
   return new Promise((resolve, reject) => {
     const req = request({ host: r.host, port: r.port, path: r.path, method: r.method, headers: r.headers, agent }, (res) => {
       let n = 0;
       res.on('data', (d) => (n += d.length));
       res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`HTTP ${res.statusCode} for ${r.path}`))));
     });
-    req.on('error', reject);
+    // A kept-alive socket the server closed while idle: send again once on a fresh one.
+    req.on('error', (e) => (req.reusedSocket && !retried ? send(r, true).then(resolve, reject) : reject(e)));
     req.end(r.body);
   });
 }

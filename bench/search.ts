@@ -1,11 +1,18 @@
-// bench/search: index ≥200,000 synthetic pages (sentences of the samples' ground truth recombined,
-// several posts), then latency of the search service (and the appliance's real GET /api/search) under 1,
-// 8 and 32 concurrent clients, against the same queries sent straight to Meilisearch with the same
-// filter. The HTTP columns (raw Meilisearch, GET /api/search) are sent from their own thread
-// (bench/http-load.mjs), the service columns are calls in this process. Prints figures and
-// ratios; asserts nothing.
-//   npx tsx bench/search.ts [--pages 200000] [--requests 400] [--keep DIR]
-import { readdirSync } from 'node:fs';
+// bench/search: index synthetic pages up to each checkpoint (default 200,000; e.g. --checkpoints
+// 200000,500000,1000000), and at each one print the index size on disk, Meilisearch's RSS, the
+// indexing pages/s, and the latency of the search service (and the appliance's real GET
+// /api/search) at 1, 8 and 32 concurrent clients beside the same queries sent straight to
+// Meilisearch with the same filter, per query class: common two-character words (工作, 管理), a
+// year (2014), rare strings (4-6 characters of one page) and two-term queries.
+// Text: sentences of the samples' ground truth (numbers re-drawn) mixed with sentences drawn from
+// the 20,000 most frequent words of jieba's dictionary by frequency (bench/data/zh-words.tsv), so
+// the character pairs have a realistic long tail. Items of 1-6 pages, 8 posts, two clearances.
+// Each item is drawn from its own seed, so `--keep DIR` resumes an interrupted run (and a later
+// run with higher checkpoints) where the progress file in DIR says it stopped.
+// The HTTP columns are sent from their own thread (bench/http-load.mjs). Prints figures; asserts nothing.
+//   npx tsx bench/search.ts [--checkpoints 200000,500000,1000000] [--requests 120] [--keep DIR] [--index-only]
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request, type Server } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
@@ -13,78 +20,30 @@ import { pino } from 'pino';
 import { loadConfig, type Classification } from '../core/config.ts';
 import { ensureDataDir } from '../core/data-dir.ts';
 import { MeiliSupervisor } from '../appliance/meili-supervisor.ts';
-import type { ItemMetadata, PageText, Retention } from '../core/item.ts';
 import { createSearchService, type StoredItem } from '../search/index.ts';
-import { meiliPost } from '../search/meili-query-http.ts';
 import { parseQuery } from '../search/char-pairs.ts';
 import { accessFilter } from '../search/tenant-token.ts';
 import type { Viewer } from '../core/access.ts';
 import { cleanup, tempDir } from '../test/support/appliance.ts';
-import { groundTruthSentences, syntheticPageText } from './synthetic-corpus.ts';
 import { rng } from '../test/search/support.ts';
+import { POSTS, makeItem } from './search-corpus.ts';
 import { createIngestService } from '../ingest/index.ts';
 import { argon2Hasher, openSecurity } from '../security/index.ts';
 import { createAuth } from '../web/auth.ts';
 import { createWebApp } from '../web/index.ts';
 
-const arg = (name: string, dflt: number) => {
+const argStr = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+  return i > 0 ? process.argv[i + 1] : undefined;
 };
-const TARGET_PAGES = arg('pages', 200_000);
-const REQUESTS = arg('requests', 400);
-const keepIdx = process.argv.indexOf('--keep');
-const KEEP = keepIdx > 0 ? process.argv[keepIdx + 1] : undefined;
-
-const rand = rng(42);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
-
-const sentences = groundTruthSentences();
-const POSTS = ['BGS', 'ZH', 'DAS', 'XXZX', 'JGBZ', 'RSK', 'CWK', 'SYDJ'];
-const FONDS = ['J012', 'J031', 'J105', 'J220'];
-const DEPTS = ['BGS', 'DAS', 'DZZW', 'JGBZ', 'SYDJ', 'XXZX'];
-const TITLES = sentences.filter((s) => s.startsWith('关于') && s.length < 40);
-
-const pageText = () => syntheticPageText(sentences, rand);
-
-function makeItem(i: number): StoredItem {
-  const year = 2000 + Math.floor(rand() * 26);
-  const fonds = pick(FONDS);
-  const retention = pick(['Y', 'D30', 'D10'] as const satisfies readonly Retention[]);
-  const department = pick(DEPTS);
-  const no = String(i % 10000).padStart(4, '0');
-  const pageCount = 1 + Math.floor(rand() * 6);
-  const pages: PageText[] = Array.from({ length: pageCount }, (_, k) => ({
-    page: k + 1,
-    width: 2480,
-    height: 3508,
-    dpi: 300,
-    rotation: 0,
-    text: pageText(),
-    confidence: 90,
-    lines: [],
-    source: 'ocr',
-  }));
-  const posts = [...new Set([pick(POSTS), ...(rand() < 0.3 ? [pick(POSTS)] : [])])];
-  const meta: ItemMetadata = {
-    itemId: `B${String(i).padStart(7, '0')}`,
-    archivalCode: `${fonds}-${year}-${retention}-${department}-${no}`,
-    fonds,
-    year,
-    retention,
-    department,
-    itemNo: i % 10000,
-    title: pick(TITLES),
-    docNumber: rand() < 0.6 ? `市编办发〔${year}〕${1 + Math.floor(rand() * 120)}号` : undefined,
-    classification: (rand() < 0.7 ? '公开' : '内部') as Classification,
-    posts,
-    pageCount,
-    originals: [],
-    createdAt: '2026-11-01T00:00:00Z',
-    updatedAt: '2026-11-01T00:00:00Z',
-  };
-  return { meta, pages };
-}
+const CHECKPOINTS = (argStr('checkpoints') ?? argStr('pages') ?? '200000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0)
+  .sort((a, b) => a - b);
+const REQUESTS = Number(argStr('requests') ?? 120);
+const KEEP = argStr('keep');
+const INDEX_ONLY = process.argv.includes('--index-only');
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -107,89 +66,41 @@ async function run(concurrency: number, jobs: Array<() => Promise<unknown>>): Pr
   return times;
 }
 
+const duBytes = (path: string): number => (existsSync(path) ? Number(execFileSync('du', ['-sb', path], { encoding: 'utf8' }).split('\t')[0]) : 0);
+const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+function rssOf(pid: number | undefined): { rss: number; hwm: number } {
+  const st = pid ? readFileSync(`/proc/${pid}/status`, 'utf8') : '';
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(st)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+interface Progress {
+  nextItem: number;
+  pages: number;
+  /** Seconds spent indexing, summed over runs, at the last item indexed. */
+  seconds: number;
+  /** Per checkpoint reached: pages/s over the stretch since the previous one. */
+  reached: Record<string, { pagesPerSec: number; seconds: number }>;
+}
+
 const dir = KEEP ?? (await tempDir('archive-bench-search-'));
 await ensureDataDir(dir);
+const progressFile = join(dir, 'bench-search-progress.json');
+const progress: Progress = existsSync(progressFile) ? JSON.parse(readFileSync(progressFile, 'utf8')) : { nextItem: 0, pages: 0, seconds: 0, reached: {} };
 const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: dir, ARCHIVE_MEILI_PORT: '0' } });
-const sup = new MeiliSupervisor(cfg, pino({ level: 'silent' }));
-await sup.start(60_000);
+// Its warnings (a restart, an unresponsive Meilisearch killed) go to stderr, with the figures.
+const sup = new MeiliSupervisor(cfg, pino({ level: 'warn' }, pino.destination(2)));
+await sup.start(120_000);
 const conn = sup.connection;
 const svc = createSearchService(conn, dir);
 await svc.init();
 let server: Server | undefined;
+const sec = await openSecurity(cfg);
+let peakRss = 0;
+const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssOf(sup.pid).rss)), 2000);
 try {
-  // ---- indexing ----
-  const stats = (await meiliPost<{ numberOfDocuments: number }>(conn.host, conn.apiKey, '/indexes/pages/stats', {}).catch(() => undefined)) as unknown;
-  void stats;
-  const corpus: StoredItem[] = [];
-  let pages = 0;
-  let itemNo = 0;
-  const started = performance.now();
-  let batch: StoredItem[] = [];
-  let lastReport = started;
-  const BATCH_PAGES = 5000;
-  let batchPages = 0;
-  const existing = await fetch(`${conn.host}/indexes/pages/stats`, { headers: { Authorization: `Bearer ${conn.apiKey}` } }).then((r) => r.json() as Promise<{ numberOfDocuments?: number }>);
-  const skipIndexing = (existing.numberOfDocuments ?? 0) >= TARGET_PAGES;
-  while (pages < TARGET_PAGES) {
-    const it = makeItem(itemNo++);
-    pages += it.meta.pageCount;
-    // Keep a sample of items to draw queries from.
-    if (itemNo % 50 === 0) corpus.push(it);
-    if (skipIndexing) continue;
-    batch.push(it);
-    batchPages += it.meta.pageCount;
-    if (batchPages >= BATCH_PAGES) {
-      await svc.indexItems(batch);
-      batch = [];
-      batchPages = 0;
-      if (performance.now() - lastReport > 30_000) {
-        lastReport = performance.now();
-        console.log(`  indexed ${pages} pages, ${(pages / ((lastReport - started) / 1000)).toFixed(0)} pages/s so far`);
-      }
-    }
-  }
-  if (batch.length) await svc.indexItems(batch);
-  const indexSec = (performance.now() - started) / 1000;
-  if (skipIndexing) {
-    // An index kept from before the page-text store answers through the pages index.
-    if (readdirSync(join(dir, 'texts')).length === 0) console.log('NOTE: the kept index lacks page-text files (built by an older version): rebuild it for current figures');
-  }
-  console.log(
-    skipIndexing
-      ? `index reused (${existing.numberOfDocuments} page docs)`
-      : `indexed ${pages} pages in ${itemNo} items: ${indexSec.toFixed(0)} s, ${(pages / indexSec).toFixed(0)} pages/s (batches of ~${BATCH_PAGES} pages; items + pages indexes)`,
-  );
-
-  // ---- queries: substrings of indexed pages (2–6 chars), two-word queries, 档号 prefixes, years ----
-  const queries: string[] = [];
-  while (queries.length < 200) {
-    const it = pick(corpus);
-    const t = pick(it.pages).text.replace(/\n/g, '');
-    const kind = rand();
-    if (kind < 0.6) {
-      const len = 2 + Math.floor(rand() * 5);
-      const at = Math.floor(rand() * (t.length - len));
-      const q = t.slice(at, at + len);
-      if (parseQuery(q).terms.length) queries.push(q);
-    } else if (kind < 0.8) {
-      const a = Math.floor(rand() * (t.length - 4));
-      const b = Math.floor(rand() * (t.length - 4));
-      const q = `${t.slice(a, a + 3)} ${t.slice(b, b + 3)}`;
-      if (parseQuery(q).terms.length === 2) queries.push(q);
-    } else if (kind < 0.9) queries.push(it.meta.archivalCode!.slice(0, 9));
-    else queries.push(String(it.meta.year));
-  }
-  const viewers: Viewer[] = POSTS.flatMap((p) => [
-    { posts: [p], clearance: '公开' as Classification },
-    { posts: [p, pick(POSTS)], clearance: '内部' as Classification },
-  ]);
-  const cases = Array.from({ length: REQUESTS }, (_, i) => ({ q: queries[i % queries.length], v: viewers[i % viewers.length] }));
-
-  const service = (c: { q: string; v: Viewer }) => svc.search(c.v, { q: c.q, limit: 20 });
-
   // The appliance's real GET /api/search: session cookie, deny-by-default guard, the viewer's
   // tenant token, and an audit record for every search (what a staff user's browser pays).
-  const sec = await openSecurity(cfg);
   const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log: pino({ level: 'silent' }) });
   const ingest = await createIngestService(cfg, { log: pino({ level: 'silent' }), audit: sec.audit, search: svc });
   const svcApi = createSearchService(conn, dir);
@@ -208,6 +119,11 @@ try {
       req.on('error', reject);
       req.end(body);
     });
+  const vrand = rng(7);
+  const viewers: Viewer[] = POSTS.flatMap((p) => [
+    { posts: [p], clearance: '公开' as Classification },
+    { posts: [p, POSTS[Math.floor(vrand() * POSTS.length)]], clearance: '内部' as Classification },
+  ]);
   // One staff account per viewer, logged in once; their session cookies are reused by the clients.
   for (const p of POSTS) await sec.identity.createPost({ code: p, name: p }).catch(() => undefined);
   const hash = await argon2Hasher.hash('Bench-password-2026');
@@ -226,8 +142,6 @@ try {
     cookieOf.set(v, login.cookies.join('; '));
   }
 
-  // The measured HTTP requests (straight to Meilisearch, and to the appliance) go out from their
-  // own thread (bench/http-load.mjs), as a browser's would from another machine.
   interface HttpReq {
     host: string;
     port: number;
@@ -237,27 +151,6 @@ try {
     body?: string;
   }
   const meili = new URL(conn.host);
-  const rawReqs: HttpReq[] = cases.map((c) => {
-    const body = JSON.stringify({
-      q: parseQuery(c.q)
-        .terms.map((t) => t.phrase)
-        .join(' '),
-      matchingStrategy: 'all',
-      filter: accessFilter(c.v),
-      facets: ['year', 'fonds', 'department', 'retention'],
-      limit: 20,
-      attributesToRetrieve: ['itemId', 'archivalCode', 'title', 'docNumber', 'year', 'fonds', 'department', 'retention', 'pageCount'],
-    });
-    return {
-      host: meili.hostname,
-      port: Number(meili.port),
-      path: '/indexes/items/search',
-      method: 'POST',
-      headers: { Authorization: `Bearer ${conn.apiKey}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-      body,
-    };
-  });
-  const apiReqs: HttpReq[] = cases.map((c) => ({ host: '127.0.0.1', port, path: `/api/search?q=${encodeURIComponent(c.q)}&limit=20`, method: 'GET', headers: { cookie: cookieOf.get(c.v)! } }));
   const load = new Worker(new URL('./http-load.mjs', import.meta.url));
   let loadId = 0;
   const viaLoad = (concurrency: number, reqs: HttpReq[]) =>
@@ -273,42 +166,166 @@ try {
       load.postMessage({ id, concurrency, reqs });
     });
 
-  // Result sizes, for the record.
-  let hits = 0;
-  let empty = 0;
-  for (const q of queries) {
-    const r = await svc.search(viewers[0], { q, limit: 20 });
-    hits += r.total;
-    if (r.total === 0) empty++;
-  }
-  console.log(`queries: ${queries.length} distinct; mean estimated total for one viewer ${(hits / queries.length).toFixed(0)} items, ${empty} with none`);
-
-  // Warm up caches (tokens, the OS's page cache) before timing.
-  await viaLoad(4, rawReqs.slice(0, 100));
-  await run(
-    4,
-    cases.slice(0, 100).map((c) => () => service(c)),
-  );
-  await viaLoad(4, apiReqs.slice(0, 100));
-
-  console.log('\nlatency ms (p50 / p95 / p99), same queries and filter; ratio = p95 / raw p95');
-  console.log('clients  raw meilisearch           service                 GET /api/search         service/raw   api/raw');
-  for (const c of [1, 8, 32]) {
-    // Alternate order per level so drift on the shared CPU hits both sides.
-    const r1 = await viaLoad(c, rawReqs);
-    const s1 = await run(
-      c,
-      cases.map((x) => () => service(x)),
+  const BATCH_PAGES = 2000;
+  /** Until Meilisearch answers and has no task left (a batch timed out while still queued). */
+  const idle = async () => {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 15_000));
+      const left = await fetch(`${conn.host}/tasks?statuses=enqueued,processing&limit=1`, { headers: { Authorization: `Bearer ${conn.apiKey}` } })
+        .then((r) => r.json() as Promise<{ total?: number }>)
+        .catch(() => undefined);
+      if (left?.total === 0) return;
+    }
+  };
+  const saveProgress = () => writeFileSync(progressFile, JSON.stringify(progress, null, 1));
+  for (const checkpoint of CHECKPOINTS) {
+    // ---- indexing up to the checkpoint (two batches in flight, so Meilisearch can batch them) ----
+    if (progress.pages < checkpoint) {
+      const fromPages = progress.pages;
+      const fromSec = progress.seconds;
+      let started = performance.now();
+      let lastReport = started;
+      const inFlight: Array<{ done: Promise<unknown>; nextItem: number; pages: number }> = [];
+      let item = progress.nextItem;
+      let queued = progress.pages;
+      const confirm = async () => {
+        const b = inFlight.shift()!;
+        await b.done;
+        // Counted once Meilisearch confirmed it: a resumed run starts after the last whole batch.
+        progress.nextItem = b.nextItem;
+        progress.pages = b.pages;
+        const now = performance.now();
+        progress.seconds += (now - started) / 1000;
+        started = now;
+        saveProgress();
+        if (now - lastReport > 60_000) {
+          lastReport = now;
+          console.log(
+            `  ${new Date().toISOString().slice(11, 19)} indexed ${progress.pages} pages (${progress.nextItem} items), ${((progress.pages - fromPages) / (progress.seconds - fromSec)).toFixed(0)} pages/s since ${fromPages}, meili RSS ${gb(rssOf(sup.pid).rss)}`,
+          );
+        }
+      };
+      while (queued < checkpoint) {
+        if (inFlight.length >= 2) {
+          try {
+            await confirm();
+          } catch (e) {
+            // Meilisearch killed by its supervisor (unresponsive for 30 s on a loaded machine) or
+            // failed: wait, then go on from the last confirmed batch.
+            console.log(`  ${new Date().toISOString().slice(11, 19)} batch failed (${(e as Error).message}); resuming from ${progress.pages} pages`);
+            await Promise.allSettled(inFlight.splice(0).map((b) => b.done));
+            await idle();
+            item = progress.nextItem;
+            queued = progress.pages;
+            started = performance.now();
+            continue;
+          }
+        }
+        const batch: StoredItem[] = [];
+        let n = 0;
+        while (n < BATCH_PAGES && queued + n < checkpoint) {
+          const it = makeItem(item++);
+          batch.push(it);
+          n += it.meta.pageCount;
+        }
+        queued += n;
+        const done = svc.indexItems(batch);
+        done.catch(() => undefined);
+        inFlight.push({ done, nextItem: item, pages: queued });
+      }
+      while (inFlight.length) await confirm();
+      const seconds = progress.seconds - fromSec;
+      progress.reached[checkpoint] = { pagesPerSec: (progress.pages - fromPages) / seconds, seconds };
+      saveProgress();
+    }
+    const at = progress.reached[checkpoint];
+    const items = progress.nextItem;
+    const rss = rssOf(sup.pid);
+    // LMDB grows its file for copy-on-write pages of batches and reuses them later: used < on disk.
+    const st = await fetch(`${conn.host}/stats`, { headers: { Authorization: `Bearer ${conn.apiKey}` } })
+      .then((r) => r.json() as Promise<{ databaseSize?: number; usedDatabaseSize?: number }>)
+      .catch(() => ({}) as { databaseSize?: number; usedDatabaseSize?: number });
+    console.log(
+      `\n=== ${progress.pages} pages in ${items} items: index ${gb(duBytes(join(dir, 'meili')))} on disk${st.usedDatabaseSize ? `, ${gb(st.usedDatabaseSize)} of it used` : ''} (+ page-text files ${gb(duBytes(join(dir, 'texts')))}); ` +
+        `meilisearch RSS ${gb(rss.rss)} (peak seen ${gb(Math.max(peakRss, rss.hwm))}); indexing ${at ? `${at.pagesPerSec.toFixed(0)} pages/s over the last stretch (${at.seconds.toFixed(0)} s)` : 'not timed (kept)'}`,
     );
-    const k1 = await viaLoad(c, apiReqs);
-    const r2 = await viaLoad(c, rawReqs);
-    const r = [...r1, ...r2];
-    const f = (xs: number[]) => `${pct(xs, 50).toFixed(1)} / ${pct(xs, 95).toFixed(1)} / ${pct(xs, 99).toFixed(1)}`.padEnd(24);
-    const ratio = (xs: number[]) => (pct(xs, 95) / pct(r, 95)).toFixed(2).padEnd(14);
-    console.log(`${String(c).padEnd(9)}${f(r)}${f(s1)}${f(k1)}${ratio(s1)}${ratio(k1)}`);
+    if (INDEX_ONLY) continue;
+
+    // ---- query classes ----
+    const qrand = rng(checkpoint);
+    const samplePage = () => {
+      const it = makeItem(Math.floor(qrand() * items));
+      return it.pages[Math.floor(qrand() * it.pages.length)].text.replace(/\n/g, '');
+    };
+    const substring = (len: number) => {
+      for (;;) {
+        const t = samplePage();
+        const a = Math.floor(qrand() * (t.length - len));
+        const q = t.slice(a, a + len);
+        if (parseQuery(q).terms.length === 1 && parseQuery(q).terms[0].chars.length === len) return q;
+      }
+    };
+    const classes: Array<{ name: string; queries: string[] }> = [
+      { name: '工作/管理', queries: ['工作', '管理'] },
+      { name: '2014', queries: ['2014'] },
+      { name: 'rare 4-6', queries: Array.from({ length: 40 }, () => substring(4 + Math.floor(qrand() * 3))) },
+      { name: 'two terms', queries: Array.from({ length: 40 }, (_, i) => `${['工作', '管理', '档案'][i % 3]} ${substring(3)}`) },
+    ];
+    for (const cls of classes) {
+      let hits = 0;
+      for (const q of cls.queries) hits += (await svc.search(viewers[0], { q, limit: 20 })).total;
+      const cases = Array.from({ length: REQUESTS }, (_, i) => ({ q: cls.queries[i % cls.queries.length], v: viewers[(i * 7 + 3) % viewers.length] }));
+      const rawReqs: HttpReq[] = cases.map((c) => {
+        const body = JSON.stringify({
+          q: parseQuery(c.q)
+            .terms.map((t) => t.phrase)
+            .join(' '),
+          matchingStrategy: 'all',
+          filter: accessFilter(c.v),
+          facets: ['year', 'fonds', 'department', 'retention'],
+          limit: 20,
+          attributesToRetrieve: ['itemId', 'archivalCode', 'title', 'docNumber', 'responsible', 'year', 'fonds', 'department', 'retention', 'pageCount', 'contentHash'],
+        });
+        return {
+          host: meili.hostname,
+          port: Number(meili.port),
+          path: '/indexes/items/search',
+          method: 'POST',
+          headers: { Authorization: `Bearer ${conn.apiKey}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+          body,
+        };
+      });
+      const apiReqs: HttpReq[] = cases.map((c) => ({ host: '127.0.0.1', port, path: `/api/search?q=${encodeURIComponent(c.q)}&limit=20`, method: 'GET', headers: { cookie: cookieOf.get(c.v)! } }));
+      // Warm up (tokens, the OS's page cache) before timing.
+      const warm = Math.min(40, REQUESTS);
+      await viaLoad(4, rawReqs.slice(0, warm));
+      await run(
+        4,
+        cases.slice(0, warm).map((c) => () => svc.search(c.v, { q: c.q, limit: 20 })),
+      );
+      await viaLoad(4, apiReqs.slice(0, warm));
+      console.log(`\n[${cls.name}] ${cls.queries.length} distinct queries, mean ${(hits / cls.queries.length).toFixed(0)} items found for one viewer; ms p50 / p95 / p99; ratio = p95 / raw p95`);
+      console.log('clients  raw meilisearch         service                 GET /api/search         service/raw  api/raw');
+      const half = Math.ceil(rawReqs.length / 2);
+      for (const c of [1, 8, 32]) {
+        // Raw in two halves around the others, so drift on the shared CPU hits both sides.
+        const r1 = await viaLoad(c, rawReqs.slice(0, half));
+        const s1 = await run(
+          c,
+          cases.map((x) => () => svc.search(x.v, { q: x.q, limit: 20 })),
+        );
+        const k1 = await viaLoad(c, apiReqs);
+        const r2 = await viaLoad(c, rawReqs.slice(half));
+        const r = [...r1, ...r2];
+        const f = (xs: number[]) => `${pct(xs, 50).toFixed(1)} / ${pct(xs, 95).toFixed(1)} / ${pct(xs, 99).toFixed(1)}`.padEnd(24);
+        const ratio = (xs: number[]) => (pct(xs, 95) / pct(r, 95)).toFixed(2).padEnd(13);
+        console.log(`${String(c).padEnd(9)}${f(r)}${f(s1)}${f(k1)}${ratio(s1)}${ratio(k1)}`);
+      }
+    }
   }
   await load.terminate();
 } finally {
+  clearInterval(rssTimer);
   server?.close();
   await sup.stop();
   if (!KEEP) await cleanup(dir);

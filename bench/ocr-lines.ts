@@ -29,7 +29,7 @@ interface Reading {
 
 async function read(): Promise<Reading[]> {
   const from = arg('--from');
-  if (from) return JSON.parse(await readFile(from, 'utf8')) as Reading[];
+  if (from) return (await Promise.all(from.split(',').map(async (f) => JSON.parse(await readFile(f, 'utf8')) as Reading[]))).flat();
   const set = arg('--set') ?? 'all';
   const pool = await createOcrPool({ workers: Number(arg('--workers') ?? availableParallelism()), lang: arg('--lang') ?? 'chi_sim' });
   const out: Reading[] = [];
@@ -136,16 +136,33 @@ for (const [name, get, dir] of feats) {
   console.log(`  ${name.padEnd(22)} ${dir} ${best.t.toFixed(2).padStart(6)}: precision ${pct(best.p)}, recall ${pct(best.r)} (${best.tp}/${best.lost} lost, ${best.flagged} flagged)`);
 }
 
-// Two features together: line confidence below A or share of characters in doubtful words above B.
-let best2 = { a: 0, b: 0, ...pr(() => false) };
-for (let a = 40; a <= 95; a += 1)
-  for (let b = 0.1; b <= 1.001; b += 0.05) {
-    const s = pr((x) => x.f.lineConfidence < a || x.f.lowShare > b);
-    if (s.f1 > best2.f1) best2 = { a, b, ...s };
-  }
-console.log(`  line conf < ${best2.a} or share <${LOW_WORD} > ${best2.b.toFixed(2)}: precision ${pct(best2.p)}, recall ${pct(best2.r)} (best pair found)`);
+// Two features together, each pair's best thresholds by F1.
+const pairs: Array<[string, (x: Row) => number, number[], string, (x: Row) => number, number[], 'below' | 'above']> = [
+  ['mean symbol', (x) => x.f.meanSymbol, range(85, 99, 0.5), 'line conf', (x) => x.f.lineConfidence, range(0, 90, 5), 'below'],
+  ['mean symbol', (x) => x.f.meanSymbol, range(85, 99, 0.5), `share <${LOW_WORD}`, (x) => x.f.lowShare, range(0.1, 1.01, 0.05), 'above'],
+  ['line conf', (x) => x.f.lineConfidence, range(40, 95, 1), `share <${LOW_WORD}`, (x) => x.f.lowShare, range(0.1, 1.01, 0.05), 'above'],
+];
+function range(a: number, b: number, step: number): number[] {
+  const out: number[] = [];
+  for (let v = a; v <= b + 1e-9; v += step) out.push(Math.round(v * 1000) / 1000);
+  return out;
+}
+for (const [na, ga, as, nb, gb, bs, dir] of pairs) {
+  let best = { a: 0, b: 0, ...pr(() => false) };
+  for (const a of as)
+    for (const b of bs) {
+      const s = pr((x) => ga(x) < a || (dir === 'below' ? gb(x) < b : gb(x) > b));
+      if (s.f1 > best.f1) best = { a, b, ...s };
+    }
+  console.log(`  ${na} < ${best.a} or ${nb} ${dir === 'below' ? '<' : '>'} ${best.b}: precision ${pct(best.p)}, recall ${pct(best.r)} (${best.tp}/${best.lost} lost, ${best.flagged} flagged)`);
+}
 
-console.log(`\nthe rule in ingest/ocr/line-quality.ts: weak when line confidence < ${WEAK_RULE.lineConfidence} or share of characters in words < ${LOW_WORD} above ${WEAK_RULE.lowShare}`);
+console.log("\nmean symbol confidence below T (the rule's feature), by threshold:");
+for (const t of [94, 95, 95.5, 96, 96.5, 97]) {
+  const s = pr((x) => x.f.meanSymbol < t);
+  console.log(`  T ${String(t).padEnd(4)}: precision ${pct(s.p)}, recall ${pct(s.r)} (${s.tp}/${s.lost} lost, ${s.flagged} flagged)`);
+}
+console.log(`\nthe rule in ingest/ocr/line-quality.ts: weak when mean symbol confidence < ${WEAK_RULE.meanSymbol}`);
 for (const set of ['all', ...new Set(rows.map((x) => x.set))]) {
   const subset = set === 'all' ? rows : rows.filter((x) => x.set === set);
   const s = pr((x) => x.weak, subset);

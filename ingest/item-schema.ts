@@ -45,6 +45,7 @@ export const itemMetadataSchema = z
     createdAt: z.string().min(1),
     updatedAt: z.string().min(1),
     cataloguePending: z.literal(true).optional(),
+    reviewPages: z.array(z.number().int().min(1).max(100_000)).max(100_000).optional(),
   })
   .strict();
 

@@ -8,6 +8,7 @@ import type { Auth } from './auth.ts';
 import { ingestRoutes } from './ingest-routes.ts';
 import { itemRoutes } from './item-routes.ts';
 import { itemEditRoutes } from './item-edit-routes.ts';
+import { reviewRoutes } from './review-routes.ts';
 import { staticRoutes } from './static-routes.ts';
 import { adminOpsRoutes } from './admin-ops-routes.ts';
 import { backupRoutes } from './backup-routes.ts';
@@ -108,6 +109,7 @@ export function createWebApp(deps: WebDeps): Koa {
   if (deps.search && deps.ingest) itemRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, departmentNames: cfg ? departmentNamesCache(cfg.dataDir) : undefined });
   if (deps.search && deps.ingest)
     itemEditRoutes(router, { auth: deps.auth, search: deps.search, store: deps.ingest.store, ceiling: deps.classificationCeiling ?? '内部', narrowingDeadlineMs: deps.narrowingDeadlineMs });
+  if (deps.ingest) reviewRoutes(router, { auth: deps.auth, store: deps.ingest.store });
   staticRoutes(router);
   if (deps.caCert) tlsRoutes(router, { caCert: deps.caCert });
   if (deps.config) {

@@ -5,6 +5,7 @@ import { DEFAULT_LIMITS, openInputs, type DecodeLimits, type PageSource, type Pi
 import { pdfPageText, renderPdfPageJpeg } from './pdf-text.ts';
 import { placeOnRendered } from './pdf-text-boxes.ts';
 import type { OcrPool } from './pool.ts';
+import { flagForReview } from './line-quality.ts';
 import { recognisePage } from './recognise.ts';
 
 /**
@@ -26,7 +27,7 @@ export async function openOcrSession(pool: OcrPool, files: string[], limits: Dec
       }
       const px = await src.pixels();
       const [rec, img] = await Promise.all([recognisePage(pool, src, i + 1, px), pdfImage(src, px)]);
-      return { text: rec.text, viewer: img.viewer, pdf: img.image, skewDeg: rec.skewDeg };
+      return { text: flagForReview(rec.text), viewer: img.viewer, pdf: img.image, skewDeg: rec.skewDeg };
     },
     async close() {},
   };

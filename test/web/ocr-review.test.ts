@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '../security/support.ts';
+import { GOOD_PASSWORD, type Client } from '../security/support.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';
 import { DAMAGED_LINE, pageWithDamagedLine } from '../support/damaged-line.ts';
 import { startWebAppliance, type WebAppliance } from '../support/web-appliance.ts';
+import { launchChromium, screenshot, watchedPage } from './browser.ts';
 
 // 识别待核对: a page read with a weak line is flagged in text.json and item.json by the ingest
 // runner (a real re-OCR job: clamd, the OCR pool, the store), and the item is offered to the
@@ -96,5 +97,34 @@ describe('OCR review flags and the review list', () => {
     const r = await chen.get('/api/catalogue/review');
     expect(r.status).toBe(403);
     expect(JSON.stringify(r.body)).not.toContain(damagedId);
+  });
+
+  it('in the browser: the catalogue page lists the item, its page opens the viewer with the weak line outlined', { timeout: 120_000 }, async () => {
+    const outside: string[] = [];
+    const problems: string[] = [];
+    const browser = await launchChromium();
+    try {
+      const { page, context } = await watchedPage(browser, outside, problems);
+      await page.goto(w.base);
+      await page.fill('#login-username', 'li');
+      await page.fill('#login-password', GOOD_PASSWORD);
+      await page.click('#login-submit');
+      await page.waitForSelector('#logout');
+      await page.goto(`${w.base}/#/catalogue`);
+      const row = page.locator(`#catalogue-review tr[data-item="${damagedId}"]`);
+      await row.waitFor();
+      expect(await page.locator('#catalogue-review tr[data-item]').count()).toBe(1);
+      await screenshot(page, '22-catalogue-ocr-review');
+      await row.locator('a.page-link').first().click();
+      await page.waitForSelector('#hit-overlay rect.weak');
+      expect(await page.locator('#hit-overlay rect.weak').count()).toBe(1);
+      expect(await page.textContent('#hits-info')).toContain('1 行识别存疑');
+      await screenshot(page, '23-viewer-weak-line');
+      await context.close();
+      expect(outside).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -52,6 +52,7 @@ async function read(): Promise<Reading[]> {
 
 interface Row {
   set: string;
+  label: string;
   where: string;
   text: string;
   cer: number;
@@ -78,6 +79,7 @@ for (const r of readings) {
     const syms = l.words.flatMap((w) => w.symbols.map((s) => s.confidence));
     rows.push({
       set: r.set,
+      label: r.label.split(', ').slice(2).join(', ') || r.set,
       where: `${r.item} p${r.page} l${i + 1}`,
       text: l.text,
       cer: matches[i].cer,
@@ -169,4 +171,12 @@ for (const set of ['all', ...new Set(rows.map((x) => x.set))]) {
   console.log(
     `  ${set.padEnd(10)} lines ${String(subset.length).padStart(4)}, lost ${String(s.lost).padStart(3)}, flagged ${String(s.flagged).padStart(3)}: precision ${pct(s.p)}, recall ${pct(s.r)}`,
   );
+}
+
+// Where the lost lines come from (generated set: by damage) and how the rule does on each.
+console.log('\nby kind of page (generated: by damage):');
+for (const label of [...new Set(rows.map((x) => x.label))].sort()) {
+  const subset = rows.filter((x) => x.label === label);
+  const s = pr((x) => x.weak, subset);
+  console.log(`  ${label.padEnd(28)} lines ${String(subset.length).padStart(4)}, lost ${String(s.lost).padStart(3)}, flagged ${String(s.flagged).padStart(3)}, caught ${String(s.tp).padStart(3)}`);
 }

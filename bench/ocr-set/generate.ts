@@ -80,7 +80,6 @@ export async function generateSet(dir = GENERATED_DIR): Promise<void> {
     const profiles = [PROFILES[(2 * k + Math.floor(k / 5)) % PROFILES.length], PROFILES[(2 * k + 1 + Math.floor(k / 5)) % PROFILES.length]];
     await mkdir(join(dir, 'items', id), { recursive: true });
     const pages: Array<{ lines: string[]; label: string }> = [];
-    const files: string[] = [];
     const doc = composeDocument(1000 + k, layoutFor(300, sizePt, font).em, 48);
     let at = 0;
     for (let p = 0; p < 2 && at < doc.length; p++) {
@@ -105,13 +104,11 @@ export async function generateSet(dir = GENERATED_DIR): Promise<void> {
       const bytes = await damagePage(page, prof.damage, 7919 * (k + 1) + p);
       const file = `${id}/page-${String(p + 1).padStart(3, '0')}.${prof.damage.jpeg ? 'jpg' : 'png'}`;
       await writeFile(join(dir, 'items', file), bytes);
-      files.push(file);
       pages.push({ lines: lines.map((l) => l.text), label: `${font}, ${sizePt}pt, ${prof.name}` });
     }
     // Folder items: the folder is the item (its pages in name order), as ingest takes them.
     const gt = { item_id: id, format: 'generated', files: [id], n_pages: pages.length, pages, generator_version: VERSION };
     await writeFile(join(dir, 'gt', `${id}.json`), JSON.stringify(gt, null, 1));
-    void files;
   }
 }
 

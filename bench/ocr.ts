@@ -1,17 +1,21 @@
-// OCR benchmark: every sample page through this engine and through OCRmyPDF (Debian's ocrmypdf +
-// tesseract-ocr-chi-sim, `--jobs 2 -l chi_sim --deskew`) in the same run, on the same machine, with
-// throughput and CER side by side and as ratios. Run: npx tsx bench/ocr.ts [--workers N] [--lang L]
-// The machine is shared: run it on a quiet machine, or at least read the two columns together.
+// OCR benchmark: every page of the shared samples and of the generated set (bench/ocr-set: other
+// text, five fonts, ten kinds of damage) through this engine and through OCRmyPDF (Debian's
+// ocrmypdf + tesseract-ocr-chi-sim, `--jobs 2 -l chi_sim --deskew`) in the same run, on the same
+// machine: page CER mean, median and p90, after NFKC and as printed, and pages/min, side by side.
+// Run: npx tsx bench/ocr.ts [--set samples|generated|all] [--workers N] [--lang L] [--no-ocrmypdf]
+//   [--engine DIR [--engine-rev NAME]]   read with the engine of another checkout (e.g. the base
+//                    commit: git archive BASE | tar -x -C DIR; ln -s $PWD/node_modules DIR/)
+//   [--save F.json]  keep this run's figures;  [--before F.json]  print a saved run as "before"
+// The machine is shared: run it on a quiet machine, or at least read the columns together.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { createOcrPool, ocrDocument } from '../ingest/index.ts';
 import { cer, cerAsPrinted } from '../ingest/ocr/cer.ts';
+import { benchItems, type BenchItem } from './ocr-set/index.ts';
 
 const run = promisify(execFile);
-const SAMPLES = resolve(import.meta.dirname, '../../shared/samples');
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
@@ -19,105 +23,118 @@ const arg = (name: string): string | undefined => {
 const workers = Number(arg('--workers') ?? availableParallelism());
 const lang = arg('--lang') ?? 'chi_sim';
 const skipBaseline = process.argv.includes('--no-ocrmypdf');
+const engineRoot = resolve(arg('--engine') ?? resolve(import.meta.dirname, '..'));
+const engine = (await import(join(engineRoot, 'ingest/index.ts'))) as typeof import('../ingest/index.ts');
+const engineRev =
+  arg('--engine-rev') ??
+  (await run('git', ['-C', engineRoot, 'rev-parse', '--short', 'HEAD']).then(
+    (r) => r.stdout.trim(),
+    () => '?',
+  ));
 
-interface Item {
-  id: string;
-  files: string[];
-  truth: string[];
+/** Per side and set: page CERs (NFKC and as printed), seconds spent, pages. */
+interface Figures {
+  nfkc: number[];
+  printed: number[];
+  seconds: number;
 }
-
-async function items(): Promise<Item[]> {
-  const out: Item[] = [];
-  for (const f of (await readdir(join(SAMPLES, 'gt'))).sort()) {
-    const gt = JSON.parse(await readFile(join(SAMPLES, 'gt', f), 'utf8')) as { item_id: string; files: string[]; pages: Array<{ lines: string[] }> };
-    out.push({ id: gt.item_id, files: gt.files.map((x) => join(SAMPLES, 'items', x)), truth: gt.pages.map((p) => p.lines.join('\n')) });
-  }
-  return out;
-}
+type Run = Record<string, Record<string, Figures>>;
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+};
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 /** OCRmyPDF takes one PDF per item: img2pdf (which keeps JPEG bytes and DPI) makes them, untimed. */
-async function baselineInputs(all: Item[], dir: string): Promise<Map<string, string>> {
-  const inputs = new Map<string, string>();
-  for (const item of all) {
-    if (item.files[0].endsWith('.pdf')) inputs.set(item.id, item.files[0]);
-    else {
-      const pdf = join(dir, `${item.id}-in.pdf`);
-      await run('/usr/bin/python3', ['-m', 'img2pdf', ...item.files, '-o', pdf]);
-      inputs.set(item.id, pdf);
-    }
-  }
-  return inputs;
+async function baselineInput(item: BenchItem, dir: string): Promise<string> {
+  if (item.files[0].endsWith('.pdf')) return item.files[0];
+  const pdf = join(dir, `${item.id}-in.pdf`);
+  await run('/usr/bin/python3', ['-m', 'img2pdf', ...item.files, '-o', pdf], { maxBuffer: 1 << 26 });
+  return pdf;
 }
 
-/** CER as printed (full-width punctuation must stay full-width) per page, beside the NFKC CER. */
-const printed = new Map<string, number>();
-
-async function pdfPageCers(pdf: string, truth: string[]): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < truth.length; i++) {
-    const { stdout } = await run('pdftotext', ['-f', String(i + 1), '-l', String(i + 1), pdf, '-']);
-    out.push(cer(stdout, truth[i]));
-    printed.set(`${pdf}#${i}`, cerAsPrinted(stdout, truth[i]));
+/** CER of the text the PDF gives back (what a viewer or indexer gets), page by page. */
+async function pdfCers(pdf: string, item: BenchItem, into: Figures): Promise<Array<[number, number]>> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < item.lines.length; i++) {
+    const { stdout } = await run('pdftotext', ['-f', String(i + 1), '-l', String(i + 1), pdf, '-'], { maxBuffer: 1 << 26 });
+    const truth = item.lines[i].join('\n');
+    const c: [number, number] = [cer(stdout, truth), cerAsPrinted(stdout, truth)];
+    into.nfkc.push(c[0]);
+    into.printed.push(c[1]);
+    out.push(c);
   }
   return out;
 }
 
-interface Side {
-  seconds: number;
-  cer: Map<string, number[]>;
-}
-const all = await items();
-const nPages = all.reduce((n, i) => n + i.truth.length, 0);
+const sets = await benchItems(arg('--set') ?? 'all');
 const dir = await mkdtemp(join(tmpdir(), 'bench-ocr-'));
-console.log(`bench/ocr: ${nPages} pages from ${all.length} items; engine: tesseract.js ${lang} 4.0.0, ${workers} workers; baseline: ocrmypdf --jobs 2 -l chi_sim --deskew`);
+const now: Run = { engine: {}, ocrmypdf: {} };
+console.log(`bench/ocr: engine tesseract.js ${lang} 4.0.0 at ${engineRev} (${engineRoot}), ${workers} workers; baseline: ocrmypdf --jobs 2 -l chi_sim --deskew`);
+const perPage: string[] = [];
 try {
-  const inputs = skipBaseline ? new Map<string, string>() : await baselineInputs(all, dir);
-  // Item by item, the engine and then OCRmyPDF, so both see the same load from anything else
-  // running on the machine. The engine's worker start-up counts (once), as OCRmyPDF's does per run.
-  const a: Side = { seconds: 0, cer: new Map() };
-  const b: Side | undefined = skipBaseline ? undefined : { seconds: 0, cer: new Map() };
-  let t = performance.now();
-  const pool = await createOcrPool({ workers, lang });
-  a.seconds += (performance.now() - t) / 1000;
-  for (const item of all) {
-    t = performance.now();
-    const r = await ocrDocument(item.files, { pool });
+  // The engine's worker start-up counts (once per set), as OCRmyPDF's does per run.
+  for (const { set, items } of sets) {
+    const a: Figures = (now.engine[set] = { nfkc: [], printed: [], seconds: 0 });
+    const b: Figures | undefined = skipBaseline ? undefined : (now.ocrmypdf[set] = { nfkc: [], printed: [], seconds: 0 });
+    let t = performance.now();
+    const pool = await engine.createOcrPool({ workers, lang });
     a.seconds += (performance.now() - t) / 1000;
-    const ours = join(dir, `${item.id}-engine.pdf`);
-    await writeFile(ours, r.pdf);
-    // CER of the text the PDF gives back (what a viewer or indexer gets), same as for OCRmyPDF.
-    a.cer.set(item.id, await pdfPageCers(ours, item.truth));
-    if (b) {
-      const out = join(dir, `${item.id}-ocrmypdf.pdf`);
+    // Item by item, the engine and then OCRmyPDF, so both see the same load from anything else.
+    for (const item of items) {
       t = performance.now();
-      await run('ocrmypdf', ['--jobs', '2', '-l', 'chi_sim', '--deskew', '-q', inputs.get(item.id)!, out], { maxBuffer: 1 << 26 });
-      b.seconds += (performance.now() - t) / 1000;
-      b.cer.set(item.id, await pdfPageCers(out, item.truth));
+      const r = await engine.ocrDocument(item.files, { pool });
+      a.seconds += (performance.now() - t) / 1000;
+      const ours = join(dir, `${item.id}-engine.pdf`);
+      await writeFile(ours, r.pdf);
+      const ca = await pdfCers(ours, item, a);
+      let cb: Array<[number, number]> = [];
+      if (b) {
+        const input = await baselineInput(item, dir);
+        const out = join(dir, `${item.id}-ocrmypdf.pdf`);
+        t = performance.now();
+        await run('ocrmypdf', ['--jobs', '2', '-l', 'chi_sim', '--deskew', '-q', input, out], { maxBuffer: 1 << 26 });
+        b.seconds += (performance.now() - t) / 1000;
+        cb = await pdfCers(out, item, b);
+      }
+      ca.forEach((c, i) => {
+        const weak = r.pages[i].weakLines?.length;
+        perPage.push(
+          `${item.id} p${i + 1}  ${pct(c[0]).padStart(7)} ${pct(c[1]).padStart(7)}  ${cb[i] ? `${pct(cb[i][0]).padStart(7)} ${pct(cb[i][1]).padStart(7)}` : ''.padStart(15)}  ${weak === undefined ? ' ' : String(weak).padStart(2)}  ${item.labels?.[i] ?? ''}`,
+        );
+      });
+      process.stderr.write(`${set} ${item.id} done\n`);
     }
-    process.stderr.write(`${item.id} done\n`);
+    await pool.close();
   }
-  await pool.close();
-  console.log('\nitem  page  CER engine  CER ocrmypdf');
-  for (const item of all) {
-    for (let i = 0; i < item.truth.length; i++) {
-      console.log(`${item.id}  p${i + 1}    ${pct(a.cer.get(item.id)![i]).padStart(7)}  ${b ? pct(b.cer.get(item.id)![i]).padStart(12) : ''}`);
-    }
-  }
-  const aCer = mean([...a.cer.values()].flat());
-  const aPpm = nPages / (a.seconds / 60);
-  const asPrinted = (side: string) => mean([...printed].filter(([k]) => k.includes(`-${side}.pdf#`)).map(([, v]) => v));
-  console.log(`\nengine:   ${aPpm.toFixed(1)} pages/min (${a.seconds.toFixed(1)} s incl. worker start), mean CER ${pct(aCer)} (NFKC), ${pct(asPrinted('engine'))} as printed`);
-  if (b) {
-    const bCer = mean([...b.cer.values()].flat());
-    const bPpm = nPages / (b.seconds / 60);
-    console.log(`ocrmypdf: ${bPpm.toFixed(1)} pages/min (${b.seconds.toFixed(1)} s), mean CER ${pct(bCer)} (NFKC), ${pct(asPrinted('ocrmypdf'))} as printed`);
-    console.log(`ratios:   throughput ${(aPpm / bPpm).toFixed(2)}x (target >= 2.0), CER ${(aCer / bCer).toFixed(2)} of ocrmypdf's (target <= 0.5)`);
-  }
-  const load = await readFile('/proc/loadavg', 'utf8').catch(() => '?');
-  console.log(`load average at end: ${load.trim()} (other processes share the CPU: compare the columns, not absolute figures)`);
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
+
+console.log('\nitem  page  engine NFKC  printed  ocrmypdf NFKC printed  weak lines  (generated: font, damage)');
+for (const l of perPage) console.log(l);
+
+const save = arg('--save');
+if (save) await writeFile(save, JSON.stringify({ rev: engineRev, run: now }));
+const before = arg('--before') ? (JSON.parse(await readFile(arg('--before')!, 'utf8')) as { rev: string; run: Run }) : undefined;
+
+const row = (name: string, f: Figures | undefined) =>
+  f
+    ? `  ${name.padEnd(24)} ${pct(mean(f.nfkc)).padStart(7)} ${pct(quantile(f.nfkc, 0.5)).padStart(7)} ${pct(quantile(f.nfkc, 0.9)).padStart(7)}   ${pct(mean(f.printed)).padStart(7)} ${pct(quantile(f.printed, 0.5)).padStart(7)} ${pct(quantile(f.printed, 0.9)).padStart(7)}   ${(f.nfkc.length / (f.seconds / 60)).toFixed(1).padStart(6)}`
+    : `  ${name.padEnd(24)} (not run)`;
+for (const { set } of sets) {
+  const n = now.engine[set].nfkc.length;
+  console.log(`\n${set} (${n} pages)                 NFKC: mean  median     p90   printed: mean  median     p90   pages/min`);
+  if (before) console.log(row(`before: engine ${before.rev}`, before.run.engine[set]));
+  console.log(row(`${before ? 'after: ' : ''}engine ${engineRev}`, now.engine[set]));
+  console.log(row('ocrmypdf', now.ocrmypdf[set] ?? before?.run.ocrmypdf[set]));
+  const o = now.ocrmypdf[set] ?? before?.run.ocrmypdf[set];
+  if (o) {
+    const e = now.engine[set];
+    console.log(`  ratios: CER ${(mean(e.nfkc) / mean(o.nfkc)).toFixed(2)} of ocrmypdf's (NFKC), throughput ${(e.nfkc.length / e.seconds / (o.nfkc.length / o.seconds)).toFixed(2)}x`);
+  }
+}
+const load = await readFile('/proc/loadavg', 'utf8').catch(() => '?');
+console.log(`\nload average at end: ${load.trim()} (other processes share the CPU: compare the columns, not absolute figures)`);

@@ -44,6 +44,8 @@ export interface OcrLine {
   box: Box;
   confidence: number;
   words: OcrWord[];
+  /** The recogniser was unsure of this line (ingest/ocr/line-quality.ts): offered for review. */
+  weak?: true;
 }
 
 /** What the OCR read on one page (text.json holds one per page). */
@@ -63,6 +65,10 @@ export interface PageText {
   lines: OcrLine[];
   /** 'ocr' when read by tesseract, 'pdf-text' when taken from an existing PDF text layer. */
   source: 'ocr' | 'pdf-text';
+  /** Indexes (0-based) into `lines` of the lines flagged weak; absent when none. */
+  weakLines?: number[];
+  /** A person should check this page's text (weak lines or low confidence); absent when not. */
+  review?: true;
 }
 
 /** Catalogue data of one archived item (件), item.json. Field names follow ../shared/DESIGN.md. */
@@ -96,4 +102,6 @@ export interface ItemMetadata {
   cataloguePending?: true;
   /** 共享范围 (SHARING_SCOPES); absent = 'office' (本单位). */
   sharing?: SharingScope;
+  /** Pages (1-based) whose OCR text is flagged for review (text.json `review`); absent when none. */
+  reviewPages?: number[];
 }

@@ -46,6 +46,7 @@ export const itemMetadataSchema = z
     updatedAt: z.string().min(1),
     cataloguePending: z.literal(true).optional(),
     sharing: z.enum(SHARING_SCOPES).optional(),
+    reviewPages: z.array(z.number().int().min(1).max(100_000)).max(100_000).optional(),
   })
   .strict();
 

@@ -463,6 +463,10 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
       createdAt: now,
       updatedAt: now,
     };
+    // Pages the OCR was unsure of, for the archivist's review list (a new reading replaces the old list).
+    const review = pages.filter((p) => p.review).map((p) => p.page);
+    if (review.length) meta.reviewPages = review;
+    else delete meta.reviewPages;
     await (item.replaces ? this.deps.replaceItem({ meta, dir }) : this.deps.storeItem({ meta, dir }));
   }
 }

@@ -8,6 +8,7 @@ import type { Auth } from './auth.ts';
 import { ingestRoutes } from './ingest-routes.ts';
 import { itemRoutes } from './item-routes.ts';
 import { itemEditRoutes } from './item-edit-routes.ts';
+import { reviewRoutes } from './review-routes.ts';
 import { staticRoutes } from './static-routes.ts';
 import { adminOpsRoutes } from './admin-ops-routes.ts';
 import { backupRoutes } from './backup-routes.ts';
@@ -128,6 +129,7 @@ export function createWebApp(deps: WebDeps): Koa {
     });
   if (deps.sharing && deps.ingest) sharingRoutes(router, { auth: deps.auth, store: deps.ingest.store, sharing: deps.sharing });
   federationRoutes(router, { auth: deps.auth, federation: deps.federationPeers });
+  if (deps.ingest) reviewRoutes(router, { auth: deps.auth, store: deps.ingest.store });
   staticRoutes(router);
   if (deps.caCert) tlsRoutes(router, { caCert: deps.caCert });
   if (deps.config) {

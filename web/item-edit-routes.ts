@@ -64,7 +64,14 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
       await deps.auth.record(ctx, { action: 'item.view', target: id.slice(0, 80), outcome: 'denied', details: { path: ctx.path } });
       throw notFound();
     }
-    const pages = (await deps.store.readText(id)).map((p) => ({ page: p.page, confidence: Math.round(p.confidence * 10) / 10, source: p.source, chars: p.text.length }));
+    const pages = (await deps.store.readText(id)).map((p) => ({
+      page: p.page,
+      confidence: Math.round(p.confidence * 10) / 10,
+      source: p.source,
+      chars: p.text.length,
+      review: p.review ?? false,
+      weakLines: p.weakLines?.length ?? 0,
+    }));
     await deps.auth.record(ctx, { action: 'item.view', target: id, outcome: 'success', details: { for: 'edit' } });
     const { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, createdAt, updatedAt, cataloguePending } = meta;
     ctx.body = {

@@ -5,6 +5,7 @@ import { DEFAULT_LIMITS, openInputs, type DecodeLimits, type PageSource, type Pi
 import { pdfPageText, renderPdfPageJpeg } from './pdf-text.ts';
 import { placeOnRendered } from './pdf-text-boxes.ts';
 import type { OcrPool } from './pool.ts';
+import { flagForReview } from './line-quality.ts';
 import { recognisePage, toGrey } from './recognise.ts';
 
 /** Pages above this many pixels (an A4 page at 300 DPI has 8.7 million) are read and encoded in turn, not at once. */
@@ -32,10 +33,10 @@ export async function openOcrSession(pool: OcrPool, files: string[], limits: Dec
         // A big scan (600 DPI, A3): one step at a time, and its colour pixels let go before OCR.
         const img = await pdfImage(src, px);
         const rec = await recognisePage(pool, src, i + 1, await toGrey(px));
-        return { text: rec.text, viewer: img.viewer, pdf: img.image, skewDeg: rec.skewDeg };
+        return { text: flagForReview(rec.text), viewer: img.viewer, pdf: img.image, skewDeg: rec.skewDeg };
       }
       const [rec, img] = await Promise.all([recognisePage(pool, src, i + 1, px), pdfImage(src, px)]);
-      return { text: rec.text, viewer: img.viewer, pdf: img.image, skewDeg: rec.skewDeg };
+      return { text: flagForReview(rec.text), viewer: img.viewer, pdf: img.image, skewDeg: rec.skewDeg };
     },
     async close() {},
   };

@@ -13,8 +13,18 @@ export function render(main, route) {
   const box = h('div', { id: 'catalogue-list' });
   const editor = h('div', { id: 'catalogue-editor' });
   const pending = h('div', { id: 'catalogue-pending' });
+  const review = h('div', { id: 'catalogue-review' });
   const input = h('input', { type: 'search', id: 'catalogue-search', placeholder: t('searchPlaceholder'), autocomplete: 'off' });
-  clear(main, h('section.catalogue', h('div.card', h('h2', t('pendingTitle')), h('p.muted', t('pendingNote')), pending), h('div.card', h('h2', t('catalogueTitle')), input, box), editor));
+  clear(
+    main,
+    h(
+      'section.catalogue',
+      h('div.card', h('h2', t('pendingTitle')), h('p.muted', t('pendingNote')), pending),
+      h('div.card', h('h2', t('ocrReviewTitle')), h('p.muted', t('ocrReviewNote')), review),
+      h('div.card', h('h2', t('catalogueTitle')), input, box),
+      editor,
+    ),
+  );
 
   // 待著录: items that came without catalogue data, so the archivist can name them.
   (async () => {
@@ -33,6 +43,33 @@ export function render(main, route) {
       );
     } catch (e) {
       clear(pending, h('div.error', { role: 'alert' }, e.message));
+    }
+  })();
+
+  // 识别待核对: items with pages whose OCR has doubtful lines; each page opens the viewer outlining them.
+  (async () => {
+    try {
+      const r = await get('/api/catalogue/review');
+      const pageLink = (it, n) => h('a.page-link', { href: `#/item/${encodeURIComponent(it.itemId)}?page=${n}&review=1` }, String(n));
+      clear(
+        review,
+        r.items.length
+          ? table(
+              [t('title'), t('reviewPages'), ''],
+              r.items.map((it) =>
+                h(
+                  'tr',
+                  { 'data-item': it.itemId },
+                  h('td', it.title ?? it.itemId),
+                  h('td', ...it.reviewPages.flatMap((n, i) => (i ? [' ', pageLink(it, n)] : [pageLink(it, n)]))),
+                  h('td', h('a.button', { href: `#/catalogue/${encodeURIComponent(it.itemId)}` }, t('edit'))),
+                ),
+              ),
+            )
+          : h('p.muted', t('ocrReviewNone')),
+      );
+    } catch (e) {
+      clear(review, h('div.error', { role: 'alert' }, e.message));
     }
   })();
 
@@ -100,7 +137,7 @@ async function edit(editor, id) {
       msgs.ok(t('reocrQueued', { job: r.job }));
     }),
   );
-  const low = item.pages.filter((p) => p.source === 'ocr' && p.confidence < LOW_CONFIDENCE);
+  const low = item.pages.filter((p) => p.source === 'ocr' && (p.review || p.confidence < LOW_CONFIDENCE));
   const form = h(
     'form.card',
     { id: 'edit-form' },
@@ -113,14 +150,15 @@ async function edit(editor, id) {
     save,
     h('h3', t('reviewPages')),
     table(
-      [t('page', { n: '' }).trim(), t('confidence'), ''],
+      [t('page', { n: '' }).trim(), t('confidence'), t('weakLines'), ''],
       item.pages.map((p) =>
         h(
           'tr',
           { class: low.includes(p) ? 'flag' : undefined, 'data-page': p.page },
           h('td', p.page),
           h('td', `${p.confidence}`),
-          h('td', low.includes(p) ? h('a', { href: `#/item/${encodeURIComponent(id)}?page=${p.page}` }, `⚠ ${t('lowConfidence')}`) : ''),
+          h('td', p.weakLines ? String(p.weakLines) : ''),
+          h('td', low.includes(p) ? h('a', { href: `#/item/${encodeURIComponent(id)}?page=${p.page}&review=1` }, `⚠ ${t('lowConfidence')}`) : ''),
         ),
       ),
     ),

@@ -11,6 +11,7 @@ export async function render(main, route) {
   const id = route.arg;
   const terms = route.params.getAll('t').length ? route.params.getAll('t') : termsOf(route.params.get('q'));
   const [meta, pages] = await Promise.all([get(`/api/items/${encodeURIComponent(id)}`), get(`/api/items/${encodeURIComponent(id)}/text`)]);
+  const review = route.params.get('review') === '1';
   let n = Math.min(Math.max(1, Number(route.params.get('page') ?? 1) || 1), meta.pageCount);
 
   const back = new URLSearchParams();
@@ -99,7 +100,13 @@ export async function render(main, route) {
     for (const b of boxes) {
       overlay.append(h('rect.hit', { x: b.x0 * sx - pad, y: b.y0 * sy - pad, width: (b.x1 - b.x0) * sx + 2 * pad, height: (b.y1 - b.y0) * sy + 2 * pad, rx: 4 }, h('title', b.term)));
     }
-    hitsInfo.textContent = terms.length ? t('hitsOnPage', { n: boxes.length }) : '';
+    // Opened for review (?review=1): the lines the OCR was unsure of, outlined dashed.
+    const weak = review ? page.lines.filter((l) => l.weak) : [];
+    for (const l of weak) {
+      const b = l.box;
+      overlay.append(h('rect.weak', { x: b.x0 * sx - pad, y: b.y0 * sy - pad, width: (b.x1 - b.x0) * sx + 2 * pad, height: (b.y1 - b.y0) * sy + 2 * pad }, h('title', l.text)));
+    }
+    hitsInfo.textContent = [terms.length ? t('hitsOnPage', { n: boxes.length }) : '', weak.length ? t('weakLinesOnPage', { n: weak.length }) : ''].filter(Boolean).join('；');
   }
 
   function go(to) {

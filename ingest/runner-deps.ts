@@ -50,6 +50,7 @@ export interface IngestDeps {
   replaceItem(staged: { meta: ItemMetadata; dir: string }): Promise<void>;
   itemExists(itemId: string): Promise<boolean>;
   loadStored(itemId: string): Promise<{ meta: ItemMetadata; pages: PageText[] }>;
-  index(meta: ItemMetadata, pages: PageText[]): Promise<void>;
+  /** Make stored items searchable in one index update; resolves once they all are. */
+  indexItems(items: Array<{ meta: ItemMetadata; pages: PageText[] }>): Promise<void>;
   audit(event: AuditEvent): Promise<void>;
 }

@@ -218,14 +218,9 @@ export interface IngestService {
   stop(): Promise<void>;
 }
 
-export async function createIngestService(cfg: Config, deps: { log: Logger; audit: AuditLog; search: SearchService; knownPosts?: () => Promise<ReadonlySet<string>> }): Promise<IngestService> {
-  const jobs = new JobStore(cfg.dataDir);
-  const store = await ItemStore.open(cfg.dataDir);
-  let pool: Promise<OcrPool> | undefined;
-  // Workers start with the first job, not with the appliance: ~370 MB each.
-  const getPool = () => (pool ??= createOcrPool({ workers: cfg.ocr.workers, lang: cfg.ocr.lang, cacheDir: dataPath(cfg.dataDir, 'run', 'ocr-lang') }));
-
-  const runnerDeps: IngestDeps = {
+/** The runner's view of the appliance: real scanner, OCR pool, store, index and audit log. */
+export function ingestDeps(cfg: Config, deps: { log: Logger; audit: AuditLog; search: SearchService }, store: ItemStore, getPool: () => Promise<OcrPool>): IngestDeps {
+  return {
     dataDir: cfg.dataDir,
     ceiling: cfg.classificationCeiling,
     log: deps.log,
@@ -244,7 +239,9 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
     },
     itemExists: (id) => store.itemExists(id),
     loadStored: (id) => store.loadStored(id),
-    index: (meta, pages) => deps.search.indexItem(meta, pages),
+    indexItems: async (items) => {
+      await deps.search.indexItems(items);
+    },
     audit: async (e) => {
       await deps.audit.append({
         actor: e.actor.name,
@@ -257,6 +254,16 @@ export async function createIngestService(cfg: Config, deps: { log: Logger; audi
       });
     },
   };
+}
+
+export async function createIngestService(cfg: Config, deps: { log: Logger; audit: AuditLog; search: SearchService; knownPosts?: () => Promise<ReadonlySet<string>> }): Promise<IngestService> {
+  const jobs = new JobStore(cfg.dataDir);
+  const store = await ItemStore.open(cfg.dataDir);
+  let pool: Promise<OcrPool> | undefined;
+  // Workers start with the first job, not with the appliance: ~370 MB each.
+  const getPool = () => (pool ??= createOcrPool({ workers: cfg.ocr.workers, lang: cfg.ocr.lang, cacheDir: dataPath(cfg.dataDir, 'run', 'ocr-lang') }));
+
+  const runnerDeps = ingestDeps(cfg, deps, store, getPool);
   const runner = new IngestRunner(jobs, runnerDeps, { pageConcurrency: cfg.ocr.workers + 1 });
   let inbox: InboxWatcher | undefined;
 

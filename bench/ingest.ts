@@ -65,9 +65,11 @@ try {
 
   // Baseline: the OCR engine alone, same pages, same worker count.
   const pool = await createOcrPool({ workers: cfg.ocr.workers, lang: cfg.ocr.lang, cacheDir: dataPath(cfg.dataDir, 'run', 'ocr-lang') });
+  const ocrCpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const f of files) await ocrDocument(f, { pool });
   const ocrMs = performance.now() - t0;
+  const ocrCpu = process.cpuUsage(ocrCpu0);
   await pool.close();
 
   const meili = new MeiliSupervisor(cfg, log);
@@ -101,9 +103,15 @@ try {
   console.log('share of stage time (summed over items; indexing overlaps OCR):');
   console.log(`  ${'intake'.padEnd(9)} ${((intakeMs / summed) * 100).toFixed(1).padStart(5)}%  (${(intakeMs / 1000).toFixed(1)} s: copy + hash into the job)`);
   for (const s of stages) console.log(`  ${s.padEnd(9)} ${((totals[s] / summed) * 100).toFixed(1).padStart(5)}%  (${(totals[s] / 1000).toFixed(1)} s)`);
+  // CPU seconds do not depend on what else the machine runs: on 2 busy cores the ingest can go at
+  // most (OCR-alone CPU / ingest CPU) of the engine's speed.
+  const cpuS = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+  const ingestCpu = cpuS(cpu.node) + cpu.meili / 1000 + cpu.clamd / 1000;
+  console.log(`CPU, OCR engine alone: ${cpuS(ocrCpu).toFixed(1)} s`);
   console.log(
-    `CPU during ingest: node (OCR threads, runner) ${((cpu.node.user + cpu.node.system) / 1e6).toFixed(1)} s, meilisearch ${(cpu.meili / 1000).toFixed(1)} s, clamd ${(cpu.clamd / 1000).toFixed(1)} s`,
+    `CPU during ingest: ${ingestCpu.toFixed(1)} s — node (OCR, PDF, store, journal) ${cpuS(cpu.node).toFixed(1)} s, meilisearch ${(cpu.meili / 1000).toFixed(1)} s, clamd ${(cpu.clamd / 1000).toFixed(1)} s`,
   );
+  console.log(`CPU ratio OCR alone / ingest: ${(cpuS(ocrCpu) / ingestCpu).toFixed(2)}`);
   const byType = new Map<string, { n: number; docs: number; wait: number; run: number }>();
   for (const t of tasks) {
     const k = `${t.type} ${t.indexUid ?? ''}`;

@@ -39,6 +39,8 @@ export interface IngestDeps {
   /** Scanner errors worth waiting out (clamd down, slow); others refuse the item. */
   scanRetryable(e: unknown): boolean;
   openOcr(files: string[]): Promise<OcrItemSession>;
+  /** Start the OCR engine now (it takes seconds), so it is ready when the first item has passed the gate. */
+  warmOcr?(): void;
   /** Pages of scanned files from their headers (no pixels decoded); undefined when they cannot be opened. */
   countPages(files: string[]): Promise<number | undefined>;
   assemblePdf(pages: RecognisedPage[]): Promise<Uint8Array>;

@@ -183,6 +183,8 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
         }
       });
     };
+    // The engine starts while the gate works (it reads no file of the job).
+    if (job.items.some((i) => i.outcome === 'pending' && ['received', 'scanned', 'ocr'].includes(i.stage))) this.deps.warmOcr?.();
     try {
       // Every item through the virus gate first, then its pages counted from the file headers: the
       // job's page total is known before OCR starts, and nothing parses a file clamd has not passed.

@@ -227,6 +227,7 @@ export function ingestDeps(cfg: Config, deps: { log: Logger; audit: AuditLog; se
     scan: (path) => scanFile(cfg.clamd, path),
     scanRetryable: isRetryableScanError,
     openOcr: async (files) => openOcrSession(await getPool(), files),
+    warmOcr: () => void getPool().catch(() => undefined),
     countPages: async (files) => (await openInputs(files).catch(() => undefined))?.length,
     assemblePdf: (pages) => assembleItemPdf(pages),
     findDuplicate: async (shas) => store.findBySources(shas),

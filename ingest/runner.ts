@@ -164,12 +164,21 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
       }
     };
     const limits = { ...INDEX_BATCH, ...this.opts.indexBatch };
-    const indexing = new Batcher<JobItem>((batch) => this.indexBatch(job, batch, failed).catch((e) => void (e instanceof JournalWriteError ? (journal ??= e) : (broken ??= { error: e }))), {
-      maxItems: limits.maxItems,
-      maxWeight: limits.maxPages,
-      weight: (i) => i.pageCount ?? 1,
-      maxWaitMs: limits.maxWaitMs,
-    });
+    const indexing = new Batcher<JobItem>(
+      (batch) =>
+        this.indexBatch(job, batch, failed).catch((e) => {
+          // Stopping while the index is down is no failure: the journal says 'stored', the next start indexes.
+          if (this.stopped) return;
+          if (e instanceof JournalWriteError) journal ??= e;
+          else broken ??= { error: e };
+        }),
+      {
+        maxItems: limits.maxItems,
+        maxWeight: limits.maxPages,
+        weight: (i) => i.pageCount ?? 1,
+        maxWaitMs: limits.maxWaitMs,
+      },
+    );
     let finishing = Promise.resolve();
     const finish = (item: JobItem) => {
       finishing = finishing.then(async () => {

@@ -2,7 +2,9 @@
 // real clamd, OCR, PDF assembly, store, index in a real Meilisearch — against the OCR engine alone
 // on the same pages in the same run (the baseline: what the pipeline costs beyond reading).
 // Prints pages/min for both, their ratio, and where the pipeline's time goes per stage.
-// Run: npx tsx bench/ingest.ts
+// Run: npx tsx bench/ingest.ts. Before/after a change: run this same file in a checkout of the older
+// commit (it uses only the ingest and search services), alternating runs; on a loaded machine the
+// wall-clock ratio swings with the load between the two phases, the CPU ratio much less.
 import { readFileSync } from 'node:fs';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

@@ -2,7 +2,10 @@
 // real clamd, OCR, PDF assembly, store, index in a real Meilisearch — against the OCR engine alone
 // on the same pages in the same run (the baseline: what the pipeline costs beyond reading).
 // Prints pages/min for both, their ratio, and where the pipeline's time goes per stage.
-// Run: npx tsx bench/ingest.ts
+// Run: npx tsx bench/ingest.ts. Before/after a change: run this same file in a checkout of the older
+// commit (it uses only the ingest and search services), alternating runs; on a loaded machine the
+// wall-clock ratio swings with the load between the two phases, the CPU ratio much less.
+import { readFileSync } from 'node:fs';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
@@ -17,6 +20,33 @@ import { tempDir } from '../test/support/appliance.ts';
 
 const SAMPLES = resolve(import.meta.dirname, '../../shared/samples');
 const log = pino({ level: 'silent' });
+
+/** CPU time (user + system) a process has used so far, from /proc. */
+function procCpuMs(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+interface TaskRow {
+  type: string;
+  indexUid?: string;
+  enqueuedAt: string;
+  startedAt: string;
+  finishedAt: string;
+  details?: { receivedDocuments?: number };
+}
+
+/** Document tasks Meilisearch ran (index creation and settings left out). */
+async function meiliTasks(host: string, apiKey: string): Promise<TaskRow[]> {
+  const res = await fetch(`${host}/tasks?limit=1000&types=documentAdditionOrUpdate,documentDeletion`, { headers: { authorization: `Bearer ${apiKey}` } });
+  return ((await res.json()) as { results: TaskRow[] }).results;
+}
 
 async function sampleFiles(): Promise<string[][]> {
   const out: string[][] = [];
@@ -36,10 +66,14 @@ try {
   const pages = 16;
 
   // Baseline: the OCR engine alone, same pages, same worker count.
+  const startCpu0 = process.cpuUsage();
   const pool = await createOcrPool({ workers: cfg.ocr.workers, lang: cfg.ocr.lang, cacheDir: dataPath(cfg.dataDir, 'run', 'ocr-lang') });
+  const startCpu = process.cpuUsage(startCpu0);
+  const ocrCpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const f of files) await ocrDocument(f, { pool });
   const ocrMs = performance.now() - t0;
+  const ocrCpu = process.cpuUsage(ocrCpu0);
   await pool.close();
 
   const meili = new MeiliSupervisor(cfg, log);
@@ -47,6 +81,7 @@ try {
   const search = createSearchService(meili.connection, cfg.dataDir);
   await search.init();
   const svc = await createIngestService(cfg, { log, audit: new AuditLog(dataPath(cfg.dataDir, 'audit')), search });
+  const cpu0 = { node: process.cpuUsage(), meili: procCpuMs(meili.pid), clamd: procCpuMs(clamd.pid) };
   const t1 = performance.now();
   const jobPromise = svc.submit([join(SAMPLES, 'items')], { posts: ['BENCH'], actor: { name: 'bench', role: 'bench', source: 'bench' }, via: 'cli' });
   const job = await jobPromise;
@@ -54,6 +89,8 @@ try {
   await svc.drain();
   const ingestMs = performance.now() - t1;
   const done = await svc.jobs.load(job.id);
+  const cpu = { node: process.cpuUsage(cpu0.node), meili: procCpuMs(meili.pid) - cpu0.meili, clamd: procCpuMs(clamd.pid) - cpu0.clamd };
+  const tasks = await meiliTasks(meili.connection.host, meili.connection.apiKey);
   await svc.stop();
   await meili.stop();
 
@@ -70,6 +107,27 @@ try {
   console.log('share of stage time (summed over items; indexing overlaps OCR):');
   console.log(`  ${'intake'.padEnd(9)} ${((intakeMs / summed) * 100).toFixed(1).padStart(5)}%  (${(intakeMs / 1000).toFixed(1)} s: copy + hash into the job)`);
   for (const s of stages) console.log(`  ${s.padEnd(9)} ${((totals[s] / summed) * 100).toFixed(1).padStart(5)}%  (${(totals[s] / 1000).toFixed(1)} s)`);
+  // CPU seconds do not depend on what else the machine runs: on 2 busy cores the ingest can go at
+  // most (OCR-alone CPU / ingest CPU) of the engine's speed.
+  const cpuS = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+  const ingestCpu = cpuS(cpu.node) + cpu.meili / 1000 + cpu.clamd / 1000;
+  console.log(`CPU, OCR engine alone: ${cpuS(ocrCpu).toFixed(1)} s (its start, ${cpuS(startCpu).toFixed(1)} s, not counted; the ingest's own start is)`);
+  console.log(
+    `CPU during ingest: ${ingestCpu.toFixed(1)} s — node (OCR, PDF, store, journal) ${cpuS(cpu.node).toFixed(1)} s, meilisearch ${(cpu.meili / 1000).toFixed(1)} s, clamd ${(cpu.clamd / 1000).toFixed(1)} s`,
+  );
+  console.log(`CPU ratio OCR alone / ingest: ${(cpuS(ocrCpu) / ingestCpu).toFixed(2)}`);
+  const byType = new Map<string, { n: number; docs: number; wait: number; run: number }>();
+  for (const t of tasks) {
+    const k = `${t.type} ${t.indexUid ?? ''}`;
+    const e = byType.get(k) ?? { n: 0, docs: 0, wait: 0, run: 0 };
+    e.n++;
+    e.docs += t.details?.receivedDocuments ?? 0;
+    e.wait += Date.parse(t.startedAt) - Date.parse(t.enqueuedAt);
+    e.run += Date.parse(t.finishedAt) - Date.parse(t.startedAt);
+    byType.set(k, e);
+  }
+  console.log('meilisearch tasks during ingest (count, documents, summed queue wait, summed processing):');
+  for (const [k, e] of byType) console.log(`  ${k.padEnd(32)} ${String(e.n).padStart(4)} ${String(e.docs).padStart(5)} docs  wait ${(e.wait / 1000).toFixed(1)} s  run ${(e.run / 1000).toFixed(1)} s`);
 } finally {
   await clamd.stop();
   await rm(dir, { recursive: true, force: true });

@@ -39,6 +39,8 @@ export interface IngestDeps {
   /** Scanner errors worth waiting out (clamd down, slow); others refuse the item. */
   scanRetryable(e: unknown): boolean;
   openOcr(files: string[]): Promise<OcrItemSession>;
+  /** Start the OCR engine now (it takes seconds), so it is ready when the first item has passed the gate. */
+  warmOcr?(): void;
   /** Pages of scanned files from their headers (no pixels decoded); undefined when they cannot be opened. */
   countPages(files: string[]): Promise<number | undefined>;
   /** Writes the item's searchable PDF to `out` (atomically), reading the pages one at a time. */
@@ -51,6 +53,7 @@ export interface IngestDeps {
   replaceItem(staged: { meta: ItemMetadata; dir: string }): Promise<void>;
   itemExists(itemId: string): Promise<boolean>;
   loadStored(itemId: string): Promise<{ meta: ItemMetadata; pages: PageText[] }>;
-  index(meta: ItemMetadata, pages: PageText[]): Promise<void>;
+  /** Make stored items searchable in one index update; resolves once they all are. */
+  indexItems(items: Array<{ meta: ItemMetadata; pages: PageText[] }>): Promise<void>;
   audit(event: AuditEvent): Promise<void>;
 }

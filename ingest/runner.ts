@@ -7,8 +7,16 @@ import { provisionalTitle } from './provisional-title.ts';
 import { jobProgress, type Job, type JobItem, type JobProgress, type JobStore } from './jobs.ts';
 import type { IngestDeps, PdfSource, RecognisedPage } from './runner-deps.ts';
 import { ITEM_LAYOUT } from './item-store.ts';
+import { Batcher } from './batcher.ts';
 
 const RETRY_MS = 5_000;
+/**
+ * When stored items are indexed: together, once this many items or pages wait, once the first has
+ * waited this long, or when the job has no more items to read. Meilisearch's cost is per update
+ * far more than per document (ingest/batcher.ts); the wait bounds how long an archived item is
+ * not yet findable while a long batch is read.
+ */
+export const INDEX_BATCH = { maxItems: 64, maxPages: 2_000, maxWaitMs: 60_000 };
 
 /**
  * The journal could not be written (disk full, read-only, failing). The run stops as if the process
@@ -50,7 +58,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
   constructor(
     private readonly jobs: JobStore,
     private readonly deps: IngestDeps,
-    private readonly opts: { pageConcurrency: number; retryMs?: number },
+    private readonly opts: { pageConcurrency: number; retryMs?: number; indexBatch?: Partial<typeof INDEX_BATCH> },
   ) {
     super();
   }
@@ -140,9 +148,12 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
       await this.save(job);
       await this.deps.audit({ actor: job.actor, action: 'ingest.job.start', target: job.id, outcome: 'success', details: { via: job.via, items: job.items.length } });
     }
-    // Indexing runs beside OCR: while Meilisearch makes one item searchable, the next is read.
-    const indexing: Promise<void>[] = [];
+    // Only OCR is on the critical path. Beside it, one item at a time and in order, the items
+    // already read are assembled and stored; stored items are indexed together (INDEX_BATCH). An
+    // item joins a batch only once the journal says 'stored', and counts as done only once its
+    // batch is searchable: a crash anywhere in between indexes again what the journal says stored.
     let journal: JournalWriteError | undefined;
+    let broken: { error: unknown } | undefined;
     const failed = async (item: JobItem, e: unknown) => {
       try {
         if (e instanceof JournalWriteError) throw e;
@@ -152,33 +163,65 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
         journal ??= e2;
       }
     };
-    // Every item through the virus gate first, then its pages counted from the file headers: the
-    // job's page total is known before OCR starts, and nothing parses a file clamd has not passed.
-    for (const item of job.items) {
-      if (this.stopped || journal) break;
-      if (item.outcome !== 'pending' || item.stage !== 'received') continue;
-      try {
-        await this.admit(job, item);
-      } catch (e) {
-        await failed(item, e);
+    const limits = { ...INDEX_BATCH, ...this.opts.indexBatch };
+    const indexing = new Batcher<JobItem>(
+      (batch) =>
+        this.indexBatch(job, batch, failed).catch((e) => {
+          // Stopping while the index is down is no failure: the journal says 'stored', the next start indexes.
+          if (this.stopped) return;
+          if (e instanceof JournalWriteError) journal ??= e;
+          else broken ??= { error: e };
+        }),
+      {
+        maxItems: limits.maxItems,
+        maxWeight: limits.maxPages,
+        weight: (i) => i.pageCount ?? 1,
+        maxWaitMs: limits.maxWaitMs,
+      },
+    );
+    let finishing = Promise.resolve();
+    const finish = (item: JobItem) => {
+      finishing = finishing.then(async () => {
+        if (this.stopped || journal || broken) return;
+        try {
+          await this.finishItem(job, item);
+          // 'indexed' too: a crash between its two journal writes indexes it again (idempotent).
+          if (!this.stopped && (item.stage === 'stored' || item.stage === 'indexed')) indexing.add(item);
+        } catch (e) {
+          await failed(item, e).catch((e2) => void (broken ??= { error: e2 }));
+        }
+      });
+    };
+    // The engine starts while the gate works (it reads no file of the job).
+    if (job.items.some((i) => i.outcome === 'pending' && ['received', 'scanned', 'ocr'].includes(i.stage))) this.deps.warmOcr?.();
+    try {
+      // Every item through the virus gate first, then its pages counted from the file headers: the
+      // job's page total is known before OCR starts, and nothing parses a file clamd has not passed.
+      for (const item of job.items) {
+        if (this.stopped || journal) break;
+        if (item.outcome !== 'pending' || item.stage !== 'received') continue;
+        try {
+          await this.admit(job, item);
+        } catch (e) {
+          await failed(item, e);
+        }
       }
-    }
-    for (const item of job.items) {
-      if (this.stopped || journal) break;
-      if (item.outcome !== 'pending') continue;
-      try {
-        await this.processItem(job, item);
-        // 'indexed' too: a crash between its two journal writes indexes it again (idempotent).
-        if (item.stage === 'stored' || item.stage === 'indexed') indexing.push(this.indexItem(job, item).catch((e) => failed(item, e)));
-      } catch (e) {
-        await failed(item, e);
+      for (const item of job.items) {
+        if (this.stopped || journal || broken) break;
+        if (item.outcome !== 'pending') continue;
+        try {
+          if (await this.readItem(job, item)) finish(item);
+        } catch (e) {
+          await failed(item, e);
+        }
       }
+    } finally {
+      // All of them settled before anything else: a late save of this run must not land after a retry's.
+      await finishing;
+      await indexing.flush();
     }
-    // All of them settled before anything else: a late save of this run must not land after a retry's.
-    const settled = await Promise.allSettled(indexing);
-    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (journal) throw journal;
-    if (rejected) throw rejected.reason;
+    if (broken) throw broken.error;
     if (this.stopped) return;
     job.state = 'done';
     job.waitingReason = undefined;
@@ -254,27 +297,33 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     return true;
   }
 
-  private async processItem(job: Job, item: JobItem): Promise<void> {
-    // Time spent per stage, kept in the journal: where a batch's time goes (bench/ingest, the UI).
-    const timed = async <T>(stage: keyof NonNullable<JobItem['timings']>, fn: () => Promise<T>): Promise<T> => {
-      const t0 = performance.now();
-      try {
-        return await fn();
-      } finally {
-        item.timings = { ...item.timings, [stage]: Math.round((item.timings?.[stage] ?? 0) + performance.now() - t0) };
-      }
-    };
-    if (item.stage === 'received' && !(await this.admit(job, item))) return;
-    if (item.stage === 'scanned' || item.stage === 'ocr') {
-      await timed('ocr', () => this.recognise(job, item));
-      if (this.stopped) return;
+  /** Time spent per stage, kept in the journal: where a batch's time goes (bench/ingest, the UI). */
+  private async timed<T>(item: JobItem, stage: keyof NonNullable<JobItem['timings']>, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      item.timings = { ...item.timings, [stage]: Math.round((item.timings?.[stage] ?? 0) + performance.now() - t0) };
+    }
+  }
+
+  /** received → scanned → ocr: the item's pages read. False when it was refused or the runner stops. */
+  private async readItem(job: Job, item: JobItem): Promise<boolean> {
+    if (item.stage === 'received' && !(await this.admit(job, item))) return false;
+    if (item.stage === 'scanned' || item.stage === 'ocr') await this.timed(item, 'ocr', () => this.recognise(job, item));
+    return !this.stopped;
+  }
+
+  /** ocr → assembled → stored (beside the next item's OCR). */
+  private async finishItem(job: Job, item: JobItem): Promise<void> {
+    if (item.stage === 'ocr' || item.stage === 'scanned') {
       // Page by page from the work folder: a 500-page item is never in memory whole.
-      await timed('assemble', () => this.deps.assemblePdf(this.loadPages(job, item), join(this.workDir(job, item), 'document.pdf')));
+      await this.timed(item, 'assemble', () => this.deps.assemblePdf(this.loadPages(job, item), join(this.workDir(job, item), 'document.pdf')));
       item.stage = 'assembled';
       await this.save(job, item);
     }
     if (item.stage === 'assembled') {
-      await timed('store', async () => {
+      await this.timed(item, 'store', async () => {
         // A replace is repeated after a crash (same pages again); a new item is stored once.
         if (item.replaces || !(await this.deps.itemExists(item.itemId))) await this.store(job, item);
       });
@@ -283,31 +332,55 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
     }
   }
 
-  /** stored → indexed → done: the item becomes searchable, then is recorded as archived. */
-  private async indexItem(job: Job, item: JobItem): Promise<void> {
+  /**
+   * stored → indexed → done for a batch: the items become searchable in one index update, then each
+   * is recorded as archived. Every item of the batch is in the store already (the journal said
+   * 'stored' before it joined). An update the index refuses is retried item by item, so one bad item
+   * fails alone.
+   */
+  private async indexBatch(job: Job, batch: JobItem[], failed: (item: JobItem, e: unknown) => Promise<void>): Promise<void> {
+    if (this.stopped) return; // the journal still says 'stored': the next start indexes them
     const t0 = performance.now();
-    const { meta, pages } = await this.deps.loadStored(item.itemId);
-    await this.whileUnavailable(
-      job,
-      '检索服务暂不可用',
-      () => this.deps.index(meta, pages),
-      (e) => !isApplianceError(e) || e.code.startsWith('SEARCH_UNAVAILABLE'),
-    );
-    item.timings = { ...item.timings, index: Math.round(performance.now() - t0) };
-    item.stage = 'indexed';
-    await this.save(job, item);
-    item.stage = 'done';
-    item.outcome = 'archived';
-    item.finishedAt = new Date().toISOString();
-    await this.save(job, item);
-    await this.deps.audit({
-      actor: job.actor,
-      action: item.replaces ? 'item.reocr' : 'ingest.item',
-      target: item.itemId,
-      outcome: 'success',
-      details: { job: job.id, label: item.label, archivalCode: item.metadata.archivalCode, pages: item.pageCount },
-    });
-    await rm(this.workDir(job, item), { recursive: true, force: true });
+    const loaded: Array<{ item: JobItem; stored: { meta: ItemMetadata; pages: PageText[] } }> = [];
+    for (const item of batch) {
+      try {
+        loaded.push({ item, stored: await this.deps.loadStored(item.itemId) });
+      } catch (e) {
+        await failed(item, e);
+      }
+    }
+    if (loaded.length === 0) return;
+    try {
+      await this.whileUnavailable(
+        job,
+        '检索服务暂不可用',
+        () => this.deps.indexItems(loaded.map((l) => l.stored)),
+        (e) => !isApplianceError(e) || e.code.startsWith('SEARCH_UNAVAILABLE'),
+      );
+    } catch (e) {
+      if (loaded.length === 1 || this.stopped || e instanceof JournalWriteError) throw e;
+      for (const { item } of loaded) await this.indexBatch(job, [item], failed).catch((e2) => failed(item, e2));
+      return;
+    }
+    // The batch's wall time shared out: summed over items it is the time indexing took.
+    const share = Math.round((performance.now() - t0) / loaded.length);
+    for (const { item } of loaded) {
+      item.timings = { ...item.timings, index: (item.timings?.index ?? 0) + share };
+      item.stage = 'indexed';
+      await this.save(job, item);
+      item.stage = 'done';
+      item.outcome = 'archived';
+      item.finishedAt = new Date().toISOString();
+      await this.save(job, item);
+      await this.deps.audit({
+        actor: job.actor,
+        action: item.replaces ? 'item.reocr' : 'ingest.item',
+        target: item.itemId,
+        outcome: 'success',
+        details: { job: job.id, label: item.label, archivalCode: item.metadata.archivalCode, pages: item.pageCount },
+      });
+      await rm(this.workDir(job, item), { recursive: true, force: true });
+    }
   }
 
   /** Classification ceiling, virus gate and duplicate check. Returns true when the item is refused. */

@@ -218,6 +218,45 @@ export interface IngestService {
   stop(): Promise<void>;
 }
 
+/** The runner's view of the appliance: real scanner, OCR pool, store, index and audit log. */
+export function ingestDeps(cfg: Config, deps: { log: Logger; audit: AuditLog; search: SearchService }, store: ItemStore, getPool: () => Promise<OcrPool>): IngestDeps {
+  return {
+    dataDir: cfg.dataDir,
+    ceiling: cfg.classificationCeiling,
+    log: deps.log,
+    scan: (path) => scanFile(cfg.clamd, path),
+    scanRetryable: isRetryableScanError,
+    openOcr: async (files) => openOcrSession(await getPool(), files),
+    warmOcr: () => void getPool().catch(() => undefined),
+    countPages: async (files) => (await openInputs(files).catch(() => undefined))?.length,
+    assemblePdf: async (pages, out) => void (await writeItemPdf(pages, out)),
+    findDuplicate: async (shas) => store.findBySources(shas),
+    archivalCodeTaken: async (code) => store.findByArchivalCode(code),
+    storeItem: async (staged) => {
+      await store.putItem(staged);
+    },
+    replaceItem: async (staged) => {
+      await store.replaceItem(staged);
+    },
+    itemExists: (id) => store.itemExists(id),
+    loadStored: (id) => store.loadStored(id),
+    indexItems: async (items) => {
+      await deps.search.indexItems(items);
+    },
+    audit: async (e) => {
+      await deps.audit.append({
+        actor: e.actor.name,
+        role: e.actor.role,
+        source: e.actor.source,
+        action: e.action,
+        target: e.target ?? '-',
+        outcome: e.outcome === 'refused' ? 'denied' : e.outcome,
+        details: e.details,
+      });
+    },
+  };
+}
+
 export async function createIngestService(
   cfg: Config,
   deps: {
@@ -235,38 +274,7 @@ export async function createIngestService(
   // Workers start with the first job, not with the appliance: ~370 MB each.
   const getPool = () => (pool ??= deps.ocrPool?.() ?? createOcrPool({ workers: cfg.ocr.workers, lang: cfg.ocr.lang, cacheDir: dataPath(cfg.dataDir, 'run', 'ocr-lang') }));
 
-  const runnerDeps: IngestDeps = {
-    dataDir: cfg.dataDir,
-    ceiling: cfg.classificationCeiling,
-    log: deps.log,
-    scan: (path) => scanFile(cfg.clamd, path),
-    scanRetryable: isRetryableScanError,
-    openOcr: async (files) => openOcrSession(await getPool(), files),
-    countPages: async (files) => (await openInputs(files).catch(() => undefined))?.length,
-    assemblePdf: async (pages, out) => void (await writeItemPdf(pages, out)),
-    findDuplicate: async (shas) => store.findBySources(shas),
-    archivalCodeTaken: async (code) => store.findByArchivalCode(code),
-    storeItem: async (staged) => {
-      await store.putItem(staged);
-    },
-    replaceItem: async (staged) => {
-      await store.replaceItem(staged);
-    },
-    itemExists: (id) => store.itemExists(id),
-    loadStored: (id) => store.loadStored(id),
-    index: (meta, pages) => deps.search.indexItem(meta, pages),
-    audit: async (e) => {
-      await deps.audit.append({
-        actor: e.actor.name,
-        role: e.actor.role,
-        source: e.actor.source,
-        action: e.action,
-        target: e.target ?? '-',
-        outcome: e.outcome === 'refused' ? 'denied' : e.outcome,
-        details: e.details,
-      });
-    },
-  };
+  const runnerDeps = ingestDeps(cfg, deps, store, getPool);
   const runner = new IngestRunner(jobs, runnerDeps, { pageConcurrency: cfg.ocr.workers + 1 });
   let inbox: InboxWatcher | undefined;
 

@@ -105,7 +105,7 @@ describe('page totals before OCR starts', () => {
           replaceItem: never,
           itemExists: async () => false,
           loadStored: never,
-          index: never,
+          indexItems: never,
           audit: async () => undefined,
         },
         { pageConcurrency: 1, retryMs: 300 },

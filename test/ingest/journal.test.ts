@@ -41,7 +41,7 @@ function deps(dataDir: string, audit: AuditEvent[]): IngestDeps {
     replaceItem: never('replace'),
     itemExists: never('exists'),
     loadStored: never('load'),
-    index: never('index'),
+    indexItems: never('index'),
     audit: async (e) => {
       audit.push(e);
     },

@@ -3,7 +3,8 @@ import { get } from './api.js';
 import { clear, debounce, h, safeMarks } from './dom.js';
 import { t } from './i18n.js';
 import { showError } from './ui.js';
-import { remoteHit, scopeSelect, st } from './sharing.js';
+import { bulkSharingBar, remoteHit, scopeSelect, st } from './sharing.js';
+import { can } from './main.js';
 
 const FACETS = [
   ['year', 'facetYear'],
@@ -52,7 +53,12 @@ export function render(main, route) {
   const results = h('ol.results', { id: 'results' });
   const pager = h('nav.pager', { 'aria-label': 'pages' });
   const errors = h('div');
-  clear(main, h('section.search', h('div.searchbar', input, scope, h('label.sort', t('sortLabel'), ' ', sort)), errors, h('div.search-body', facets, h('div.search-main', status, results, pager))));
+  // Archivists set the 共享范围 of several of this office's hits at once.
+  const bulk = can('item:edit') ? bulkSharingBar() : undefined;
+  clear(
+    main,
+    h('section.search', h('div.searchbar', input, scope, h('label.sort', t('sortLabel'), ' ', sort)), bulk?.el, errors, h('div.search-body', facets, h('div.search-main', status, results, pager))),
+  );
   let seq = 0;
 
   const hash = () => {
@@ -116,6 +122,7 @@ export function render(main, route) {
         return h(
           'li.hit',
           { 'data-item': it.itemId },
+          bulk?.checkbox(it.itemId),
           h('a.hit-link', { href: `#/item/${encodeURIComponent(it.itemId)}?${link}` }, h('span.code', it.archivalCode ?? it.itemId), ' ', h('span.title', safeMarks(it.titleHtml || it.title || ''))),
           h('div.meta', [
             it.year ? h('span', `${t('year')} ${it.year}`) : null,

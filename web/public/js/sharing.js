@@ -1,6 +1,6 @@
 // 联合检索 on the pages: 共享范围 in the catalogue form and on the item page, the 本单位 / 联合检索
 // choice and remote hits on the search page, the secadmin's sharing policy.
-import { get, put } from './api.js';
+import { get, post, put } from './api.js';
 import { clear, h, safeMarks } from './dom.js';
 import { lang } from './i18n.js';
 import { busy, messageArea } from './ui.js';
@@ -25,6 +25,11 @@ const WORDS = {
     policySaved: '已保存；撤下 {n} 件',
     policyShared: '本单位代码 {office}，当前共享 {n} 件',
     policyNoOffice: '尚未设置本单位代码（office.code），本设备不共享任何条目',
+    bulkPick: '选中此条目以批量设置共享范围',
+    bulkChosen: '已选 {n} 件',
+    bulkApply: '设置共享范围',
+    bulkDone: '已将 {n} 件设为「{scope}」',
+    bulkClear: '取消选择',
   },
   en: {
     sharing: 'Sharing',
@@ -46,6 +51,11 @@ const WORDS = {
     policySaved: 'Saved; {n} items withdrawn',
     policyShared: 'Office code {office}, {n} items shared',
     policyNoOffice: 'No office code (office.code) set: nothing is shared',
+    bulkPick: 'Select this item to set its sharing with others',
+    bulkChosen: '{n} selected',
+    bulkApply: 'Set sharing',
+    bulkDone: '{n} items set to “{scope}”',
+    bulkClear: 'Clear selection',
   },
 };
 
@@ -62,6 +72,65 @@ export function sharingSelect(value) {
     { name: 'sharing', id: 'edit-sharing', title: st('sharingHint') },
     ['office', 'parent', 'all'].map((s) => h('option', { value: s, selected: s === (value ?? 'office') }, st(`scopes.${s}`))),
   );
+}
+
+/**
+ * 批量设置共享范围 on the search page: an archivist ticks hits of this office and sets their scope in
+ * one request (all or nothing on the server: every item must be one they may see and file).
+ */
+export function bulkSharingBar(onDone) {
+  const chosen = new Set();
+  const msgs = messageArea();
+  const count = h('span.bulk-count', { id: 'bulk-count' });
+  const scope = sharingSelect('office');
+  scope.id = 'bulk-sharing';
+  const apply = h('button.primary', { type: 'button', id: 'bulk-apply' }, st('bulkApply'));
+  const boxes = new Map();
+  const refresh = () => {
+    count.textContent = st('bulkChosen', { n: chosen.size });
+    bar.hidden = chosen.size === 0 && !msgs.el.childElementCount;
+    apply.disabled = chosen.size === 0;
+  };
+  const reset = h(
+    'button.link',
+    {
+      type: 'button',
+      onclick: () => {
+        chosen.clear();
+        for (const b of boxes.values()) b.checked = false;
+        msgs.clear();
+        refresh();
+      },
+    },
+    st('bulkClear'),
+  );
+  const bar = h('div.bulk-bar', { id: 'bulk-sharing-bar' }, count, ' ', h('label', st('sharing'), ' ', scope), ' ', apply, ' ', reset, msgs.el);
+  apply.addEventListener(
+    'click',
+    busy(apply, msgs, async () => {
+      const r = await post('/api/items/sharing', { itemIds: [...chosen], sharing: scope.value });
+      chosen.clear();
+      for (const b of boxes.values()) b.checked = false;
+      msgs.ok(st('bulkDone', { n: r.items.length, scope: st(`scopes.${r.sharing}`) }));
+      refresh();
+      onDone?.();
+    }),
+  );
+  refresh();
+  return {
+    el: bar,
+    /** The tick box of one hit (remembered across result pages until applied or cleared). */
+    checkbox(itemId) {
+      const box = h('input.bulk-pick', { type: 'checkbox', 'aria-label': st('bulkPick'), 'data-item': itemId, checked: chosen.has(itemId) });
+      box.addEventListener('change', () => {
+        if (box.checked) chosen.add(itemId);
+        else chosen.delete(itemId);
+        refresh();
+      });
+      boxes.set(itemId, box);
+      return box;
+    },
+  };
 }
 
 /** The item page's line: how far the item is shared, or why not (本单位, 超出共享策略). */

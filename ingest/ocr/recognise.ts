@@ -6,6 +6,8 @@ import { inkOf, placeLine, unitsOf, type Ink } from './char-boxes.ts';
 import { isWide, normaliseLine } from './tidy-text.ts';
 import { measureLayout, toPgm, turnImage, type Turn } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
+import { recoverLines } from './recover-lines.ts';
+import { cleanForOcr } from './clean-page.ts';
 
 /**
  * Deskew for OCR from this skew up (measured on the samples: no deskew 3.5% mean CER, from 0.3°
@@ -185,7 +187,7 @@ interface Frame {
   scale: number;
 }
 
-async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 90 | 180 | 270, skewAtZero: number | undefined, frame: Frame): Promise<Attempt> {
+async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 90 | 180 | 270, skewAtZero: number | undefined, frame: Frame, how: ReadOptions): Promise<Attempt> {
   // Skew is measured on the upright image (a quarter-turn changes which way lines run).
   let skew = skewAtZero;
   if (skew === undefined) {
@@ -197,8 +199,18 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   // Page segmentation 3 (automatic): measured best on the samples (PSM 4: +0.2 points CER, PSM 6:
   // +1.2). Full resolution: shrinking 300 DPI scans to 240 cost +0.3 points CER.
   const page = await pool.recognise(toPgm(pixels), { dpi, psm: '3' });
+  // Weak lines read again, each from a crop of the same image (boxes come back in this frame).
+  if (how.recover !== false) await recoverLines(pool, page, pixels, dpi);
   const lines = toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels));
   return { rotation, skewDeg: skew, lines, confidence: meanConfidence(lines) };
+}
+
+/** How a page is read: both on by default (off only to measure what each brings). */
+export interface ReadOptions {
+  /** Clean a copy of the page for the recogniser (clean-page.ts). */
+  clean?: boolean;
+  /** Read weak lines again (recover-lines.ts). */
+  recover?: boolean;
 }
 
 export interface RecogniseResult {
@@ -213,12 +225,14 @@ export interface RecogniseResult {
  * Orientation costs nothing on an ordinary page: Tesseract OSD runs only when the lines look
  * vertical or the upright reading came out with low confidence (an upside-down page).
  */
-export async function recognisePage(pool: OcrPool, src: PageSource, pageNo: number, pixels?: Pixels): Promise<RecogniseResult> {
+export async function recognisePage(pool: OcrPool, src: PageSource, pageNo: number, pixels?: Pixels, how: ReadOptions = {}): Promise<RecogniseResult> {
   const full = await toGrey(pixels ?? (await src.pixels()));
   const base = { page: pageNo, width: full.width, height: full.height, dpi: src.dpi, source: 'ocr' as const };
-  const grey = src.dpi > MAX_OCR_DPI ? await shrink(full, OCR_DPI / src.dpi) : full;
-  const frame: Frame = { width: full.width, height: full.height, scale: grey.width / full.width };
+  const shrunk = src.dpi > MAX_OCR_DPI ? await shrink(full, OCR_DPI / src.dpi) : full;
+  const frame: Frame = { width: full.width, height: full.height, scale: shrunk.width / full.width };
   const dpi = Math.round(src.dpi * frame.scale);
+  // The recogniser reads a cleaned copy; the scan (and the caller's pixels) stay as scanned.
+  const grey = how.clean === false ? shrunk : await cleanForOcr(shrunk, dpi);
   const layout = await measureLayout(grey);
   if (layout.inkRatio < BLANK_INK) return { text: { ...base, rotation: 0, text: '', confidence: 0, lines: [] }, skewDeg: 0 };
 
@@ -227,14 +241,14 @@ export async function recognisePage(pool: OcrPool, src: PageSource, pageNo: numb
   if (layout.sideways) {
     const o = await pool.detectOrientation(toPgm(grey), dpi);
     osdDone = true;
-    best = await attempt(pool, grey, dpi, o.degrees, o.degrees === 0 ? layout.skewDeg : undefined, frame);
+    best = await attempt(pool, grey, dpi, o.degrees, o.degrees === 0 ? layout.skewDeg : undefined, frame, how);
   } else {
-    best = await attempt(pool, grey, dpi, 0, layout.skewDeg, frame);
+    best = await attempt(pool, grey, dpi, 0, layout.skewDeg, frame, how);
   }
   if (best.confidence < RECHECK_CONFIDENCE && !osdDone) {
     const o = await pool.detectOrientation(toPgm(grey), dpi);
     if (o.degrees !== 0) {
-      const other = await attempt(pool, grey, dpi, o.degrees, undefined, frame);
+      const other = await attempt(pool, grey, dpi, o.degrees, undefined, frame, how);
       if (other.confidence > best.confidence) best = other;
     }
   }

@@ -1,0 +1,184 @@
+import sharp from 'sharp';
+import type { Pixels } from './decode.ts';
+
+/**
+ * The page as the recogniser should see it: the paper made evenly white and the things on it that
+ * are not print taken away. Only a copy is changed — the stored scan, the viewer's image and the
+ * searchable PDF's image are the scan as it came (page-session.ts builds those from the source).
+ *
+ * - Uneven background (tinted paper, a stain, the shadow along the binding edge, a scanner's
+ *   uneven light): the paper's brightness is estimated as a smooth surface (the brightest value
+ *   around each point, over a window wider than a character, smoothed) and every pixel divided by
+ *   it, so the paper comes out white everywhere and the ink keeps its contrast against it.
+ *   Tesseract binarises with one global threshold: without this, text in a shadow goes black with
+ *   its background, and a stain's edge reads as characters.
+ * - Dark borders (the scanner lid outside the sheet, a black frame from a copier): dark background
+ *   that reaches the edge of the image is not paper, and is made white.
+ * - Speckle (dust, toner dots): tiny specks with no other ink anywhere near are removed. A speck
+ *   beside a line of text stays (it could be a full stop or a dot of a colon).
+ */
+export async function cleanForOcr(grey: Pixels, dpi: number): Promise<Pixels> {
+  if (grey.channels !== 1) throw new Error('cleanForOcr needs a grey image');
+  const { width: w, height: h } = grey;
+  // Background at 1/8 size: the brightest value within about a character and a half, smoothed.
+  const f = 8;
+  const sw = Math.max(1, Math.round(w / f));
+  const sh = Math.max(1, Math.round(h / f));
+  const small = await sharp(grey.data, { raw: { width: w, height: h, channels: 1 } })
+    .resize(sw, sh, { kernel: 'linear' })
+    .greyscale()
+    .raw()
+    .toBuffer();
+  const r = Math.max(2, Math.round((dpi / 300) * 4));
+  const bg = maxFilter(small, sw, sh, r);
+  const outside = outsideOfSheet(bg, sw, sh);
+  const smooth = boxBlur(bg, sw, sh, Math.max(1, r >> 1));
+  const out = Buffer.alloc(w * h);
+  // Division by the background (interpolated between rows of the small image, nearest across
+  // within a row: it is smooth), through a reciprocal table so the loop stays in integers.
+  const recip = new Uint32Array(256);
+  for (let b = 0; b < 256; b++) recip[b] = Math.round((255 * 65536) / Math.max(1, b));
+  // Ink per tile (about a third of a character), for the speck test below.
+  const tile = Math.max(4, Math.round((16 * dpi) / 300));
+  const tw = Math.ceil(w / tile);
+  const th = Math.ceil(h / tile);
+  const tiles = new Uint32Array(tw * th);
+  const xs = new Int32Array(w);
+  const xt = new Int32Array(w);
+  for (let x = 0; x < w; x++) {
+    xs[x] = Math.min(sw - 1, Math.floor((x * sw) / w));
+    xt[x] = Math.floor(x / tile);
+  }
+  const rowRecip = new Uint32Array(sw);
+  const src = grey.data;
+  for (let y = 0; y < h; y++) {
+    const fy = Math.min(sh - 1, Math.max(0, ((y + 0.5) * sh) / h - 0.5));
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(sh - 1, y0 + 1);
+    const wy = fy - y0;
+    const ys = Math.min(sh - 1, Math.floor((y * sh) / h));
+    for (let x = 0; x < sw; x++) {
+      // 0 marks outside the sheet (made white below).
+      rowRecip[x] = outside && outside[ys * sw + x] ? 0 : recip[Math.round(smooth[y0 * sw + x] * (1 - wy) + smooth[y1 * sw + x] * wy)];
+    }
+    const trow = Math.floor(y / tile) * tw;
+    const off = y * w;
+    for (let x = 0; x < w; x++) {
+      const rr = rowRecip[xs[x]];
+      if (rr === 0) {
+        out[off + x] = 255;
+        continue;
+      }
+      const v = (src[off + x] * rr) >>> 16;
+      out[off + x] = v > 255 ? 255 : v;
+      if (v < INK) tiles[trow + xt[x]]++;
+    }
+  }
+  despeckle(out, w, h, tiles, tile, tw, th, dpi);
+  return { data: out, width: w, height: h, channels: 1 };
+}
+
+/** On the flattened page (paper 255), darker than this is ink for the speck test. */
+const INK = 150;
+
+/** Mean over a (2r+1)-square window, separable. */
+function boxBlur(src: Buffer, w: number, h: number, r: number): Float32Array {
+  const tmp = new Float32Array(w * h);
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let s = 0;
+      let n = 0;
+      for (let k = Math.max(0, x - r); k <= Math.min(w - 1, x + r); k++, n++) s += src[y * w + k];
+      tmp[y * w + x] = s / n;
+    }
+  }
+  for (let x = 0; x < w; x++) {
+    for (let y = 0; y < h; y++) {
+      let s = 0;
+      let n = 0;
+      for (let k = Math.max(0, y - r); k <= Math.min(h - 1, y + r); k++, n++) s += tmp[k * w + x];
+      out[y * w + x] = s / n;
+    }
+  }
+  return out;
+}
+
+/** Separable maximum filter (radius r) of a small grey image. */
+function maxFilter(src: Buffer, w: number, h: number, r: number): Buffer {
+  const tmp = Buffer.alloc(w * h);
+  const out = Buffer.alloc(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let m = 0;
+      for (let k = Math.max(0, x - r); k <= Math.min(w - 1, x + r); k++) if (src[y * w + k] > m) m = src[y * w + k];
+      tmp[y * w + x] = m;
+    }
+  }
+  for (let x = 0; x < w; x++) {
+    for (let y = 0; y < h; y++) {
+      let m = 0;
+      for (let k = Math.max(0, y - r); k <= Math.min(h - 1, y + r); k++) if (tmp[k * w + x] > m) m = tmp[k * w + x];
+      out[y * w + x] = m;
+    }
+  }
+  return out;
+}
+
+/**
+ * Background far darker than the page's paper that reaches the image edge is outside the sheet.
+ * Returns a mask (255 outside) or undefined when there is none; the estimate there is set to the
+ * paper level, so smoothing does not darken the paper beside it.
+ */
+function outsideOfSheet(bg: Buffer, w: number, h: number): Buffer | undefined {
+  const sorted = Uint8Array.from(bg).sort();
+  const paper = sorted[Math.floor(sorted.length * 0.9)];
+  const dark = Math.min(paper * 0.45, 110);
+  const mask = Buffer.alloc(w * h);
+  const stack: number[] = [];
+  const push = (i: number) => {
+    if (!mask[i] && bg[i] < dark) {
+      mask[i] = 255;
+      stack.push(i);
+    }
+  };
+  for (let x = 0; x < w; x++) {
+    push(x);
+    push((h - 1) * w + x);
+  }
+  for (let y = 0; y < h; y++) {
+    push(y * w);
+    push(y * w + w - 1);
+  }
+  if (!stack.length) return undefined;
+  while (stack.length) {
+    const i = stack.pop()!;
+    bg[i] = paper;
+    const x = i % w;
+    if (x > 0) push(i - 1);
+    if (x < w - 1) push(i + 1);
+    if (i >= w) push(i - w);
+    if (i < w * (h - 1)) push(i + w);
+  }
+  return mask;
+}
+
+/**
+ * Remove isolated specks: ink in a tile whose 7×7 tiles around (a character's width each way)
+ * hold no more ink than a speck. Anything near other ink stays (a full-width 、 or 。 sits half a
+ * character from its neighbours), and so does anything bigger than a speck.
+ */
+function despeckle(px: Buffer, w: number, h: number, tiles: Uint32Array, tile: number, tw: number, th: number, dpi: number): void {
+  const k = dpi / 300;
+  const maxArea = Math.max(4, Math.round(40 * k * k));
+  const R = 3;
+  for (let ty = 0; ty < th; ty++) {
+    for (let tx = 0; tx < tw; tx++) {
+      if (!tiles[ty * tw + tx]) continue;
+      let sum = 0;
+      for (let dy = -R; dy <= R; dy++) for (let dx = -R; dx <= R; dx++) if (ty + dy >= 0 && ty + dy < th && tx + dx >= 0 && tx + dx < tw) sum += tiles[(ty + dy) * tw + tx + dx];
+      if (sum > maxArea) continue;
+      for (let y = ty * tile; y < Math.min(h, (ty + 1) * tile); y++) for (let x = tx * tile; x < Math.min(w, (tx + 1) * tile); x++) px[y * w + x] = 255;
+    }
+  }
+}

@@ -73,7 +73,7 @@ describe('采集: CSV problems and the CSV template in real Chromium', () => {
     expect(download.suggestedFilename()).toBe('著录清单模板.csv');
     const bytes = await readFile((await download.path())!);
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-    expect(bytes.subarray(3).toString('utf8').split('\r\n')[0]).toBe('文件,档号,题名,文号,责任者,日期,保管期限,密级,岗位');
+    expect(bytes.subarray(3).toString('utf8').split('\r\n')[0]).toBe('文件,档号,题名,文号,责任者,日期,保管期限,密级,岗位,共享范围');
     expect(outside).toEqual([]);
     expect(problems).toEqual([]);
   }, 300_000);

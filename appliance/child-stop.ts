@@ -9,3 +9,9 @@ export async function stopChild(child: ChildProcess | undefined, graceMs = 10_00
   await exited;
   clearTimeout(killer);
 }
+
+/**
+ * How long a supervisor waits after its child exits before calling it a crash: a Ctrl-C reaches the
+ * whole process group, and the child can exit a moment before the appliance's own stop begins.
+ */
+export const EXIT_GRACE_MS = 300;

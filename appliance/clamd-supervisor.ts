@@ -5,7 +5,7 @@ import { extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Config, Logger, ComponentHealth } from '../core/index.ts';
 import { clamdCommand, clamdHealth, type ClamdHealth } from '../security/index.ts';
-import { stopChild } from './child-stop.ts';
+import { EXIT_GRACE_MS, stopChild } from './child-stop.ts';
 import { SIGNATURE_EXTS } from '../custody/index.ts';
 
 /** Debian's clamd (package clamav-daemon). */
@@ -213,11 +213,15 @@ export class ClamdSupervisor {
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
       if (this.stopping) return;
-      // Back off when it keeps dying (a broken database), so it does not spin the CPU.
-      if (Date.now() - this.lastStart > 60_000) this.restarts = 0;
-      const delay = Math.min(30_000, 500 * 2 ** this.restarts++);
-      this.log.error({ component: 'clamd', code, signal, restartInMs: delay }, 'clamd exited; restarting');
-      this.timer = setTimeout(() => void this.startWhenSignatures(), delay);
+      // A Ctrl-C reaches the whole process group: wait a moment for our own stop before calling it a crash.
+      this.timer = setTimeout(() => {
+        if (this.stopping) return;
+        // Back off when it keeps dying (a broken database), so it does not spin the CPU.
+        if (Date.now() - this.lastStart > 60_000) this.restarts = 0;
+        const delay = Math.min(30_000, 500 * 2 ** this.restarts++);
+        this.log.error({ component: 'clamd', code, signal, restartInMs: delay }, 'clamd exited; restarting');
+        this.timer = setTimeout(() => void this.startWhenSignatures(), delay);
+      }, EXIT_GRACE_MS);
     });
   }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Config, ApplianceError, type Logger, type ComponentHealth, type MeiliConnection } from '../core/index.ts';
 import { preparedMeiliBinary } from './meili-binary.ts';
-import { stopChild } from './child-stop.ts';
+import { EXIT_GRACE_MS, stopChild } from './child-stop.ts';
 import { meiliMasterKey } from './meili-master-key.ts';
 
 export interface MeiliPaths {
@@ -174,13 +174,18 @@ export class MeiliSupervisor {
       if (this.child === child) this.child = undefined;
       if (this.stopping) return;
       this.lastHealth = { status: 'down', reason: `已退出（退出码 ${code}，信号 ${signal}），正在重启` };
-      // Back off when it keeps dying, so a broken database does not spin the CPU.
-      if (Date.now() - this.lastStart > 60_000) this.restarts = 0;
-      const delay = Math.min(30_000, 500 * 2 ** this.restarts++);
-      this.log.error({ component: 'meilisearch', code, signal, restartInMs: delay }, 'meilisearch exited; restarting');
+      // A Ctrl-C reaches the whole process group: the child can exit a moment before our own stop
+      // begins. Decide (and log) only after that moment, so a clean stop logs no false alarm.
       this.timer = setTimeout(() => {
-        if (!this.stopping) this.spawnChild();
-      }, delay);
+        if (this.stopping) return;
+        // Back off when it keeps dying, so a broken database does not spin the CPU.
+        if (Date.now() - this.lastStart > 60_000) this.restarts = 0;
+        const delay = Math.min(30_000, 500 * 2 ** this.restarts++);
+        this.log.error({ component: 'meilisearch', code, signal, restartInMs: delay }, 'meilisearch exited; restarting');
+        this.timer = setTimeout(() => {
+          if (!this.stopping) this.spawnChild();
+        }, delay);
+      }, EXIT_GRACE_MS);
     });
   }
 

@@ -90,7 +90,12 @@ export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchSer
     // 机构 names (the secadmin's table) for the codes in this answer only; a code without one stays a code.
     const table = deps.departmentNames ? await deps.departmentNames().catch(() => ({}) as Record<string, string>) : {};
     const codes = new Set([...Object.keys(result.facets.department ?? {}), ...result.items.map((i) => i.department).filter((d): d is string => Boolean(d))]);
-    ctx.body = { ...result, departmentNames: Object.fromEntries([...codes].filter((c) => Object.hasOwn(table, c)).map((c) => [c, table[c]])) };
+    ctx.body = {
+      ...result,
+      departmentNames: Object.fromEntries([...codes].filter((c) => Object.hasOwn(table, c)).map((c) => [c, table[c]])),
+      // Whether 联合检索 can be chosen here (an office code is set): the page hides the choice otherwise.
+      federation: Boolean(deps.federation?.office()),
+    };
   });
 
   router.get('/api/items/:id', requirePermission('item:read'), async (ctx) => {

@@ -48,6 +48,8 @@ describe('批量设置共享范围', () => {
       await page.goto(`${w.base}/#/search?q=${encodeURIComponent('机构编制')}`);
       for (const it of items.slice(0, 2)) await page.locator(`#results li.hit[data-item="${it.itemId}"] input.bulk-pick`).check();
       expect(await page.locator('#bulk-count').textContent()).toBe('已选 2 件');
+      // This office has a code: 联合检索 is offered beside 本单位.
+      expect(await page.locator('#search-scope').isVisible()).toBe(true);
       await page.selectOption('#bulk-sharing', 'all');
       await page.click('#bulk-apply');
       await page.locator('#bulk-sharing-bar .ok').waitFor();

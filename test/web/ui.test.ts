@@ -275,6 +275,8 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     await hit.waitFor();
     expect(await hit.locator('.snippet mark').first().textContent()).toBeTruthy();
     expect(await page.locator('#facets [data-facet="year"]').textContent()).toContain('2016');
+    // No office code here: 联合检索 is not offered (a choice that could only answer with an error).
+    expect(await page.locator('#search-scope').isVisible()).toBe(false);
     await screenshot(page, '06-staff-search');
     // A facet narrows the query and says so in the address (a link can be shared).
     await page.click('#facets [data-facet="year"] button.facet-value');

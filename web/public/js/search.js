@@ -107,6 +107,8 @@ export function render(main, route) {
   }
 
   function show(r) {
+    // 联合检索 is offered only where an office code is set (the server says so with each answer).
+    scope.hidden = r.federation === false && state.scope !== 'federated';
     status.textContent = r.total ? t('resultsCount', { total: r.total, from: r.offset + 1, to: r.offset + r.items.length }) : t('noResults');
     // 联合检索: offices that did not answer are named, the others' hits stand.
     if (r.unanswered) status.textContent += `（${r.unanswered}）`;

@@ -2,77 +2,25 @@
 // same run, and the integrity check's hashing against `sha256sum` over the same item files.
 // Usage: npx tsx bench/backup.ts [MB]   (default 500; ARCHIVE_BENCH_ROUNDS=5; ARCHIVE_BENCH_KEEP=1 keeps the temp dir)
 import { execSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PDFDocument } from 'pdf-lib';
 import { loadConfig } from '../core/config.ts';
 import { ItemStore } from '../ingest/index.ts';
-import { type ItemMetadata, type PageText } from '../core/index.ts';
-import { newItemId } from '../ingest/intake.ts';
 import { addRecipient, generateIdentity, loadOrCreateSigningKey, openIdentity } from '../custody/backup-keys.ts';
 import { createBackup } from '../custody/backup.ts';
+import { fillStore } from './backup-corpus.ts';
 import { runIntegrityCheck } from '../custody/integrity.ts';
 import { verifyBackup } from '../custody/backup-verify.ts';
 import { verifyBackupStructure } from '../custody/backup-structure.ts';
 import { openBackupFile } from '../custody/backup-crypto.ts';
 
 const targetMb = Number(process.argv[2] ?? 500);
-const PAGE_BYTES = 480 * 1024; // a 300-DPI A4 grey JPEG
-const PAGES = 8;
 const root = await mkdtemp(join(tmpdir(), 'bench-backup-'));
 const cfg = loadConfig({ overrides: { dataDir: join(root, 'data'), clamd: 'unix:/nonexistent/clamd.sock' } });
 const store = await ItemStore.open(cfg.dataDir);
 
-function jpegish(n: number): Buffer {
-  // Random bytes behind a JPEG header: incompressible, like real scan data.
-  const b = randomBytes(n);
-  b[0] = 0xff;
-  b[1] = 0xd8;
-  b[2] = 0xff;
-  return b;
-}
-
-const pdf = await (async () => {
-  const d = await PDFDocument.create();
-  for (let i = 0; i < PAGES; i++) d.addPage([595, 842]);
-  return Buffer.from(await d.save());
-})();
-
-let written = 0;
-let n = 0;
-process.stderr.write(`generating ~${targetMb} MB of items in ${root} …\n`);
-while (written < targetMb * 1e6) {
-  n++;
-  const itemId = newItemId();
-  const dir = join(root, 'stage', itemId);
-  await mkdir(join(dir, 'original'), { recursive: true });
-  await mkdir(join(dir, 'pages'));
-  const scan = jpegish(PAGE_BYTES * 2);
-  await writeFile(join(dir, 'original', 'scan.tif'), scan);
-  const text: PageText[] = [];
-  for (let p = 1; p <= PAGES; p++) {
-    await writeFile(join(dir, 'pages', `${String(p).padStart(4, '0')}.jpg`), jpegish(PAGE_BYTES));
-    text.push({ page: p, width: 2480, height: 3508, dpi: 300, rotation: 0, text: `第${p}页`, confidence: 90, lines: [], source: 'ocr' });
-  }
-  await writeFile(join(dir, 'text.json'), JSON.stringify(text));
-  await writeFile(join(dir, 'document.pdf'), pdf);
-  const now = new Date().toISOString();
-  const meta: ItemMetadata = {
-    itemId,
-    archivalCode: `J012-2014-Y-BGS-${String(n).padStart(4, '0')}`,
-    classification: '内部',
-    posts: ['BGS-KY'],
-    pageCount: PAGES,
-    originals: [{ name: 'scan.tif', sha256: createHash('sha256').update(scan).digest('hex'), bytes: scan.length }],
-    createdAt: now,
-    updatedAt: now,
-  };
-  await store.putItem({ meta, dir });
-  written += scan.length + PAGES * PAGE_BYTES + pdf.length;
-}
-await rm(join(root, 'stage'), { recursive: true, force: true });
+const n = await fillStore(store, root, targetMb);
 const bytes = Number(
   execSync(`du -sb --apparent-size ${join(cfg.dataDir, 'items')}`)
     .toString()

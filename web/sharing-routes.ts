@@ -123,6 +123,7 @@ export function sharingRoutes(router: Router, deps: { auth: Auth; store: ItemSto
       throw e;
     }
     await deps.auth.record(ctx, { action: 'item.sharing', target: `${ids.length} items`, outcome: 'success', details: { sharing: body.sharing, items: done } });
-    ctx.body = { sharing: body.sharing, items: done };
+    // Without an office code nothing leaves the appliance: the page says so beside the success.
+    ctx.body = { sharing: body.sharing, items: done, office: deps.sharing.office ?? null };
   });
 }

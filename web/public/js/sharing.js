@@ -30,6 +30,7 @@ const WORDS = {
     bulkApply: '设置共享范围',
     bulkDone: '已将 {n} 件设为「{scope}」',
     bulkClear: '取消选择',
+    bulkNoOffice: '（本设备未设置单位代码，暂不对外共享）',
   },
   en: {
     sharing: 'Sharing',
@@ -56,6 +57,7 @@ const WORDS = {
     bulkApply: 'Set sharing',
     bulkDone: '{n} items set to “{scope}”',
     bulkClear: 'Clear selection',
+    bulkNoOffice: ' (no office code is set here: nothing is shared yet)',
   },
 };
 
@@ -111,7 +113,7 @@ export function bulkSharingBar(onDone) {
       const r = await post('/api/items/sharing', { itemIds: [...chosen], sharing: scope.value });
       chosen.clear();
       for (const b of boxes.values()) b.checked = false;
-      msgs.ok(st('bulkDone', { n: r.items.length, scope: st(`scopes.${r.sharing}`) }));
+      msgs.ok(st('bulkDone', { n: r.items.length, scope: st(`scopes.${r.sharing}`) }) + (r.office || r.sharing === 'office' ? '' : st('bulkNoOffice')));
       refresh();
       onDone?.();
     }),

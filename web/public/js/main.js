@@ -86,7 +86,11 @@ async function logout() {
   start();
 }
 
+let routeSeq = 0;
+
 async function route() {
+  // A page whose module arrives after the address moved on must not render over the newer page.
+  const mine = ++routeSeq;
   state.cleanup?.();
   state.cleanup = undefined;
   const m = state.me;
@@ -106,9 +110,11 @@ async function route() {
   clear(main, h('p.muted', '…'));
   try {
     const mod = await PAGES[name].load();
+    if (mine !== routeSeq) return;
     const cleanup = await mod.render(main, parseHash());
     state.cleanup = typeof cleanup === 'function' ? cleanup : undefined;
   } catch (e) {
+    if (mine !== routeSeq) return;
     clear(main);
     showError(main, e);
     // A server refusal is shown and expected; anything else is a fault in this client.

@@ -1,6 +1,6 @@
 import type { EnqueuedTask, Meilisearch, Settings } from 'meilisearch';
 import { type MeiliConnection, ApplianceError, type ItemMetadata, type PageText } from '../core/index.ts';
-import { adminClient, meiliError, runTask, waitTask } from './meili-admin.ts';
+import { adminClient, ensureIndex, meiliError, runTask, waitTask } from './meili-admin.ts';
 import { INDEX_ITEMS, INDEX_PAGES, ITEMS_SETTINGS, PAGES_SETTINGS, buildDocs, checkItemId, contentHash, pageDocId, type ItemDoc, type PageDoc } from './schema.ts';
 import { filterString } from './tenant-token.ts';
 import type { PageTextStore } from './text-store.ts';
@@ -57,14 +57,8 @@ export class Indexer {
     this.client = adminClient(conn);
   }
 
-  private async createWithSettings(uid: string, settings: Settings): Promise<void> {
-    try {
-      await this.client.getIndex(uid);
-    } catch (e) {
-      if ((e as { cause?: { code?: string } }).cause?.code !== 'index_not_found') throw meiliError(e, `open index ${uid}`);
-      await runTask(`create index ${uid}`, () => this.client.createIndex(uid, { primaryKey: 'id' }));
-    }
-    await runTask(`settings of ${uid}`, () => this.client.index(uid).updateSettings(settings));
+  private createWithSettings(uid: string, settings: Settings): Promise<void> {
+    return ensureIndex(this.client, uid, settings);
   }
 
   /** Create both indexes and apply their settings (idempotent; once per process). */

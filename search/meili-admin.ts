@@ -1,4 +1,4 @@
-import { Meilisearch, MeilisearchApiError, type EnqueuedTask, type EnqueuedTaskPromise, type Task } from 'meilisearch';
+import { Meilisearch, MeilisearchApiError, type EnqueuedTask, type EnqueuedTaskPromise, type Settings, type Task } from 'meilisearch';
 import { type MeiliConnection, ApplianceError, isApplianceError } from '../core/index.ts';
 
 /** An admin client with the master key (server side only; never used for a person's query). */
@@ -50,4 +50,15 @@ function checked(what: string, task: Task): Task {
     });
   }
   return task;
+}
+
+/** Create index `uid` if it is missing and apply its settings (idempotent). */
+export async function ensureIndex(client: Meilisearch, uid: string, settings: Settings): Promise<void> {
+  try {
+    await client.getIndex(uid);
+  } catch (e) {
+    if ((e as { cause?: { code?: string } }).cause?.code !== 'index_not_found') throw meiliError(e, `open index ${uid}`);
+    await runTask(`create index ${uid}`, () => client.createIndex(uid, { primaryKey: 'id' }));
+  }
+  await runTask(`settings of ${uid}`, () => client.index(uid).updateSettings(settings));
 }

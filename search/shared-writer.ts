@@ -1,6 +1,6 @@
 import type { EnqueuedTask, Meilisearch } from 'meilisearch';
 import { type MeiliConnection, ApplianceError, type ItemMetadata, type PageText } from '../core/index.ts';
-import { adminClient, meiliError, runTask, waitTask } from './meili-admin.ts';
+import { adminClient, ensureIndex, meiliError, runTask, waitTask } from './meili-admin.ts';
 import { INDEX_SHARED, SHARED_SETTINGS, buildSharedDocs, type SharedItemDoc, type SharedPageDoc, type SharedScope } from './shared-schema.ts';
 import { filterString } from './tenant-token.ts';
 
@@ -26,13 +26,7 @@ export class SharedIndexWriter {
 
   ensure(): Promise<void> {
     this.ready ??= (async () => {
-      try {
-        await this.client.getIndex(INDEX_SHARED);
-      } catch (e) {
-        if ((e as { cause?: { code?: string } }).cause?.code !== 'index_not_found') throw meiliError(e, `open index ${INDEX_SHARED}`);
-        await runTask(`create index ${INDEX_SHARED}`, () => this.client.createIndex(INDEX_SHARED, { primaryKey: 'id' }));
-      }
-      await runTask(`settings of ${INDEX_SHARED}`, () => this.client.index(INDEX_SHARED).updateSettings(SHARED_SETTINGS));
+      await ensureIndex(this.client, INDEX_SHARED, SHARED_SETTINGS);
     })().catch((e) => {
       this.ready = undefined;
       throw e;

@@ -26,7 +26,7 @@ export async function consoleServices(cfg: Config): Promise<ConsoleServices> {
     const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
     const addr = args[args.indexOf('--http-addr') + 1];
     if (args.includes(meiliPaths(cfg.dataDir).dbPath) && addr?.startsWith('127.0.0.1:')) {
-      return { conn: { host: `http://${addr}`, apiKey: await meiliMasterKey(cfg.dataDir) }, shared: true, release: async () => {} };
+      return { conn: { host: `http://${addr}`, apiKey: await meiliMasterKey(cfg.dataDir), pid: () => pid }, shared: true, release: async () => {} };
     }
   }
   const lock = await acquireRunLock(cfg.dataDir, 'console');

@@ -126,7 +126,7 @@ export class MeiliSupervisor {
   ) {}
 
   get connection(): MeiliConnection {
-    return { host: `http://127.0.0.1:${this.port}`, apiKey: this.key };
+    return { host: `http://127.0.0.1:${this.port}`, apiKey: this.key, pid: () => this.child?.pid };
   }
 
   get pid(): number | undefined {

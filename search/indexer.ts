@@ -198,7 +198,7 @@ export class Indexer {
     const tmpItems = TMP_ITEMS;
     const tmpPages = TMP_PAGES;
     const drop = async () => {
-      for (const uid of [tmpItems, tmpPages]) await runTask(`drop ${uid}`, () => this.client.deleteIndex(uid)).catch(() => undefined);
+      for (const uid of [tmpItems, tmpPages]) await runTask(this.client, `drop ${uid}`, () => this.client.deleteIndex(uid)).catch(() => undefined);
     };
     await drop();
     const report: ReindexReport = { items: 0, pages: 0, truncated: [], ms: 0 };
@@ -222,7 +222,7 @@ export class Indexer {
         if (batch.length >= BATCH_ITEMS) await flush();
       }
       await flush();
-      await runTask('swap rebuilt indexes', () =>
+      await runTask(this.client, 'swap rebuilt indexes', () =>
         this.client.swapIndexes([
           { indexes: [INDEX_ITEMS, tmpItems], rename: false },
           { indexes: [INDEX_PAGES, tmpPages], rename: false },

@@ -1,9 +1,12 @@
 import { Meilisearch, MeilisearchApiError, type EnqueuedTask, type EnqueuedTaskPromise, type Settings, type Task } from 'meilisearch';
 import { type MeiliConnection, ApplianceError, isApplianceError } from '../core/index.ts';
+import { rememberEnginePid, waitForTaskProgress, type TaskWaitOptions } from './task-wait.ts';
 
 /** An admin client with the master key (server side only; never used for a person's query). */
 export function adminClient(conn: MeiliConnection): Meilisearch {
-  return new Meilisearch({ host: conn.host, apiKey: conn.apiKey, timeout: 60_000 });
+  const client = new Meilisearch({ host: conn.host, apiKey: conn.apiKey, timeout: 60_000 });
+  rememberEnginePid(client, conn.pid);
+  return client;
 }
 
 /** Any failure talking to Meilisearch, as an error a person can act on. */
@@ -19,22 +22,26 @@ export function meiliError(e: unknown, what: string): ApplianceError {
   });
 }
 
-/** Enqueue, wait for the task, and turn a failed task into an ApplianceError. */
-export async function runTask(what: string, enqueue: () => EnqueuedTaskPromise, timeoutMs = 300_000): Promise<Task> {
-  let task: Task;
+/**
+ * Enqueue, wait for the task, and turn a failed task into an ApplianceError. The wait lasts as long
+ * as the task or the engine makes progress (task-wait.ts); SEARCH_UNAVAILABLE once nothing moved for
+ * `opts.stallMs`.
+ */
+export async function runTask(client: Meilisearch, what: string, enqueue: () => EnqueuedTaskPromise, opts: TaskWaitOptions = {}): Promise<Task> {
+  let enqueued: EnqueuedTask;
   try {
-    task = await enqueue().waitTask({ timeout: timeoutMs, interval: 25 });
+    enqueued = await enqueue();
   } catch (e) {
     throw meiliError(e, what);
   }
-  return checked(what, task);
+  return waitTask(client, what, enqueued, opts);
 }
 
-/** Wait for an already enqueued task; a failed task becomes an ApplianceError. */
-export async function waitTask(client: Meilisearch, what: string, enqueued: EnqueuedTask, timeoutMs = 300_000): Promise<Task> {
+/** Wait for an already enqueued task (as long as it progresses); a failed task becomes an ApplianceError. */
+export async function waitTask(client: Meilisearch, what: string, enqueued: EnqueuedTask, opts: TaskWaitOptions = {}): Promise<Task> {
   let task: Task;
   try {
-    task = await client.tasks.waitForTask(enqueued.taskUid, { timeout: timeoutMs, interval: 25 });
+    task = await waitForTaskProgress(client, enqueued.taskUid, what, opts);
   } catch (e) {
     throw meiliError(e, what);
   }
@@ -58,7 +65,7 @@ export async function ensureIndex(client: Meilisearch, uid: string, settings: Se
     await client.getIndex(uid);
   } catch (e) {
     if ((e as { cause?: { code?: string } }).cause?.code !== 'index_not_found') throw meiliError(e, `open index ${uid}`);
-    await runTask(`create index ${uid}`, () => client.createIndex(uid, { primaryKey: 'id' }));
+    await runTask(client, `create index ${uid}`, () => client.createIndex(uid, { primaryKey: 'id' }));
   }
-  await runTask(`settings of ${uid}`, () => client.index(uid).updateSettings(settings));
+  await runTask(client, `settings of ${uid}`, () => client.index(uid).updateSettings(settings));
 }

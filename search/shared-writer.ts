@@ -66,7 +66,7 @@ export class SharedIndexWriter {
       const idx = this.client.index(INDEX_SHARED);
       for (let i = 0; i < itemIds.length; i += 100) {
         const ids = itemIds.slice(i, i + 100);
-        await runTask('remove from shared index', () => idx.deleteDocuments({ filter: `itemId IN [${ids.map(filterString).join(', ')}]` }));
+        await runTask(this.client, 'remove from shared index', () => idx.deleteDocuments({ filter: `itemId IN [${ids.map(filterString).join(', ')}]` }));
       }
     });
   }
@@ -90,7 +90,7 @@ export class SharedIndexWriter {
   /** Drop every document (a rebuild starts from nothing). */
   async clear(): Promise<void> {
     await this.ensure();
-    await runTask(`clear ${INDEX_SHARED}`, () => this.client.index(INDEX_SHARED).deleteAllDocuments());
+    await runTask(this.client, `clear ${INDEX_SHARED}`, () => this.client.index(INDEX_SHARED).deleteAllDocuments());
   }
 
   private async bounded<T>(what: string, deadlineMs: number | undefined, work: () => Promise<T>): Promise<T> {

@@ -145,7 +145,7 @@ describe('indexer', () => {
   it('surfaces a failed Meilisearch task and an unreachable Meilisearch as ApplianceError', async () => {
     const admin = adminClient(m.conn);
     // A document without its primary key: accepted at enqueue, fails in the task.
-    const err = await runTask('bad doc', () => admin.index('items').addDocuments([{ title: 'no id' } as never])).catch((e: unknown) => e);
+    const err = await runTask(admin, 'bad doc', () => admin.index('items').addDocuments([{ title: 'no id' } as never])).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplianceError);
     expect(err).toMatchObject({ code: 'SEARCH_TASK_FAILED' });
     expect((err as ApplianceError).zh).toMatch(/检索索引任务失败/);

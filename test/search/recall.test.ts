@@ -96,11 +96,11 @@ describe('recall on the samples', () => {
     // The same samples against a plain Meilisearch index of the page text (jieba, default matching):
     // the baseline the bigram design replaces.
     const admin = adminClient(m.conn);
-    await runTask('naive index', () => admin.createIndex('naive', { primaryKey: 'id' }));
-    await runTask('naive settings', () =>
+    await runTask(admin, 'naive index', () => admin.createIndex('naive', { primaryKey: 'id' }));
+    await runTask(admin, 'naive settings', () =>
       admin.index('naive').updateSettings({ searchableAttributes: ['text'], filterableAttributes: ['itemId'], localizedAttributes: [{ attributePatterns: ['text'], locales: ['cmn'] }] }),
     );
-    await runTask('naive docs', () =>
+    await runTask(admin, 'naive docs', () =>
       admin.index('naive').addDocuments(items.flatMap((it) => it.pages.map((p) => ({ id: `${it.meta.itemId}-${p.page}`, itemId: it.meta.itemId, text: p.text.replace(/\n/g, '') })))),
     );
     let naiveMiss = 0;

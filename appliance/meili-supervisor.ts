@@ -3,10 +3,23 @@ import { readFile, writeFile, rm, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type Config, ApplianceError, type Logger, type ComponentHealth, type MeiliConnection } from '../core/index.ts';
+import { type Config, ApplianceError, type Logger, type ComponentHealth, type MeiliConnection, readProcessActivity } from '../core/index.ts';
 import { preparedMeiliBinary } from './meili-binary.ts';
 import { EXIT_GRACE_MS, stopChild } from './child-stop.ts';
 import { meiliMasterKey } from './meili-master-key.ts';
+import { EngineLiveness, type LivenessBounds, type LivenessVerdict } from './meili-liveness.ts';
+
+/** How the supervisor watches its engine (tests shrink these). */
+export interface MeiliSupervisorOptions extends LivenessBounds {
+  /** Time between health checks. */
+  checkIntervalMs: number;
+  /** A check not answered within this counts as unanswered. */
+  pingTimeoutMs: number;
+}
+
+export const MEILI_SUPERVISOR_DEFAULTS: MeiliSupervisorOptions = { checkIntervalMs: 5_000, pingTimeoutMs: 2_000, stuckMs: 120_000, busyMaxMs: 30 * 60_000 };
+
+const secs = (ms: number) => Math.round(ms / 1000);
 
 export interface MeiliPaths {
   dbPath: string;
@@ -115,7 +128,12 @@ export class MeiliSupervisor {
   private timer?: NodeJS.Timeout;
   private healthTimer?: NodeJS.Timeout;
   private lastHealth: MeiliHealth = { status: 'down', reason: '未启动' };
-  private failedChecks = 0;
+  private readonly opts: MeiliSupervisorOptions;
+  private readonly liveness: EngineLiveness;
+  private checking = false;
+  /** The last verdict of an unanswered streak (undefined while it answers), for logging its changes. */
+  private streak?: LivenessVerdict['kind'];
+  private busyLoggedAt = 0;
   port = 0;
   private key = '';
   private binary = '';
@@ -123,7 +141,11 @@ export class MeiliSupervisor {
   constructor(
     private readonly cfg: Config,
     private readonly log: Logger,
-  ) {}
+    opts: Partial<MeiliSupervisorOptions> = {},
+  ) {
+    this.opts = { ...MEILI_SUPERVISOR_DEFAULTS, ...opts };
+    this.liveness = new EngineLiveness(this.opts);
+  }
 
   get connection(): MeiliConnection {
     return { host: `http://127.0.0.1:${this.port}`, apiKey: this.key, pid: () => this.child?.pid };
@@ -148,8 +170,12 @@ export class MeiliSupervisor {
     this.spawnChild();
     await this.waitHealthy(timeoutMs);
     this.healthTimer = setInterval(() => {
-      this.checkHealth().catch((err: Error) => this.log.error({ component: 'meilisearch', err: err.message }, 'meilisearch health check failed'));
-    }, 5_000);
+      if (this.checking) return;
+      this.checking = true;
+      this.checkHealth()
+        .catch((err: Error) => this.log.error({ component: 'meilisearch', err: err.message }, 'meilisearch health check failed'))
+        .finally(() => (this.checking = false));
+    }, this.opts.checkIntervalMs);
     this.healthTimer.unref();
   }
 
@@ -159,6 +185,8 @@ export class MeiliSupervisor {
     this.lastStart = Date.now();
     const child = spawn(this.binary, args, { cwd: join(this.cfg.dataDir, 'meili'), env: meiliEnv(this.key), stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    this.liveness.reset();
+    this.streak = undefined;
     this.lastHealth = { status: 'down', reason: '正在启动' };
     this.log.info({ component: 'meilisearch', pid: child.pid, port: this.port }, 'meilisearch started');
     if (child.pid) void writeFile(this.pidFile(), `${child.pid}\n`, { mode: 0o600 });
@@ -191,7 +219,7 @@ export class MeiliSupervisor {
 
   private async ping(): Promise<boolean> {
     try {
-      const res = await fetch(`http://127.0.0.1:${this.port}/health`, { signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(`http://127.0.0.1:${this.port}/health`, { signal: AbortSignal.timeout(this.opts.pingTimeoutMs) });
       return res.ok && ((await res.json()) as { status?: string }).status === 'available';
     } catch {
       return false;
@@ -202,21 +230,56 @@ export class MeiliSupervisor {
     // The child may exit or be stopped while the ping is in flight: hold the one being checked.
     const child = this.child;
     if (!child || this.stopping) return;
-    const alive = await this.ping();
+    const answered = await this.ping();
+    const sample = child.pid ? await readProcessActivity(child.pid) : undefined;
     if (this.stopping || this.child !== child) return;
-    if (alive) {
-      this.failedChecks = 0;
+    const v = this.liveness.observe(answered, sample, Date.now());
+    const was = this.streak;
+    this.streak = v.kind === 'ok' ? undefined : v.kind;
+    const base = { component: 'meilisearch', pid: child.pid, unansweredMs: v.unansweredMs };
+    if (v.kind === 'ok') {
       this.lastHealth = { status: 'ok', reason: '运行正常', pid: child.pid, port: this.port };
+      if (was) this.log.warn({ ...base, code: 'MEILI_ANSWERING_AGAIN' }, `检索引擎（Meilisearch）恢复响应（此前 ${secs(v.unansweredMs)} 秒未响应）`);
       return;
     }
-    this.failedChecks++;
-    this.lastHealth = { status: 'degraded', reason: `健康检查连续 ${this.failedChecks} 次无响应` };
-    if (this.failedChecks >= 6) {
-      // Alive but not answering for 30 s: kill it; the exit handler starts a fresh one.
-      this.log.error({ component: 'meilisearch' }, 'meilisearch unresponsive; killing it');
-      this.failedChecks = 0;
-      child.kill('SIGKILL');
+    const quietMs = v.quietMs;
+    if (v.kind === 'busy') {
+      this.lastHealth = {
+        status: 'degraded',
+        reason: `检索引擎正忙：${secs(v.unansweredMs)} 秒未响应健康检查，但进程仍在使用 CPU/磁盘（多为大批量索引），不重启；期间检索暂不可用，导入等待其完成`,
+        pid: child.pid,
+        port: this.port,
+      };
+      // Said when it starts, then once a minute while it lasts.
+      if (was !== 'busy' && was !== 'quiet') this.busyLoggedAt = 0;
+      if (Date.now() - this.busyLoggedAt >= 60_000) {
+        this.busyLoggedAt = Date.now();
+        this.log.warn(
+          { ...base, code: 'MEILI_BUSY' },
+          `检索引擎（Meilisearch）正忙：${secs(v.unansweredMs)} 秒未响应健康检查，但进程仍在使用 CPU/磁盘，判定为忙碌而非故障，不重启 / meilisearch busy, not restarting`,
+        );
+      }
+      return;
     }
+    if (v.kind === 'quiet') {
+      this.lastHealth = {
+        status: 'degraded',
+        reason: `检索引擎 ${secs(v.unansweredMs)} 秒未响应，且 ${secs(quietMs)} 秒无 CPU/磁盘活动；持续 ${secs(this.opts.stuckMs)} 秒将重启`,
+        pid: child.pid,
+        port: this.port,
+      };
+      if (!was) this.log.warn({ ...base, code: 'MEILI_NOT_ANSWERING', state: v.state }, `检索引擎（Meilisearch）未响应健康检查；若持续 ${secs(this.opts.stuckMs)} 秒既无响应也无 CPU/磁盘活动将重启它`);
+      return;
+    }
+    // stuck or overdue: kill it; the exit handler starts a fresh one (SIGKILL works on a stopped process too).
+    const zh =
+      v.kind === 'stuck'
+        ? `检索引擎（Meilisearch）已 ${secs(v.unansweredMs)} 秒无响应，且 ${secs(quietMs)} 秒无 CPU/磁盘活动（进程状态 ${v.state ?? '未知'}），判定为卡死，正在重启`
+        : `检索引擎（Meilisearch）已 ${secs(v.unansweredMs)} 秒无响应（上限 ${secs(this.opts.busyMaxMs)} 秒），虽仍有活动也予以重启`;
+    this.log.error({ ...base, code: v.kind === 'stuck' ? 'MEILI_STUCK' : 'MEILI_BUSY_TOO_LONG', quietMs, state: v.state }, `${zh} / meilisearch unresponsive; killing it`);
+    this.lastHealth = { status: 'down', reason: zh };
+    this.liveness.reset();
+    child.kill('SIGKILL');
   }
 
   private async waitHealthy(timeoutMs: number): Promise<void> {
@@ -273,6 +336,8 @@ export class MeiliSupervisor {
     this.stopping = true;
     clearTimeout(this.timer);
     clearInterval(this.healthTimer);
+    // A stopped (SIGSTOP) engine would hold SIGTERM until the grace period's SIGKILL.
+    this.child?.kill('SIGCONT');
     await stopChild(this.child);
     this.child = undefined;
     await rm(this.pidFile(), { force: true });

@@ -1,4 +1,4 @@
-import { activityAdvanced, type ProcessActivity } from '../core/index.ts';
+import { ActivityMeter, type ProcessActivity } from '../core/index.ts';
 
 export interface LivenessBounds {
   /** No answer and no CPU or disk activity for this long: the engine is stuck and is restarted. */
@@ -8,6 +8,8 @@ export interface LivenessBounds {
    * that spins without ever answering again; far above any healthy indexing pause.
    */
   busyMaxMs: number;
+  /** Activity is judged over windows of at least this (default 1 s; each health check is 5 s apart). */
+  activityWindowMs?: number;
 }
 
 /**
@@ -29,20 +31,21 @@ export type LivenessVerdict = { kind: 'ok'; unansweredMs: number } | { kind: 'bu
 export class EngineLiveness {
   private unansweredSince?: number;
   private lastActiveAt = 0;
-  private last?: ProcessActivity;
+  private readonly meter: ActivityMeter;
 
-  constructor(private readonly bounds: LivenessBounds) {}
+  constructor(private readonly bounds: LivenessBounds) {
+    this.meter = new ActivityMeter(bounds.activityWindowMs ?? 1_000);
+  }
 
   /** A new child: no history. */
   reset(): void {
     this.unansweredSince = undefined;
-    this.last = undefined;
+    this.meter.reset();
   }
 
   /** Record one check: whether /health answered in time, and the process's activity read right after. */
   observe(answered: boolean, sample: ProcessActivity | undefined, now: number): LivenessVerdict {
-    const active = activityAdvanced(this.last, sample);
-    this.last = sample;
+    const active = this.meter.observe(sample, now);
     if (answered) {
       const unansweredMs = this.unansweredSince === undefined ? 0 : now - this.unansweredSince;
       this.unansweredSince = undefined;

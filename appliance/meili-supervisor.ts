@@ -217,9 +217,9 @@ export class MeiliSupervisor {
     });
   }
 
-  private async ping(): Promise<boolean> {
+  private async ping(timeoutMs = this.opts.pingTimeoutMs): Promise<boolean> {
     try {
-      const res = await fetch(`http://127.0.0.1:${this.port}/health`, { signal: AbortSignal.timeout(this.opts.pingTimeoutMs) });
+      const res = await fetch(`http://127.0.0.1:${this.port}/health`, { signal: AbortSignal.timeout(timeoutMs) });
       return res.ok && ((await res.json()) as { status?: string }).status === 'available';
     } catch {
       return false;
@@ -285,7 +285,7 @@ export class MeiliSupervisor {
   private async waitHealthy(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (await this.ping()) {
+      if (await this.ping(Math.max(this.opts.pingTimeoutMs, 2_000))) {
         this.lastHealth = { status: 'ok', reason: '运行正常', pid: this.child?.pid, port: this.port };
         return;
       }

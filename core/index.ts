@@ -23,7 +23,7 @@ export { inLanes } from './concurrency.ts';
 export { dataPath, ensureDataDir, RESTORE_INCOMPLETE } from './data-dir.ts';
 export { assertRoomForWork, diskHealth } from './disk.ts';
 export { type MeiliConnection } from './meili-connection.ts';
-export { readProcessActivity, activityAdvanced, type ProcessActivity } from './process-activity.ts';
+export { readProcessActivity, activityAdvanced, ActivityMeter, type ProcessActivity } from './process-activity.ts';
 export { withFileLock } from './file-lock.ts';
 export { healthReport, type ComponentHealth, type HealthReport } from './health.ts';
 export { FORMAT_VERSIONS, checkFormatVersion, type VersionedFormat } from './format-version.ts';

@@ -1,5 +1,5 @@
 import { MeilisearchApiError, type Meilisearch, type Task } from 'meilisearch';
-import { ApplianceError, activityAdvanced, readProcessActivity, type ProcessActivity } from '../core/index.ts';
+import { ActivityMeter, ApplianceError, readProcessActivity } from '../core/index.ts';
 
 /** How long a wait for a Meilisearch task goes on (tests shrink these). */
 export interface TaskWaitOptions {
@@ -60,7 +60,7 @@ export async function waitForTaskProgress(client: Meilisearch, taskUid: number, 
   let movedAt = Date.now();
   let lastTask = '';
   let lastBatch: string | undefined;
-  let lastActivity: ProcessActivity | undefined;
+  const meter = new ActivityMeter();
   for (;;) {
     let task: Task | undefined;
     let reachable = true;
@@ -80,8 +80,7 @@ export async function waitForTaskProgress(client: Meilisearch, taskUid: number, 
     // Only an engine that is there counts by its CPU: a crash-looping one that refuses connections does not.
     const pid = pidOf?.();
     const activity = pid ? await readProcessActivity(pid) : undefined;
-    if (reachable && activityAdvanced(lastActivity, activity)) moved = true;
-    lastActivity = activity;
+    if (meter.observe(activity, Date.now()) && reachable) moved = true;
     if (task && !moved) {
       // The task waits behind others, or its batch is long: the batch at work and its progress.
       const batch = await batchAtWork(client, pollTimeoutMs);

@@ -38,8 +38,8 @@ async function newItem(posts: string[], classification: '公开' | '内部') {
 }
 
 /**
- * SIGSTOP the Meilisearch child. Its supervisor kills a child that has not answered for 30 s and
- * starts a fresh one: a stall that long becomes a restart, which the test accepts as well.
+ * SIGSTOP the Meilisearch child. Its supervisor kills a child that has neither answered nor used
+ * CPU for 2 minutes and starts a fresh one: a stall that long becomes a restart, which the test accepts as well.
  */
 function stopMeili(): () => void {
   const pid = w.meili.pid!;

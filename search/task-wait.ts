@@ -89,11 +89,12 @@ export async function waitForTaskProgress(client: Meilisearch, taskUid: number, 
     }
     const now = Date.now();
     if (moved) movedAt = now;
-    const why = task ? '任务与引擎均无进展' : reachable ? `检索引擎无响应且无 CPU/磁盘活动（进程状态 ${activity?.state ?? '未知'}）` : '检索引擎未运行（连接被拒绝）';
     if (now - movedAt >= stallMs) {
+      const why = task ? '任务与引擎均无进展' : reachable ? `检索引擎无响应且无 CPU/磁盘活动（进程状态 ${activity?.state ?? '未知'}）` : '检索引擎未运行（连接被拒绝）';
+      const secs = stallMs >= 10_000 ? String(Math.round(stallMs / 1000)) : (stallMs / 1000).toFixed(1);
       throw new ApplianceError(
         'SEARCH_UNAVAILABLE',
-        `检索服务 ${Math.round(stallMs / 1000)} 秒内没有推进索引任务（${what}，任务 ${taskUid}）：${why}。任务仍在检索服务队列中；请查看设备状态（检索引擎卡死时会被自动重启）后重试。`,
+        `检索服务 ${secs} 秒内没有推进索引任务（${what}，任务 ${taskUid}）：${why}。任务仍在检索服务队列中；请查看设备状态（检索引擎卡死时会被自动重启）后重试。`,
         `meilisearch task ${taskUid} (${what}) made no progress for ${stallMs} ms: ${task ? `task ${task.status}, engine idle` : reachable ? 'engine not answering and not using CPU' : 'engine not running'}`,
         { status: 503, details: { reason: 'task-stalled', taskUid, stalledMs: now - movedAt, engineState: activity?.state } },
       );

@@ -61,7 +61,8 @@ export const FULL_RECONCILE_INTERVAL_MS = 24 * 3600_000;
  *   with the index (a full pass) at the first pass after a start — which is what repairs a crash
  *   between a change and its index update, the notice being lost with the process —, whenever
  *   the policy or the office code read at a pass differs from the last pass's, after a failed
- *   full pass, and every FULL_RECONCILE_INTERVAL_MS;
+ *   full pass, when the index holds another number of items than this process wrote (written
+ *   behind its back), and every FULL_RECONCILE_INTERVAL_MS;
  * - with no office code configured nothing is shared (there is no office to name a hit with).
  */
 export class SharedIndex {
@@ -176,7 +177,10 @@ export class SharedIndex {
       if (after === 'office') {
         await this.writer.remove([next.itemId], { deadlineMs });
         this.sharedIds.delete(next.itemId);
-      } else await this.writer.put([{ meta: next, pages: await this.deps.store.readText(next.itemId), scope: after }], this.deps.office!, { deadlineMs });
+      } else {
+        await this.writer.put([{ meta: next, pages: await this.deps.store.readText(next.itemId), scope: after }], this.deps.office!, { deadlineMs });
+        this.sharedIds.add(next.itemId);
+      }
     } catch (e) {
       throw notIndexed(e);
     }
@@ -232,6 +236,7 @@ export class SharedIndex {
       if (out.length) await this.writer.remove(out, { deadlineMs });
       for (const id of out) this.sharedIds.delete(id);
       if (down.length && this.deps.office) await this.writer.put(down, this.deps.office, { deadlineMs });
+      for (const e of down) this.sharedIds.add(e.meta.itemId);
     } catch (e) {
       throw notIndexed(e);
     }
@@ -257,7 +262,13 @@ export class SharedIndex {
     this.policyCache = undefined;
     const policy = await this.policy();
     const under = JSON.stringify([policy.classifications, policy.posts, this.deps.office ?? null]);
-    const due = !this.deps.store.onChange || this.fullUnder !== under || Date.now() - this.lastFullAt >= (this.deps.fullReconcileMs ?? FULL_RECONCILE_INTERVAL_MS);
+    const due =
+      !this.deps.store.onChange ||
+      this.fullUnder !== under ||
+      Date.now() - this.lastFullAt >= (this.deps.fullReconcileMs ?? FULL_RECONCILE_INTERVAL_MS) ||
+      // The index holds another number of items than this process wrote: changed behind its back
+      // (another process's write, say `archive reindex` racing a narrowing here, or a restored database).
+      (await this.exclusive(async () => (await this.writer.countItems()) !== this.sharedIds.size));
     const report = due ? await this.fullPass(policy) : await this.changesPass();
     if (due) {
       this.fullUnder = under;

@@ -1,8 +1,10 @@
 // bench/shared-reconcile: what the shared index's periodic reconcile (federation/shared-index.ts,
 // every 20 s in serve) costs on an item store of N items, a share of them shared: the first run
 // (everything written), a run with nothing to do (the steady state), and a run after a change of
-// scope of 1% of the items. Prints figures; asserts nothing.
+// scope of 1% of the items; and, since passes read only the items the store told of, the full pass
+// with nothing to do (at start, after a change of policy, once a day). Prints figures; asserts nothing.
 //   npx tsx bench/shared-reconcile.ts [--items 2000] [--shared 0.3]
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../core/config.ts';
@@ -45,15 +47,26 @@ try {
     const sharing = new SharedIndex({ dataDir, writer: new SharedIndexWriter(meili.connection), store, office: 'BENCH' });
     t0 = Date.now();
     const first = await sharing.reconcile();
-    console.log(`first reconcile (all shared items written): ${first.ms} ms, added ${first.added}`);
-    const idle: number[] = [];
-    for (let i = 0; i < 5; i++) idle.push((await sharing.reconcile()).ms);
-    idle.sort((a, b) => a - b);
-    console.log(`reconcile with nothing to do: median ${idle[2]} ms (min ${idle[0]}, max ${idle[4]})`);
+    console.log(`first reconcile (${first.kind}, all shared items written): ${first.ms} ms, ${first.checked} items read, added ${first.added}`);
+    const median = async (what: string, opts: { full?: boolean }) => {
+      const runs = [];
+      for (let i = 0; i < 5; i++) runs.push(await sharing.reconcile(opts));
+      const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
+      console.log(`${what} (${runs[0].kind}, ${runs[0].checked} items read): median ${ms[2]} ms (min ${ms[0]}, max ${ms[4]})`);
+    };
+    await median('reconcile with nothing to do, every 20 s', {});
+    await median('full reconcile with nothing to do (at start, policy change, daily)', { full: true });
     const changed = ids.slice(0, Math.max(1, Math.round(N * 0.01)));
     for (const id of changed) await store.updateMetadata(id, { sharing: 'all' });
     const after = await sharing.reconcile();
-    console.log(`reconcile after ${changed.length} scope changes: ${after.ms} ms (added ${after.added}, updated ${after.updated}, removed ${after.removed})`);
+    console.log(
+      `reconcile after ${changed.length} scope changes (${after.kind}, ${after.checked} items read): ${after.ms} ms (added ${after.added}, updated ${after.updated}, removed ${after.removed})`,
+    );
+    console.log(
+      `load average at the end: ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${cpus().length} cores`,
+    );
   } finally {
     await meili.stop();
   }

@@ -11,9 +11,16 @@ export interface SharedItemSource {
   listItems(): AsyncIterable<ItemMetadata>;
   getItem(id: string): Promise<ItemMetadata | undefined>;
   readText(id: string): Promise<PageText[]>;
+  /** Tells the id of each item this process stores or edits (ItemStore.onChange); without it every reconcile reads the whole store. */
+  onChange?(listener: (itemId: string) => void): () => void;
 }
 
 export interface ReconcileReport {
+  /** full: every item of the store was read; changes: only the items changed since the last pass. */
+  kind: 'full' | 'changes';
+  /** Items of the store read by the pass. */
+  checked: number;
+  /** Items in the shared index after the pass (as far as this process knows, between full passes). */
   shared: number;
   added: number;
   updated: number;
@@ -33,6 +40,12 @@ export interface ItemSharingStatus {
 export const SHARING_NARROWING_DEADLINE_MS = 20_000;
 /** The periodic reconcile: a change of scope reaches the federation within a minute. */
 export const RECONCILE_INTERVAL_MS = 20_000;
+/**
+ * How often the reconcile reads the whole store even when nothing says it must (the first pass
+ * after a start, a change of policy or office, and a failed pass always do): the safety net for
+ * what no change notice covers (the shared index changed or restored behind the appliance's back).
+ */
+export const FULL_RECONCILE_INTERVAL_MS = 24 * 3600_000;
 
 /**
  * Keeps Meilisearch's `shared` index (search/shared-schema.ts) equal to what the item store and
@@ -41,8 +54,15 @@ export const RECONCILE_INTERVAL_MS = 20_000;
  *   every item the new policy keeps home), Meilisearch confirms, and only then is the store or the
  *   policy written; unconfirmed means refused and nothing changed;
  * - widening and other changes follow after the store (syncItem), and a reconcile every
- *   RECONCILE_INTERVAL_MS compares the whole store with the index, so a crash or a failed write is
- *   repaired within a minute and nothing is lost;
+ *   RECONCILE_INTERVAL_MS repairs a failed or missing write within a minute and loses nothing.
+ *   It reads only the items the store told of since the last pass (ItemStore.onChange: CSV and
+ *   other ingest, edits whose sync failed, a narrowing whose store write did not follow), so its
+ *   cost follows the changes, not the archive's size. It reads the whole store and compares it
+ *   with the index (a full pass) at the first pass after a start — which is what repairs a crash
+ *   between a change and its index update, the notice being lost with the process —, whenever
+ *   the policy or the office code read at a pass differs from the last pass's, after a failed
+ *   full pass, when the index holds another number of items than this process wrote (written
+ *   behind its back), and every FULL_RECONCILE_INTERVAL_MS;
  * - with no office code configured nothing is shared (there is no office to name a hit with).
  */
 export class SharedIndex {
@@ -54,9 +74,33 @@ export class SharedIndex {
   private hashes = new Map<string, string>();
   private lastReport?: ReconcileReport & { at: string };
   private lock: Promise<void> = Promise.resolve();
+  /** Items changed (as the store told) and not yet written to the index from the store's state. */
+  private readonly pending = new Set<string>();
+  /** Items in the shared index, as far as the passes and syncs of this process wrote it. */
+  private sharedIds = new Set<string>();
+  /** The policy and office the last full pass compared the store under; unset: the next pass is full. */
+  private fullUnder?: string;
+  private lastFullAt = 0;
+  private unsubscribe?: () => void;
 
-  constructor(private readonly deps: { dataDir: string; writer: SharedIndexWriter; store: SharedItemSource; office: string | undefined; narrowingDeadlineMs?: number }) {
+  constructor(
+    private readonly deps: {
+      dataDir: string;
+      writer: SharedIndexWriter;
+      store: SharedItemSource;
+      office: string | undefined;
+      narrowingDeadlineMs?: number;
+      /** FULL_RECONCILE_INTERVAL_MS unless given (tests). */
+      fullReconcileMs?: number;
+    },
+  ) {
     this.writer = deps.writer;
+    this.listen();
+  }
+
+  /** From here on the store tells this index of its changes (until stop). */
+  private listen(): void {
+    this.unsubscribe ??= this.deps.store.onChange?.((id) => this.pending.add(id));
   }
 
   get office(): string | undefined {
@@ -127,9 +171,16 @@ export class SharedIndex {
     const before = await this.reach(current);
     const after = await this.reach(next);
     if (scopeReach(after) >= scopeReach(before)) return false;
+    // If the store write does not follow (refused, failed), the next pass puts the stored state back.
+    this.pending.add(next.itemId);
     try {
-      if (after === 'office') await this.writer.remove([next.itemId], { deadlineMs });
-      else await this.writer.put([{ meta: next, pages: await this.deps.store.readText(next.itemId), scope: after }], this.deps.office!, { deadlineMs });
+      if (after === 'office') {
+        await this.writer.remove([next.itemId], { deadlineMs });
+        this.sharedIds.delete(next.itemId);
+      } else {
+        await this.writer.put([{ meta: next, pages: await this.deps.store.readText(next.itemId), scope: after }], this.deps.office!, { deadlineMs });
+        this.sharedIds.add(next.itemId);
+      }
     } catch (e) {
       throw notIndexed(e);
     }
@@ -140,12 +191,7 @@ export class SharedIndex {
   syncItem(itemId: string): Promise<void> {
     // Under the lock: it writes what the store says at that moment, so a narrowing that follows
     // cannot be overtaken by this (older, wider) write landing after it.
-    return this.exclusive(async () => {
-      const meta = await this.deps.store.getItem(itemId);
-      const reach = meta ? await this.reach(meta) : 'office';
-      if (!meta || reach === 'office') await this.writer.remove([itemId]);
-      else await this.writer.put([{ meta, pages: await this.deps.store.readText(itemId), scope: reach }], this.deps.office!);
-    });
+    return this.exclusive(() => this.writeCurrent([itemId]));
   }
 
   /**
@@ -172,6 +218,8 @@ export class SharedIndex {
   }
 
   private async setPolicyNow(body: z.infer<typeof sharingPolicyBody>, by: string, deadlineMs: number): Promise<{ policy: SharingPolicy; withdrawn: number }> {
+    // Whatever happens below (withdrawn but the policy not saved, say), the next pass compares everything.
+    this.fullUnder = undefined;
     const old = await this.policy();
     const draft: SharingPolicy = { version: 1, classifications: body.classifications, posts: body.posts };
     const narrowed: ItemMetadata[] = [];
@@ -186,7 +234,9 @@ export class SharedIndex {
         if (s !== 'office') down.push({ meta: m, pages: await this.deps.store.readText(m.itemId), scope: s });
       }
       if (out.length) await this.writer.remove(out, { deadlineMs });
+      for (const id of out) this.sharedIds.delete(id);
       if (down.length && this.deps.office) await this.writer.put(down, this.deps.office, { deadlineMs });
+      for (const e of down) this.sharedIds.add(e.meta.itemId);
     } catch (e) {
       throw notIndexed(e);
     }
@@ -195,19 +245,60 @@ export class SharedIndex {
     return { policy, withdrawn: narrowed.length };
   }
 
-  /** Compare the item store with the shared index and repair every difference. One at a time. */
-  reconcile(): Promise<ReconcileReport> {
+  /**
+   * Bring the shared index in line with the store: the items changed since the last pass, or
+   * (see the class comment; `full` asks for it) every item of the store compared with the index.
+   * One at a time.
+   */
+  reconcile(opts: { full?: boolean } = {}): Promise<ReconcileReport> {
+    if (opts.full) this.fullUnder = undefined;
     this.running ??= this.reconcileOnce().finally(() => (this.running = undefined));
     return this.running;
   }
 
   private async reconcileOnce(): Promise<ReconcileReport> {
     const started = Date.now();
-    // Re-read the policy: another process (the CLI) may have saved one.
+    // Re-read the policy: another process (the CLI) may have saved one, or the file was damaged.
     this.policyCache = undefined;
     const policy = await this.policy();
+    const under = JSON.stringify([policy.classifications, policy.posts, this.deps.office ?? null]);
+    const due =
+      !this.deps.store.onChange ||
+      this.fullUnder !== under ||
+      Date.now() - this.lastFullAt >= (this.deps.fullReconcileMs ?? FULL_RECONCILE_INTERVAL_MS) ||
+      // The index holds another number of items than this process wrote: changed behind its back
+      // (another process's write, say `archive reindex` racing a narrowing here, or a restored database).
+      (await this.exclusive(async () => (await this.writer.countItems()) !== this.sharedIds.size));
+    const report = due ? await this.fullPass(policy) : await this.changesPass();
+    if (due) {
+      this.fullUnder = under;
+      this.lastFullAt = started;
+    }
+    report.ms = Date.now() - started;
+    this.lastReport = { ...report, at: new Date().toISOString() };
+    return report;
+  }
+
+  /** The items the store told of since the last pass, each written as the store says now. */
+  private async changesPass(): Promise<ReconcileReport> {
+    const ids = [...this.pending];
+    const before = new Set(this.sharedIds);
+    for (let i = 0; i < ids.length; i += 50) await this.exclusive(() => this.writeCurrent(ids.slice(i, i + 50)));
+    const report: ReconcileReport = { kind: 'changes', checked: ids.length, shared: this.sharedIds.size, added: 0, updated: 0, removed: 0, ms: 0 };
+    for (const id of ids) {
+      if (this.sharedIds.has(id)) report[before.has(id) ? 'updated' : 'added']++;
+      else if (before.has(id)) report.removed++;
+    }
+    return report;
+  }
+
+  /** Every item of the store compared with the shared index; every difference repaired. */
+  private async fullPass(policy: SharingPolicy): Promise<ReconcileReport> {
+    // Changes told from here on are either read by this pass or left for the next.
+    this.pending.clear();
     const indexed = await this.writer.list();
-    const report: ReconcileReport = { shared: 0, added: 0, updated: 0, removed: 0, ms: 0 };
+    this.sharedIds = new Set(indexed.keys());
+    const report: ReconcileReport = { kind: 'full', checked: 0, shared: 0, added: 0, updated: 0, removed: 0, ms: 0 };
     const seen = new Set<string>();
     let batch: SharedEntry[] = [];
     // The diff is found without the lock; each batch is written under it from the store as it is
@@ -219,6 +310,7 @@ export class SharedIndex {
     };
     const hashes = new Map<string, string>();
     for await (const m of this.deps.store.listItems()) {
+      report.checked++;
       const reach = await this.reach(m, policy);
       if (reach === 'office') continue;
       seen.add(m.itemId);
@@ -251,13 +343,22 @@ export class SharedIndex {
     const gone = [...indexed.keys()].filter((id) => !seen.has(id));
     for (let i = 0; i < gone.length; i += 50) await this.exclusive(() => this.writeCurrent(gone.slice(i, i + 50)));
     report.removed = gone.length;
-    report.ms = Date.now() - started;
-    this.lastReport = { ...report, at: new Date().toISOString() };
     return report;
   }
 
   /** Under the lock: write these items' shared state as the store and the policy say now. */
   private async writeCurrent(ids: string[]): Promise<void> {
+    // Told changes from here on are read below or left for the next pass; on failure all stay pending.
+    for (const id of ids) this.pending.delete(id);
+    try {
+      await this.writeCurrentNow(ids);
+    } catch (e) {
+      for (const id of ids) this.pending.add(id);
+      throw e;
+    }
+  }
+
+  private async writeCurrentNow(ids: string[]): Promise<void> {
     const put: SharedEntry[] = [];
     const out: string[] = [];
     for (const id of ids) {
@@ -275,7 +376,9 @@ export class SharedIndex {
       }
     }
     if (out.length) await this.writer.remove(out);
+    for (const id of out) this.sharedIds.delete(id);
     if (put.length) await this.writer.put(put, this.deps.office!);
+    for (const e of put) this.sharedIds.add(e.meta.itemId);
   }
 
   /** Rebuild from nothing (archive reindex). */
@@ -284,8 +387,9 @@ export class SharedIndex {
     await this.exclusive(async () => {
       await this.writer.clear();
       this.hashes.clear();
+      this.sharedIds.clear();
     });
-    return this.reconcile();
+    return this.reconcile({ full: true });
   }
 
   /** Items in the shared index now (for the integrity report and the peers page). */
@@ -299,6 +403,11 @@ export class SharedIndex {
 
   start(intervalMs = RECONCILE_INTERVAL_MS): void {
     if (this.timer) return;
+    if (!this.unsubscribe) {
+      // Stopped before: changes meanwhile were not told, so the first pass compares everything.
+      this.listen();
+      this.fullUnder = undefined;
+    }
     const tick = () => {
       this.reconcile()
         .catch((e) => log.warn({ err: (e as Error).message }, 'shared index reconcile failed; retried at the next interval'))
@@ -310,6 +419,8 @@ export class SharedIndex {
   }
 
   async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
     const t = this.timer;
     this.timer = undefined;
     if (t) clearTimeout(t);

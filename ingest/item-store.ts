@@ -67,6 +67,7 @@ export class ItemStore {
   private readonly tmpRoot: string;
   private readonly index: ItemIndex;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly changeListeners = new Set<(itemId: string) => void>();
 
   private constructor(dataDir: string) {
     this.root = join(dataDir, 'items');
@@ -85,6 +86,18 @@ export class ItemStore {
 
   /** True when open() found the index untrustworthy and rebuilt it from item.json files. */
   rebuiltOnOpen = false;
+
+  /**
+   * Be told the id of every item this store (this process) stores, replaces or edits, once the
+   * change may be on disk (a failed write may be told too: a listener re-reads the item). Derived
+   * data (the shared index of 联合检索) follows changes with it instead of reading every item.json;
+   * a change made by another process or before the listener was added is not told. Returns the
+   * function that stops it.
+   */
+  onChange(listener: (itemId: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
 
   get count(): number {
     return this.index.size;
@@ -293,16 +306,30 @@ export class ItemStore {
       await opts.beforeWrite?.(checked.value, meta);
       // Other files keep the hashes the manifest already holds: an edit never blesses a damaged file.
       await this.index.markDirty();
-      await writeFileAtomic(join(dir, `${ITEM_JSON}.new`), JSON.stringify({ ...checked.value, formatVersion: FORMAT_VERSIONS['item.json'] }, null, 1));
-      manifest.set(ITEM_JSON, await sha256File(join(dir, `${ITEM_JSON}.new`)));
-      await writeFileAtomic(join(dir, `${MANIFEST_NAME}.new`), formatManifest([...manifest].map(([path, sha256]) => ({ path, sha256 }))));
-      await recoverItemDir(dir);
+      try {
+        await writeFileAtomic(join(dir, `${ITEM_JSON}.new`), JSON.stringify({ ...checked.value, formatVersion: FORMAT_VERSIONS['item.json'] }, null, 1));
+        manifest.set(ITEM_JSON, await sha256File(join(dir, `${ITEM_JSON}.new`)));
+        await writeFileAtomic(join(dir, `${MANIFEST_NAME}.new`), formatManifest([...manifest].map(([path, sha256]) => ({ path, sha256 }))));
+        await recoverItemDir(dir);
+      } finally {
+        this.changed(id);
+      }
       await this.index.record(checked.value).catch(() => undefined); // marker stays: next open rebuilds
       return checked.value;
     });
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  private changed(id: string): void {
+    for (const l of this.changeListeners) {
+      try {
+        l(id);
+      } catch {
+        // A listener's failure is its own; the store's write stands.
+      }
+    }
+  }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
@@ -434,7 +461,11 @@ export class ItemStore {
       const shard = join(this.root, id.slice(-2));
       await mkdir(shard, { recursive: true, mode: 0o700 });
       await this.index.markDirty();
-      await place(tmp, join(shard, id));
+      try {
+        await place(tmp, join(shard, id));
+      } finally {
+        this.changed(id);
+      }
       moved = false;
       stored = true;
       await fsyncDir(shard);

@@ -2,11 +2,9 @@ import { generateTenantToken } from 'meilisearch/token';
 import { type MeiliConnection, ApplianceError, classificationRank, isApplianceError, type Viewer } from '../core/index.ts';
 import { meiliPost } from './meili-query-http.ts';
 import type { MatchPage } from './page-match.ts';
-import { matchPages } from './page-match.ts';
-import { RETRIEVE, SORT_RULES, parseTerms, userFilter, validated, type ItemHit, type Poster, type QueryService, type SearchHit, type SearchParams } from './query.ts';
+import { RETRIEVE, SORT_RULES, parseTerms, searchHit, userFilter, validated, type ItemHit, type Poster, type QueryService, type SearchHit, type SearchParams } from './query.ts';
 import { INDEX_ITEMS, INDEX_PAGES } from './schema.ts';
 import { INDEX_SHARED, type SharedItemDoc, type SharedPageDoc } from './shared-schema.ts';
-import { highlight } from './snippet.ts';
 import type { SearchKey } from './tenant-signing-key.ts';
 import { accessFilter, filterString } from './tenant-token.ts';
 
@@ -155,21 +153,8 @@ export class FederatedQuery {
       const local = isLocal(h);
       const office = local ? target.self.code : (h._federation?.remote ?? (h as SharedItemDoc).office);
       const pages = local ? localPages.get(h.itemId) : remotePages.get(`${office}\u0000${h.itemId}`);
-      const s = matchPages(terms, pages ?? []);
       return {
-        itemId: h.itemId,
-        archivalCode: h.archivalCode,
-        title: h.title,
-        titleHtml: highlight(h.title ?? '', terms),
-        docNumber: h.docNumber,
-        year: h.year,
-        fonds: h.fonds,
-        department: h.department,
-        retention: h.retention,
-        pageCount: h.pageCount,
-        pages: s.pages,
-        snippet: s.snippet,
-        snippetPage: s.snippetPage,
+        ...searchHit(h, terms, pages ?? []),
         office,
         officeName: names.get(office) ?? office,
         local,

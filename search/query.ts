@@ -69,6 +69,26 @@ export interface SearchHit {
   snippetPage?: number;
 }
 
+/** One hit of a result page, from this office's `items` or a peer's `shared` index alike: catalogue fields, the title highlighted, the pages the terms occur on and the snippet. */
+export function searchHit(h: Omit<ItemHit, 'contentHash'>, terms: QueryTerm[], pages: MatchPage[]): SearchHit {
+  const s = matchPages(terms, pages);
+  return {
+    itemId: h.itemId,
+    archivalCode: h.archivalCode,
+    title: h.title,
+    titleHtml: highlight(h.title ?? '', terms),
+    docNumber: h.docNumber,
+    year: h.year,
+    fonds: h.fonds,
+    department: h.department,
+    retention: h.retention,
+    pageCount: h.pageCount,
+    pages: s.pages,
+    snippet: s.snippet,
+    snippetPage: s.snippetPage,
+  };
+}
+
 export type FacetCounts = Record<FacetName, Record<string, number>>;
 
 export interface SearchResult {
@@ -185,25 +205,7 @@ export class QueryService {
     for (const f of FACETS) result.facets[f] = res.facetDistribution?.[f] ?? {};
     const hits = res.hits;
     const texts = await this.pagesOf(client, hits);
-    const matches = hits.map((h) => matchPages(terms, texts.get(h.itemId) ?? []));
-    result.items = hits.map((h, i) => {
-      const s = matches[i];
-      return {
-        itemId: h.itemId,
-        archivalCode: h.archivalCode,
-        title: h.title,
-        titleHtml: highlight(h.title ?? '', terms),
-        docNumber: h.docNumber,
-        year: h.year,
-        fonds: h.fonds,
-        department: h.department,
-        retention: h.retention,
-        pageCount: h.pageCount,
-        pages: s.pages,
-        snippet: s.snippet,
-        snippetPage: s.snippetPage,
-      };
-    });
+    result.items = hits.map((h) => searchHit(h, terms, texts.get(h.itemId) ?? []));
     return result;
   }
 

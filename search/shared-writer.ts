@@ -87,6 +87,16 @@ export class SharedIndexWriter {
     }
   }
 
+  /** How many items the shared index holds: one cheap request, where `list` reads them all. */
+  async countItems(): Promise<number> {
+    await this.ensure();
+    try {
+      return (await this.client.index(INDEX_SHARED).getDocuments<SharedItemDoc>({ limit: 1, fields: ['itemId'], filter: 'kind = "item"' })).total;
+    } catch (e) {
+      throw meiliError(e, `count ${INDEX_SHARED}`);
+    }
+  }
+
   /** Drop every document (a rebuild starts from nothing). */
   async clear(): Promise<void> {
     await this.ensure();

@@ -73,28 +73,7 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
       weakLines: p.weakLines?.length ?? 0,
     }));
     await deps.auth.record(ctx, { action: 'item.view', target: id, outcome: 'success', details: { for: 'edit' } });
-    const { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, createdAt, updatedAt, cataloguePending } = meta;
-    ctx.body = {
-      sharing: meta.sharing ?? 'office',
-      itemId,
-      archivalCode,
-      fonds,
-      year,
-      retention,
-      department,
-      itemNo,
-      title,
-      docNumber,
-      responsible,
-      date,
-      classification,
-      posts,
-      pageCount,
-      createdAt,
-      updatedAt,
-      cataloguePending: cataloguePending ?? false,
-      pages,
-    };
+    ctx.body = { ...editableView(meta), createdAt: meta.createdAt, cataloguePending: meta.cataloguePending ?? false, pages };
   });
 
   router.patch('/api/items/:id', requirePermission('item:edit'), async (ctx) => {
@@ -233,24 +212,12 @@ export function itemEditRoutes(router: Router, deps: { auth: Auth; search: Searc
     if (!indexed) {
       throw new ApplianceError('INDEX_STALE', '元数据已保存，但检索索引更新失败；请稍后重试或由系统管理员运行 archive reindex。', 'saved but not re-indexed', { status: 503 });
     }
-    const { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, updatedAt } = after;
-    ctx.body = {
-      itemId,
-      archivalCode,
-      fonds,
-      year,
-      retention,
-      department,
-      itemNo,
-      title,
-      docNumber,
-      responsible,
-      date,
-      classification,
-      posts,
-      pageCount,
-      updatedAt,
-      sharing: after.sharing ?? 'office',
-    };
+    ctx.body = editableView(after);
   });
+}
+
+/** What the editor is shown of an item, before and after a change: the catalogue fields, posts and 共享范围 (never the files). */
+function editableView(meta: ItemMetadata) {
+  const { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, updatedAt } = meta;
+  return { itemId, archivalCode, fonds, year, retention, department, itemNo, title, docNumber, responsible, date, classification, posts, pageCount, updatedAt, sharing: meta.sharing ?? 'office' };
 }

@@ -3,12 +3,13 @@ import { copyFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MeiliSupervisor } from '../../appliance/meili-supervisor.ts';
-import { dataPath, ensureDataDir, loadConfig, type Config } from '../../core/index.ts';
+import type { MeiliSupervisor } from '../../appliance/meili-supervisor.ts';
+import { dataPath, type Config } from '../../core/index.ts';
 import { createIngestService, ItemStore, type Job } from '../../ingest/index.ts';
-import { createSearchService, type SearchService } from '../../search/index.ts';
+import type { SearchService } from '../../search/index.ts';
 import { AuditLog, verifyAudit } from '../../security/index.ts';
-import { ROOT, SHARED, cleanup, tempDir, waitFor } from '../support/appliance.ts';
+import { ROOT, SHARED, waitFor } from '../support/appliance.ts';
+import { startSearchDataDir, type SearchDataDir } from '../support/search-data-dir.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';
 
 const log = pino({ level: 'silent' });
@@ -24,20 +25,15 @@ describe('ingest: a batch of index updates and kill -9 (real clamd, OCR, Meilise
   let cfg: Config;
   let meili: MeiliSupervisor;
   let search: SearchService;
+  let env: SearchDataDir;
   beforeAll(async () => {
-    dir = await tempDir('archive-index-batch-');
     clamd = await startTestClamd();
-    cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: join(dir, 'data'), ARCHIVE_MEILI_PORT: '0', ARCHIVE_CLAMD: clamd.address } });
-    await ensureDataDir(cfg.dataDir);
-    meili = new MeiliSupervisor(cfg, log);
-    await meili.start();
-    search = createSearchService(meili.connection, cfg.dataDir);
-    await search.init();
+    env = await startSearchDataDir('archive-index-batch-', { ARCHIVE_CLAMD: clamd.address });
+    ({ dir, cfg, meili, search } = env);
   });
   afterAll(async () => {
-    await meili?.stop();
+    await env?.close();
     await clamd?.stop();
-    await cleanup(dir);
   });
 
   /** Item ids in the items index, and how many page documents each has. */

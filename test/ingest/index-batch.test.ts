@@ -2,13 +2,14 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeiliSupervisor, freeLoopbackPort } from '../../appliance/meili-supervisor.ts';
-import { dataPath, ensureDataDir, loadConfig, type Config } from '../../core/index.ts';
+import { dataPath, type Config } from '../../core/index.ts';
 import { ItemStore, JobStore, type Job } from '../../ingest/index.ts';
 import { IngestRunner } from '../../ingest/runner.ts';
 import { ingestDeps } from '../../ingest/service.ts';
-import { createSearchService, type SearchService } from '../../search/index.ts';
+import type { SearchService } from '../../search/index.ts';
 import { AuditLog } from '../../security/index.ts';
-import { cleanup, tempDir, waitFor } from '../support/appliance.ts';
+import { waitFor } from '../support/appliance.ts';
+import { startSearchDataDir, type SearchDataDir } from '../support/search-data-dir.ts';
 import { stageItem } from '../support/staged-item.ts';
 
 const log = pino({ level: 'silent' });
@@ -18,19 +19,14 @@ describe('ingest: stored items indexed in one batch (real Meilisearch, item stor
   let cfg: Config;
   let meili: MeiliSupervisor;
   let search: SearchService;
+  let env: SearchDataDir;
   beforeAll(async () => {
-    dir = await tempDir('archive-index-batch-down-');
     // A fixed port: Meilisearch is stopped and started again under the same address.
-    cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: join(dir, 'data'), ARCHIVE_MEILI_PORT: String(await freeLoopbackPort()) } });
-    await ensureDataDir(cfg.dataDir);
-    meili = new MeiliSupervisor(cfg, log);
-    await meili.start();
-    search = createSearchService(meili.connection, cfg.dataDir);
-    await search.init();
+    env = await startSearchDataDir('archive-index-batch-down-', { ARCHIVE_MEILI_PORT: String(await freeLoopbackPort()) });
+    ({ dir, cfg, meili, search } = env);
   });
   afterAll(async () => {
-    await meili?.stop();
-    await cleanup(dir);
+    await env?.close();
   });
 
   it('waits while Meilisearch is down with nothing recorded done; once it is back, the stored items go in one update and are archived', async () => {

@@ -2,41 +2,34 @@ import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.ts';
-import { dataPath, ensureDataDir } from '../../core/data-dir.ts';
-import { MeiliSupervisor } from '../../appliance/meili-supervisor.ts';
+import { dataPath } from '../../core/data-dir.ts';
 import { createIngestService, ItemStore, type IngestService } from '../../ingest/index.ts';
-import { createSearchService, type SearchService } from '../../search/index.ts';
+import type { SearchService } from '../../search/index.ts';
 import { AuditLog } from '../../security/index.ts';
-import { SHARED, cleanup, tempDir } from '../support/appliance.ts';
+import { SHARED } from '../support/appliance.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';
+import { startSearchDataDir, type SearchDataDir } from '../support/search-data-dir.ts';
 
 describe('re-OCR of an archived item', () => {
-  let dir: string;
+  let env: SearchDataDir;
   let clamd: TestClamd;
-  let meili: MeiliSupervisor;
   let svc: IngestService;
   let search: SearchService;
   let dataDir: string;
   const actor = { name: 'li', role: 'archivist', source: '127.0.0.1' };
 
   beforeAll(async () => {
-    dir = await tempDir('archive-reocr-');
     clamd = await startTestClamd();
-    const cfg = loadConfig({ env: { ARCHIVE_DATA_DIR: join(dir, 'data'), ARCHIVE_MEILI_PORT: '0', ARCHIVE_CLAMD: clamd.address } });
+    env = await startSearchDataDir('archive-reocr-', { ARCHIVE_CLAMD: clamd.address });
+    ({ search } = env);
+    const cfg = env.cfg;
     dataDir = cfg.dataDir;
-    await ensureDataDir(dataDir);
-    meili = new MeiliSupervisor(cfg, pino({ level: 'silent' }));
-    await meili.start();
-    search = createSearchService(meili.connection, dataDir);
-    await search.init();
     svc = await createIngestService(cfg, { log: pino({ level: 'silent' }), audit: new AuditLog(dataPath(dataDir, 'audit')), search });
   });
   afterAll(async () => {
     await svc?.stop();
-    await meili?.stop();
+    await env?.close();
     await clamd?.stop();
-    await cleanup(dir);
   });
 
   it('reads the originals again and replaces pages, text and PDF under the same id and catalogue data', async () => {

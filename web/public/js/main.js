@@ -5,6 +5,7 @@ import { lang, setLang, t } from './i18n.js';
 import { showLogin, showPasswordChange } from './login.js';
 import { showError } from './ui.js';
 import { showDemoBanner } from './demo-banner.js';
+import { importPage } from './page-loader.js';
 
 const PAGES = {
   search: { perm: 'item:search', nav: 'navSearch', load: () => import('./search.js') },
@@ -109,8 +110,17 @@ async function route() {
   header();
   clear(main, h('p.muted', '…'));
   try {
-    const mod = await PAGES[name].load();
-    if (mine !== routeSeq) return;
+    // While the appliance restarts the module cannot be fetched: say so and keep trying.
+    const got = await importPage(PAGES[name].load, {
+      stillWanted: () => mine === routeSeq,
+      onWaiting: () => clear(main, h('p.notice', { id: 'page-retrying', role: 'status' }, t('pageRetrying'))),
+    });
+    if (mine !== routeSeq || got.stale) return;
+    if (got.unavailable) {
+      clear(main, h('div.card', { id: 'page-unavailable' }, h('p', { role: 'alert' }, t('pageUnavailable')), h('button', { type: 'button', id: 'page-retry', onclick: () => route() }, t('retry'))));
+      return;
+    }
+    const mod = got.module;
     const cleanup = await mod.render(main, parseHash());
     state.cleanup = typeof cleanup === 'function' ? cleanup : undefined;
   } catch (e) {

@@ -76,6 +76,7 @@ function header() {
 
 async function logout() {
   clearInterval(state.heartbeat);
+  routeSeq++; // a page still loading (or retrying) must not render over the login
   sessionStorage.removeItem(SESSION_FLAG);
   try {
     await post('/api/auth/logout');
@@ -165,6 +166,7 @@ function watchSession() {
 /** The session ended (restart, idle, disabled, changed): say so and return to the login. */
 function sessionLost() {
   clearInterval(state.heartbeat);
+  routeSeq++; // a page still loading (or retrying) must not render over the login
   sessionStorage.removeItem(SESSION_FLAG);
   state.cleanup?.();
   state.cleanup = undefined;

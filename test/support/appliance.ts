@@ -20,13 +20,16 @@ export interface ServeHandle {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
-/** Start a real `archive serve` on a temp data dir with free loopback ports. */
+/**
+ * Start a real `archive serve` on a temp data dir with free loopback ports; env.ARCHIVE_HTTP_ADDR
+ * (a restart at the address a browser page already has) is used as given.
+ */
 export async function startServe(env: Record<string, string> = {}, dataDir?: string): Promise<ServeHandle> {
   const dir = dataDir ?? (await tempDir());
-  const port = await freeLoopbackPort();
+  const addr = env.ARCHIVE_HTTP_ADDR ?? `127.0.0.1:${await freeLoopbackPort()}`;
   let out = '';
   const proc = spawn(process.execPath, [CLI, 'serve'], {
-    env: { ...process.env, ARCHIVE_DATA_DIR: dir, ARCHIVE_HTTP_ADDR: `127.0.0.1:${port}`, ARCHIVE_MEILI_PORT: '0', ...env },
+    env: { ...process.env, ARCHIVE_DATA_DIR: dir, ARCHIVE_MEILI_PORT: '0', ...env, ARCHIVE_HTTP_ADDR: addr },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout!.on('data', (d) => (out += d));
@@ -34,7 +37,7 @@ export async function startServe(env: Record<string, string> = {}, dataDir?: str
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   return {
     proc,
-    base: `http://127.0.0.1:${port}`,
+    base: `http://${addr}`,
     dataDir: dir,
     output: () => out,
     stop: async (signal = 'SIGTERM') => {

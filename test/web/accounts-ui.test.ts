@@ -155,21 +155,31 @@ describe('accounts in the browser', () => {
     await screenshot(page, 'accounts-session-lost');
   });
 
-  it('a restart keeps the session: the page goes on without a new login', async () => {
-    const page = await fresh();
+  it('a restart keeps the session, and a page opened while the appliance is down arrives once it is back', async () => {
+    const w = await watchedPage(browser, outside, problems);
+    open.push(w);
+    const page = w.page;
+    await page.goto(`${app.base}/#/item/J000-2000-Y-NONE-0001`);
     await login(page, 'zhang', NEXT);
-    await page.waitForSelector('#logout');
+    // The viewer page itself, not only the header (which is drawn before the page's module arrives).
+    await expect.poll(() => page.textContent('#main .error')).toContain('条目不存在或您无权查阅');
     const data = app.dataDir;
+    const addr = new URL(app.base).host;
     await app.stop();
-    // Another port: cookies do not depend on it, so the browser brings its session cookie along.
-    app = await startServe({ ARCHIVE_LOG_LEVEL: 'warn' }, data);
-    await waitFor(async () => ((await fetch(`${app.base}/api/health`).catch(() => undefined))?.status ? true : undefined), 60_000, 'serve up again');
-    await page.goto(app.base);
-    await page.waitForSelector('#logout');
+    // Down: the search page's module cannot be fetched. The page says so and keeps trying.
+    await page.evaluate(() => (location.hash = '#/search'));
+    await page.waitForSelector('#page-retrying');
+    expect(await page.textContent('#page-retrying')).toContain('服务暂时不可用，正在重试');
+    // The same address, as after `systemctl restart`: the page comes back by itself, without a reload or a new login.
+    app = await startServe({ ARCHIVE_LOG_LEVEL: 'warn', ARCHIVE_HTTP_ADDR: addr }, data);
+    await page.waitForSelector('#search-input', { timeout: 120_000 });
+    await page.locator('#search-input').fill('档案');
+    await expect.poll(() => page.textContent('#search-status')).toContain('没有找到');
     expect(await page.locator('#session-lost').count()).toBe(0);
+    expect(await page.locator('#page-retrying, #page-unavailable').count()).toBe(0);
     expect(outside).toEqual([]);
-    // Expected: refused connections while the appliance was down (the page asks for its session),
-    // and /api/health's 503 on the officers' pages (no clamd runs in this test).
+    // Expected: refused connections while the appliance was down (the page's module and its session
+    // check), and /api/health's 503 on the officers' pages (no clamd runs in this test).
     expect(problems.filter((p) => !/ERR_CONNECTION_REFUSED|status of 503/.test(p))).toEqual([]);
-  });
+  }, 240_000);
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { hitBoxes, termsOf } from '../../web/public/js/hits.js';
 import { planSelection } from '../../web/public/js/upload-plan.js';
 import { jobVerdict, listedOutcomes } from '../../web/public/js/job-summary.js';
+import { importPage, retryDelay } from '../../web/public/js/page-loader.js';
 
 const box = (x0: number, y0: number, x1: number, y1: number) => ({ x0, y0, x1, y1 });
 const sym = (text: string, x: number, y: number) => ({ text, box: box(x, y, x + 10, y + 12), confidence: 90 });
@@ -90,5 +91,56 @@ describe('job badge', () => {
     const row = { items: 3, itemsFinished: 3, failures: [{ outcome: 'failed' as const }] };
     expect(listedOutcomes(row)).toEqual(['failed', 'archived', 'archived']);
     expect(jobVerdict('done', listedOutcomes({ items: 2, itemsFinished: 2, failures: [{ outcome: 'failed' }, { outcome: 'failed' }] }))).toBe('failed');
+  });
+});
+
+describe('a page module fetched while the appliance restarts', () => {
+  const fetchFailed = () => new TypeError('Failed to fetch dynamically imported module: http://127.0.0.1/js/search.js');
+  /** A clock that moves only when the loader sleeps. */
+  const clock = () => {
+    let t = 0;
+    const slept: number[] = [];
+    return { slept, now: () => t, sleep: async (ms: number) => void (slept.push(ms), (t += ms)) };
+  };
+
+  it('tries again after a failed fetch, saying so, and the page arrives once the appliance answers', async () => {
+    const c = clock();
+    let tries = 0;
+    let waiting = 0;
+    const got = await importPage(async () => (++tries < 4 ? Promise.reject(fetchFailed()) : { render: 'search' }), { stillWanted: () => true, onWaiting: () => waiting++, ...c });
+    expect(got.module).toEqual({ render: 'search' });
+    expect(tries).toBe(4);
+    expect(waiting).toBe(3);
+    expect(c.slept).toEqual([250, 500, 1000]);
+  });
+
+  it('backs off to one try every 5 s and gives up after two minutes, with the last error', async () => {
+    const c = clock();
+    const got = await importPage(() => Promise.reject(fetchFailed()), { stillWanted: () => true, onWaiting: () => undefined, ...c });
+    expect(got.unavailable).toBeInstanceOf(TypeError);
+    expect(Math.max(...c.slept)).toBe(5_000);
+    expect(c.now()).toBeGreaterThanOrEqual(120_000);
+    expect(c.now()).toBeLessThan(130_000);
+    expect(retryDelay(1)).toBe(250);
+    expect(retryDelay(20)).toBe(5_000);
+  });
+
+  it('stops trying once the address moved on (a newer page owns the screen)', async () => {
+    const c = clock();
+    let wanted = true;
+    let tries = 0;
+    const got = await importPage(
+      () => {
+        tries++;
+        return Promise.reject(fetchFailed());
+      },
+      { stillWanted: () => wanted, onWaiting: () => (wanted = false), ...c },
+    );
+    expect(got.stale).toBe(true);
+    expect(tries).toBe(1);
+  });
+
+  it('a fault in the module itself is not retried', async () => {
+    await expect(importPage(() => Promise.reject(new SyntaxError('Unexpected token')), { stillWanted: () => true, onWaiting: () => undefined })).rejects.toBeInstanceOf(SyntaxError);
   });
 });

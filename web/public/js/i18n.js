@@ -302,6 +302,9 @@ const zh = {
   filingPosts: '另可归档岗位',
   filingNote: '档案员只能向所在岗位归档；此处授予的岗位也可归档。',
   networkError: '无法连接到一体机服务，请检查网络后重试。',
+  pageRetrying: '服务暂时不可用，正在重试…',
+  pageUnavailable: '服务暂时不可用，请稍后刷新页面。',
+  retry: '重试',
   notFound: '页面不存在。',
 };
 
@@ -609,6 +612,9 @@ const en = {
   filingPosts: 'Also files into',
   filingNote: 'Archivists file only into their own posts, and into the posts granted here.',
   networkError: 'Cannot reach the appliance; check the network and retry.',
+  pageRetrying: 'The appliance is not answering for the moment; retrying…',
+  pageUnavailable: 'The appliance is not answering for the moment; please reload the page later.',
+  retry: 'Retry',
   notFound: 'No such page.',
 };
 

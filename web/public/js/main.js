@@ -5,6 +5,7 @@ import { lang, setLang, t } from './i18n.js';
 import { showLogin, showPasswordChange } from './login.js';
 import { showError } from './ui.js';
 import { showDemoBanner } from './demo-banner.js';
+import { importPage } from './page-loader.js';
 
 const PAGES = {
   search: { perm: 'item:search', nav: 'navSearch', load: () => import('./search.js') },
@@ -75,6 +76,7 @@ function header() {
 
 async function logout() {
   clearInterval(state.heartbeat);
+  routeSeq++; // a page still loading (or retrying) must not render over the login
   sessionStorage.removeItem(SESSION_FLAG);
   try {
     await post('/api/auth/logout');
@@ -109,8 +111,17 @@ async function route() {
   header();
   clear(main, h('p.muted', '…'));
   try {
-    const mod = await PAGES[name].load();
-    if (mine !== routeSeq) return;
+    // While the appliance restarts the module cannot be fetched: say so and keep trying.
+    const got = await importPage(PAGES[name].load, {
+      stillWanted: () => mine === routeSeq,
+      onWaiting: () => clear(main, h('p.notice', { id: 'page-retrying', role: 'status' }, t('pageRetrying'))),
+    });
+    if (mine !== routeSeq || got.stale) return;
+    if (got.unavailable) {
+      clear(main, h('div.card', { id: 'page-unavailable' }, h('p', { role: 'alert' }, t('pageUnavailable')), h('button', { type: 'button', id: 'page-retry', onclick: () => route() }, t('retry'))));
+      return;
+    }
+    const mod = got.module;
     const cleanup = await mod.render(main, parseHash());
     state.cleanup = typeof cleanup === 'function' ? cleanup : undefined;
   } catch (e) {
@@ -155,6 +166,7 @@ function watchSession() {
 /** The session ended (restart, idle, disabled, changed): say so and return to the login. */
 function sessionLost() {
   clearInterval(state.heartbeat);
+  routeSeq++; // a page still loading (or retrying) must not render over the login
   sessionStorage.removeItem(SESSION_FLAG);
   state.cleanup?.();
   state.cleanup = undefined;

@@ -199,6 +199,24 @@ export function render(main) {
     events.close();
     msgs.error(new Error(t('sessionEnded')));
   });
+  // EventSource reconnects by itself (the appliance restarted, the line dropped), but progress sent
+  // while it was away is gone: on every reconnect each followed job is read again, so a card never
+  // stays 处理中 for a job that finished meanwhile.
+  let connectedOnce = false;
+  events.addEventListener('open', () => {
+    if (connectedOnce) {
+      for (const [jobId, card] of cards) {
+        if (card.loading) card.missed++;
+        else
+          load(card, jobId).then(
+            () => paint(card),
+            () => undefined,
+          );
+      }
+      scheduleRefresh(0);
+    }
+    connectedOnce = true;
+  });
   events.addEventListener('progress', async (e) => {
     const p = JSON.parse(e.data);
     const card = cards.get(p.jobId);

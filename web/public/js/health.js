@@ -6,6 +6,8 @@ import { t } from './i18n.js';
 import { usageBar } from './charts.js';
 import { badge, table } from './ui.js';
 
+const REFRESH_MS = 20_000;
+
 export function healthPanel() {
   const el = h('div.card', { id: 'health' });
   async function load() {
@@ -46,6 +48,14 @@ export function healthPanel() {
         : null,
     );
   }
+  // Read again every 20 s while the panel is on the page: a component that was slow or down at the
+  // first reading (Meilisearch busy indexing, clamd restarting) shows its state now, not then.
+  // (The page attaches the panel as soon as it is built; once it is gone, the readings stop.)
+  (function every() {
+    setTimeout(() => {
+      if (el.isConnected) load().finally(every);
+    }, REFRESH_MS);
+  })();
   load();
   return { el, load, report: () => get('/api/health/details').catch(() => undefined) };
 }

@@ -43,6 +43,11 @@ export class Batcher<T> {
     else this.arm();
   }
 
+  /** Commit what waits now, without waiting for the limits (after the commit in flight, if any). */
+  now(): void {
+    this.kick(false);
+  }
+
   private arm(): void {
     if (this.timer || this.queue.length === 0 || this.failure) return;
     this.timer = setTimeout(() => this.kick(false), Math.max(0, this.queue[0].at + this.opts.maxWaitMs - Date.now()));

@@ -35,7 +35,8 @@ export interface IngestDeps {
   dataDir: string;
   ceiling: Classification;
   log: Logger;
-  scan(path: string): Promise<ScanVerdict>;
+  /** The verdict, and the SHA-256 of exactly the bytes the scanner was sent (security/clamav.ts scanFileDigest). */
+  scan(path: string): Promise<{ verdict: ScanVerdict; sha256: string }>;
   /** Scanner errors worth waiting out (clamd down, slow); others refuse the item. */
   scanRetryable(e: unknown): boolean;
   openOcr(files: string[]): Promise<OcrItemSession>;

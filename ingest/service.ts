@@ -2,7 +2,7 @@ import { readdir, realpath } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { type Classification, type Config, dataPath, assertRoomForWork, ApplianceError, type Logger } from '../core/index.ts';
 import type { SearchService } from '../search/index.ts';
-import { assertMayFile, isRetryableScanError, scanFile, type AuditLog, type Filer } from '../security/index.ts';
+import { assertMayFile, isRetryableScanError, scanFileDigest, type AuditLog, type Filer } from '../security/index.ts';
 import { DOCUMENT_EXT, PAGE_IMAGE_EXT, REFUSED_FILE_CODES, naturalSort, planItems, type PlanProblem } from './batch-plan.ts';
 import { readCsvManifest, requireValidCsv } from './csv-manifest.ts';
 import { InboxWatcher } from './inbox.ts';
@@ -224,7 +224,7 @@ export function ingestDeps(cfg: Config, deps: { log: Logger; audit: AuditLog; se
     dataDir: cfg.dataDir,
     ceiling: cfg.classificationCeiling,
     log: deps.log,
-    scan: (path) => scanFile(cfg.clamd, path),
+    scan: (path) => scanFileDigest(cfg.clamd, path),
     scanRetryable: isRetryableScanError,
     openOcr: async (files) => openOcrSession(await getPool(), files),
     warmOcr: () => void getPool().catch(() => undefined),

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { ApplianceError, isApplianceError } from '../core/index.ts';
 import { connectClamd } from './clamd-address.ts';
@@ -36,10 +37,20 @@ const DEFAULTS = { timeoutMs: 120_000, connectTimeoutMs: 5_000, chunkBytes: 64 *
 
 /** Scan one file by streaming it to clamd (never read whole into memory). */
 export async function scanFile(address: string, path: string, opts: ScanOptions = {}): Promise<ScanVerdict> {
+  return (await scanFileDigest(address, path, opts)).verdict;
+}
+
+/**
+ * scanFile, with the SHA-256 of exactly the bytes clamd was sent (of the attempt that gave the
+ * verdict): a caller that knows what the file should hold can tell that what was scanned is it.
+ */
+export async function scanFileDigest(address: string, path: string, opts: ScanOptions = {}): Promise<{ verdict: ScanVerdict; sha256: string }> {
   let careful: Careful | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await scanFileOnce(address, path, opts, careful);
+      const hash = createHash('sha256');
+      const verdict = await scanFileOnce(address, path, opts, careful, hash);
+      return { verdict, sha256: hash.digest('hex') };
     } catch (e) {
       if (attempt >= MID_STREAM_ATTEMPTS || !isScanError(e) || e.details?.reason !== MID_STREAM) throw e;
       // Go slowly around where clamd cut us off, so its answer is read before we write again.
@@ -49,7 +60,7 @@ export async function scanFile(address: string, path: string, opts: ScanOptions 
   }
 }
 
-async function scanFileOnce(address: string, path: string, opts: ScanOptions, careful?: Careful): Promise<ScanVerdict> {
+async function scanFileOnce(address: string, path: string, opts: ScanOptions, careful: Careful | undefined, hash: Hash): Promise<ScanVerdict> {
   const chunkBytes = opts.chunkBytes ?? DEFAULTS.chunkBytes;
   let fh;
   try {
@@ -70,6 +81,7 @@ async function scanFileOnce(address: string, path: string, opts: ScanOptions, ca
           throw unreadable(path, e);
         }
         if (n === 0) return;
+        hash.update(buf.subarray(0, n));
         yield buf.subarray(0, n);
       }
     }

@@ -2,7 +2,7 @@
 // client and the isolation self-check. No HTTP. Others import from here only.
 export { clamdHealth, SIGNATURE_MAX_AGE_DAYS, type ClamdHealth } from './clamd-health.ts';
 export { clamdCommand } from './clamd-address.ts';
-export { scanFile, scanStream, isRetryableScanError } from './clamav.ts';
+export { scanFile, scanFileDigest, scanStream, isRetryableScanError } from './clamav.ts';
 export { clamdSignatures, type SignatureStatus } from './clamd-signatures.ts';
 export { AuditLog, type AuditHead } from './audit-log.ts';
 export { verifyAudit, exportAudit, exportRange } from './audit-verify.ts';

@@ -74,6 +74,32 @@ describe('Batcher (index updates held and sent together)', () => {
     expect(r.batches.every((x) => x.length <= 2)).toBe(true);
   });
 
+  it('now() commits what waits at once, under the limits; after the commit in flight when there is one', async () => {
+    const r = recorder();
+    const b = new Batcher<number>(r.commit, { maxItems: 100, maxWeight: 1_000, weight: () => 1, maxWaitMs: 3_600_000 });
+    b.add(1);
+    b.now();
+    await settle();
+    expect(r.batches).toEqual([[1]]);
+    r.hold();
+    b.add(2);
+    b.now();
+    await settle();
+    b.add(3);
+    b.now(); // [2] is in flight: 3 goes after it, with whatever came meanwhile
+    b.add(4);
+    await settle();
+    expect(r.batches).toEqual([[1], [2]]);
+    r.release();
+    await settle();
+    expect(r.batches).toEqual([[1], [2], [3, 4]]);
+    b.add(5);
+    await settle();
+    expect(r.batches).toEqual([[1], [2], [3, 4]]); // held again until the limits or a flush
+    await b.flush();
+    expect(r.batches).toEqual([[1], [2], [3, 4], [5]]);
+  });
+
   it('a commit that throws stops the batches and flush reports it; what was queued is not committed', async () => {
     const seen: number[][] = [];
     const b = new Batcher<number>(

@@ -49,13 +49,14 @@ describe('job progress rate', () => {
   });
 });
 
-describe('page totals before OCR starts', () => {
-  it('counts every page of multi-page TIFFs and PDFs once the whole job passed the virus gate, before any OCR; nothing is parsed before the scan', async () => {
+describe('page totals as the virus gate passes items', () => {
+  it('counts every page of multi-page TIFFs and PDFs once an item passed the gate, before its OCR; nothing is parsed before its scan', async () => {
     const { submitJob } = await import('../../ingest/intake.ts');
     const { JobStore } = await import('../../ingest/index.ts');
     const { IngestRunner } = await import('../../ingest/runner.ts');
     const { openInputs } = await import('../../ingest/ocr/decode.ts');
     const { SHARED, tempDir, cleanup, waitFor } = await import('../support/appliance.ts');
+    const { sha256File } = await import('../../core/index.ts');
     const { pino } = await import('pino');
     const { join } = await import('node:path');
     const { writeFile } = await import('node:fs/promises');
@@ -80,7 +81,8 @@ describe('page totals before OCR starts', () => {
       expect(job.items.map((i) => i.pagesExpected)).toEqual([undefined, undefined, undefined]);
 
       const scanned = new Set<string>();
-      let atFirstOcr: Job | undefined;
+      // The journal as it was each time OCR was about to open an item's files.
+      const atOcr = new Map<string, Job>();
       const never = () => Promise.reject(new Error('not reached in this test'));
       const runner = new IngestRunner(
         jobs,
@@ -88,14 +90,15 @@ describe('page totals before OCR starts', () => {
           dataDir: dir,
           ceiling: '内部',
           log: pino({ level: 'silent' }),
-          scan: async (path) => (scanned.add(path), { verdict: 'clean' }),
+          scan: async (path) => (scanned.add(path), { verdict: { verdict: 'clean' }, sha256: await sha256File(path) }),
           scanRetryable: () => false,
           countPages: async (files) => {
             for (const f of files) expect(scanned.has(f), `${f} counted before it was scanned`).toBe(true);
             return (await openInputs(files).catch(() => undefined))?.length;
           },
-          openOcr: async () => {
-            atFirstOcr ??= await jobs.load(job.id);
+          openOcr: async (files) => {
+            for (const f of files) expect(scanned.has(f), `${f} opened for OCR before it was scanned`).toBe(true);
+            atOcr.set(files[0], await jobs.load(job.id));
             throw new Error('stop here: the test looks at the journal when OCR would begin');
           },
           assemblePdf: never,
@@ -111,14 +114,19 @@ describe('page totals before OCR starts', () => {
         { pageConcurrency: 1, retryMs: 300 },
       );
       runner.start();
+      let end: Job;
       try {
-        await waitFor(async () => atFirstOcr, 60_000, 'the runner reached OCR');
+        end = await waitFor(async () => ((await jobs.load(job.id)).state === 'done' ? jobs.load(job.id) : undefined), 60_000, 'the runner went through the job');
       } finally {
         await runner.stop();
       }
-      expect(atFirstOcr!.items.map((i) => i.pagesExpected)).toEqual([want.tif, want.pdf, undefined]);
-      expect(jobProgress(atFirstOcr!).pagesTotal).toBe(want.tif + want.pdf + 1);
-      console.log(`pages before OCR: S0001.tif ${want.tif}, S0005.pdf ${want.pdf}`);
+      // Each item's pages were counted (and journalled) before OCR opened it.
+      const staged = (n: number) => join(jobs.jobDir(job.id), job.items[n].sources[0].staged);
+      expect(atOcr.get(staged(0))!.items[0]).toMatchObject({ stage: 'scanned', pagesExpected: want.tif });
+      expect(atOcr.get(staged(1))!.items[1]).toMatchObject({ stage: 'scanned', pagesExpected: want.pdf });
+      expect(end.items.map((i) => i.pagesExpected)).toEqual([want.tif, want.pdf, undefined]);
+      expect(jobProgress({ ...end, items: end.items.map((i) => ({ ...i, outcome: 'pending' as const })) }).pagesTotal).toBe(want.tif + want.pdf + 1);
+      console.log(`pages counted at the gate: S0001.tif ${want.tif}, S0005.pdf ${want.pdf}`);
     } finally {
       await cleanup(dir);
     }

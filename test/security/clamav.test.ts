@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplianceError } from '../../core/errors.ts';
-import { clamdHealth, clamdSignatures, isRetryableScanError, scanFile, scanStream } from '../../security/index.ts';
+import { clamdHealth, clamdSignatures, isRetryableScanError, scanFile, scanFileDigest, scanStream } from '../../security/index.ts';
 import { assertScannerReady, parseClamdVersion } from '../../security/clamd-signatures.ts';
 import { parseInstreamReply } from '../../security/clamav.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
@@ -62,6 +62,16 @@ describe('ClamAV INSTREAM against a real clamd', () => {
     const empty = join(dir, 'empty');
     await writeFile(empty, '');
     expect(await scanFile(clamd.address, empty)).toEqual({ verdict: 'clean' });
+  });
+
+  it('scanFileDigest: the verdict and the SHA-256 of exactly the bytes clamd was sent (what ingest compares with the received copy)', async () => {
+    const sha = async (f: string) =>
+      createHash('sha256')
+        .update(await readFile(f))
+        .digest('hex');
+    expect(await scanFileDigest(clamd.address, clean)).toEqual({ verdict: { verdict: 'clean' }, sha256: await sha(clean) });
+    const v = await scanFileDigest(clamd.address, eicar);
+    expect(v).toMatchObject({ verdict: { verdict: 'infected' }, sha256: await sha(eicar) });
   });
 
   it('scans several files at once', async () => {

@@ -33,6 +33,6 @@ const runner = new IngestRunner(
     },
   },
   // No batch before the job's last item is stored.
-  { pageConcurrency: cfg.ocr.workers + 1, indexBatch: { maxItems: 1_000, maxPages: 1_000_000, maxWaitMs: 3_600_000 } },
+  { pageConcurrency: cfg.ocr.workers + 1, indexBatch: { maxItems: 1_000, maxPages: 1_000_000, maxWaitMs: 3_600_000, firstAtOnce: false } },
 );
 await runner.drain();

@@ -71,11 +71,41 @@ export function gramField(chars: string[]): string {
   return bigramTokens(chars).join(' ');
 }
 
+/**
+ * Meilisearch proves a phrase per document and three words at a time (for each window of three
+ * words: the pairs at distance 1 and 2 occur somewhere in the document, from its word-pair-proximity
+ * table), not at one place. So a phrase of at most three pair tokens (a term of at most four
+ * characters) is exact, and a longer one only proves each four-character window apart (measured:
+ * test/search/exact-windows.test.ts). The query service checks the candidates of such a term
+ * against the page texts (search/verify.ts).
+ */
+export const PHRASE_PAIRS = 3;
+
+/**
+ * Does Meilisearch's answer for the term hold exactly the items that contain it? Yes for up to
+ * PHRASE_PAIRS pairs without a repeated character: the window's pairs at distance 1 and 2 then fit
+ * only the term itself. A repeated character lets two unrelated places satisfy them (啊吧 吧吧 吧啊).
+ */
+function exactInIndex(chars: string[]): boolean {
+  return chars.length - 1 <= PHRASE_PAIRS && (chars.length <= 3 || new Set(chars).size === chars.length);
+}
+
+/**
+ * The `q` Meilisearch gets for the terms: exact terms' phrases first. Meilisearch reads only the
+ * first 10 words of a query (a phrase is one); words past it, if it drops any, are then phrases of
+ * terms checked against the texts anyway.
+ */
+export function meiliQuery(terms: QueryTerm[]): string {
+  return [...terms.filter((t) => t.exact), ...terms.filter((t) => !t.exact)].map((t) => t.phrase).join(' ');
+}
+
 /** One search term of a query: its matchable characters and the phrase Meilisearch gets. */
 export interface QueryTerm {
   text: string;
   chars: string[];
   phrase: string;
+  /** Meilisearch's answer for it is exact; false: its candidates are checked against the texts (verify.ts). */
+  exact: boolean;
   /** How the page texts are searched for it (term-match.ts), made once per query. */
   needle: Needle;
 }
@@ -107,7 +137,7 @@ export function parseQuery(q: string): ParsedQuery {
     const key = chars.join('');
     if (seen.has(key)) continue;
     seen.add(key);
-    terms.push({ text: raw, chars, phrase: `"${bigramTokens(chars).join(' ')}"`, needle: needleOf(chars) });
+    terms.push({ text: raw, chars, phrase: `"${bigramTokens(chars).join(' ')}"`, exact: exactInIndex(chars), needle: needleOf(chars) });
   }
   return { terms, ignored };
 }

@@ -1,6 +1,7 @@
 import { generateTenantToken } from 'meilisearch/token';
 import { type MeiliConnection, ApplianceError, classificationRank, isApplianceError, type Viewer } from '../core/index.ts';
 import { meiliPost } from './meili-query-http.ts';
+import { meiliQuery } from './char-pairs.ts';
 import type { MatchPage } from './page-match.ts';
 import { RETRIEVE, SORT_RULES, parseTerms, searchHit, userFilter, validated, type ItemHit, type Poster, type QueryService, type SearchHit, type SearchParams } from './query.ts';
 import { INDEX_ITEMS, INDEX_PAGES } from './schema.ts';
@@ -114,7 +115,7 @@ export class FederatedQuery {
     const result: FederatedResult = { items: [], total: 0, offset: p.offset, limit: p.limit, terms: terms.map((t) => t.text), ignored, asked: [target.self, ...remotes], failed: [] };
     const post = await this.poster(viewer, target.self.code);
     if (!post) return result;
-    const q = terms.map((t) => t.phrase).join(' ');
+    const q = meiliQuery(terms);
     const sort = p.sort !== 'relevance' ? { sort: SORT_RULES[p.sort] } : terms.length === 0 ? { sort: ['year:desc', 'archivalCode:asc'] } : {};
     const filter = userFilter(p);
     const body = (asked: Office[]) => ({

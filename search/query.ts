@@ -2,7 +2,8 @@ import type { SearchParams as MeiliSearchParams, SearchResponse } from 'meilisea
 import { z } from 'zod';
 import { type MeiliConnection, ApplianceError, RETENTIONS, type Retention, type Viewer } from '../core/index.ts';
 import { meiliPost } from './meili-query-http.ts';
-import { MAX_QUERY_CHARS, MAX_TERMS, parseQuery, type QueryTerm } from './char-pairs.ts';
+import { MAX_QUERY_CHARS, MAX_TERMS, meiliQuery, parseQuery, type QueryTerm } from './char-pairs.ts';
+import { VERIFY_FIELDS, VERIFY_LIMIT, itemHolds, type VerifyHit } from './verify.ts';
 import { FACETS, INDEX_ITEMS, INDEX_PAGES, type FacetName, type ItemDoc, type PageDoc } from './schema.ts';
 import { matchPages, type MatchPage } from './page-match.ts';
 import { PageTextCache } from './page-cache.ts';
@@ -101,6 +102,11 @@ export interface SearchResult {
   /** The terms searched (each must occur in the item) and those ignored (one character). */
   terms: string[];
   ignored: string[];
+  /**
+   * Set when a term Meilisearch cannot prove exactly (verify.ts) had more than VERIFY_LIMIT
+   * candidates: total and facets are then Meilisearch's count of the candidates.
+   */
+  approximate?: true;
 }
 
 export interface FacetSearchParams extends Omit<SearchParams, 'offset' | 'limit' | 'sort'> {
@@ -144,6 +150,10 @@ export function userFilter(p: z.infer<typeof searchParamsSchema>): string[] {
   if (p.department) f.push(`department = ${filterString(p.department)}`);
   if (p.retention) f.push(`retention = ${filterString(p.retention)}`);
   return f;
+}
+
+function idFilter(ids: string[]): string {
+  return `itemId IN [${ids.map(filterString).join(', ')}]`;
 }
 
 export function parseTerms(q: string | undefined): { terms: QueryTerm[]; ignored: string[] } {
@@ -190,8 +200,9 @@ export class QueryService {
     const result: SearchResult = { items: [], total: 0, offset: p.offset, limit: p.limit, facets: emptyFacets(), terms: terms.map((t) => t.text), ignored };
     const client = await this.client(viewer);
     if (!client) return result;
+    const q = meiliQuery(terms);
     const req: MeiliSearchParams = {
-      q: terms.map((t) => t.phrase).join(' '),
+      q,
       matchingStrategy: 'all',
       filter: userFilter(p),
       facets: [...FACETS],
@@ -200,7 +211,21 @@ export class QueryService {
       attributesToRetrieve: RETRIEVE,
       ...(p.sort !== 'relevance' ? { sort: SORT_RULES[p.sort] } : terms.length === 0 ? { sort: ['year:desc', 'archivalCode:asc'] } : {}),
     };
-    const res = await client<SearchResponse<ItemHit>>(`/indexes/${INDEX_ITEMS}/search`, req);
+    const post = <T>(r: MeiliSearchParams) => client<SearchResponse<T>>(`/indexes/${INDEX_ITEMS}/search`, r);
+    let res: SearchResponse<ItemHit>;
+    if (terms.every((t) => t.exact)) res = await post<ItemHit>(req);
+    else {
+      // The same query for every candidate (same order, facets over all of them); usually every
+      // candidate holds the terms and this is the answer, sliced here.
+      const all = await post<ItemHit & VerifyHit>({ ...req, offset: 0, limit: VERIFY_LIMIT, attributesToRetrieve: [...new Set([...RETRIEVE, ...VERIFY_FIELDS])] });
+      const ids = await this.checkCandidates(client, all, terms);
+      if (ids === 'approximate') {
+        result.approximate = true;
+        res = await post<ItemHit>(req);
+      } else if (ids.length === 0) return result;
+      else if (ids.length === all.hits.length) res = { ...all, hits: all.hits.slice(p.offset, p.offset + p.limit) };
+      else res = await post<ItemHit>({ ...req, filter: [...userFilter(p), idFilter(ids)] });
+    }
     result.total = res.estimatedTotalHits ?? res.hits.length;
     for (const f of FACETS) result.facets[f] = res.facetDistribution?.[f] ?? {};
     const hits = res.hits;
@@ -210,14 +235,37 @@ export class QueryService {
   }
 
   /**
+   * The filter that makes Meilisearch's answer exact when a term is one it cannot prove (char-pairs.ts
+   * `exact`): its candidates (under the viewer's token, so only items the viewer may see) are checked
+   * against their texts (verify.ts) and the query is asked again for those that hold every term, so
+   * hits, total, facets and order all come from Meilisearch over exactly those. 'none': no item
+   * holds them; 'approximate': more than VERIFY_LIMIT candidates, left as Meilisearch found them.
+   */
+  async verifiedFilter(client: Poster, q: string, filter: string[], terms: QueryTerm[]): Promise<string[] | 'none' | 'approximate'> {
+    if (terms.every((t) => t.exact)) return filter;
+    const all = await client<SearchResponse<VerifyHit>>(`/indexes/${INDEX_ITEMS}/search`, { q, matchingStrategy: 'all', filter, limit: VERIFY_LIMIT, attributesToRetrieve: [...VERIFY_FIELDS] });
+    const ids = await this.checkCandidates(client, all, terms);
+    if (ids === 'approximate' || ids.length === 0) return ids === 'approximate' ? ids : 'none';
+    return [...filter, idFilter(ids)];
+  }
+
+  /** The candidates that hold every term not proved by Meilisearch; 'approximate' when there are too many to check. */
+  private async checkCandidates(client: Poster, all: SearchResponse<VerifyHit>, terms: QueryTerm[]): Promise<string[] | 'approximate'> {
+    if (all.hits.length >= VERIFY_LIMIT || (all.estimatedTotalHits ?? 0) > all.hits.length) return 'approximate';
+    const loose = terms.filter((t) => !t.exact);
+    const texts = await this.pagesOf(client, all.hits);
+    return all.hits.filter((h) => itemHolds(h, texts.get(h.itemId), loose)).map((h) => h.itemId);
+  }
+
+  /**
    * The page texts of the items on this result page: from the cache or the page-text store when
    * they hold the hit's contentHash, else fetched by filter under the same token (cheap for
    * Meilisearch, no phrase to evaluate again) and cached when whole. Only ever read for items
    * the viewer's own query just returned.
    */
-  async pagesOf(client: Poster, hits: ItemHit[]): Promise<Map<string, MatchPage[]>> {
+  async pagesOf(client: Poster, hits: Array<Pick<ItemHit, 'itemId' | 'contentHash' | 'pageCount'>>): Promise<Map<string, MatchPage[]>> {
     const out = new Map<string, MatchPage[]>();
-    const missing: ItemHit[] = [];
+    const missing: Array<Pick<ItemHit, 'itemId' | 'contentHash' | 'pageCount'>> = [];
     for (const h of hits) {
       let pages = this.cache.get(h.itemId, h.contentHash);
       if (!pages) {
@@ -259,12 +307,15 @@ export class QueryService {
     if (!fq.success) throw badParams('分面检索词过长', 'facet query too long');
     const client = await this.client(viewer);
     if (!client) return [];
+    const q = meiliQuery(terms);
+    const filter = await this.verifiedFilter(client, q, userFilter(p), terms);
+    if (filter === 'none') return [];
     const res = await client<{ facetHits: Array<{ value: string; count: number }> }>(`/indexes/${INDEX_ITEMS}/facet-search`, {
       facetName: params.facetName,
       facetQuery: fq.data,
-      q: terms.map((t) => t.phrase).join(' '),
+      q,
       matchingStrategy: 'all',
-      filter: userFilter(p),
+      filter: Array.isArray(filter) ? filter : userFilter(p),
     });
     return res.facetHits.map((h) => ({ value: h.value, count: h.count }));
   }

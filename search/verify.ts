@@ -1,0 +1,44 @@
+import type { QueryTerm } from './char-pairs.ts';
+import { hasCompatChars, hasTerm, lowerText } from './term-match.ts';
+import type { MatchPage } from './page-match.ts';
+
+/**
+ * The exact check of a candidate item for the terms Meilisearch cannot prove exactly (char-pairs.ts
+ * `exact`: terms of more than four characters, or with a repeated character): the item holds the
+ * term if one of its catalogue strings or its page texts (pages joined, so a term running across a
+ * page break counts) holds it, matched as the index matches (term-match.ts: letters and digits,
+ * lower-cased, anything else between them skipped).
+ */
+
+/** Candidates checked at most per query; past it the answer is Meilisearch's (flagged not exact). */
+export const VERIFY_LIMIT = 5000;
+
+/** What the check reads of a candidate besides its pages. */
+export const VERIFY_FIELDS = ['itemId', 'contentHash', 'pageCount', 'title', 'docNumber', 'archivalCode', 'responsible'] as const;
+
+export interface VerifyHit {
+  itemId: string;
+  contentHash: string;
+  pageCount: number;
+  title?: string;
+  docNumber?: string;
+  archivalCode?: string;
+  responsible?: string;
+}
+
+function holds(text: string, t: QueryTerm): boolean {
+  const compat = hasCompatChars(text);
+  return hasTerm(text, t.needle, t.needle.cased ? lowerText(text) : undefined, compat);
+}
+
+/**
+ * Does the item hold every one of the terms? `pages` undefined or incomplete: its texts cannot be
+ * read, and the item is kept (a hit too many rather than an archived file that cannot be found).
+ */
+export function itemHolds(hit: VerifyHit, pages: MatchPage[] | undefined, terms: QueryTerm[]): boolean {
+  if (!pages || pages.length < hit.pageCount) return true;
+  const catalogue = [hit.title, hit.docNumber, hit.archivalCode, hit.responsible].filter((s): s is string => Boolean(s));
+  const sorted = [...pages].sort((a, b) => a.page - b.page);
+  const body = sorted.map((p) => p.text).join('\n');
+  return terms.every((t) => catalogue.some((s) => holds(s, t)) || holds(body, t));
+}

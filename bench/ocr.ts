@@ -9,7 +9,9 @@
 //   [--compare DIR [--compare-rev NAME]]  read every item with the engine of DIR too, in the same run,
 //                    item by item alternately with this one (fair on a loaded machine): "before"
 //                    and "after" rows and a per-damage table from one run (DIR as for --engine)
-// The machine is shared: run it on a quiet machine, or at least read the columns together.
+// The machine is shared: run it on a quiet machine, or at least read the columns together. CPU s/page
+// (this process and its OCR worker threads while an engine reads; worker start-up excluded) is
+// steadier than pages/min when other processes load the machine.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -43,6 +45,8 @@ interface Figures {
   nfkc: number[];
   printed: number[];
   seconds: number;
+  /** CPU seconds of this process (the engine's OCR workers are its threads) while this side read. */
+  cpu?: number;
   /** Per page, its damage (generated set; '' for the samples). */
   kinds?: string[];
 }
@@ -52,6 +56,11 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+};
+/** CPU seconds of this process since `u` (user and system, all threads). */
+const cpuSince = (u: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(u);
+  return (d.user + d.system) / 1e6;
 };
 /** The damage of a generated page from its label ("font, size, damage"). */
 const kindOf = (label: string | undefined) => (label ?? '').split(', ').slice(2).join(', ');
@@ -88,8 +97,8 @@ const perPage: string[] = [];
 try {
   // The engine's worker start-up counts (once per set), as OCRmyPDF's does per run.
   for (const { set, items } of sets) {
-    const a: Figures = (now.engine[set] = { nfkc: [], printed: [], seconds: 0, kinds: [] });
-    const c: Figures | undefined = compare ? (now.compare[set] = { nfkc: [], printed: [], seconds: 0, kinds: [] }) : undefined;
+    const a: Figures = (now.engine[set] = { nfkc: [], printed: [], seconds: 0, cpu: 0, kinds: [] });
+    const c: Figures | undefined = compare ? (now.compare[set] = { nfkc: [], printed: [], seconds: 0, cpu: 0, kinds: [] }) : undefined;
     const b: Figures | undefined = skipBaseline ? undefined : (now.ocrmypdf[set] = { nfkc: [], printed: [], seconds: 0, kinds: [] });
     let t = performance.now();
     const pool = await engine.createOcrPool({ workers, lang });
@@ -100,8 +109,10 @@ try {
     // Item by item, the engine and then OCRmyPDF, so both see the same load from anything else.
     for (const item of items) {
       t = performance.now();
+      let u = process.cpuUsage();
       const r = await engine.ocrDocument(item.files, { pool });
       a.seconds += (performance.now() - t) / 1000;
+      a.cpu! += cpuSince(u);
       const ours = join(dir, `${item.id}-engine.pdf`);
       await writeFile(ours, r.pdf);
       const ca = await pdfCers(ours, item, a);
@@ -109,8 +120,10 @@ try {
       let cc: Array<[number, number]> = [];
       if (compare && comparePool && c) {
         t = performance.now();
+        u = process.cpuUsage();
         const rc = await compare.ocrDocument(item.files, { pool: comparePool });
         c.seconds += (performance.now() - t) / 1000;
+        c.cpu! += cpuSince(u);
         const theirs = join(dir, `${item.id}-compare.pdf`);
         await writeFile(theirs, rc.pdf);
         cc = await pdfCers(theirs, item, c);
@@ -154,11 +167,11 @@ const before = compare
 
 const row = (name: string, f: Figures | undefined) =>
   f
-    ? `  ${name.padEnd(24)} ${pct(mean(f.nfkc)).padStart(7)} ${pct(quantile(f.nfkc, 0.5)).padStart(7)} ${pct(quantile(f.nfkc, 0.9)).padStart(7)}   ${pct(mean(f.printed)).padStart(7)} ${pct(quantile(f.printed, 0.5)).padStart(7)} ${pct(quantile(f.printed, 0.9)).padStart(7)}   ${(f.nfkc.length / (f.seconds / 60)).toFixed(1).padStart(6)}`
+    ? `  ${name.padEnd(24)} ${pct(mean(f.nfkc)).padStart(7)} ${pct(quantile(f.nfkc, 0.5)).padStart(7)} ${pct(quantile(f.nfkc, 0.9)).padStart(7)}   ${pct(mean(f.printed)).padStart(7)} ${pct(quantile(f.printed, 0.5)).padStart(7)} ${pct(quantile(f.printed, 0.9)).padStart(7)}   ${(f.nfkc.length / (f.seconds / 60)).toFixed(1).padStart(6)}   ${f.cpu ? (f.cpu / f.nfkc.length).toFixed(2).padStart(5) : '    -'}`
     : `  ${name.padEnd(24)} (not run)`;
 for (const { set } of sets) {
   const n = now.engine[set].nfkc.length;
-  console.log(`\n${set} (${n} pages)                 NFKC: mean  median     p90   printed: mean  median     p90   pages/min`);
+  console.log(`\n${set} (${n} pages)                 NFKC: mean  median     p90   printed: mean  median     p90   pages/min  CPU s/page`);
   if (before) console.log(row(`before: engine ${before.rev}`, before.run.engine[set]));
   console.log(row(`${before ? 'after: ' : ''}engine ${engineRev}`, now.engine[set]));
   console.log(row('ocrmypdf', now.ocrmypdf[set] ?? before?.run.ocrmypdf[set]));

@@ -177,6 +177,45 @@ export function removeSpecks(px: Buffer, w: number, h: number, dpi: number): Spe
     for (let y = cy0; y <= cy1; y++) near.fill(1, y * gw + cx0, y * gw + cx1 + 1);
   }
   stats.smallPerMp = Math.round((smallCount * 1e6) / (w * h));
+  // Dots and commas, and glyphs (a character or digit high), by a grid of about a character.
+  const dotLike = (r: number) => area[r] <= 3 * lim.area && Math.max(bx1[r] - bx0[r], by1[r] - by0[r]) + 1 <= 2 * lim.side;
+  const pc = Math.max(4, charH);
+  const pw = Math.ceil(w / pc);
+  const dots = new Map<number, number[]>();
+  const glyphs = new Map<number, number[]>();
+  for (const r of roots) {
+    const tall = by1[r] - by0[r] + 1 >= 0.4 * charH;
+    if (!dotLike(r) && !tall) continue;
+    const into = tall ? glyphs : dots;
+    const key = Math.floor((by0[r] + by1[r]) / 2 / pc) * pw + Math.floor((bx0[r] + bx1[r]) / 2 / pc);
+    const list = into.get(key);
+    if (list) list.push(r);
+    else into.set(key, [r]);
+  }
+  const hasPartner = (r: number, levelOnly = false) => {
+    const cx = (bx0[r] + bx1[r]) / 2;
+    const cy = (by0[r] + by1[r]) / 2;
+    const gx = Math.floor(cx / pc);
+    const gy = Math.floor(cy / pc);
+    for (let y = gy - 1; y <= gy + 1; y++)
+      for (let x = gx - 1; x <= gx + 1; x++) {
+        for (const q of dots.get(y * pw + x) ?? []) {
+          if (q === r) continue;
+          const qx = (bx0[q] + bx1[q]) / 2;
+          const qy = (by0[q] + by1[q]) / 2;
+          const above = bx0[q] <= bx1[r] + stroke && bx1[q] >= bx0[r] - stroke && Math.abs(qy - cy) <= 0.7 * charH;
+          const level = Math.abs(qy - cy) <= Math.max(2, stroke * 0.6) && Math.abs(qx - cx) <= 0.6 * charH && area[q] * 2 >= area[r] && area[q] <= 2 * area[r];
+          if (level || (above && !levelOnly)) return true;
+        }
+        if (levelOnly) continue;
+        // A full stop or a decimal point: on the baseline of a glyph beside it.
+        for (const q of glyphs.get(y * pw + x) ?? []) {
+          const side = Math.max(bx0[q] - bx1[r], bx0[r] - bx1[q]);
+          if (side <= charH && Math.abs(by1[q] - by1[r]) <= Math.max(2, 0.12 * charH)) return true;
+        }
+      }
+    return false;
+  };
   const remove = new Uint8Array(n);
   const inText: number[] = [];
   for (const r of roots) {
@@ -187,6 +226,8 @@ export function removeSpecks(px: Buffer, w: number, h: number, dpi: number): Spe
       inText.push(r);
       continue;
     }
+    // Away from characters only an ellipsis's dots, level in a row, are print.
+    if (hasPartner(r, true)) continue;
     remove[r] = 1;
     stats.removed++;
   }
@@ -217,44 +258,6 @@ export function removeSpecks(px: Buffer, w: number, h: number, dpi: number): Spe
       const y1 = Math.min(ih - 1, Math.floor((by1[r] + gap) / c2));
       for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) sum += inkGrid[y * iw + x];
       return sum - area[r];
-    };
-    // Dots and commas, and glyphs (a character or digit high), by a grid of about a character.
-    const dotLike = (r: number) => area[r] <= 3 * lim.area && Math.max(bx1[r] - bx0[r], by1[r] - by0[r]) + 1 <= 2 * lim.side;
-    const pc = Math.max(4, charH);
-    const pw = Math.ceil(w / pc);
-    const dots = new Map<number, number[]>();
-    const glyphs = new Map<number, number[]>();
-    for (const r of roots) {
-      const tall = by1[r] - by0[r] + 1 >= 0.4 * charH;
-      if (!dotLike(r) && !tall) continue;
-      const into = tall ? glyphs : dots;
-      const key = Math.floor((by0[r] + by1[r]) / 2 / pc) * pw + Math.floor((bx0[r] + bx1[r]) / 2 / pc);
-      const list = into.get(key);
-      if (list) list.push(r);
-      else into.set(key, [r]);
-    }
-    const hasPartner = (r: number) => {
-      const cx = (bx0[r] + bx1[r]) / 2;
-      const cy = (by0[r] + by1[r]) / 2;
-      const gx = Math.floor(cx / pc);
-      const gy = Math.floor(cy / pc);
-      for (let y = gy - 1; y <= gy + 1; y++)
-        for (let x = gx - 1; x <= gx + 1; x++) {
-          for (const q of dots.get(y * pw + x) ?? []) {
-            if (q === r) continue;
-            const qx = (bx0[q] + bx1[q]) / 2;
-            const qy = (by0[q] + by1[q]) / 2;
-            const above = bx0[q] <= bx1[r] + stroke && bx1[q] >= bx0[r] - stroke && Math.abs(qy - cy) <= 0.7 * charH;
-            const level = Math.abs(qy - cy) <= Math.max(2, stroke * 0.6) && Math.abs(qx - cx) <= 0.6 * charH && area[q] * 2 >= area[r] && area[q] <= 2 * area[r];
-            if (above || level) return true;
-          }
-          // A full stop or a decimal point: on the baseline of a glyph beside it.
-          for (const q of glyphs.get(y * pw + x) ?? []) {
-            const side = Math.max(bx0[q] - bx1[r], bx0[r] - bx1[q]);
-            if (side <= charH && Math.abs(by1[q] - by1[r]) <= Math.max(2, 0.12 * charH)) return true;
-          }
-        }
-      return false;
     };
     for (const r of inText) {
       if (otherInk(r) > 0 || hasPartner(r)) continue;

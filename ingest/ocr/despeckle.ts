@@ -162,7 +162,7 @@ export function removeSpecks(px: Buffer, w: number, h: number, dpi: number): Spe
   const gw = Math.ceil(w / cell);
   const gh = Math.ceil(h / cell);
   const near = new Uint8Array(gw * gh);
-  const dx = Math.round(charH * 0.8);
+  const dx = Math.round(charH);
   const dy = Math.round(charH * 0.2);
   let smallCount = 0;
   for (const r of roots) {

@@ -10,6 +10,7 @@ import { recoverLines } from './recover-lines.ts';
 import { cleanForOcr } from './clean-page.ts';
 import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
+import { findLostLines } from './lost-lines.ts';
 
 /**
  * Deskew for OCR from this skew up (measured on the samples: no deskew 3.5% mean CER, from 0.3°
@@ -205,6 +206,8 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   const page = await pool.recognise(toPgm(pixels), { dpi, psm: '3' });
   // Weak lines read again, each from a crop of the same image (boxes come back in this frame).
   if (how.recover !== false) await recoverLines(pool, page, pixels, dpi);
+  // Printed lines the layout left out of every block are found on the ink and read (lost-lines.ts).
+  if (how.recover !== false) await findLostLines(pool, page, pixels, dpi);
   // A table cut into column blocks is read row by row again (table-rows.ts).
   joinTableRows(page);
   const lines = toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels));

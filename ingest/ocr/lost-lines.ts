@@ -11,9 +11,12 @@ type TLine = Tesseract.Line;
  * printed line out of every block (seen on speckled pages: a clean, legible line of a cleaned page
  * simply missing from the result), and recover-lines.ts can only re-read lines it was given. So
  * the page's ink is compared with the lines read: a band of rows with text-like ink (a run of rows
- * each with ink across a good part of a line's width) where no line box was read at all is cut out and read as a single line (PSM 7, binarised locally, as a weak line is). The
- * reading is kept only when the recogniser is fairly sure of it (stains and rules read as junk
- * are not), and is put in reading order by its place on the page. At most MAX_LOST a page.
+ * each with ink across a good part of a line's width) where no line box was read at all is cut
+ * out and read as a single line (PSM 7, binarised locally, as a weak line is). The reading is kept
+ * only when the recogniser is fairly sure of it and it fills its band with letters (a shadow's
+ * edge or a stain read as a few marks, sure or not, is not kept: measured on a shadowed faded
+ * page, such junk scored up to 167 of 200), and is put in reading order by its place on the page.
+ * At most MAX_LOST kept and twice as many read a page.
  */
 export const MAX_LOST = 4;
 /** Least evidence (recover-lines.ts `evidence`, 0-200) for a found line to be kept. */
@@ -49,7 +52,8 @@ export async function findLostLines(pool: OcrPool, page: TessPage, px: Pixels, d
   const minRow = Math.max(12, Math.round(lineH * 0.6));
   const found: TLine[] = [];
   let y = 0;
-  while (y < h && found.length < MAX_LOST) {
+  let reads = 0;
+  while (y < h && found.length < MAX_LOST && reads < 2 * MAX_LOST) {
     if (freeRow[y] < minRow) {
       y++;
       continue;
@@ -88,10 +92,14 @@ export async function findLostLines(pool: OcrPool, page: TessPage, px: Pixels, d
     const margin = Math.round(lineH * 0.6);
     const img = sauvola(crop(px, box, margin), Math.max(15, lineH));
     const read = await pool.recognise(toPgm(img), { dpi, psm: '7' });
+    reads++;
     const got = oneLine(linesOf(read));
     if (!got) continue;
     const line = moveLine(got, box.x0 - margin, box.y0 - margin, 1);
-    if (evidence(line) >= MIN_EVIDENCE) found.push(line);
+    // A line of print fills its band: about a character per line height across it (digits and
+    // Latin narrower). A few marks read from a shadow's edge or a stain do not, however sure.
+    const letters = [...line.text].filter((c) => /[\p{Script=Han}\p{L}\p{N}]/u.test(c)).length;
+    if (evidence(line) >= MIN_EVIDENCE && letters >= 0.4 * ((box.x1 - box.x0) / lineH)) found.push(line);
   }
   for (const line of found) insertInOrder(page, line);
   return found.length;

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { Pixels } from './decode.ts';
+import { removeSpecks } from './despeckle.ts';
 
 /**
  * The page as the recogniser should see it: the paper made evenly white and the things on it that
@@ -14,8 +15,9 @@ import type { Pixels } from './decode.ts';
  *   its background, and a stain's edge reads as characters.
  * - Dark borders (the scanner lid outside the sheet, a black frame from a copier): dark background
  *   that reaches the edge of the image is not paper, and is made white.
- * - Speckle (dust, toner dots): tiny specks with no other ink anywhere near are removed. A speck
- *   beside a line of text stays (it could be a full stop or a dot of a colon).
+ * - Speckle (dust, toner dots): specks, small against the page's own strokes and characters and
+ *   away from every character, are removed (despeckle.ts). A speck beside or inside a line of text
+ *   stays (it could be a full stop, a dot of a colon or of a character).
  */
 export async function cleanForOcr(grey: Pixels, dpi: number): Promise<Pixels> {
   if (grey.channels !== 1) throw new Error('cleanForOcr needs a grey image');
@@ -38,17 +40,8 @@ export async function cleanForOcr(grey: Pixels, dpi: number): Promise<Pixels> {
   // within a row: it is smooth), through a reciprocal table so the loop stays in integers.
   const recip = new Uint32Array(256);
   for (let b = 0; b < 256; b++) recip[b] = Math.round((255 * 65536) / Math.max(1, b));
-  // Ink per tile (about a third of a character), for the speck test below.
-  const tile = Math.max(4, Math.round((16 * dpi) / 300));
-  const tw = Math.ceil(w / tile);
-  const th = Math.ceil(h / tile);
-  const tiles = new Uint32Array(tw * th);
   const xs = new Int32Array(w);
-  const xt = new Int32Array(w);
-  for (let x = 0; x < w; x++) {
-    xs[x] = Math.min(sw - 1, Math.floor((x * sw) / w));
-    xt[x] = Math.floor(x / tile);
-  }
+  for (let x = 0; x < w; x++) xs[x] = Math.min(sw - 1, Math.floor((x * sw) / w));
   const rowRecip = new Uint32Array(sw);
   const src = grey.data;
   for (let y = 0; y < h; y++) {
@@ -61,7 +54,6 @@ export async function cleanForOcr(grey: Pixels, dpi: number): Promise<Pixels> {
       // 0 marks outside the sheet (made white below).
       rowRecip[x] = outside && outside[ys * sw + x] ? 0 : recip[Math.round(smooth[y0 * sw + x] * (1 - wy) + smooth[y1 * sw + x] * wy)];
     }
-    const trow = Math.floor(y / tile) * tw;
     const off = y * w;
     for (let x = 0; x < w; x++) {
       const rr = rowRecip[xs[x]];
@@ -71,15 +63,11 @@ export async function cleanForOcr(grey: Pixels, dpi: number): Promise<Pixels> {
       }
       const v = (src[off + x] * rr) >>> 16;
       out[off + x] = v > 255 ? 255 : v;
-      if (v < INK) tiles[trow + xt[x]]++;
     }
   }
-  despeckle(out, w, h, tiles, tile, tw, th, dpi);
+  removeSpecks(out, w, h, dpi);
   return { data: out, width: w, height: h, channels: 1 };
 }
-
-/** On the flattened page (paper 255), darker than this is ink for the speck test. */
-const INK = 150;
 
 /** Mean over a (2r+1)-square window, separable. */
 function boxBlur(src: Buffer, w: number, h: number, r: number): Float32Array {
@@ -161,24 +149,4 @@ function outsideOfSheet(bg: Buffer, w: number, h: number): Buffer | undefined {
     if (i < w * (h - 1)) push(i + w);
   }
   return mask;
-}
-
-/**
- * Remove isolated specks: ink in a tile whose 7×7 tiles around (a character's width each way)
- * hold no more ink than a speck. Anything near other ink stays (a full-width 、 or 。 sits half a
- * character from its neighbours), and so does anything bigger than a speck.
- */
-function despeckle(px: Buffer, w: number, h: number, tiles: Uint32Array, tile: number, tw: number, th: number, dpi: number): void {
-  const k = dpi / 300;
-  const maxArea = Math.max(4, Math.round(40 * k * k));
-  const R = 3;
-  for (let ty = 0; ty < th; ty++) {
-    for (let tx = 0; tx < tw; tx++) {
-      if (!tiles[ty * tw + tx]) continue;
-      let sum = 0;
-      for (let dy = -R; dy <= R; dy++) for (let dx = -R; dx <= R; dx++) if (ty + dy >= 0 && ty + dy < th && tx + dx >= 0 && tx + dx < tw) sum += tiles[(ty + dy) * tw + tx + dx];
-      if (sum > maxArea) continue;
-      for (let y = ty * tile; y < Math.min(h, (ty + 1) * tile); y++) for (let x = tx * tile; x < Math.min(w, (tx + 1) * tile); x++) px[y * w + x] = 255;
-    }
-  }
 }

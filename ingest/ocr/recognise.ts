@@ -8,6 +8,9 @@ import { measureLayout, toPgm, turnImage, type Turn } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
 import { recoverLines } from './recover-lines.ts';
 import { cleanForOcr } from './clean-page.ts';
+import { dropGapMarks } from './gap-marks.ts';
+import { joinTableRows } from './table-rows.ts';
+import { findLostLines } from './lost-lines.ts';
 
 /**
  * Deskew for OCR from this skew up (measured on the samples: no deskew 3.5% mean CER, from 0.3°
@@ -67,9 +70,11 @@ const NEVER_LEADS = /^[,.:;!?、。，：；！？]$/u;
  * Chinese character is '。';
  * a line never starts with ，。、：； (so such a leading mark is a speck); '|' does not occur in
  * Chinese documents (it is a page edge or a rule); and a low-confidence opening quote with no
- * closing quote on the line is a wide gap (a full-width space) read as '“'.
+ * closing quote on the line is a wide gap (a full-width space) read as '“' (and so is a lone '_' or
+ * an unclosed quote touching a digit: gap-marks.ts).
  */
 export function tidyChinese(words: OcrWord[]): void {
+  dropGapMarks(words);
   for (let i = words.length - 1; i >= 0; i--) {
     const w = words[i];
     const closes = words.slice(i + 1).some((x) => x.text.includes('”') || x.text.includes('"'));
@@ -201,6 +206,10 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   const page = await pool.recognise(toPgm(pixels), { dpi, psm: '3' });
   // Weak lines read again, each from a crop of the same image (boxes come back in this frame).
   if (how.recover !== false) await recoverLines(pool, page, pixels, dpi);
+  // Printed lines the layout left out of every block are found on the ink and read (lost-lines.ts).
+  if (how.recover !== false) await findLostLines(pool, page, pixels, dpi);
+  // A table cut into column blocks is read row by row again (table-rows.ts).
+  joinTableRows(page);
   const lines = toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels));
   return { rotation, skewDeg: skew, lines, confidence: meanConfidence(lines) };
 }

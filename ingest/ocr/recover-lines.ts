@@ -161,7 +161,7 @@ export function sauvola(px: Pixels, window: number, k = 0.2): Pixels {
  * for the layout analysis without the neighbouring lines' ink (a margin cut from the page would
  * carry halves of the characters above and below, which read as garbage).
  */
-function crop(px: Pixels, b: TBox, margin: number): Pixels {
+export function crop(px: Pixels, b: TBox, margin: number): Pixels {
   const w = b.x1 - b.x0;
   const h = b.y1 - b.y0;
   const W = w + 2 * margin;
@@ -194,7 +194,7 @@ async function rescale(px: Pixels, k: number): Promise<Pixels> {
 }
 
 /** Every box of a line read from a crop, moved back into the page's frame. */
-function moveLine(line: TLine, dx: number, dy: number, k: number): TLine {
+export function moveLine(line: TLine, dx: number, dy: number, k: number): TLine {
   const mv = <T extends TBox>(b: T): T => ({ ...b, x0: b.x0 / k + dx, x1: b.x1 / k + dx, y0: b.y0 / k + dy, y1: b.y1 / k + dy });
   return {
     ...line,
@@ -204,12 +204,12 @@ function moveLine(line: TLine, dx: number, dy: number, k: number): TLine {
   };
 }
 
-function linesOf(page: TessPage): TLine[] {
+export function linesOf(page: TessPage): TLine[] {
   return (page.blocks ?? []).flatMap((b) => b.paragraphs.flatMap((p) => p.lines)).filter((l) => l.words.some((w) => w.text.trim() !== ''));
 }
 
 /** Join what a single-line reading split into several lines (PSM 7 gives one; others may not). */
-function oneLine(lines: TLine[]): TLine | undefined {
+export function oneLine(lines: TLine[]): TLine | undefined {
   if (lines.length <= 1) return lines[0];
   const words = lines.flatMap((l) => l.words);
   const bbox = {

@@ -67,7 +67,8 @@ export async function render(main, route) {
       ['pageCount', meta.pageCount],
     ]
       .filter(([, v]) => v !== undefined && v !== null && v !== '')
-      .map(([k, v]) => [h('dt', t(k)), h('dd', String(v))]),
+      // One grid cell per pair, as sharingInfo's: a label never ends a row with its value opening the next.
+      .map(([k, v]) => h('div.meta-row', h('dt', t(k)), h('dd', String(v)))),
     sharingInfo(id),
   );
   clear(

@@ -46,6 +46,8 @@ export const RECONCILE_INTERVAL_MS = 20_000;
  * what no change notice covers (the shared index changed or restored behind the appliance's back).
  */
 export const FULL_RECONCILE_INTERVAL_MS = 24 * 3600_000;
+/** The reconcile's count of the shared items, asked under the lock: at most this long, else the pass fails and the next one asks again. */
+const COUNT_DEADLINE_MS = 5_000;
 
 /**
  * Keeps Meilisearch's `shared` index (search/shared-schema.ts) equal to what the item store and
@@ -211,7 +213,7 @@ export class SharedIndex {
    * reconcile right after.
    */
   setPolicy(body: z.infer<typeof sharingPolicyBody>, by: string, deadlineMs = this.deps.narrowingDeadlineMs ?? SHARING_NARROWING_DEADLINE_MS): Promise<{ policy: SharingPolicy; withdrawn: number }> {
-    return this.exclusive(() => this.setPolicyNow(body, by, deadlineMs)).then((r) => {
+    return this.exclusive(() => this.setPolicyNow(body, by, deadlineMs), { bounded: true }).then((r) => {
       void this.reconcile().catch((e) => log.warn({ err: (e as Error).message }, 'shared index reconcile after policy change failed'));
       return r;
     });
@@ -268,7 +270,9 @@ export class SharedIndex {
       Date.now() - this.lastFullAt >= (this.deps.fullReconcileMs ?? FULL_RECONCILE_INTERVAL_MS) ||
       // The index holds another number of items than this process wrote: changed behind its back
       // (another process's write, say `archive reindex` racing a narrowing here, or a restored database).
-      (await this.exclusive(async () => (await this.writer.countItems()) !== this.sharedIds.size));
+      // Bounded: a Meilisearch that does not answer (stopped, busy) must not hold the lock that a
+      // person's edit or a policy change waits for (measured: a SIGSTOP held it until the restart).
+      (await this.exclusive(async () => (await this.writer.countItems({ deadlineMs: COUNT_DEADLINE_MS })) !== this.sharedIds.size));
     const report = due ? await this.fullPass(policy) : await this.changesPass();
     if (due) {
       this.fullUnder = under;

@@ -88,13 +88,16 @@ export class SharedIndexWriter {
   }
 
   /** How many items the shared index holds: one cheap request, where `list` reads them all. */
-  async countItems(): Promise<number> {
-    await this.ensure();
-    try {
-      return (await this.client.index(INDEX_SHARED).getDocuments<SharedItemDoc>({ limit: 1, fields: ['itemId'], filter: 'kind = "item"' })).total;
-    } catch (e) {
-      throw meiliError(e, `count ${INDEX_SHARED}`);
-    }
+  /** `deadlineMs`: the reconcile asks under the lock that edits wait for, so a stopped Meilisearch must not hold it. */
+  countItems(opts: { deadlineMs?: number } = {}): Promise<number> {
+    return this.bounded(`count ${INDEX_SHARED}`, opts.deadlineMs, async () => {
+      await this.ensure();
+      try {
+        return (await this.client.index(INDEX_SHARED).getDocuments<SharedItemDoc>({ limit: 1, fields: ['itemId'], filter: 'kind = "item"' })).total;
+      } catch (e) {
+        throw meiliError(e, `count ${INDEX_SHARED}`);
+      }
+    });
   }
 
   /** Drop every document (a rebuild starts from nothing). */

@@ -233,7 +233,8 @@ describe('narrowing is fail-closed', () => {
       resume();
     }
     expect(r.status).toBe(503);
-    expect(r.body.error.code).toBe('SHARING_NOT_INDEXED');
+    // Refused either way, as above: not confirmed by the shared index, or a pass stuck on Meilisearch held it.
+    expect(['SHARING_NOT_INDEXED', 'SHARING_BUSY']).toContain(r.body.error.code);
     expect((await c.anquan.get('/api/sharing/policy')).body.policy.classifications).toEqual(['公开', '内部']);
     await waitFor(async () => (await c.cha.get('/api/search?q=' + encodeURIComponent('编制核定'))).status === 200 || undefined, 120_000, 'Meilisearch back');
     // Once it answers, the narrowing goes through (tried again, as a person would, while Meilisearch

@@ -110,6 +110,8 @@ export function render(main, route) {
     // 联合检索 is offered only where an office code is set (the server says so with each answer).
     scope.hidden = r.federation === false && state.scope !== 'federated';
     status.textContent = r.total ? t('resultsCount', { total: r.total, from: r.offset + 1, to: r.offset + r.items.length }) : t('noResults');
+    // A long term with more candidates than the service checks (search/verify.ts): say the count is an estimate.
+    if (r.total && r.approximate) status.textContent += t('resultsApprox');
     // 联合检索: offices that did not answer are named, the others' hits stand.
     if (r.unanswered) status.textContent += `（${r.unanswered}）`;
     const terms = r.terms ?? [];

@@ -523,20 +523,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
 
   /** Infected: the item's files go to quarantine/ with a record; nothing else reads them. */
   private async quarantine(job: Job, item: JobItem, file: string, signature: string): Promise<void> {
-    const dir = join(this.deps.dataDir, 'quarantine', `${job.id}-${item.n}`);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const record = {
-      time: new Date().toISOString(),
-      job: job.id,
-      item: item.label,
-      actor: job.actor,
-      infectedFile: file,
-      signature,
-      files: item.sources.map(({ name, sha256, bytes }) => ({ name, sha256, bytes })),
-    };
-    await writeFileAtomic(join(dir, 'record.json'), JSON.stringify(record, null, 1));
-    const staged = this.jobs.filesDir(job.id, item.n);
-    await rename(staged, join(dir, 'files'));
+    await this.toQuarantine(job, item, { infectedFile: file, signature });
     await this.finish(job, item, 'quarantined', 'INFECTED', `文件 ${file} 检出病毒（${signature}），已隔离，未归档。`);
     await this.deps.audit({ actor: job.actor, action: 'ingest.quarantine', target: item.label, outcome: 'refused', details: { job: job.id, file, signature } });
   }
@@ -547,6 +534,13 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
    * officer, the item is refused and audited.
    */
   private async refuseChanged(job: Job, item: JobItem, file: string): Promise<void> {
+    await this.toQuarantine(job, item, { reason: 'changed-after-intake', changedFile: file });
+    await this.finish(job, item, 'refused', 'STAGED_FILE_CHANGED', `文件 ${file} 在接收后被改动，与接收时的内容不一致，已隔离，未归档。请联系安全保密管理员。`);
+    await this.deps.audit({ actor: job.actor, action: 'ingest.refused', target: item.label, outcome: 'refused', details: { job: job.id, reason: 'changed-after-intake', file } });
+  }
+
+  /** The item's staged files to quarantine/<job>-<n>/files beside a record.json saying why; its work dir removed. */
+  private async toQuarantine(job: Job, item: JobItem, why: Record<string, string>): Promise<void> {
     const dir = join(this.deps.dataDir, 'quarantine', `${job.id}-${item.n}`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const record = {
@@ -554,8 +548,7 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
       job: job.id,
       item: item.label,
       actor: job.actor,
-      reason: 'changed-after-intake',
-      changedFile: file,
+      ...why,
       files: item.sources.map(({ name, sha256, bytes }) => ({ name, sha256, bytes })),
     };
     await writeFileAtomic(join(dir, 'record.json'), JSON.stringify(record, null, 1));
@@ -564,8 +557,6 @@ export class IngestRunner extends EventEmitter<RunnerEvents> {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !(await pathExists(join(dir, 'files')))) throw e;
     });
     await rm(this.workDir(job, item), { recursive: true, force: true });
-    await this.finish(job, item, 'refused', 'STAGED_FILE_CHANGED', `文件 ${file} 在接收后被改动，与接收时的内容不一致，已隔离，未归档。请联系安全保密管理员。`);
-    await this.deps.audit({ actor: job.actor, action: 'ingest.refused', target: item.label, outcome: 'refused', details: { job: job.id, reason: 'changed-after-intake', file } });
   }
 
   private async recognise(job: Job, item: JobItem): Promise<void> {

@@ -87,7 +87,16 @@ describe('ingest: the virus gate ahead of OCR (real clamd, OCR, Meilisearch, ite
       );
     const load = () => jobs.load(job.id);
     const doneJob = (what: string) => waitFor(async () => ((j) => (j.state === 'done' ? j : undefined))(await load()), 900_000, what);
-    return { cfg, jobs, job, store, real, seen, staged, runner, load, doneJob };
+    /** Start `r`, wait until the job is done, stop `r` either way. */
+    const runToDone = async (r: ReturnType<typeof runner>, what: string): Promise<Job> => {
+      r.start();
+      try {
+        return await doneJob(what);
+      } finally {
+        await r.stop();
+      }
+    };
+    return { cfg, jobs, job, store, real, seen, staged, runner, load, doneJob, runToDone };
   }
 
   async function auditActions(cfg: Config): Promise<Array<{ action: string; target: string; outcome: string; details: Record<string, unknown> }>> {
@@ -109,13 +118,7 @@ describe('ingest: the virus gate ahead of OCR (real clamd, OCR, Meilisearch, ite
       { label: 'd.jpg', from: PAGES[2] },
     ]);
     const r = t.runner();
-    r.start();
-    let done: Job;
-    try {
-      done = await t.doneJob('job done');
-    } finally {
-      await r.stop();
-    }
+    const done = await t.runToDone(r, 'job done');
     expect(done.items.map((i) => [i.label, i.outcome, i.error?.code])).toEqual([
       ['a.jpg', 'archived', undefined],
       ['b.jpg', 'archived', undefined],
@@ -164,13 +167,7 @@ describe('ingest: the virus gate ahead of OCR (real clamd, OCR, Meilisearch, ite
       }
     });
     let swapped = false;
-    r.start();
-    let done: Job;
-    try {
-      done = await t.doneJob('job done');
-    } finally {
-      await r.stop();
-    }
+    const done = await t.runToDone(r, 'job done');
     expect(swapped).toBe(true);
     expect(done.items.map((i) => [i.label, i.outcome, i.error?.code])).toEqual([
       ['keep.jpg', 'archived', undefined],
@@ -243,13 +240,7 @@ describe('ingest: the virus gate ahead of OCR (real clamd, OCR, Meilisearch, ite
     }
     clamd = await startTestClamd({ socketPath: socket });
     const r2 = t.runner();
-    r2.start();
-    let done: Job;
-    try {
-      done = await t.doneJob('job done after clamd is back');
-    } finally {
-      await r2.stop();
-    }
+    const done = await t.runToDone(r2, 'job done after clamd is back');
     expect(done.items.map((i) => i.outcome)).toEqual(['archived', 'archived', 'archived']);
     // Item 1 was not read again; each item stored, indexed and audited once.
     expect(t.seen.ocr).toEqual([t.staged(0), t.staged(1), t.staged(2)]);

@@ -33,6 +33,14 @@ export function meiliPaths(dataDir: string): MeiliPaths {
 }
 
 /**
+ * Meilisearch's indexing memory bound. Its default, two thirds of the machine's RAM (15.7 GiB here),
+ * is paid on every indexing batch however small: measured on 2 cores, 8 one-item updates cost the
+ * engine 19 s of CPU with the default and 0.5 s with 512 MiB; 2,000 items in batches of 500 cost
+ * 62 s and 36–39 s (256 MiB to 2 GiB alike, 64 MiB no slower). The freed CPU goes to OCR.
+ */
+export const MEILI_INDEXING_MEMORY = '512MiB';
+
+/**
  * The command line Meilisearch always gets. Loopback only and analytics off are not options:
  * nothing in the configuration can change them.
  */
@@ -51,6 +59,8 @@ export function meiliArgs(paths: MeiliPaths, port: number): string[] {
     '--no-analytics',
     '--log-level',
     'WARN',
+    '--max-indexing-memory',
+    MEILI_INDEXING_MEMORY,
   ];
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, PINNED_MEILI_SHA256 } from '../../core/config.ts';
 import { meiliBinarySource, preparedMeiliBinary } from '../../appliance/meili-binary.ts';
-import { meiliArgs, meiliEnv, meiliPaths } from '../../appliance/meili-supervisor.ts';
+import { MEILI_INDEXING_MEMORY, meiliArgs, meiliEnv, meiliPaths } from '../../appliance/meili-supervisor.ts';
 import { sha256File } from '../../core/files.ts';
 import { CLI, cleanup, tempDir } from '../support/appliance.ts';
 
@@ -70,6 +70,8 @@ describe('meilisearch binary and command line', () => {
       expect(args).toContain('--no-analytics');
       expect(args[args.indexOf('--http-addr') + 1]).toBe(`127.0.0.1:${port}`);
       expect(args.filter((a) => a === '--http-addr')).toHaveLength(1);
+      // Bounded indexing memory: the default (2/3 of RAM) costs seconds of CPU per batch (every engine the tests start takes this flag).
+      expect(args[args.indexOf('--max-indexing-memory') + 1]).toBe(MEILI_INDEXING_MEMORY);
     }
     expect(meiliEnv('k'.repeat(40))).toEqual({ PATH: '/usr/bin:/bin', MEILI_MASTER_KEY: 'k'.repeat(40), MEILI_NO_ANALYTICS: 'true' });
     // There is no setting that names a Meilisearch host at all.

@@ -42,3 +42,19 @@ export function itemHolds(hit: VerifyHit, pages: MatchPage[] | undefined, terms:
   const body = sorted.map((p) => p.text).join('\n');
   return terms.every((t) => catalogue.some((s) => holds(s, t)) || holds(body, t));
 }
+
+/** The page texts of candidates (from the page-text store, else their index, under the asker's own token). */
+export type PagesOf = (hits: VerifyHit[]) => Promise<Map<string, MatchPage[]>>;
+
+/**
+ * The candidates (Meilisearch's answer for the query, at most VERIFY_LIMIT, under the asker's own
+ * token and filter) that hold every term Meilisearch cannot prove; 'approximate' when there are too
+ * many to check. The one check of local search (query.ts) and of a peer's search of the shared index
+ * (shared-verify.ts).
+ */
+export async function verifyCandidates(all: { hits: VerifyHit[]; estimatedTotalHits?: number }, terms: QueryTerm[], pagesOf: PagesOf): Promise<string[] | 'approximate'> {
+  if (all.hits.length >= VERIFY_LIMIT || (all.estimatedTotalHits ?? 0) > all.hits.length) return 'approximate';
+  const loose = terms.filter((t) => !t.exact);
+  const texts = await pagesOf(all.hits);
+  return all.hits.filter((h) => itemHolds(h, texts.get(h.itemId), loose)).map((h) => h.itemId);
+}

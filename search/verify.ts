@@ -1,6 +1,7 @@
 import type { QueryTerm } from './char-pairs.ts';
 import { hasCompatChars, hasTerm, lowerText } from './term-match.ts';
 import type { MatchPage } from './page-match.ts';
+import { MAX_PAGES_FETCHED } from './page-texts.ts';
 
 /**
  * The exact check of a candidate item for the terms Meilisearch cannot prove exactly (char-pairs.ts
@@ -55,6 +56,23 @@ export type PagesOf = (hits: VerifyHit[]) => Promise<Map<string, MatchPage[]>>;
 export async function verifyCandidates(all: { hits: VerifyHit[]; estimatedTotalHits?: number }, terms: QueryTerm[], pagesOf: PagesOf): Promise<string[] | 'approximate'> {
   if (all.hits.length >= VERIFY_LIMIT || (all.estimatedTotalHits ?? 0) > all.hits.length) return 'approximate';
   const loose = terms.filter((t) => !t.exact);
-  const texts = await pagesOf(all.hits);
-  return all.hits.filter((h) => itemHolds(h, texts.get(h.itemId), loose)).map((h) => h.itemId);
+  // In runs of at most MAX_PAGES_FETCHED pages: every candidate's pages can be fetched when its
+  // text file is missing (one request of them all stopped at that many, and kept the rest
+  // unchecked), and the texts held at once stay bounded.
+  const kept: string[] = [];
+  let run: VerifyHit[] = [];
+  let pages = 0;
+  const check = async () => {
+    const texts = await pagesOf(run);
+    for (const h of run) if (itemHolds(h, texts.get(h.itemId), loose)) kept.push(h.itemId);
+    run = [];
+    pages = 0;
+  };
+  for (const h of all.hits) {
+    if (run.length && pages + h.pageCount > MAX_PAGES_FETCHED) await check();
+    run.push(h);
+    pages += h.pageCount;
+  }
+  if (run.length) await check();
+  return kept;
 }

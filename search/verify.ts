@@ -53,7 +53,13 @@ export type PagesOf = (hits: VerifyHit[]) => Promise<Map<string, MatchPage[]>>;
  * many to check. The one check of local search (query.ts) and of a peer's search of the shared index
  * (shared-verify.ts).
  */
-export async function verifyCandidates(all: { hits: VerifyHit[]; estimatedTotalHits?: number }, terms: QueryTerm[], pagesOf: PagesOf): Promise<string[] | 'approximate'> {
+export async function verifyCandidates(
+  all: { hits: VerifyHit[]; estimatedTotalHits?: number },
+  terms: QueryTerm[],
+  pagesOf: PagesOf,
+  /** Date.now() past which the check stops and the answer is 'approximate' (a peer's search must answer within its relay's bound). */
+  deadline = Infinity,
+): Promise<string[] | 'approximate'> {
   if (all.hits.length >= VERIFY_LIMIT || (all.estimatedTotalHits ?? 0) > all.hits.length) return 'approximate';
   const loose = terms.filter((t) => !t.exact);
   // In runs of at most MAX_PAGES_FETCHED pages: every candidate's pages can be fetched when its
@@ -69,7 +75,10 @@ export async function verifyCandidates(all: { hits: VerifyHit[]; estimatedTotalH
     pages = 0;
   };
   for (const h of all.hits) {
-    if (run.length && pages + h.pageCount > MAX_PAGES_FETCHED) await check();
+    if (run.length && pages + h.pageCount > MAX_PAGES_FETCHED) {
+      await check();
+      if (Date.now() > deadline) return 'approximate';
+    }
     run.push(h);
     pages += h.pageCount;
   }

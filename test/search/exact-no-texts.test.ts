@@ -5,6 +5,8 @@ import { createSearchService, type SearchService, type StoredItem } from '../../
 import type { Viewer } from '../../core/access.ts';
 import type { ItemMetadata } from '../../core/item.ts';
 import { startMeili, type MeiliHandle } from './support.ts';
+import { parseQuery } from '../../search/char-pairs.ts';
+import { verifyCandidates } from '../../search/verify.ts';
 
 // The exact check of a long term (search/verify.ts) when the page-text files are gone (derived data:
 // a restore before the reindex, a disk error): the candidates' pages come from the pages index, more
@@ -56,5 +58,18 @@ describe('exact without the page-text files', () => {
     expect(r.total).toBe(1);
     expect(r.approximate).toBeUndefined();
     expect(r.facets.fonds).toEqual({ J012: 1 });
+  });
+
+  it('a deadline passed (a peer answering within its relay bound, shared-verify.ts) stops the check between runs: approximate, never a partial answer', async () => {
+    const hits = Array.from({ length: 3 }, (_, i) => ({ itemId: `X${i}`, contentHash: '', pageCount: 1500 }));
+    const read: string[] = [];
+    const pagesOf = async (list: typeof hits) => {
+      read.push(...list.map((h) => h.itemId));
+      return new Map(list.map((h) => [h.itemId, Array.from({ length: h.pageCount }, (_, p) => ({ page: p + 1, text: p === 0 && h.itemId === 'X2' ? TERM : '' }))]));
+    };
+    const terms = parseQuery(TERM).terms;
+    expect(await verifyCandidates({ hits }, terms, pagesOf, Date.now() - 1)).toBe('approximate');
+    expect(read).toEqual(['X0']);
+    expect(await verifyCandidates({ hits }, terms, pagesOf)).toEqual(['X2']);
   });
 });

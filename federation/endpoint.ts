@@ -219,6 +219,15 @@ export async function startEndpoint(deps: EndpointDeps): Promise<FederationEndpo
       const status = isApplianceError(e) ? e.status : 500;
       const meiliCode = isApplianceError(e) ? String(e.details?.meiliCode ?? '') : '';
       deps.log.warn({ err: (e as Error).message }, 'federation endpoint: exact check failed');
+      await deps.audit.append({
+        actor: `office:${peer.code}`,
+        role: 'federation',
+        source,
+        action: 'federation.search.answer',
+        target: SHARED_INDEX,
+        outcome: 'failure',
+        details: { office: peer.code, officeName: peer.name, q, status, error: isApplianceError(e) ? e.code : 'INTERNAL', stage: 'exact check' },
+      });
       // 403 lets the asking relay fetch a new token (its old one was refused); anything else is the engine's fault here.
       if (status === 403) return send(res, 403, refusal(meiliCode || 'invalid_api_key', '检索密钥被拒绝'));
       if (meiliCode && status < 500) return send(res, 400, refusal(meiliCode, '检索请求有误'));

@@ -127,6 +127,10 @@ describe('联合检索 exact for terms longer than four characters', () => {
     const t2 = await raw(o.B!, 'A', q(TERM2));
     expect(t2.hits).toEqual([]);
     expect(t2.estimatedTotalHits).toBe(0);
+    // A query the check cannot run (a filter on no filterable field) is refused, not answered unchecked.
+    const bad = await raw(o.B!, 'A', { ...q(TERM), filter: 'posts = "ZH"' });
+    expect(Object.keys(bad.remoteErrors)).toEqual(['A']);
+    expect(bad.hits).toEqual([]);
     // The split item is a candidate Meilisearch finds; filtered to it alone, the check drops it.
     const split = await raw(o.B!, 'A', { ...q(TERM), filter: `itemId = "${ids.aSplit}"` });
     expect(split.hits).toEqual([]);

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { ApplianceError, parseHostPort, type Logger, type MeiliConnection } from '../core/index.ts';
+import { ApplianceError, isApplianceError, parseHostPort, type Logger, type MeiliConnection } from '../core/index.ts';
 import type { AuditLog } from '../security/index.ts';
+import { APPROXIMATE_FACET, type SharedCheck, type SharedVerifier } from '../search/index.ts';
 import type { FederationIdentity } from './identity.ts';
 import { peerToken, SHARED_INDEX, tokenKeyUid } from './peer-keys.ts';
 import type { Peer } from './peers.ts';
@@ -21,6 +22,8 @@ export const MAX_SEARCH_BODY = 256 * 1024;
 export const MAX_QUERIES = 16;
 export const CREDENTIAL_PATH = '/federation/credential';
 export const SHARED_COUNT_HEADER = 'x-archive-shared-documents';
+/** An answer flagged approximate (search/shared-verify.ts APPROXIMATE_FACET) also says so here, for a caller that reads it itself. */
+export const APPROXIMATE_HEADER = 'x-archive-approximate';
 
 const FEDERATION_KEYS = new Set(['limit', 'offset', 'facetsByIndex', 'mergeFacets']);
 /** Query fields that would reach beyond the shared index's text: vectors, embedders, other remotes. */
@@ -61,6 +64,10 @@ export interface EndpointDeps {
   peers: () => Peer[];
   audit: AuditLog;
   log: Logger;
+  /** This office's code (names it in an answer flagged approximate). */
+  office: string;
+  /** The exact check of each query, run with the asking office's token before the query goes on. */
+  verifier: Pick<SharedVerifier, 'check'>;
 }
 
 export interface FederationEndpoint {
@@ -103,6 +110,23 @@ const refusal = (code: string, message: string) => ({ message, code, type: 'auth
 /** The queries' text, for the answering side's audit (the trail caps long text). */
 function queryText(body: { queries: Array<{ q?: unknown }> }): string {
   return body.queries.map((q) => (typeof q.q === 'string' ? q.q : '')).join(' | ');
+}
+
+/** A federated answer with the approximate facet added (a non-federated answer has only the header). */
+function flagApproximate(text: string, office: string): string {
+  let answer: Record<string, any>;
+  try {
+    answer = JSON.parse(text) as Record<string, any>;
+  } catch {
+    return text;
+  }
+  if (!Array.isArray(answer.hits)) return text;
+  const byIndex = (answer.facetsByIndex ??= {}) as Record<string, { distribution?: Record<string, Record<string, number>>; stats?: Record<string, unknown> }>;
+  const shared = (byIndex[SHARED_INDEX] ??= { distribution: {}, stats: {} });
+  shared.distribution ??= {};
+  shared.stats ??= {};
+  shared.distribution[APPROXIMATE_FACET] = { [office]: 1 };
+  return JSON.stringify(answer);
 }
 
 export async function startEndpoint(deps: EndpointDeps): Promise<FederationEndpoint> {
@@ -186,19 +210,43 @@ export async function startEndpoint(deps: EndpointDeps): Promise<FederationEndpo
     const problem = searchBodyProblem(body);
     if (problem) return deny(400, 'federation_bad_request', '联合检索只受理共享索引上的普通检索', problem);
     const q = queryText(body as { queries: Array<{ q?: unknown }> });
+    // Exact before it goes on: candidates of a long term checked against their texts, under this
+    // very token and filter (search/shared-verify.ts). Not checked means not answered.
+    let checked: SharedCheck;
+    try {
+      checked = await deps.verifier.check(body as SharedCheck['body'], token);
+    } catch (e) {
+      const status = isApplianceError(e) ? e.status : 500;
+      const meiliCode = isApplianceError(e) ? String(e.details?.meiliCode ?? '') : '';
+      deps.log.warn({ err: (e as Error).message }, 'federation endpoint: exact check failed');
+      await deps.audit.append({
+        actor: `office:${peer.code}`,
+        role: 'federation',
+        source,
+        action: 'federation.search.answer',
+        target: SHARED_INDEX,
+        outcome: 'failure',
+        details: { office: peer.code, officeName: peer.name, q, status, error: isApplianceError(e) ? e.code : 'INTERNAL', stage: 'exact check' },
+      });
+      // 403 lets the asking relay fetch a new token (its old one was refused); anything else is the engine's fault here.
+      if (status === 403) return send(res, 403, refusal(meiliCode || 'invalid_api_key', '检索密钥被拒绝'));
+      if (meiliCode && status < 500) return send(res, 400, refusal(meiliCode, '检索请求有误'));
+      return send(res, 503, { message: '检索服务不可用', code: 'federation_search_unavailable', type: 'system', link: '' });
+    }
     let upstream: Response;
     try {
       upstream = await fetch(`${deps.conn.host}/multi-search`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'meili-proxy-search': 'true' },
-        body: new Uint8Array(raw),
+        body: checked.body === body ? new Uint8Array(raw) : JSON.stringify(checked.body),
         signal: AbortSignal.timeout(10_000),
       });
     } catch (e) {
       deps.log.warn({ err: (e as Error).message }, 'federation endpoint: meilisearch unreachable');
       return send(res, 503, { message: '检索服务不可用', code: 'federation_search_unavailable', type: 'system', link: '' });
     }
-    const text = await upstream.text();
+    let text = await upstream.text();
+    if (upstream.ok && checked.approximate) text = flagApproximate(text, deps.office);
     await deps.audit.append({
       actor: `office:${peer.code}`,
       role: 'federation',
@@ -206,10 +254,14 @@ export async function startEndpoint(deps: EndpointDeps): Promise<FederationEndpo
       action: 'federation.search.answer',
       target: SHARED_INDEX,
       outcome: upstream.ok ? 'success' : 'failure',
-      details: { office: peer.code, officeName: peer.name, q, status: upstream.status },
+      details: { office: peer.code, officeName: peer.name, q, status: upstream.status, ...(checked.approximate ? { approximate: true } : {}) },
     });
     const n = upstream.ok ? sharedCount(peer) : undefined;
-    res.writeHead(upstream.status, { 'content-type': 'application/json', ...(n === undefined ? {} : { [SHARED_COUNT_HEADER]: String(n) }) });
+    res.writeHead(upstream.status, {
+      'content-type': 'application/json',
+      ...(n === undefined ? {} : { [SHARED_COUNT_HEADER]: String(n) }),
+      ...(checked.approximate ? { [APPROXIMATE_HEADER]: '1' } : {}),
+    });
     res.end(text);
   };
 

@@ -1,5 +1,6 @@
 import { type Config, type Logger, type MeiliConnection } from '../core/index.ts';
 import type { AuditLog } from '../security/index.ts';
+import { createSharedVerifier } from '../search/index.ts';
 import { startEndpoint, type FederationEndpoint } from './endpoint.ts';
 import { federationIdentity, officeOf, removePeer, type OfficeIdentity } from './membership.ts';
 import { syncNetwork } from './network-sync.ts';
@@ -52,7 +53,16 @@ export async function startFederation(deps: FederationDeps): Promise<FederationS
   relay.update(peers);
   let endpoint: FederationEndpoint | undefined;
   try {
-    endpoint = await startEndpoint({ addr: deps.cfg.federation.addr!, identity, conn: deps.conn, peers: () => peers, audit: deps.audit, log: deps.log });
+    endpoint = await startEndpoint({
+      addr: deps.cfg.federation.addr!,
+      identity,
+      conn: deps.conn,
+      peers: () => peers,
+      audit: deps.audit,
+      log: deps.log,
+      office: office.code,
+      verifier: createSharedVerifier(deps.conn, deps.cfg.dataDir),
+    });
     await syncNetwork(deps.conn, office.code, peers, relay, deps.selfKey ?? 'self');
   } catch (e) {
     await endpoint?.close();

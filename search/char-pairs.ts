@@ -137,7 +137,36 @@ export function parseQuery(q: string): ParsedQuery {
     const key = chars.join('');
     if (seen.has(key)) continue;
     seen.add(key);
-    terms.push({ text: raw, chars, phrase: `"${bigramTokens(chars).join(' ')}"`, exact: exactInIndex(chars), needle: needleOf(chars) });
+    terms.push(queryTerm(raw, chars));
   }
   return { terms, ignored };
+}
+
+/** The term of these matchable characters (gramChars of what was typed). */
+export function queryTerm(text: string, chars: string[]): QueryTerm {
+  return { text, chars, phrase: `"${bigramTokens(chars).join(' ')}"`, exact: exactInIndex(chars), needle: needleOf(chars) };
+}
+
+function decodeChar(s: string): string {
+  let n = 0;
+  for (const c of s) n = n * 26 + (c.charCodeAt(0) - 97);
+  return String.fromCodePoint(n);
+}
+
+/**
+ * The terms of a `q` as meiliQuery wrote it, read back from its phrases (the answering office of a
+ * federated search gets only the query): each phrase of overlapping pair tokens is one term. Words
+ * outside phrases, and phrases that are not such a chain, are no term of this design and left to
+ * Meilisearch.
+ */
+export function termsOfMeiliQuery(q: string): QueryTerm[] {
+  const terms: QueryTerm[] = [];
+  for (const m of q.matchAll(/"([^"]*)"/g)) {
+    const tokens = m[1].split(/\s+/).filter(Boolean);
+    if (tokens.length === 0 || !tokens.every((t) => /^[a-z]{8}$/.test(t))) continue;
+    if (!tokens.every((t, i) => i === 0 || t.slice(0, 4) === tokens[i - 1].slice(4))) continue;
+    const chars = [...tokens.map((t) => decodeChar(t.slice(0, 4))), decodeChar(tokens[tokens.length - 1].slice(4))];
+    terms.push(queryTerm(chars.join(''), chars));
+  }
+  return terms;
 }

@@ -3,9 +3,10 @@ import { type MeiliConnection, ApplianceError, classificationRank, isApplianceEr
 import { meiliPost } from './meili-query-http.ts';
 import { meiliQuery } from './char-pairs.ts';
 import type { MatchPage } from './page-match.ts';
-import { RETRIEVE, SORT_RULES, parseTerms, searchHit, userFilter, validated, type ItemHit, type Poster, type QueryService, type SearchHit, type SearchParams } from './query.ts';
+import { RETRIEVE, SORT_RULES, idFilter, parseTerms, searchHit, userFilter, validated, type ItemHit, type Poster, type QueryService, type SearchHit, type SearchParams } from './query.ts';
 import { INDEX_ITEMS, INDEX_PAGES } from './schema.ts';
 import { INDEX_SHARED, type SharedItemDoc, type SharedPageDoc } from './shared-schema.ts';
+import { APPROXIMATE_FACET } from './shared-verify.ts';
 import type { SearchKey } from './tenant-signing-key.ts';
 import { accessFilter, filterString } from './tenant-token.ts';
 
@@ -41,6 +42,13 @@ export interface FederatedResult {
   asked: Office[];
   /** Peers that did not answer (left out; the search still answers with the others). */
   failed: Array<Office & { error: string }>;
+  /**
+   * Set when an office (this one or a peer) had more candidates for a long term than it checks
+   * (verify.ts VERIFY_LIMIT): the total then holds Meilisearch's count of its candidates.
+   */
+  approximate?: true;
+  /** Codes of the offices whose part is approximate. */
+  approximateOffices?: string[];
 }
 
 const SHARED_RETRIEVE = ['itemId', 'archivalCode', 'title', 'docNumber', 'responsible', 'date', 'year', 'fonds', 'department', 'retention', 'pageCount', 'classification', 'office'];
@@ -54,6 +62,7 @@ interface FedResponse<T> {
   estimatedTotalHits?: number;
   totalHits?: number;
   remoteErrors?: Record<string, { message?: string; code?: string }>;
+  facetsByIndex?: Record<string, { distribution?: Record<string, Record<string, number>> }>;
 }
 
 /**
@@ -118,10 +127,15 @@ export class FederatedQuery {
     const q = meiliQuery(terms);
     const sort = p.sort !== 'relevance' ? { sort: SORT_RULES[p.sort] } : terms.length === 0 ? { sort: ['year:desc', 'archivalCode:asc'] } : {};
     const filter = userFilter(p);
+    // This office's part exact as local search makes it (query.ts verifiedFilter, under this token);
+    // each peer makes its own part exact before answering (shared-verify.ts).
+    const own = await this.local.verifiedFilter(post, q, filter, terms);
+    const approximate = new Set<string>(own === 'approximate' ? [target.self.code] : []);
+    const ownFilter = own === 'approximate' ? filter : own === 'none' ? [...filter, idFilter([])] : own;
     const body = (asked: Office[]) => ({
       federation: { offset: p.offset, limit: p.limit },
       queries: [
-        { indexUid: INDEX_ITEMS, q, matchingStrategy: 'all', filter, attributesToRetrieve: RETRIEVE, ...sort },
+        { indexUid: INDEX_ITEMS, q, matchingStrategy: 'all', filter: ownFilter, attributesToRetrieve: RETRIEVE, ...sort },
         ...asked.map((r) => ({
           indexUid: INDEX_SHARED,
           q,
@@ -144,6 +158,11 @@ export class FederatedQuery {
       res.remoteErrors = Object.fromEntries(remotes.map((r) => [r.code, { code: String((e as ApplianceError).details?.meiliCode) }]));
     }
     for (const [code, err] of Object.entries(res.remoteErrors ?? {})) result.failed.push({ code, name: names.get(code) ?? code, error: err.code ?? 'remote_error' });
+    for (const code of Object.keys(res.facetsByIndex?.[INDEX_SHARED]?.distribution?.[APPROXIMATE_FACET] ?? {})) if (code !== target.self.code && names.has(code)) approximate.add(code);
+    if (approximate.size) {
+      result.approximate = true;
+      result.approximateOffices = [...approximate];
+    }
     result.total = res.estimatedTotalHits ?? res.totalHits ?? res.hits.length;
     const isLocal = (h: Hit) => (h._federation?.queriesPosition ?? 0) === 0;
     const localHits = res.hits.filter(isLocal) as ItemHit[];

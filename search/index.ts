@@ -9,3 +9,4 @@ export { SEARCH_LIMITS } from './query.ts';
 export { INDEX_SHARED, SHARED_SETTINGS, buildSharedDocs, type SharedScope, type SharedDoc, type SharedItemDoc, type SharedPageDoc } from './shared-schema.ts';
 export { SharedIndexWriter, type SharedEntry } from './shared-writer.ts';
 export { notFederated, type FederatedHit, type FederatedResult, type FederationTarget, type Office } from './federated-query.ts';
+export { APPROXIMATE_FACET, createSharedVerifier, type SharedCheck, type SharedVerifier } from './shared-verify.ts';

@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { type MeiliConnection, ApplianceError, RETENTIONS, type Retention, type Viewer } from '../core/index.ts';
 import { meiliPost } from './meili-query-http.ts';
 import { MAX_QUERY_CHARS, MAX_TERMS, meiliQuery, parseQuery, type QueryTerm } from './char-pairs.ts';
-import { VERIFY_FIELDS, VERIFY_LIMIT, itemHolds, type VerifyHit } from './verify.ts';
-import { FACETS, INDEX_ITEMS, INDEX_PAGES, type FacetName, type ItemDoc, type PageDoc } from './schema.ts';
+import { VERIFY_FIELDS, VERIFY_LIMIT, verifyCandidates, type VerifyHit } from './verify.ts';
+import { pageTexts } from './page-texts.ts';
+import { FACETS, INDEX_ITEMS, INDEX_PAGES, type FacetName, type ItemDoc } from './schema.ts';
 import { matchPages, type MatchPage } from './page-match.ts';
 import { PageTextCache } from './page-cache.ts';
 import { highlight } from './snippet.ts';
@@ -118,13 +119,6 @@ export type ItemHit = Pick<ItemDoc, 'itemId' | 'archivalCode' | 'title' | 'docNu
 export type Poster = <T>(path: string, body: unknown) => Promise<T>;
 
 export const RETRIEVE = ['itemId', 'archivalCode', 'title', 'docNumber', 'year', 'fonds', 'department', 'retention', 'pageCount', 'contentHash'];
-/**
- * Page texts fetched from the pages index per result page (items whose page-text file is missing
- * or stale). A result page holding items of thousands of pages lists matching pages among the
- * first ones fetched only.
- */
-const MAX_PAGES_FETCHED = 2000;
-
 function badParams(msg: string, en: string): ApplianceError {
   return new ApplianceError('SEARCH_BAD_PARAMS', msg, en, { status: 400 });
 }
@@ -152,7 +146,7 @@ export function userFilter(p: z.infer<typeof searchParamsSchema>): string[] {
   return f;
 }
 
-function idFilter(ids: string[]): string {
+export function idFilter(ids: string[]): string {
   return `itemId IN [${ids.map(filterString).join(', ')}]`;
 }
 
@@ -250,11 +244,8 @@ export class QueryService {
   }
 
   /** The candidates that hold every term not proved by Meilisearch; 'approximate' when there are too many to check. */
-  private async checkCandidates(client: Poster, all: SearchResponse<VerifyHit>, terms: QueryTerm[]): Promise<string[] | 'approximate'> {
-    if (all.hits.length >= VERIFY_LIMIT || (all.estimatedTotalHits ?? 0) > all.hits.length) return 'approximate';
-    const loose = terms.filter((t) => !t.exact);
-    const texts = await this.pagesOf(client, all.hits);
-    return all.hits.filter((h) => itemHolds(h, texts.get(h.itemId), loose)).map((h) => h.itemId);
+  private checkCandidates(client: Poster, all: SearchResponse<VerifyHit>, terms: QueryTerm[]): Promise<string[] | 'approximate'> {
+    return verifyCandidates(all, terms, (hits) => this.pagesOf(client, hits));
   }
 
   /**
@@ -264,38 +255,7 @@ export class QueryService {
    * the viewer's own query just returned.
    */
   async pagesOf(client: Poster, hits: Array<Pick<ItemHit, 'itemId' | 'contentHash' | 'pageCount'>>): Promise<Map<string, MatchPage[]>> {
-    const out = new Map<string, MatchPage[]>();
-    const missing: Array<Pick<ItemHit, 'itemId' | 'contentHash' | 'pageCount'>> = [];
-    for (const h of hits) {
-      let pages = this.cache.get(h.itemId, h.contentHash);
-      if (!pages) {
-        pages = this.texts.read(h.itemId, h.contentHash);
-        if (pages) this.cache.set(h.itemId, h.contentHash, pages);
-      }
-      if (pages) out.set(h.itemId, pages);
-      else missing.push(h);
-    }
-    if (missing.length === 0) return out;
-    const limit = Math.min(
-      MAX_PAGES_FETCHED,
-      missing.reduce((n, h) => n + h.pageCount, 0),
-    );
-    const res = await client<SearchResponse<Pick<PageDoc, 'itemId' | 'page' | 'text'>>>(`/indexes/${INDEX_PAGES}/search`, {
-      filter: `itemId IN [${missing.map((h) => filterString(h.itemId)).join(', ')}]`,
-      sort: ['page:asc'],
-      limit,
-      attributesToRetrieve: ['itemId', 'page', 'text'],
-    });
-    for (const p of res.hits) {
-      let list = out.get(p.itemId);
-      if (!list) out.set(p.itemId, (list = []));
-      list.push({ page: p.page, text: p.text });
-    }
-    for (const h of missing) {
-      const list = out.get(h.itemId);
-      if (list && list.length === h.pageCount) this.cache.set(h.itemId, h.contentHash, list);
-    }
-    return out;
+    return pageTexts(client, hits, this.cache, this.texts, { index: INDEX_PAGES });
   }
 
   /** Facet values (e.g. 全宗, 机构) matching facetQuery among the items the query finds for the viewer. */

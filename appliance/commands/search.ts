@@ -52,7 +52,7 @@ async function federatedSearch(cfg: Config, svc: SearchService, audit: AuditLog,
     if (unanswered) process.stderr.write(`${unanswered}\n`);
     return;
   }
-  process.stdout.write(`联合检索 ${offices.length} 个单位，共 ${r.total} 件${unanswered ? `；${unanswered}` : ''}\n`);
+  process.stdout.write(`联合检索 ${offices.length} 个单位，共 ${r.total} 件${r.approximate ? '（件数为检索引擎的估计）' : ''}${unanswered ? `；${unanswered}` : ''}\n`);
   for (const i of r.items) {
     const where = i.pages.length ? `第 ${i.pages.join('、')} 页` : '命中著录信息';
     const holder = i.local ? '本单位' : `由 ${i.officeName} 保管`;

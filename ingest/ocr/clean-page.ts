@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import type { Pixels } from './decode.ts';
 import { removeSpecks } from './despeckle.ts';
+import { timed, type StageStats } from './stage-stats.ts';
 
 /**
  * The page as the recogniser should see it: the paper made evenly white and the things on it that
@@ -19,7 +20,13 @@ import { removeSpecks } from './despeckle.ts';
  *   away from every character, are removed (despeckle.ts). A speck beside or inside a line of text
  *   stays (it could be a full stop, a dot of a colon or of a character).
  */
-export async function cleanForOcr(grey: Pixels, dpi: number): Promise<Pixels> {
+export async function cleanForOcr(grey: Pixels, dpi: number, stats?: StageStats): Promise<Pixels> {
+  const out = await timed(stats, 'clean: background', () => flatten(grey, dpi));
+  await timed(stats, 'clean: despeckle', () => removeSpecks(out.data, out.width, out.height, dpi));
+  return out;
+}
+
+async function flatten(grey: Pixels, dpi: number): Promise<Pixels> {
   if (grey.channels !== 1) throw new Error('cleanForOcr needs a grey image');
   const { width: w, height: h } = grey;
   // Background at 1/8 size: the brightest value within about a character and a half, smoothed.
@@ -65,7 +72,6 @@ export async function cleanForOcr(grey: Pixels, dpi: number): Promise<Pixels> {
       out[off + x] = v > 255 ? 255 : v;
     }
   }
-  removeSpecks(out, w, h, dpi);
   return { data: out, width: w, height: h, channels: 1 };
 }
 

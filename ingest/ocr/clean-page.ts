@@ -47,8 +47,10 @@ async function flatten(grey: Pixels, dpi: number): Promise<Pixels> {
   // within a row: it is smooth), through a reciprocal table so the loop stays in integers.
   const recip = new Uint32Array(256);
   for (let b = 0; b < 256; b++) recip[b] = Math.round((255 * 65536) / Math.max(1, b));
-  const xs = new Int32Array(w);
-  for (let x = 0; x < w; x++) xs[x] = Math.min(sw - 1, Math.floor((x * sw) / w));
+  // Each column of the small image covers a run of the page's columns: [colStart[c], colStart[c + 1]).
+  const colStart = new Int32Array(sw + 1).fill(w);
+  for (let x = w - 1; x >= 0; x--) colStart[Math.min(sw - 1, Math.floor((x * sw) / w))] = x;
+  for (let c = sw - 1; c >= 0; c--) colStart[c] = Math.min(colStart[c], colStart[c + 1]);
   const rowRecip = new Uint32Array(sw);
   const src = grey.data;
   for (let y = 0; y < h; y++) {
@@ -62,14 +64,21 @@ async function flatten(grey: Pixels, dpi: number): Promise<Pixels> {
       rowRecip[x] = outside && outside[ys * sw + x] ? 0 : recip[Math.round(smooth[y0 * sw + x] * (1 - wy) + smooth[y1 * sw + x] * wy)];
     }
     const off = y * w;
-    for (let x = 0; x < w; x++) {
-      const rr = rowRecip[xs[x]];
+    for (let c = 0; c < sw; c++) {
+      const rr = rowRecip[c];
+      const end = off + colStart[c + 1];
       if (rr === 0) {
-        out[off + x] = 255;
+        out.fill(255, off + colStart[c], end);
         continue;
       }
-      const v = (src[off + x] * rr) >>> 16;
-      out[off + x] = v > 255 ? 255 : v;
+      // (v * rr) >>> 16 in two halves, so every product stays a small integer (rr has 24 bits).
+      const hi = rr >>> 16;
+      const lo = rr & 0xffff;
+      for (let i = off + colStart[c]; i < end; i++) {
+        const g = src[i];
+        const v = g * hi + ((g * lo) >>> 16);
+        out[i] = v > 255 ? 255 : v;
+      }
     }
   }
   return { data: out, width: w, height: h, channels: 1 };

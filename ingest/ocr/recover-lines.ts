@@ -6,6 +6,7 @@ import type Tesseract from 'tesseract.js';
 import type { OcrLine } from '../../core/index.ts';
 import { lineQuality } from './line-quality.ts';
 import { tally, timed, type StageStats } from './stage-stats.ts';
+import { bodyLineHeight, dropPiecesInside, isPiece, wholeCharacter } from './split-chars.ts';
 
 type TLine = Tesseract.Line;
 type TBox = { x0: number; y0: number; x1: number; y1: number };
@@ -248,12 +249,18 @@ export async function recoverLines(pool: OcrPool, page: TessPage, px: Pixels, dp
   const chosen = todo.slice(0, opts.maxLines ?? MAX_LINES);
   tally(opts.stats, 'recover: weak lines found', todo.length);
   const stats: RecoverStats = { tried: chosen.length, replaced: 0, reads: 0 };
+  const lineH = bodyLineHeight(linesOf(page));
+  const gone = new Set<TLine>();
   for (const { line, score } of chosen) {
-    const h = line.bbox.y1 - line.bbox.y0;
-    if (h < 4 || line.bbox.x1 - line.bbox.x0 < 4) continue;
+    if (gone.has(line)) continue;
+    // A piece of a large character is read as the whole character (split-chars.ts).
+    const whole = isPiece(line) ? wholeCharacter(px, line.bbox, lineH) : undefined;
+    const lb = whole ?? line.bbox;
+    const h = lb.y1 - lb.y0;
+    if (h < 4 || lb.x1 - lb.x0 < 4) continue;
     // A little of the page round the line's box (strokes Tesseract's box cut off), then paper.
     const pad = Math.max(2, Math.round(h * 0.12));
-    const box = clampBox({ x0: line.bbox.x0 - 2 * pad, y0: line.bbox.y0 - pad, x1: line.bbox.x1 + 2 * pad, y1: line.bbox.y1 + pad }, px.width, px.height);
+    const box = clampBox({ x0: lb.x0 - 2 * pad, y0: lb.y0 - pad, x1: lb.x1 + 2 * pad, y1: lb.y1 + pad }, px.width, px.height);
     const margin = Math.round(h * 0.6);
     const base = crop(px, box, margin);
     const candidates: Candidate[] = [];
@@ -279,6 +286,7 @@ export async function recoverLines(pool: OcrPool, page: TessPage, px: Pixels, dp
     if (best?.line && best.score > score) {
       Object.assign(line, best.line);
       stats.replaced++;
+      if (whole) for (const l of dropPiecesInside(page, line, whole)) gone.add(l);
       tally(opts.stats, 'recover: lines replaced');
     }
   }

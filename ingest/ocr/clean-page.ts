@@ -11,7 +11,8 @@ import { timed, type StageStats } from './stage-stats.ts';
  * - Uneven background (tinted paper, a stain, the shadow along the binding edge, a scanner's
  *   uneven light): the paper's brightness is estimated as a smooth surface (the brightest value
  *   around each point, over a window wider than a character, smoothed) and every pixel divided by
- *   it, so the paper comes out white everywhere and the ink keeps its contrast against it.
+ *   it, so the paper comes out white everywhere and the ink keeps its contrast against it; what is
+ *   then lighter than PAPER is made white.
  *   Tesseract binarises with one global threshold: without this, text in a shadow goes black with
  *   its background, and a stain's edge reads as characters.
  * - Dark borders (the scanner lid outside the sheet, a black frame from a copier): dark background
@@ -20,6 +21,14 @@ import { timed, type StageStats } from './stage-stats.ts';
  *   away from every character, are removed (despeckle.ts). A speck beside or inside a line of text
  *   stays (it could be a full stop, a dot of a colon or of a character).
  */
+/**
+ * Lighter than this once the background is divided out is paper, and made white: the paper's grain
+ * and the faint noise of the scan otherwise stay on as light grey. Measured, first reading alone
+ * of the samples and the generated set (36 pages, same run): the recogniser's time 8-10% less, and
+ * mean page CER 1.36% -> 1.31% on the samples (some pages up to a point better, some worse).
+ */
+export const PAPER = 230;
+
 export async function cleanForOcr(grey: Pixels, dpi: number, stats?: StageStats): Promise<Pixels> {
   const out = await timed(stats, 'clean: background', () => flatten(grey, dpi));
   await timed(stats, 'clean: despeckle', () => removeSpecks(out.data, out.width, out.height, dpi));
@@ -77,7 +86,7 @@ async function flatten(grey: Pixels, dpi: number): Promise<Pixels> {
       for (let i = off + colStart[c]; i < end; i++) {
         const g = src[i];
         const v = g * hi + ((g * lo) >>> 16);
-        out[i] = v > 255 ? 255 : v;
+        out[i] = v > PAPER ? 255 : v;
       }
     }
   }

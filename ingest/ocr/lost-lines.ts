@@ -3,6 +3,7 @@ import type { Pixels } from './decode.ts';
 import { toPgm } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
 import { crop, evidence, linesOf, moveLine, oneLine, sauvola } from './recover-lines.ts';
+import { tally, timed, type StageStats } from './stage-stats.ts';
 
 type TLine = Tesseract.Line;
 
@@ -22,15 +23,15 @@ export const MAX_LOST = 4;
 /** Least evidence (recover-lines.ts `evidence`, 0-200) for a found line to be kept. */
 export const MIN_EVIDENCE = 150;
 
-export async function findLostLines(pool: OcrPool, page: TessPage, px: Pixels, dpi: number): Promise<number> {
+export async function findLostLines(pool: OcrPool, page: TessPage, px: Pixels, dpi: number, stats?: StageStats): Promise<number> {
   const lines = linesOf(page);
   if (!lines.length) return 0;
   const heights = lines.map((l) => l.bbox.y1 - l.bbox.y0).sort((a, b) => a - b);
   const lineH = heights[Math.floor(heights.length / 2)];
   if (lineH < 8) return 0;
   const { width: w, height: h, data } = px;
-  // Ink per row, and ink per row outside every line box read (boxes grown a little).
-  const inkRow = new Uint32Array(h);
+  // Ink per row outside every line box read (boxes grown a little): counted only over the stretches
+  // of each row that no box covers.
   const freeRow = new Uint32Array(h);
   const grow = Math.round(lineH * 0.15);
   const boxesAt: Array<Array<[number, number]>> = Array.from({ length: h }, () => []);
@@ -39,14 +40,9 @@ export async function findLostLines(pool: OcrPool, page: TessPage, px: Pixels, d
   }
   for (let y = 0; y < h; y++) {
     const off = y * w;
-    const spans = boxesAt[y];
-    for (let x = 0; x < w; x++) {
-      if (data[off + x] >= 128) continue;
-      inkRow[y]++;
-      let inside = false;
-      for (const [a, b] of spans) if (x >= a && x <= b) inside = true;
-      if (!inside) freeRow[y]++;
-    }
+    let n = 0;
+    for (const [x0, x1] of freeStretches(boxesAt[y], w)) for (let x = x0; x < x1; x++) if (data[off + x] < 128) n++;
+    freeRow[y] = n;
   }
   // Bands of rows whose free ink is text-like: at least a few characters' worth of strokes.
   const minRow = Math.max(12, Math.round(lineH * 0.6));
@@ -79,19 +75,19 @@ export async function findLostLines(pool: OcrPool, page: TessPage, px: Pixels, d
     let x1 = -1;
     for (let yy = y0; yy <= y1 - quiet; yy++) {
       const off = yy * w;
-      const spans = boxesAt[yy];
-      for (let x = 0; x < w; x++) {
-        if (data[off + x] >= 128 || spans.some(([a, b]) => x >= a && x <= b)) continue;
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-      }
+      for (const [a, b] of freeStretches(boxesAt[yy], w))
+        for (let x = a; x < b; x++) {
+          if (data[off + x] >= 128) continue;
+          if (x < x0) x0 = x;
+          if (x > x1) x1 = x;
+        }
     }
     if (x1 - x0 < lineH * 2) continue;
     const pad = Math.round(lineH * 0.15);
     const box = { x0: Math.max(0, x0 - pad), y0: Math.max(0, y0 - pad), x1: Math.min(w, x1 + pad + 1), y1: Math.min(h, y1 - quiet + pad + 1) };
     const margin = Math.round(lineH * 0.6);
     const img = sauvola(crop(px, box, margin), Math.max(15, lineH));
-    const read = await pool.recognise(toPgm(img), { dpi, psm: '7' });
+    const read = await timed(stats, 'lost: read', () => pool.recognise(toPgm(img), { dpi, psm: '7' }), img.width * img.height);
     reads++;
     const got = oneLine(linesOf(read));
     if (!got) continue;
@@ -101,8 +97,24 @@ export async function findLostLines(pool: OcrPool, page: TessPage, px: Pixels, d
     const letters = [...line.text].filter((c) => /[\p{Script=Han}\p{L}\p{N}]/u.test(c)).length;
     if (evidence(line) >= MIN_EVIDENCE && letters >= 0.4 * ((box.x1 - box.x0) / lineH)) found.push(line);
   }
+  tally(stats, 'lost: lines kept', found.length);
   for (const line of found) insertInOrder(page, line);
   return found.length;
+}
+
+/** The stretches [x0, x1) of a row of width `w` outside every span [a, b] (inclusive, any order). */
+export function freeStretches(spans: Array<[number, number]>, w: number): Array<[number, number]> {
+  if (!spans.length) return [[0, w]];
+  const covered = spans.map(([a, b]): [number, number] => [Math.max(0, Math.ceil(a)), Math.min(w - 1, Math.floor(b))]).sort((p, q) => p[0] - q[0]);
+  const out: Array<[number, number]> = [];
+  let x = 0;
+  for (const [a, b] of covered) {
+    if (b < a) continue;
+    if (a > x) out.push([x, a]);
+    x = Math.max(x, b + 1);
+  }
+  if (x < w) out.push([x, w]);
+  return out;
 }
 
 /** The line put after the line read just above it (in that line's paragraph), or first. */

@@ -11,6 +11,7 @@ import { cleanForOcr } from './clean-page.ts';
 import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
 import { findLostLines } from './lost-lines.ts';
+import { timed, type StageStats } from './stage-stats.ts';
 
 /**
  * Deskew for OCR from this skew up (measured on the samples: no deskew 3.5% mean CER, from 0.3°
@@ -194,23 +195,24 @@ interface Frame {
 
 async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 90 | 180 | 270, skewAtZero: number | undefined, frame: Frame, how: ReadOptions): Promise<Attempt> {
   // Skew is measured on the upright image (a quarter-turn changes which way lines run).
+  const st = how.stats;
   let skew = skewAtZero;
   if (skew === undefined) {
-    const upright = await turnImage(grey, rotation);
-    skew = (await measureLayout(upright.pixels)).skewDeg;
+    const upright = await timed(st, 'turn', () => turnImage(grey, rotation));
+    skew = (await timed(st, 'layout', () => measureLayout(upright.pixels))).skewDeg;
   }
   const deskew = Math.abs(skew) >= MIN_DESKEW_DEG ? -skew : 0;
-  const { pixels, turn } = await turnImage(grey, rotation + deskew);
+  const { pixels, turn } = await timed(st, 'turn', () => turnImage(grey, rotation + deskew));
   // Page segmentation 3 (automatic): measured best on the samples (PSM 4: +0.2 points CER, PSM 6:
   // +1.2). Full resolution: shrinking 300 DPI scans to 240 cost +0.3 points CER.
-  const page = await pool.recognise(toPgm(pixels), { dpi, psm: '3' });
+  const page = await timed(st, 'read page', () => pool.recognise(toPgm(pixels), { dpi, psm: '3' }), pixels.width * pixels.height);
   // Weak lines read again, each from a crop of the same image (boxes come back in this frame).
-  if (how.recover !== false) await recoverLines(pool, page, pixels, dpi);
+  if (how.recover !== false) await timed(st, 'recover (all)', () => recoverLines(pool, page, pixels, dpi, { stats: st }));
   // Printed lines the layout left out of every block are found on the ink and read (lost-lines.ts).
-  if (how.recover !== false) await findLostLines(pool, page, pixels, dpi);
+  if (how.recover !== false) await timed(st, 'lost (all)', () => findLostLines(pool, page, pixels, dpi, st));
   // A table cut into column blocks is read row by row again (table-rows.ts).
-  joinTableRows(page);
-  const lines = toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels));
+  await timed(st, 'table rows', () => joinTableRows(page));
+  const lines = await timed(st, 'to lines', () => toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels)));
   return { rotation, skewDeg: skew, lines, confidence: meanConfidence(lines) };
 }
 
@@ -220,6 +222,8 @@ export interface ReadOptions {
   clean?: boolean;
   /** Read weak lines again (recover-lines.ts). */
   recover?: boolean;
+  /** Time each stage into this (measurement only: bench/ocr-stages.ts). */
+  stats?: StageStats;
 }
 
 export interface RecogniseResult {
@@ -235,27 +239,28 @@ export interface RecogniseResult {
  * vertical or the upright reading came out with low confidence (an upside-down page).
  */
 export async function recognisePage(pool: OcrPool, src: PageSource, pageNo: number, pixels?: Pixels, how: ReadOptions = {}): Promise<RecogniseResult> {
-  const full = await toGrey(pixels ?? (await src.pixels()));
+  const st = how.stats;
+  const full = await timed(st, 'decode+grey', async () => toGrey(pixels ?? (await src.pixels())));
   const base = { page: pageNo, width: full.width, height: full.height, dpi: src.dpi, source: 'ocr' as const };
-  const shrunk = src.dpi > MAX_OCR_DPI ? await shrink(full, OCR_DPI / src.dpi) : full;
+  const shrunk = src.dpi > MAX_OCR_DPI ? await timed(st, 'shrink', () => shrink(full, OCR_DPI / src.dpi)) : full;
   const frame: Frame = { width: full.width, height: full.height, scale: shrunk.width / full.width };
   const dpi = Math.round(src.dpi * frame.scale);
   // The recogniser reads a cleaned copy; the scan (and the caller's pixels) stay as scanned.
-  const grey = how.clean === false ? shrunk : await cleanForOcr(shrunk, dpi);
-  const layout = await measureLayout(grey);
+  const grey = how.clean === false ? shrunk : await cleanForOcr(shrunk, dpi, st);
+  const layout = await timed(st, 'layout', () => measureLayout(grey));
   if (layout.inkRatio < BLANK_INK) return { text: { ...base, rotation: 0, text: '', confidence: 0, lines: [] }, skewDeg: 0 };
 
   let osdDone = false;
   let best: Attempt | undefined;
   if (layout.sideways) {
-    const o = await pool.detectOrientation(toPgm(grey), dpi);
+    const o = await timed(st, 'osd', () => pool.detectOrientation(toPgm(grey), dpi));
     osdDone = true;
     best = await attempt(pool, grey, dpi, o.degrees, o.degrees === 0 ? layout.skewDeg : undefined, frame, how);
   } else {
     best = await attempt(pool, grey, dpi, 0, layout.skewDeg, frame, how);
   }
   if (best.confidence < RECHECK_CONFIDENCE && !osdDone) {
-    const o = await pool.detectOrientation(toPgm(grey), dpi);
+    const o = await timed(st, 'osd', () => pool.detectOrientation(toPgm(grey), dpi));
     if (o.degrees !== 0) {
       const other = await attempt(pool, grey, dpi, o.degrees, undefined, frame, how);
       if (other.confidence > best.confidence) best = other;

@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { MeiliSupervisor, meiliPaths } from '../../appliance/meili-supervisor.ts';
 import { compactPaths } from '../../appliance/meili-compact-recover.ts';
+import { compactMeili } from '../../appliance/meili-compact.ts';
 import { createSearchService, type SearchService } from '../../search/index.ts';
-import type { Viewer } from '../../core/index.ts';
+import { isApplianceError, type Viewer } from '../../core/index.ts';
 import { makeItem, POSTS } from '../../bench/search-corpus.ts';
 import { startSearchDataDir, type SearchDataDir } from '../support/search-data-dir.ts';
 import { runCli, startServe, waitFor } from '../support/appliance.ts';
@@ -18,7 +19,7 @@ import { runCli, startServe, waitFor } from '../support/appliance.ts';
 const CHILD = join(import.meta.dirname, '../support/compact-crash-child.ts');
 const VIEWER: Viewer = { posts: POSTS, clearance: '内部' };
 const QUERIES = ['工作', '管理', '2014', '档案', ''];
-const ITEMS = 240;
+const ITEMS = 160;
 
 let d: SearchDataDir;
 let dbPath: string;
@@ -82,7 +83,7 @@ describe('archive compact', () => {
     dbPath = meiliPaths(d.cfg.dataDir).dbPath;
     // Many small batches, then most items deleted: the files hold many free pages.
     const items = Array.from({ length: ITEMS }, (_, i) => makeItem(i));
-    for (let i = 0; i < items.length; i += 20) await d.search.indexItems(items.slice(i, i + 20));
+    for (let i = 0; i < items.length; i += 10) await d.search.indexItems(items.slice(i, i + 10));
     for (let i = 0; i < ITEMS; i++) if (i % 4 !== 0) await d.search.removeItem(items[i]!.meta.itemId);
     before = await answers(d.search);
     expect(JSON.stringify(before)).toContain('"total"');
@@ -131,13 +132,46 @@ describe('archive compact', () => {
     expect(await lmdbBytes()).toBeLessThan(sizeBefore);
   }, 300_000);
 
+  it('a copy that does not hold what the original holds is never swapped in', async () => {
+    // Between copying and checking, the copy's two index files trade places (as a faulty copy would mix them up).
+    const err = await compactMeili(d.cfg, {
+      afterStep: async (step) => {
+        if (step !== 'copied') return;
+        const tmp = compactPaths(dbPath).tmp;
+        const [a, b] = (await readdir(join(tmp, 'indexes'))).map((u) => join(tmp, 'indexes', u, 'data.mdb'));
+        await rename(a!, `${a}.x`);
+        await rename(b!, a!);
+        await rename(`${a}.x`, b!);
+      },
+    }).catch((e: unknown) => e);
+    expect(isApplianceError(err) && err.code).toBe('COMPACT_VERIFY_FAILED');
+    expect((err as Error & { zh: string }).zh).toMatch(/核对未通过.*原索引未改动/);
+    expect(await exists(compactPaths(dbPath).tmp)).toBe(false);
+    expect(await answersNow()).toEqual(before);
+  }, 300_000);
+
+  it('refuses without room for the copy, or with a link in the database, and changes nothing', async () => {
+    const size = await lmdbBytes();
+    const r = await runCli(['compact'], { ...env(), ARCHIVE_DISK_REFUSE_WORK_GIB: '1000000' });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('COMPACT_DISK_SPACE');
+    expect(r.err).toMatch(/磁盘空间不足，未做任何改动/);
+    await symlink('/etc/passwd', join(dbPath, 'auth', 'evil'));
+    const l = await runCli(['compact'], env());
+    await rm(join(dbPath, 'auth', 'evil'));
+    expect(l.code).toBe(1);
+    expect(l.err).toContain('COMPACT_UNEXPECTED_FILE');
+    expect(await exists(compactPaths(dbPath).tmp)).toBe(false);
+    expect(await lmdbBytes()).toBe(size);
+  }, 120_000);
+
   it('compacts a stopped appliance: smaller files, the same answers, writes still work, one audit record', async () => {
     // Free pages again: index and delete once more.
     const meili = new MeiliSupervisor(d.cfg, pino({ level: 'silent' }));
     await meili.start(120_000);
     const search = createSearchService(meili.connection, d.cfg.dataDir);
     await search.init();
-    const extra = Array.from({ length: 60 }, (_, i) => makeItem(ITEMS + i));
+    const extra = Array.from({ length: 30 }, (_, i) => makeItem(ITEMS + i));
     for (let i = 0; i < extra.length; i += 10) await search.indexItems(extra.slice(i, i + 10));
     for (const it of extra) await search.removeItem(it.meta.itemId);
     expect(await answers(search)).toEqual(before);

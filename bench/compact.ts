@@ -103,7 +103,7 @@ try {
     }
     return { items: item, pages, removed, before: await answers(s), stats0: await stats() };
   });
-  console.log(`indexed ${pages} pages in ${items} items (batches of ~${BATCH_PAGES} pages) in ${((performance.now() - t0) / 1000).toFixed(0)} s; removed ${removed} items`);
+  console.log(`indexed ${pages} pages in ${items} items (batches of ~${BATCH_PAGES} pages), removed ${removed} items, in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   const b = lmdb(dbPath);
   console.log(`before: LMDB files ${mb(b.bytes)} (${mb(b.disk)} of disk blocks); Meilisearch: database ${mb(stats0.databaseSize)}, used ${mb(stats0.usedDatabaseSize)}`);
 

@@ -13,13 +13,15 @@ import { APP_ROOT } from './selfcheck-run.ts';
  *   <id>/app/…              the application compiled to JavaScript, production node_modules
  *                           (Meilisearch binary and tesseract language data included), BUILD-INFO.json
  *   <id>/runtime/node       the Node.js runtime this bundle was built with
- *   <id>/debs/*.deb         clamav-daemon, clamav, poppler-utils, fonts-wqy-zenhei (the PDF reports' Chinese font), openssl
+ *   <id>/debs/*.deb         clamav-daemon, clamav, poppler-utils, fonts-wqy-zenhei (the PDF reports' Chinese font), openssl,
+ *                           lmdb-utils (mdb_copy and mdb_stat for `archive compact`)
  *                           and what they need beyond a base system
  */
 
 /** Debian packages the appliance needs at run time (see appliance/provision.sh). */
-// openssl: signs the appliance's own HTTPS certificates (appliance/tls.ts).
-export const BUNDLE_DEBIAN_PACKAGES = ['clamav-daemon', 'clamav', 'poppler-utils', 'fonts-wqy-zenhei', 'openssl'];
+// openssl: signs the appliance's own HTTPS certificates (appliance/tls.ts). lmdb-utils: mdb_copy and
+// mdb_stat, with which `archive compact` compacts the search engine's files (appliance/meili-compact.ts).
+export const BUNDLE_DEBIAN_PACKAGES = ['clamav-daemon', 'clamav', 'poppler-utils', 'fonts-wqy-zenhei', 'openssl', 'lmdb-utils'];
 
 const APP_DIRS = ['core', 'ingest', 'search', 'security', 'custody', 'web', 'appliance'];
 const APP_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md'];

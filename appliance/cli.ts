@@ -15,6 +15,7 @@ import { registerVerify } from './commands/verify.ts';
 import { registerSignatures } from './commands/signatures.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerFederation } from './commands/federation.ts';
+import { registerCompact } from './commands/compact.ts';
 import { commanderErrorZh } from './cli-errors.ts';
 
 const program = new Command();
@@ -46,5 +47,6 @@ registerVerify(program);
 registerSignatures(program);
 registerDemo(program);
 registerFederation(program);
+registerCompact(program);
 
 await program.parseAsync(process.argv);

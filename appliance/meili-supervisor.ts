@@ -8,6 +8,7 @@ import { preparedMeiliBinary } from './meili-binary.ts';
 import { EXIT_GRACE_MS, stopChild } from './child-stop.ts';
 import { meiliMasterKey } from './meili-master-key.ts';
 import { EngineLiveness, type LivenessBounds, type LivenessVerdict } from './meili-liveness.ts';
+import { recoverCompaction } from './meili-compact-recover.ts';
 
 /** How the supervisor watches its engine (tests shrink these). */
 export interface MeiliSupervisorOptions extends LivenessBounds {
@@ -175,6 +176,9 @@ export class MeiliSupervisor {
     this.port = this.cfg.meili.port || (await freeLoopbackPort());
     await this.stopLeftover();
     const paths = meiliPaths(this.cfg.dataDir);
+    // A killed `archive compact` may have left its copy, or the database mid-swap: settle that first.
+    const recovered = await recoverCompaction(paths.dbPath);
+    if (recovered.actions.length) this.log.warn({ component: 'meilisearch', actions: recovered.actions }, 'settled what an interrupted index compaction left');
     await mkdir(paths.dumpDir, { recursive: true, mode: 0o700 });
     await mkdir(paths.snapshotDir, { recursive: true, mode: 0o700 });
     this.spawnChild();

@@ -8,7 +8,8 @@ set -euo pipefail
 
 run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-pkgs=(clamav-daemon clamav poppler-utils fonts-wqy-zenhei ca-certificates openssl)
+# lmdb-utils: mdb_copy/mdb_stat for `archive compact` (run time; its test needs them too).
+pkgs=(clamav-daemon clamav poppler-utils fonts-wqy-zenhei ca-certificates openssl lmdb-utils)
 for arg in "$@"; do
   case "$arg" in
     --test) pkgs+=(chromium qpdf iproute2 util-linux python3-cryptography fonts-arphic-uming) ;;

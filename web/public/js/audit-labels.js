@@ -36,6 +36,7 @@ export const ACTION_LABELS = {
   'ingest.refused': '拒绝归档',
   'ingest.quarantine': '隔离染毒文件',
   'search.reindex': '重建检索索引',
+  'search.compact': '压缩检索索引文件',
   'federation.invite': '签发联合检索邀请',
   'federation.join': '加入联合检索单位',
   'federation.remove': '移除联合检索单位',

@@ -210,6 +210,16 @@ export async function startEndpoint(deps: EndpointDeps): Promise<FederationEndpo
     const problem = searchBodyProblem(body);
     if (problem) return deny(400, 'federation_bad_request', '联合检索只受理共享索引上的普通检索', problem);
     const q = queryText(body as { queries: Array<{ q?: unknown }> });
+    const recordAnswer = (outcome: 'success' | 'failure', details: Record<string, unknown>) =>
+      deps.audit.append({
+        actor: `office:${peer.code}`,
+        role: 'federation',
+        source,
+        action: 'federation.search.answer',
+        target: SHARED_INDEX,
+        outcome,
+        details: { office: peer.code, officeName: peer.name, q, ...details },
+      });
     // Exact before it goes on: candidates of a long term checked against their texts, under this
     // very token and filter (search/shared-verify.ts). Not checked means not answered.
     let checked: SharedCheck;
@@ -219,15 +229,7 @@ export async function startEndpoint(deps: EndpointDeps): Promise<FederationEndpo
       const status = isApplianceError(e) ? e.status : 500;
       const meiliCode = isApplianceError(e) ? String(e.details?.meiliCode ?? '') : '';
       deps.log.warn({ err: (e as Error).message }, 'federation endpoint: exact check failed');
-      await deps.audit.append({
-        actor: `office:${peer.code}`,
-        role: 'federation',
-        source,
-        action: 'federation.search.answer',
-        target: SHARED_INDEX,
-        outcome: 'failure',
-        details: { office: peer.code, officeName: peer.name, q, status, error: isApplianceError(e) ? e.code : 'INTERNAL', stage: 'exact check' },
-      });
+      await recordAnswer('failure', { status, error: isApplianceError(e) ? e.code : 'INTERNAL', stage: 'exact check' });
       // 403 lets the asking relay fetch a new token (its old one was refused); anything else is the engine's fault here.
       if (status === 403) return send(res, 403, refusal(meiliCode || 'invalid_api_key', '检索密钥被拒绝'));
       if (meiliCode && status < 500) return send(res, 400, refusal(meiliCode, '检索请求有误'));
@@ -247,15 +249,7 @@ export async function startEndpoint(deps: EndpointDeps): Promise<FederationEndpo
     }
     let text = await upstream.text();
     if (upstream.ok && checked.approximate) text = flagApproximate(text, deps.office);
-    await deps.audit.append({
-      actor: `office:${peer.code}`,
-      role: 'federation',
-      source,
-      action: 'federation.search.answer',
-      target: SHARED_INDEX,
-      outcome: upstream.ok ? 'success' : 'failure',
-      details: { office: peer.code, officeName: peer.name, q, status: upstream.status, ...(checked.approximate ? { approximate: true } : {}) },
-    });
+    await recordAnswer(upstream.ok ? 'success' : 'failure', { status: upstream.status, ...(checked.approximate ? { approximate: true } : {}) });
     const n = upstream.ok ? sharedCount(peer) : undefined;
     res.writeHead(upstream.status, {
       'content-type': 'application/json',

@@ -10,7 +10,7 @@
 // Each item is drawn from its own seed, so `--keep DIR` resumes an interrupted run (and a later
 // run with higher checkpoints) where the progress file in DIR says it stopped.
 // The HTTP columns are sent from their own thread (bench/http-load.mjs). Prints figures; asserts nothing.
-//   npx tsx bench/search.ts [--checkpoints 200000,500000,1000000] [--requests 120] [--keep DIR] [--index-only]
+//   npx tsx bench/search.ts [--checkpoints 200000,500000,1000000] [--requests 120] [--keep DIR] [--index-only] [--classes rare,two]
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request, type Server } from 'node:http';
@@ -44,6 +44,8 @@ const CHECKPOINTS = (argStr('checkpoints') ?? argStr('pages') ?? '200000')
 const REQUESTS = Number(argStr('requests') ?? 120);
 const KEEP = argStr('keep');
 const INDEX_ONLY = process.argv.includes('--index-only');
+/** Query classes to time, by the start of their name (e.g. --classes rare,two); all by default. */
+const CLASSES = argStr('classes')?.split(',');
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -279,6 +281,7 @@ try {
       { name: 'two terms', queries: Array.from({ length: 40 }, (_, i) => `${['工作', '管理', '档案'][i % 3]} ${substring(3)}`) },
     ];
     for (const cls of classes) {
+      if (CLASSES && !CLASSES.some((c) => cls.name.startsWith(c))) continue;
       let hits = 0;
       for (const q of cls.queries) hits += (await svc.search(viewers[0], { q, limit: 20 })).total;
       const cases = Array.from({ length: REQUESTS }, (_, i) => ({ q: cls.queries[i % cls.queries.length], v: viewers[(i * 7 + 3) % viewers.length] }));

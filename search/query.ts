@@ -4,6 +4,7 @@ import { type MeiliConnection, ApplianceError, RETENTIONS, type Retention, type 
 import { meiliPost } from './meili-query-http.ts';
 import { MAX_QUERY_CHARS, MAX_TERMS, meiliQuery, parseQuery, type QueryTerm } from './char-pairs.ts';
 import { VERIFY_FIELDS, VERIFY_LIMIT, verifyCandidates, type VerifyHit } from './verify.ts';
+import { COUNT_CHECK_LIMIT, checkedPage } from './checked-page.ts';
 import { pageTexts } from './page-texts.ts';
 import { FACETS, INDEX_ITEMS, INDEX_PAGES, type FacetName, type ItemDoc } from './schema.ts';
 import { matchPages, type MatchPage } from './page-match.ts';
@@ -27,6 +28,7 @@ const searchParamsSchema = z.object({
   retention: z.enum(RETENTIONS).optional(),
   sort: z.enum(SORTS).default('relevance'),
   offset: z.coerce.number().int().min(0).max(SEARCH_LIMITS.maxOffset).default(0),
+  exact: z.boolean().default(false),
   limit: z.coerce.number().int().min(1).max(SEARCH_LIMITS.maxLimit).default(20),
 });
 
@@ -40,6 +42,11 @@ export interface SearchParams {
   sort?: SearchSort;
   offset?: number;
   limit?: number;
+  /**
+   * Count a long term's items exactly however many candidates it has (up to VERIFY_LIMIT;
+   * checked-page.ts): slower, asked for by the person, not by default.
+   */
+  exact?: boolean;
 }
 
 /**
@@ -104,8 +111,9 @@ export interface SearchResult {
   terms: string[];
   ignored: string[];
   /**
-   * Set when a term Meilisearch cannot prove exactly (verify.ts) had more than VERIFY_LIMIT
-   * candidates: total and facets are then Meilisearch's count of the candidates.
+   * Set when a term Meilisearch cannot prove exactly (verify.ts) had more candidates than a
+   * search checks in full (COUNT_CHECK_LIMIT, or VERIFY_LIMIT when `exact` was asked): total and
+   * facets are then Meilisearch's count of the candidates; the hits shown are checked all the same.
    */
   approximate?: true;
 }
@@ -117,6 +125,9 @@ export interface FacetSearchParams extends Omit<SearchParams, 'offset' | 'limit'
 
 export type ItemHit = Pick<ItemDoc, 'itemId' | 'archivalCode' | 'title' | 'docNumber' | 'year' | 'fonds' | 'department' | 'retention' | 'pageCount' | 'contentHash'>;
 export type Poster = <T>(path: string, body: unknown) => Promise<T>;
+
+/** Candidates asked for past the result page's end when they are walked (some may not hold the terms). */
+const PAGE_MARGIN = 20;
 
 export const RETRIEVE = ['itemId', 'archivalCode', 'title', 'docNumber', 'year', 'fonds', 'department', 'retention', 'pageCount', 'contentHash'];
 function badParams(msg: string, en: string): ApplianceError {
@@ -209,16 +220,35 @@ export class QueryService {
     let res: SearchResponse<ItemHit>;
     if (terms.every((t) => t.exact)) res = await post<ItemHit>(req);
     else {
-      // The same query for every candidate (same order, facets over all of them); usually every
-      // candidate holds the terms and this is the answer, sliced here.
-      const all = await post<ItemHit & VerifyHit>({ ...req, offset: 0, limit: VERIFY_LIMIT, attributesToRetrieve: [...new Set([...RETRIEVE, ...VERIFY_FIELDS])] });
-      const ids = await this.checkCandidates(client, all, terms);
+      // The same query for the candidates (same order, facets over all of them): as many as the
+      // count check takes (checked-page.ts), else as far as this result page needs.
+      const retrieve = [...new Set([...RETRIEVE, ...VERIFY_FIELDS])];
+      const need = p.offset + p.limit;
+      const first = await post<ItemHit & VerifyHit>({ ...req, offset: 0, limit: p.exact ? VERIFY_LIMIT : need + PAGE_MARGIN, attributesToRetrieve: retrieve });
+      const found = first.estimatedTotalHits ?? first.hits.length;
+      const all =
+        found <= first.hits.length || (found > COUNT_CHECK_LIMIT && !p.exact)
+          ? first
+          : await post<ItemHit & VerifyHit>({ ...req, offset: 0, limit: COUNT_CHECK_LIMIT, attributesToRetrieve: retrieve });
+      // Every candidate in hand: all are checked, and count, facets and hits are exact.
+      const ids = all.hits.length >= (all.estimatedTotalHits ?? 0) ? await this.checkCandidates(client, all, terms) : 'approximate';
       if (ids === 'approximate') {
-        result.approximate = true;
-        res = await post<ItemHit>(req);
-      } else if (ids.length === 0) return result;
-      else if (ids.length === all.hits.length) res = { ...all, hits: all.hits.slice(p.offset, p.offset + p.limit) };
-      else res = await post<ItemHit>({ ...req, filter: [...userFilter(p), idFilter(ids)] });
+        // Too many to check them all: the hits shown are checked, walking the candidates in order.
+        const more = async (offset: number, limit: number) => (await post<ItemHit & VerifyHit>({ ...req, offset, limit, attributesToRetrieve: retrieve })).hits;
+        const page = await checkedPage(all, more, terms, (hits) => this.pagesOf(client, hits), need);
+        if (page.complete)
+          res = await this.exactAnswer(
+            post,
+            req,
+            p,
+            page.held.map((h) => h.itemId),
+            all,
+          );
+        else {
+          result.approximate = true;
+          res = { ...all, hits: page.held.slice(p.offset) };
+        }
+      } else res = await this.exactAnswer(post, req, p, ids, all);
     }
     result.total = res.estimatedTotalHits ?? res.hits.length;
     for (const f of FACETS) result.facets[f] = res.facetDistribution?.[f] ?? {};
@@ -226,6 +256,19 @@ export class QueryService {
     const texts = await this.pagesOf(client, hits);
     result.items = hits.map((h) => searchHit(h, terms, texts.get(h.itemId) ?? []));
     return result;
+  }
+
+  /** The answer over exactly the candidates that hold every term (`ids`, from `all`, the query's answer from offset 0). */
+  private async exactAnswer(
+    post: <T>(r: MeiliSearchParams) => Promise<SearchResponse<T>>,
+    req: MeiliSearchParams,
+    p: z.infer<typeof searchParamsSchema>,
+    ids: string[],
+    all: SearchResponse<ItemHit>,
+  ): Promise<SearchResponse<ItemHit>> {
+    if (ids.length === 0) return { ...all, hits: [], estimatedTotalHits: 0, facetDistribution: {} };
+    if (ids.length === all.hits.length && all.hits.length >= (all.estimatedTotalHits ?? 0)) return { ...all, hits: all.hits.slice(p.offset, p.offset + p.limit) };
+    return post<ItemHit>({ ...req, filter: [...userFilter(p), idFilter(ids)] });
   }
 
   /**

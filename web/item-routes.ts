@@ -63,6 +63,7 @@ export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchSer
       sort: sortParam(q.sort),
       offset: intParam(q.offset, 'offset', 0, SEARCH_LIMITS.maxOffset),
       limit: intParam(q.limit, 'limit', 1, SEARCH_LIMITS.maxLimit),
+      exact: q.exact === '1',
     };
     const details = {
       q: params.q,
@@ -72,6 +73,7 @@ export function itemRoutes(router: Router, deps: { auth: Auth; search: SearchSer
       retention: params.retention,
       offset: params.offset,
       ...(params.sort !== 'relevance' ? { sort: params.sort } : {}),
+      ...(params.exact ? { exact: true } : {}),
     };
     if (q.federated === '1') return federatedSearch(ctx, deps, currentViewer(ctx), params, details);
     let result;

@@ -74,6 +74,19 @@ describe('GET /api/search and its audit record', () => {
     expect((await searches()).slice(recs.length)).toMatchObject([{ outcome: 'failure', details: { q: '机', error: 'SEARCH_BAD_PARAMS' } }]);
   });
 
+  it('the exact count of a long term is asked with exact=1 and recorded so', async () => {
+    const c = new Client(base);
+    await c.login('zhang');
+    const r = await c.get(`/api/search?q=${encodeURIComponent('机构编制委员会')}&exact=1`);
+    expect(r.status).toBe(200);
+    expect(r.body.total).toBeGreaterThan(0);
+    expect(r.body.approximate).toBeUndefined();
+    expect((await searches()).at(-1)).toMatchObject({ outcome: 'success', details: { q: '机构编制委员会', exact: true, total: r.body.total } });
+    // Anything else than 1 is the default, and not recorded as asked.
+    await c.get(`/api/search?q=${encodeURIComponent('机构编制委员会')}&exact=yes`);
+    expect((await searches()).at(-1)?.details.exact).toBeUndefined();
+  });
+
   it('no answer when the record cannot be written (fail closed), and the trail is whole again after', async () => {
     const c = new Client(base);
     await c.login('zhang');

@@ -30,6 +30,8 @@ export function render(main, route) {
     sort: SORTS.includes(p.get('sort')) ? p.get('sort') : 'relevance',
     scope: p.get('scope') === 'federated' ? 'federated' : 'local',
     offset: Number(p.get('offset') ?? 0) || 0,
+    // The person asked for the exact count of a long term's items (search/checked-page.ts).
+    exact: p.get('exact') === '1',
     filters: Object.fromEntries(FACETS.map(([f]) => [f, p.get(f) ?? ''])),
   };
   const input = h('input', { id: 'search-input', type: 'search', value: state.q, placeholder: t('searchPlaceholder'), 'aria-label': t('searchLabel'), autocomplete: 'off' });
@@ -68,6 +70,7 @@ export function render(main, route) {
     if (state.sort !== 'relevance') q.set('sort', state.sort);
     if (state.scope === 'federated') q.set('scope', 'federated');
     if (state.offset) q.set('offset', String(state.offset));
+    if (state.exact) q.set('exact', '1');
     return `#/search${q.size ? `?${q}` : ''}`;
   };
 
@@ -81,6 +84,7 @@ export function render(main, route) {
     for (const [f] of FACETS) if (state.filters[f]) q.set(f, state.filters[f]);
     if (state.sort !== 'relevance') q.set('sort', state.sort);
     if (state.scope === 'federated') q.set('federated', '1');
+    else if (state.exact) q.set('exact', '1');
     let r;
     try {
       r = await get(`/api/search?${q}`);
@@ -110,8 +114,28 @@ export function render(main, route) {
     // 联合检索 is offered only where an office code is set (the server says so with each answer).
     scope.hidden = r.federation === false && state.scope !== 'federated';
     status.textContent = r.total ? t('resultsCount', { total: r.total, from: r.offset + 1, to: r.offset + r.items.length }) : t('noResults');
-    // A long term with more candidates than the service checks (search/verify.ts): say the count is an estimate.
-    if (r.total && r.approximate) status.textContent += t('resultsApprox');
+    // A long term with more candidates than a search checks in full (search/checked-page.ts): the
+    // hits shown are checked, the count is an estimate; the exact count is one click away.
+    if (r.total && r.approximate) {
+      status.textContent += t(state.exact || state.scope === 'federated' ? 'resultsApproxMany' : 'resultsApprox');
+      if (!state.exact && state.scope !== 'federated') {
+        status.append(
+          ' ',
+          h(
+            'button.link',
+            {
+              type: 'button',
+              id: 'count-exact',
+              onclick: () => {
+                state.exact = true;
+                run();
+              },
+            },
+            t('countExact'),
+          ),
+        );
+      }
+    }
     // 联合检索: offices that did not answer are named, the others' hits stand.
     if (r.unanswered) status.textContent += `（${r.unanswered}）`;
     const terms = r.terms ?? [];
@@ -207,7 +231,8 @@ export function render(main, route) {
       {
         type: 'button',
         id: 'page-next',
-        disabled: r.offset + r.items.length >= r.total,
+        // An estimated count may run past the last hit: a short page is the end.
+        disabled: r.offset + r.items.length >= r.total || r.items.length < r.limit,
         onclick: () => {
           state.offset += LIMIT;
           run();
@@ -224,10 +249,12 @@ export function render(main, route) {
   }, 250);
   input.addEventListener('input', () => {
     state.q = input.value.trim();
+    state.exact = false;
     later();
   });
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter') {
+      if (state.q !== input.value.trim()) state.exact = false;
       state.q = input.value.trim();
       state.offset = 0;
       run();

@@ -48,5 +48,11 @@ export async function federatedSearch(
     outcome: 'success',
     details: { ...details, federated: true, offices: asked, failed: result.failed.map((f) => f.code), total: result.total },
   });
-  ctx.body = { ...result, federated: true, unanswered: result.failed.length ? `${result.failed.length} 个单位未响应：${result.failed.map((f) => f.name).join('、')}` : null };
+  ctx.body = {
+    ...result,
+    federated: true,
+    unanswered: result.failed.length ? `${result.failed.length} 个单位未响应：${result.failed.map((f) => f.name).join('、')}` : null,
+    // The offices whose count is the engine's estimate, by name (the page says which).
+    estimatedOffices: (result.approximateOffices ?? []).map((c) => (c === self.code ? self.name : (names.get(c) ?? c))),
+  };
 }

@@ -52,7 +52,9 @@ async function federatedSearch(cfg: Config, svc: SearchService, audit: AuditLog,
     if (unanswered) process.stderr.write(`${unanswered}\n`);
     return;
   }
-  process.stdout.write(`联合检索 ${offices.length} 个单位，共 ${r.total} 件${r.approximate ? '（件数为检索引擎的估计）' : ''}${unanswered ? `；${unanswered}` : ''}\n`);
+  const names = new Map([[self.code, self.name], ...remotes.map((o) => [o.code, o.name] as const)]);
+  const estimated = r.approximate ? `（${(r.approximateOffices ?? []).map((c) => names.get(c) ?? c).join('、') || '部分单位'}的件数为检索引擎的估计）` : '';
+  process.stdout.write(`联合检索 ${offices.length} 个单位，共 ${r.total} 件${estimated}${unanswered ? `；${unanswered}` : ''}\n`);
   for (const i of r.items) {
     const where = i.pages.length ? `第 ${i.pages.join('、')} 页` : '命中著录信息';
     const holder = i.local ? '本单位' : `由 ${i.officeName} 保管`;
@@ -68,8 +70,9 @@ export function registerSearch(program: Command): void {
     .requiredOption('--user <name>', '以此用户身份检索 search as this user')
     .option('--limit <n>', '最多显示条数 max items (1-100)', '20')
     .option('--federated', '联合检索：同时检索已加入单位共享的档案 also search what joined offices share')
+    .option('--exact', '长检索词命中较多时也精确统计件数（较慢） count a long term exactly however many items hold it (slower)')
     .action(
-      action(async (words: string[], opts: { user: string; limit: string; federated?: boolean }, cmd: Command) => {
+      action(async (words: string[], opts: { user: string; limit: string; federated?: boolean; exact?: boolean }, cmd: Command) => {
         const query = words.join(' ');
         const cfg = configFor(cmd);
         const json = Boolean(globalOptions(cmd).json);
@@ -84,14 +87,14 @@ export function registerSearch(program: Command): void {
             return;
           }
           const r = await consoleAudited(audit, 'item.search', opts.user, async () => {
-            const result = await svc.search(viewer, { q: query, limit });
-            return { result, details: { q: query, total: result.total, items: result.items.map((i) => i.itemId) } };
+            const result = await svc.search(viewer, { q: query, limit, exact: Boolean(opts.exact) });
+            return { result, details: { q: query, total: result.total, ...(opts.exact ? { exact: true } : {}), items: result.items.map((i) => i.itemId) } };
           });
           if (json) {
             for (const i of r.items) process.stdout.write(`${JSON.stringify({ itemId: i.itemId, archivalCode: i.archivalCode, title: i.title, pages: i.pages, snippet: i.snippet })}\n`);
           } else {
             process.stdout.write(
-              `共 ${r.total} 件${r.ignored.length ? `（忽略单字：${r.ignored.join(' ')}）` : ''}${r.total ? '' : `。${opts.user} 可查阅的档案中没有同时含这些词的；可换用其他词或减少词数`}\n`,
+              `共 ${r.total} 件${r.approximate ? `（件数为检索引擎的估计，列出的每件都已核对含该词${opts.exact ? '' : '；加 --exact 精确统计'}）` : ''}${r.ignored.length ? `（忽略单字：${r.ignored.join(' ')}）` : ''}${r.total ? '' : `。${opts.user} 可查阅的档案中没有同时含这些词的；可换用其他词或减少词数`}\n`,
             );
             for (const i of r.items) {
               // No page: the words matched the catalogue data (档号, 题名, 年度 …), not the scanned text.

@@ -71,6 +71,22 @@ describe('archive search', () => {
     expect(audit).toContain('item.search');
   });
 
+  it('--exact asks for the exact count of a long term, and the audit record says so', async () => {
+    const plainRun = await cli('search', '机构编制委员会', '--user', 'alice');
+    const exact = await cli('search', '机构编制委员会', '--user', 'alice', '--exact');
+    expect(exact.code).toBe(0);
+    expect(exact.stdout).toBe(plainRun.stdout);
+    expect(exact.stdout).not.toContain('估计');
+    const audit = (await Promise.all((await readdir(join(dir, 'audit'))).map((f) => readFile(join(dir, 'audit', f), 'utf8').catch(() => '')))).join('');
+    const last = audit
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; details?: Record<string, unknown> })
+      .filter((r) => r.action === 'item.search')
+      .at(-1);
+    expect(last?.details).toMatchObject({ q: '机构编制委员会', exact: true });
+  });
+
   it('takes unquoted words as one query: every word must occur', async () => {
     const quoted = await cli('search', '除湿机 档案', '--user', 'alice', '--json');
     const unquoted = await cli('search', '除湿机', '档案', '--user', 'alice', '--json');

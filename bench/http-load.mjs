@@ -2,7 +2,11 @@
 // process, so the time to send requests and read answers must not queue on the server's event
 // loop (it did when both ran on one thread, adding to the API column only). Plain JS: a worker.
 import { Agent, request } from 'node:http';
+import { readlinkSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+
+// This thread's id, so the bench can leave the clients' CPU out of the server's.
+parentPort.postMessage({ tid: Number(readlinkSync('/proc/thread-self').split('/').pop()) });
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 

@@ -70,6 +70,12 @@ async function run(concurrency: number, jobs: Array<() => Promise<unknown>>): Pr
 
 const duBytes = (path: string): number => (existsSync(path) ? Number(execFileSync('du', ['-sb', path], { encoding: 'utf8' }).split('\t')[0]) : 0);
 const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+/** CPU seconds (user + system) of a process, or of one thread of this process. */
+function cpuOf(path: string): number {
+  const f = readFileSync(path, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function rssOf(pid: number | undefined): { rss: number; hwm: number } {
   const st = pid ? readFileSync(`/proc/${pid}/status`, 'utf8') : '';
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(st)?.[1] ?? 0) * 1024;
@@ -160,6 +166,13 @@ try {
   }
   const meili = new URL(conn.host);
   const load = new Worker(new URL('./http-load.mjs', import.meta.url));
+  const loadTid = await new Promise<number>((resolve) => load.once('message', (m: { tid: number }) => resolve(m.tid)));
+  // CPU of a phase: Meilisearch's, and this process's without the clients' thread (the service, koa, the audit trail).
+  const cpuNow = () => ({ meili: cpuOf(`/proc/${sup.pid}/stat`), server: cpuOf('/proc/self/stat') - cpuOf(`/proc/self/task/${loadTid}/stat`) });
+  const cpuSince = (a: { meili: number; server: number }, n: number) => {
+    const b = cpuNow();
+    return { meili: ((b.meili - a.meili) / n) * 1000, server: ((b.server - a.server) / n) * 1000 };
+  };
   let loadId = 0;
   const viaLoad = (concurrency: number, reqs: HttpReq[]) =>
     new Promise<number[]>((resolve, reject) => {
@@ -317,20 +330,32 @@ try {
       console.log(`\n[${cls.name}] ${cls.queries.length} distinct queries, mean ${(hits / cls.queries.length).toFixed(0)} items found for one viewer; ms p50 / p95 / p99; ratio = p95 / raw p95`);
       console.log('clients  raw meilisearch         service                 GET /api/search         service/raw  api/raw');
       const half = Math.ceil(rawReqs.length / 2);
+      const cpu: string[] = [];
       for (const c of [1, 8, 32]) {
         // Raw in two halves around the others, so drift on the shared CPU hits both sides.
+        let at = cpuNow();
         const r1 = await viaLoad(c, rawReqs.slice(0, half));
+        const cr = cpuSince(at, half);
+        at = cpuNow();
         const s1 = await run(
           c,
           cases.map((x) => () => svc.search(x.v, { q: x.q, limit: 20 })),
         );
+        const cs = cpuSince(at, cases.length);
+        at = cpuNow();
         const k1 = await viaLoad(c, apiReqs);
+        const ck = cpuSince(at, apiReqs.length);
         const r2 = await viaLoad(c, rawReqs.slice(half));
+        const g = (x: { meili: number; server: number }) => `${x.meili.toFixed(1)} + ${x.server.toFixed(1)}`.padEnd(24);
+        cpu.push(`${String(c).padEnd(9)}${g(cr)}${g(cs)}${g(ck)}`);
         const r = [...r1, ...r2];
         const f = (xs: number[]) => `${pct(xs, 50).toFixed(1)} / ${pct(xs, 95).toFixed(1)} / ${pct(xs, 99).toFixed(1)}`.padEnd(24);
         const ratio = (xs: number[]) => (pct(xs, 95) / pct(r, 95)).toFixed(2).padEnd(13);
         console.log(`${String(c).padEnd(9)}${f(r)}${f(s1)}${f(k1)}${ratio(s1)}${ratio(k1)}`);
       }
+      // What each request costs, whatever else runs on the machine (10 ms clock ticks over the requests of a row).
+      console.log('CPU ms per request, meilisearch + this process without its clients:');
+      for (const line of cpu) console.log(line);
     }
   }
   await load.terminate();

@@ -1,29 +1,18 @@
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.ts';
-import { createLogger } from '../../core/log.ts';
-import type { ItemMetadata, PageText } from '../../core/index.ts';
-import { createIngestService } from '../../ingest/index.ts';
-import { createSearchService } from '../../search/index.ts';
-import { argon2Hasher, openSecurity } from '../../security/index.ts';
-import { createAuth } from '../../web/auth.ts';
-import { createWebApp } from '../../web/index.ts';
-import { startMeili, type MeiliHandle } from '../search/support.ts';
+import type { StoredItem } from '../../search/index.ts';
+import { argon2Hasher } from '../../security/index.ts';
 import { GOOD_PASSWORD } from '../security/support.ts';
-import { cleanup, tempDir } from '../support/appliance.ts';
 import { launchChromium, screenshot, watchedPage } from './browser.ts';
+import { startSearchApp, type SearchApp } from './search-app.ts';
 
 // The search page in Chromium for a long term with more candidates than a search checks in full
 // (search/checked-page.ts): the count is said to be an estimate, every hit listed holds the term,
 // and 精确统计件数 gives the exact count (and is kept in the address).
 const TERM = '东南西北中';
 const WHOLE = 330;
-let m: MeiliHandle;
-let dir: string;
-let server: Server;
-let base: string;
+let app: SearchApp;
 
-function item(id: string, text: string, post = 'POST-A'): { meta: ItemMetadata; pages: PageText[] } {
+function item(id: string, text: string, post = 'POST-A'): StoredItem {
   return {
     meta: {
       itemId: id,
@@ -44,37 +33,17 @@ function item(id: string, text: string, post = 'POST-A'): { meta: ItemMetadata; 
 }
 
 beforeAll(async () => {
-  dir = await tempDir('archive-count-exact-');
-  m = await startMeili({ dir });
-  const cfg = loadConfig({ overrides: { dataDir: m.dir, clamd: 'unix:/nonexistent/clamd.sock' } });
-  const log = createLogger({ level: 'silent' });
-  const search = createSearchService(m.conn, m.dir);
-  await search.init();
-  const stored = [
+  app = await startSearchApp('archive-count-exact-', [
     ...Array.from({ length: 60 }, (_, i) => item(`S${String(i).padStart(4, '0')}`, '东南西北，又见南西北中')),
     ...Array.from({ length: WHOLE }, (_, i) => item(`W${String(i).padStart(4, '0')}`, `前文${TERM}，后文第${i}条`)),
     item('B0001', `他岗${TERM}`, 'POST-B'),
-  ];
-  await search.indexItems(stored);
-  const sec = await openSecurity(cfg);
-  const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
-  const ingest = await createIngestService(cfg, { log, audit: sec.audit, search });
-  await sec.identity.createPost({ code: 'POST-A', name: '甲岗' });
-  await sec.identity.createUser({ username: 'staffa', roles: ['staff'], posts: ['POST-A'], clearance: '内部', passwordHash: await argon2Hasher.hash(GOOD_PASSWORD), mustChangePassword: false });
-  const app = createWebApp({ log, auth, search, ingest, config: cfg, health: async () => ({ status: 'ok', time: '', components: {} }) });
-  server = await new Promise((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
-  });
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  ]);
+  await app.sec.identity.createPost({ code: 'POST-A', name: '甲岗' });
+  await app.sec.identity.createUser({ username: 'staffa', roles: ['staff'], posts: ['POST-A'], clearance: '内部', passwordHash: await argon2Hasher.hash(GOOD_PASSWORD), mustChangePassword: false });
 }, 120_000);
 
 afterAll(async () => {
-  await new Promise<void>((r) => {
-    server?.close(() => r());
-    server?.closeAllConnections();
-  });
-  await m?.stop();
-  await cleanup(dir);
+  await app?.stop();
 });
 
 describe('the exact count of a long term, in Chromium', () => {
@@ -84,7 +53,7 @@ describe('the exact count of a long term, in Chromium', () => {
     const problems: string[] = [];
     try {
       const { page } = await watchedPage(browser, outside, problems);
-      await page.goto(`${base}/`);
+      await page.goto(`${app.base}/`);
       await page.fill('#login-username', 'staffa');
       await page.fill('#login-password', GOOD_PASSWORD);
       await page.click('#login-submit');

@@ -1,23 +1,15 @@
-import type { Server } from 'node:http';
 import { appendFile, readFile, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.ts';
-import { createLogger } from '../../core/log.ts';
-import { createIngestService } from '../../ingest/index.ts';
-import { createSearchService } from '../../search/index.ts';
-import { argon2Hasher, openSecurity } from '../../security/index.ts';
-import { createAuth } from '../../web/auth.ts';
-import { createWebApp } from '../../web/index.ts';
-import { loadGroundTruth, startMeili, type MeiliHandle } from '../search/support.ts';
+import { argon2Hasher } from '../../security/index.ts';
+import { loadGroundTruth, type MeiliHandle } from '../search/support.ts';
 import { Client, GOOD_PASSWORD } from '../security/support.ts';
-import { cleanup, tempDir } from '../support/appliance.ts';
+import { startSearchApp, type SearchApp } from './search-app.ts';
 
 // GET /api/search on the real koa app, a real Meilisearch and the real audit trail: no answer
 // without its record, and a search that fails is recorded as failed.
+let app: SearchApp;
 let m: MeiliHandle;
-let dir: string;
-let server: Server;
 let base: string;
 let auditFile: string;
 const searches = async () =>
@@ -28,33 +20,19 @@ const searches = async () =>
     .filter((r) => r.action === 'item.search');
 
 beforeAll(async () => {
-  dir = await tempDir('archive-search-route-');
-  m = await startMeili({ dir }); // stop() keeps the dir: the last test stops Meilisearch and reads the trail after
-  const cfg = loadConfig({ overrides: { dataDir: m.dir } });
-  const log = createLogger({ level: 'silent' });
-  const search = createSearchService(m.conn, m.dir);
-  await search.init();
-  await search.indexItems(loadGroundTruth(() => ['BGS']));
-  const sec = await openSecurity(cfg);
-  const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
-  const ingest = await createIngestService(cfg, { log, audit: sec.audit, search });
-  await sec.identity.createPost({ code: 'BGS', name: '办公室' });
-  await sec.identity.createUser({ username: 'zhang', roles: ['staff'], posts: ['BGS'], clearance: '内部', passwordHash: await argon2Hasher.hash(GOOD_PASSWORD), mustChangePassword: false });
-  const app = createWebApp({ log, auth, search, ingest, health: async () => ({ status: 'ok', time: '', components: {} }) });
-  server = await new Promise((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
-  });
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  app = await startSearchApp(
+    'archive-search-route-',
+    loadGroundTruth(() => ['BGS']),
+  );
+  m = app.m; // the last test stops Meilisearch itself
+  base = app.base;
+  await app.sec.identity.createPost({ code: 'BGS', name: '办公室' });
+  await app.sec.identity.createUser({ username: 'zhang', roles: ['staff'], posts: ['BGS'], clearance: '内部', passwordHash: await argon2Hasher.hash(GOOD_PASSWORD), mustChangePassword: false });
   auditFile = join(m.dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`);
 }, 60_000);
 
 afterAll(async () => {
-  await new Promise<void>((r) => {
-    server?.close(() => r());
-    server?.closeAllConnections();
-  });
-  await m?.stop();
-  await cleanup(dir);
+  await app?.stop();
 });
 
 describe('GET /api/search and its audit record', () => {

@@ -1,25 +1,16 @@
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.ts';
-import { createLogger } from '../../core/log.ts';
-import { createIngestService } from '../../ingest/index.ts';
 import { type ItemMetadata, type Retention, type PageText } from '../../core/index.ts';
-import { createSearchService } from '../../search/index.ts';
-import { argon2Hasher, openSecurity, writeDepartmentNames } from '../../security/index.ts';
-import { createAuth } from '../../web/auth.ts';
-import { createWebApp } from '../../web/index.ts';
-import { rng, startMeili, type MeiliHandle } from '../search/support.ts';
+import { argon2Hasher, writeDepartmentNames } from '../../security/index.ts';
+import { rng } from '../search/support.ts';
 import { Client, GOOD_PASSWORD } from '../security/support.ts';
-import { cleanup, tempDir } from '../support/appliance.ts';
 import { launchChromium, watchedPage } from './browser.ts';
+import { startSearchApp, type SearchApp } from './search-app.ts';
 
 // Sort by relevance, date or 档号 through GET /api/search on the real koa app and a real
 // Meilisearch. The attack: post B's items carry the smallest 档号 and the newest dates, so any
 // leak through sorting would put them first on a post A viewer's list; the answers must hold only
 // post A's items, in order, on every page. 机构 facets come with the secadmin's names.
-let m: MeiliHandle;
-let dir: string;
-let server: Server;
+let app: SearchApp;
 let base: string;
 const N = 60;
 const items: ItemMetadata[] = [];
@@ -57,39 +48,22 @@ function item(i: number, post: 'A' | 'B', random: () => number): { meta: ItemMet
 }
 
 beforeAll(async () => {
-  dir = await tempDir('archive-search-sort-');
-  m = await startMeili({ dir });
-  const cfg = loadConfig({ overrides: { dataDir: m.dir, clamd: 'unix:/nonexistent/clamd.sock' } });
-  const log = createLogger({ level: 'silent' });
-  const search = createSearchService(m.conn, m.dir);
-  await search.init();
   const random = rng(22);
   const stored = Array.from({ length: N }, (_, i) => item(i, i % 3 === 0 ? 'B' : 'A', random));
   items.push(...stored.map((s) => s.meta));
-  await search.indexItems(stored);
-  const sec = await openSecurity(cfg);
-  const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
-  const ingest = await createIngestService(cfg, { log, audit: sec.audit, search });
-  await sec.identity.createPost({ code: 'POST-A', name: '甲岗' });
-  await sec.identity.createPost({ code: 'POST-B', name: '乙岗' });
+  app = await startSearchApp('archive-search-sort-', stored);
+  base = app.base;
+  const { identity } = app.sec;
+  await identity.createPost({ code: 'POST-A', name: '甲岗' });
+  await identity.createPost({ code: 'POST-B', name: '乙岗' });
   const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
-  await sec.identity.createUser({ username: 'staffa', roles: ['staff'], posts: ['POST-A'], clearance: '内部', passwordHash, mustChangePassword: false });
-  await writeDepartmentNames(m.dir, { BGS: '办公室', MIMI: '保密办' });
-  await sec.identity.createUser({ username: 'sec1', roles: ['secadmin'], passwordHash, mustChangePassword: false });
-  const app = createWebApp({ log, auth, search, ingest, config: cfg, health: async () => ({ status: 'ok', time: '', components: {} }) });
-  server = await new Promise((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
-  });
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  await identity.createUser({ username: 'staffa', roles: ['staff'], posts: ['POST-A'], clearance: '内部', passwordHash, mustChangePassword: false });
+  await writeDepartmentNames(app.m.dir, { BGS: '办公室', MIMI: '保密办' });
+  await identity.createUser({ username: 'sec1', roles: ['secadmin'], passwordHash, mustChangePassword: false });
 }, 120_000);
 
 afterAll(async () => {
-  await new Promise<void>((r) => {
-    server?.close(() => r());
-    server?.closeAllConnections();
-  });
-  await m?.stop();
-  await cleanup(dir);
+  await app?.stop();
 });
 
 /** Every page of a search, as the UI pages (limit 20). */

@@ -1,6 +1,7 @@
+import { stopLeftover } from './leftover-process.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Config, Logger, ComponentHealth } from '../core/index.ts';
@@ -144,7 +145,7 @@ export class ClamdSupervisor {
     const dir = ownClamdDir(this.cfg.dataDir);
     await mkdir(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
     this.address = `unix:${ownClamdSocket(this.cfg.dataDir)}`;
-    await this.stopLeftover();
+    await stopLeftover(this.pidFile(), (c) => Boolean(c[0]?.endsWith('clamd')) && c.includes(this.confPath()), this.log, 'clamd');
     await rm(ownClamdSocket(this.cfg.dataDir), { force: true });
     await writeFile(this.confPath(), ownClamdConf({ dataDir: this.cfg.dataDir, databaseDir: this.cfg.clamdDatabaseDir }), { mode: 0o600 });
     await this.startWhenSignatures();
@@ -223,29 +224,6 @@ export class ClamdSupervisor {
         this.timer = setTimeout(() => void this.startWhenSignatures(), delay);
       }, EXIT_GRACE_MS);
     });
-  }
-
-  /** A clamd left running by an appliance that was killed would hold the socket. */
-  private async stopLeftover(): Promise<void> {
-    let pid: number;
-    try {
-      pid = Number((await readFile(this.pidFile(), 'utf8')).trim());
-    } catch {
-      return;
-    }
-    if (!pid) return;
-    try {
-      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-      if (!cmdline[0]?.endsWith('clamd') || !cmdline.includes(this.confPath())) return;
-      this.log.warn({ component: 'clamd', pid }, 'stopping clamd left over from a previous run');
-      process.kill(pid, 'SIGKILL');
-      for (let i = 0; i < 50; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        process.kill(pid, 0);
-      }
-    } catch {
-      /* gone */
-    }
   }
 
   /** Health for /api/health: the scanner's own answer, or plainly why there is none. */

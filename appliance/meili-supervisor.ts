@@ -1,5 +1,6 @@
+import { stopLeftover } from './leftover-process.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile, rm, mkdir } from 'node:fs/promises';
+import { writeFile, rm, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -174,7 +175,7 @@ export class MeiliSupervisor {
     this.binary = await preparedMeiliBinary(this.cfg);
     this.key = await meiliMasterKey(this.cfg.dataDir);
     this.port = this.cfg.meili.port || (await freeLoopbackPort());
-    await this.stopLeftover();
+    await stopLeftover(this.pidFile(), (c) => Boolean(c[0]?.includes('meilisearch')) && c.includes(meiliPaths(this.cfg.dataDir).dbPath), this.log, 'meilisearch');
     const paths = meiliPaths(this.cfg.dataDir);
     // A killed `archive compact` may have left its copy, or the database mid-swap: settle that first.
     const recovered = await recoverCompaction(paths.dbPath);
@@ -317,33 +318,6 @@ export class MeiliSupervisor {
       this.lastHealth = { status: 'down', reason: '无响应' };
     }
     return this.lastHealth;
-  }
-
-  /** A Meilisearch left running by an appliance that was killed would hold the database lock. */
-  private async stopLeftover(): Promise<void> {
-    let pid: number;
-    try {
-      pid = Number((await readFile(this.pidFile(), 'utf8')).trim());
-    } catch {
-      return;
-    }
-    if (!pid) return;
-    try {
-      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-      if (!cmdline[0]?.includes('meilisearch') || !cmdline.includes(meiliPaths(this.cfg.dataDir).dbPath)) return;
-      this.log.warn({ component: 'meilisearch', pid }, 'stopping meilisearch left over from a previous run');
-      process.kill(pid, 'SIGKILL');
-      for (let i = 0; i < 50; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        try {
-          process.kill(pid, 0);
-        } catch {
-          break;
-        }
-      }
-    } catch {
-      /* gone already */
-    }
   }
 
   async stop(): Promise<void> {

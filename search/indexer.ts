@@ -1,6 +1,7 @@
 import type { EnqueuedTask, Meilisearch, Settings } from 'meilisearch';
 import { type MeiliConnection, ApplianceError, type ItemMetadata, type PageText } from '../core/index.ts';
 import { adminClient, ensureIndex, meiliError, runTask, waitTask } from './meili-admin.ts';
+import { confirmedWithin } from './task-wait.ts';
 import { INDEX_ITEMS, INDEX_PAGES, ITEMS_SETTINGS, PAGES_SETTINGS, buildDocs, checkItemId, contentHash, pageDocId, type ItemDoc, type PageDoc } from './schema.ts';
 import { filterString } from './tenant-token.ts';
 import type { PageTextStore } from './text-store.ts';
@@ -128,28 +129,7 @@ export class Indexer {
       await this.write([{ meta, pages }], INDEX_ITEMS, INDEX_PAGES);
       if (this.rebuilding) await this.write([{ meta, pages }], TMP_ITEMS, TMP_PAGES, false);
     })();
-    if (!opts.deadlineMs) return work;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new ApplianceError(
-              'SEARCH_UNAVAILABLE',
-              `检索服务在 ${Math.round(opts.deadlineMs! / 1000)} 秒内未确认索引更新，请稍后重试或查看设备状态。`,
-              `meilisearch did not confirm index item ${meta.itemId} within ${opts.deadlineMs} ms`,
-              { status: 503 },
-            ),
-          ),
-        opts.deadlineMs,
-      );
-    });
-    work.catch(() => undefined); // settles after the deadline too; its failure is already answered
-    try {
-      await Promise.race([work, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await confirmedWithin(work, opts.deadlineMs, '索引更新', `meilisearch index item ${meta.itemId}`);
   }
 
   /** Add or replace many items in one go (bulk ingest, benches). */

@@ -1,6 +1,7 @@
 import type { EnqueuedTask, Meilisearch } from 'meilisearch';
-import { type MeiliConnection, ApplianceError, type ItemMetadata, type PageText } from '../core/index.ts';
+import type { MeiliConnection, ItemMetadata, PageText } from '../core/index.ts';
 import { adminClient, ensureIndex, meiliError, runTask, waitTask } from './meili-admin.ts';
+import { confirmedWithin } from './task-wait.ts';
 import { INDEX_SHARED, SHARED_SETTINGS, buildSharedDocs, type SharedItemDoc, type SharedPageDoc, type SharedScope } from './shared-schema.ts';
 import { filterString } from './tenant-token.ts';
 
@@ -107,28 +108,6 @@ export class SharedIndexWriter {
   }
 
   private async bounded<T>(what: string, deadlineMs: number | undefined, work: () => Promise<T>): Promise<T> {
-    const p = work();
-    if (!deadlineMs) return p;
-    p.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new ApplianceError(
-              'SEARCH_UNAVAILABLE',
-              `检索服务在 ${Math.round(deadlineMs / 1000)} 秒内未确认共享索引更新，请稍后重试或查看设备状态。`,
-              `${what}: not confirmed within ${deadlineMs} ms`,
-              { status: 503 },
-            ),
-          ),
-        deadlineMs,
-      );
-    });
-    try {
-      return await Promise.race([p, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return confirmedWithin(work(), deadlineMs, '共享索引更新', what);
   }
 }

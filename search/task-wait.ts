@@ -103,3 +103,31 @@ export async function waitForTaskProgress(client: Meilisearch, taskUid: number, 
     interval = Math.min(maxIntervalMs, Math.round(interval * 1.5));
   }
 }
+
+/**
+ * `work` (an index update), or SEARCH_UNAVAILABLE once `deadlineMs` has passed without Meilisearch
+ * confirming it (stopped, restarting, overloaded): a caller that must not go on unconfirmed (a
+ * narrowing edit) gets an answer instead of waiting out the client's minute-long timeouts. The
+ * work goes on and settles after the deadline too; its failure is then already answered.
+ */
+export async function confirmedWithin<T>(work: Promise<T>, deadlineMs: number | undefined, zh: string, en: string): Promise<T> {
+  if (!deadlineMs) return work;
+  work.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new ApplianceError('SEARCH_UNAVAILABLE', `检索服务在 ${Math.round(deadlineMs / 1000)} 秒内未确认${zh}，请稍后重试或查看设备状态。`, `${en}: not confirmed within ${deadlineMs} ms`, {
+            status: 503,
+          }),
+        ),
+      deadlineMs,
+    );
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,13 +1,9 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invite, join, listPeers, startFederation, type FederationService } from '../../federation/index.ts';
-import { freeLoopbackPort } from '../../appliance/meili-supervisor.ts';
 import { acquireRunLock } from '../../core/run-lock.ts';
 import { runCli } from '../support/appliance.ts';
 import { GOOD_PASSWORD } from '../security/support.ts';
 import { launchChromium, watchedPage } from '../web/browser.ts';
-import type { Client } from '../security/support.ts';
-import { startWebAppliance, type WebAppliance } from '../support/web-appliance.ts';
+import { linkOffices, startWebOffice, stopWebOffice, type WebOffice } from './web-office.ts';
 
 /**
  * 联合检索 end to end (issue 19) with four real appliances on loopback, each with its own data dir,
@@ -17,48 +13,20 @@ import { startWebAppliance, type WebAppliance } from '../support/web-appliance.t
  * the other offices must find exactly what A's scopes and policy let out — through hits, counts and
  * snippets — and a stopped office must be named while the search still answers.
  */
-interface Office {
-  code: string;
-  name: string;
-  w: WebAppliance;
-  fed?: FederationService;
-  names: Map<string, string>;
-  staff?: Client;
+/** An office, and what its console commands need (the run lock `archive serve` holds, its environment). */
+interface Office extends WebOffice {
   lock?: { release(): Promise<void> };
   env?: Record<string, string>;
 }
 
 const offices: Record<string, Office> = {};
-const log = pino({ level: 'silent' });
 
 async function startOffice(code: string, name: string): Promise<Office> {
-  const addr = `127.0.0.1:${await freeLoopbackPort()}`;
-  const o: Office = { code, name, names: new Map(), w: undefined as unknown as WebAppliance };
-  o.w = await startWebAppliance({
-    posts: ['BGS', 'ZH'],
-    office: { code, name },
-    reconcileMs: 500,
-    env: { ARCHIVE_OFFICE_CODE: code, ARCHIVE_OFFICE_NAME: name, ARCHIVE_FEDERATION_ADDR: addr },
-    federation: () => o.fed,
-  });
-  o.fed = await startFederation({ cfg: o.w.cfg, conn: o.w.meili.connection, audit: o.w.sec.audit, log, watchMs: 200, timeoutMs: 3_000 });
-  await o.w.addUser('cha', ['staff'], { posts: ['BGS'], clearance: '内部' });
-  o.staff = await o.w.login('cha');
+  const o: Office = await startWebOffice(code, name, { reconcileMs: 500, timeoutMs: 3_000 });
   // As `archive serve` would: a console command (archive search) then uses this Meilisearch.
   o.lock = await acquireRunLock(o.w.cfg.dataDir, o.w.base.replace('http://', ''));
-  o.env = { ARCHIVE_DATA_DIR: o.w.cfg.dataDir, ARCHIVE_OFFICE_CODE: code, ARCHIVE_OFFICE_NAME: name, ARCHIVE_FEDERATION_ADDR: addr };
+  o.env = { ARCHIVE_DATA_DIR: o.w.cfg.dataDir, ARCHIVE_OFFICE_CODE: code, ARCHIVE_OFFICE_NAME: name, ARCHIVE_FEDERATION_ADDR: o.addr };
   return o;
-}
-
-/** inviter invites invitee as `as` (what the invitee is to the inviter), through files as on removable media. */
-async function link(inviter: Office, invitee: Office, as: 'child' | 'peer'): Promise<void> {
-  const inv = await invite(inviter.w.cfg, as);
-  const r = await join(invitee.w.cfg, invitee.w.meili.connection, Buffer.from(inv.file));
-  await join(inviter.w.cfg, inviter.w.meili.connection, Buffer.from(r.reply!));
-  for (const o of [inviter, invitee]) {
-    await o.fed!.reload();
-    for (const p of (await listPeers(o.w.cfg.dataDir)).peers) o.names.set(p.code, p.name);
-  }
 }
 
 interface Hit {
@@ -94,11 +62,11 @@ beforeAll(async () => {
   ] as const)
     offices[code] = await startOffice(code, name);
   const { CITY, A, B, D } = offices;
-  await link(CITY, A, 'child');
-  await link(CITY, B, 'child');
-  await link(CITY, D, 'child');
-  await link(A, B, 'peer');
-  await link(A, D, 'peer');
+  await linkOffices(CITY, A, 'child');
+  await linkOffices(CITY, B, 'child');
+  await linkOffices(CITY, D, 'child');
+  await linkOffices(A, B, 'peer');
+  await linkOffices(A, D, 'peer');
   // A's policy: only 公开 leaves the office.
   await A.w.sharing!.setPolicy({ classifications: ['公开'], posts: null }, 'test');
   const put = async (k: keyof typeof ITEMS, classification: '公开' | '内部', sharing?: 'parent' | 'all') =>
@@ -114,9 +82,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const o of Object.values(offices)) {
-    await o.fed?.stop().catch(() => undefined);
     await o.lock?.release().catch(() => undefined);
-    await o.w?.close().catch(() => undefined);
+    await stopWebOffice(o);
   }
 });
 

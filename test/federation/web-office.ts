@@ -8,6 +8,8 @@ import { startWebAppliance, type WebAppliance } from '../support/web-appliance.t
 export interface WebOffice {
   code: string;
   name: string;
+  /** Its federation transport's loopback address. */
+  addr: string;
   w: WebAppliance;
   fed?: FederationService;
   staff?: Client;
@@ -16,11 +18,12 @@ export interface WebOffice {
 /**
  * Start an office's appliance with its own data dir and Meilisearch, its federation transport, posts
  * BGS and ZH, and a staff user `cha` (post BGS, clearance 内部) logged in. `reconcileMs`: the shared
- * index's reconcile interval (none: the test reconciles when it wants).
+ * index's reconcile interval (none: the test reconciles when it wants); `timeoutMs`: how long its
+ * relay waits for a peer (5 s).
  */
-export async function startWebOffice(code: string, name: string, opts: { reconcileMs?: number } = {}): Promise<WebOffice> {
+export async function startWebOffice(code: string, name: string, opts: { reconcileMs?: number; timeoutMs?: number } = {}): Promise<WebOffice> {
   const addr = `127.0.0.1:${await freeLoopbackPort()}`;
-  const o: WebOffice = { code, name, w: undefined as unknown as WebAppliance };
+  const o: WebOffice = { code, name, addr, w: undefined as unknown as WebAppliance };
   o.w = await startWebAppliance({
     posts: ['BGS', 'ZH'],
     office: { code, name },
@@ -28,7 +31,7 @@ export async function startWebOffice(code: string, name: string, opts: { reconci
     env: { ARCHIVE_OFFICE_CODE: code, ARCHIVE_OFFICE_NAME: name, ARCHIVE_FEDERATION_ADDR: addr },
     federation: () => o.fed,
   });
-  o.fed = await startFederation({ cfg: o.w.cfg, conn: o.w.meili.connection, audit: o.w.sec.audit, log: pino({ level: 'silent' }), watchMs: 200, timeoutMs: 5_000 });
+  o.fed = await startFederation({ cfg: o.w.cfg, conn: o.w.meili.connection, audit: o.w.sec.audit, log: pino({ level: 'silent' }), watchMs: 200, timeoutMs: opts.timeoutMs ?? 5_000 });
   await o.w.addUser('cha', ['staff'], { posts: ['BGS'], clearance: '内部' });
   o.staff = await o.w.login('cha');
   return o;

@@ -227,9 +227,7 @@ export class QueryService {
       const first = await post<ItemHit & VerifyHit>({ ...req, offset: 0, limit: p.exact ? VERIFY_LIMIT : need + PAGE_MARGIN, attributesToRetrieve: retrieve });
       const found = first.estimatedTotalHits ?? first.hits.length;
       const all =
-        found <= first.hits.length || (found > COUNT_CHECK_LIMIT && !p.exact)
-          ? first
-          : await post<ItemHit & VerifyHit>({ ...req, offset: 0, limit: COUNT_CHECK_LIMIT, attributesToRetrieve: retrieve });
+        found <= first.hits.length || found > COUNT_CHECK_LIMIT || p.exact ? first : await post<ItemHit & VerifyHit>({ ...req, offset: 0, limit: COUNT_CHECK_LIMIT, attributesToRetrieve: retrieve });
       // Every candidate in hand: all are checked, and count, facets and hits are exact.
       const ids = all.hits.length >= (all.estimatedTotalHits ?? 0) ? await this.checkCandidates(client, all, terms) : 'approximate';
       if (ids === 'approximate') {

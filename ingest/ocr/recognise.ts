@@ -12,6 +12,7 @@ import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
 import { findLostLines } from './lost-lines.ts';
 import { rereadIfUnread } from './unread-ink.ts';
+import { dropSpeckMarks } from './speck-marks.ts';
 import { timed, type StageStats } from './stage-stats.ts';
 
 /**
@@ -149,6 +150,9 @@ export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale 
           const units = words.flatMap((wd) => unitsOf(wd.symbols, isWide));
           const placed = placeLine(ink, line.bbox, units);
           units.forEach((u, i) => u.syms.forEach((s, j) => (s.box = placed[i][j])));
+          // A wide mark laid on a speck's worth of ink is a speck (speck-marks.ts).
+          dropSpeckMarks(words, line.bbox.y1 - line.bbox.y0);
+          if (!words.length) continue;
           for (const wd of words) wd.box = unionBox(wd.symbols.map((s) => s.box));
         }
         for (const wd of words) {

@@ -4,6 +4,9 @@
  * into a cache folder (never committed), laid out like ../shared/samples (items/G0001/page-001.png,
  * gt/G0001.json), so the same code reads both.
  *   npx tsx bench/ocr-set/generate.ts   renders the set and prints where it is
+ * OCR_SET_SEED=N (default 0) renders another set of the same ten damages from other text, in other
+ * fonts and with other specks and stains (into its own folder), to check that a rule measured on
+ * the set is not tuned to it.
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +16,8 @@ import { composeDocument, type ComposedLine } from './compose.ts';
 import type { BenchItem } from './samples.ts';
 
 const VERSION = 2;
-export const GENERATED_DIR = process.env.OCR_SET_DIR ?? join(tmpdir(), `archive-ocr-set-v${VERSION}`);
+const SEED = Number(process.env.OCR_SET_SEED ?? 0);
+export const GENERATED_DIR = process.env.OCR_SET_DIR ?? join(tmpdir(), `archive-ocr-set-v${VERSION}${SEED ? `-s${SEED}` : ''}`);
 
 /** Installed CJK fonts (fonts-arphic-uming, fonts-arphic-ukai, fonts-noto-cjk, fonts-wqy-zenhei). */
 export const FONTS = ['AR PL UMing CN', 'AR PL UKai CN', 'Noto Serif CJK SC', 'Noto Sans CJK SC', 'WenQuanYi Zen Hei'];
@@ -75,41 +79,46 @@ export async function generateSet(dir = GENERATED_DIR): Promise<void> {
   await mkdir(join(dir, 'gt'), { recursive: true });
   for (let k = 0; k < ITEMS; k++) {
     const id = `G${String(k + 1).padStart(4, '0')}`;
-    const font = fontOf(k);
-    const sizePt = [12, 14, 16, 13, 15][k % 5];
-    const profiles = [PROFILES[(2 * k + Math.floor(k / 5)) % PROFILES.length], PROFILES[(2 * k + 1 + Math.floor(k / 5)) % PROFILES.length]];
     await mkdir(join(dir, 'items', id), { recursive: true });
-    const pages: Array<{ lines: string[]; label: string }> = [];
-    const doc = composeDocument(1000 + k, layoutFor(300, sizePt, font).em, 48);
-    let at = 0;
-    for (let p = 0; p < 2 && at < doc.length; p++) {
-      const prof = profiles[p];
-      const lay = layoutFor(prof.dpi, sizePt, font);
-      // As many lines as fit (the title and headings take more room than body lines).
-      const room = lay.height - 2 * lay.top;
-      let used = 0;
-      const lines: ComposedLine[] = [];
-      while (at < doc.length) {
-        const l = doc[at];
-        const step = l.kind === 'title' ? Math.round(Math.max(lay.leading, lay.size * 1.45 * 1.6) * 1.2) : lay.leading;
-        if (used + step > room) break;
-        used += step;
-        lines.push(l);
-        at++;
-      }
-      const page = await renderPage(
-        lines.map((l) => toPageLine(l, lay)),
-        lay,
-      );
-      const bytes = await damagePage(page, prof.damage, 7919 * (k + 1) + p);
-      const file = `${id}/page-${String(p + 1).padStart(3, '0')}.${prof.damage.jpeg ? 'jpg' : 'png'}`;
-      await writeFile(join(dir, 'items', file), bytes);
-      pages.push({ lines: lines.map((l) => l.text), label: `${font}, ${sizePt}pt, ${prof.name}` });
-    }
+    const pages = await renderItem(k);
+    for (const [p, pg] of pages.entries()) await writeFile(join(dir, 'items', `${id}/page-${String(p + 1).padStart(3, '0')}.${pg.ext}`), pg.bytes);
     // Folder items: the folder is the item (its pages in name order), as ingest takes them.
-    const gt = { item_id: id, format: 'generated', files: [id], n_pages: pages.length, pages, generator_version: VERSION };
+    const gt = { item_id: id, format: 'generated', files: [id], n_pages: pages.length, pages: pages.map(({ lines, label }) => ({ lines, label })), generator_version: VERSION };
     await writeFile(join(dir, 'gt', `${id}.json`), JSON.stringify(gt, null, 1));
   }
+}
+
+/** The pages of the set's item k (0-based) as image bytes with their printed lines (also used by tests that need one such page). */
+export async function renderItem(k: number, seed = SEED): Promise<Array<{ bytes: Buffer; ext: 'png' | 'jpg'; lines: string[]; label: string }>> {
+  const font = fontOf(k + seed);
+  const sizePt = [12, 14, 16, 13, 15][k % 5];
+  const profiles = [PROFILES[(2 * k + Math.floor(k / 5)) % PROFILES.length], PROFILES[(2 * k + 1 + Math.floor(k / 5)) % PROFILES.length]];
+  const pages: Array<{ bytes: Buffer; ext: 'png' | 'jpg'; lines: string[]; label: string }> = [];
+  const doc = composeDocument(1000 + k + 100 * seed, layoutFor(300, sizePt, font).em, 48);
+  let at = 0;
+  for (let p = 0; p < 2 && at < doc.length; p++) {
+    const prof = profiles[p];
+    const lay = layoutFor(prof.dpi, sizePt, font);
+    // As many lines as fit (the title and headings take more room than body lines).
+    const room = lay.height - 2 * lay.top;
+    let used = 0;
+    const lines: ComposedLine[] = [];
+    while (at < doc.length) {
+      const l = doc[at];
+      const step = l.kind === 'title' ? Math.round(Math.max(lay.leading, lay.size * 1.45 * 1.6) * 1.2) : lay.leading;
+      if (used + step > room) break;
+      used += step;
+      lines.push(l);
+      at++;
+    }
+    const page = await renderPage(
+      lines.map((l) => toPageLine(l, lay)),
+      lay,
+    );
+    const bytes = await damagePage(page, prof.damage, 7919 * (k + 1) + p + 104729 * seed);
+    pages.push({ bytes, ext: prof.damage.jpeg ? 'jpg' : 'png', lines: lines.map((l) => l.text), label: `${font}, ${sizePt}pt, ${prof.name}` });
+  }
+  return pages;
 }
 
 /** The generated set as bench items (rendered first if the cache folder is empty). */

@@ -11,6 +11,8 @@ import { cleanForOcr } from './clean-page.ts';
 import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
 import { findLostLines } from './lost-lines.ts';
+import { rereadIfUnread } from './unread-ink.ts';
+import { dropSpeckMarks } from './speck-marks.ts';
 import { timed, type StageStats } from './stage-stats.ts';
 
 /**
@@ -148,6 +150,9 @@ export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale 
           const units = words.flatMap((wd) => unitsOf(wd.symbols, isWide));
           const placed = placeLine(ink, line.bbox, units);
           units.forEach((u, i) => u.syms.forEach((s, j) => (s.box = placed[i][j])));
+          // A wide mark laid on a speck's worth of ink is a speck (speck-marks.ts).
+          dropSpeckMarks(words, line.bbox.y1 - line.bbox.y0);
+          if (!words.length) continue;
           for (const wd of words) wd.box = unionBox(wd.symbols.map((s) => s.box));
         }
         for (const wd of words) {
@@ -205,7 +210,9 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   const { pixels, turn } = await timed(st, 'turn', () => turnImage(grey, rotation + deskew));
   // Page segmentation 3 (automatic): measured best on the samples (PSM 4: +0.2 points CER, PSM 6:
   // +1.2). Full resolution: shrinking 300 DPI scans to 240 cost +0.3 points CER.
-  const page = await timed(st, 'read page', () => pool.recognise(toPgm(pixels), { dpi, psm: '3' }), pixels.width * pixels.height);
+  const first = await timed(st, 'read page', () => pool.recognise(toPgm(pixels), { dpi, psm: '3' }), pixels.width * pixels.height);
+  // A page whose layout left much of its print unread is read again as one column (unread-ink.ts).
+  const page = how.recover === false ? first : await rereadIfUnread(pool, first, pixels, dpi, st);
   // Weak lines read again, each from a crop of the same image (boxes come back in this frame).
   if (how.recover !== false) await timed(st, 'recover (all)', () => recoverLines(pool, page, pixels, dpi, { stats: st }));
   // Printed lines the layout left out of every block are found on the ink and read (lost-lines.ts).

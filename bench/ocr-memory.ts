@@ -76,7 +76,6 @@ if (!CHILD) {
   process.exit();
 }
 const dir = CHILD;
-if (process.env.OCR_EXP_NOCACHE) (await import('sharp')).default.cache(false);
 const file = join(dir, 'scan.pdf');
 console.log(`OCR code: ${TREE}; ${PAGES} A4 300-DPI pages, ${WORKERS} workers, ${WORKERS + 1} pages in flight`);
 const before = sample();

@@ -83,7 +83,9 @@ try {
     console.log(`\n${name}: ${MB((await stat(file)).size)} in, outcome ${r.outcome}${r.error ? ` (${r.error.code})` : ''}, ${r.pages} pages`);
     console.log(`  peak RSS appliance (VmHWM): ${MB(r.hwm)}   Meilisearch: ${MB(r.meiliHwm)}`);
     console.log(
-      `  ingest wall time: ${(r.ingestMs / 1000).toFixed(1)} s   stages (s): ${Object.entries(r.timings ?? {})
+      `  ingest wall time: ${(r.ingestMs / 1000).toFixed(1)} s, CPU ${r.ingestCpuMs === undefined ? '-' : `${(r.ingestCpuMs / 1000).toFixed(0)} s (${(r.ingestCpuMs / 1000 / r.pages).toFixed(2)} s/page)`}   stages (s): ${Object.entries(
+        r.timings ?? {},
+      )
         .map(([k, v]) => `${k} ${(Number(v) / 1000).toFixed(1)}`)
         .join(', ')}`,
     );

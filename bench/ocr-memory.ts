@@ -4,7 +4,7 @@
 // the WebAssembly memories (each tesseract.js worker's heap is one mapping of several GB reserved,
 // its touched part resident) and the rest; printed per page and as peaks, with worker start times.
 //
-// Run: npx tsx bench/ocr-memory.ts [--pages 40] [--workers 2] [--substitute-ocr] [--tree DIR]
+// Run: npx tsx bench/ocr-memory.ts [--pages 40] [--workers 2] [--lanes workers+1] [--substitute-ocr] [--tree DIR]
 //   --tree DIR  read with the OCR code of another checkout (e.g. the code before a change).
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -20,6 +20,7 @@ const arg = (name: string, dflt: string) => {
 };
 const PAGES = Number(arg('--pages', '40'));
 const WORKERS = Number(arg('--workers', String(availableParallelism())));
+const LANES = Number(arg('--lanes', String(WORKERS + 1)));
 const TREE = resolve(arg('--tree', resolve(import.meta.dirname, '..')));
 const MB = (kb: number) => `${(kb / 1024).toFixed(0)}`;
 
@@ -77,7 +78,7 @@ if (!CHILD) {
 }
 const dir = CHILD;
 const file = join(dir, 'scan.pdf');
-console.log(`OCR code: ${TREE}; ${PAGES} A4 300-DPI pages, ${WORKERS} workers, ${WORKERS + 1} pages in flight`);
+console.log(`OCR code: ${TREE}; ${PAGES} A4 300-DPI pages, ${WORKERS} workers, ${LANES} pages in flight`);
 const before = sample();
 console.log(`before pool: RSS ${MB(before.rss)} MB`);
 const t0 = performance.now();
@@ -91,7 +92,7 @@ const session = await openOcrSession(pool, [file]);
 const cpu0 = process.cpuUsage();
 const t1 = performance.now();
 let done = 0;
-await inLanes(session.pageCount, WORKERS + 1, async (i) => {
+await inLanes(session.pageCount, LANES, async (i) => {
   const p = await session.recognise(i);
   done++;
   const s = sample();

@@ -14,7 +14,7 @@ export async function dropLanguageFiles(w: Tesseract.Worker, langs: string[]): P
     try {
       await w.FS('unlink', [`${l}.traineddata`]);
     } catch (e) {
-      log().warn({ err: String(e), lang: l }, 'OCR worker: language file not removed from its memory');
+      log().warn({ err: e instanceof Error ? e.message : JSON.stringify(e), lang: l }, 'OCR worker: language file not removed from its memory');
     }
   }
 }

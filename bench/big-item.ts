@@ -9,13 +9,12 @@
 //                     passes of A4 pages take most of an hour on this machine); said in the output.
 //   --tree DIR        run the appliance side from another checkout (e.g. the code before a change).
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import sharp from 'sharp';
 import { startTestClamd } from '../test/support/clamd.ts';
 import { tempDir } from '../test/support/appliance.ts';
-import { write600DpiScan, writeImagePdf, type GreyPage } from '../test/support/big-item-inputs.ts';
-import { drawPage } from '../test/support/synthetic-page.ts';
+import { a4ScanPages, write600DpiScan, writeImagePdf } from '../test/support/big-item-inputs.ts';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(name);
@@ -28,37 +27,16 @@ const QPDF = process.argv.includes('--qpdf');
 const TREE = resolve(arg('--tree', resolve(import.meta.dirname, '..')));
 const MB = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
 
-/**
- * A4 at 300 DPI: a paper-toned, noisy sheet (so its JPEG is the size of a real scan's) with a few
- * lines of text. Ten different sheets are drawn and repeated, so making 500 takes seconds, not minutes.
- */
-async function* a4Pages(): AsyncGenerator<GreyPage> {
-  const width = 2480;
-  const height = 3508;
-  const paper = Buffer.allocUnsafe(width * height);
-  let seed = 7;
-  for (let i = 0; i < paper.length; i++) {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    paper[i] = 236 + ((seed >> 16) % 8);
-  }
-  const sheets: Buffer[] = [];
-  for (let n = 1; n <= Math.min(10, PAGES); n++) {
-    const text = await drawPage([`第${n}页 关于库房温湿度检查的通知`, '各科室：请于本月底前完成档案整理工作。', `二〇一四年第${n}号`], { width: 1800, fontPx: 50 });
-    sheets.push(
-      await sharp(paper, { raw: { width, height, channels: 1 } })
-        .composite([{ input: text.png, left: 300, top: 300, blend: 'multiply' }])
-        .greyscale()
-        .raw()
-        .toBuffer(),
-    );
-  }
-  for (let n = 0; n < PAGES; n++) yield { data: sheets[n % sheets.length], width, height };
+/** The malloc settings the appliance's systemd unit runs it with (its Environment=MALLOC_* lines), for the child. */
+function serviceMalloc(): Record<string, string> {
+  const unit = readFileSync(join(TREE, 'appliance/systemd/archive.service'), 'utf8');
+  return Object.fromEntries([...unit.matchAll(/^Environment=(MALLOC_\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
 }
 
 function runChild(dataDir: string, clamd: string, file: string): Promise<Record<string, any>> {
   return new Promise((res, rej) => {
     const args = [join(TREE, 'node_modules/.bin/tsx'), join(TREE, 'bench/big-item-child.ts'), dataDir, clamd, file, ...(SUBSTITUTE ? ['--substitute-ocr'] : [])];
-    const child = spawn(process.execPath, args, { cwd: TREE, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, args, { cwd: TREE, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...serviceMalloc() } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', rej);
@@ -73,13 +51,13 @@ function runChild(dataDir: string, clamd: string, file: string): Promise<Record<
 const dir = await tempDir('archive-bench-big-');
 const clamd = await startTestClamd({ maxFileSize: 256 * 1024 * 1024 });
 try {
-  console.log(`appliance code: ${TREE}`);
+  console.log(`appliance code: ${TREE}; malloc settings of its systemd unit: ${JSON.stringify(serviceMalloc())}`);
   console.log(SUBSTITUTE ? 'OCR: SUBSTITUTED (an engine that reads no text, instantly; decoding, PDF, store, index real; OCR workers not in RSS)' : 'OCR: real (tesseract.js)');
   const inputs: Array<{ name: string; file: string }> = [];
   if (CASES.includes('pdf')) {
     const file = join(dir, `scan-${PAGES}.pdf`);
     const t = performance.now();
-    await writeImagePdf(file, a4Pages(), 300, 75);
+    await writeImagePdf(file, a4ScanPages(PAGES), 300, 75);
     console.log(`made ${PAGES}-page image PDF (A4 300 DPI JPEG): ${MB((await stat(file)).size)} in ${((performance.now() - t) / 1000).toFixed(0)} s`);
     inputs.push({ name: `${PAGES}-page image PDF`, file });
   }
@@ -105,7 +83,9 @@ try {
     console.log(`\n${name}: ${MB((await stat(file)).size)} in, outcome ${r.outcome}${r.error ? ` (${r.error.code})` : ''}, ${r.pages} pages`);
     console.log(`  peak RSS appliance (VmHWM): ${MB(r.hwm)}   Meilisearch: ${MB(r.meiliHwm)}`);
     console.log(
-      `  ingest wall time: ${(r.ingestMs / 1000).toFixed(1)} s   stages (s): ${Object.entries(r.timings ?? {})
+      `  ingest wall time: ${(r.ingestMs / 1000).toFixed(1)} s, CPU ${r.ingestCpuMs === undefined ? '-' : `${(r.ingestCpuMs / 1000).toFixed(0)} s (${(r.ingestCpuMs / 1000 / r.pages).toFixed(2)} s/page)`}   stages (s): ${Object.entries(
+        r.timings ?? {},
+      )
         .map(([k, v]) => `${k} ${(Number(v) / 1000).toFixed(1)}`)
         .join(', ')}`,
     );

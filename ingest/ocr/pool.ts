@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Tesseract from 'tesseract.js';
 import { ApplianceError, log } from '../../core/index.ts';
 import { ensureLangDir } from './lang-dir.ts';
+import { dropLanguageFiles } from './worker-memory.ts';
 
 /** The part of tesseract.js's result this engine reads (blocks: block → paragraph → line → word → symbol). */
 export type TessPage = Tesseract.Page;
@@ -65,12 +66,14 @@ export async function createOcrPool(opts: OcrPoolOptions): Promise<OcrPool> {
     let timer: NodeJS.Timeout | undefined;
     const starting = Tesseract.createWorker(langs, Tesseract.OEM.LSTM_ONLY, workerOptions(langPath));
     try {
-      return await Promise.race([
+      const w = await Promise.race([
         starting,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`no answer within ${startTimeoutMs} ms`)), startTimeoutMs);
         }),
       ]);
+      await dropLanguageFiles(w, langs);
+      return w;
     } catch (e) {
       void starting.then(
         (w) => w.terminate(),
@@ -153,7 +156,10 @@ export async function createOcrPool(opts: OcrPoolOptions): Promise<OcrPool> {
       return r.value.data;
     },
     detectOrientation(image, dpi) {
-      osd ??= Tesseract.createWorker('osd', Tesseract.OEM.TESSERACT_ONLY, workerOptions(langPath, { legacyCore: true, legacyLang: true }));
+      osd ??= Tesseract.createWorker('osd', Tesseract.OEM.TESSERACT_ONLY, workerOptions(langPath, { legacyCore: true, legacyLang: true })).then(async (w) => {
+        await dropLanguageFiles(w, ['osd']);
+        return w;
+      });
       // One OSD worker: detection jobs run one at a time.
       const run = osdQueue.then(async () => {
         const w = await osd!;

@@ -155,3 +155,30 @@ export async function write600DpiScan(file: string, lines: string[]): Promise<vo
     .tiff({ compression: 'lzw', xres: 600 / 25.4, yres: 600 / 25.4 })
     .toFile(file);
 }
+
+/**
+ * A4 at 300 DPI: a paper-toned, noisy sheet (so its JPEG is the size of a real scan's) with a few
+ * lines of text. Ten different sheets are drawn and repeated, so making 500 takes seconds, not minutes.
+ */
+export async function* a4ScanPages(count: number): AsyncGenerator<GreyPage> {
+  const width = 2480;
+  const height = 3508;
+  const paper = Buffer.allocUnsafe(width * height);
+  let seed = 7;
+  for (let i = 0; i < paper.length; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    paper[i] = 236 + ((seed >> 16) % 8);
+  }
+  const sheets: Buffer[] = [];
+  for (let n = 1; n <= Math.min(10, count); n++) {
+    const text = await drawPage([`第${n}页 关于库房温湿度检查的通知`, '各科室：请于本月底前完成档案整理工作。', `二〇一四年第${n}号`], { width: 1800, fontPx: 50 });
+    sheets.push(
+      await sharp(paper, { raw: { width, height, channels: 1 } })
+        .composite([{ input: text.png, left: 300, top: 300, blend: 'multiply' }])
+        .greyscale()
+        .raw()
+        .toBuffer(),
+    );
+  }
+  for (let n = 0; n < count; n++) yield { data: sheets[n % sheets.length], width, height };
+}

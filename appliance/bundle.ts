@@ -23,7 +23,7 @@ import { APP_ROOT } from './selfcheck-run.ts';
 // mdb_stat, with which `archive compact` compacts the search engine's files (appliance/meili-compact.ts).
 export const BUNDLE_DEBIAN_PACKAGES = ['clamav-daemon', 'clamav', 'poppler-utils', 'fonts-wqy-zenhei', 'openssl', 'lmdb-utils'];
 
-const APP_DIRS = ['core', 'ingest', 'search', 'security', 'custody', 'web', 'appliance'];
+const APP_DIRS = ['core', 'ingest', 'search', 'security', 'custody', 'federation', 'web', 'appliance'];
 const APP_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md'];
 
 export interface BundleOptions {

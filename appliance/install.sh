@@ -168,12 +168,13 @@ cat > "$ROOT/usr/local/bin/archive" <<'EOF'
 # The archive console command of the installed appliance (runs as the `archive` user when called by root).
 export ARCHIVE_CONFIG="${ARCHIVE_CONFIG:-/etc/archive/config.json}"
 export ARCHIVE_DATA_DIR="${ARCHIVE_DATA_DIR:-/var/lib/archive}"
-NODE=/opt/archive/current/runtime/node
-CLI=/opt/archive/current/app/appliance/bin/archive.mjs
+# The release's own node first on PATH; app/appliance/bin/archive sets the malloc settings and runs it.
+export PATH="/opt/archive/current/runtime:$PATH"
+ENTRY=/opt/archive/current/app/appliance/bin/archive
 if [ "$(id -u)" = 0 ] && id archive >/dev/null 2>&1; then
-  exec runuser -u archive -- env ARCHIVE_CONFIG="$ARCHIVE_CONFIG" ARCHIVE_DATA_DIR="$ARCHIVE_DATA_DIR" "$NODE" "$CLI" "$@"
+  exec runuser -u archive -- env PATH="$PATH" ARCHIVE_CONFIG="$ARCHIVE_CONFIG" ARCHIVE_DATA_DIR="$ARCHIVE_DATA_DIR" "$ENTRY" "$@"
 fi
-exec "$NODE" "$CLI" "$@"
+exec "$ENTRY" "$@"
 EOF
 chmod 0755 "$ROOT/usr/local/bin/archive"
 install -m 0644 app/appliance/systemd/archive.service "$ROOT/etc/systemd/system/archive.service"

@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { freeLoopbackPort } from '../../appliance/meili-supervisor.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'appliance/bin/archive.mjs');
+/** The `archive` command as `npx archive` runs it (appliance/bin/archive: the malloc settings, then node on CLI). */
+export const ENTRY = join(ROOT, 'appliance/bin/archive');
 export const SHARED = resolve(ROOT, '../shared');
 
 export async function tempDir(prefix = 'archive-test-'): Promise<string> {
@@ -28,8 +30,9 @@ export async function startServe(env: Record<string, string> = {}, dataDir?: str
   const dir = dataDir ?? (await tempDir());
   const addr = env.ARCHIVE_HTTP_ADDR ?? `127.0.0.1:${await freeLoopbackPort()}`;
   let out = '';
-  const proc = spawn(process.execPath, [CLI, 'serve'], {
-    env: { ...process.env, ARCHIVE_DATA_DIR: dir, ARCHIVE_MEILI_PORT: '0', ...env, ARCHIVE_HTTP_ADDR: addr },
+  // Started as the README starts it (npx archive serve runs ENTRY), with this node first on PATH.
+  const proc = spawn(ENTRY, ['serve'], {
+    env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, ARCHIVE_DATA_DIR: dir, ARCHIVE_MEILI_PORT: '0', ...env, ARCHIVE_HTTP_ADDR: addr },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout!.on('data', (d) => (out += d));

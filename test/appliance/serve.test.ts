@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, consoleHealth, pidAlive, readSetupToken, startServe, waitFor, type ServeHandle } from '../support/appliance.ts';
+import { ROOT, cleanup, consoleHealth, pidAlive, readSetupToken, startServe, waitFor, type ServeHandle } from '../support/appliance.ts';
 
 interface Health {
   status: string;
@@ -53,6 +53,10 @@ describe('archive serve', () => {
     );
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(Object.keys(h.components).sort()).toEqual(['backup', 'clamd', 'disk', 'meilisearch', 'ocrData', 'selfcheck']);
+    // The status page names every component in both languages (it showed "backup" as a code).
+    const names = [...(await readFile(join(ROOT, 'web/public/js/i18n.js'), 'utf8')).matchAll(/componentNames: \{([^}]*)\}/g)].map((m) => m[1]);
+    expect(names).toHaveLength(2);
+    for (const dict of names) for (const k of Object.keys(h.components)) expect(dict).toMatch(new RegExp(`\\b${k}: '`));
     for (const c of Object.values(h.components)) {
       expect(['ok', 'degraded', 'down']).toContain(c.status);
       expect(c.reason.length).toBeGreaterThan(0);

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import type { Pixels } from './decode.ts';
-import { removeSpecks } from './despeckle.ts';
+import { removeSpecks, type SpeckStats } from './despeckle.ts';
 import { timed, type StageStats } from './stage-stats.ts';
 
 /**
@@ -30,9 +30,14 @@ import { timed, type StageStats } from './stage-stats.ts';
 export const PAPER = 230;
 
 export async function cleanForOcr(grey: Pixels, dpi: number, stats?: StageStats): Promise<Pixels> {
+  return (await cleanWithSpecks(grey, dpi, stats)).pixels;
+}
+
+/** `cleanForOcr`, and what despeckling found (how speckled the page is: speckled-lines.ts). */
+export async function cleanWithSpecks(grey: Pixels, dpi: number, stats?: StageStats): Promise<{ pixels: Pixels; specks: SpeckStats }> {
   const out = await timed(stats, 'clean: background', () => flatten(grey, dpi));
-  await timed(stats, 'clean: despeckle', () => removeSpecks(out.data, out.width, out.height, dpi));
-  return out;
+  const specks = await timed(stats, 'clean: despeckle', () => removeSpecks(out.data, out.width, out.height, dpi));
+  return { pixels: out, specks };
 }
 
 async function flatten(grey: Pixels, dpi: number): Promise<Pixels> {

@@ -6,8 +6,10 @@ import { inkOf, placeLine, unitsOf, type Ink } from './char-boxes.ts';
 import { isWide, normaliseLine } from './tidy-text.ts';
 import { measureLayout, toPgm, turnImage, type Turn } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
-import { recoverLines } from './recover-lines.ts';
-import { cleanForOcr } from './clean-page.ts';
+import { recoverLines, SPECK_VARIANT, VARIANTS, type RecoverOptions } from './recover-lines.ts';
+import { cleanWithSpecks } from './clean-page.ts';
+import type { SpeckStats } from './despeckle.ts';
+import { isSpeckled, SPECKLED_MAX_LINES } from './speckled-lines.ts';
 import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
 import { findLostLines } from './lost-lines.ts';
@@ -198,7 +200,7 @@ interface Frame {
   scale: number;
 }
 
-async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 90 | 180 | 270, skewAtZero: number | undefined, frame: Frame, how: ReadOptions): Promise<Attempt> {
+async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 90 | 180 | 270, skewAtZero: number | undefined, frame: Frame, how: ReadOptions, specks?: SpeckStats): Promise<Attempt> {
   // Skew is measured on the upright image (a quarter-turn changes which way lines run).
   const st = how.stats;
   let skew = skewAtZero;
@@ -214,13 +216,22 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   // A page whose layout left much of its print unread is read again as one column (unread-ink.ts).
   const page = how.recover === false ? first : await rereadIfUnread(pool, first, pixels, dpi, st);
   // Weak lines read again, each from a crop of the same image (boxes come back in this frame).
-  if (how.recover !== false) await timed(st, 'recover (all)', () => recoverLines(pool, page, pixels, dpi, { stats: st }));
+  if (how.recover !== false) await timed(st, 'recover (all)', () => recoverLines(pool, page, pixels, dpi, recoverHow(st, specks)));
   // Printed lines the layout left out of every block are found on the ink and read (lost-lines.ts).
   if (how.recover !== false) await timed(st, 'lost (all)', () => findLostLines(pool, page, pixels, dpi, st));
   // A table cut into column blocks is read row by row again (table-rows.ts).
   await timed(st, 'table rows', () => joinTableRows(page));
   const lines = await timed(st, 'to lines', () => toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels)));
   return { rotation, skewDeg: skew, lines, confidence: meanConfidence(lines) };
+}
+
+/**
+ * A densely speckled page's lines are read once more from a median-filtered crop (speckled-lines.ts):
+ * every line, not only the weak ones (most of its misreads are in lines the recogniser is sure of),
+ * at most SPECKLED_MAX_LINES.
+ */
+function recoverHow(stats: StageStats | undefined, specks: SpeckStats | undefined): RecoverOptions {
+  return isSpeckled(specks) ? { stats, specks, variants: [...VARIANTS, SPECK_VARIANT], weak: () => true, maxLines: SPECKLED_MAX_LINES } : { stats };
 }
 
 /** How a page is read: both on by default (off only to measure what each brings). */
@@ -253,7 +264,9 @@ export async function recognisePage(pool: OcrPool, src: PageSource, pageNo: numb
   const frame: Frame = { width: full.width, height: full.height, scale: shrunk.width / full.width };
   const dpi = Math.round(src.dpi * frame.scale);
   // The recogniser reads a cleaned copy; the scan (and the caller's pixels) stay as scanned.
-  const grey = how.clean === false ? shrunk : await cleanForOcr(shrunk, dpi, st);
+  const cleaned = how.clean === false ? undefined : await cleanWithSpecks(shrunk, dpi, st);
+  const grey = cleaned?.pixels ?? shrunk;
+  const specks = cleaned?.specks;
   const layout = await timed(st, 'layout', () => measureLayout(grey));
   if (layout.inkRatio < BLANK_INK) return { text: { ...base, rotation: 0, text: '', confidence: 0, lines: [] }, skewDeg: 0 };
 
@@ -262,14 +275,14 @@ export async function recognisePage(pool: OcrPool, src: PageSource, pageNo: numb
   if (layout.sideways) {
     const o = await timed(st, 'osd', () => pool.detectOrientation(toPgm(grey), dpi));
     osdDone = true;
-    best = await attempt(pool, grey, dpi, o.degrees, o.degrees === 0 ? layout.skewDeg : undefined, frame, how);
+    best = await attempt(pool, grey, dpi, o.degrees, o.degrees === 0 ? layout.skewDeg : undefined, frame, how, specks);
   } else {
-    best = await attempt(pool, grey, dpi, 0, layout.skewDeg, frame, how);
+    best = await attempt(pool, grey, dpi, 0, layout.skewDeg, frame, how, specks);
   }
   if (best.confidence < RECHECK_CONFIDENCE && !osdDone) {
     const o = await timed(st, 'osd', () => pool.detectOrientation(toPgm(grey), dpi));
     if (o.degrees !== 0) {
-      const other = await attempt(pool, grey, dpi, o.degrees, undefined, frame, how);
+      const other = await attempt(pool, grey, dpi, o.degrees, undefined, frame, how, specks);
       if (other.confidence > best.confidence) best = other;
     }
   }

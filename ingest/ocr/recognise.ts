@@ -9,7 +9,7 @@ import type { OcrPool, TessPage } from './pool.ts';
 import { recoverLines, SPECK_VARIANT, VARIANTS, type RecoverOptions } from './recover-lines.ts';
 import { cleanWithSpecks } from './clean-page.ts';
 import type { SpeckStats } from './despeckle.ts';
-import { isSpeckled, SPECKLED_MAX_LINES } from './speckled-lines.ts';
+import { isSpeckled } from './speckled-lines.ts';
 import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
 import { findLostLines } from './lost-lines.ts';
@@ -225,13 +225,9 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   return { rotation, skewDeg: skew, lines, confidence: meanConfidence(lines) };
 }
 
-/**
- * A densely speckled page's lines are read once more from a median-filtered crop (speckled-lines.ts):
- * every line, not only the weak ones (most of its misreads are in lines the recogniser is sure of),
- * at most SPECKLED_MAX_LINES.
- */
+/** A densely speckled page's weak lines are read once more from a median-filtered crop (speckled-lines.ts). */
 function recoverHow(stats: StageStats | undefined, specks: SpeckStats | undefined): RecoverOptions {
-  return isSpeckled(specks) ? { stats, specks, variants: [...VARIANTS, SPECK_VARIANT], weak: () => true, maxLines: SPECKLED_MAX_LINES } : { stats };
+  return isSpeckled(specks) ? { stats, specks, variants: [...VARIANTS, SPECK_VARIANT] } : { stats };
 }
 
 /** How a page is read: both on by default (off only to measure what each brings). */

@@ -52,7 +52,7 @@ export const VARIANTS: Variant[] = [
 export const CROP: Variant = { name: 'crop', psm: '7' };
 
 /**
- * The re-reading of a speckled page's lines (speckled-lines.ts): the crop median-filtered, then as `local` (Sauvola, one
+ * The re-reading of a speckled page's weak line (speckled-lines.ts): the crop median-filtered, then as `local` (Sauvola, one
  * line); read even when another re-reading already beat the page's, and kept only when its evidence is
  * the best. Taking every small component off the crop instead (the page's speck limits, or a tighter
  * 1.2 stroke² area) read worse with better evidence on the UKai speckle page (its brush strokes come

@@ -5,11 +5,10 @@ import type { SpeckStats } from './despeckle.ts';
  * Densely speckled pages (dust, toner dots all over): despeckling (despeckle.ts) must leave a speck
  * that lies among the characters when other ink is near it (it could be a full stop, the dot of a
  * colon or of a character), and the recogniser then reads such specks as marks and characters
- * whose strokes they crowd as other characters. On such a page every line (not only the weak
- * ones: `SPECKLED_MAX_LINES`) is read once more (recover-lines.ts) from its crop median-filtered
- * (3×3: a speck's edge and the smallest specks go, a stroke two pixels or more across stays), and
- * that reading is kept only when the recogniser's evidence for it beats every other reading of the
- * line, as the other re-readings are. Only the recogniser's crop changes:
+ * whose strokes they crowd as other characters. On such a page a weak line is read once more
+ * (recover-lines.ts) from its crop median-filtered (3×3: a speck's edge and the smallest specks
+ * go, a stroke two pixels or more across stays), and that reading is kept only when the recogniser's evidence for it beats every
+ * other reading of the line, as the other re-readings are. Only the recogniser's crop changes:
  * the page's cleaned copy, and the scan that is stored and shown, stay as they were.
  */
 
@@ -19,14 +18,6 @@ import type { SpeckStats } from './despeckle.ts';
  * below (shadow+skew+speckle+faded 176-208, binding shadows 150-180).
  */
 export const SPECKLED_PER_MP = 300;
-
-/**
- * Most lines of a speckled page read again (cost bound; a page of the generated sets has 16-25).
- * Every line rather than the weak ones only: measured on the eight speckled pages of seeds 0-3, weak
- * lines only 10.65% -> 10.22%, every line 9.09% (6 pages better again, 2 unchanged, none worse), at
- * about 3-6 CPU s more a speckled page.
- */
-export const SPECKLED_MAX_LINES = 40;
 
 export function isSpeckled(s: SpeckStats | undefined): boolean {
   return !!s && s.stroke > 0 && s.smallPerMp >= SPECKLED_PER_MP;

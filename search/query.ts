@@ -232,7 +232,7 @@ export class QueryService {
       const ids = all.hits.length >= (all.estimatedTotalHits ?? 0) ? await this.checkCandidates(client, all, terms) : 'approximate';
       if (ids === 'approximate') {
         // Too many to check them all: the hits shown are checked, walking the candidates in order.
-        const more = async (offset: number, limit: number) => (await post<ItemHit & VerifyHit>({ ...req, offset, limit, attributesToRetrieve: retrieve })).hits;
+        const more = async (offset: number, limit: number) => (await post<ItemHit & VerifyHit>({ ...req, facets: [], offset, limit, attributesToRetrieve: retrieve })).hits;
         const page = await checkedPage(all, more, terms, (hits) => this.pagesOf(client, hits), need);
         if (page.complete)
           res = await this.exactAnswer(

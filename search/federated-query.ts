@@ -49,6 +49,8 @@ export interface FederatedResult {
   approximate?: true;
   /** Codes of the offices whose part is approximate. */
   approximateOffices?: string[];
+  /** Their names, as the page and the console print them. */
+  approximateOfficeNames?: string[];
 }
 
 const SHARED_RETRIEVE = ['itemId', 'archivalCode', 'title', 'docNumber', 'responsible', 'date', 'year', 'fonds', 'department', 'retention', 'pageCount', 'classification', 'office'];
@@ -162,6 +164,7 @@ export class FederatedQuery {
     if (approximate.size) {
       result.approximate = true;
       result.approximateOffices = [...approximate];
+      result.approximateOfficeNames = result.approximateOffices.map((c) => names.get(c) ?? c);
     }
     result.total = res.estimatedTotalHits ?? res.totalHits ?? res.hits.length;
     const isLocal = (h: Hit) => (h._federation?.queriesPosition ?? 0) === 0;

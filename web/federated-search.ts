@@ -52,7 +52,5 @@ export async function federatedSearch(
     ...result,
     federated: true,
     unanswered: result.failed.length ? `${result.failed.length} 个单位未响应：${result.failed.map((f) => f.name).join('、')}` : null,
-    // The offices whose count is the engine's estimate, by name (the page says which).
-    estimatedOffices: (result.approximateOffices ?? []).map((c) => (c === self.code ? self.name : (names.get(c) ?? c))),
   };
 }

@@ -52,8 +52,7 @@ async function federatedSearch(cfg: Config, svc: SearchService, audit: AuditLog,
     if (unanswered) process.stderr.write(`${unanswered}\n`);
     return;
   }
-  const names = new Map([[self.code, self.name], ...remotes.map((o) => [o.code, o.name] as const)]);
-  const estimated = r.approximate ? `（${(r.approximateOffices ?? []).map((c) => names.get(c) ?? c).join('、') || '部分单位'}的件数为检索引擎的估计）` : '';
+  const estimated = r.approximate ? `（${r.approximateOfficeNames?.join('、') || '部分单位'}的件数为检索引擎的估计）` : '';
   process.stdout.write(`联合检索 ${offices.length} 个单位，共 ${r.total} 件${estimated}${unanswered ? `；${unanswered}` : ''}\n`);
   for (const i of r.items) {
     const where = i.pages.length ? `第 ${i.pages.join('、')} 页` : '命中著录信息';

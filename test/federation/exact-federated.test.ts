@@ -163,7 +163,7 @@ describe('联合检索 exact for terms longer than four characters', () => {
     expect(c.failed).toEqual([]);
     expect(c.approximate).toBe(true);
     expect(c.approximateOffices).toEqual(['A']);
-    expect((c as { estimatedOffices?: string[] }).estimatedOffices).toEqual(['甲县编办']);
+    expect((c as { approximateOfficeNames?: string[] }).approximateOfficeNames).toEqual(['甲县编办']);
     expect(c.total).toBeGreaterThan(2);
     const b = await fsearch(o.B!, TERM);
     expect(b.approximate).toBeUndefined();
@@ -187,7 +187,7 @@ describe('联合检索 exact for terms longer than four characters', () => {
       await page.selectOption('#search-scope', 'federated');
       await page.fill('#search-input', TERM);
       // …and names the office whose count it is.
-      await page.waitForFunction((s) => document.querySelector('#search-status')?.textContent?.includes(s), '甲县编办的候选超过 5000 件，其件数为检索引擎的估计');
+      await page.waitForFunction((s) => document.querySelector('#search-status')?.textContent?.includes(s), '甲县编办的结果过多，其件数为检索引擎的估计');
       await page.fill('#search-input', TERM2);
       await page.waitForFunction(() => (document.querySelector('#search-status')?.textContent ?? '').startsWith('共 1 件'));
       expect(await page.textContent('#search-status')).not.toContain('检索引擎的估计');

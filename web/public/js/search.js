@@ -117,7 +117,7 @@ export function render(main, route) {
     // A long term with more candidates than a search checks in full (search/checked-page.ts): the
     // hits shown are checked, the count is an estimate; the exact count is one click away.
     if (r.total && r.approximate) {
-      if (r.estimatedOffices?.length) status.textContent += t('resultsApproxOffices', { offices: r.estimatedOffices.join('、') });
+      if (r.approximateOfficeNames?.length) status.textContent += t('resultsApproxOffices', { offices: r.approximateOfficeNames.join('、') });
       else status.textContent += t(state.exact || state.scope === 'federated' ? 'resultsApproxMany' : 'resultsApprox');
       if (!state.exact && state.scope !== 'federated') {
         status.append(

@@ -1,8 +1,8 @@
 // A densely speckled page's weak lines are read once more from a 3×3 median-filtered crop
 // (speckled-lines.ts), kept only when the recogniser's evidence beats every other reading. On the
-// bench generator's speckle page (AR PL UKai 14 pt, 450 specks a megapixel) the line 案卷686卷，合格率为91.0%。
-// read as 案卷686卷,司格率为91.0%。 on the page and “案卷686卷,合格率为91.0%。 from the Sauvola crop; the
-// median crop reads it right and wins on evidence. Real tesseract.js; the page is the generator's.
+// bench generator's speckle name list (Noto Sans CJK SC 14 pt, 450 specks a megapixel) the row
+// 5 卢玲 科员 1997.11 065-8017753 reads at 17% CER on the page and 22% from the Sauvola crop; the
+// median crop reads it at 13% and wins on evidence. Real tesseract.js; the page is the generator's.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,9 +72,10 @@ describe('a speckled line read again from a median-filtered crop', () => {
     }
   }, 120_000);
 
-  it('recovers 案卷686卷，合格率为91.0%。: the median reading wins on evidence and is right where the others were not', async () => {
-    const { page, src, pixels, specks } = await cleaned(1, 1);
-    const truth = norm(page.lines.find((l) => l.startsWith('案卷686卷'))!);
+  it('reads the row 5 卢玲 better: the median reading wins on evidence and is nearer the print than the others', async () => {
+    const { page, src, pixels, specks } = await cleaned(6, 0);
+    expect(page.label).toMatch(/, speckle$/u);
+    const truth = norm(page.lines.find((l) => norm(l).startsWith('5卢玲'))!);
     const read = await pool.recognise(toPgm(pixels), { dpi: src.dpi, psm: '3' });
     const seen: Array<{ original: string; candidates: Candidate[] }> = [];
     await recoverLines(pool, read, pixels, src.dpi, {
@@ -82,8 +83,9 @@ describe('a speckled line read again from a median-filtered crop', () => {
       variants: [...VARIANTS, SPECK_VARIANT],
       onCandidates: (line, candidates) => seen.push({ original: norm(line.text), candidates }),
     });
-    const tried = seen.find((s) => s.candidates.some((c) => c.line && cer(norm(c.line.text), truth) < 0.5));
-    expect(tried, 'the line was read again').toBeDefined();
+    // The row's own reading: the line read again whose first reading is nearest the row's print.
+    const tried = seen.sort((a, b) => cer(a.original, truth) - cer(b.original, truth))[0];
+    expect(tried && cer(tried.original, truth), 'the line was read again').toBeLessThan(0.5);
     const best = tried!.candidates.filter((c) => c.line).sort((a, b) => b.score - a.score)[0];
     expect(best.name).toBe('specks');
     const err = (c: Candidate) => cer(norm(c.line!.text), truth);

@@ -65,6 +65,11 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs: nu
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
+/** Until an `archive serve` started by startServe answers /api/health at all (any status: up, not necessarily healthy). */
+export async function untilServing(app: ServeHandle): Promise<void> {
+  await waitFor(async () => ((await fetch(`${app.base}/api/health`).catch(() => undefined))?.status ? true : undefined), 60_000, 'serve up');
+}
+
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -32,6 +32,26 @@ export async function startMeili(opts: { dir?: string } = {}): Promise<MeiliHand
   };
 }
 
+/** One request to a Meilisearch's own API (the admin key unless another is given): its status and JSON answer. */
+export async function meiliApi(m: { conn: MeiliConnection }, method: string, path: string, body?: unknown, key = m.conn.apiKey): Promise<{ status: number; json: any }> {
+  const r = await fetch(`${m.conn.host}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, json: await r.json().catch(() => undefined) };
+}
+
+/** Until the latest 20 tasks of a Meilisearch have all finished (succeeded, failed or canceled). */
+export async function meiliSettled(m: { conn: MeiliConnection }): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const t = (await meiliApi(m, 'GET', '/tasks?limit=20')).json.results as Array<{ status: string }>;
+    if (t.every((x) => x.status === 'succeeded' || x.status === 'failed' || x.status === 'canceled')) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('tasks did not settle');
+}
+
 interface GtFile {
   item_id: string;
   metadata: { archive_code: string; year: number; title: string; classification: string; doc_number: string | null; issuer: string | null; date: string };

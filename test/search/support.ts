@@ -8,6 +8,7 @@ import { ensureDataDir } from '../../core/data-dir.ts';
 import type { ItemMetadata, PageText, Retention } from '../../core/item.ts';
 import type { StoredItem } from '../../search/index.ts';
 import { SHARED, cleanup, tempDir } from '../support/appliance.ts';
+import { seeded } from '../support/prng.ts';
 
 export interface MeiliHandle {
   dir: string;
@@ -105,13 +106,4 @@ export function loadGroundTruth(posts: (id: string) => string[] = () => ['ZH'], 
 }
 
 /** Deterministic PRNG (mulberry32) so sampled queries are the same on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seeded;

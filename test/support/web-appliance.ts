@@ -56,6 +56,11 @@ export interface WebAppliance {
   audit(): Promise<AuditLine[]>;
   /** The router the app serves (found in the app's middleware, as koa-router marks it). */
   router(): Router;
+  /**
+   * SIGSTOP the Meilisearch child; the function returned sends SIGCONT. Its supervisor kills a child
+   * that has neither answered nor used CPU for 2 minutes and starts a fresh one (resuming is then a no-op).
+   */
+  pauseMeili(): () => void;
   close(): Promise<void>;
 }
 
@@ -149,6 +154,17 @@ export async function startWebAppliance(
       const mw = app.middleware.find((m) => (m as unknown as { router?: Router }).router);
       if (!mw) throw new Error('no router in the app');
       return (mw as unknown as { router: Router }).router;
+    },
+    pauseMeili() {
+      const pid = meili.pid!;
+      process.kill(pid, 'SIGSTOP');
+      return () => {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          /* killed and replaced by the supervisor meanwhile */
+        }
+      };
     },
     async close() {
       await new Promise<void>((r) => {

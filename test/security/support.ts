@@ -94,6 +94,32 @@ export async function startTestApp(opts: { lockout?: { maxPerAccount?: number; m
   };
 }
 
+/** Users on a data dir's identity store, each with GOOD_PASSWORD and no forced change; a staff user gets no posts and clearance 内部. */
+export async function addUsers(identity: SecurityStores['identity'], users: Array<[string, Role[]]>): Promise<void> {
+  const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
+  for (const [username, roles] of users)
+    await identity.createUser({ username, roles, passwordHash, mustChangePassword: false, ...(roles[0] === 'staff' ? { posts: [], clearance: '内部' as const } : {}) });
+}
+
+/** One user of each role — sam (staff), amy (archivist), sys, sec, aud — added to `t` (with `opts(roles)`) and each logged in with a client of its own. */
+export async function oneUserPerRole(t: TestApp, opts: (roles: Role[]) => { posts?: string[] } = () => ({})): Promise<Record<string, Client>> {
+  const users: Array<[string, Role[]]> = [
+    ['sam', ['staff']],
+    ['amy', ['archivist']],
+    ['sys', ['sysadmin']],
+    ['sec', ['secadmin']],
+    ['aud', ['auditor']],
+  ];
+  const as: Record<string, Client> = {};
+  for (const [u, roles] of users) {
+    await t.addUser(u, roles, opts(roles));
+    as[u] = t.client();
+    const r = await as[u].login(u);
+    if (r.status !== 200) throw new Error(`login ${u}: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+  return as;
+}
+
 /** A browser-like client: keeps cookies, echoes the CSRF cookie in X-CSRF-Token unless told not to. */
 export class Client {
   cookies = new Map<string, string>();

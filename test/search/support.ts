@@ -53,6 +53,26 @@ export async function meiliSettled(m: { conn: MeiliConnection }): Promise<void> 
   throw new Error('tasks did not settle');
 }
 
+/**
+ * A stored item for the search tests: `meta` over the defaults (2014, 保管期限 Y, 内部, no originals,
+ * created 2026-11-01), one 100×100 OCR page per text, each with the given confidence.
+ */
+export function textItem(meta: Pick<ItemMetadata, 'itemId' | 'archivalCode' | 'fonds' | 'title' | 'posts'> & Partial<ItemMetadata>, texts: string[], confidence = 90): StoredItem {
+  return {
+    meta: {
+      year: 2014,
+      retention: 'Y',
+      classification: '内部',
+      pageCount: texts.length,
+      originals: [],
+      createdAt: '2026-11-01T00:00:00Z',
+      updatedAt: '2026-11-01T00:00:00Z',
+      ...meta,
+    },
+    pages: texts.map((text, i) => ({ page: i + 1, width: 100, height: 100, dpi: 300, rotation: 0, text, confidence, lines: [], source: 'ocr' })),
+  };
+}
+
 interface GtFile {
   item_id: string;
   metadata: { archive_code: string; year: number; title: string; classification: string; doc_number: string | null; issuer: string | null; date: string };

@@ -3,7 +3,7 @@ import type { StoredItem } from '../../search/index.ts';
 import { argon2Hasher } from '../../security/index.ts';
 import { textItem } from '../search/support.ts';
 import { GOOD_PASSWORD } from '../security/support.ts';
-import { launchChromium, screenshot, watchedPage } from './browser.ts';
+import { launchChromium, logIn, screenshot, watchedPage } from './browser.ts';
 import { startSearchApp, type SearchApp } from './search-app.ts';
 
 // The search page in Chromium for a long term with more candidates than a search checks in full
@@ -39,9 +39,7 @@ describe('the exact count of a long term, in Chromium', () => {
     try {
       const { page } = await watchedPage(browser, outside, problems);
       await page.goto(`${app.base}/`);
-      await page.fill('#login-username', 'staffa');
-      await page.fill('#login-password', GOOD_PASSWORD);
-      await page.click('#login-submit');
+      await logIn(page, 'staffa', GOOD_PASSWORD);
       await page.waitForSelector('#search-input');
       await page.fill('#search-input', TERM);
       await page.press('#search-input', 'Enter');

@@ -4,7 +4,7 @@ import type { StoredItem } from '../../search/index.ts';
 import { argon2Hasher, writeDepartmentNames } from '../../security/index.ts';
 import { rng, textItem } from '../search/support.ts';
 import { Client, GOOD_PASSWORD } from '../security/support.ts';
-import { launchChromium, watchedPage } from './browser.ts';
+import { launchChromium, logIn, watchedPage } from './browser.ts';
 import { startSearchApp, type SearchApp } from './search-app.ts';
 
 // Sort by relevance, date or 档号 through GET /api/search on the real koa app and a real
@@ -137,9 +137,7 @@ describe('search sort', () => {
     try {
       const { page } = await watchedPage(browser, outside, problems);
       await page.goto(`${base}/`);
-      await page.fill('#login-username', 'staffa');
-      await page.fill('#login-password', GOOD_PASSWORD);
-      await page.click('#login-submit');
+      await logIn(page, 'staffa', GOOD_PASSWORD);
       await page.waitForSelector('#search-input');
       await page.fill('#search-input', '档案工作');
       await page.selectOption('#search-sort', 'archivalCode');

@@ -1,12 +1,11 @@
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import { healthReport, type HealthReport } from '../../core/health.ts';
 import { createLogger } from '../../core/log.ts';
 import { createWebApp } from '../../web/index.ts';
 import { argon2Hasher, openSecurity, type PasswordHasher, type Role } from '../../security/index.ts';
 import { createAuth, type Auth } from '../../web/auth.ts';
 import type { SecurityStores } from '../../security/open-security.ts';
-import { cleanup, tempDir } from '../support/appliance.ts';
+import { auditRecords, cleanup, tempDir } from '../support/appliance.ts';
 
 export const GOOD_PASSWORD = 'Archive#2026-ok';
 
@@ -62,14 +61,7 @@ export async function startTestApp(opts: { lockout?: { maxPerAccount?: number; m
   const port = (server.address() as { port: number }).port;
   const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
   const base = `http://127.0.0.1:${port}`;
-  const readLines = async () => {
-    const { readFile } = await import('node:fs/promises');
-    const text = await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  };
+  const readLines = () => auditRecords(dir);
   return {
     dir,
     base,

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Koa from 'koa';
 import type Router from '@koa/router';
@@ -18,7 +18,7 @@ import type { SecurityStores } from '../../security/open-security.ts';
 import { createWebApp } from '../../web/index.ts';
 import { type WebDeps } from '../../web/app.ts';
 import { Client, GOOD_PASSWORD } from '../security/support.ts';
-import { tempDir } from './appliance.ts';
+import { auditRecords, tempDir } from './appliance.ts';
 import { stageItem, type StageOptions } from './staged-item.ts';
 
 export interface AuditLine {
@@ -143,13 +143,7 @@ export async function startWebAppliance(
       await search.indexItem(stored, await ingest.store.readText(stored.itemId));
       return stored;
     },
-    async audit() {
-      const text = await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
-      return text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as AuditLine);
-    },
+    audit: () => auditRecords<AuditLine>(dataDir),
     router() {
       const mw = app.middleware.find((m) => (m as unknown as { router?: Router }).router);
       if (!mw) throw new Error('no router in the app');

@@ -11,7 +11,7 @@ import { createAuth } from '../../web/auth.ts';
 import { integrityLatestPath } from '../../custody/integrity.ts';
 import { saveBackupRecord } from '../../custody/backup-records.ts';
 import { createWebApp } from '../../web/index.ts';
-import { cleanup, tempDir } from '../support/appliance.ts';
+import { auditRecords, cleanup, tempDir } from '../support/appliance.ts';
 import { addUsers, Client, GOOD_PASSWORD } from '../security/support.ts';
 import { makeSecadmin } from '../custody/backup-support.ts';
 import { launchChromium, logIn, screenshot, watchedPage } from './browser.ts';
@@ -58,13 +58,7 @@ beforeAll(async () => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
   });
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  auditLines = async () => {
-    const text = await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  };
+  auditLines = () => auditRecords(dir);
 });
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemMetadata } from '../../core/index.ts';
 import { GOOD_PASSWORD } from '../security/support.ts';
 import { startWebAppliance, type WebAppliance } from '../support/web-appliance.ts';
-import { launchChromium, watchedPage } from '../web/browser.ts';
+import { launchChromium, logIn, watchedPage } from '../web/browser.ts';
 
 // 批量设置共享范围 on the search page: an archivist ticks several of this office's hits and sets their
 // scope at once; the shared index follows. A 查阅人员 gets no tick boxes, and the server refuses the
@@ -41,9 +41,7 @@ describe('批量设置共享范围', () => {
       const problems: string[] = [];
       const { page } = await watchedPage(browser, outside, problems);
       await page.goto(`${w.base}/`);
-      await page.fill('#login-username', 'jia');
-      await page.fill('#login-password', GOOD_PASSWORD);
-      await page.click('#login-submit');
+      await logIn(page, 'jia', GOOD_PASSWORD);
       await page.waitForSelector('nav');
       await page.goto(`${w.base}/#/search?q=${encodeURIComponent('机构编制')}`);
       for (const it of items.slice(0, 2)) await page.locator(`#results li.hit[data-item="${it.itemId}"] input.bulk-pick`).check();
@@ -72,9 +70,7 @@ describe('批量设置共享范围', () => {
     try {
       const { page } = await watchedPage(browser, [], []);
       await page.goto(`${w.base}/`);
-      await page.fill('#login-username', 'cha');
-      await page.fill('#login-password', GOOD_PASSWORD);
-      await page.click('#login-submit');
+      await logIn(page, 'cha', GOOD_PASSWORD);
       await page.waitForSelector('#search-input');
       await page.fill('#search-input', '机构编制');
       await page.locator(`#results li.hit[data-item="${items[2].itemId}"]`).waitFor();

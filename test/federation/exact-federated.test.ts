@@ -3,7 +3,7 @@ import type { ItemMetadata } from '../../core/item.ts';
 import { SharedIndexWriter } from '../../search/index.ts';
 import { meiliQuery, parseQuery } from '../../search/char-pairs.ts';
 import { GOOD_PASSWORD } from '../security/support.ts';
-import { launchChromium, watchedPage } from '../web/browser.ts';
+import { launchChromium, logIn, watchedPage } from '../web/browser.ts';
 import { linkOffices, startWebOffice, stopWebOffice, type WebOffice } from './web-office.ts';
 
 /**
@@ -180,9 +180,7 @@ describe('联合检索 exact for terms longer than four characters', () => {
       const problems: string[] = [];
       const { page } = await watchedPage(browser, outside, problems);
       await page.goto(`${o.CITY!.w.base}/`);
-      await page.fill('#login-username', 'cha');
-      await page.fill('#login-password', GOOD_PASSWORD);
-      await page.click('#login-submit');
+      await logIn(page, 'cha', GOOD_PASSWORD);
       await page.waitForSelector('#search-input');
       await page.selectOption('#search-scope', 'federated');
       await page.fill('#search-input', TERM);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireRunLock } from '../../core/run-lock.ts';
 import { runCli } from '../support/appliance.ts';
 import { GOOD_PASSWORD } from '../security/support.ts';
-import { launchChromium, watchedPage } from '../web/browser.ts';
+import { launchChromium, logIn, watchedPage } from '../web/browser.ts';
 import { linkOffices, startWebOffice, stopWebOffice, type WebOffice } from './web-office.ts';
 
 /**
@@ -210,9 +210,7 @@ describe('联合检索 across four appliances', () => {
       const problems: string[] = [];
       const { page } = await watchedPage(browser, outside, problems);
       await page.goto(`${offices.B.w.base}/`);
-      await page.fill('#login-username', 'cha');
-      await page.fill('#login-password', GOOD_PASSWORD);
-      await page.click('#login-submit');
+      await logIn(page, 'cha', GOOD_PASSWORD);
       await page.waitForSelector('#search-input');
       await page.selectOption('#search-scope', 'federated');
       await page.fill('#search-input', '全辖区');

@@ -2,7 +2,7 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import type { AddressInfo } from 'node:net';
 import { generateTenantToken } from 'meilisearch/token';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMeili, type MeiliHandle } from '../search/support.ts';
+import { meiliApi as api, meiliSettled as settled, startMeili, type MeiliHandle } from '../search/support.ts';
 
 /**
  * The spike behind 联合检索 (../shared/DESIGN.md, federation/): what Meilisearch 1.21's remote
@@ -21,24 +21,6 @@ interface Seen {
   url?: string;
   headers: IncomingHttpHeaders;
   body: string;
-}
-
-async function api(m: MeiliHandle, method: string, path: string, body?: unknown, key = m.conn.apiKey): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${m.conn.host}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, json: await r.json().catch(() => undefined) };
-}
-
-async function settled(m: MeiliHandle): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const t = (await api(m, 'GET', '/tasks?limit=5')).json.results as Array<{ status: string }>;
-    if (t.every((x) => x.status === 'succeeded' || x.status === 'failed')) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('tasks did not settle');
 }
 
 describe('Meilisearch remote federated search (the mechanism 联合检索 builds on)', () => {

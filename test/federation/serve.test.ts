@@ -4,6 +4,7 @@ import { loadConfig } from '../../core/config.ts';
 import { consoleServices } from '../../appliance/console-services.ts';
 import { freeLoopbackPort } from '../../appliance/meili-supervisor.ts';
 import { cleanup, consoleHealth, runCli, startServe, tempDir, waitFor, type ServeHandle } from '../support/appliance.ts';
+import { meiliApi } from '../search/support.ts';
 
 /**
  * `archive serve` with federation.addr: two appliances on loopback, joined at the console while
@@ -15,15 +16,7 @@ describe('archive serve with 联合检索', () => {
   let root: string;
   const apps: Record<string, { serve: ServeHandle; env: Record<string, string>; conn: { host: string; apiKey: string } }> = {};
 
-  const api = async (code: string, method: string, path: string, body?: unknown) => {
-    const c = apps[code].conn;
-    const r = await fetch(`${c.host}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${c.apiKey}` },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: r.status, json: await r.json().catch(() => undefined) };
-  };
+  const api = (code: string, method: string, path: string, body?: unknown) => meiliApi(apps[code], method, path, body);
   const cli = (code: string, args: string[]) => runCli(args, apps[code].env, ['ARCHIVE_CONFIG']);
 
   beforeAll(async () => {

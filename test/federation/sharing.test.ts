@@ -44,18 +44,6 @@ async function retried(client: Client, method: string, path: string, body: unkno
   }
 }
 
-function stopMeili(): () => void {
-  const pid = w.meili.pid!;
-  process.kill(pid, 'SIGSTOP');
-  return () => {
-    try {
-      process.kill(pid, 'SIGCONT');
-    } catch {
-      /* replaced by the supervisor */
-    }
-  };
-}
-
 beforeAll(async () => {
   w = await startWebAppliance({ posts: ['BGS', 'ZH', 'RS'], office: { code: 'A150100', name: '呼和浩特市编办' }, reconcileMs: 500, sharingDeadlineMs: 10_000 });
   await w.addUser('jia', ['archivist'], { posts: ['BGS', 'ZH'], clearance: '内部' });
@@ -210,7 +198,7 @@ describe('narrowing is fail-closed', () => {
       [{ sharing: 'parent' }, 'scope narrowed'],
       [{ sharing: 'office' }, 'scope withdrawn'],
     ] as const) {
-      const resume = stopMeili();
+      const resume = w.pauseMeili();
       let r;
       try {
         r = await c.jia.req('PATCH', `/api/items/${it1.itemId}`, body);
@@ -225,7 +213,7 @@ describe('narrowing is fail-closed', () => {
       await waitFor(async () => (await c.cha.get('/api/search?q=' + encodeURIComponent('编制核定'))).status === 200 || undefined, 120_000, 'Meilisearch back');
     }
     // The same with a policy narrowing: refused, the policy file unchanged, the item still shared.
-    const resume = stopMeili();
+    const resume = w.pauseMeili();
     let r;
     try {
       r = await c.anquan.req('PUT', '/api/sharing/policy', { classifications: [], posts: null });
@@ -255,7 +243,7 @@ describe('narrowing behind a stalled widening', () => {
     const it1 = await item(['BGS'], '公开');
     // Widened in the store (as a route does before its sync), then its sync stuck behind a stopped Meilisearch.
     await w.ingest.store.updateMetadata(it1.itemId, { sharing: 'all' });
-    const resume = stopMeili();
+    const resume = w.pauseMeili();
     let narrow;
     try {
       void w.sharing!.syncItem(it1.itemId).catch(() => undefined);

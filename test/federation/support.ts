@@ -8,7 +8,7 @@ import { startFederation, type FederationService } from '../../federation/index.
 import { loadOrCreateIdentity, type FederationIdentity } from '../../federation/identity.ts';
 import { openSecurity } from '../../security/index.ts';
 import { runCli } from '../support/appliance.ts';
-import { startMeili, type MeiliHandle } from '../search/support.ts';
+import { meiliApi, meiliSettled, startMeili, type MeiliHandle } from '../search/support.ts';
 
 /** One office's appliance for the federation tests: its data dir, config and (once started) Meilisearch and federation. */
 export interface Office {
@@ -56,14 +56,7 @@ export async function makeOffice(dir: string, code: string, name: string): Promi
       await o.meili?.stop();
       o.meili = undefined;
     },
-    async api(method, path, body, key) {
-      const r = await fetch(`${o.meili!.conn.host}${path}`, {
-        method,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key ?? o.meili!.conn.apiKey}` },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: r.status, json: await r.json().catch(() => undefined) };
-    },
+    api: (method, path, body, key) => meiliApi(o.meili!, method, path, body, key),
     async audit() {
       const adir = join(dir, 'audit');
       const files = (await readdir(adir)).filter((f) => /^audit-\d{4}\.jsonl$/.test(f)).sort();
@@ -82,12 +75,7 @@ export async function putShared(o: Office, docs: Array<Record<string, unknown>>)
 }
 
 export async function settled(o: Office): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const t = (await o.api('GET', '/tasks?limit=20')).json.results as Array<{ status: string }>;
-    if (t.every((x) => x.status === 'succeeded' || x.status === 'failed' || x.status === 'canceled')) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('tasks did not settle');
+  await meiliSettled(o.meili!);
 }
 
 /** The federated query fed-share's search makes, run with the admin key: self plus every joined peer. */

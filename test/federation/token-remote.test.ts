@@ -1,7 +1,7 @@
 import { generateTenantToken } from 'meilisearch/token';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { federatedRules } from '../../search/federated-query.ts';
-import { startMeili, type MeiliHandle } from '../search/support.ts';
+import { meiliApi as api, meiliSettled as settled, startMeili, type MeiliHandle } from '../search/support.ts';
 
 /**
  * What the asking office's tenant token does to a remote query (Meilisearch 1.21), pinned: the
@@ -12,22 +12,6 @@ import { startMeili, type MeiliHandle } from '../search/support.ts';
  *    office's own shared index (items of every post) stays out of reach, remote hits stay within
  *    the person's clearance.
  */
-async function api(m: MeiliHandle, method: string, path: string, body?: unknown, key = m.conn.apiKey): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${m.conn.host}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, json: await r.json().catch(() => undefined) };
-}
-async function settled(m: MeiliHandle): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const t = (await api(m, 'GET', '/tasks?limit=20')).json.results as Array<{ status: string }>;
-    if (t.every((x) => x.status === 'succeeded' || x.status === 'failed')) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('tasks did not settle');
-}
 
 describe("the asking user's tenant token and remote queries", () => {
   let city: MeiliHandle;

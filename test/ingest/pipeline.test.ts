@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ItemStore, JobStore, type Job } from '../../ingest/index.ts';
 import { cer } from '../../ingest/ocr/cer.ts';
 import { verifyAudit } from '../../security/index.ts';
-import { SHARED, cleanup, consoleHealth, runCli, startServe, tempDir, waitFor } from '../support/appliance.ts';
+import { SHARED, cleanup, consoleHealth, runCli, startServe, tempDir, untilServing, waitFor } from '../support/appliance.ts';
 import { eicarBytes, startTestClamd, type TestClamd } from '../support/clamd.ts';
 
 const SAMPLES = join(SHARED, 'samples/items');
@@ -150,7 +150,7 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
     const dataDir = join(work, 'data-inbox');
     const app = await startServe({ ARCHIVE_CLAMD: clamd.address, ARCHIVE_LOG_LEVEL: 'warn', ARCHIVE_INBOX_SETTLE_MS: '1000' }, dataDir);
     try {
-      await waitFor(async () => ((await fetch(`${app.base}/api/health`).catch(() => undefined))?.status ? true : undefined), 60_000, 'serve up');
+      await untilServing(app);
       const inbox = join(dataDir, 'inbox');
       // A bad CSV: nothing is taken; the files stay and a report says why.
       await mkdir(join(inbox, 'scan1'), { recursive: true });
@@ -180,7 +180,7 @@ describe('ingest pipeline (real clamd, real OCR, real Meilisearch)', () => {
     const dataDir = join(work, 'data-c');
     const env = { ARCHIVE_CLAMD: clamd.address, ARCHIVE_LOG_LEVEL: 'warn' };
     let app = await startServe(env, dataDir);
-    await waitFor(async () => ((await fetch(`${app.base}/api/health`).catch(() => undefined))?.status ? true : undefined), 60_000, 'serve up');
+    await untilServing(app);
     const sub = await runCli(['ingest', join(SAMPLES, 'S0002.tif'), join(SAMPLES, 'S0007.tif'), '--posts', 'BGS', '--json'], { ARCHIVE_DATA_DIR: dataDir, ARCHIVE_CLAMD: clamd.address });
     expect(sub.code, sub.err).toBe(0);
     const jobId = (JSON.parse(sub.out.trim()) as { job: string }).job;

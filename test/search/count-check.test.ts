@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSearchService, type SearchService, type StoredItem } from '../../search/index.ts';
 import type { Viewer } from '../../core/access.ts';
 import type { Classification } from '../../core/config.ts';
-import type { ItemMetadata } from '../../core/item.ts';
 import { COUNT_CHECK_LIMIT } from '../../search/checked-page.ts';
 import { meiliQuery, parseQuery } from '../../search/char-pairs.ts';
-import { startMeili, type MeiliHandle } from './support.ts';
+import { startMeili, textItem, type MeiliHandle } from './support.ts';
 
 // A long term (one Meilisearch cannot prove, char-pairs.ts) with more candidates than a search
 // checks in full (search/checked-page.ts): the hits shown are still only items holding the term,
@@ -20,21 +19,7 @@ let m: MeiliHandle;
 let svc: SearchService;
 
 function item(id: string, fonds: string, text: string, posts = ['ZH'], classification: Classification = '内部'): StoredItem {
-  const meta: ItemMetadata = {
-    itemId: id,
-    archivalCode: `${fonds}-2014-Y-${id}`,
-    fonds,
-    year: 2014,
-    retention: 'Y',
-    title: '关于档案工作的通知',
-    classification,
-    posts,
-    pageCount: 1,
-    originals: [],
-    createdAt: '2026-11-01T00:00:00Z',
-    updatedAt: '2026-11-01T00:00:00Z',
-  };
-  return { meta, pages: [{ page: 1, width: 100, height: 100, dpi: 300, rotation: 0, text, confidence: 90, lines: [], source: 'ocr' as const }] };
+  return textItem({ itemId: id, archivalCode: `${fonds}-2014-Y-${id}`, fonds, title: '关于档案工作的通知', classification, posts }, [text]);
 }
 
 beforeAll(async () => {

@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSearchService, type SearchService, type StoredItem } from '../../search/index.ts';
 import type { Viewer } from '../../core/access.ts';
-import type { ItemMetadata } from '../../core/item.ts';
-import { startMeili, type MeiliHandle } from './support.ts';
+import { startMeili, textItem, type MeiliHandle } from './support.ts';
 import { parseQuery } from '../../search/char-pairs.ts';
 import { verifyCandidates } from '../../search/verify.ts';
 
@@ -18,22 +17,7 @@ let m: MeiliHandle;
 let svc: SearchService;
 
 function item(id: string, first: string): StoredItem {
-  const meta: ItemMetadata = {
-    itemId: id,
-    archivalCode: `J012-2014-Y-${id}`,
-    fonds: 'J012',
-    year: 2014,
-    retention: 'Y',
-    title: '关于档案工作的通知',
-    classification: '内部',
-    posts: ['ZH'],
-    pageCount: 5,
-    originals: [],
-    createdAt: '2026-11-01T00:00:00Z',
-    updatedAt: '2026-11-01T00:00:00Z',
-  };
-  const texts = [first, '第二页', '第三页', '第四页', '第五页'];
-  return { meta, pages: texts.map((text, i) => ({ page: i + 1, width: 100, height: 100, dpi: 300, rotation: 0, text, confidence: 90, lines: [], source: 'ocr' as const })) };
+  return textItem({ itemId: id, archivalCode: `J012-2014-Y-${id}`, fonds: 'J012', title: '关于档案工作的通知', posts: ['ZH'] }, [first, '第二页', '第三页', '第四页', '第五页']);
 }
 
 beforeAll(async () => {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSearchService, type SearchService, type StoredItem } from '../../search/index.ts';
 import type { Viewer } from '../../core/access.ts';
-import type { ItemMetadata } from '../../core/item.ts';
-import { startMeili, type MeiliHandle } from './support.ts';
+import { startMeili, textItem, type MeiliHandle } from './support.ts';
 
 // Totals and facet counts are the items that hold every term as a substring, whatever the term's
 // length: an item holding each shorter window of a term apart (甲乙丙, 乙丙丁 but not 甲乙丙丁) is
@@ -13,22 +12,7 @@ let m: MeiliHandle;
 let svc: SearchService;
 
 function item(id: string, fonds: string, pages: string[], posts = ['ZH']): StoredItem {
-  const meta: ItemMetadata = {
-    itemId: id,
-    archivalCode: `${fonds}-1999-Y-BGS-${id.slice(-4)}`,
-    fonds,
-    year: 2014,
-    retention: 'Y',
-    department: 'BGS',
-    title: '关于档案工作的通知',
-    classification: '内部',
-    posts,
-    pageCount: pages.length,
-    originals: [],
-    createdAt: '2026-11-01T00:00:00Z',
-    updatedAt: '2026-11-01T00:00:00Z',
-  };
-  return { meta, pages: pages.map((text, i) => ({ page: i + 1, width: 100, height: 100, dpi: 300, rotation: 0, text, confidence: 90, lines: [], source: 'ocr' as const })) };
+  return textItem({ itemId: id, archivalCode: `${fonds}-1999-Y-BGS-${id.slice(-4)}`, fonds, department: 'BGS', title: '关于档案工作的通知', posts }, pages);
 }
 
 // Each split item holds every window of the term but not the term; a whole one may hold it across a

@@ -8,6 +8,7 @@ import { ensureDataDir } from '../../core/data-dir.ts';
 import type { ItemMetadata, PageText, Retention } from '../../core/item.ts';
 import type { StoredItem } from '../../search/index.ts';
 import { SHARED, cleanup, tempDir } from '../support/appliance.ts';
+import { seeded } from '../support/prng.ts';
 
 export interface MeiliHandle {
   dir: string;
@@ -29,6 +30,46 @@ export async function startMeili(opts: { dir?: string } = {}): Promise<MeiliHand
       await sup.stop();
       if (!opts.dir) await cleanup(dir);
     },
+  };
+}
+
+/** One request to a Meilisearch's own API (the admin key unless another is given): its status and JSON answer. */
+export async function meiliApi(m: { conn: MeiliConnection }, method: string, path: string, body?: unknown, key = m.conn.apiKey): Promise<{ status: number; json: any }> {
+  const r = await fetch(`${m.conn.host}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, json: await r.json().catch(() => undefined) };
+}
+
+/** Until the latest 20 tasks of a Meilisearch have all finished (succeeded, failed or canceled). */
+export async function meiliSettled(m: { conn: MeiliConnection }): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const t = (await meiliApi(m, 'GET', '/tasks?limit=20')).json.results as Array<{ status: string }>;
+    if (t.every((x) => x.status === 'succeeded' || x.status === 'failed' || x.status === 'canceled')) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('tasks did not settle');
+}
+
+/**
+ * A stored item for the search tests: `meta` over the defaults (2014, 保管期限 Y, 内部, no originals,
+ * created 2026-11-01), one 100×100 OCR page per text, each with the given confidence.
+ */
+export function textItem(meta: Pick<ItemMetadata, 'itemId' | 'archivalCode' | 'fonds' | 'title' | 'posts'> & Partial<ItemMetadata>, texts: string[], confidence = 90): StoredItem {
+  return {
+    meta: {
+      year: 2014,
+      retention: 'Y',
+      classification: '内部',
+      pageCount: texts.length,
+      originals: [],
+      createdAt: '2026-11-01T00:00:00Z',
+      updatedAt: '2026-11-01T00:00:00Z',
+      ...meta,
+    },
+    pages: texts.map((text, i) => ({ page: i + 1, width: 100, height: 100, dpi: 300, rotation: 0, text, confidence, lines: [], source: 'ocr' })),
   };
 }
 
@@ -85,13 +126,4 @@ export function loadGroundTruth(posts: (id: string) => string[] = () => ['ZH'], 
 }
 
 /** Deterministic PRNG (mulberry32) so sampled queries are the same on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seeded;

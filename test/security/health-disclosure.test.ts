@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthReport } from '../../core/health.ts';
-import type { Role } from '../../security/index.ts';
-import { startTestApp, type Client, type TestApp } from './support.ts';
+import { oneUserPerRole, startTestApp, type Client, type TestApp } from './support.ts';
 
 /**
  * Issue #17.7: /api/health without a session told Meilisearch's pid and port, ClamAV's version,
@@ -29,18 +28,7 @@ describe('health without a session tells only ok / degraded / down (#17.7)', () 
   beforeAll(async () => {
     t = await startTestApp({ health: detailedReport, consoleToken: CONSOLE_TOKEN });
     await t.sec.identity.createPost({ code: 'BGS', name: '办公室' });
-    const users: Array<[string, Role[]]> = [
-      ['sam', ['staff']],
-      ['amy', ['archivist']],
-      ['sys', ['sysadmin']],
-      ['sec', ['secadmin']],
-      ['aud', ['auditor']],
-    ];
-    for (const [u, roles] of users) {
-      await t.addUser(u, roles, roles.includes('staff') || roles.includes('archivist') ? { posts: ['BGS'] } : {});
-      as[u] = t.client();
-      expect((await as[u].login(u)).status).toBe(200);
-    }
+    Object.assign(as, await oneUserPerRole(t, (roles) => (roles.includes('staff') || roles.includes('archivist') ? { posts: ['BGS'] } : {})));
   });
   afterAll(() => t.close());
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_ROLES, can, parseRole, type Role } from '../../security/index.ts';
+import { ADMIN_ROLES, can, parseRole } from '../../security/index.ts';
 import { PERMISSIONS, ROLES, ROLE_PERMISSIONS } from '../../security/roles.ts';
-import { startTestApp, type Client, type TestApp } from './support.ts';
+import { oneUserPerRole, startTestApp, type Client, type TestApp } from './support.ts';
 
 describe('role → permission table', () => {
   it('the three administrators can neither search nor read items', () => {
@@ -45,18 +45,7 @@ describe('what each role can and cannot do over HTTP', () => {
   beforeAll(async () => {
     t = await startTestApp();
     await t.sec.identity.createPost({ code: 'BGS', name: '办公室' });
-    const users: Array<[string, Role[]]> = [
-      ['sam', ['staff']],
-      ['amy', ['archivist']],
-      ['sys', ['sysadmin']],
-      ['sec', ['secadmin']],
-      ['aud', ['auditor']],
-    ];
-    for (const [u, roles] of users) {
-      await t.addUser(u, roles);
-      as[u] = t.client();
-      expect((await as[u].login(u)).status).toBe(200);
-    }
+    Object.assign(as, await oneUserPerRole(t));
     await t.addUser('target', []);
   });
   afterAll(() => t.close());

@@ -1,12 +1,11 @@
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import { healthReport, type HealthReport } from '../../core/health.ts';
 import { createLogger } from '../../core/log.ts';
 import { createWebApp } from '../../web/index.ts';
 import { argon2Hasher, openSecurity, type PasswordHasher, type Role } from '../../security/index.ts';
 import { createAuth, type Auth } from '../../web/auth.ts';
 import type { SecurityStores } from '../../security/open-security.ts';
-import { cleanup, tempDir } from '../support/appliance.ts';
+import { auditRecords, cleanup, tempDir } from '../support/appliance.ts';
 
 export const GOOD_PASSWORD = 'Archive#2026-ok';
 
@@ -62,14 +61,7 @@ export async function startTestApp(opts: { lockout?: { maxPerAccount?: number; m
   const port = (server.address() as { port: number }).port;
   const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
   const base = `http://127.0.0.1:${port}`;
-  const readLines = async () => {
-    const { readFile } = await import('node:fs/promises');
-    const text = await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  };
+  const readLines = () => auditRecords(dir);
   return {
     dir,
     base,
@@ -92,6 +84,32 @@ export async function startTestApp(opts: { lockout?: { maxPerAccount?: number; m
       await cleanup(dir);
     },
   };
+}
+
+/** Users on a data dir's identity store, each with GOOD_PASSWORD and no forced change; a staff user gets no posts and clearance 内部. */
+export async function addUsers(identity: SecurityStores['identity'], users: Array<[string, Role[]]>): Promise<void> {
+  const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
+  for (const [username, roles] of users)
+    await identity.createUser({ username, roles, passwordHash, mustChangePassword: false, ...(roles[0] === 'staff' ? { posts: [], clearance: '内部' as const } : {}) });
+}
+
+/** One user of each role — sam (staff), amy (archivist), sys, sec, aud — added to `t` (with `opts(roles)`) and each logged in with a client of its own. */
+export async function oneUserPerRole(t: TestApp, opts: (roles: Role[]) => { posts?: string[] } = () => ({})): Promise<Record<string, Client>> {
+  const users: Array<[string, Role[]]> = [
+    ['sam', ['staff']],
+    ['amy', ['archivist']],
+    ['sys', ['sysadmin']],
+    ['sec', ['secadmin']],
+    ['aud', ['auditor']],
+  ];
+  const as: Record<string, Client> = {};
+  for (const [u, roles] of users) {
+    await t.addUser(u, roles, opts(roles));
+    as[u] = t.client();
+    const r = await as[u].login(u);
+    if (r.status !== 200) throw new Error(`login ${u}: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+  return as;
 }
 
 /** A browser-like client: keeps cookies, echoes the CSRF cookie in X-CSRF-Token unless told not to. */

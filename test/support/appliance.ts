@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { freeLoopbackPort } from '../../appliance/meili-supervisor.ts';
@@ -63,6 +63,20 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs: nu
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** Until an `archive serve` started by startServe answers /api/health at all (any status: up, not necessarily healthy). */
+export async function untilServing(app: ServeHandle): Promise<void> {
+  await waitFor(async () => ((await fetch(`${app.base}/api/health`).catch(() => undefined))?.status ? true : undefined), 60_000, 'serve up');
+}
+
+/** This year's audit records of a data dir, parsed (none while the file does not exist yet). */
+export async function auditRecords<T = Record<string, unknown>>(dataDir: string): Promise<T[]> {
+  const text = await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
 }
 
 export function pidAlive(pid: number): boolean {

@@ -1,4 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
+import { seeded } from './prng.ts';
 
 /**
  * Pages rendered from known text in any installed font (SVG text through librsvg and fontconfig),
@@ -87,17 +88,8 @@ export interface Damage {
   band?: { y0: number; y1: number };
 }
 
-/** Seeded pseudo-random numbers (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded pseudo-random numbers (mulberry32), kept here for bench/ocr-set. */
+export { seeded };
 
 function gauss(rnd: () => number): number {
   return Math.sqrt(-2 * Math.log(rnd() || 1e-9)) * Math.cos(2 * Math.PI * rnd());

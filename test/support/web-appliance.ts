@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Koa from 'koa';
 import type Router from '@koa/router';
@@ -18,7 +18,7 @@ import type { SecurityStores } from '../../security/open-security.ts';
 import { createWebApp } from '../../web/index.ts';
 import { type WebDeps } from '../../web/app.ts';
 import { Client, GOOD_PASSWORD } from '../security/support.ts';
-import { tempDir } from './appliance.ts';
+import { auditRecords, tempDir } from './appliance.ts';
 import { stageItem, type StageOptions } from './staged-item.ts';
 
 export interface AuditLine {
@@ -56,6 +56,11 @@ export interface WebAppliance {
   audit(): Promise<AuditLine[]>;
   /** The router the app serves (found in the app's middleware, as koa-router marks it). */
   router(): Router;
+  /**
+   * SIGSTOP the Meilisearch child; the function returned sends SIGCONT. Its supervisor kills a child
+   * that has neither answered nor used CPU for 2 minutes and starts a fresh one (resuming is then a no-op).
+   */
+  pauseMeili(): () => void;
   close(): Promise<void>;
 }
 
@@ -138,17 +143,22 @@ export async function startWebAppliance(
       await search.indexItem(stored, await ingest.store.readText(stored.itemId));
       return stored;
     },
-    async audit() {
-      const text = await readFile(join(dataDir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
-      return text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as AuditLine);
-    },
+    audit: () => auditRecords<AuditLine>(dataDir),
     router() {
       const mw = app.middleware.find((m) => (m as unknown as { router?: Router }).router);
       if (!mw) throw new Error('no router in the app');
       return (mw as unknown as { router: Router }).router;
+    },
+    pauseMeili() {
+      const pid = meili.pid!;
+      process.kill(pid, 'SIGSTOP');
+      return () => {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          /* killed and replaced by the supervisor meanwhile */
+        }
+      };
     },
     async close() {
       await new Promise<void>((r) => {

@@ -1,8 +1,8 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../security/support.ts';
-import { cleanup, readSetupToken, startServe, waitFor, type ServeHandle } from '../support/appliance.ts';
-import { launchChromium, screenshot, watchedPage, type Watched } from './browser.ts';
+import { cleanup, readSetupToken, startServe, untilServing, type ServeHandle } from '../support/appliance.ts';
+import { launchChromium, logIn, screenshot, watchedPage, type Watched } from './browser.ts';
 
 // Accounts in real Chromium against a real `archive serve`: a locked account shown as 已锁定 and
 // unlocked by the system administrator, only the actions the role may take, the reset dialog, the
@@ -25,11 +25,6 @@ describe('accounts in the browser', () => {
     await w.page.goto(app.base);
     return w.page;
   };
-  const login = async (page: Page, username: string, password: string) => {
-    await page.fill('#login-username', username);
-    await page.fill('#login-password', password);
-    await page.click('#login-submit');
-  };
   const api = async (username: string, password: string) => {
     const c = new Client(app.base);
     const r = await c.login(username, password);
@@ -39,7 +34,7 @@ describe('accounts in the browser', () => {
 
   beforeAll(async () => {
     app = await startServe({ ARCHIVE_LOG_LEVEL: 'warn' });
-    await waitFor(async () => ((await fetch(`${app.base}/api/health`).catch(() => undefined))?.status ? true : undefined), 60_000, 'serve up');
+    await untilServing(app);
     const token = await readSetupToken(app);
     const setup = new Client(app.base);
     await setup.get('/api/auth/csrf');
@@ -74,7 +69,7 @@ describe('accounts in the browser', () => {
     expect((await new Client(app.base).login('zhang', NEXT)).status).toBe(429);
 
     const page = await fresh();
-    await login(page, 'sysadm', PW);
+    await logIn(page, 'sysadm', PW);
     await page.waitForSelector('tr[data-user="zhang"]');
     const row = page.locator('tr[data-user="zhang"]');
     await expect.poll(() => row.locator('td.status').textContent(), { timeout: 20_000 }).toContain('已锁定');
@@ -94,7 +89,7 @@ describe('accounts in the browser', () => {
 
   it('password reset in a masked dialog typed twice; the user is told; the security officer confirms', async () => {
     const page = await fresh();
-    await login(page, 'sysadm', PW);
+    await logIn(page, 'sysadm', PW);
     const row = page.locator('tr[data-user="zhang"]');
     await row.locator('button.reset').click();
     await page.waitForSelector('#reset-dialog[open]');
@@ -112,7 +107,7 @@ describe('accounts in the browser', () => {
 
     // The user: told that a reset happened, and that access waits for the security officer.
     const user = await fresh();
-    await login(user, 'zhang', RESET);
+    await logIn(user, 'zhang', RESET);
     await user.waitForSelector('#password-form #reset-notice');
     expect(await user.textContent('#reset-notice')).toContain('安全保密管理员确认');
     await user.fill('#pw-current', RESET);
@@ -125,7 +120,7 @@ describe('accounts in the browser', () => {
 
     // The security officer sees the reset awaiting confirmation and confirms it.
     const sec = await fresh();
-    await login(sec, 'secadm', PW);
+    await logIn(sec, 'secadm', PW);
     const pending = sec.locator('#resets tr[data-user="zhang"]');
     await pending.waitFor();
     await pending.locator('button.confirm-reset').click();
@@ -145,7 +140,7 @@ describe('accounts in the browser', () => {
 
   it('when the session ends (account disabled) the page says 会话已失效，请重新登录 and shows the login', async () => {
     const page = await fresh();
-    await login(page, 'wang', NEXT);
+    await logIn(page, 'wang', NEXT);
     await page.waitForSelector('#logout');
     const sys = await api('sysadm', PW);
     expect((await sys.req('POST', '/api/admin/users/wang/disable')).status).toBe(200);
@@ -160,7 +155,7 @@ describe('accounts in the browser', () => {
     open.push(w);
     const page = w.page;
     await page.goto(`${app.base}/#/item/J000-2000-Y-NONE-0001`);
-    await login(page, 'zhang', NEXT);
+    await logIn(page, 'zhang', NEXT);
     // The viewer page itself, not only the header (which is drawn before the page's module arrives).
     await expect.poll(() => page.textContent('#main .error')).toContain('条目不存在或您无权查阅');
     const data = app.dataDir;

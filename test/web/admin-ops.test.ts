@@ -5,16 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../core/config.ts';
 import { healthReport } from '../../core/health.ts';
 import { createLogger } from '../../core/log.ts';
-import { argon2Hasher, openSecurity, type Role } from '../../security/index.ts';
+import { openSecurity } from '../../security/index.ts';
 import { addRecipient } from '../../custody/backup-keys.ts';
 import { createAuth } from '../../web/auth.ts';
 import { integrityLatestPath } from '../../custody/integrity.ts';
 import { saveBackupRecord } from '../../custody/backup-records.ts';
 import { createWebApp } from '../../web/index.ts';
-import { cleanup, tempDir } from '../support/appliance.ts';
-import { Client, GOOD_PASSWORD } from '../security/support.ts';
+import { auditRecords, cleanup, tempDir } from '../support/appliance.ts';
+import { addUsers, Client, GOOD_PASSWORD } from '../security/support.ts';
 import { makeSecadmin } from '../custody/backup-support.ts';
-import { launchChromium, screenshot, watchedPage } from './browser.ts';
+import { launchChromium, logIn, screenshot, watchedPage } from './browser.ts';
 
 // The real koa app and security stores on a temp data dir; clamd deliberately absent (a socket
 // that does not exist), so the signature page must report "down" instead of failing.
@@ -34,15 +34,12 @@ beforeAll(async () => {
   const sec = await openSecurity(cfg);
   const log = createLogger({ level: 'silent' });
   const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
-  const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
-  const users: Array<[string, Role[]]> = [
+  await addUsers(sec.identity, [
     ['sec1', ['secadmin']],
     ['sys1', ['sysadmin']],
     ['aud1', ['auditor']],
     ['staff1', ['staff']],
-  ];
-  for (const [username, roles] of users)
-    await sec.identity.createUser({ username, roles, passwordHash, mustChangePassword: false, ...(roles[0] === 'staff' ? { posts: [], clearance: '内部' as const } : {}) });
+  ]);
   await saveBackupRecord(dir, {
     backupId: 'bk-20261124T030000Z-a1b2c3',
     parentId: null,
@@ -61,13 +58,7 @@ beforeAll(async () => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
   });
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  auditLines = async () => {
-    const text = await readFile(join(dir, 'audit', `audit-${new Date().getFullYear()}.jsonl`), 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  };
+  auditLines = () => auditRecords(dir);
 });
 
 afterAll(async () => {
@@ -238,9 +229,7 @@ describe('admin ops pages in Chromium', () => {
       const login = async (username: string) => {
         const { page } = await watchedPage(browser, outside, problems);
         await page.goto(base);
-        await page.fill('#login-username', username);
-        await page.fill('#login-password', GOOD_PASSWORD);
-        await page.click('#login-submit');
+        await logIn(page, username, GOOD_PASSWORD);
         return page;
       };
       const sys = await login('sys1');

@@ -57,6 +57,13 @@ export async function watchedPage(browser: Browser, outside: string[], problems:
   return { context, page, outside, problems };
 }
 
+/** Fill in and send the login form of a page showing it (what follows a login differs: the caller waits for it). */
+export async function logIn(page: Page, username: string, password: string): Promise<void> {
+  await page.fill('#login-username', username);
+  await page.fill('#login-password', password);
+  await page.click('#login-submit');
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });

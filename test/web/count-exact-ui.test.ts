@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredItem } from '../../search/index.ts';
 import { argon2Hasher } from '../../security/index.ts';
+import { textItem } from '../search/support.ts';
 import { GOOD_PASSWORD } from '../security/support.ts';
-import { launchChromium, screenshot, watchedPage } from './browser.ts';
+import { launchChromium, logIn, screenshot, watchedPage } from './browser.ts';
 import { startSearchApp, type SearchApp } from './search-app.ts';
 
 // The search page in Chromium for a long term with more candidates than a search checks in full
@@ -13,23 +14,7 @@ const WHOLE = 330;
 let app: SearchApp;
 
 function item(id: string, text: string, post = 'POST-A'): StoredItem {
-  return {
-    meta: {
-      itemId: id,
-      archivalCode: `J012-2014-Y-${id}`,
-      fonds: 'J012',
-      year: 2014,
-      retention: 'Y',
-      title: `通知 ${id}`,
-      classification: '内部',
-      posts: [post],
-      pageCount: 1,
-      originals: [],
-      createdAt: '2026-11-01T00:00:00Z',
-      updatedAt: '2026-11-01T00:00:00Z',
-    },
-    pages: [{ page: 1, width: 100, height: 100, dpi: 300, rotation: 0, text, confidence: 100, lines: [], source: 'ocr' }],
-  };
+  return textItem({ itemId: id, archivalCode: `J012-2014-Y-${id}`, fonds: 'J012', title: `通知 ${id}`, posts: [post] }, [text], 100);
 }
 
 beforeAll(async () => {
@@ -54,9 +39,7 @@ describe('the exact count of a long term, in Chromium', () => {
     try {
       const { page } = await watchedPage(browser, outside, problems);
       await page.goto(`${app.base}/`);
-      await page.fill('#login-username', 'staffa');
-      await page.fill('#login-password', GOOD_PASSWORD);
-      await page.click('#login-submit');
+      await logIn(page, 'staffa', GOOD_PASSWORD);
       await page.waitForSelector('#search-input');
       await page.fill('#search-input', TERM);
       await page.press('#search-input', 'Enter');

@@ -2,9 +2,9 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHARED, cleanup, runCli, startServe, tempDir, waitFor, type ServeHandle } from '../support/appliance.ts';
+import { SHARED, cleanup, runCli, startServe, tempDir, untilServing, type ServeHandle } from '../support/appliance.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';
-import { launchChromium, watchedPage, type Watched } from './browser.ts';
+import { launchChromium, logIn, watchedPage, type Watched } from './browser.ts';
 
 const PASSWORD = 'Archive#2026-ok';
 
@@ -23,7 +23,7 @@ describe('采集: CSV problems and the CSV template in real Chromium', () => {
     clamd = await startTestClamd();
     const dataDir = join(work, 'data');
     app = await startServe({ ARCHIVE_CLAMD: clamd.address, ARCHIVE_LOG_LEVEL: 'warn' }, dataDir);
-    await waitFor(async () => ((await fetch(`${app.base}/api/health`).catch(() => undefined))?.status ? true : undefined), 60_000, 'serve up');
+    await untilServing(app);
     const env = { ARCHIVE_DATA_DIR: dataDir };
     expect((await runCli(['post', 'add', 'BGS', '办公室'], env)).code).toBe(0);
     await writeFile(join(work, 'pw'), PASSWORD);
@@ -44,9 +44,7 @@ describe('采集: CSV problems and the CSV template in real Chromium', () => {
     w = await watchedPage(browser, outside, problems);
     const page = w.page;
     await page.goto(app.base);
-    await page.fill('#login-username', 'amy');
-    await page.fill('#login-password', PASSWORD);
-    await page.click('#login-submit');
+    await logIn(page, 'amy', PASSWORD);
     await page.waitForURL(/#\/ingest$/);
 
     await copyFile(join(SHARED, 'samples/items/S0005.pdf'), join(work, 'a.pdf'));

@@ -37,22 +37,6 @@ async function newItem(posts: string[], classification: '公开' | '内部') {
   return { id: meta.itemId, title };
 }
 
-/**
- * SIGSTOP the Meilisearch child. Its supervisor kills a child that has neither answered nor used
- * CPU for 2 minutes and starts a fresh one: a stall that long becomes a restart, which the test accepts as well.
- */
-function stopMeili(): () => void {
-  const pid = w.meili.pid!;
-  process.kill(pid, 'SIGSTOP');
-  return () => {
-    try {
-      process.kill(pid, 'SIGCONT');
-    } catch {
-      /* killed and replaced by the supervisor meanwhile */
-    }
-  };
-}
-
 /** Until search answers again (after a stall or a restart). */
 async function backUp(): Promise<void> {
   await waitFor(async () => (await bgs.get(`/api/search?q=${encodeURIComponent('库房温湿度')}`)).status === 200 || undefined, 120_000, 'Meilisearch back');
@@ -89,7 +73,7 @@ describe('narrowing is fail-closed', () => {
   it('with Meilisearch stopped, a narrowing edit is refused with a clear error and the store is unchanged', async () => {
     const a = await newItem(['BGS', 'ZH'], '公开');
     const before = (await w.ingest.store.getItem(a.id))!;
-    const resume = stopMeili();
+    const resume = w.pauseMeili();
     let r;
     try {
       r = await editor.req('PATCH', `/api/items/${a.id}`, { posts: ['ZH'], title: '改过的题名' });
@@ -113,7 +97,7 @@ describe('narrowing is fail-closed', () => {
       expect(await found(bgs, a.title)).toBe(true);
       const edit = editor.req('PATCH', `/api/items/${a.id}`, { posts: ['ZH'] });
       await new Promise((res) => setTimeout(res, delay));
-      const resume = stopMeili();
+      const resume = w.pauseMeili();
       let r;
       try {
         r = await edit;

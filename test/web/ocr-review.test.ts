@@ -3,7 +3,7 @@ import { GOOD_PASSWORD, type Client } from '../security/support.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';
 import { DAMAGED_LINE, pageWithDamagedLine } from '../support/damaged-line.ts';
 import { startWebAppliance, type WebAppliance } from '../support/web-appliance.ts';
-import { launchChromium, screenshot, watchedPage } from './browser.ts';
+import { launchChromium, logIn, screenshot, watchedPage } from './browser.ts';
 
 // 识别待核对: a page read with a weak line is flagged in text.json and item.json by the ingest
 // runner (a real re-OCR job: clamd, the OCR pool, the store), and the item is offered to the
@@ -106,9 +106,7 @@ describe('OCR review flags and the review list', () => {
     try {
       const { page, context } = await watchedPage(browser, outside, problems);
       await page.goto(w.base);
-      await page.fill('#login-username', 'li');
-      await page.fill('#login-password', GOOD_PASSWORD);
-      await page.click('#login-submit');
+      await logIn(page, 'li', GOOD_PASSWORD);
       await page.waitForSelector('#logout');
       await page.goto(`${w.base}/#/catalogue`);
       const row = page.locator(`#catalogue-review tr[data-item="${damagedId}"]`);

@@ -6,7 +6,7 @@ import { SHARED } from '../support/appliance.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';
 import { startWebAppliance, type WebAppliance } from '../support/web-appliance.ts';
 import { GOOD_PASSWORD } from '../security/support.ts';
-import { launchChromium, screenshot, watchedPage } from './browser.ts';
+import { launchChromium, logIn, screenshot, watchedPage } from './browser.ts';
 
 // Issue 22: a re-OCR job started from the editor finished on the server, yet the 采集 page showed it
 // 处理中 0/1 until reloaded (the page followed only jobs it had started itself). Here, in real
@@ -48,9 +48,7 @@ describe('采集 page follows a re-OCR job it did not start', () => {
   it('the job is marked with its item and turns 完成 without a reload', async () => {
     const { page, context } = await watchedPage(browser, outside, problems);
     await page.goto(w.base);
-    await page.fill('#login-username', 'li');
-    await page.fill('#login-password', GOOD_PASSWORD);
-    await page.click('#login-submit');
+    await logIn(page, 'li', GOOD_PASSWORD);
     await page.waitForSelector('#logout');
     await page.goto(`${w.base}/#/catalogue/${encodeURIComponent(itemId)}`);
     await page.waitForSelector('#edit-form');

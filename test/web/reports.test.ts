@@ -9,7 +9,7 @@ import { loadConfig } from '../../core/config.ts';
 import { healthReport } from '../../core/health.ts';
 import { createLogger } from '../../core/log.ts';
 import { ItemStore } from '../../ingest/index.ts';
-import { argon2Hasher, openSecurity, type Role } from '../../security/index.ts';
+import { openSecurity } from '../../security/index.ts';
 import { type SecurityStores } from '../../security/open-security.ts';
 import { createAuth } from '../../web/auth.ts';
 import { createWebApp } from '../../web/index.ts';
@@ -17,8 +17,8 @@ import { integrityReportPdf } from '../../web/audit-documents.ts';
 import { ACTION_LABELS } from '../../web/public/js/audit-labels.js';
 import { cleanup, tempDir } from '../support/appliance.ts';
 import { stageItem } from '../support/staged-item.ts';
-import { Client, GOOD_PASSWORD } from '../security/support.ts';
-import { launchChromium, screenshot, watchedPage } from './browser.ts';
+import { addUsers, Client, GOOD_PASSWORD } from '../security/support.ts';
+import { launchChromium, logIn, screenshot, watchedPage } from './browser.ts';
 
 // The auditor's and secadmin's reports on the real koa app, the real audit trail and item store:
 // paging past 500 records, exports that carry the Chinese labels and honour the filters (and are
@@ -37,15 +37,12 @@ beforeAll(async () => {
   sec = await openSecurity(cfg);
   const log = createLogger({ level: 'silent' });
   const auth = await createAuth({ configDir: sec.configDir, identity: sec.identity, audit: sec.audit, log });
-  const passwordHash = await argon2Hasher.hash(GOOD_PASSWORD);
-  const users: Array<[string, Role[]]> = [
+  await addUsers(sec.identity, [
     ['sec1', ['secadmin']],
     ['sys1', ['sysadmin']],
     ['aud1', ['auditor']],
     ['zhang', ['staff']],
-  ];
-  for (const [username, roles] of users)
-    await sec.identity.createUser({ username, roles, passwordHash, mustChangePassword: false, ...(roles[0] === 'staff' ? { posts: [], clearance: '内部' as const } : {}) });
+  ]);
   const store = await ItemStore.open(dir);
   const staged = await stageItem(join(dir, 'items', '.tmp'), {
     meta: { archivalCode: 'J012-2014-Y-BGS-0042', fonds: 'J012', year: 2014, retention: 'Y', department: 'BGS', itemNo: 42, title: '关于档案库房温湿度检查的通知' },
@@ -290,9 +287,7 @@ describe('in Chromium', () => {
       const login = async (username: string) => {
         const w = await watchedPage(browser, outside, problems);
         await w.page.goto(`${base}/`);
-        await w.page.fill('#login-username', username);
-        await w.page.fill('#login-password', GOOD_PASSWORD);
-        await w.page.click('#login-submit');
+        await logIn(w.page, username, GOOD_PASSWORD);
         await w.page.waitForSelector('#logout');
         return w.page;
       };

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ItemMetadata, type Retention, type PageText } from '../../core/index.ts';
+import { type ItemMetadata, type Retention } from '../../core/index.ts';
+import type { StoredItem } from '../../search/index.ts';
 import { argon2Hasher, writeDepartmentNames } from '../../security/index.ts';
-import { rng } from '../search/support.ts';
+import { rng, textItem } from '../search/support.ts';
 import { Client, GOOD_PASSWORD } from '../security/support.ts';
-import { launchChromium, watchedPage } from './browser.ts';
+import { launchChromium, logIn, watchedPage } from './browser.ts';
 import { startSearchApp, type SearchApp } from './search-app.ts';
 
 // Sort by relevance, date or 档号 through GET /api/search on the real koa app and a real
@@ -15,7 +16,7 @@ let base: string;
 const N = 60;
 const items: ItemMetadata[] = [];
 
-function item(i: number, post: 'A' | 'B', random: () => number): { meta: ItemMetadata; pages: PageText[] } {
+function item(i: number, post: 'A' | 'B', random: () => number): StoredItem {
   const dept = post === 'A' ? (i % 2 ? 'BGS' : 'ZZB') : 'MIMI';
   // B: fonds A000 (sorts before J0xx) and dates in 2030; A: shuffled numbers and dates.
   const fonds = post === 'A' ? `J0${10 + Math.floor(random() * 80)}` : 'A000';
@@ -25,8 +26,8 @@ function item(i: number, post: 'A' | 'B', random: () => number): { meta: ItemMet
   const date = `${year}-${String(1 + Math.floor(random() * 12)).padStart(2, '0')}-${String(1 + Math.floor(random() * 28)).padStart(2, '0')}`;
   const itemId = `sort${post.toLowerCase()}${String(i).padStart(4, '0')}x${itemNo}`;
   const text = `关于档案工作的通知 第${i}号 ${post === 'B' ? '保密岗位专用' : '公开岗位'}`;
-  return {
-    meta: {
+  return textItem(
+    {
       itemId,
       archivalCode: `${fonds}-${year}-${retention}-${dept}-${String(itemNo).padStart(4, '0')}`,
       fonds,
@@ -36,15 +37,11 @@ function item(i: number, post: 'A' | 'B', random: () => number): { meta: ItemMet
       itemNo,
       title: `档案工作通知 ${i}`,
       date,
-      classification: '内部',
       posts: [post === 'A' ? 'POST-A' : 'POST-B'],
-      pageCount: 1,
-      originals: [],
-      createdAt: '2026-11-01T00:00:00Z',
-      updatedAt: '2026-11-01T00:00:00Z',
     },
-    pages: [{ page: 1, width: 100, height: 100, dpi: 300, rotation: 0, text, confidence: 100, lines: [], source: 'ocr' }],
-  };
+    [text],
+    100,
+  );
 }
 
 beforeAll(async () => {
@@ -140,9 +137,7 @@ describe('search sort', () => {
     try {
       const { page } = await watchedPage(browser, outside, problems);
       await page.goto(`${base}/`);
-      await page.fill('#login-username', 'staffa');
-      await page.fill('#login-password', GOOD_PASSWORD);
-      await page.click('#login-submit');
+      await logIn(page, 'staffa', GOOD_PASSWORD);
       await page.waitForSelector('#search-input');
       await page.fill('#search-input', '档案工作');
       await page.selectOption('#search-sort', 'archivalCode');

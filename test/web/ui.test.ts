@@ -2,9 +2,9 @@ import { copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHARED, cleanup, readSetupToken, startServe, tempDir, waitFor, type ServeHandle } from '../support/appliance.ts';
+import { SHARED, cleanup, readSetupToken, startServe, tempDir, untilServing, type ServeHandle } from '../support/appliance.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';
-import { launchChromium, screenshot, watchedPage, type Watched } from './browser.ts';
+import { launchChromium, logIn, screenshot, watchedPage, type Watched } from './browser.ts';
 
 const SAMPLES = join(SHARED, 'samples');
 const FIRST = 'Archive#2026-ok';
@@ -34,9 +34,7 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
 
   /** Log in; a first login goes through the forced password change. */
   const login = async (page: Page, username: string, password = FIRST) => {
-    await page.fill('#login-username', username);
-    await page.fill('#login-password', password);
-    await page.click('#login-submit');
+    await logIn(page, username, password);
     if (password === FIRST && !['sysadm', 'secadm', 'auditr'].includes(username)) {
       await page.waitForSelector('#password-form');
       await page.fill('#pw-current', FIRST);
@@ -51,7 +49,7 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     work = await tempDir('archive-web-');
     clamd = await startTestClamd();
     app = await startServe({ ARCHIVE_CLAMD: clamd.address, ARCHIVE_LOG_LEVEL: 'warn' }, join(work, 'data'));
-    await waitFor(async () => ((await fetch(`${app.base}/api/health`).catch(() => undefined))?.status ? true : undefined), 60_000, 'serve up');
+    await untilServing(app);
     browser = await launchChromium();
   });
 
@@ -96,9 +94,7 @@ describe('web UI in real Chromium against a real appliance (Meilisearch, clamd, 
     }
     await expect.poll(() => page.locator('#setup-form').count()).toBe(0);
     // A wrong password is refused with the server's words.
-    await page.fill('#login-username', 'sysadm');
-    await page.fill('#login-password', 'nope-nope');
-    await page.click('#login-submit');
+    await logIn(page, 'sysadm', 'nope-nope');
     await expect.poll(() => page.textContent('#login-form .error')).toContain('用户名或密码错误');
   });
 

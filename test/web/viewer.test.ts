@@ -5,10 +5,10 @@ import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHARED, cleanup, runCli, startServe, tempDir, waitFor, type ServeHandle } from '../support/appliance.ts';
+import { SHARED, cleanup, runCli, startServe, tempDir, untilServing, type ServeHandle } from '../support/appliance.ts';
 import { startTestClamd, type TestClamd } from '../support/clamd.ts';
 import { drawPage, iou, unionOf, type SyntheticPage } from '../support/synthetic-page.ts';
-import { launchChromium, screenshot, watchedPage, type Watched } from './browser.ts';
+import { launchChromium, logIn, screenshot, watchedPage, type Watched } from './browser.ts';
 
 const run = promisify(execFile);
 const PASSWORD = 'Archive#2026-ok';
@@ -43,9 +43,7 @@ describe('viewer in real Chromium: exact hit outlines, zoom, thumbnails; items w
     return w.page;
   };
   const login = async (page: Page, username: string) => {
-    await page.fill('#login-username', username);
-    await page.fill('#login-password', PASSWORD);
-    await page.click('#login-submit');
+    await logIn(page, username, PASSWORD);
     await page.waitForSelector('#logout');
   };
 
@@ -80,7 +78,7 @@ describe('viewer in real Chromium: exact hit outlines, zoom, thumbnails; items w
 
     clamd = await startTestClamd();
     app = await startServe({ ARCHIVE_CLAMD: clamd.address, ARCHIVE_LOG_LEVEL: 'warn' }, data);
-    await waitFor(async () => ((await fetch(`${app.base}/api/health`).catch(() => undefined))?.status ? true : undefined), 60_000, 'serve up');
+    await untilServing(app);
     browser = await launchChromium();
   }, 180_000);
 

@@ -19,12 +19,8 @@ function axis(svg, max, labels) {
   }
 }
 
-function fmt(v) {
-  return v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v * 10) / 10);
-}
-
-/** points: [{label, value}] as bars. */
-export function barChart(title, points, id) {
+/** The frame and axes of a chart of points [{label, value}], scaled to the largest value (at least 1). */
+function scaledFrame(title, points, id) {
   const svg = frame(title, id);
   const max = Math.max(1, ...points.map((p) => p.value));
   axis(
@@ -32,6 +28,16 @@ export function barChart(title, points, id) {
     max,
     points.map((p) => p.label),
   );
+  return { svg, max };
+}
+
+function fmt(v) {
+  return v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v * 10) / 10);
+}
+
+/** points: [{label, value}] as bars. */
+export function barChart(title, points, id) {
+  const { svg, max } = scaledFrame(title, points, id);
   const w = (W - PAD.l - PAD.r) / Math.max(1, points.length);
   points.forEach((p, i) => {
     const hgt = ((H - PAD.t - PAD.b) * p.value) / max;
@@ -42,13 +48,7 @@ export function barChart(title, points, id) {
 
 /** points: [{label, value}] as a line with dots. */
 export function lineChart(title, points, id) {
-  const svg = frame(title, id);
-  const max = Math.max(1, ...points.map((p) => p.value));
-  axis(
-    svg,
-    max,
-    points.map((p) => p.label),
-  );
+  const { svg, max } = scaledFrame(title, points, id);
   const step = (W - PAD.l - PAD.r) / Math.max(1, points.length - 1);
   const xy = points.map((p, i) => [PAD.l + i * step, H - PAD.b - ((H - PAD.t - PAD.b) * p.value) / max]);
   svg.append(h('polyline.line', { points: xy.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ') }));

@@ -15,6 +15,7 @@ import { joinTableRows } from './table-rows.ts';
 import { findLostLines } from './lost-lines.ts';
 import { rereadIfUnread } from './unread-ink.ts';
 import { dropSpeckMarks } from './speck-marks.ts';
+import { mendDocNumbers } from './doc-number.ts';
 import { timed, type StageStats } from './stage-stats.ts';
 
 /**
@@ -148,6 +149,9 @@ export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale 
           for (const s of wd.symbols) s.text = printed[k++];
           wd.text = wd.symbols.map((s) => s.text).join('');
         }
+        // A 文号's brackets as printed: 档发[2010j 67号 is 档发〔2010〕67号 (doc-number.ts).
+        mendDocNumbers(words);
+        if (!words.length) continue;
         if (ink) {
           const units = words.flatMap((wd) => unitsOf(wd.symbols, isWide));
           const placed = placeLine(ink, line.bbox, units);

@@ -35,14 +35,29 @@ export function matchLines(read: string[], truth: string[]): LineMatch[] {
     let best = { truth: -1, cer: 1 };
     t.forEach((b, i) => {
       const c = Math.min(1, substringDistance(a, b) / a.length);
-      if (c < best.cer) best = { truth: i, cer: c };
+      // On a tie the line nearest in length: a short line (档。) is inside many longer ones.
+      const nearer = best.truth < 0 || Math.abs(b.length - a.length) < Math.abs(t[best.truth].length - a.length);
+      if (c < best.cer || (c === best.cer && nearer)) best = { truth: i, cer: c };
     });
     return best;
   });
 }
 
-/** Ground-truth lines no recognised line matched with CER at most `within` (lines lost without a trace). */
+/**
+ * Ground-truth lines no recognised line matched with CER at most `within` (lines lost without a
+ * trace). A line printed twice (a heading repeated on the page) is found twice only when two
+ * recognised lines match its text: each read line names the first of identical truth lines.
+ */
 export function missedTruth(matches: LineMatch[], truth: string[], within = 0.5): number[] {
-  const hit = new Set(matches.filter((m) => m.cer <= within).map((m) => m.truth));
-  return truth.map((_, i) => i).filter((i) => !hit.has(i) && fold(truth[i]).length > 0);
+  const key = truth.map((t) => fold(t).join(''));
+  const hits = new Map<string, number>();
+  for (const m of matches) if (m.cer <= within && m.truth >= 0) hits.set(key[m.truth], (hits.get(key[m.truth]) ?? 0) + 1);
+  const missed: number[] = [];
+  key.forEach((k, i) => {
+    if (!k.length) return;
+    const left = hits.get(k) ?? 0;
+    if (left > 0) hits.set(k, left - 1);
+    else missed.push(i);
+  });
+  return missed;
 }

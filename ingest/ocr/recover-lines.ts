@@ -60,6 +60,16 @@ export const CROP: Variant = { name: 'crop', psm: '7' };
  */
 export const SPECK_VARIANT: Variant = { name: 'specks', psm: '7', local: true, median: true, always: true };
 
+/**
+ * The ways a densely speckled page's weak line is read, in order, each only when the ones before did
+ * not beat the page's reading: the median crop first (it won most often there), then `local`; the
+ * rescaled crop is not read on such a page. Measured with bench/ocr-rereads.ts on the samples and
+ * the generated sets of seeds 0-3 (96 pages, every weak line read every way, against the truth):
+ * the median crop read always after `local` and `scaled` took 423 reads for a mean raw page CER of
+ * 5.64%; this order 370 reads for 5.63%, no page worse by more than 0.2 points (two better).
+ */
+export const SPECKLED_VARIANTS: Variant[] = [{ ...SPECK_VARIANT, always: false }, VARIANTS[0]];
+
 /** One re-reading of a line: the line (boxes in the page's frame) and its evidence. */
 export interface Candidate {
   name: string;

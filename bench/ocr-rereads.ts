@@ -6,8 +6,11 @@
 // the median crop on a speckled page), each reading's evidence and text kept. `--save F.json` keeps
 // it; `--from F.json` analyses a saved run: per rule (which ways, in what order, when to stop), the
 // mean page CER (raw lines, NFKC) and the line reads it costs.
+// The page CER here is of the raw lines (before table rows, lost lines and tidying), so it is higher
+// than bench/ocr's on table pages; it compares rules, each against the same readings.
 // Run: OCR_SET_SEED=N npx tsx bench/ocr-rereads.ts [--set samples|generated|all] [--workers N] [--save F.json]
-//      npx tsx bench/ocr-rereads.ts --from F1.json[,F2.json...]
+//      npx tsx bench/ocr-rereads.ts --from F1.json[,F2.json...] [--diff] (pages a rule changes by over
+//      0.2 points) [--buckets] (the current rule's gain per weak line by evidence) [--lines] (every weak line)
 import { readFile, writeFile } from 'node:fs/promises';
 import { cer } from '../ingest/ocr/cer.ts';
 import { createOcrPool, openInputs } from '../ingest/index.ts';

@@ -28,7 +28,9 @@ export async function openOcrSession(pool: OcrPool, files: string[], limits: Dec
         const text = await placeOnRendered(await pdfPageText(src.file, src.pdfPage ?? 0, i + 1, src.dpi), viewer);
         return { text, viewer, pdf: { kind: 'copy', file: src.file, page: src.pdfPage ?? 0 } };
       }
-      const px = await src.pixels();
+      // A grey page saved as RGB is taken as grey once, here: the recogniser's grey copy is then
+      // the same pixels without a conversion, and the PDF and viewer images are encoded grey.
+      const px = greyIfColourless(await src.pixels());
       if (px.width * px.height > BIG_PAGE_PIXELS) {
         // A big scan (600 DPI, A3): one step at a time, and its colour pixels let go before OCR.
         const img = await pdfImage(src, px);
@@ -77,7 +79,7 @@ export async function pdfImage(src: PageSource, scan: Pixels): Promise<{ image: 
     const bytes = await src.jpeg();
     return { image: { kind: 'jpeg', bytes }, viewer: bytes };
   }
-  const px = greyIfColourless(scan);
+  const px = greyIfColourless(scan); // (a no-op on what openOcrSession already made grey)
   if (src.lossy) {
     // Already JPEG-compressed (inside a TIFF): a JPEG again keeps the size close to the input.
     const bytes = await raw(px)

@@ -1,12 +1,14 @@
 // The image that goes into the searchable PDF and the viewer: a grey page saved as RGB (every
 // pixel's three channels equal) is stored in one channel with the same pixels; a page with any
-// colour stays in colour, its pixels unchanged. Real sharp (decode and encode), no OCR.
+// colour stays in colour, its pixels unchanged; the recogniser's grey copy is the same either way.
+// Real sharp (decode and encode), no OCR.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openInputs, type Pixels } from '../../ingest/ocr/decode.ts';
 import { greyIfColourless, pdfImage } from '../../ingest/ocr/page-session.ts';
+import { toGrey } from '../../ingest/ocr/recognise.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 
 let dir: string;
@@ -43,6 +45,14 @@ describe('greyIfColourless', () => {
     for (let i = 0; i < out.data.length; i += 97) expect(out.data[i]).toBe(grey.data[i * 3]);
     const colour = page(true);
     expect(greyIfColourless(colour)).toBe(colour);
+  });
+
+  it('gives the recogniser the very pixels it read before: the grey conversion of (v, v, v) is v for every v', async () => {
+    const n = 256 * 16;
+    const rgb = Buffer.alloc(n * 3);
+    for (let i = 0; i < n; i++) rgb.fill(i % 256, i * 3, i * 3 + 3);
+    const px: Pixels = { data: rgb, width: 256, height: 16, channels: 3 };
+    expect((await toGrey(px)).data.equals(greyIfColourless(px).data)).toBe(true);
   });
 });
 

@@ -29,6 +29,7 @@ const stub = async () => ({
   size: cfg.ocr.workers,
   lang: cfg.ocr.lang,
   recognise: async () => ({ blocks: [] }) as never,
+  layoutLines: async () => [],
   detectOrientation: async () => ({ degrees: 0 as const, confidence: 0 }),
   close: async () => undefined,
 });

@@ -84,7 +84,14 @@ console.log(`before pool: RSS ${MB(before.rss)} MB`);
 const t0 = performance.now();
 // --substitute-ocr: a pool that reads no text, at once (what the session holds without Tesseract).
 const pool = process.argv.includes('--substitute-ocr')
-  ? { size: WORKERS, lang: 'chi_sim', recognise: async () => ({ blocks: [] }) as never, detectOrientation: async () => ({ degrees: 0 as const, confidence: 0 }), close: async () => undefined }
+  ? {
+      size: WORKERS,
+      lang: 'chi_sim',
+      recognise: async () => ({ blocks: [] }) as never,
+      layoutLines: async () => [],
+      detectOrientation: async () => ({ degrees: 0 as const, confidence: 0 }),
+      close: async () => undefined,
+    }
   : await createOcrPool({ workers: WORKERS, lang: 'chi_sim', cacheDir: join(dir, 'lang') });
 const started = sample();
 console.log(`pool started in ${(performance.now() - t0).toFixed(0)} ms: ${show(started)}`);

@@ -6,7 +6,7 @@
 // Run: npx tsx bench/ocr-stages.ts [--set samples|generated|all] [--pages] (a line per page) [--no-clean] [--no-recover]
 import { cer, cerAsPrinted } from '../ingest/ocr/cer.ts';
 import { createOcrPool, openInputs } from '../ingest/index.ts';
-import { pdfImage } from '../ingest/ocr/page-session.ts';
+import { greyIfColourless, pdfImage } from '../ingest/ocr/page-session.ts';
 import { recognisePage } from '../ingest/ocr/recognise.ts';
 import { timed, type StageStats } from '../ingest/ocr/stage-stats.ts';
 import { benchItems } from './ocr-set/index.ts';
@@ -33,7 +33,8 @@ try {
       for (let i = 0; i < sources.length; i++) {
         const st: StageStats = new Map();
         const u = process.cpuUsage();
-        const px = await timed(st, 'decode', () => sources[i].pixels());
+        // As the page session does: a grey page saved as RGB is taken as grey once, after decoding.
+        const px = await timed(st, 'decode', async () => greyIfColourless(await sources[i].pixels()));
         const rec = await recognisePage(pool, sources[i], i + 1, px, { ...how, stats: st });
         await timed(st, 'pdf/viewer image', () => pdfImage(sources[i], px));
         const d = process.cpuUsage(u);

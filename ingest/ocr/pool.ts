@@ -30,12 +30,24 @@ export interface OcrPool {
   readonly lang: string;
   /** Recognise one page image (encoded bytes, e.g. PGM). */
   recognise(image: Uint8Array, params: { dpi: number; psm?: string }): Promise<TessPage>;
+  /**
+   * Where the recogniser's layout analysis puts the text lines of a page (their boxes), without
+   * reading them: a fraction of a reading's cost.
+   */
+  layoutLines(image: Uint8Array, params: { dpi: number; psm?: string }): Promise<LineBox[]>;
   /** Orientation and script detection (Tesseract OSD, legacy engine; one lazily started worker). */
   detectOrientation(image: Uint8Array, dpi: number): Promise<Orientation>;
   close(): Promise<void>;
 }
 
 type Worker = Tesseract.Worker;
+
+export interface LineBox {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
 
 /**
  * Options that keep tesseract.js on the machine: language data from a local folder (never the CDN
@@ -123,37 +135,46 @@ export async function createOcrPool(opts: OcrPoolOptions): Promise<OcrPool> {
     }
   }
 
+  /** One job on a free worker (a worker that times out is replaced). */
+  async function run(image: Uint8Array, params: { dpi: number; psm?: string }, output: Partial<Tesseract.OutputFormats>): Promise<Tesseract.Page> {
+    const w = await acquire();
+    const job = w.recognize(
+      Buffer.from(image.buffer, image.byteOffset, image.byteLength),
+      {
+        user_defined_dpi: String(Math.round(params.dpi)),
+        tessedit_pageseg_mode: (params.psm ?? '3') as Tesseract.PSM,
+        // Tesseract's diagnostics ("Detected 120 diacritics") would otherwise land on our stdout,
+        // in the middle of a console command's --json output.
+        debug_file: '/dev/null',
+      } as unknown as Partial<Tesseract.RecognizeOptions>,
+      output,
+    );
+    const r = await withTimeout(w, job);
+    if (all.has(w)) release(w);
+    else if (!closed)
+      spawn().then(
+        (nw) => {
+          all.add(nw);
+          release(nw);
+        },
+        (e: unknown) => log().error({ err: String(e) }, 'OCR worker replacement failed'),
+      );
+    if (!r.ok) {
+      if (r.error instanceof ApplianceError) throw r.error;
+      throw new ApplianceError('OCR_FAILED', `页面识别失败：${String(r.error)}`, `page OCR failed: ${String(r.error)}`, { status: 422 });
+    }
+    return r.value.data;
+  }
+
   return {
     size: idle.length,
     lang: opts.lang,
-    async recognise(image, params) {
-      const w = await acquire();
-      const job = w.recognize(
-        Buffer.from(image.buffer, image.byteOffset, image.byteLength),
-        {
-          user_defined_dpi: String(Math.round(params.dpi)),
-          tessedit_pageseg_mode: (params.psm ?? '3') as Tesseract.PSM,
-          // Tesseract's diagnostics ("Detected 120 diacritics") would otherwise land on our stdout,
-          // in the middle of a console command's --json output.
-          debug_file: '/dev/null',
-        } as unknown as Partial<Tesseract.RecognizeOptions>,
-        { text: false, blocks: true },
-      );
-      const r = await withTimeout(w, job);
-      if (all.has(w)) release(w);
-      else if (!closed)
-        spawn().then(
-          (nw) => {
-            all.add(nw);
-            release(nw);
-          },
-          (e: unknown) => log().error({ err: String(e) }, 'OCR worker replacement failed'),
-        );
-      if (!r.ok) {
-        if (r.error instanceof ApplianceError) throw r.error;
-        throw new ApplianceError('OCR_FAILED', `页面识别失败：${String(r.error)}`, `page OCR failed: ${String(r.error)}`, { status: 422 });
-      }
-      return r.value.data;
+    recognise: (image, params) => run(image, params, { text: false, blocks: true }),
+    async layoutLines(image, params) {
+      // Every output that needs recognition off: tesseract.js then runs the layout analysis alone.
+      // The layout comes back as blocks of the reading's shape, their lines and words without text.
+      const page = (await run(image, params, { text: false, blocks: false, layoutBlocks: true })) as TessPage & { layoutBlocks?: Tesseract.Block[] | null };
+      return (page.layoutBlocks ?? []).flatMap((b) => (b.paragraphs ?? []).flatMap((p) => (p.lines ?? []).map((l) => ({ ...l.bbox }))));
     },
     detectOrientation(image, dpi) {
       osd ??= Tesseract.createWorker('osd', Tesseract.OEM.TESSERACT_ONLY, workerOptions(langPath, { legacyCore: true, legacyLang: true })).then(async (w) => {

@@ -6,7 +6,7 @@ import { inkOf, placeLine, unitsOf, type Ink } from './char-boxes.ts';
 import { isWide, normaliseLine } from './tidy-text.ts';
 import { measureLayout, toPgm, turnImage, type Turn } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
-import { recoverLines, SPECK_VARIANT, VARIANTS, type RecoverOptions } from './recover-lines.ts';
+import { recoverLines, SPECKLED_VARIANTS, type RecoverOptions } from './recover-lines.ts';
 import { cleanWithSpecks } from './clean-page.ts';
 import type { SpeckStats } from './despeckle.ts';
 import { isSpeckled } from './speckled-lines.ts';
@@ -229,9 +229,9 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   return { rotation, skewDeg: skew, lines, confidence: meanConfidence(lines) };
 }
 
-/** A densely speckled page's weak lines are read once more from a median-filtered crop (speckled-lines.ts). */
+/** A densely speckled page's weak lines are read from a median-filtered crop first (speckled-lines.ts, recover-lines.ts). */
 function recoverHow(stats: StageStats | undefined, specks: SpeckStats | undefined): RecoverOptions {
-  return isSpeckled(specks) ? { stats, specks, variants: [...VARIANTS, SPECK_VARIANT] } : { stats };
+  return isSpeckled(specks) ? { stats, specks, variants: SPECKLED_VARIANTS } : { stats };
 }
 
 /** How a page is read: both on by default (off only to measure what each brings). */

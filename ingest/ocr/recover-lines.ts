@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { inLanes } from '../../core/index.ts';
 import type { Pixels } from './decode.ts';
 import { toPgm } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
@@ -59,6 +60,16 @@ export const CROP: Variant = { name: 'crop', psm: '7' };
  * apart into small components): the evidence could not guard it.
  */
 export const SPECK_VARIANT: Variant = { name: 'specks', psm: '7', local: true, median: true, always: true };
+
+/**
+ * The ways a densely speckled page's weak line is read, in order, each only when the ones before did
+ * not beat the page's reading: the median crop first (it won most often there), then `local`; the
+ * rescaled crop is not read on such a page. Measured with bench/ocr-rereads.ts on the samples and
+ * the generated sets of seeds 0-3 (96 pages, every weak line read every way, against the truth):
+ * the median crop read always after `local` and `scaled` took 423 reads for a mean raw page CER of
+ * 5.64%; this order 370 reads for 5.63%, no page worse by more than 0.2 points (two better).
+ */
+export const SPECKLED_VARIANTS: Variant[] = [{ ...SPECK_VARIANT, always: false }, VARIANTS[0]];
 
 /** One re-reading of a line: the line (boxes in the page's frame) and its evidence. */
 export interface Candidate {
@@ -267,14 +278,13 @@ export async function recoverLines(pool: OcrPool, page: TessPage, px: Pixels, dp
   tally(opts.stats, 'recover: weak lines found', todo.length);
   const stats: RecoverStats = { tried: chosen.length, replaced: 0, reads: 0 };
   const lineH = bodyLineHeight(linesOf(page));
-  const gone = new Set<TLine>();
-  for (const { line, score } of chosen) {
-    if (gone.has(line)) continue;
+  /** One line read in the page's ways, in order, until one beats the page's reading. */
+  const readAgain = async (line: TLine, score: number): Promise<{ whole?: TBox; candidates: Candidate[] } | undefined> => {
     // A piece of a large character is read as the whole character (split-chars.ts).
     const whole = isPiece(line) ? wholeCharacter(px, line.bbox, lineH) : undefined;
     const lb = whole ?? line.bbox;
     const h = lb.y1 - lb.y0;
-    if (h < 4 || lb.x1 - lb.x0 < 4) continue;
+    if (h < 4 || lb.x1 - lb.x0 < 4) return undefined;
     // A little of the page round the line's box (strokes Tesseract's box cut off), then paper.
     const pad = Math.max(2, Math.round(h * 0.12));
     const box = clampBox({ x0: lb.x0 - 2 * pad, y0: lb.y0 - pad, x1: lb.x1 + 2 * pad, y1: lb.y1 + pad }, px.width, px.height);
@@ -302,14 +312,29 @@ export async function recoverLines(pool: OcrPool, page: TessPage, px: Pixels, dp
       // ways unless the first scored 187 fixed 111 errors in 164 reads; this rule 112 in 105.
       if (moved && candidates[candidates.length - 1].score > score) beaten = true;
     }
-    opts.onCandidates?.(line, candidates);
-    const best = candidates.filter((c) => c.line).sort((a, b) => b.score - a.score)[0];
+    return { whole, candidates };
+  };
+  // Each line is read from its own crop of the page, so the lines are read at once, as many as the
+  // pool has workers (a page's re-reads then take a worker another page has left idle; with one
+  // worker, one at a time as before); what they read is put in place afterwards, weakest line first,
+  // exactly as reading them in turn would.
+  const readings = new Array<{ whole?: TBox; candidates: Candidate[] } | undefined>(chosen.length);
+  await inLanes(chosen.length, pool.size, async (i) => {
+    readings[i] = await readAgain(chosen[i].line, chosen[i].score);
+  });
+  const gone = new Set<TLine>();
+  chosen.forEach(({ line, score }, i) => {
+    const r = readings[i];
+    // A piece already taken into a whole character's line (below) stays gone.
+    if (!r || gone.has(line)) return;
+    opts.onCandidates?.(line, r.candidates);
+    const best = r.candidates.filter((c) => c.line).sort((a, b) => b.score - a.score)[0];
     if (best?.line && best.score > score) {
       Object.assign(line, best.line);
       stats.replaced++;
-      if (whole) for (const l of dropPiecesInside(page, line, whole)) gone.add(l);
+      if (r.whole) for (const l of dropPiecesInside(page, line, r.whole)) gone.add(l);
       tally(opts.stats, 'recover: lines replaced');
     }
-  }
+  });
   return stats;
 }

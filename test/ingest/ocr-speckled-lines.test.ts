@@ -13,7 +13,7 @@ import { openInputs, type Pixels } from '../../ingest/ocr/decode.ts';
 import { toPgm } from '../../ingest/ocr/orient.ts';
 import { type OcrPool } from '../../ingest/ocr/pool.ts';
 import { toGrey } from '../../ingest/ocr/recognise.ts';
-import { recoverLines, SPECK_VARIANT, VARIANTS, type Candidate } from '../../ingest/ocr/recover-lines.ts';
+import { recoverLines, SPECK_VARIANT, SPECKLED_VARIANTS, VARIANTS, type Candidate } from '../../ingest/ocr/recover-lines.ts';
 import { isSpeckled, median3 } from '../../ingest/ocr/speckled-lines.ts';
 import { renderItem } from '../../bench/ocr-set/generate.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
@@ -91,5 +91,22 @@ describe('a speckled line read again from a median-filtered crop', () => {
     const err = (c: Candidate) => cer(norm(c.line!.text), truth);
     expect(err(best)).toBeLessThan(cer(tried!.original, truth));
     for (const c of tried!.candidates.filter((c) => c.line && c.name !== 'specks')) expect(err(best), c.name).toBeLessThan(err(c));
+  }, 300_000);
+
+  it("in the engine's order (SPECKLED_VARIANTS: the median crop first, the local crop only when it lost) the line comes back right from one read", async () => {
+    const { page, src, pixels, specks } = await cleaned(1, 1);
+    const truth = norm(page.lines.find((l) => l.startsWith('案卷686卷'))!);
+    const read = await pool.recognise(toPgm(pixels), { dpi: src.dpi, psm: '3' });
+    const seen: Candidate[][] = [];
+    await recoverLines(pool, read, pixels, src.dpi, { specks, variants: SPECKLED_VARIANTS, onCandidates: (_l, cs) => seen.push(cs) });
+    for (const cs of seen) expect(cs[0].name).toBe('specks');
+    const lines = (read.blocks ?? []).flatMap((b) => b.paragraphs.flatMap((p) => p.lines.map((l) => norm(l.text))));
+    const line = lines.sort((a, b) => cer(a, truth) - cer(b, truth))[0];
+    expect(cer(line, truth)).toBeLessThan(0.1);
+    const theLine = seen.find((cs) => cs.some((c) => c.line && cer(norm(c.line.text), truth) < 0.1));
+    expect(
+      theLine?.map((c) => c.name),
+      'the median crop beat the page and nothing more was read',
+    ).toEqual(['specks']);
   }, 300_000);
 });

@@ -3,7 +3,8 @@
 // under which Tesseract's automatic layout (PSM 3) drops the 序号 and 职务 columns of the table as
 // non-text. The first reading leaves much of the print outside every line (unread-ink.ts measures
 // it), the page is read again as one column (PSM 4), and the rows come back with their number and
-// post; a clean page is not read again. Real tesseract.js throughout (not timed).
+// post; a clean page is not read again, nor a page whose unread print PSM 4's layout (analysed
+// alone, without reading) would leave out too. Real tesseract.js throughout (not timed).
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ import { measureLayout, toPgm, turnImage } from '../../ingest/ocr/orient.ts';
 import { type OcrPool } from '../../ingest/ocr/pool.ts';
 import { recognisePage, toGrey } from '../../ingest/ocr/recognise.ts';
 import { type StageStats } from '../../ingest/ocr/stage-stats.ts';
-import { UNREAD_LIMIT, unreadInk } from '../../ingest/ocr/unread-ink.ts';
+import { UNREAD_LIMIT, rereadIfUnread, unreadInk, unreadInkOutside } from '../../ingest/ocr/unread-ink.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 import { damagePage, renderPage } from '../support/damaged-page.ts';
 import { renderItem } from '../../bench/ocr-set/generate.ts';
@@ -77,6 +78,31 @@ describe('a table whose columns the automatic layout drops is read again as one 
     });
     expect(whole.length).toBeGreaterThanOrEqual(Math.ceil(rows.length * 0.6));
     expect(cer(text.text, truth.join('\n'))).toBeLessThan(0.1);
+  }, 300_000);
+
+  it('a page whose unread print no PSM 4 line would take in is not read again: its layout alone is looked at', async () => {
+    // The bench set's item 5, page 1: a shadowed, speckled, faded page whose unread print (the
+    // shadow's and the specks' leftovers) no layout puts in a line.
+    const page = (await renderItem(4, 0))[0];
+    expect(page.label).toContain('shadow+skew+speckle+faded');
+    const f = join(dir, `shadowed.${page.ext}`);
+    await writeFile(f, page.bytes);
+    const [src] = await openInputs([f]);
+    const grey = await cleanForOcr(await toGrey(await src.pixels()), src.dpi);
+    const { skewDeg } = await measureLayout(grey);
+    const { pixels } = await turnImage(grey, -skewDeg);
+    const first = await pool.recognise(toPgm(pixels), { dpi: src.dpi, psm: '3' });
+    const u = unreadInk(first, pixels);
+    expect(u.share, 'the page must leave more than the limit unread').toBeGreaterThan(UNREAD_LIMIT);
+    // The layout alone and the reading it would have cost agree: both leave most of that print out.
+    const byLayout = unreadInkOutside(await pool.layoutLines(toPgm(pixels), { dpi: src.dpi, psm: '4' }), pixels, u.cell);
+    const byReading = unreadInk(await pool.recognise(toPgm(pixels), { dpi: src.dpi, psm: '4' }), pixels, u.cell);
+    expect(byLayout.unreadCells * 2).toBeGreaterThan(u.unreadCells);
+    expect(byReading.unreadCells * 2, 'the reading saved would not have been kept').toBeGreaterThan(u.unreadCells);
+    const stats: StageStats = new Map();
+    expect(await rereadIfUnread(pool, first, pixels, src.dpi, stats)).toBe(first);
+    expect(stats.get('unread: layout psm 4')?.calls).toBe(1);
+    expect(stats.get('unread: pages read again')).toBeUndefined();
   }, 300_000);
 
   it('an undamaged page is not read again', async () => {

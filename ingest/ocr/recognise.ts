@@ -8,13 +8,13 @@ import { measureLayout, toPgm, turnImage, type Turn } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
 import { recoverLines, SPECKLED_VARIANTS, type RecoverOptions } from './recover-lines.ts';
 import { cleanWithSpecks } from './clean-page.ts';
-import type { SpeckStats } from './despeckle.ts';
+import { DUSTY_PER_MP, type SpeckStats } from './despeckle.ts';
 import { isSpeckled } from './speckled-lines.ts';
 import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
 import { findLostLines } from './lost-lines.ts';
 import { rereadIfUnread } from './unread-ink.ts';
-import { dropSpeckMarks } from './speck-marks.ts';
+import { dropDustyGapMarks, dropSpeckMarks } from './speck-marks.ts';
 import { mendDocNumbers } from './doc-number.ts';
 import { timed, type StageStats } from './stage-stats.ts';
 
@@ -118,7 +118,7 @@ export function tidyChinese(words: OcrWord[]): void {
 }
 
 /** Tesseract's block tree flattened to lines, every box mapped back into the original scan. */
-export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale = 1, ink?: Ink): OcrLine[] {
+export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale = 1, ink?: Ink, dusty = false): OcrLine[] {
   const lines: OcrLine[] = [];
   const map = (b: TBox) => mapBox(b, turn, w, h, scale);
   for (const block of page.blocks ?? []) {
@@ -158,6 +158,8 @@ export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale 
           units.forEach((u, i) => u.syms.forEach((s, j) => (s.box = placed[i][j])));
           // A wide mark laid on a speck's worth of ink is a speck (speck-marks.ts).
           dropSpeckMarks(words, line.bbox.y1 - line.bbox.y0);
+          // On a dusty page, a mark in a gap between a table's cells is a speck too.
+          if (dusty) dropDustyGapMarks(words, line.bbox.y1 - line.bbox.y0);
           if (!words.length) continue;
           for (const wd of words) wd.box = unionBox(wd.symbols.map((s) => s.box));
         }
@@ -225,7 +227,7 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   if (how.recover !== false) await timed(st, 'lost (all)', () => findLostLines(pool, page, pixels, dpi, st));
   // A table cut into column blocks is read row by row again (table-rows.ts).
   await timed(st, 'table rows', () => joinTableRows(page));
-  const lines = await timed(st, 'to lines', () => toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels)));
+  const lines = await timed(st, 'to lines', () => toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels), !!specks && specks.awayPerMp >= DUSTY_PER_MP));
   return { rotation, skewDeg: skew, lines, confidence: meanConfidence(lines) };
 }
 

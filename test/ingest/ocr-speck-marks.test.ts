@@ -12,7 +12,7 @@ import { createOcrPool } from '../../ingest/index.ts';
 import { openInputs } from '../../ingest/ocr/decode.ts';
 import { type OcrPool } from '../../ingest/ocr/pool.ts';
 import { recognisePage } from '../../ingest/ocr/recognise.ts';
-import { dropSpeckMarks } from '../../ingest/ocr/speck-marks.ts';
+import { dropDustyGapMarks, dropSpeckMarks } from '../../ingest/ocr/speck-marks.ts';
 import { renderItem } from '../../bench/ocr-set/generate.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 
@@ -44,6 +44,29 @@ describe('a wide mark on a speck of ink is dropped, a printed one stays', () => 
     expect(dropSpeckMarks(words, 60)).toBe(2);
     expect(words.map((w) => w.text)).toEqual(['科员', '1.5', '好，']);
     expect(words[0].symbols.map((s) => s.text)).toEqual(['科', '员']);
+  });
+});
+
+describe('on a dusty page, a mark in a gap between cells is a speck', () => {
+  /** One word per cell; each character 40 px wide with 4 px between, cells `at` x. */
+  const row = (...cells: Array<[string, number]>): OcrWord[] => cells.map(([text, at]) => word([...text].map((c, i): [string, number, number] => [c, at + i * 44, 40])));
+  const text = (ws: OcrWord[]) => ws.map((w) => w.text).join(' ');
+
+  it('drops marks standing in a cell gap and after a row-ending number; keeps marks that touch their text', () => {
+    // Line 50 px high: a cell gap is 40 px or more.
+    const cases: Array<[OcrWord[], string]> = [
+      [row(['22', 0], ['范宇', 150], ['-', 260], ['副科长', 400]), '22 范宇 副科长'],
+      [row(['23', 0], ['宋辉娟主任。', 150], ['1978.08', 500]), '23 宋辉娟主任 1978.08'],
+      [row(['21', 0], ['1967.02', 150], ['071-7860259.', 600]), '21 1967.02 071-7860259'],
+      [row(['2020年9月7日。', 0]), '2020年9月7日。'],
+      [row(['会议由副局长主持，54名干部参加。', 0]), '会议由副局长主持，54名干部参加。'],
+      [row(['1978.08', 0], ['043-8552052', 400]), '1978.08 043-8552052'],
+    ];
+    for (const [ws, want] of cases) {
+      dropDustyGapMarks(ws, 50);
+      expect(text(ws)).toBe(want);
+      for (const w of ws) expect(w.symbols.map((s) => s.text).join('')).toBe(w.text);
+    }
   });
 });
 

@@ -172,7 +172,10 @@ export function createGuard(router: Router, d: GuardDeps): Koa.Middleware {
       auth = await authenticate(ctx, d);
     } catch (e) {
       // 401s are probing as much as failed logins are: on record, folded per source and minute.
-      if (e instanceof ApplianceError && e.status === 401 && e.code !== 'SESSION_ADDRESS_MISMATCH' && d.recordDenial) {
+      // Not the sign-in page's own question: GET /api/auth/me with no session cookie at all (every
+      // visit to the page asks it, and its answer tells nothing); with a cookie, forged or stale, it is.
+      const signInProbe = ctx.method === 'GET' && ctx.path === '/api/auth/me' && !ctx.cookies.get(SESSION_COOKIE);
+      if (e instanceof ApplianceError && e.status === 401 && e.code !== 'SESSION_ADDRESS_MISMATCH' && d.recordDenial && !signInProbe) {
         await d.recordDenial(ctx, { action: 'auth.required', target: `${ctx.method} ${ctx.path}`, outcome: 'denied', details: { reason: e.code } });
       }
       throw e;

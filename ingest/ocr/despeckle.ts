@@ -49,6 +49,11 @@ export interface SpeckStats {
  * marks for nothing.
  */
 export const DUSTY_PER_MP = 50;
+/** Is the page dusty (its specks measured by `removeSpecks`)? */
+export function isDusty(s: SpeckStats | undefined): boolean {
+  return !!s && s.awayPerMp >= DUSTY_PER_MP;
+}
+
 /** On a dusty page, a full stop or decimal point lies at most this many character heights beside its glyph. */
 const DUSTY_SIDE = 0.6;
 
@@ -270,7 +275,7 @@ export function removeSpecks(px: Buffer, w: number, h: number, dpi: number, opts
   // How dusty the page is, from the specks away from the characters; on a dusty page the dots kept
   // there for a partner are judged again by the stricter partners.
   stats.awayPerMp = Math.round((stats.removed * 1e6) / (w * h));
-  dusty = opts.dustyRules !== false && stats.awayPerMp >= DUSTY_PER_MP;
+  dusty = opts.dustyRules !== false && isDusty(stats);
   if (dusty) {
     for (const r of keptAway) {
       if (hasPartner(r, true)) continue;

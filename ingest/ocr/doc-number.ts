@@ -18,7 +18,7 @@ const DOC_NUMBER = new RegExp(`(?<=\\p{Script=Han})(${MARK}?${OPENING}|${OPENING
 
 /** The line's symbols (one character each) with 文号 brackets mended in place; words left empty go. */
 export function mendDocNumbers(words: OcrWord[]): number {
-  const syms = words.flatMap((w, wi) => w.symbols.map((s, si) => ({ wi, si, text: s.text })));
+  const syms = words.flatMap((w, wi) => w.symbols.map((s) => ({ wi, text: s.text })));
   if (syms.some((s) => [...s.text].length !== 1)) return 0;
   const line = syms.map((s) => s.text).join('');
   // String offsets to symbol indices (a character outside the BMP is two code units).

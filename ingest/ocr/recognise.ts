@@ -8,7 +8,7 @@ import { measureLayout, toPgm, turnImage, type Turn } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
 import { recoverLines, SPECKLED_VARIANTS, type RecoverOptions } from './recover-lines.ts';
 import { cleanWithSpecks } from './clean-page.ts';
-import { DUSTY_PER_MP, type SpeckStats } from './despeckle.ts';
+import { isDusty, type SpeckStats } from './despeckle.ts';
 import { isSpeckled } from './speckled-lines.ts';
 import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
@@ -227,7 +227,7 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   if (how.recover !== false) await timed(st, 'lost (all)', () => findLostLines(pool, page, pixels, dpi, st));
   // A table cut into column blocks is read row by row again (table-rows.ts).
   await timed(st, 'table rows', () => joinTableRows(page));
-  const lines = await timed(st, 'to lines', () => toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels), !!specks && specks.awayPerMp >= DUSTY_PER_MP));
+  const lines = await timed(st, 'to lines', () => toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels), isDusty(specks)));
   return { rotation, skewDeg: skew, lines, confidence: meanConfidence(lines) };
 }
 

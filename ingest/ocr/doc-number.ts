@@ -1,4 +1,5 @@
-import type { OcrWord } from '../../core/index.ts';
+import type { OcrSymbol, OcrWord } from '../../core/index.ts';
+import { dropSymbols } from './line-symbols.ts';
 
 /**
  * 文号 (document numbers) as printed: 机关代字〔年份〕序号号, e.g. 档发〔2010〕67号. chi_sim reads the
@@ -18,7 +19,7 @@ const DOC_NUMBER = new RegExp(`(?<=\\p{Script=Han})(${MARK}?${OPENING}|${OPENING
 
 /** The line's symbols (one character each) with 文号 brackets mended in place; words left empty go. */
 export function mendDocNumbers(words: OcrWord[]): number {
-  const syms = words.flatMap((w, wi) => w.symbols.map((s) => ({ wi, text: s.text })));
+  const syms = words.flatMap((w) => w.symbols);
   if (syms.some((s) => [...s.text].length !== 1)) return 0;
   const line = syms.map((s) => s.text).join('');
   // String offsets to symbol indices (a character outside the BMP is two code units).
@@ -27,41 +28,27 @@ export function mendDocNumbers(words: OcrWord[]): number {
     for (let k = 0; k < s.text.length; k++) at.push(i);
   });
   at.push(syms.length);
-  const set = new Map<number, string>();
-  const drop = new Set<number>();
+  const drop = new Set<OcrSymbol>();
   let mended = 0;
+  // One 〔 (or 〕) where the first of the marks stood, the rest of them dropped.
+  const mark = (from: number, length: number, bracket: string) => {
+    for (let k = 0; k < length; k++) {
+      if (k === 0) syms[from].text = bracket;
+      else drop.add(syms[from + k]);
+    }
+  };
   for (const m of line.matchAll(DOC_NUMBER)) {
     const [, open = '', year, close] = m;
     // Already right, or a pair of round brackets (some offices print their 文号 so).
     if ((open === '〔' || open === '') && close === '〕') continue;
     if (/^[(（]$/u.test(open) && /^[)）]$/u.test(close)) continue;
-    const first = at[m.index];
-    const openLen = [...open].length;
-    // The opening: one 〔 where any marks stood (none added where none was read).
-    for (let k = 0; k < openLen; k++) {
-      if (k === 0) set.set(first, '〔');
-      else drop.add(first + k);
-    }
-    const closeAt = at[m.index + open.length + year.length];
-    const closeLen = [...close].length;
-    for (let k = 0; k < closeLen; k++) {
-      if (k === 0) set.set(closeAt, '〕');
-      else drop.add(closeAt + k);
-    }
+    // The opening: none added where none was read.
+    mark(at[m.index], [...open].length, '〔');
+    mark(at[m.index + open.length + year.length], [...close].length, '〕');
     mended++;
   }
   if (!mended) return 0;
-  for (let wi = words.length - 1; wi >= 0; wi--) {
-    const w = words[wi];
-    const base = syms.findIndex((s) => s.wi === wi);
-    w.symbols = w.symbols.filter((s, si) => {
-      const i = base + si;
-      const t = set.get(i);
-      if (t) s.text = t;
-      return !drop.has(i);
-    });
-    w.text = w.symbols.map((s) => s.text).join('');
-    if (!w.symbols.length) words.splice(wi, 1);
-  }
+  for (const w of words) w.text = w.symbols.map((s) => s.text).join('');
+  dropSymbols(words, (s) => drop.has(s));
   return mended;
 }

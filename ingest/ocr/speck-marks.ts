@@ -1,4 +1,5 @@
 import type { OcrSymbol, OcrWord } from '../../core/index.ts';
+import { dropSymbols } from './line-symbols.ts';
 
 /**
  * Specks read as Chinese punctuation. On a speckled page the recogniser reads many a speck among
@@ -19,20 +20,7 @@ const MARKS = new Set([...'，。、；：「」“”']);
 /** Drops speck-sized wide marks from a line's words (boxes as placed on the ink; words left empty go). Returns how many. */
 export function dropSpeckMarks(words: OcrWord[], lineHeight: number): number {
   const limit = SPECK * lineHeight;
-  let dropped = 0;
-  for (let i = words.length - 1; i >= 0; i--) {
-    const wd = words[i];
-    const keep = wd.symbols.filter((s) => !(MARKS.has(s.text) && s.box.x1 - s.box.x0 < limit && s.box.y1 - s.box.y0 < limit));
-    if (keep.length === wd.symbols.length) continue;
-    dropped += wd.symbols.length - keep.length;
-    if (!keep.length) {
-      words.splice(i, 1);
-      continue;
-    }
-    wd.symbols = keep;
-    wd.text = keep.map((s) => s.text).join('');
-  }
-  return dropped;
+  return dropSymbols(words, (s) => MARKS.has(s.text) && s.box.x1 - s.box.x0 < limit && s.box.y1 - s.box.y0 < limit);
 }
 
 /** Marks a speck is read as on a dusty page (wide and narrow). */
@@ -73,17 +61,5 @@ export function dropDustyGapMarks(words: OcrWord[], lineHeight: number): number 
     const blank = Math.max(s.box.x0 - prev.box.x1, next.box.x0 - s.box.x1) / lineHeight;
     if (blank >= (MARKS.has(s.text) ? CELL_GAP.wide : CELL_GAP.narrow)) drop.add(s);
   });
-  if (!drop.size) return 0;
-  for (let i = words.length - 1; i >= 0; i--) {
-    const wd = words[i];
-    const keep = wd.symbols.filter((s) => !drop.has(s));
-    if (keep.length === wd.symbols.length) continue;
-    if (!keep.length) {
-      words.splice(i, 1);
-      continue;
-    }
-    wd.symbols = keep;
-    wd.text = keep.map((s) => s.text).join('');
-  }
-  return drop.size;
+  return drop.size ? dropSymbols(words, (s) => drop.has(s)) : 0;
 }

@@ -2,8 +2,9 @@
 // rules can be compared without reading again: every page read as the engine does up to its first
 // reading (cleaned, deskewed, PSM 3), then (a) the unread-print measure (unread-ink.ts) and, when it
 // is above a low floor, the PSM 4 reading of the whole page with its measure and raw text; (b) every
-// weak line (as recover-lines.ts picks them) read in every way (local, scaled, the plain crop, and
-// the median crop on a speckled page), each reading's evidence and text kept. `--save F.json` keeps
+// weak line (as recover-lines.ts picks them) read in every way (local, scaled, the plain crop),
+// each reading's evidence and text kept. Dusty pages, whose every line is read one way
+// (DUSTY_VARIANT), are left out: bench/ocr-dusty.ts measures them. `--save F.json` keeps
 // it; `--from F.json` analyses a saved run: per rule (which ways, in what order, when to stop), the
 // mean page CER (raw lines, NFKC) and the line reads it costs.
 // The page CER here is of the raw lines (before table rows, lost lines and tidying), so it is higher
@@ -17,8 +18,8 @@ import { createOcrPool, openInputs } from '../ingest/index.ts';
 import { cleanWithSpecks } from '../ingest/ocr/clean-page.ts';
 import { measureLayout, toPgm, turnImage } from '../ingest/ocr/orient.ts';
 import { toGrey } from '../ingest/ocr/recognise.ts';
-import { CROP, SPECK_VARIANT, VARIANTS, evidence, isWeak, linesOf, recoverLines, type Variant } from '../ingest/ocr/recover-lines.ts';
-import { isSpeckled } from '../ingest/ocr/speckled-lines.ts';
+import { isDusty } from '../ingest/ocr/despeckle.ts';
+import { CROP, VARIANTS, evidence, isWeak, linesOf, recoverLines, type Variant } from '../ingest/ocr/recover-lines.ts';
 import { UNREAD_LIMIT, unreadInk } from '../ingest/ocr/unread-ink.ts';
 import { benchItems } from './ocr-set/index.ts';
 
@@ -46,7 +47,6 @@ interface PageRec {
   page: number;
   label: string;
   truth: string;
-  speckled: boolean;
   unread: { share: number; cells: number; psm4?: { share: number; cells: number; kept: boolean; cer: number }; cer: number };
   lines: Line[];
 }
@@ -61,10 +61,11 @@ async function measure(): Promise<PageRec[]> {
       for (const item of items) {
         const sources = await openInputs(item.files);
         const pages = await Promise.all(
-          sources.map(async (src, i): Promise<PageRec> => {
+          sources.map(async (src, i): Promise<PageRec | undefined> => {
             const full = await toGrey(await src.pixels());
             if (src.dpi > MAX_DPI) throw new Error('scan above 400 DPI: not in the bench sets');
             const { pixels: clean, specks } = await cleanWithSpecks(full, src.dpi);
+            if (isDusty(specks)) return undefined;
             const layout = await measureLayout(clean);
             const deskew = Math.abs(layout.skewDeg) >= 0.1 ? -layout.skewDeg : 0;
             const { pixels } = await turnImage(clean, deskew);
@@ -84,8 +85,7 @@ async function measure(): Promise<PageRec[]> {
               unread.psm4 = { share: u2.share, cells: u2.unreadCells, kept, cer: cer(raw(again), truth) };
               if (kept) page = again;
             }
-            const speckled = isSpeckled(specks);
-            const all: Variant[] = [...VARIANTS, CROP, ...(speckled ? [SPECK_VARIANT] : [])].map((v) => ({ ...v, always: true }));
+            const all: Variant[] = [...VARIANTS, CROP].map((v) => ({ ...v, always: true }));
             const cands = new Map<object, Cand[]>();
             // Weak lines ranked as recoverLines ranks them.
             const before = linesOf(page).map((l) => ({ l, text: l.text.trim(), weak: isWeak(l), score: evidence(l) }));
@@ -93,7 +93,6 @@ async function measure(): Promise<PageRec[]> {
             // Every weak line read in every way (the page object changes, its readings were kept above).
             await recoverLines(pool, page, pixels, dpi, {
               variants: all,
-              specks: speckled ? specks : undefined,
               maxLines: 99,
               onCandidates: (o, cs) =>
                 cands.set(
@@ -108,13 +107,12 @@ async function measure(): Promise<PageRec[]> {
               page: i + 1,
               label: item.labels?.[i] ?? '',
               truth,
-              speckled,
               unread,
               lines: before.map((b) => (b.weak ? { text: b.text, score: b.score, rank: rank.get(b.l), cands: cands.get(b.l) ?? [] } : { text: b.text })),
             };
           }),
         );
-        out.push(...pages);
+        out.push(...pages.filter((p): p is PageRec => !!p));
         process.stderr.write(`${set} ${item.id} done\n`);
       }
     }
@@ -172,68 +170,15 @@ function reads(pages: PageRec[], rule: Rule): string {
 }
 const beats = (l: Line, made: Cand[]) => made.some((c) => c.text && c.score > (l.score ?? 0));
 const current: Rule = {
-  name: 'now: local, scaled if local lost; specks always (speckled)',
+  name: 'now: local, scaled if local lost',
   maxLines: 8,
-  next: (p, l, made) => {
-    const names = made.map((c) => c.name);
-    if (!names.includes('local')) return 'local';
-    if (!names.includes('scaled') && !beats(l, made)) return 'scaled';
-    if (p.speckled && !names.includes('specks')) return 'specks';
-    return undefined;
-  },
+  next: (p, l, made) => (!made.length ? 'local' : made.length === 1 && !beats(l, made) ? 'scaled' : undefined),
 };
 const rules: Rule[] = [
   { name: 'no re-reads', maxLines: 0, next: () => undefined },
   current,
-  { name: 'local only (+specks)', maxLines: 8, next: (p, l, m) => (!m.length ? 'local' : p.speckled && m.length === 1 ? 'specks' : undefined) },
-  {
-    name: 'now, specks only if local lost',
-    maxLines: 8,
-    next: (p, l, made) => {
-      const names = made.map((c) => c.name);
-      if (!names.includes('local')) return 'local';
-      if (!names.includes('scaled') && !beats(l, made)) return 'scaled';
-      if (p.speckled && !names.includes('specks') && !beats(l, made.slice(0, 1))) return 'specks';
-      return undefined;
-    },
-  },
-  { name: 'local only, no specks', maxLines: 8, next: (p, l, m) => (!m.length ? 'local' : undefined) },
-  {
-    name: 'speckled: specks, then local if lost; else local',
-    maxLines: 8,
-    next: (p, l, m) => {
-      const names = m.map((c) => c.name);
-      if (p.speckled && !names.length) return 'specks';
-      if (!names.includes('local') && !beats(l, m)) return 'local';
-      return undefined;
-    },
-  },
-  {
-    name: 'local, scaled if local lost (no specks)',
-    maxLines: 8,
-    next: (p, l, m) => (!m.length ? 'local' : m.length === 1 && !beats(l, m) ? 'scaled' : undefined),
-  },
-  {
-    name: 'local+scaled+crop always (+specks)',
-    maxLines: 8,
-    next: (p, l, m) => ['local', 'scaled', 'crop', ...(p.speckled ? ['specks'] : [])][m.length],
-  },
-  {
-    name: 'speckled: specks, local, scaled; else local, scaled (each if lost)',
-    maxLines: 8,
-    next: (p, l, m) => {
-      const order = p.speckled ? ['specks', 'local', 'scaled'] : ['local', 'scaled'];
-      return m.length < order.length && !beats(l, m) ? order[m.length] : undefined;
-    },
-  },
-  {
-    name: 'speckled: specks, local; else local, scaled (each if lost)',
-    maxLines: 8,
-    next: (p, l, m) => {
-      const order = p.speckled ? ['specks', 'local'] : ['local', 'scaled'];
-      return m.length < order.length && !beats(l, m) ? order[m.length] : undefined;
-    },
-  },
+  { name: 'local only', maxLines: 8, next: (p, l, m) => (!m.length ? 'local' : undefined) },
+  { name: 'local+scaled+crop always', maxLines: 8, next: (p, l, m) => ['local', 'scaled', 'crop'][m.length] },
   { name: 'now, at most 6 lines', maxLines: 6, next: current.next },
   { name: 'now, at most 4 lines', maxLines: 4, next: current.next },
 ];
@@ -278,7 +223,7 @@ if (process.argv.includes('--buckets')) {
       const t = [...texts];
       t[i] = chosen;
       const gain = (basePage - cer(t.join('\n'), p.truth)) * len;
-      const key = `${Math.floor((l.score ?? 0) / 10) * 10}${p.speckled ? ' speckled' : ''}`;
+      const key = `${Math.floor((l.score ?? 0) / 10) * 10}`;
       const b = buckets.get(key) ?? { lines: 0, better: 0, worse: 0, gain: 0, reads: 0 };
       b.lines++;
       b.reads += made.length;

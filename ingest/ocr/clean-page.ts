@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import type { Pixels } from './decode.ts';
-import { removeSpecks, type SpeckStats } from './despeckle.ts';
+import { isDusty, removeSpecks, type SpeckStats } from './despeckle.ts';
+import { median3 } from './median.ts';
 import { timed, type StageStats } from './stage-stats.ts';
 
 /**
@@ -20,6 +21,13 @@ import { timed, type StageStats } from './stage-stats.ts';
  * - Speckle (dust, toner dots): specks, small against the page's own strokes and characters and
  *   away from every character, are removed (despeckle.ts). A speck beside or inside a line of text
  *   stays (it could be a full stop, a dot of a colon or of a character).
+ * - Dust: on a dusty page (many specks away from the print: despeckle.ts `isDusty`) specks also lie
+ *   on and beside the characters, where the despeckler must leave them, and the recogniser reads a
+ *   stroke with a speck on it as another character (照→煌, 须→顾). Such a page is read from its copy
+ *   3×3 median-filtered (median.ts), which shrinks those specks and keeps strokes. Measured on the
+ *   16 dusty pages of the generated sets of seeds 0-3 (no sample page is dusty), page CER of the
+ *   whole engine: 15 pages better, one worse (3.34 -> 3.71 %), the four seeds' means 1.84 -> 1.77,
+ *   1.51 -> 1.23, 1.86 -> 1.62 and 1.88 -> 1.61 %.
  */
 /**
  * Lighter than this once the background is divided out is paper, and made white: the paper's grain
@@ -33,11 +41,12 @@ export async function cleanForOcr(grey: Pixels, dpi: number, stats?: StageStats)
   return (await cleanWithSpecks(grey, dpi, stats)).pixels;
 }
 
-/** `cleanForOcr`, and what despeckling found (how speckled the page is: speckled-lines.ts). */
+/** `cleanForOcr`, and what despeckling found (how dusty and how speckled the page is: despeckle.ts). */
 export async function cleanWithSpecks(grey: Pixels, dpi: number, stats?: StageStats): Promise<{ pixels: Pixels; specks: SpeckStats }> {
   const out = await timed(stats, 'clean: background', () => flatten(grey, dpi));
   const specks = await timed(stats, 'clean: despeckle', () => removeSpecks(out.data, out.width, out.height, dpi));
-  return { pixels: out, specks };
+  const pixels = isDusty(specks) ? await timed(stats, 'clean: median (dusty)', () => median3(out)) : out;
+  return { pixels, specks };
 }
 
 async function flatten(grey: Pixels, dpi: number): Promise<Pixels> {

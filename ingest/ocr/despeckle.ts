@@ -54,6 +54,17 @@ export function isDusty(s: SpeckStats | undefined): boolean {
   return !!s && s.awayPerMp >= DUSTY_PER_MP;
 }
 
+/**
+ * Specks a megapixel removed away from the characters from which a dusty page is densely speckled:
+ * specks then lie on and beside every few characters, and every line is read again (recognise.ts).
+ * Measured over the generated sets of seeds 0-3: the 'speckle' pages 272-344, the faded pages with
+ * lighter speckle 76-131.
+ */
+export const SPECKLED_PER_MP = 200;
+export function isSpeckled(s: SpeckStats | undefined): boolean {
+  return !!s && s.awayPerMp >= SPECKLED_PER_MP;
+}
+
 /** On a dusty page, a full stop or decimal point lies at most this many character heights beside its glyph. */
 const DUSTY_SIDE = 0.6;
 

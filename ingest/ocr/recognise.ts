@@ -6,10 +6,9 @@ import { inkOf, placeLine, unitsOf, type Ink } from './char-boxes.ts';
 import { isWide, normaliseLine } from './tidy-text.ts';
 import { measureLayout, toPgm, turnImage, type Turn } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
-import { recoverLines, SPECKLED_VARIANTS, type RecoverOptions } from './recover-lines.ts';
+import { SPECKLED_VARIANT, recoverLines, type RecoverOptions } from './recover-lines.ts';
 import { cleanWithSpecks } from './clean-page.ts';
-import { isDusty, type SpeckStats } from './despeckle.ts';
-import { isSpeckled } from './speckled-lines.ts';
+import { isDusty, isSpeckled, type SpeckStats } from './despeckle.ts';
 import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
 import { findLostLines } from './lost-lines.ts';
@@ -231,9 +230,13 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   return { rotation, skewDeg: skew, lines, confidence: meanConfidence(lines) };
 }
 
-/** A densely speckled page's weak lines are read from a median-filtered crop first (speckled-lines.ts, recover-lines.ts). */
+/**
+ * Which lines are read again, and how (recover-lines.ts): a page's weak lines, the best evidence
+ * kept; on a densely speckled page every line, from its median-filtered crop, and that reading kept
+ * (`SPECKLED_VARIANT`).
+ */
 function recoverHow(stats: StageStats | undefined, specks: SpeckStats | undefined): RecoverOptions {
-  return isSpeckled(specks) ? { stats, specks, variants: SPECKLED_VARIANTS } : { stats };
+  return isSpeckled(specks) ? { stats, specks, weak: () => true, maxLines: Infinity, variants: [SPECKLED_VARIANT], take: 'read' } : { stats };
 }
 
 /** How a page is read: both on by default (off only to measure what each brings). */

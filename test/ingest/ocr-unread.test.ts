@@ -81,9 +81,10 @@ describe('a table whose columns the automatic layout drops is read again as one 
   }, 300_000);
 
   it('a page whose unread print no PSM 4 line would take in is not read again: its layout alone is looked at', async () => {
-    // The bench set's item 5, page 1: a shadowed, speckled, faded page whose unread print (the
-    // shadow's and the specks' leftovers) no layout puts in a line.
-    const page = (await renderItem(4, 0))[0];
+    // The bench set's item 5 of seed 1, page 1: a shadowed, speckled, faded page whose unread print
+    // (the shadow's and the specks' leftovers) no layout puts in a line. (Seed 0's, used before
+    // dusty pages were read median-filtered, now leaves no print unread.)
+    const page = (await renderItem(4, 1))[0];
     expect(page.label).toContain('shadow+skew+speckle+faded');
     const f = join(dir, `shadowed.${page.ext}`);
     await writeFile(f, page.bytes);

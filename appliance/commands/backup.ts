@@ -107,7 +107,10 @@ const openOptions = (c: Command) =>
     .option('--identity <keyfile>', '安全保密管理员的私钥文件（archive backup keygen 生成）recipient private key file')
     .option('--signer <key|file>', '信任的备份签名公钥（可多次；本机的自动信任）trusted signer public key', collect);
 
-/** A cli-progress bar with MB/s on a terminal; a line every few seconds otherwise (logs, pipes). */
+/**
+ * A cli-progress bar with MB/s on a terminal; otherwise (logs, pipes) a line every few seconds, the
+ * first after two: a line printed at the start said 0.0 MB done and, on a short job, was the only one.
+ */
 function progress(label: string, json: boolean): { cb: (p: BackupProgress) => void; stop(): void } {
   if (json) return { cb: () => undefined, stop: () => undefined };
   if (process.stderr.isTTY) {
@@ -126,7 +129,7 @@ function progress(label: string, json: boolean): { cb: (p: BackupProgress) => vo
       stop: () => started && bar.stop(),
     };
   }
-  let last = 0;
+  let last = Date.now();
   return {
     cb: (p) => {
       if (Date.now() - last < 2000) return;

@@ -115,6 +115,12 @@ describe('backup round trip: create → verify → restore (full + incremental) 
     const verify = await cli(['--json', 'backup', 'verify', join(root, 'inc.bak'), join(root, 'full.bak'), '--identity', keyfile, '--passphrase-file', pass, '--signer', signer]);
     expect(verify.code, verify.stderr).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, chain: true, contentChecked: true });
+    // On a pipe, a check this short prints its result and no progress line (a line at 0.0 MB, the
+    // only one, read as if nothing had been checked).
+    const plain = await cli(['backup', 'verify', join(root, 'full.bak'), '--identity', keyfile, '--passphrase-file', pass, '--signer', signer]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/备份完好/);
+    expect(plain.stderr).not.toMatch(/MB\/s/);
     // A wrong passphrase for the identity: refused, in Chinese.
     await writeFile(join(root, 'wrong.txt'), 'not the passphrase at all\n');
     const wrongPass = await cli(['backup', 'verify', join(root, 'full.bak'), '--identity', keyfile, '--passphrase-file', join(root, 'wrong.txt'), '--signer', signer]);

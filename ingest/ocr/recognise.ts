@@ -13,7 +13,7 @@ import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
 import { findLostLines } from './lost-lines.ts';
 import { rereadIfUnread } from './unread-ink.ts';
-import { dropDustyGapMarks, dropSpeckMarks } from './speck-marks.ts';
+import { dropDustyGapMarks, dropSolidFullStops, dropSpeckMarks } from './speck-marks.ts';
 import { mendDocNumbers } from './doc-number.ts';
 import { timed, type StageStats } from './stage-stats.ts';
 
@@ -86,6 +86,13 @@ export function tidyChinese(words: OcrWord[]): void {
     const drop = w.text.replace(/\|/g, '') === '' || (i === 0 && NEVER_LEADS.test(w.text)) || (w.text === '“' && !closes && w.confidence < 80);
     if (drop) words.splice(i, 1);
   }
+  // A line never starts with such a mark even when the recogniser joined it to what follows (.15夏旭洋,
+  // ：16 on a dusty name list).
+  const first = words[0];
+  if (first && first.symbols.length > 1 && NEVER_LEADS.test(first.symbols[0].text) && first.text.startsWith(first.symbols[0].text)) {
+    first.text = first.text.slice(first.symbols[0].text.length);
+    first.symbols.shift();
+  }
   // The year in a document number (文号) is bracketed 〔2014〕, which chi_sim reads as [2014].
   const line = words.map((w) => w.text).join('\u0000');
   const m = /(\p{Script=Han})\u0000?\[\u0000?(\d{4})\u0000?\]/u.exec(line);
@@ -157,8 +164,11 @@ export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale 
           units.forEach((u, i) => u.syms.forEach((s, j) => (s.box = placed[i][j])));
           // A wide mark laid on a speck's worth of ink is a speck (speck-marks.ts).
           dropSpeckMarks(words, line.bbox.y1 - line.bbox.y0);
-          // On a dusty page, a mark in a gap between a table's cells is a speck too.
-          if (dusty) dropDustyGapMarks(words, line.bbox.y1 - line.bbox.y0);
+          // On a dusty page, a 。 with no paper inside it, and a mark in a gap between a table's cells, are specks too.
+          if (dusty) {
+            dropSolidFullStops(words, ink);
+            dropDustyGapMarks(words, line.bbox.y1 - line.bbox.y0);
+          }
           if (!words.length) continue;
           for (const wd of words) wd.box = unionBox(wd.symbols.map((s) => s.box));
         }

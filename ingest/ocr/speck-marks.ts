@@ -1,4 +1,5 @@
 import type { OcrSymbol, OcrWord } from '../../core/index.ts';
+import type { Ink, TBox } from './char-boxes.ts';
 import { dropSymbols } from './line-symbols.ts';
 
 /**
@@ -62,4 +63,54 @@ export function dropDustyGapMarks(words: OcrWord[], lineHeight: number): number 
     if (blank >= (MARKS.has(s.text) ? CELL_GAP.wide : CELL_GAP.narrow)) drop.add(s);
   });
   return drop.size ? dropSymbols(words, (s) => drop.has(s)) : 0;
+}
+
+/**
+ * On a dusty page, a 。 whose ink encloses no paper is a speck: a printed 。 is a ring, a speck a
+ * solid dot (or a few). Measured after each character is laid on the ink (char-boxes.ts), on the
+ * dusty pages of the generated sets of seeds 0-3 read median-filtered: 115 of 117 printed 。 enclosed
+ * paper (54-79 pixels at 300 DPI; the two that did not had boxes laid over a neighbour's ink), none
+ * of the 16 read from specks did; on the samples all 184 printed 。 enclosed paper. Only dusty pages
+ * are checked: a blurred or low-resolution scan may fill a small ring in.
+ */
+export function dropSolidFullStops(words: OcrWord[], ink: Ink): number {
+  return dropSymbols(words, (s) => s.text === '。' && !enclosesPaper(ink, s.box));
+}
+
+/** Is there paper inside the box (one pixel wider each way) that no path of paper joins to its edge? */
+export function enclosesPaper(ink: Ink, b: TBox): boolean {
+  const x0 = Math.max(0, Math.floor(b.x0) - 1);
+  const y0 = Math.max(0, Math.floor(b.y0) - 1);
+  const x1 = Math.min(ink.width, Math.ceil(b.x1) + 2);
+  const y1 = Math.min(ink.height, Math.ceil(b.y1) + 2);
+  const w = x1 - x0;
+  const h = y1 - y0;
+  if (w < 3 || h < 3) return false;
+  const paper = (i: number) => ink.data[(y0 + Math.floor(i / w)) * ink.width + x0 + (i % w)] > ink.threshold;
+  const reached = new Uint8Array(w * h);
+  const stack: number[] = [];
+  const visit = (i: number) => {
+    if (!reached[i] && paper(i)) {
+      reached[i] = 1;
+      stack.push(i);
+    }
+  };
+  for (let x = 0; x < w; x++) {
+    visit(x);
+    visit((h - 1) * w + x);
+  }
+  for (let y = 0; y < h; y++) {
+    visit(y * w);
+    visit(y * w + w - 1);
+  }
+  while (stack.length) {
+    const i = stack.pop()!;
+    const x = i % w;
+    if (x > 0) visit(i - 1);
+    if (x < w - 1) visit(i + 1);
+    if (i >= w) visit(i - w);
+    if (i < w * (h - 1)) visit(i + w);
+  }
+  for (let i = 0; i < w * h; i++) if (!reached[i] && paper(i)) return true;
+  return false;
 }

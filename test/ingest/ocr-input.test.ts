@@ -176,6 +176,10 @@ describe('Chinese print fixes on OCR words', () => {
     expect(tidy(word('下'), word('。'), word(':'), word('-'))).toBe('下|。|:');
     expect(tidy(word('e'), word('-'))).toBe('e|-');
     expect(tidy(word(','), word('第'), word('三'))).toBe('第|三');
+    // A leading mark the recogniser joined to what follows goes too; one inside the line stays.
+    expect(tidy(word('.15夏'), word('科长'))).toBe('15夏|科长');
+    expect(tidy(word('：16'), word('贺晓'), word('：'))).toBe('16|贺晓|：');
+    expect(tidy(word('15.3'), word('万元'))).toBe('15.3|万元');
     expect(tidy(word('如'), word('下'), word('|'))).toBe('如|下');
     expect(tidy(word('第'), word('二'), word('章'), word('“', 60), word('公'))).toBe('第|二|章|公');
     expect(tidy(word('“', 60), word('公'), word('文'), word('”'))).toBe('“|公|文|”');

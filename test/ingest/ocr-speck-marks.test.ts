@@ -12,7 +12,8 @@ import { createOcrPool } from '../../ingest/index.ts';
 import { openInputs } from '../../ingest/ocr/decode.ts';
 import { type OcrPool } from '../../ingest/ocr/pool.ts';
 import { recognisePage } from '../../ingest/ocr/recognise.ts';
-import { dropDustyGapMarks, dropSpeckMarks } from '../../ingest/ocr/speck-marks.ts';
+import { dropDustyGapMarks, dropSolidFullStops, dropSpeckMarks, enclosesPaper } from '../../ingest/ocr/speck-marks.ts';
+import type { Ink } from '../../ingest/ocr/char-boxes.ts';
 import { renderItem } from '../../bench/ocr-set/generate.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
 
@@ -67,6 +68,45 @@ describe('on a dusty page, a mark in a gap between cells is a speck', () => {
       expect(text(ws)).toBe(want);
       for (const w of ws) expect(w.symbols.map((s) => s.text).join('')).toBe(w.text);
     }
+  });
+});
+
+describe('on a dusty page, a 。 with no paper inside it is a speck', () => {
+  /** A 120×40 page of paper (255) with a ring 。 (outer radius 7, inner 4) at x 20 and a solid dot of the same size at x 60. */
+  function page(): Ink {
+    const w = 120;
+    const h = 40;
+    const data = new Uint8Array(w * h).fill(255);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const ring = (x - 20) ** 2 + (y - 20) ** 2;
+        if (ring <= 49 && ring > 16) data[y * w + x] = 20;
+        if ((x - 60) ** 2 + (y - 20) ** 2 <= 49) data[y * w + x] = 20;
+      }
+    return { width: w, height: h, data, threshold: 128 };
+  }
+  const at = (text: string, x0: number, x1: number) => ({ text, box: { x0, y0: 13, x1, y1: 27 }, confidence: 95 });
+
+  it('finds the paper inside a ring and none in a dot, whatever the box cuts off round them', () => {
+    const ink = page();
+    expect(enclosesPaper(ink, { x0: 13, y0: 13, x1: 27, y1: 27 })).toBe(true);
+    expect(enclosesPaper(ink, { x0: 53, y0: 13, x1: 67, y1: 27 })).toBe(false);
+    // A box a little too small or too large still sees the ring's inside as enclosed.
+    expect(enclosesPaper(ink, { x0: 15, y0: 15, x1: 25, y1: 25 })).toBe(true);
+    expect(enclosesPaper(ink, { x0: 5, y0: 5, x1: 35, y1: 35 })).toBe(true);
+    // A box on plain paper encloses nothing.
+    expect(enclosesPaper(ink, { x0: 90, y0: 5, x1: 110, y1: 35 })).toBe(false);
+  });
+
+  it('drops the 。 laid on the dot and keeps the one laid on the ring and every other symbol', () => {
+    const ink = page();
+    const words: OcrWord[] = [
+      { text: '行。', box: { x0: 0, y0: 13, x1: 27, y1: 27 }, confidence: 90, symbols: [at('行', 0, 10), at('。', 13, 27)] },
+      { text: '。', box: { x0: 53, y0: 13, x1: 67, y1: 27 }, confidence: 90, symbols: [at('。', 53, 67)] },
+      { text: '●', box: { x0: 53, y0: 13, x1: 67, y1: 27 }, confidence: 90, symbols: [at('●', 53, 67)] },
+    ];
+    expect(dropSolidFullStops(words, ink)).toBe(1);
+    expect(words.map((w) => w.text)).toEqual(['行。', '●']);
   });
 });
 

@@ -102,6 +102,118 @@ export async function findLostLines(pool: OcrPool, page: TessPage, px: Pixels, d
   return found.length;
 }
 
+/**
+ * A page number printed alone below the text. A 公文 prints it there with a dash either side
+ * (GB/T 9704: - 1 -, right on odd pages and left on even ones, or centred); it is too small for the
+ * search above (a few strokes, narrower than two lines' height) and the layout analysis leaves it
+ * out: on the samples all four printed were lost. Read as a line of its own, chi_sim reads the dashes
+ * as 一 and then the digit between them as a character (一 工 一). So below the lowest line read,
+ * parts of ink on one level and close together, each bigger than a speck, are taken as a page
+ * number when they are digits (parts at least a third of a line high, no wider than four digits)
+ * with at most a dash (a flat part) on either side: the digits alone are read, as one line, and
+ * kept only when they read as 1-4 digits the recogniser is fairly sure of; the dashes are added from
+ * their shapes (one 0.6 of a line's height or longer is an em dash; the samples' hyphens are under
+ * 0.4). A speck or a stain in the margin read as marks is never kept. At most two groups are read.
+ */
+export async function findPageNumber(pool: OcrPool, page: TessPage, px: Pixels, dpi: number, stats?: StageStats): Promise<boolean> {
+  const lines = linesOf(page);
+  if (!lines.length) return false;
+  const heights = lines.map((l) => l.bbox.y1 - l.bbox.y0).sort((a, b) => a - b);
+  const lineH = heights[Math.floor(heights.length / 2)];
+  if (lineH < 8) return false;
+  const top = Math.ceil(Math.max(...lines.map((l) => l.bbox.y1)) + lineH * 0.5);
+  const parts = inkParts(px, top, Math.max(12, Math.round((lineH * 0.06) ** 2))).filter((b) => b.y1 - b.y0 < lineH * 1.5 && b.x1 - b.x0 < lineH * 2);
+  // Parts on one level (centres within half a line) and near each other (gaps under a line and a half).
+  parts.sort((a, b) => a.x0 - b.x0);
+  const groups: Box[][] = [];
+  for (const p of parts) {
+    const cy = (p.y0 + p.y1) / 2;
+    const g = groups.find((g) => Math.abs((g[0].y0 + g[0].y1) / 2 - cy) < lineH * 0.5 && p.x0 - Math.max(...g.map((q) => q.x1)) < lineH * 1.5);
+    if (g) g.push(p);
+    else groups.push([p]);
+  }
+  let read = 0;
+  for (const g of groups) {
+    if (read >= 2) break;
+    const tall = g.filter((b) => b.y1 - b.y0 >= lineH * 0.35);
+    const flat = g.filter((b) => b.y1 - b.y0 <= lineH * 0.15 && b.x1 - b.x0 >= 2 * (b.y1 - b.y0 + 1));
+    if (!tall.length || tall.length + flat.length !== g.length) continue;
+    const digits = union(tall);
+    if (digits.x1 - digits.x0 > lineH * 2.5) continue;
+    const left = flat.filter((b) => b.x1 < digits.x0);
+    const right = flat.filter((b) => b.x0 > digits.x1);
+    if (left.length > 1 || right.length > 1 || left.length + right.length !== flat.length) continue;
+    const pad = Math.round(lineH * 0.3);
+    const box = { x0: Math.max(0, digits.x0 - pad), y0: Math.max(0, digits.y0 - pad), x1: Math.min(px.width, digits.x1 + pad + 1), y1: Math.min(px.height, digits.y1 + pad + 1) };
+    const margin = Math.round(lineH * 0.6);
+    const img = sauvola(crop(px, box, margin), Math.max(15, lineH));
+    read++;
+    const got = oneLine(linesOf(await timed(stats, 'page number: read', () => pool.recognise(toPgm(img), { dpi, psm: '7' }), img.width * img.height)));
+    if (!got) continue;
+    const line = moveLine(got, box.x0 - margin, box.y0 - margin, 1);
+    if (!/^\d{1,4}$/u.test(line.text.replace(/\s+/gu, '')) || evidence(line) < MIN_EVIDENCE) continue;
+    const dash = (b: Box): Tesseract.Word => {
+      const w = line.words[0];
+      const text = b.x1 - b.x0 >= lineH * 0.6 ? '—' : '-';
+      const bbox = { x0: b.x0, y0: b.y0, x1: b.x1 + 1, y1: b.y1 + 1 };
+      return { ...w, text, bbox, symbols: [{ ...w.symbols[0], text, bbox }] };
+    };
+    line.words = [...left.map(dash), ...line.words, ...right.map(dash)];
+    line.text = line.words.map((w) => w.text).join(' ');
+    line.bbox = union([line.bbox, ...line.words.map((w) => w.bbox)]);
+    insertInOrder(page, line);
+    tally(stats, 'page number: kept');
+    return true;
+  }
+  return false;
+}
+
+function union(bs: Box[]): Box {
+  return { x0: Math.min(...bs.map((b) => b.x0)), y0: Math.min(...bs.map((b) => b.y0)), x1: Math.max(...bs.map((b) => b.x1)), y1: Math.max(...bs.map((b) => b.y1)) };
+}
+
+type Box = { x0: number; y0: number; x1: number; y1: number };
+
+/** Boxes of the 8-connected parts of ink (darker than 128) from row `top` down, of at least `minArea` pixels. */
+function inkParts(px: Pixels, top: number, minArea: number): Box[] {
+  const { width: w, height: h, data } = px;
+  if (top >= h) return [];
+  const seen = new Uint8Array(w * (h - top));
+  const out: Box[] = [];
+  const stack: number[] = [];
+  for (let y = top; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const i = (y - top) * w + x;
+      if (seen[i] || data[y * w + x] >= 128) continue;
+      seen[i] = 1;
+      stack.push(i);
+      const b = { x0: x, y0: y, x1: x, y1: y };
+      let n = 0;
+      while (stack.length) {
+        const j = stack.pop()!;
+        n++;
+        const jx = j % w;
+        const jy = (j - jx) / w + top;
+        if (jx < b.x0) b.x0 = jx;
+        if (jx > b.x1) b.x1 = jx;
+        if (jy > b.y1) b.y1 = jy;
+        for (let dy = -1; dy <= 1; dy++)
+          for (let dx = -1; dx <= 1; dx++) {
+            const qx = jx + dx;
+            const qy = jy + dy;
+            if (qx < 0 || qx >= w || qy < top || qy >= h) continue;
+            const q = (qy - top) * w + qx;
+            if (!seen[q] && data[qy * w + qx] < 128) {
+              seen[q] = 1;
+              stack.push(q);
+            }
+          }
+      }
+      if (n >= minArea) out.push(b);
+    }
+  return out;
+}
+
 /** The stretches [x0, x1) of a row of width `w` outside every span [a, b] (inclusive, any order). */
 export function freeStretches(spans: Array<[number, number]>, w: number): Array<[number, number]> {
   if (!spans.length) return [[0, w]];

@@ -68,6 +68,7 @@ function mapBox(b: TBox, turn: Turn, w: number, h: number, scale: number): Box {
 const HAN_END = /\p{Script=Han}$/u;
 /** Punctuation that Chinese typesetting never puts at the start of a line (避头点). */
 const NEVER_LEADS = /^[,.:;!?、。，：；！？]$/u;
+const WIDE_NEVER_LEADS = /^[、。，：；！？]$/u;
 
 /**
  * Fix what Tesseract's chi_sim reliably gets wrong in Chinese print (measured on the samples: the
@@ -86,10 +87,10 @@ export function tidyChinese(words: OcrWord[]): void {
     const drop = w.text.replace(/\|/g, '') === '' || (i === 0 && NEVER_LEADS.test(w.text)) || (w.text === '“' && !closes && w.confidence < 80);
     if (drop) words.splice(i, 1);
   }
-  // A line never starts with such a mark even when the recogniser joined it to what follows (.15夏旭洋,
-  // ：16 on a dusty name list).
+  // Nor with a full-width one the recogniser joined to what follows (：16 on a dusty name list); a
+  // half-width . or : so joined stays: a web address or a number wrapped there (.cn, .796).
   const first = words[0];
-  if (first && first.symbols.length > 1 && NEVER_LEADS.test(first.symbols[0].text) && first.text.startsWith(first.symbols[0].text)) {
+  if (first && first.symbols.length > 1 && WIDE_NEVER_LEADS.test(first.symbols[0].text) && first.text.startsWith(first.symbols[0].text)) {
     first.text = first.text.slice(first.symbols[0].text.length);
     first.symbols.shift();
   }

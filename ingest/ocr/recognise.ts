@@ -68,7 +68,6 @@ function mapBox(b: TBox, turn: Turn, w: number, h: number, scale: number): Box {
 const HAN_END = /\p{Script=Han}$/u;
 /** Punctuation that Chinese typesetting never puts at the start of a line (避头点). */
 const NEVER_LEADS = /^[,.:;!?、。，：；！？]$/u;
-const WIDE_NEVER_LEADS = /^[、。，：；！？]$/u;
 
 /**
  * Fix what Tesseract's chi_sim reliably gets wrong in Chinese print (measured on the samples: the
@@ -86,13 +85,6 @@ export function tidyChinese(words: OcrWord[]): void {
     const closes = words.slice(i + 1).some((x) => x.text.includes('”') || x.text.includes('"'));
     const drop = w.text.replace(/\|/g, '') === '' || (i === 0 && NEVER_LEADS.test(w.text)) || (w.text === '“' && !closes && w.confidence < 80);
     if (drop) words.splice(i, 1);
-  }
-  // Nor with a full-width one the recogniser joined to what follows (：16 on a dusty name list); a
-  // half-width . or : so joined stays: a web address or a number wrapped there (.cn, .796).
-  const first = words[0];
-  if (first && first.symbols.length > 1 && WIDE_NEVER_LEADS.test(first.symbols[0].text) && first.text.startsWith(first.symbols[0].text)) {
-    first.text = first.text.slice(first.symbols[0].text.length);
-    first.symbols.shift();
   }
   // The year in a document number (文号) is bracketed 〔2014〕, which chi_sim reads as [2014].
   const line = words.map((w) => w.text).join('\u0000');

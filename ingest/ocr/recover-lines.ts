@@ -24,7 +24,7 @@ type TBox = { x0: number; y0: number; x1: number; y1: number };
  * replaces the line only when it beats the page's reading. Boxes of a re-read come back from the
  * crop's frame into the page's, so char boxes and the PDF text layer stay on the image. Cost is
  * bounded: only weak lines, at most MAX_LINES a page, and the variants stop at the first reading
- * that beats the page's.
+ * that beats the page's; on a densely speckled page every line is read, once (SPECKLED_VARIANT).
  */
 
 /** How one re-reading was made. */

@@ -3,6 +3,7 @@ import type { Pixels } from './decode.ts';
 import { toPgm } from './orient.ts';
 import type { OcrPool, TessPage } from './pool.ts';
 import { crop, evidence, linesOf, moveLine, oneLine, sauvola } from './recover-lines.ts';
+import { bodyLineHeight } from './split-chars.ts';
 import { tally, timed, type StageStats } from './stage-stats.ts';
 
 type TLine = Tesseract.Line;
@@ -26,8 +27,7 @@ export const MIN_EVIDENCE = 150;
 export async function findLostLines(pool: OcrPool, page: TessPage, px: Pixels, dpi: number, stats?: StageStats): Promise<number> {
   const lines = linesOf(page);
   if (!lines.length) return 0;
-  const heights = lines.map((l) => l.bbox.y1 - l.bbox.y0).sort((a, b) => a - b);
-  const lineH = heights[Math.floor(heights.length / 2)];
+  const lineH = bodyLineHeight(lines);
   if (lineH < 8) return 0;
   const { width: w, height: h, data } = px;
   // Ink per row outside every line box read (boxes grown a little): counted only over the stretches
@@ -118,8 +118,7 @@ export async function findLostLines(pool: OcrPool, page: TessPage, px: Pixels, d
 export async function findPageNumber(pool: OcrPool, page: TessPage, px: Pixels, dpi: number, stats?: StageStats): Promise<boolean> {
   const lines = linesOf(page);
   if (!lines.length) return false;
-  const heights = lines.map((l) => l.bbox.y1 - l.bbox.y0).sort((a, b) => a - b);
-  const lineH = heights[Math.floor(heights.length / 2)];
+  const lineH = bodyLineHeight(lines);
   if (lineH < 8) return false;
   const top = Math.ceil(Math.max(...lines.map((l) => l.bbox.y1)) + lineH * 0.5);
   const parts = inkParts(px, top, Math.max(12, Math.round((lineH * 0.06) ** 2))).filter((b) => b.y1 - b.y0 < lineH * 1.5 && b.x1 - b.x0 < lineH * 2);

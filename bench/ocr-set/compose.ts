@@ -75,7 +75,8 @@ const SENTENCES: Array<(r: Rnd, y: number) => string> = [
 
 /** A line of text as printed: its width in em (Chinese characters 1, digits and Latin about half). */
 const width = (s: string) => [...s].reduce((n, c) => n + (/[\x20-\x7e]/.test(c) ? 0.55 : 1), 0);
-const NEVER_LEADS = /^[，。、：；！？）”〕%]/u;
+/** Marks no line begins with (避头: GB/T 15834, Word's and WPS's default; half-width ones by UAX #14: no break before . , : ; ! ? ) - or %). */
+const NEVER_LEADS = /^[，。、：；！？）”〕%.,:;!?)\-]/u;
 
 /** Prose broken into printed lines of at most `em` width, the first line indented two characters. */
 export function wrap(text: string, em: number, indent = 2): string[] {

@@ -8,6 +8,7 @@
  * fonts and with other specks and stains (into its own folder), to check that a rule measured on
  * the set is not tuned to it.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { damagePage, renderPage, type Damage, type PageLine } from '../../test/s
 import { composeDocument, type ComposedLine } from './compose.ts';
 import type { BenchItem } from './samples.ts';
 
-const VERSION = 2;
+const VERSION = 3;
 const SEED = Number(process.env.OCR_SET_SEED ?? 0);
 export const GENERATED_DIR = process.env.OCR_SET_DIR ?? join(tmpdir(), `archive-ocr-set-v${VERSION}${SEED ? `-s${SEED}` : ''}`);
 
@@ -60,7 +61,9 @@ function toPageLine(l: ComposedLine, lay: ReturnType<typeof layoutFor>): PageLin
     case 'sign':
       return { text: l.text, x: lay.width - lay.left - Math.round([...l.text].length * lay.size * 1.05) };
     case 'row': {
-      const cols = [0, 2.2, 6, 10.5, 15].map((c) => lay.left + Math.round(c * lay.size));
+      // Columns clear of each other: the longest title (档案管理员) is 5 em from 6 (set v2 put the
+      // year at 10.5, so its first digit was printed over 员 and could not be read).
+      const cols = [0, 2.2, 6, 11.5, 16].map((c) => lay.left + Math.round(c * lay.size));
       return { text: l.text, cells: l.cells!.map((t, i) => ({ text: t, x: cols[i] })) };
     }
     default:
@@ -75,6 +78,7 @@ export async function generateSet(dir = GENERATED_DIR): Promise<void> {
       .catch(() => false)
   )
     return;
+  assertFonts();
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'gt'), { recursive: true });
   for (let k = 0; k < ITEMS; k++) {
@@ -86,6 +90,21 @@ export async function generateSet(dir = GENERATED_DIR): Promise<void> {
     const gt = { item_id: id, format: 'generated', files: [id], n_pages: pages.length, pages: pages.map(({ lines, label }) => ({ lines, label })), generator_version: VERSION };
     await writeFile(join(dir, 'gt', `${id}.json`), JSON.stringify(gt, null, 1));
   }
+}
+
+/**
+ * Every font of FONTS installed: a missing one is silently replaced by another CJK font when the page
+ * is drawn, which renders a set of other pages under the same name (and other figures).
+ */
+function assertFonts(): void {
+  let families = '';
+  try {
+    families = execFileSync('fc-list', [':', 'family'], { encoding: 'utf8' });
+  } catch {
+    // No fontconfig tools: every font counts as missing.
+  }
+  const missing = FONTS.filter((f) => !families.includes(f));
+  if (missing.length) throw new Error(`the generated set needs the fonts ${missing.join(', ')}: install them with  bash appliance/provision.sh --bench`);
 }
 
 /** The pages of the set's item k (0-based) as image bytes with their printed lines (also used by tests that need one such page). */

@@ -4,18 +4,19 @@ import { dropSymbols } from './line-symbols.ts';
 /**
  * 文号 (document numbers) as printed: 机关代字〔年份〕序号号, e.g. 档发〔2010〕67号. chi_sim reads the
  * hexagonal brackets as [ ], （ ）, 【 】, 「 」 or { }, the closing one also as j, l or I, and on a
- * speckled or faded page with a speck's mark beside them (measured on the generated sets, 4 of
- * about 40 文号: 档发[2010j 67号, 交字：（2013]24号, 交办〔2013}】91号, 水孙[2023〕7号). The letter
+ * speckled or faded page with a speck's mark or two beside them (measured on the generated sets, 5 of
+ * about 40 文号: 档发[2010j 67号, 交字：（2013]24号, 交办〔2013}】91号, 水孙[2023〕7号, 交字「.[2013]24号). The letter
  * matters beyond looks: the index drops marks but keeps letters, so 档发2010j67号 would not be
  * found by its 文号. A year (19xx or 20xx) right after the office's characters, opened by a
- * bracket-like mark or by nothing, closed by one, and followed by a number ending in 号 is a 文号's:
+ * bracket-like mark (at most two marks before it, one after) or by nothing, closed by one (a mark
+ * either side at most), and followed by a number ending in 号 is a 文号's:
  * its opening and closing marks become 〔 〕 and other marks beside them go. A 文号 read with
  * round brackets on both sides is left as read: some offices print it so.
  */
 const OPENING = '[\\[(（【「{〔<《]';
 const CLOSING = '[\\])）】」}〕>》jJlI|]';
 const MARK = '[\\p{P}\\p{S}]';
-const DOC_NUMBER = new RegExp(`(?<=\\p{Script=Han})(${MARK}?${OPENING}|${OPENING}${MARK}?)?((?:19|20)\\d\\d)(${CLOSING}${MARK}?|${MARK}${CLOSING})(?=\\d{1,5}号)`, 'gu');
+const DOC_NUMBER = new RegExp(`(?<=\\p{Script=Han})(${MARK}{0,2}${OPENING}${MARK}?)?((?:19|20)\\d\\d)(${MARK}?${CLOSING}${MARK}?)(?=\\d{1,5}号)`, 'gu');
 
 /** The line's symbols (one character each) with 文号 brackets mended in place; words left empty go. */
 export function mendDocNumbers(words: OcrWord[]): number {

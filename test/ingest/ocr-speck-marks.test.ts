@@ -53,7 +53,7 @@ describe('on a dusty page, a mark in a gap between cells is a speck', () => {
   const row = (...cells: Array<[string, number]>): OcrWord[] => cells.map(([text, at]) => word([...text].map((c, i): [string, number, number] => [c, at + i * 44, 40])));
   const text = (ws: OcrWord[]) => ws.map((w) => w.text).join(' ');
 
-  it('drops marks standing in a cell gap and after a row-ending number; keeps marks that touch their text', () => {
+  it("drops marks standing in a cell gap, after a row-ending number and at a line's start; keeps marks that touch their text", () => {
     // Line 50 px high: a cell gap is 40 px or more.
     const cases: Array<[OcrWord[], string]> = [
       [row(['22', 0], ['范宇', 150], ['-', 260], ['副科长', 400]), '22 范宇 副科长'],
@@ -62,6 +62,13 @@ describe('on a dusty page, a mark in a gap between cells is a speck', () => {
       [row(['2020年9月7日。', 0]), '2020年9月7日。'],
       [row(['会议由副局长主持，54名干部参加。', 0]), '会议由副局长主持，54名干部参加。'],
       [row(['1978.08', 0], ['043-8552052', 400]), '1978.08 043-8552052'],
+      // No printed line begins with . or ：(避头): there they are specks before the first cell.
+      [row(['.15夏旭洋', 0], ['科长', 400]), '15夏旭洋 科长'],
+      [row(['：16贺晓', 0]), '16贺晓'],
+      [row(['.2012年5月5日', 0]), '2012年5月5日'],
+      // A dash may begin a line (a list, a page number), and a lone mark is left to the rules above.
+      [row(['-好', 0]), '-好'],
+      [row(['“好”', 0]), '“好”'],
     ];
     for (const [ws, want] of cases) {
       dropDustyGapMarks(ws, 50);

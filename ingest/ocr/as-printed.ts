@@ -61,6 +61,37 @@ export function asPrintedChars(chars: string[]): string[] {
   return out;
 }
 
+const NUMERALS = /[〇○零一二三四五六七八九十]/u;
+/** Letters chi_sim reads for digits: o O for 0, l I for 1. */
+const AS_DIGIT: Record<string, string> = { o: '0', O: '0', l: '1', I: '1' };
+
+/**
+ * Digits read as letters, in place: in a run of digits, hyphens and points (a telephone number, a
+ * date) with three digits or more and no other letter, o O l I are 0 0 1 1 (o8o-7774026 is
+ * 080-7774026); a lone o between two Chinese characters is the 。 it was printed as (内存o各级), or
+ * 〇 between two Chinese numerals (二o一三年). Words with other letters (O0FD, V4.8, I5) stay.
+ * For the recogniser's reading only: a PDF's own text is what was typed.
+ */
+export function lettersInNumbers(out: string[]): string[] {
+  let i = 0;
+  while (i < out.length) {
+    if (!/[0-9A-Za-z]/.test(out[i])) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < out.length && /[0-9A-Za-z.\-]/.test(out[j])) j++;
+    const run = out.slice(i, j);
+    const digits = run.filter((c) => DIGIT.test(c)).length;
+    const letters = run.filter((c) => /[A-Za-z]/.test(c));
+    if (digits >= 3 && letters.length && letters.every((c) => AS_DIGIT[c])) for (let k = i; k < j; k++) out[k] = AS_DIGIT[out[k]] ?? out[k];
+    else if (j === i + 1 && (out[i] === 'o' || out[i] === 'O') && i > 0 && HAN.test(out[i - 1]) && i + 1 < out.length && HAN.test(out[i + 1]))
+      out[i] = NUMERALS.test(out[i - 1]) && NUMERALS.test(out[i + 1]) ? '〇' : '。';
+    i = j;
+  }
+  return out;
+}
+
 export function asPrinted(s: string): string {
   return asPrintedChars([...s]).join('');
 }

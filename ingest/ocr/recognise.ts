@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import type { Box, OcrLine, OcrSymbol, OcrWord, PageText } from '../../core/index.ts';
 import type { PageSource, Pixels } from './decode.ts';
-import { asPrintedChars } from './as-printed.ts';
+import { asPrintedChars, lettersInNumbers } from './as-printed.ts';
 import { inkOf, placeLine, unitsOf, type Ink } from './char-boxes.ts';
 import { isWide, normaliseLine } from './tidy-text.ts';
 import { measureLayout, toPgm, turnImage, type Turn } from './orient.ts';
@@ -141,8 +141,8 @@ export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale 
             wd.symbols = chars.map((c) => ({ text: c, box: { ...wd.box }, confidence: conf }));
           }
         }
-        // Text as printed, character for character (so each keeps its box).
-        const printed = asPrintedChars(words.flatMap((wd) => wd.symbols.map((s) => s.text)));
+        // Text as printed, character for character (so each keeps its box), digits read as letters mended.
+        const printed = lettersInNumbers(asPrintedChars(words.flatMap((wd) => wd.symbols.map((s) => s.text))));
         let k = 0;
         for (const wd of words) {
           for (const s of wd.symbols) s.text = printed[k++];

@@ -1,0 +1,25 @@
+// Digits the recogniser read as letters (measured on the generated sets: o8o-7774026 for a
+// telephone number, 内存o各级 for 内存。各级) are mended in its reading, and only there: words
+// with other letters, short codes and a PDF's own text stay as they are.
+import { describe, expect, it } from 'vitest';
+import { asPrintedChars, lettersInNumbers } from '../../ingest/ocr/as-printed.ts';
+import { normaliseLine } from '../../ingest/ocr/tidy-text.ts';
+
+const mend = (s: string) => lettersInNumbers(asPrintedChars([...s])).join('');
+
+describe('digits read as letters', () => {
+  it('mends o O l I inside a number, a lone o between Chinese characters, 〇 between numerals', () => {
+    expect(mend('30彭洋工程师1969.11o8o-7774026')).toBe('30彭洋工程师1969.11080-7774026');
+    expect(mend('电话0851-874OOOl')).toBe('电话0851-8740001');
+    expect(mend('为42核CPU、64GB内存o各级各部门')).toBe('为42核CPU、64GB内存。各级各部门');
+    expect(mend('二o一三年')).toBe('二〇一三年');
+  });
+
+  it('leaves words with other letters, short codes and prose alone', () => {
+    for (const s of ['支持PDF、O0FD和TIFF', 'V4.8版', 'CPU I5', 'Hello world', 'lo9', 'gov.cn', 'OFD', 'Oo']) expect(mend(s)).toBe(s);
+  });
+
+  it('is not applied to text that was typed (a PDF page with text goes through normaliseLine only)', () => {
+    expect(normaliseLine('电话 0851-874OOOl')).toBe('电话0851-874OOOl');
+  });
+});

@@ -62,12 +62,12 @@ export function asPrintedChars(chars: string[]): string[] {
 }
 
 const NUMERALS = /[〇○零一二三四五六七八九十]/u;
-/** Letters chi_sim reads for digits: o O for 0, l I for 1. */
-const AS_DIGIT: Record<string, string> = { o: '0', O: '0', l: '1', I: '1' };
+/** Letters chi_sim reads for digits: o O for 0, l I i for 1. */
+const AS_DIGIT: Record<string, string> = { o: '0', O: '0', l: '1', I: '1', i: '1' };
 
 /**
  * Digits read as letters, in place: in a run of digits, hyphens and points (a telephone number, a
- * date) with three digits or more and no other letter, o O l I are 0 0 1 1 (o8o-7774026 is
+ * date) with three digits or more and no other letter, o O l I i are 0 0 1 1 1 (o8o-7774026 is
  * 080-7774026); a lone o between two Chinese characters is the 。 it was printed as (内存o各级), or
  * 〇 between two Chinese numerals (二o一三年). Words with other letters (O0FD, V4.8, I5) stay.
  * For the recogniser's reading only: a PDF's own text is what was typed.

@@ -121,7 +121,7 @@ export async function findPageNumber(pool: OcrPool, page: TessPage, px: Pixels, 
   const lineH = bodyLineHeight(lines);
   if (lineH < 8) return false;
   const top = Math.ceil(Math.max(...lines.map((l) => l.bbox.y1)) + lineH * 0.5);
-  const parts = inkParts(px, top, Math.max(12, Math.round((lineH * 0.06) ** 2))).filter((b) => b.y1 - b.y0 < lineH * 1.5 && b.x1 - b.x0 < lineH * 2);
+  const parts = inkParts(px, { x0: 0, y0: top, x1: px.width, y1: px.height }, Math.max(12, Math.round((lineH * 0.06) ** 2))).filter((b) => b.y1 - b.y0 < lineH * 1.5 && b.x1 - b.x0 < lineH * 2);
   // Parts on one level (centres within half a line) and near each other (gaps under a line and a half).
   parts.sort((a, b) => a.x0 - b.x0);
   const groups: Box[][] = [];
@@ -167,23 +167,28 @@ export async function findPageNumber(pool: OcrPool, page: TessPage, px: Pixels, 
   return false;
 }
 
-function union(bs: Box[]): Box {
+export function union(bs: Box[]): Box {
   return { x0: Math.min(...bs.map((b) => b.x0)), y0: Math.min(...bs.map((b) => b.y0)), x1: Math.max(...bs.map((b) => b.x1)), y1: Math.max(...bs.map((b) => b.y1)) };
 }
 
-type Box = { x0: number; y0: number; x1: number; y1: number };
+export type Box = { x0: number; y0: number; x1: number; y1: number };
 
-/** Boxes of the 8-connected parts of ink (darker than 128) from row `top` down, of at least `minArea` pixels. */
-function inkParts(px: Pixels, top: number, minArea: number): Box[] {
-  const { width: w, height: h, data } = px;
-  if (top >= h) return [];
+/** Boxes of the 8-connected parts of ink (darker than `ink`) inside `r` (parts cut at its edges), of at least `minArea` pixels. */
+export function inkParts(px: Pixels, r: Box, minArea: number, ink = 128): Box[] {
+  const { width: pw, data } = px;
+  const left = Math.max(0, Math.floor(r.x0));
+  const top = Math.max(0, Math.floor(r.y0));
+  const right = Math.min(px.width, Math.ceil(r.x1));
+  const h = Math.min(px.height, Math.ceil(r.y1));
+  if (top >= h || left >= right) return [];
+  const w = right - left;
   const seen = new Uint8Array(w * (h - top));
   const out: Box[] = [];
   const stack: number[] = [];
   for (let y = top; y < h; y++)
     for (let x = 0; x < w; x++) {
       const i = (y - top) * w + x;
-      if (seen[i] || data[y * w + x] >= 128) continue;
+      if (seen[i] || data[y * pw + left + x] >= ink) continue;
       seen[i] = 1;
       stack.push(i);
       const b = { x0: x, y0: y, x1: x, y1: y };
@@ -202,13 +207,13 @@ function inkParts(px: Pixels, top: number, minArea: number): Box[] {
             const qy = jy + dy;
             if (qx < 0 || qx >= w || qy < top || qy >= h) continue;
             const q = (qy - top) * w + qx;
-            if (!seen[q] && data[qy * w + qx] < 128) {
+            if (!seen[q] && data[qy * pw + left + qx] < ink) {
               seen[q] = 1;
               stack.push(q);
             }
           }
       }
-      if (n >= minArea) out.push(b);
+      if (n >= minArea) out.push({ x0: b.x0 + left, y0: b.y0, x1: b.x1 + left, y1: b.y1 });
     }
   return out;
 }
@@ -229,7 +234,7 @@ export function freeStretches(spans: Array<[number, number]>, w: number): Array<
 }
 
 /** The line put after the line read just above it (in that line's paragraph), or first. */
-function insertInOrder(page: TessPage, line: TLine): void {
+export function insertInOrder(page: TessPage, line: TLine): void {
   let best: { lines: TLine[]; at: number; y: number } | undefined;
   for (const b of page.blocks ?? [])
     for (const p of b.paragraphs)

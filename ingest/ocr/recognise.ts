@@ -12,6 +12,7 @@ import { isDusty, isSpeckled, type SpeckStats } from './despeckle.ts';
 import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
 import { findLostLines, findPageNumber } from './lost-lines.ts';
+import { findRowNumbers } from './row-numbers.ts';
 import { rereadIfUnread } from './unread-ink.ts';
 import { dropDustyGapMarks, dropSolidFullStops, dropSpeckMarks } from './speck-marks.ts';
 import { mendDocNumbers } from './doc-number.ts';
@@ -229,6 +230,8 @@ async function attempt(pool: OcrPool, grey: Pixels, dpi: number, rotation: 0 | 9
   if (how.recover !== false) await timed(st, 'lost (all)', () => findLostLines(pool, page, pixels, dpi, st));
   // And a page number printed alone below the text (- 1 -), too small for that search.
   if (how.recover !== false) await timed(st, 'page number (all)', () => findPageNumber(pool, page, pixels, dpi, st));
+  // And a table's column of row numbers the layout left out (row-numbers.ts).
+  if (how.recover !== false) await timed(st, 'row numbers (all)', () => findRowNumbers(pool, page, pixels, dpi, st));
   // A table cut into column blocks is read row by row again (table-rows.ts).
   await timed(st, 'table rows', () => joinTableRows(page));
   const lines = await timed(st, 'to lines', () => toLines(page, turn, frame.width, frame.height, frame.scale, inkOf(pixels), isDusty(specks)));

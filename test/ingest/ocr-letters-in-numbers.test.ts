@@ -11,6 +11,7 @@ describe('digits read as letters', () => {
   it('mends o O l I inside a number, a lone o between Chinese characters, 〇 between numerals', () => {
     expect(mend('30彭洋工程师1969.11o8o-7774026')).toBe('30彭洋工程师1969.11080-7774026');
     expect(mend('电话0851-874OOOl')).toBe('电话0851-8740001');
+    expect(mend('10卢华会计i977.01')).toBe('10卢华会计1977.01');
     expect(mend('为42核CPU、64GB内存o各级各部门')).toBe('为42核CPU、64GB内存。各级各部门');
     expect(mend('二o一三年')).toBe('二〇一三年');
   });

@@ -13,6 +13,7 @@ import { dropGapMarks } from './gap-marks.ts';
 import { joinTableRows } from './table-rows.ts';
 import { findLostLines, findPageNumber } from './lost-lines.ts';
 import { findRowNumbers } from './row-numbers.ts';
+import { dropPercentDigits } from './percent.ts';
 import { rereadIfUnread } from './unread-ink.ts';
 import { dropDustyGapMarks, dropSolidFullStops, dropSpeckMarks } from './speck-marks.ts';
 import { mendDocNumbers } from './doc-number.ts';
@@ -151,6 +152,8 @@ export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale 
         }
         // A 文号's brackets as printed: 档发[2010j 67号 is 档发〔2010〕67号 (doc-number.ts).
         mendDocNumbers(words);
+        // Digits read out of a % sign (percent.ts: 95.4%06。).
+        dropPercentDigits(words);
         if (!words.length) continue;
         if (ink) {
           const units = words.flatMap((wd) => unitsOf(wd.symbols, isWide));

@@ -1,3 +1,4 @@
+import type Tesseract from 'tesseract.js';
 import type { Pixels } from './decode.ts';
 import { inkParts, insertInOrder, MIN_EVIDENCE, union, type Box } from './lost-lines.ts';
 import { toPgm } from './orient.ts';
@@ -21,8 +22,9 @@ import { INK } from './unread-ink.ts';
  * specks ignored) no wider than four digits, and at least MIN_COLUMN lines on the page have such a
  * group lined up one above the other (left or right edges within half a line), each group is read
  * alone (one line, binarised locally, as a page number is) and kept when it reads as 1-4 digits the
- * recogniser is fairly sure of. A kept number is a line of its own; table-rows.ts then joins it to
- * its row. At most MAX_READS reads a page.
+ * recogniser is fairly sure of, or as a number (a mark beside it taken off) that continues the count
+ * of the sure ones above and below it (25 between 24 and 26). A kept number is a line of its own;
+ * table-rows.ts then joins it to its row. At most MAX_READS reads a page.
  */
 export const MIN_COLUMN = 3;
 export const MAX_READS = 60;
@@ -55,7 +57,7 @@ export async function findRowNumbers(pool: OcrPool, page: TessPage, px: Pixels, 
   }
   const column = linedUp(groups, lineH);
   if (column.length < MIN_COLUMN) return 0;
-  let kept = 0;
+  const reads: Array<{ line: Tesseract.Line; n: number; sure: boolean }> = [];
   for (const g of column.slice(0, MAX_READS)) {
     const pad = Math.round(lineH * 0.3);
     const box = { x0: Math.max(0, g.x0 - pad), y0: Math.max(0, g.y0 - pad), x1: Math.min(px.width, g.x1 + pad + 1), y1: Math.min(px.height, g.y1 + pad + 1) };
@@ -64,12 +66,36 @@ export async function findRowNumbers(pool: OcrPool, page: TessPage, px: Pixels, 
     const got = oneLine(linesOf(await timed(stats, 'row numbers: read', () => pool.recognise(toPgm(img), { dpi, psm: '7' }), img.width * img.height)));
     if (!got) continue;
     const line = moveLine(got, box.x0 - margin, box.y0 - margin, 1);
-    if (!/^\d{1,4}$/u.test(line.text.replace(/\s+/gu, '')) || evidence(line) < MIN_EVIDENCE) continue;
-    insertInOrder(page, line);
-    kept++;
+    const raw = line.text.replace(/\s+/gu, '');
+    const digits = digitsOnly(line);
+    if (!/^\d{1,4}$/u.test(digits.text) || raw.length > digits.text.length + 1) continue;
+    reads.push({ line: digits, n: Number(digits.text), sure: raw === digits.text && evidence(line) >= MIN_EVIDENCE });
   }
+  // A number the recogniser was less sure of, or read with a mark beside it (“29), is kept when it
+  // continues the count of the sure ones round it: one more than the row above, one less than the row below.
+  let kept = 0;
+  reads.forEach((r, i) => {
+    const above = reads
+      .slice(0, i)
+      .filter((x) => x.sure)
+      .at(-1);
+    const below = reads.slice(i + 1).find((x) => x.sure);
+    if (r.sure || (above?.n === r.n - 1 && below?.n === r.n + 1)) {
+      insertInOrder(page, r.line);
+      kept++;
+    }
+  });
   tally(stats, 'row numbers: kept', kept);
   return kept;
+}
+
+/** The line with its digits only (a mark read beside them, as in “29, taken off). */
+function digitsOnly(line: Tesseract.Line): Tesseract.Line {
+  const words = line.words
+    .map((w) => ({ ...w, symbols: w.symbols.filter((s) => /^\d$/u.test(s.text)) }))
+    .filter((w) => w.symbols.length)
+    .map((w) => ({ ...w, text: w.symbols.map((s) => s.text).join('') }));
+  return { ...line, words, text: words.map((w) => w.text).join('') };
 }
 
 /** The largest set of groups lined up in a column: left edges, or right edges, within half a line of each other. */

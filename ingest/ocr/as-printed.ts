@@ -69,7 +69,9 @@ const AS_DIGIT: Record<string, string> = { o: '0', O: '0', l: '1', I: '1', i: '1
  * Digits read as letters, in place: in a run of digits, hyphens and points (a telephone number, a
  * date) with three digits or more and no other letter, o O l I i are 0 0 1 1 1 (o8o-7774026 is
  * 080-7774026); a lone o between two Chinese characters is the 。 it was printed as (内存o各级), or
- * 〇 between two Chinese numerals (二o一三年). Words with other letters (O0FD, V4.8, I5) stay.
+ * 〇 between two Chinese numerals (二o一三年). Words with other letters (V4.8, I5) stay. The other
+ * way round, a 0 in a word of two or more capitals and no other digit is an O (0FD is OFD; A0 and
+ * MP3 stay).
  * For the recogniser's reading only: a PDF's own text is what was typed.
  */
 export function lettersInNumbers(out: string[]): string[] {
@@ -84,7 +86,9 @@ export function lettersInNumbers(out: string[]): string[] {
     const run = out.slice(i, j);
     const digits = run.filter((c) => DIGIT.test(c)).length;
     const letters = run.filter((c) => /[A-Za-z]/.test(c));
+    const capitals = letters.filter((c) => /[A-Z]/.test(c)).length;
     if (digits >= 3 && letters.length && letters.every((c) => AS_DIGIT[c])) for (let k = i; k < j; k++) out[k] = AS_DIGIT[out[k]] ?? out[k];
+    else if (capitals >= 2 && capitals === letters.length && digits && run.every((c) => /[A-Z0]/.test(c))) for (let k = i; k < j; k++) out[k] = out[k] === '0' ? 'O' : out[k];
     else if (j === i + 1 && (out[i] === 'o' || out[i] === 'O') && i > 0 && HAN.test(out[i - 1]) && i + 1 < out.length && HAN.test(out[i + 1]))
       out[i] = NUMERALS.test(out[i - 1]) && NUMERALS.test(out[i + 1]) ? '〇' : '。';
     i = j;

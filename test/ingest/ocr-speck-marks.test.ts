@@ -12,7 +12,7 @@ import { createOcrPool } from '../../ingest/index.ts';
 import { openInputs } from '../../ingest/ocr/decode.ts';
 import { type OcrPool } from '../../ingest/ocr/pool.ts';
 import { recognisePage } from '../../ingest/ocr/recognise.ts';
-import { dropDustyGapMarks, dropSolidFullStops, dropSpeckMarks, enclosesPaper } from '../../ingest/ocr/speck-marks.ts';
+import { dropDustyGapMarks, dropSolidFullStops, dropSpeckMarks, enclosesPaper, ringsAsFullStops } from '../../ingest/ocr/speck-marks.ts';
 import type { Ink } from '../../ingest/ocr/char-boxes.ts';
 import { renderItem } from '../../bench/ocr-set/generate.ts';
 import { cleanup, tempDir } from '../support/appliance.ts';
@@ -78,7 +78,7 @@ describe('on a dusty page, a mark in a gap between cells is a speck', () => {
   });
 });
 
-describe('on a dusty page, a 。 with no paper inside it is a speck', () => {
+describe('a 。 is a ring: with no paper inside it a speck (on a dusty page), with paper inside it no other mark', () => {
   /** A 120×40 page of paper (255) with a ring 。 (outer radius 7, inner 4) at x 20 and a solid dot of the same size at x 60. */
   function page(): Ink {
     const w = 120;
@@ -114,6 +114,19 @@ describe('on a dusty page, a 。 with no paper inside it is a speck', () => {
     ];
     expect(dropSolidFullStops(words, ink)).toBe(1);
     expect(words.map((w) => w.text)).toEqual(['行。', '●']);
+  });
+
+  it('makes a ：，； or “ laid on a ring a 。 again, and leaves them on a dot or over a wide box', () => {
+    const ink = page();
+    // Line 40 px high: a box over 24 px wide holds more than a mark.
+    const words: OcrWord[] = [
+      { text: '下：', box: { x0: 0, y0: 13, x1: 27, y1: 27 }, confidence: 90, symbols: [at('下', 0, 10), at('：', 13, 27)] },
+      { text: '，', box: { x0: 53, y0: 13, x1: 67, y1: 27 }, confidence: 90, symbols: [at('，', 53, 67)] },
+      { text: '“', box: { x0: 5, y0: 13, x1: 35, y1: 27 }, confidence: 90, symbols: [at('“', 5, 35)] },
+    ];
+    expect(ringsAsFullStops(words, ink, 40)).toBe(1);
+    expect(words.map((w) => w.text)).toEqual(['下。', '，', '“']);
+    expect(words[0].symbols.map((s) => s.text)).toEqual(['下', '。']);
   });
 });
 

@@ -2,7 +2,8 @@
 # Installs the Debian packages the appliance needs. Shared by the README, .ci/run and the
 # Vagrantfile so the three never drift apart.
 #   provision.sh            packages to run the appliance
-#   provision.sh --test     plus what the test suite needs (Chromium, qpdf, a Song font for drawn pages)
+#   provision.sh --test     plus what the test suite needs (Chromium, qpdf, and the CJK fonts of bench/ocr-set:
+#                           tests read pages of that set, which must be drawn in its own fonts, not fallbacks)
 #   provision.sh --bench    plus the baselines the benchmarks compare against (OCRmyPDF) and the CJK fonts of bench/ocr-set
 set -euo pipefail
 
@@ -12,7 +13,7 @@ run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 pkgs=(clamav-daemon clamav poppler-utils fonts-wqy-zenhei ca-certificates openssl lmdb-utils)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(chromium qpdf iproute2 util-linux python3-cryptography fonts-arphic-uming) ;;
+    --test) pkgs+=(chromium qpdf iproute2 util-linux python3-cryptography fonts-arphic-uming fonts-arphic-ukai fonts-noto-cjk) ;;
     --bench) pkgs+=(chromium qpdf ocrmypdf tesseract-ocr-chi-sim hyperfine openssl fonts-arphic-uming fonts-arphic-ukai fonts-noto-cjk) ;;
     *) echo "provision.sh: unknown option $arg (use --test or --bench)" >&2; exit 2 ;;
   esac

@@ -21,9 +21,14 @@ import { cleanup, tempDir } from '../support/appliance.ts';
 import { damagePage, renderPage } from '../support/damaged-page.ts';
 import { renderItem } from '../../bench/ocr-set/generate.ts';
 
-/** The bench set's item 9 (k = 8), page 2: a name list in AR PL UMing 13 pt under the combined damage. */
+/**
+ * The bench set's item 9 (k = 8), page 2, of seed 3: a name list in AR PL UMing 13 pt under the
+ * combined damage. (Seed 0's, used before set v3, now loses only its 序号 column, which PSM 4's
+ * layout leaves out too: row-numbers.ts finds it, as the last case here shows.)
+ */
 const ITEM = 8;
 const PAGE = 1;
+const SEED = 3;
 
 let pool: OcrPool;
 let dir: string;
@@ -33,7 +38,7 @@ let truth: string[];
 beforeAll(async () => {
   dir = await tempDir('ocr-unread-');
   pool = await createOcrPool({ workers: 1, lang: 'chi_sim', cacheDir: dir });
-  const page = (await renderItem(ITEM, 0))[PAGE];
+  const page = (await renderItem(ITEM, SEED))[PAGE];
   expect(page.label).toContain('shadow+skew+speckle+faded');
   truth = page.lines;
   file = join(dir, `list.${page.ext}`);
@@ -104,6 +109,21 @@ describe('a table whose columns the automatic layout drops is read again as one 
     expect(await rereadIfUnread(pool, first, pixels, src.dpi, stats)).toBe(first);
     expect(stats.get('unread: layout psm 4')?.calls).toBe(1);
     expect(stats.get('unread: pages read again')).toBeUndefined();
+  }, 300_000);
+
+  it('a name list that loses only its 序号 column gets its numbers back beside their rows, not by reading again', async () => {
+    const page = (await renderItem(ITEM, 0))[PAGE];
+    expect(page.label).toContain('shadow+skew+speckle+faded');
+    const f = join(dir, `numbers.${page.ext}`);
+    await writeFile(f, page.bytes);
+    const [src] = await openInputs([f]);
+    const stats: StageStats = new Map();
+    const { text } = await recognisePage(pool, src, 1, undefined, { stats });
+    expect(stats.get('unread: readings replaced')).toBeUndefined();
+    const rows = page.lines.filter((t) => /^\d+ /.test(t));
+    const numbered = rows.filter((t) => text.lines.some((l) => l.text.replace(/\s+/gu, '').startsWith(t.split(' ').slice(0, 2).join(''))));
+    expect(numbered.length).toBeGreaterThanOrEqual(rows.length - 2);
+    expect(stats.get('row numbers: kept')?.calls).toBeGreaterThanOrEqual(rows.length - 2);
   }, 300_000);
 
   it('an undamaged page is not read again', async () => {

@@ -159,12 +159,12 @@ export function toLines(page: TessPage, turn: Turn, w: number, h: number, scale 
           const units = words.flatMap((wd) => unitsOf(wd.symbols, isWide));
           const placed = placeLine(ink, line.bbox, units);
           units.forEach((u, i) => u.syms.forEach((s, j) => (s.box = placed[i][j])));
-          // A 。 read as ：，；“ (solid marks) is a ring on the ink (speck-marks.ts).
-          ringsAsFullStops(words, ink, line.bbox.y1 - line.bbox.y0);
           // A wide mark laid on a speck's worth of ink is a speck (speck-marks.ts).
           dropSpeckMarks(words, line.bbox.y1 - line.bbox.y0);
           // On a dusty page, a 。 with no paper inside it, and a mark in a gap between a table's cells, are specks too.
           if (dusty) {
+            // A 。 read as ：，；“ (solid marks) where its ring is on the ink.
+            ringsAsFullStops(words, ink, line.bbox.y1 - line.bbox.y0);
             dropSolidFullStops(words, ink);
             dropDustyGapMarks(words, line.bbox.y1 - line.bbox.y0);
           }

@@ -14,9 +14,10 @@
  * within a third of a character all round (in the gap between table cells or words) goes too,
  * unless a partner makes it punctuation (the other dot of a colon, the comma of a semicolon, the
  * next dot of an ellipsis, or a glyph beside it whose foot is level with it: a full stop or a
- * decimal point on the baseline, set in a wide cell of a monospaced font). A speck touching a character, or in the narrow gap between two, stays:
- * nothing on the page tells it from a dot of the character or from a 、. (A middle dot · standing
- * alone between two names a third of a character from each would go: none was seen in the samples.)
+ * decimal point on the baseline, set in a wide cell of a monospaced font), or, off a dusty page, a
+ * glyph within a character on either side with the mark below their top third (a 、 or ， between
+ * two words: PDF、OFD; `BETWEEN_WORDS`). A speck touching a character, or in the narrow gap between
+ * two, stays: nothing on the page tells it from a dot of the character or from a 、.
  * On a dusty page (`DUSTY_PER_MP`) chance partners are everywhere, so the partners must fit print
  * closely and other specks do not count as ink beside a speck: on the generated sets' speckled
  * pages this halved the marks read from specks.

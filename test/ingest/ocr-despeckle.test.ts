@@ -73,6 +73,16 @@ describe('despeckling (the recogniser’s copy only)', () => {
     }
   });
 
+  it('keeps a 、 between two Latin words, blurred down to a speck’s size (AR PL UKai 14 pt, blur as the bench set’s)', async () => {
+    const p = await renderPage([{ text: '系统采用B/S架构，支持PDF、OFD和TIFF格式，服务器配置为11核CPU、32GB内存。' }], { ...layout('AR PL UKai CN'), height: 260, size: 58 });
+    const bytes = await damagePage(p, { blur: 1.7, noise: 4 }, 3);
+    const { data, info } = await sharp(bytes).greyscale().raw().toBuffer({ resolveWithObject: true });
+    const px = Buffer.from(data);
+    const st = removeSpecks(px, info.width, info.height, 300);
+    expect(st.removed).toBe(0);
+    expect(px.equals(data)).toBe(true);
+  });
+
   it('removes most specks of a speckled page and none of its print', async () => {
     const bytes = await damagePage(prose, { speckles: 450 }, 11);
     const { data, info } = await sharp(bytes).greyscale().raw().toBuffer({ resolveWithObject: true });

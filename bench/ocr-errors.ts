@@ -4,6 +4,8 @@
 // (faded strokes, a line left out), or read as another character — and per line which printed lines
 // came back worst. Run: npx tsx bench/ocr-errors.ts [--set generated|samples|all] [--workers N]
 //   [--save F.json] [--from F.json] (analyse saved readings without OCR) [--lines] (every bad line)
+//   [--diff B.json] (with --from A.json: the pages whose CER differs, A → B, how many read better and
+//   worse, and both means; how each rule of issue 21 was checked for "no page read worse")
 import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { createOcrPool, openInputs } from '../ingest/index.ts';
@@ -99,6 +101,28 @@ const classOf = (o: Op): string => {
 };
 
 const readings = await read();
+const diffWith = arg('--diff');
+if (diffWith) {
+  const other = JSON.parse(await readFile(diffWith, 'utf8')) as Reading[];
+  const pageCer = (r: Reading) => align(fold(r.lines.join('')), fold(r.truth.join(''))).length / fold(r.truth.join('')).length;
+  let sumA = 0;
+  let sumB = 0;
+  let better = 0;
+  let worse = 0;
+  for (const a of readings) {
+    const b = other.find((o) => o.set === a.set && o.item === a.item && o.page === a.page);
+    if (!b) throw new Error(`${diffWith} has no reading of ${a.set} ${a.item} p${a.page}`);
+    const [ca, cb] = [pageCer(a), pageCer(b)];
+    sumA += ca;
+    sumB += cb;
+    if (ca === cb) continue;
+    if (cb < ca) better++;
+    else worse++;
+    console.log(`${(a.item + ' p' + a.page).padEnd(12)} ${(ca * 100).toFixed(2).padStart(6)}% → ${(cb * 100).toFixed(2).padStart(6)}%  ${cb < ca ? 'better' : 'WORSE '}  ${a.label}`);
+  }
+  console.log(`${readings.length} pages: mean ${((sumA / readings.length) * 100).toFixed(3)}% → ${((sumB / readings.length) * 100).toFixed(3)}%; ${better} read better, ${worse} worse`);
+  process.exit(0);
+}
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 const classes = ['punct invented', 'char invented', 'punct lost', 'char lost', 'char misread', 'punct misread', 'char read as punct', 'punct read as char'];
 const total = new Map<string, number>();

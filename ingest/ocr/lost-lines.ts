@@ -142,14 +142,9 @@ export async function findPageNumber(pool: OcrPool, page: TessPage, px: Pixels, 
     const left = flat.filter((b) => b.x1 < digits.x0);
     const right = flat.filter((b) => b.x0 > digits.x1);
     if (left.length > 1 || right.length > 1 || left.length + right.length !== flat.length) continue;
-    const pad = Math.round(lineH * 0.3);
-    const box = { x0: Math.max(0, digits.x0 - pad), y0: Math.max(0, digits.y0 - pad), x1: Math.min(px.width, digits.x1 + pad + 1), y1: Math.min(px.height, digits.y1 + pad + 1) };
-    const margin = Math.round(lineH * 0.6);
-    const img = sauvola(crop(px, box, margin), Math.max(15, lineH));
     read++;
-    const got = oneLine(linesOf(await timed(stats, 'page number: read', () => pool.recognise(toPgm(img), { dpi, psm: '7' }), img.width * img.height)));
-    if (!got) continue;
-    const line = moveLine(got, box.x0 - margin, box.y0 - margin, 1);
+    const line = await readAlone(pool, px, digits, lineH, dpi, stats, 'page number: read');
+    if (!line) continue;
     if (!/^\d{1,4}$/u.test(line.text.replace(/\s+/gu, '')) || evidence(line) < MIN_EVIDENCE) continue;
     const dash = (b: Box): Tesseract.Word => {
       const w = line.words[0];
@@ -165,6 +160,20 @@ export async function findPageNumber(pool: OcrPool, page: TessPage, px: Pixels, 
     return true;
   }
   return false;
+}
+
+/**
+ * A few parts of ink (`g`, in the page's pixels) read alone: a third of a line round them, binarised
+ * locally, as one line (PSM 7). The line read, in the page's pixels, or undefined. Page numbers and
+ * row numbers are read so.
+ */
+export async function readAlone(pool: OcrPool, px: Pixels, g: Box, lineH: number, dpi: number, stats: StageStats | undefined, stage: string): Promise<TLine | undefined> {
+  const pad = Math.round(lineH * 0.3);
+  const box = { x0: Math.max(0, g.x0 - pad), y0: Math.max(0, g.y0 - pad), x1: Math.min(px.width, g.x1 + pad + 1), y1: Math.min(px.height, g.y1 + pad + 1) };
+  const margin = Math.round(lineH * 0.6);
+  const img = sauvola(crop(px, box, margin), Math.max(15, lineH));
+  const got = oneLine(linesOf(await timed(stats, stage, () => pool.recognise(toPgm(img), { dpi, psm: '7' }), img.width * img.height)));
+  return got && moveLine(got, box.x0 - margin, box.y0 - margin, 1);
 }
 
 export function union(bs: Box[]): Box {

@@ -1,11 +1,10 @@
 import type Tesseract from 'tesseract.js';
 import type { Pixels } from './decode.ts';
-import { inkParts, insertInOrder, MIN_EVIDENCE, union, type Box } from './lost-lines.ts';
-import { toPgm } from './orient.ts';
+import { inkParts, insertInOrder, MIN_EVIDENCE, readAlone, union, type Box } from './lost-lines.ts';
 import type { OcrPool, TessPage } from './pool.ts';
-import { crop, evidence, linesOf, moveLine, oneLine, sauvola } from './recover-lines.ts';
+import { evidence, linesOf } from './recover-lines.ts';
 import { bodyLineHeight } from './split-chars.ts';
-import { tally, timed, type StageStats } from './stage-stats.ts';
+import { tally, type StageStats } from './stage-stats.ts';
 import { INK } from './unread-ink.ts';
 
 /**
@@ -59,13 +58,8 @@ export async function findRowNumbers(pool: OcrPool, page: TessPage, px: Pixels, 
   if (column.length < MIN_COLUMN) return 0;
   const reads: Array<{ line: Tesseract.Line; n: number; sure: boolean }> = [];
   for (const g of column.slice(0, MAX_READS)) {
-    const pad = Math.round(lineH * 0.3);
-    const box = { x0: Math.max(0, g.x0 - pad), y0: Math.max(0, g.y0 - pad), x1: Math.min(px.width, g.x1 + pad + 1), y1: Math.min(px.height, g.y1 + pad + 1) };
-    const margin = Math.round(lineH * 0.6);
-    const img = sauvola(crop(px, box, margin), Math.max(15, lineH));
-    const got = oneLine(linesOf(await timed(stats, 'row numbers: read', () => pool.recognise(toPgm(img), { dpi, psm: '7' }), img.width * img.height)));
-    if (!got) continue;
-    const line = moveLine(got, box.x0 - margin, box.y0 - margin, 1);
+    const line = await readAlone(pool, px, g, lineH, dpi, stats, 'row numbers: read');
+    if (!line) continue;
     const raw = line.text.replace(/\s+/gu, '');
     const digits = digitsOnly(line);
     if (!/^\d{1,4}$/u.test(digits.text) || raw.length > digits.text.length + 1) continue;
